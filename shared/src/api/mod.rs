@@ -1,0 +1,668 @@
+//! The HTTP API: routes, scopes, request parsing and responses. Each Lambda function serves a
+//! subset of [`ROUTES`] (its [`Function`]); the handlers are the same code locally and on AWS.
+
+pub mod problem;
+pub mod requests;
+
+use std::collections::BTreeMap;
+
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use lambda_http::{request::RequestContext, Body, Request, RequestExt, Response};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub use self::problem::ApiError;
+use self::requests::*;
+use crate::{
+    domain::{FieldError, IdempotencyKey, LocationId, Movement, MovementKind, SkuId},
+    store::{MovementOutcome, MovementRecord, Page, Store},
+};
+
+/// Request bodies above this size are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Page sizes for listings.
+pub const DEFAULT_PAGE: i32 = 25;
+pub const MAX_PAGE: i32 = 100;
+
+/// OAuth scopes the routes require (space-separated `scope` claim or the authorizer's `scopes`).
+pub mod scope {
+    /// Read stock, SKUs, locations and ledgers.
+    pub const READ: &str = "inventory/read";
+    /// Storefront writes: sales, orders, refunds.
+    pub const SELL: &str = "inventory/sell";
+    /// Ops and admin writes: receipts, incoming, adjustments, transfers, SKUs and locations.
+    pub const ADMIN: &str = "inventory/admin";
+}
+
+/// The Lambda functions the API is split into, each with its own IAM policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Every write: movements and catalogue changes (conditional writes, no scans).
+    StockCommand,
+    /// Every read (GetItem and Query only).
+    StockQuery,
+}
+
+impl Function {
+    /// The logical id of this function in `template.yaml`.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Self::StockCommand => "StockCommandFunction",
+            Self::StockQuery => "StockQueryFunction",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    PutSku,
+    GetSku,
+    ListSkus,
+    GetLedger,
+    PutLocation,
+    ListLocations,
+    Sale,
+    Order,
+    Refund,
+    Receipt,
+    Incoming,
+    Adjustment,
+    Transfer,
+}
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scope: &'static str,
+    pub function: Function,
+    pub operation: Operation,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    scope: &'static str,
+    function: Function,
+    operation: Operation,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        function,
+        operation,
+    }
+}
+
+/// Every route the API serves. The OpenAPI document and `template.yaml` are tested against it.
+pub const ROUTES: &[Route] = {
+    use Function::*;
+    use Operation::*;
+    &[
+        route("GET", "/v1/skus", scope::READ, StockQuery, ListSkus),
+        route("GET", "/v1/skus/{sku}", scope::READ, StockQuery, GetSku),
+        route("PUT", "/v1/skus/{sku}", scope::ADMIN, StockCommand, PutSku),
+        route("GET", "/v1/skus/{sku}/ledger", scope::READ, StockQuery, GetLedger),
+        route("GET", "/v1/locations", scope::READ, StockQuery, ListLocations),
+        route("PUT", "/v1/locations/{location}", scope::ADMIN, StockCommand, PutLocation),
+        route("POST", "/v1/sales", scope::SELL, StockCommand, Sale),
+        route("POST", "/v1/orders", scope::SELL, StockCommand, Order),
+        route("POST", "/v1/refunds", scope::SELL, StockCommand, Refund),
+        route("POST", "/v1/receipts", scope::ADMIN, StockCommand, Receipt),
+        route("POST", "/v1/incoming", scope::ADMIN, StockCommand, Incoming),
+        route("POST", "/v1/adjustments", scope::ADMIN, StockCommand, Adjustment),
+        route("POST", "/v1/transfers", scope::ADMIN, StockCommand, Transfer),
+    ]
+};
+
+/// Finds the route for a method and path, with the path's parameters in template order.
+pub fn match_route<'p>(
+    function: Option<Function>,
+    method: &str,
+    path: &'p str,
+) -> Result<(&'static Route, Vec<&'p str>), ApiError> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for r in ROUTES
+        .iter()
+        .filter(|r| function.is_none_or(|f| f == r.function))
+    {
+        let template: Vec<&str> = r.path.split('/').collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let matched = template.iter().zip(&segments).all(|(t, s)| {
+            if t.starts_with('{') {
+                params.push(*s);
+                !s.is_empty()
+            } else {
+                t == s
+            }
+        });
+        if !matched {
+            continue;
+        }
+        if r.method == method {
+            return Ok((r, params));
+        }
+        allowed.push(r.method);
+    }
+    if allowed.is_empty() {
+        Err(ApiError::RouteNotFound)
+    } else {
+        // Leak-free: the methods are 'static; the slice lives as long as the error needs it.
+        Err(ApiError::MethodNotAllowed(static_methods(&allowed)))
+    }
+}
+
+fn static_methods(allowed: &[&'static str]) -> &'static [&'static str] {
+    const GET: &[&str] = &["GET"];
+    const PUT: &[&str] = &["PUT"];
+    const POST: &[&str] = &["POST"];
+    const GET_PUT: &[&str] = &["GET", "PUT"];
+    match (allowed.contains(&"GET"), allowed.contains(&"PUT")) {
+        (true, true) => GET_PUT,
+        (true, false) => GET,
+        (false, true) => PUT,
+        (false, false) => POST,
+    }
+}
+
+/// Who is calling, from the JWT claims the authorizer validated.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    /// Reads the principal from the API Gateway HTTP API JWT authorizer context.
+    pub fn from_request(req: &Request) -> Option<Self> {
+        let RequestContext::ApiGatewayV2(ctx) = req.request_context_ref()? else {
+            return None;
+        };
+        let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
+        let subject = jwt
+            .claims
+            .get("sub")
+            .filter(|s| !s.is_empty())?
+            .to_owned();
+        let mut scopes: Vec<String> = jwt.scopes.clone().unwrap_or_default();
+        if let Some(claim) = jwt.claims.get("scope") {
+            scopes.extend(claim.split_whitespace().map(str::to_owned));
+        }
+        Some(Self { subject, scopes })
+    }
+
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Supplies the time recorded on writes (RFC 3339, UTC, milliseconds).
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&fmt).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// What a handler needs: the store and which function it is.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub store: Store,
+    pub function: Option<Function>,
+}
+
+impl App {
+    /// An app serving only `function`'s routes (as on Lambda).
+    pub fn for_function(store: Store, function: Function) -> Self {
+        Self {
+            store,
+            function: Some(function),
+        }
+    }
+
+    /// An app serving every route (benchmarks and in-process tools).
+    pub fn all_routes(store: Store) -> Self {
+        Self {
+            store,
+            function: None,
+        }
+    }
+
+    /// Handles one API Gateway request. Never fails: every error is a problem+json response.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        match self.dispatch(&req).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn dispatch(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let path = req.uri().path().to_owned();
+        let (route, params) = match_route(self.function, req.method().as_str(), &path)?;
+        let principal = Principal::from_request(req).ok_or(ApiError::Unauthenticated)?;
+        if !principal.has(route.scope) {
+            return Err(ApiError::Forbidden(route.scope));
+        }
+        let query = Query::parse(req.uri().query());
+        use Operation::*;
+        match route.operation {
+            GetSku => self.get_sku(sku_param(params[0])?).await,
+            ListSkus => {
+                let (limit, cursor) = query.page()?;
+                let page = self.store.list_skus(limit, cursor).await?;
+                Ok(page_response(page))
+            }
+            GetLedger => {
+                let sku = sku_param(params[0])?;
+                let (limit, cursor) = query.page()?;
+                let page = self.store.ledger(&sku, limit, cursor).await?;
+                if page.items.is_empty() && cursor.is_none() && !self.store.sku_exists(&sku).await?
+                {
+                    return Err(ApiError::SkuNotFound(sku.to_string()));
+                }
+                Ok(page_response(page))
+            }
+            ListLocations => {
+                let (limit, cursor) = query.page()?;
+                let page = self.store.list_locations(limit, cursor).await?;
+                Ok(page_response(page))
+            }
+            PutSku => {
+                let sku = sku_param(params[0])?;
+                let body: SkuBody = parse_body(req)?;
+                let (name, attributes) = body.validate().map_err(ApiError::Validation)?;
+                let (sku, created) = self
+                    .store
+                    .put_sku(&sku, &name, &attributes, &now_rfc3339())
+                    .await?;
+                Ok(json_response(created_or_ok(created), &sku))
+            }
+            PutLocation => {
+                let location = LocationId::parse("location", params[0])
+                    .map_err(|e| ApiError::InvalidParameter(vec![e]))?;
+                let body: LocationBody = parse_body(req)?;
+                let (name, kind, country) = body.validate().map_err(ApiError::Validation)?;
+                let (location, created) = self
+                    .store
+                    .put_location(&location, &name, kind, country.as_deref(), &now_rfc3339())
+                    .await?;
+                Ok(json_response(created_or_ok(created), &location))
+            }
+            Sale => self.movement::<SaleBody>(req, route, &principal, SaleBody::validate).await,
+            Order => self.movement::<OrderBody>(req, route, &principal, OrderBody::validate).await,
+            Refund => {
+                self.movement::<RefundBody>(req, route, &principal, RefundBody::validate)
+                    .await
+            }
+            Receipt => {
+                self.movement::<ReceiptBody>(req, route, &principal, ReceiptBody::validate)
+                    .await
+            }
+            Incoming => {
+                self.movement::<IncomingBody>(req, route, &principal, IncomingBody::validate)
+                    .await
+            }
+            Adjustment => {
+                self.movement::<AdjustmentBody>(req, route, &principal, AdjustmentBody::validate)
+                    .await
+            }
+            Transfer => {
+                self.movement::<TransferBody>(req, route, &principal, TransferBody::validate)
+                    .await
+            }
+        }
+    }
+
+    async fn get_sku(&self, sku: SkuId) -> Result<Response<Body>, ApiError> {
+        let Some((meta, mut levels)) = self.store.get_sku(&sku).await? else {
+            return Err(ApiError::SkuNotFound(sku.to_string()));
+        };
+        levels.sort_by(|a, b| a.location.cmp(&b.location));
+        let mut totals = crate::domain::Quantities::default();
+        for l in &levels {
+            totals.add(&l.quantities);
+        }
+        let mut body = serde_json::to_value(&meta).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut body {
+            map.insert("levels".into(), json!(levels));
+            map.insert("totals".into(), json!(totals));
+        }
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    /// Parses, validates and applies one movement under the caller's idempotency key.
+    async fn movement<B>(
+        &self,
+        req: &Request,
+        route: &Route,
+        principal: &Principal,
+        validate: fn(&B) -> Result<Movement, Vec<FieldError>>,
+    ) -> Result<Response<Body>, ApiError>
+    where
+        B: DeserializeOwned + Serialize,
+    {
+        let key = idempotency_key(req.headers())?;
+        let body: B = parse_body(req)?;
+        let movement = validate(&body).map_err(ApiError::Validation)?;
+        let prepared = prepare_movement(route, principal, &key, &body, &movement, now_rfc3339());
+        match self.store.execute(&movement, &prepared.record).await? {
+            MovementOutcome::Applied => Ok(raw_json_response(
+                StatusCode::CREATED,
+                prepared.record.response,
+                false,
+            )),
+            MovementOutcome::Replayed {
+                request_hash,
+                response,
+            } => {
+                if request_hash != prepared.record.request_hash {
+                    return Err(ApiError::IdempotencyKeyReused);
+                }
+                Ok(raw_json_response(StatusCode::CREATED, response, true))
+            }
+        }
+    }
+}
+
+/// A validated movement ready for the store: its record, including the response it will return.
+pub struct PreparedMovement {
+    pub record: MovementRecord,
+}
+
+/// Derives everything the movement's write needs (pure: no I/O). The idempotency key is scoped to
+/// the caller, so two storefronts cannot collide.
+pub fn prepare_movement<B: Serialize>(
+    route: &Route,
+    principal: &Principal,
+    key: &IdempotencyKey,
+    body: &B,
+    movement: &Movement,
+    at: String,
+) -> PreparedMovement {
+    let scope_hash = Sha256::new()
+        .chain_update(principal.subject.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_str().as_bytes())
+        .finalize();
+    let scope_hex = hex::encode(scope_hash);
+    let request_hash = hex::encode(
+        Sha256::new()
+            .chain_update(route.path.as_bytes())
+            .chain_update([0u8])
+            .chain_update(serde_json::to_vec(body).unwrap_or_default())
+            .finalize(),
+    );
+    let movement_id = format!("mv_{}", &scope_hex[..24]);
+    let response = movement_response(movement, &movement_id, principal, &at).to_string();
+    PreparedMovement {
+        record: MovementRecord {
+            partition: format!("MOV#{}", &scope_hex[..40]),
+            movement_id,
+            actor: principal.subject.clone(),
+            at,
+            request_hash,
+            response,
+        },
+    }
+}
+
+fn movement_response(movement: &Movement, id: &str, principal: &Principal, at: &str) -> Value {
+    let lines: Vec<Value> = movement
+        .lines
+        .iter()
+        .map(|l| {
+            let mut line = json!({
+                "kind": l.kind,
+                "sku": l.sku,
+                "location": l.location,
+                "quantity": l.quantity(),
+            });
+            if let Some(d) = l.change.delta() {
+                line["delta"] = json!({
+                    "on_hand": d.on_hand,
+                    "available": d.available,
+                    "in_transit": d.in_transit,
+                });
+            }
+            if let crate::domain::LevelChange::Count { counted, expected } = l.change {
+                line["counted"] = json!(counted);
+                line["expected"] = json!(expected);
+            }
+            line
+        })
+        .collect();
+    let kind = match movement.kind {
+        MovementKind::TransferOut | MovementKind::TransferIn => "transfer",
+        k if movement.new_order.is_some() && k == MovementKind::Sale => "order",
+        k => k.as_str(),
+    };
+    let mut v = json!({
+        "movement_id": id,
+        "kind": kind,
+        "recorded_at": at,
+        "actor": principal.subject,
+        "lines": lines,
+    });
+    if let Some(r) = &movement.reference {
+        v["reference"] = json!(r);
+    }
+    if let Some(r) = &movement.reason {
+        v["reason"] = json!(r);
+    }
+    if let Some(o) = &movement.new_order {
+        v["order_id"] = json!(o);
+    }
+    if let Some(c) = &movement.order_claim {
+        v["order_id"] = json!(c.order_id);
+    }
+    v
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn sku_param(raw: &str) -> Result<SkuId, ApiError> {
+    SkuId::parse("sku", raw).map_err(|e| ApiError::InvalidParameter(vec![e]))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+    let raw = headers
+        .get("idempotency-key")
+        .ok_or(ApiError::IdempotencyKeyMissing)?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| ApiError::IdempotencyKeyInvalid("not ASCII".into()))?;
+    IdempotencyKey::parse("Idempotency-Key", raw)
+        .map_err(|e| ApiError::IdempotencyKeyInvalid(e.message))
+}
+
+/// Checks size and media type, then parses the JSON body, naming the field of any type error.
+pub fn parse_body<B: DeserializeOwned>(req: &Request) -> Result<B, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let json_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    if !json_type {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let result: Result<B, _> = serde_path_to_error::deserialize(de);
+    match result {
+        Ok(body) => Ok(body),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                let field = if path == "." { "body".to_owned() } else { path };
+                Err(ApiError::Validation(vec![FieldError::new(
+                    field,
+                    strip_position(&inner.to_string()),
+                )]))
+            } else {
+                Err(ApiError::MalformedJson(inner.to_string()))
+            }
+        }
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query parameters of a listing.
+struct Query(BTreeMap<String, String>);
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Self {
+        let mut map = BTreeMap::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            map.insert(percent_decode(k), percent_decode(v));
+        }
+        Self(map)
+    }
+
+    fn page(&self) -> Result<(i32, Option<&str>), ApiError> {
+        let mut errors = Vec::new();
+        for k in self.0.keys() {
+            if k != "limit" && k != "cursor" {
+                errors.push(FieldError::new(k, "unknown query parameter"));
+            }
+        }
+        let limit = match self.0.get("limit") {
+            None => DEFAULT_PAGE,
+            Some(v) => match v.parse::<i32>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError::new(
+                        "limit",
+                        format!("must be an integer from 1 to {MAX_PAGE}"),
+                    ));
+                    DEFAULT_PAGE
+                }
+            },
+        };
+        let cursor = self.0.get("cursor").map(String::as_str);
+        if cursor.is_some_and(|c| c.is_empty() || c.len() > 4096) {
+            errors.push(FieldError::new("cursor", "not a cursor this API issued"));
+        }
+        if errors.is_empty() {
+            Ok((limit, cursor))
+        } else {
+            Err(ApiError::InvalidParameter(errors))
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi * 16 + lo);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn page_response<T: Serialize>(page: Page<T>) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        &json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    )
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    raw_json_response(
+        status,
+        serde_json::to_string(body).unwrap_or_else(|_| "null".into()),
+        false,
+    )
+}
+
+fn raw_json_response(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The method of a route as an `http::Method`.
+pub fn method_of(route: &Route) -> Method {
+    Method::from_bytes(route.method.as_bytes()).unwrap_or(Method::GET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_templates_and_report_allowed_methods() {
+        let (r, params) = match_route(None, "GET", "/v1/skus/ABC/ledger").unwrap();
+        assert_eq!(r.operation, Operation::GetLedger);
+        assert_eq!(params, vec!["ABC"]);
+        assert!(matches!(
+            match_route(None, "DELETE", "/v1/skus/ABC"),
+            Err(ApiError::MethodNotAllowed(m)) if m == ["GET", "PUT"]
+        ));
+        assert!(matches!(
+            match_route(None, "GET", "/v1/nothing"),
+            Err(ApiError::RouteNotFound)
+        ));
+        // A function only answers its own routes.
+        assert!(match_route(Some(Function::StockQuery), "POST", "/v1/sales").is_err());
+    }
+
+    #[test]
+    fn query_parameters_are_validated() {
+        assert_eq!(Query::parse(Some("limit=5")).page().unwrap(), (5, None));
+        assert!(Query::parse(Some("limit=0")).page().is_err());
+        assert!(Query::parse(Some("limit=abc")).page().is_err());
+        assert!(Query::parse(Some("colour=red")).page().is_err());
+        assert_eq!(percent_decode("a%2Fb+c%"), "a/b c%");
+    }
+}

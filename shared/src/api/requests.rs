@@ -1,0 +1,523 @@
+//! Request bodies as clients send them, and their validation into domain values. Unknown fields
+//! are refused; every validation error names its field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    parse_count, parse_text, FieldError, LevelChange, LocationId, LocationKind, Movement,
+    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, MAX_ATTRIBUTES,
+    MAX_ORDER_LINES,
+};
+
+/// Collects every field error of one request, so a client sees them all at once.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            // Every `take` succeeded, so every Option is Some.
+            value().ok_or_else(|| vec![FieldError::new("body", "invalid request")])
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn opt_text(errors: &mut Errors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+    match raw {
+        None => Some(None),
+        Some(t) => errors.take(parse_text(field, t)).map(Some),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuBody {
+    pub name: String,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl SkuBody {
+    pub fn validate(&self) -> Result<(String, BTreeMap<String, String>), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        let name = errors.take(parse_text("name", &self.name));
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            errors.0.push(FieldError::new(
+                "attributes",
+                format!("at most {MAX_ATTRIBUTES} attributes"),
+            ));
+        }
+        let mut attributes = BTreeMap::new();
+        for (k, v) in &self.attributes {
+            let field = format!("attributes.{k}");
+            let key_ok = !k.is_empty()
+                && k.len() <= 64
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !key_ok {
+                errors.0.push(FieldError::new(
+                    &field,
+                    "attribute names are 1 to 64 letters, digits, '_' or '-'",
+                ));
+            }
+            if let Some(v) = errors.take(parse_text(&field, v)) {
+                attributes.insert(k.clone(), v);
+            }
+        }
+        errors.finish(|| Some((name?, attributes)))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    pub name: String,
+    pub kind: LocationKind,
+    /// ISO 3166-1 alpha-2 country code, required for a country location.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+impl LocationBody {
+    pub fn validate(&self) -> Result<(String, LocationKind, Option<String>), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        let name = errors.take(parse_text("name", &self.name));
+        let country = match &self.country {
+            Some(c) if c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase()) => {
+                Some(c.clone())
+            }
+            Some(_) => {
+                errors.0.push(FieldError::new(
+                    "country",
+                    "must be an ISO 3166-1 alpha-2 code such as DE",
+                ));
+                None
+            }
+            None if self.kind == LocationKind::Country => {
+                errors.0.push(FieldError::new(
+                    "country",
+                    "is required for a country location",
+                ));
+                None
+            }
+            None => None,
+        };
+        errors.finish(|| Some((name?, self.kind, country)))
+    }
+}
+
+/// A single-line sale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// One line of a multi-line order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBody {
+    pub order_id: String,
+    pub lines: Vec<OrderLineBody>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    /// When set, the refund is checked against what that order sold.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// `false` for goods damaged or never returned: recorded, no quantity changes.
+    #[serde(default = "yes")]
+    pub restock: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    /// Take the received quantity out of in_transit (a shipment announced with `incoming`).
+    #[serde(default)]
+    pub from_in_transit: bool,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentBody {
+    pub sku: String,
+    pub location: String,
+    /// The counted on-hand quantity.
+    pub counted: i64,
+    /// The on-hand value the counter saw; the adjustment is refused if stock moved since.
+    #[serde(default)]
+    pub expected: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    pub sku: String,
+    pub from: String,
+    pub to: String,
+    pub quantity: i64,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+fn single(kind: MovementKind, line: MovementLine, reference: Option<String>) -> Movement {
+    Movement {
+        kind,
+        lines: vec![line],
+        new_order: None,
+        order_claim: None,
+        reference,
+        reason: None,
+    }
+}
+
+impl SaleBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let reference = opt_text(&mut e, "reference", &self.reference);
+        e.finish(|| {
+            Some(single(
+                MovementKind::Sale,
+                MovementLine {
+                    kind: MovementKind::Sale,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Withdraw(q?),
+                },
+                reference?,
+            ))
+        })
+    }
+}
+
+impl OrderBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let order_id = e.take(OrderId::parse("order_id", &self.order_id));
+        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
+            e.0.push(FieldError::new(
+                "lines",
+                format!("an order has 1 to {MAX_ORDER_LINES} lines"),
+            ));
+        }
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (i, l) in self.lines.iter().enumerate() {
+            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
+            let location = e.take(LocationId::parse(&format!("lines[{i}].location"), &l.location));
+            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
+            if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
+                if lines
+                    .iter()
+                    .any(|x: &MovementLine| x.sku == sku && x.location == location)
+                {
+                    e.0.push(FieldError::new(
+                        format!("lines[{i}]"),
+                        "repeats the SKU and location of an earlier line; merge them",
+                    ));
+                }
+                lines.push(MovementLine {
+                    kind: MovementKind::Sale,
+                    sku,
+                    location,
+                    change: LevelChange::Withdraw(q),
+                });
+            }
+        }
+        e.finish(|| {
+            Some(Movement {
+                kind: MovementKind::Sale,
+                lines,
+                new_order: Some(order_id?),
+                order_claim: None,
+                reference: None,
+                reason: None,
+            })
+        })
+    }
+}
+
+impl RefundBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let order_id = match &self.order_id {
+            None => Some(None),
+            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
+        };
+        let reason = opt_text(&mut e, "reason", &self.reason);
+        e.finish(|| {
+            let (sku, location, q) = (sku?, location?, q?);
+            let order_claim = order_id?.map(|order_id| OrderClaim {
+                order_id,
+                sku: sku.clone(),
+                location: location.clone(),
+                quantity: q,
+            });
+            Some(Movement {
+                kind: MovementKind::Refund,
+                lines: vec![MovementLine {
+                    kind: MovementKind::Refund,
+                    sku,
+                    location,
+                    change: if self.restock {
+                        LevelChange::Restock(q)
+                    } else {
+                        LevelChange::Record
+                    },
+                }],
+                new_order: None,
+                order_claim,
+                reference: None,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+impl ReceiptBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let reference = opt_text(&mut e, "reference", &self.reference);
+        e.finish(|| {
+            Some(single(
+                MovementKind::Receipt,
+                MovementLine {
+                    kind: MovementKind::Receipt,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Receive {
+                        quantity: q?,
+                        from_in_transit: self.from_in_transit,
+                    },
+                },
+                reference?,
+            ))
+        })
+    }
+}
+
+impl IncomingBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let reference = opt_text(&mut e, "reference", &self.reference);
+        e.finish(|| {
+            Some(single(
+                MovementKind::Incoming,
+                MovementLine {
+                    kind: MovementKind::Incoming,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Expect(q?),
+                },
+                reference?,
+            ))
+        })
+    }
+}
+
+impl AdjustmentBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let counted = e.take(parse_count("counted", self.counted));
+        let expected = match self.expected {
+            None => Some(None),
+            Some(x) => e.take(parse_count("expected", x)).map(Some),
+        };
+        let reason = e.take(parse_text("reason", &self.reason));
+        e.finish(|| {
+            Some(Movement {
+                kind: MovementKind::Adjustment,
+                lines: vec![MovementLine {
+                    kind: MovementKind::Adjustment,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Count {
+                        counted: counted?,
+                        expected: expected?,
+                    },
+                }],
+                new_order: None,
+                order_claim: None,
+                reference: None,
+                reason: Some(reason?),
+            })
+        })
+    }
+}
+
+impl TransferBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = Errors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let from = e.take(LocationId::parse("from", &self.from));
+        let to = e.take(LocationId::parse("to", &self.to));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let reference = opt_text(&mut e, "reference", &self.reference);
+        if from.is_some() && from == to {
+            e.0.push(FieldError::new("to", "must differ from `from`"));
+        }
+        e.finish(|| {
+            let (sku, q) = (sku?, q?);
+            Some(Movement {
+                kind: MovementKind::TransferOut,
+                lines: vec![
+                    MovementLine {
+                        kind: MovementKind::TransferOut,
+                        sku: sku.clone(),
+                        location: from?,
+                        change: LevelChange::Withdraw(q),
+                    },
+                    MovementLine {
+                        kind: MovementKind::TransferIn,
+                        sku,
+                        location: to?,
+                        change: LevelChange::Receive {
+                            quantity: q,
+                            from_in_transit: false,
+                        },
+                    },
+                ],
+                new_order: None,
+                order_claim: None,
+                reference: reference?,
+                reason: None,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_invalid_field_is_named_at_once() {
+        let body = SaleBody {
+            sku: "bad sku".into(),
+            location: "".into(),
+            quantity: 0,
+            reference: None,
+        };
+        let errors = body.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["sku", "location", "quantity"]);
+    }
+
+    #[test]
+    fn order_lines_are_named_by_index_and_duplicates_refused() {
+        let line = |sku: &str, q| OrderLineBody {
+            sku: sku.into(),
+            location: "WH1".into(),
+            quantity: q,
+        };
+        let body = OrderBody {
+            order_id: "o-1".into(),
+            lines: vec![line("A", 1), line("B", -1), line("A", 2)],
+        };
+        let fields: Vec<_> = body
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, vec!["lines[1].quantity", "lines[2]"]);
+        let empty = OrderBody {
+            order_id: "o-1".into(),
+            lines: vec![],
+        };
+        assert_eq!(empty.validate().unwrap_err()[0].field, "lines");
+    }
+
+    #[test]
+    fn transfer_needs_two_locations() {
+        let body = TransferBody {
+            sku: "A".into(),
+            from: "WH1".into(),
+            to: "WH1".into(),
+            quantity: 1,
+            reference: None,
+        };
+        assert_eq!(body.validate().unwrap_err()[0].field, "to");
+    }
+
+    #[test]
+    fn refund_not_restocked_records_only() {
+        let body: RefundBody = serde_json::from_str(
+            r#"{"sku":"A","location":"WH1","quantity":2,"restock":false,"order_id":"o-1"}"#,
+        )
+        .unwrap();
+        let m = body.validate().unwrap();
+        assert_eq!(m.lines[0].change, LevelChange::Record);
+        assert_eq!(m.order_claim.unwrap().quantity.get(), 2);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<SaleBody>(
+            r#"{"sku":"A","location":"WH1","quantity":1,"price":3}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `price`"));
+    }
+}

@@ -1,0 +1,611 @@
+//! The inventory domain: validated identifiers and quantities, stock levels and the movements that
+//! change them. Pure Rust over plain types; no AWS client appears here.
+//!
+//! The stock rule is `stock(t+1) = stock(t) − sold + received + refunded`, applied per SKU and
+//! location. [`StockLevel::apply`] is the reference semantics of every movement; the DynamoDB store
+//! encodes the same arithmetic and guards in its conditional update expressions.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest quantity a single movement line may carry.
+pub const MAX_QUANTITY: u32 = 1_000_000;
+/// Largest on-hand value a stocktake adjustment may set.
+pub const MAX_COUNTED: u32 = 1_000_000_000;
+/// Most lines in one order (each line touches two items of one DynamoDB transaction).
+pub const MAX_ORDER_LINES: usize = 25;
+/// Longest free text (reference, reason, SKU name, attribute value).
+pub const MAX_TEXT: usize = 256;
+/// Most attributes on one SKU.
+pub const MAX_ATTRIBUTES: usize = 32;
+
+/// A validation failure naming the offending field, as a client sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn is_id_char(c: char, extra: &str) -> bool {
+    c.is_ascii_alphanumeric() || extra.contains(c)
+}
+
+fn parse_id(
+    field: &str,
+    raw: &str,
+    max: usize,
+    extra: &str,
+    what: &str,
+) -> Result<String, FieldError> {
+    if raw.is_empty() || raw.len() > max {
+        return Err(FieldError::new(
+            field,
+            format!("{what} must be 1 to {max} characters long"),
+        ));
+    }
+    let first_ok = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !raw.chars().all(|c| is_id_char(c, extra)) {
+        return Err(FieldError::new(
+            field,
+            format!("{what} must start with a letter or digit and contain only letters, digits and {extra:?}"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $extra:expr, $what:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+            pub const EXTRA_CHARS: &'static str = $extra;
+
+            pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+                parse_id(field, raw, $max, $extra, $what).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+identifier!(
+    /// A stock-keeping unit id: 1–64 characters, `[A-Za-z0-9]` then `[A-Za-z0-9._-]`.
+    SkuId, 64, "._-", "a SKU id"
+);
+identifier!(
+    /// A location (warehouse or country) id: 1–32 characters, `[A-Za-z0-9]` then `[A-Za-z0-9_-]`.
+    LocationId, 32, "_-", "a location id"
+);
+identifier!(
+    /// A storefront's order id: 1–64 characters, `[A-Za-z0-9]` then `[A-Za-z0-9._:-]`.
+    OrderId, 64, "._:-", "an order id"
+);
+identifier!(
+    /// The caller's `Idempotency-Key`: 1–128 characters, `[A-Za-z0-9]` then `[A-Za-z0-9._:-]`.
+    IdempotencyKey, 128, "._:-", "an idempotency key"
+);
+
+/// A positive movement quantity, at most [`MAX_QUANTITY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub fn parse(field: &str, raw: i64) -> Result<Self, FieldError> {
+        if raw < 1 || raw > i64::from(MAX_QUANTITY) {
+            return Err(FieldError::new(
+                field,
+                format!("must be an integer from 1 to {MAX_QUANTITY}"),
+            ));
+        }
+        Ok(Self(raw as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A counted on-hand value for a stocktake: 0 to [`MAX_COUNTED`].
+pub fn parse_count(field: &str, raw: i64) -> Result<u32, FieldError> {
+    if raw < 0 || raw > i64::from(MAX_COUNTED) {
+        return Err(FieldError::new(
+            field,
+            format!("must be an integer from 0 to {MAX_COUNTED}"),
+        ));
+    }
+    Ok(raw as u32)
+}
+
+/// Free text a person reads (names, references, reasons): 1–256 characters, no control characters.
+pub fn parse_text(field: &str, raw: &str) -> Result<String, FieldError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_TEXT {
+        return Err(FieldError::new(
+            field,
+            format!("must be 1 to {MAX_TEXT} characters of text"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The kind of place stock is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    Warehouse,
+    Country,
+}
+
+impl LocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warehouse => "warehouse",
+            Self::Country => "country",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "warehouse" => Some(Self::Warehouse),
+            "country" => Some(Self::Country),
+            _ => None,
+        }
+    }
+}
+
+/// The quantities held for one SKU at one location.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Quantities {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub in_transit: i64,
+    /// Always `on_hand − reserved`; stored as its own attribute so a condition can test it.
+    pub available: i64,
+}
+
+impl Quantities {
+    pub fn add(&mut self, other: &Quantities) {
+        self.on_hand += other.on_hand;
+        self.reserved += other.reserved;
+        self.in_transit += other.in_transit;
+        self.available += other.available;
+    }
+}
+
+/// A stock level: one SKU at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockLevel {
+    pub location: LocationId,
+    #[serde(flatten)]
+    pub quantities: Quantities,
+    pub version: u64,
+    pub updated_at: String,
+}
+
+/// The kind of one ledger line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKind {
+    Sale,
+    Receipt,
+    Incoming,
+    Refund,
+    Adjustment,
+    TransferOut,
+    TransferIn,
+}
+
+impl MovementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sale => "sale",
+            Self::Receipt => "receipt",
+            Self::Incoming => "incoming",
+            Self::Refund => "refund",
+            Self::Adjustment => "adjustment",
+            Self::TransferOut => "transfer_out",
+            Self::TransferIn => "transfer_in",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Option<Self> {
+        Some(match s {
+            "sale" => Self::Sale,
+            "receipt" => Self::Receipt,
+            "incoming" => Self::Incoming,
+            "refund" => Self::Refund,
+            "adjustment" => Self::Adjustment,
+            "transfer_out" => Self::TransferOut,
+            "transfer_in" => Self::TransferIn,
+            _ => return None,
+        })
+    }
+}
+
+/// What a movement does to one stock level. Each variant carries the guard DynamoDB checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelChange {
+    /// Sale or transfer out: on_hand and available fall; refused when available is short.
+    Withdraw(Quantity),
+    /// Receipt or transfer in: on_hand and available rise; the level is created on first receipt.
+    /// With `from_in_transit`, the quantity also leaves in_transit (refused when in_transit is short).
+    Receive {
+        quantity: Quantity,
+        from_in_transit: bool,
+    },
+    /// A shipment on its way: in_transit rises.
+    Expect(Quantity),
+    /// Refund or return put back on the shelf: on_hand and available rise. The level must exist.
+    Restock(Quantity),
+    /// Refund not restocked (damaged, never returned): recorded, no quantity changes.
+    Record,
+    /// Stocktake: on_hand becomes `counted`; with `expected`, refused unless on_hand equals it.
+    Count { counted: u32, expected: Option<u32> },
+}
+
+/// Why a movement could not be applied to a level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    InsufficientAvailable { available: i64 },
+    InsufficientInTransit { in_transit: i64 },
+    StaleCount { expected: u32, on_hand: i64 },
+    CountBelowReserved { counted: u32, reserved: i64 },
+    NoLevel,
+}
+
+impl LevelChange {
+    /// Whether this change may create a level that does not exist yet.
+    pub fn creates_level(self) -> bool {
+        match self {
+            Self::Receive {
+                from_in_transit, ..
+            } => !from_in_transit,
+            Self::Expect(_) => true,
+            Self::Count { expected, .. } => matches!(expected, None | Some(0)),
+            Self::Withdraw(_) | Self::Restock(_) | Self::Record => false,
+        }
+    }
+
+    /// The signed change to each quantity, when it is known without reading the level.
+    /// A stocktake without an expected value has no known delta.
+    pub fn delta(self) -> Option<Quantities> {
+        let q = |q: Quantity| i64::from(q.get());
+        Some(match self {
+            Self::Withdraw(n) => Quantities {
+                on_hand: -q(n),
+                available: -q(n),
+                ..Quantities::default()
+            },
+            Self::Receive {
+                quantity,
+                from_in_transit,
+            } => Quantities {
+                on_hand: q(quantity),
+                available: q(quantity),
+                in_transit: if from_in_transit { -q(quantity) } else { 0 },
+                reserved: 0,
+            },
+            Self::Expect(n) => Quantities {
+                in_transit: q(n),
+                ..Quantities::default()
+            },
+            Self::Restock(n) => Quantities {
+                on_hand: q(n),
+                available: q(n),
+                ..Quantities::default()
+            },
+            Self::Record => Quantities::default(),
+            Self::Count {
+                counted,
+                expected: Some(expected),
+            } => {
+                let d = i64::from(counted) - i64::from(expected);
+                Quantities {
+                    on_hand: d,
+                    available: d,
+                    ..Quantities::default()
+                }
+            }
+            Self::Count { expected: None, .. } => return None,
+        })
+    }
+
+    /// Applies the change to a level (`None` when the level does not exist yet): the reference
+    /// semantics that the store's conditional update expressions implement.
+    pub fn apply(self, level: Option<Quantities>) -> Result<Quantities, Refusal> {
+        let Some(mut l) = level.or(self.creates_level().then(Quantities::default)) else {
+            return Err(Refusal::NoLevel);
+        };
+        match self {
+            Self::Withdraw(n) => {
+                let n = i64::from(n.get());
+                if l.available < n {
+                    return Err(Refusal::InsufficientAvailable {
+                        available: l.available,
+                    });
+                }
+                l.on_hand -= n;
+                l.available -= n;
+            }
+            Self::Receive {
+                quantity,
+                from_in_transit,
+            } => {
+                let n = i64::from(quantity.get());
+                if from_in_transit {
+                    if l.in_transit < n {
+                        return Err(Refusal::InsufficientInTransit {
+                            in_transit: l.in_transit,
+                        });
+                    }
+                    l.in_transit -= n;
+                }
+                l.on_hand += n;
+                l.available += n;
+            }
+            Self::Expect(n) => l.in_transit += i64::from(n.get()),
+            Self::Restock(n) => {
+                l.on_hand += i64::from(n.get());
+                l.available += i64::from(n.get());
+            }
+            Self::Record => {}
+            Self::Count { counted, expected } => {
+                if let Some(expected) = expected {
+                    if l.on_hand != i64::from(expected) {
+                        return Err(Refusal::StaleCount {
+                            expected,
+                            on_hand: l.on_hand,
+                        });
+                    }
+                }
+                if l.reserved > i64::from(counted) {
+                    return Err(Refusal::CountBelowReserved {
+                        counted,
+                        reserved: l.reserved,
+                    });
+                }
+                l.on_hand = i64::from(counted);
+                l.available = l.on_hand - l.reserved;
+            }
+        }
+        Ok(l)
+    }
+}
+
+/// One line of a movement: a change to one stock level, recorded as one ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovementLine {
+    pub kind: MovementKind,
+    pub sku: SkuId,
+    pub location: LocationId,
+    pub change: LevelChange,
+}
+
+impl MovementLine {
+    /// The quantity recorded in the ledger (the counted value for a stocktake).
+    pub fn quantity(&self) -> u32 {
+        match self.change {
+            LevelChange::Withdraw(q)
+            | LevelChange::Expect(q)
+            | LevelChange::Restock(q)
+            | LevelChange::Receive { quantity: q, .. } => q.get(),
+            LevelChange::Record => 0,
+            LevelChange::Count { counted, .. } => counted,
+        }
+    }
+}
+
+/// A refund's claim against a recorded order: it may never exceed what that order sold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderClaim {
+    pub order_id: OrderId,
+    pub sku: SkuId,
+    pub location: LocationId,
+    pub quantity: Quantity,
+}
+
+/// A validated movement request: every line is applied, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    pub kind: MovementKind,
+    pub lines: Vec<MovementLine>,
+    /// Set for a multi-line order: the order is recorded so refunds can be checked against it.
+    pub new_order: Option<OrderId>,
+    /// Set for a refund against a recorded order.
+    pub order_claim: Option<OrderClaim>,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The key under which an order remembers what it sold of one SKU at one location.
+pub fn order_line_key(sku: &SkuId, location: &LocationId) -> String {
+    // '@' is in neither id charset, so the key is unambiguous.
+    format!("{sku}@{location}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: i64) -> Quantity {
+        Quantity::parse("quantity", n).unwrap()
+    }
+
+    fn level(on_hand: i64, reserved: i64, in_transit: i64) -> Option<Quantities> {
+        Some(Quantities {
+            on_hand,
+            reserved,
+            in_transit,
+            available: on_hand - reserved,
+        })
+    }
+
+    #[test]
+    fn sku_ids_follow_the_documented_charset_and_length() {
+        assert!(SkuId::parse("sku", "TSHIRT-RED.L_2").is_ok());
+        assert!(SkuId::parse("sku", &"A".repeat(64)).is_ok());
+        for bad in ["", "-lead", "has space", "semi;colon", "émoji", &"A".repeat(65)] {
+            let err = SkuId::parse("sku", bad).unwrap_err();
+            assert_eq!(err.field, "sku", "{bad:?}");
+        }
+        assert!(LocationId::parse("location", "WH-1").is_ok());
+        assert!(LocationId::parse("location", "WH.1").is_err());
+    }
+
+    #[test]
+    fn quantities_are_positive_and_bounded() {
+        assert_eq!(q(1).get(), 1);
+        assert_eq!(q(i64::from(MAX_QUANTITY)).get(), MAX_QUANTITY);
+        assert!(Quantity::parse("quantity", 0).is_err());
+        assert!(Quantity::parse("quantity", -3).is_err());
+        assert!(Quantity::parse("quantity", i64::from(MAX_QUANTITY) + 1).is_err());
+        assert!(parse_count("counted", 0).is_ok());
+        assert!(parse_count("counted", -1).is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_refuses_control_characters() {
+        assert_eq!(parse_text("reason", "  damaged  ").unwrap(), "damaged");
+        assert!(parse_text("reason", "   ").is_err());
+        assert!(parse_text("reason", "a\u{7}b").is_err());
+        assert!(parse_text("reason", &"x".repeat(MAX_TEXT + 1)).is_err());
+    }
+
+    #[test]
+    fn stock_rule_sold_received_refunded() {
+        // stock(t+1) = stock(t) − sold + received + refunded
+        let start = level(10, 0, 0);
+        let after_sale = LevelChange::Withdraw(q(3)).apply(start).unwrap();
+        let after_receipt = LevelChange::Receive {
+            quantity: q(5),
+            from_in_transit: false,
+        }
+        .apply(Some(after_sale))
+        .unwrap();
+        let after_refund = LevelChange::Restock(q(2))
+            .apply(Some(after_receipt))
+            .unwrap();
+        assert_eq!(after_refund.on_hand, 10 - 3 + 5 + 2);
+        assert_eq!(after_refund.available, after_refund.on_hand);
+    }
+
+    #[test]
+    fn sale_beyond_available_is_refused_with_what_is_available() {
+        let err = LevelChange::Withdraw(q(4)).apply(level(5, 2, 0)).unwrap_err();
+        assert_eq!(err, Refusal::InsufficientAvailable { available: 3 });
+        assert_eq!(
+            LevelChange::Withdraw(q(1)).apply(None).unwrap_err(),
+            Refusal::NoLevel
+        );
+    }
+
+    #[test]
+    fn receipt_from_in_transit_moves_the_quantity_and_needs_enough_in_transit() {
+        let change = LevelChange::Receive {
+            quantity: q(4),
+            from_in_transit: true,
+        };
+        let after = change.apply(level(1, 0, 6)).unwrap();
+        assert_eq!((after.on_hand, after.in_transit, after.available), (5, 2, 5));
+        assert_eq!(
+            change.apply(level(1, 0, 3)).unwrap_err(),
+            Refusal::InsufficientInTransit { in_transit: 3 }
+        );
+        assert_eq!(change.apply(None).unwrap_err(), Refusal::NoLevel);
+    }
+
+    #[test]
+    fn first_receipt_and_incoming_create_the_level() {
+        let after = LevelChange::Expect(q(7)).apply(None).unwrap();
+        assert_eq!(after.in_transit, 7);
+        assert_eq!(after.on_hand, 0);
+    }
+
+    #[test]
+    fn refund_not_restocked_changes_no_quantity_but_needs_a_level() {
+        assert_eq!(
+            LevelChange::Record.apply(level(4, 1, 2)).unwrap(),
+            level(4, 1, 2).unwrap()
+        );
+        assert_eq!(LevelChange::Record.apply(None).unwrap_err(), Refusal::NoLevel);
+    }
+
+    #[test]
+    fn stocktake_is_compare_and_set() {
+        let count = LevelChange::Count {
+            counted: 8,
+            expected: Some(10),
+        };
+        let after = count.apply(level(10, 3, 0)).unwrap();
+        assert_eq!((after.on_hand, after.available), (8, 5));
+        assert_eq!(
+            count.apply(level(9, 0, 0)).unwrap_err(),
+            Refusal::StaleCount {
+                expected: 10,
+                on_hand: 9
+            }
+        );
+        let below = LevelChange::Count {
+            counted: 1,
+            expected: None,
+        };
+        assert_eq!(
+            below.apply(level(5, 2, 0)).unwrap_err(),
+            Refusal::CountBelowReserved {
+                counted: 1,
+                reserved: 2
+            }
+        );
+        assert_eq!(count.delta().unwrap().on_hand, -2);
+        assert_eq!(below.delta(), None);
+    }
+
+    #[test]
+    fn deltas_match_the_applied_change() {
+        let start = level(20, 2, 9);
+        for change in [
+            LevelChange::Withdraw(q(3)),
+            LevelChange::Receive {
+                quantity: q(4),
+                from_in_transit: true,
+            },
+            LevelChange::Expect(q(2)),
+            LevelChange::Restock(q(1)),
+            LevelChange::Record,
+        ] {
+            let after = change.apply(start).unwrap();
+            let d = change.delta().unwrap();
+            let s = start.unwrap();
+            assert_eq!(after.on_hand - s.on_hand, d.on_hand, "{change:?}");
+            assert_eq!(after.available - s.available, d.available, "{change:?}");
+            assert_eq!(after.in_transit - s.in_transit, d.in_transit, "{change:?}");
+        }
+    }
+}

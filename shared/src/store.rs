@@ -1,0 +1,1231 @@
+//! The DynamoDB adapter: one table, key builders in one place, every movement one conditional
+//! `TransactWriteItems` (the level changes and their ledger entries, which double as the
+//! idempotency record). SDK errors stop here; callers see [`StoreError`] and [`MovementError`].
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use aws_sdk_dynamodb::{
+    error::SdkError,
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{
+        AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, Select,
+        TransactWriteItem, Update,
+    },
+    Client,
+};
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{context::BeforeTransmitInterceptorContextRef, Intercept},
+        runtime_components::RuntimeComponents,
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use crate::domain::{
+    order_line_key, LevelChange, LocationId, LocationKind, Movement, MovementKind, Quantities,
+    Refusal, SkuId, StockLevel,
+};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Entity types written to the `entity` attribute; the alert evaluator's stream filter selects
+/// `stock_level` alone.
+pub mod entity {
+    pub const SKU: &str = "sku";
+    pub const LOCATION: &str = "location";
+    pub const STOCK_LEVEL: &str = "stock_level";
+    pub const MOVEMENT: &str = "movement";
+    pub const ORDER: &str = "order";
+}
+
+/// Key builders: every key of the table is spelled here and nowhere else.
+pub mod keys {
+    use crate::domain::{LocationId, OrderId, SkuId};
+
+    pub const META: &str = "META";
+    pub const SKU_LIST: &str = "SKUS";
+    pub const LOCATION_LIST: &str = "LOCATIONS";
+
+    pub fn sku(sku: &SkuId) -> String {
+        format!("SKU#{sku}")
+    }
+    pub fn level_sk(location: &LocationId) -> String {
+        format!("LOC#{location}")
+    }
+    pub fn location(location: &LocationId) -> String {
+        format!("LOC#{location}")
+    }
+    pub fn order(order: &OrderId) -> String {
+        format!("ORDER#{order}")
+    }
+    pub fn ledger(sku: &SkuId) -> String {
+        format!("LEDGER#{sku}")
+    }
+    pub fn movement_line(line: usize) -> String {
+        format!("LINE#{line:02}")
+    }
+    /// Ledger entries sort newest first by time, then movement and line.
+    pub fn ledger_sort(at: &str, movement_id: &str, line: usize) -> String {
+        format!("{at}#{movement_id}#{line:02}")
+    }
+}
+
+/// The one secondary index: SKU and location listings, and each SKU's ledger newest first.
+pub const INDEX: &str = "gsi1";
+
+/// Counts the HTTP requests a DynamoDB client sends (every attempt), so benchmarks report
+/// requests per operation as measured rather than assumed.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicU64>);
+
+impl RequestCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Failures of the table itself, as opposed to refusals of a movement.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, conflicts and timeouts that outlasted the retries: the caller may try again.
+    #[error("the inventory table is busy: {0}")]
+    Busy(String),
+    /// A pagination cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("inventory table request failed: {0}")]
+    Failed(String),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy(_))
+    }
+
+    fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        match (&err, code.as_deref()) {
+            (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _)
+            | (
+                _,
+                Some(
+                    "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "TransactionInProgressException",
+                ),
+            ) => Self::Busy(message),
+            _ => Self::Failed(message),
+        }
+    }
+}
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+
+/// Why a movement was refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum MovementError {
+    #[error("line {line} refused: {refusal:?}")]
+    Refused {
+        line: usize,
+        sku: SkuId,
+        location: LocationId,
+        refusal: Refusal,
+    },
+    #[error("unknown SKU {0}")]
+    SkuNotFound(SkuId),
+    #[error("unknown location {0}")]
+    LocationNotFound(LocationId),
+    #[error("order {0} is already recorded")]
+    OrderExists(String),
+    #[error("unknown order {0}")]
+    OrderNotFound(String),
+    #[error("order {order_id} sold no {sku} at {location}")]
+    NotInOrder {
+        order_id: String,
+        sku: SkuId,
+        location: LocationId,
+    },
+    #[error("refund exceeds what order {order_id} sold: {refundable} left to refund")]
+    RefundExceedsOrder { order_id: String, refundable: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a movement's ledger entries record besides its lines.
+#[derive(Debug, Clone)]
+pub struct MovementRecord {
+    /// `MOV#…`: derived from the caller and its idempotency key, so a replay hits the same items.
+    pub partition: String,
+    pub movement_id: String,
+    pub actor: String,
+    pub at: String,
+    pub request_hash: String,
+    /// The response body of the first execution, returned as-is on replay.
+    pub response: String,
+}
+
+/// The result of executing a movement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MovementOutcome {
+    Applied,
+    /// The idempotency key was used before: what the first execution stored.
+    Replayed {
+        request_hash: String,
+        response: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Level(usize),
+    SkuExists(usize),
+    LocationExists(usize),
+    Ledger(usize),
+    NewOrder,
+    OrderClaim,
+}
+
+/// A movement as the DynamoDB transaction that applies it, with the role of each item so a
+/// cancellation can be explained.
+#[derive(Debug, Clone)]
+pub struct MovementWrite {
+    pub items: Vec<TransactWriteItem>,
+    roles: Vec<Role>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Attribute names used in expressions; aliased so no reserved word can bite.
+const NAMES: [(&str, &str); 11] = [
+    ("#oh", "on_hand"),
+    ("#rs", "reserved"),
+    ("#it", "in_transit"),
+    ("#av", "available"),
+    ("#v", "version"),
+    ("#u", "updated_at"),
+    ("#lm", "last_movement"),
+    ("#e", "entity"),
+    ("#sku", "sku"),
+    ("#loc", "location"),
+    ("#c", "created_at"),
+];
+
+fn names(expr: &str, cond: &str) -> HashMap<String, String> {
+    NAMES
+        .iter()
+        .filter(|(alias, _)| {
+            let used = |e: &str| {
+                e.match_indices(alias).any(|(i, _)| {
+                    !e[i + alias.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                })
+            };
+            used(expr) || used(cond)
+        })
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// Sets the identity attributes of a level the first time a movement creates it.
+const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #c = if_not_exists(#c, :now), \
+     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv";
+const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
+
+/// The update (or condition check) expression and condition for one level change.
+fn level_expression(change: LevelChange) -> (Option<String>, String) {
+    match change {
+        LevelChange::Withdraw(_) => (
+            Some(format!("SET #oh = #oh - :q, #av = #av - :q, {BUMP_LEVEL}")),
+            "attribute_exists(pk) AND #av >= :q".into(),
+        ),
+        LevelChange::Receive {
+            from_in_transit: true,
+            ..
+        } => (
+            Some(format!("SET #oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}")),
+            "attribute_exists(pk) AND #it >= :q".into(),
+        ),
+        LevelChange::Receive { .. } => (
+            Some(format!(
+                "SET #oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
+                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}"
+            )),
+            String::new(),
+        ),
+        LevelChange::Expect(_) => (
+            Some(format!(
+                "SET #it = if_not_exists(#it, :zero) + :q, #oh = if_not_exists(#oh, :zero), \
+                 #av = if_not_exists(#av, :zero), #rs = if_not_exists(#rs, :zero), {INIT_LEVEL}"
+            )),
+            String::new(),
+        ),
+        LevelChange::Restock(_) => (
+            Some(format!("SET #oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}")),
+            "attribute_exists(pk)".into(),
+        ),
+        LevelChange::Record => (None, "attribute_exists(pk)".into()),
+        LevelChange::Count { expected, .. } => {
+            let update = format!(
+                "SET #oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
+                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}"
+            );
+            let cond = match expected {
+                None => "attribute_not_exists(pk) OR #rs <= :counted",
+                Some(0) => "attribute_not_exists(pk) OR (#oh = :expected AND #rs <= :counted)",
+                Some(_) => "#oh = :expected AND #rs <= :counted",
+            };
+            (Some(update), cond.into())
+        }
+    }
+}
+
+fn delta_attrs(item: &mut Item, change: LevelChange) {
+    if let Some(d) = change.delta() {
+        item.insert("d_on_hand".into(), n(d.on_hand));
+        item.insert("d_available".into(), n(d.available));
+        item.insert("d_in_transit".into(), n(d.in_transit));
+    }
+    if let LevelChange::Count { counted, expected } = change {
+        item.insert("counted".into(), n(counted));
+        if let Some(e) = expected {
+            item.insert("expected".into(), n(e));
+        }
+    }
+    if let LevelChange::Record = change {
+        item.insert("restocked".into(), AttributeValue::Bool(false));
+    }
+    if let LevelChange::Restock(_) = change {
+        item.insert("restocked".into(), AttributeValue::Bool(true));
+    }
+}
+
+/// Builds the single transaction that applies `movement` (pure: no I/O).
+pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord) -> MovementWrite {
+    let mut items = Vec::with_capacity(movement.lines.len() * 2 + 3);
+    let mut roles = Vec::with_capacity(items.capacity());
+    let mv_ref = format!("{}/{}", record.partition, record.movement_id);
+
+    for (i, line) in movement.lines.iter().enumerate() {
+        let key = HashMap::from([
+            ("pk".to_owned(), s(keys::sku(&line.sku))),
+            ("sk".to_owned(), s(keys::level_sk(&line.location))),
+        ]);
+        let (update, cond) = level_expression(line.change);
+        let mut values: Item = HashMap::new();
+        let mut put_value = |k: &str, v: AttributeValue| {
+            if update.as_deref().unwrap_or("").contains(k) || cond.contains(k) {
+                values.insert(k.to_owned(), v);
+            }
+        };
+        put_value(":q", n(line.quantity()));
+        put_value(":zero", n(0));
+        put_value(":one", n(1));
+        put_value(":now", s(&record.at));
+        put_value(":mv", s(&mv_ref));
+        put_value(":entity", s(entity::STOCK_LEVEL));
+        put_value(":sku", s(line.sku.as_str()));
+        put_value(":loc", s(line.location.as_str()));
+        if let LevelChange::Count { counted, expected } = line.change {
+            put_value(":counted", n(counted));
+            if let Some(e) = expected {
+                put_value(":expected", n(e));
+            }
+        }
+        let attr_names = names(update.as_deref().unwrap_or(""), &cond);
+        let cond = (!cond.is_empty()).then_some(cond);
+        let values = (!values.is_empty()).then_some(values);
+        let item = match update {
+            Some(update) => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression(update)
+                    .set_condition_expression(cond)
+                    .set_expression_attribute_names(Some(attr_names))
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .expect("table, key and expression are set"),
+            ),
+            None => TransactWriteItem::builder().condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .condition_expression(cond.unwrap_or_default())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .expect("table, key and condition are set"),
+            ),
+        };
+        items.push(item.build());
+        roles.push(Role::Level(i));
+
+        if line.change.creates_level() {
+            let sku_withdrawn_elsewhere = movement.lines.iter().any(|other| {
+                other.sku == line.sku && matches!(other.change, LevelChange::Withdraw(_))
+            });
+            if !sku_withdrawn_elsewhere {
+                items.push(exists_check(table, keys::sku(&line.sku)));
+                roles.push(Role::SkuExists(i));
+            }
+            items.push(exists_check(table, keys::location(&line.location)));
+            roles.push(Role::LocationExists(i));
+        }
+    }
+
+    for (i, line) in movement.lines.iter().enumerate() {
+        let mut item: Item = HashMap::from([
+            ("pk".to_owned(), s(&record.partition)),
+            ("sk".to_owned(), s(keys::movement_line(i))),
+            ("entity".to_owned(), s(entity::MOVEMENT)),
+            ("movement_id".to_owned(), s(&record.movement_id)),
+            ("movement_kind".to_owned(), s(movement.kind.as_str())),
+            ("kind".to_owned(), s(line.kind.as_str())),
+            ("sku".to_owned(), s(line.sku.as_str())),
+            ("location".to_owned(), s(line.location.as_str())),
+            ("quantity".to_owned(), n(line.quantity())),
+            ("actor".to_owned(), s(&record.actor)),
+            ("at".to_owned(), s(&record.at)),
+            ("gsi1pk".to_owned(), s(keys::ledger(&line.sku))),
+            (
+                "gsi1sk".to_owned(),
+                s(keys::ledger_sort(&record.at, &record.movement_id, i)),
+            ),
+        ]);
+        delta_attrs(&mut item, line.change);
+        if let Some(r) = &movement.reference {
+            item.insert("reference".into(), s(r));
+        }
+        if let Some(r) = &movement.reason {
+            item.insert("reason".into(), s(r));
+        }
+        if let Some(o) = movement.new_order.as_ref() {
+            item.insert("order_id".into(), s(o.as_str()));
+        }
+        if let Some(c) = movement.order_claim.as_ref() {
+            item.insert("order_id".into(), s(c.order_id.as_str()));
+        }
+        if i == 0 {
+            item.insert("request_hash".into(), s(&record.request_hash));
+            item.insert("response".into(), s(&record.response));
+            item.insert("line_count".into(), n(movement.lines.len()));
+        }
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build(),
+        );
+        roles.push(Role::Ledger(i));
+    }
+
+    if let Some(order_id) = &movement.new_order {
+        let mut sold: Item = HashMap::new();
+        for line in &movement.lines {
+            sold.insert(
+                order_line_key(&line.sku, &line.location),
+                n(line.quantity()),
+            );
+        }
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(keys::order(order_id))),
+            ("sk".to_owned(), s(keys::META)),
+            ("entity".to_owned(), s(entity::ORDER)),
+            ("order_id".to_owned(), s(order_id.as_str())),
+            ("movement_id".to_owned(), s(&record.movement_id)),
+            ("created_at".to_owned(), s(&record.at)),
+            ("sold".to_owned(), AttributeValue::M(sold.clone())),
+            ("refundable".to_owned(), AttributeValue::M(sold)),
+        ]);
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build(),
+        );
+        roles.push(Role::NewOrder);
+    }
+
+    if let Some(claim) = &movement.order_claim {
+        items.push(
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table)
+                        .key("pk", s(keys::order(&claim.order_id)))
+                        .key("sk", s(keys::META))
+                        .update_expression("SET #rf.#line = #rf.#line - :q")
+                        .condition_expression("attribute_exists(pk) AND #rf.#line >= :q")
+                        .expression_attribute_names("#rf", "refundable")
+                        .expression_attribute_names(
+                            "#line",
+                            order_line_key(&claim.sku, &claim.location),
+                        )
+                        .expression_attribute_values(":q", n(claim.quantity.get()))
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()
+                        .expect("table, key and expression are set"),
+                )
+                .build(),
+        );
+        roles.push(Role::OrderClaim);
+    }
+
+    MovementWrite { items, roles }
+}
+
+fn exists_check(table: &str, pk: String) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .key("pk", s(pk))
+                .key("sk", s(keys::META))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .expect("table, key and condition are set"),
+        )
+        .build()
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn quantities(item: &Item) -> Quantities {
+    Quantities {
+        on_hand: get_n(item, "on_hand").unwrap_or(0),
+        reserved: get_n(item, "reserved").unwrap_or(0),
+        in_transit: get_n(item, "in_transit").unwrap_or(0),
+        available: get_n(item, "available").unwrap_or(0),
+    }
+}
+
+/// A SKU's catalogue entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Sku {
+    pub sku: SkuId,
+    pub name: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A location (warehouse or country).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    pub location: LocationId,
+    pub name: String,
+    pub kind: LocationKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One ledger entry as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerEntry {
+    pub movement_id: String,
+    pub kind: MovementKind,
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Quantities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restocked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub actor: String,
+    pub at: String,
+}
+
+/// A page of a listing and the cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+fn sku_from_item(item: &Item) -> Result<Sku, StoreError> {
+    let id = get_s(item, "sku").ok_or_else(|| StoreError::Corrupt("sku without id".into()))?;
+    let attributes = item
+        .get("attributes")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Sku {
+        sku: SkuId::parse("sku", id).map_err(|e| StoreError::Corrupt(e.message))?,
+        name: get_s(item, "name").unwrap_or_default().to_owned(),
+        attributes,
+        created_at: get_s(item, "created_at").unwrap_or_default().to_owned(),
+        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+    })
+}
+
+fn location_from_item(item: &Item) -> Result<Location, StoreError> {
+    let id = get_s(item, "location")
+        .ok_or_else(|| StoreError::Corrupt("location without id".into()))?;
+    Ok(Location {
+        location: LocationId::parse("location", id).map_err(|e| StoreError::Corrupt(e.message))?,
+        name: get_s(item, "name").unwrap_or_default().to_owned(),
+        kind: get_s(item, "kind")
+            .and_then(LocationKind::from_stored)
+            .unwrap_or(LocationKind::Warehouse),
+        country: get_s(item, "country").map(str::to_owned),
+        created_at: get_s(item, "created_at").unwrap_or_default().to_owned(),
+        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+    })
+}
+
+fn level_from_item(item: &Item) -> Result<StockLevel, StoreError> {
+    let loc = get_s(item, "location")
+        .ok_or_else(|| StoreError::Corrupt("level without location".into()))?;
+    Ok(StockLevel {
+        location: LocationId::parse("location", loc).map_err(|e| StoreError::Corrupt(e.message))?,
+        quantities: quantities(item),
+        version: get_n(item, "version").unwrap_or(0).max(0) as u64,
+        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+    })
+}
+
+fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
+    let kind = get_s(item, "kind")
+        .and_then(MovementKind::from_stored)
+        .ok_or_else(|| StoreError::Corrupt("ledger entry without kind".into()))?;
+    let delta = get_n(item, "d_on_hand").map(|on_hand| Quantities {
+        on_hand,
+        available: get_n(item, "d_available").unwrap_or(0),
+        in_transit: get_n(item, "d_in_transit").unwrap_or(0),
+        reserved: 0,
+    });
+    let text = |name: &str| get_s(item, name).map(str::to_owned);
+    Ok(LedgerEntry {
+        movement_id: text("movement_id").unwrap_or_default(),
+        kind,
+        sku: text("sku").unwrap_or_default(),
+        location: text("location").unwrap_or_default(),
+        quantity: get_n(item, "quantity").unwrap_or(0),
+        delta,
+        counted: get_n(item, "counted"),
+        expected: get_n(item, "expected"),
+        restocked: item.get("restocked").and_then(|v| v.as_bool().ok()).copied(),
+        reference: text("reference"),
+        reason: text("reason"),
+        order_id: text("order_id"),
+        actor: text("actor").unwrap_or_default(),
+        at: text("at").unwrap_or_default(),
+    })
+}
+
+/// Encodes the last evaluated key of a page as an opaque cursor.
+fn encode_cursor(key: &Item) -> Option<String> {
+    let map: std::collections::BTreeMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
+        .collect();
+    serde_json::to_vec(&map).ok().map(|b| URL_SAFE_NO_PAD.encode(b))
+}
+
+/// Decodes a cursor, accepting only the index keys of the partition being listed.
+fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let map: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let expected = ["gsi1pk", "gsi1sk", "pk", "sk"];
+    let valid = map.len() == expected.len()
+        && expected.iter().all(|k| map.get(*k).is_some_and(|v| !v.is_empty() && v.len() <= 1024))
+        && map.get("gsi1pk").map(String::as_str) == Some(partition);
+    if !valid {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+/// The inventory table.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+/// Retries a transaction only for conflicts between concurrent transactions on the same items.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates or replaces a SKU's catalogue entry; returns it and whether it was new.
+    pub async fn put_sku(
+        &self,
+        sku: &SkuId,
+        name: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+        now: &str,
+    ) -> Result<(Sku, bool), StoreError> {
+        let attrs: Item = attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::sku(sku)))
+            .key("sk", s(keys::META))
+            .update_expression(
+                "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
+                 #u = :now, gsi1pk = :list, gsi1sk = :sku",
+            )
+            .expression_attribute_names("#e", "entity")
+            .expression_attribute_names("#sku", "sku")
+            .expression_attribute_names("#n", "name")
+            .expression_attribute_names("#a", "attributes")
+            .expression_attribute_names("#c", "created_at")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_values(":e", s(entity::SKU))
+            .expression_attribute_values(":sku", s(sku.as_str()))
+            .expression_attribute_values(":n", s(name))
+            .expression_attribute_values(":a", AttributeValue::M(attrs))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":list", s(keys::SKU_LIST))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Corrupt("update returned no attributes".into()))?;
+        let sku = sku_from_item(&item)?;
+        let created = sku.created_at == now;
+        Ok((sku, created))
+    }
+
+    /// Creates or replaces a location; returns it and whether it was new.
+    pub async fn put_location(
+        &self,
+        location: &LocationId,
+        name: &str,
+        kind: LocationKind,
+        country: Option<&str>,
+        now: &str,
+    ) -> Result<(Location, bool), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::location(location)))
+            .key("sk", s(keys::META))
+            .expression_attribute_names("#e", "entity")
+            .expression_attribute_names("#loc", "location")
+            .expression_attribute_names("#n", "name")
+            .expression_attribute_names("#k", "kind")
+            .expression_attribute_names("#c", "created_at")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_names("#cc", "country")
+            .expression_attribute_values(":e", s(entity::LOCATION))
+            .expression_attribute_values(":loc", s(location.as_str()))
+            .expression_attribute_values(":n", s(name))
+            .expression_attribute_values(":k", s(kind.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":list", s(keys::LOCATION_LIST))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let base = "SET #e = :e, #loc = :loc, #n = :n, #k = :k, #c = if_not_exists(#c, :now), \
+                    #u = :now, gsi1pk = :list, gsi1sk = :loc";
+        update = match country {
+            Some(cc) => update
+                .update_expression(format!("{base}, #cc = :cc"))
+                .expression_attribute_values(":cc", s(cc)),
+            None => update.update_expression(format!("{base} REMOVE #cc")),
+        };
+        let out = update.send().await.map_err(StoreError::from_sdk)?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Corrupt("update returned no attributes".into()))?;
+        let location = location_from_item(&item)?;
+        let created = location.created_at == now;
+        Ok((location, created))
+    }
+
+    /// A SKU with its stock level at every location, read consistently in one query.
+    pub async fn get_sku(&self, sku: &SkuId) -> Result<Option<(Sku, Vec<StockLevel>)>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::sku(sku)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut meta = None;
+        let mut levels = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from_sdk)?;
+            match get_s(&item, "entity") {
+                Some(entity::SKU) => meta = Some(sku_from_item(&item)?),
+                Some(entity::STOCK_LEVEL) => levels.push(level_from_item(&item)?),
+                _ => {}
+            }
+        }
+        Ok(meta.map(|m| (m, levels)))
+    }
+
+    async fn exists(&self, pk: String) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(keys::META))
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(out.item.is_some())
+    }
+
+    /// Whether a SKU is in the catalogue.
+    pub async fn sku_exists(&self, sku: &SkuId) -> Result<bool, StoreError> {
+        self.exists(keys::sku(sku)).await
+    }
+
+    async fn index_page(
+        &self,
+        partition: &str,
+        limit: i32,
+        cursor: Option<&str>,
+        newest_first: bool,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let start = cursor.map(|c| decode_cursor(c, partition)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(partition))
+            .scan_index_forward(!newest_first)
+            .select(Select::AllAttributes)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                // A cursor that decodes but points nowhere valid.
+                StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
+                    StoreError::InvalidCursor
+                }
+                other => other,
+            })?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .filter(|_| out.items().len() as i32 >= limit)
+            .and_then(encode_cursor);
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
+    /// SKUs in id order.
+    pub async fn list_skus(&self, limit: i32, cursor: Option<&str>) -> Result<Page<Sku>, StoreError> {
+        let (items, next_cursor) = self.index_page(keys::SKU_LIST, limit, cursor, false).await?;
+        let items = items.iter().map(sku_from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Locations in id order.
+    pub async fn list_locations(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Location>, StoreError> {
+        let (items, next_cursor) = self
+            .index_page(keys::LOCATION_LIST, limit, cursor, false)
+            .await?;
+        let items = items
+            .iter()
+            .map(location_from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// A SKU's ledger, newest first.
+    pub async fn ledger(
+        &self,
+        sku: &SkuId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        let (items, next_cursor) = self
+            .index_page(&keys::ledger(sku), limit, cursor, true)
+            .await?;
+        let items = items
+            .iter()
+            .map(ledger_from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Applies a movement in one conditional transaction: every line or none.
+    pub async fn execute(
+        &self,
+        movement: &Movement,
+        record: &MovementRecord,
+    ) -> Result<MovementOutcome, MovementError> {
+        let write = movement_write(&self.table, movement, record);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(write.items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(MovementOutcome::Applied),
+                Err(err) => err,
+            };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    e.cancellation_reasons().to_vec()
+                }
+                _ => return Err(StoreError::from_sdk(err).into()),
+            };
+            match self.explain(movement, &write.roles, &reasons).await {
+                Err(MovementError::Store(StoreError::Busy(m))) if attempt < TRANSACTION_ATTEMPTS => {
+                    tracing::warn!(attempt, reason = %m, "transaction conflict, retrying");
+                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Turns the cancellation reasons of a movement's transaction into its outcome.
+    async fn explain(
+        &self,
+        movement: &Movement,
+        roles: &[Role],
+        reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    ) -> Result<MovementOutcome, MovementError> {
+        let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
+            r.code() == Some("ConditionalCheckFailed")
+        };
+        // A replay first: the ledger's first line exists, so the key was used before.
+        for (role, reason) in roles.iter().zip(reasons) {
+            if let (Role::Ledger(_), true) = (role, failed(reason)) {
+                let item = reason.item().cloned().unwrap_or_default();
+                return match (get_s(&item, "request_hash"), get_s(&item, "response")) {
+                    (Some(h), Some(r)) => Ok(MovementOutcome::Replayed {
+                        request_hash: h.to_owned(),
+                        response: r.to_owned(),
+                    }),
+                    // Only line 0 stores the response; any line's conflict means the same key.
+                    _ => Err(StoreError::Corrupt("ledger entry without response".into()).into()),
+                };
+            }
+        }
+        for (role, reason) in roles.iter().zip(reasons) {
+            if reason.code() == Some("TransactionConflict") {
+                return Err(StoreError::Busy("transaction conflict".into()).into());
+            }
+            if !failed(reason) {
+                continue;
+            }
+            let item = reason.item();
+            match *role {
+                Role::Level(i) => {
+                    let line = &movement.lines[i];
+                    let refusal = match item {
+                        Some(item) => {
+                            let current = quantities(item);
+                            match line.change.apply(Some(current)) {
+                                Err(refusal) => refusal,
+                                // The guard failed on DynamoDB but not here: the level changed
+                                // between the two evaluations. Report what the guard protects.
+                                Ok(_) => Refusal::InsufficientAvailable {
+                                    available: current.available,
+                                },
+                            }
+                        }
+                        None => {
+                            if !self.exists(keys::sku(&line.sku)).await? {
+                                return Err(MovementError::SkuNotFound(line.sku.clone()));
+                            }
+                            if !self.exists(keys::location(&line.location)).await? {
+                                return Err(MovementError::LocationNotFound(line.location.clone()));
+                            }
+                            match line.change {
+                                // Known SKU and location, never stocked there: nothing available.
+                                LevelChange::Withdraw(_) => {
+                                    Refusal::InsufficientAvailable { available: 0 }
+                                }
+                                LevelChange::Receive { .. } => {
+                                    Refusal::InsufficientInTransit { in_transit: 0 }
+                                }
+                                LevelChange::Count {
+                                    expected: Some(expected),
+                                    ..
+                                } => Refusal::StaleCount {
+                                    expected,
+                                    on_hand: 0,
+                                },
+                                _ => Refusal::NoLevel,
+                            }
+                        }
+                    };
+                    return Err(MovementError::Refused {
+                        line: i,
+                        sku: line.sku.clone(),
+                        location: line.location.clone(),
+                        refusal,
+                    });
+                }
+                Role::SkuExists(i) => {
+                    return Err(MovementError::SkuNotFound(movement.lines[i].sku.clone()))
+                }
+                Role::LocationExists(i) => {
+                    return Err(MovementError::LocationNotFound(
+                        movement.lines[i].location.clone(),
+                    ))
+                }
+                Role::NewOrder => {
+                    let id = movement.new_order.as_ref().map(|o| o.to_string());
+                    return Err(MovementError::OrderExists(id.unwrap_or_default()));
+                }
+                Role::OrderClaim => {
+                    let claim = movement
+                        .order_claim
+                        .as_ref()
+                        .ok_or_else(|| StoreError::Corrupt("claim role without claim".into()))?;
+                    let order_id = claim.order_id.to_string();
+                    let Some(item) = item else {
+                        return Err(MovementError::OrderNotFound(order_id));
+                    };
+                    let line_key = order_line_key(&claim.sku, &claim.location);
+                    let refundable = item
+                        .get("refundable")
+                        .and_then(|v| v.as_m().ok())
+                        .and_then(|m| m.get(&line_key))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok());
+                    return Err(match refundable {
+                        None => MovementError::NotInOrder {
+                            order_id,
+                            sku: claim.sku.clone(),
+                            location: claim.location.clone(),
+                        },
+                        Some(refundable) => MovementError::RefundExceedsOrder {
+                            order_id,
+                            refundable,
+                        },
+                    });
+                }
+                Role::Ledger(_) => {}
+            }
+        }
+        let codes: Vec<_> = reasons.iter().filter_map(|r| r.code()).collect();
+        Err(StoreError::Failed(format!("transaction cancelled: {codes:?}")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MovementLine, Quantity};
+
+    fn record() -> MovementRecord {
+        MovementRecord {
+            partition: "MOV#abc".into(),
+            movement_id: "mv_1".into(),
+            actor: "shop".into(),
+            at: "2026-01-01T00:00:00.000Z".into(),
+            request_hash: "h".into(),
+            response: "{}".into(),
+        }
+    }
+
+    fn line(change: LevelChange, kind: MovementKind, loc: &str) -> MovementLine {
+        MovementLine {
+            kind,
+            sku: SkuId::parse("sku", "A").unwrap(),
+            location: LocationId::parse("location", loc).unwrap(),
+            change,
+        }
+    }
+
+    #[test]
+    fn sale_is_one_guarded_update_and_one_ledger_put() {
+        let m = Movement {
+            kind: MovementKind::Sale,
+            lines: vec![line(
+                LevelChange::Withdraw(Quantity::parse("q", 2).unwrap()),
+                MovementKind::Sale,
+                "WH1",
+            )],
+            new_order: None,
+            order_claim: None,
+            reference: None,
+            reason: None,
+        };
+        let w = movement_write("t", &m, &record());
+        assert_eq!(w.items.len(), 2);
+        let update = w.items[0].update().unwrap();
+        assert_eq!(
+            update.condition_expression(),
+            Some("attribute_exists(pk) AND #av >= :q")
+        );
+        assert!(update.update_expression().contains("#av = #av - :q"));
+        let put = w.items[1].put().unwrap();
+        assert_eq!(put.condition_expression(), Some("attribute_not_exists(pk)"));
+        assert_eq!(get_s(put.item(), "response"), Some("{}"));
+    }
+
+    #[test]
+    fn receipt_checks_that_sku_and_location_exist() {
+        let m = Movement {
+            kind: MovementKind::Receipt,
+            lines: vec![line(
+                LevelChange::Receive {
+                    quantity: Quantity::parse("q", 2).unwrap(),
+                    from_in_transit: false,
+                },
+                MovementKind::Receipt,
+                "WH1",
+            )],
+            new_order: None,
+            order_claim: None,
+            reference: None,
+            reason: None,
+        };
+        let w = movement_write("t", &m, &record());
+        assert_eq!(
+            w.roles,
+            vec![
+                Role::Level(0),
+                Role::SkuExists(0),
+                Role::LocationExists(0),
+                Role::Ledger(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn expression_names_include_only_the_aliases_used() {
+        let got = names("SET #oh = #oh - :q", "#av >= :q");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["#oh"], "on_hand");
+        // "#loc" must not be picked up by "#lo…" style prefixes and vice versa.
+        let got = names("SET #loc = :loc", "");
+        assert_eq!(got.keys().collect::<Vec<_>>(), vec!["#loc"]);
+    }
+
+    #[test]
+    fn cursors_only_decode_for_their_own_partition() {
+        let key: Item = HashMap::from([
+            ("gsi1pk".to_owned(), s("LEDGER#A")),
+            ("gsi1sk".to_owned(), s("t#m#00")),
+            ("pk".to_owned(), s("MOV#x")),
+            ("sk".to_owned(), s("LINE#00")),
+        ]);
+        let c = encode_cursor(&key).unwrap();
+        assert_eq!(decode_cursor(&c, "LEDGER#A").unwrap(), key);
+        assert!(matches!(
+            decode_cursor(&c, "LEDGER#B"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(decode_cursor("not base64!", "LEDGER#A").is_err());
+    }
+}
