@@ -1,0 +1,145 @@
+//! Runs the whole system locally: the serialised moto emulator, the resources of template.yaml,
+//! and the HTTP API on 127.0.0.1 with a printed token per role.
+//!
+//! Usage: local-stack [--port 3000] [--demo]
+
+use std::{collections::BTreeMap, net::SocketAddr};
+
+use anyhow::{bail, Context};
+use http::Method;
+use local_stack::{
+    client::ApiClient,
+    emulator_sdk_config,
+    gateway::Gateway,
+    jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER, ROLES},
+    moto::Moto,
+    project_root,
+    template::Template,
+};
+use serde_json::json;
+use shared::store::Store;
+
+const TABLE: &str = "inventory";
+
+struct Args {
+    port: u16,
+    demo: bool,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        port: 3000,
+        demo: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => args.port = it.next().context("--port needs a value")?.parse()?,
+            "--demo" => args.demo = true,
+            "-h" | "--help" => {
+                println!("local-stack [--port 3000] [--demo]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let root = project_root();
+    let moto = Moto::start(0)?;
+    let sdk = emulator_sdk_config(&moto.endpoint());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let template = Template::load(&root.join("template.yaml"))?;
+    template
+        .create_table(&dynamodb, "InventoryTable", TABLE)
+        .await?;
+
+    let key = JwtKey::random();
+    let gateway = Gateway::new(template.routes(), Store::new(dynamodb, TABLE), key.clone());
+    let handle = gateway
+        .serve(SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+        .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
+
+    let tokens: BTreeMap<&str, String> = ROLES
+        .iter()
+        .map(|(role, sub, scope)| (*role, key.mint(sub, scope, 12 * 3600)))
+        .collect();
+    let state_dir = root.join("infra/.local");
+    std::fs::create_dir_all(&state_dir)?;
+    let state = json!({
+        "api_url": handle.base_url(),
+        "moto_endpoint": moto.endpoint(),
+        "table": TABLE,
+        "issuer": LOCAL_ISSUER,
+        "audience": LOCAL_AUDIENCE,
+        "tokens": tokens,
+    });
+    let state_file = state_dir.join("stack.json");
+    std::fs::write(&state_file, serde_json::to_string_pretty(&state)?)?;
+
+    if args.demo {
+        load_demo(&handle.base_url(), &tokens["ops"]).await?;
+    }
+
+    println!("inventory API    {}", handle.base_url());
+    println!("AWS emulator     {} (moto, serialised)", moto.endpoint());
+    println!("table            {TABLE}");
+    for (role, sub, scope) in ROLES {
+        println!("\n{role} token ({sub}; {scope}):\n{}", tokens[role]);
+    }
+    println!("\nTokens and endpoints written to {}", state_file.display());
+    println!("Try:\n  TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"tokens\"][\"readonly\"])')", state_file.display());
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {}/v1/skus", handle.base_url());
+    println!("\nCtrl-C stops everything.");
+    tokio::signal::ctrl_c().await?;
+    drop(handle);
+    drop(moto);
+    Ok(())
+}
+
+/// Demo data through the API itself: two locations, three SKUs, stock received.
+async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
+    let api = ApiClient::new(base);
+    let auth = format!("Bearer {ops_token}");
+    let put = |path: String, body: serde_json::Value| {
+        let api = api.clone();
+        let auth = auth.clone();
+        async move {
+            let r = api
+                .send(Method::PUT, &path, &[("authorization", &auth)], Some(body.to_string().into_bytes()))
+                .await?;
+            if !r.status.is_success() {
+                bail!("{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+            }
+            Ok(())
+        }
+    };
+    put("/v1/locations/WH-BERLIN".into(), json!({"name": "Berlin warehouse", "kind": "warehouse"})).await?;
+    put("/v1/locations/FR".into(), json!({"name": "France (cross-border)", "kind": "country", "country": "FR"})).await?;
+    let skus = [
+        ("TSHIRT-RED-M", "T-shirt red M", json!({"colour": "red", "size": "M", "brand": "Acme"}), 120),
+        ("MUG-LOGO", "Logo mug", json!({"brand": "Acme", "category": "kitchen"}), 40),
+        ("CAP-BLUE", "Blue cap", json!({"colour": "blue", "brand": "Hatly"}), 8),
+    ];
+    for (i, (sku, name, attrs, qty)) in skus.iter().enumerate() {
+        put(format!("/v1/skus/{sku}"), json!({"name": name, "attributes": attrs})).await?;
+        let r = api
+            .send(
+                Method::POST,
+                "/v1/receipts",
+                &[("authorization", &auth), ("idempotency-key", &format!("demo-receipt-{i}"))],
+                Some(json!({"sku": sku, "location": "WH-BERLIN", "quantity": qty, "reference": "demo"}).to_string().into_bytes()),
+            )
+            .await?;
+        if !r.status.is_success() {
+            bail!("demo receipt: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        }
+    }
+    println!("demo data loaded: locations WH-BERLIN, FR; SKUs TSHIRT-RED-M, MUG-LOGO, CAP-BLUE");
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! A small HTTP/1.1 client for tests, scripts and benchmarks that call the local API.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+use serde_json::Value;
+
+/// A response as a caller sees it.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Calls the API at `base_url` with pooled keep-alive connections.
+#[derive(Clone)]
+pub struct ApiClient {
+    base_url: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ApiClient {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends one request. `body` is sent as `application/json` unless a content-type is given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<ApiResponse> {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base_url, path));
+        let has_type = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !has_type {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        let res = self.http.request(req).await?;
+        let (parts, body) = res.into_parts();
+        Ok(ApiResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await?.to_bytes(),
+        })
+    }
+}

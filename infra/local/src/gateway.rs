@@ -1,0 +1,232 @@
+//! API Gateway (HTTP API) emulation: matches the routes `template.yaml` declares, validates the
+//! bearer token as the JWT authorizer does, turns the request into a payload-format-2.0 event, and
+//! invokes the function's handler in-process, exactly as Lambda would hand it the event.
+
+use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use shared::{
+    api::{App, Function},
+    store::Store,
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use crate::{jwt::JwtKey, template::TemplateRoute};
+
+/// API Gateway's own payload limit for HTTP APIs.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// Routes mapped to the in-process handler of the function that serves them.
+pub struct Gateway {
+    routes: Vec<TemplateRoute>,
+    functions: HashMap<String, App>,
+    key: JwtKey,
+}
+
+/// A running gateway; stops when dropped.
+pub struct GatewayHandle {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl GatewayHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(
+        json!({ "message": message }).to_string(),
+    )));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl Gateway {
+    /// Builds the gateway for `routes`, one handler per function, all on `store`.
+    pub fn new(routes: Vec<TemplateRoute>, store: Store, key: JwtKey) -> Self {
+        let functions = [Function::StockCommand, Function::StockQuery]
+            .into_iter()
+            .map(|f| (f.logical_id().to_owned(), App::for_function(store.clone(), f)))
+            .collect();
+        Self {
+            routes,
+            functions,
+            key,
+        }
+    }
+
+    /// Serves on `addr` (port 0 picks a free one) until the handle is dropped.
+    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<GatewayHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let gateway = Arc::new(self);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                let gateway = gateway.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let gateway = gateway.clone();
+                        async move { Ok::<_, Infallible>(gateway.call(req, peer).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(GatewayHandle { addr, task })
+    }
+
+    fn find_route(&self, method: &str, path: &str) -> Option<(&TemplateRoute, Map<String, Value>)> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.routes.iter().find_map(|r| {
+            let template: Vec<&str> = r.path.split('/').collect();
+            if r.method != method || template.len() != segments.len() {
+                return None;
+            }
+            let mut params = Map::new();
+            for (t, s) in template.iter().zip(&segments) {
+                if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), json!(s));
+                } else if t != s {
+                    return None;
+                }
+            }
+            Some((r, params))
+        })
+    }
+
+    async fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let method = parts.method.as_str().to_owned();
+        let path = parts.uri.path().to_owned();
+        let Some((route, path_params)) = self.find_route(&method, &path) else {
+            return plain(404, "Not Found");
+        };
+        // The JWT authorizer: a missing or invalid token never reaches the function.
+        let token = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let Some(claims) = token.and_then(|t| self.key.verify(t.trim())) else {
+            return plain(401, "Unauthorized");
+        };
+        let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return plain(413, "Request Entity Too Large"),
+        };
+        let event = api_gateway_event(&parts, &route.method, &route.path, path_params, claims, &body, peer);
+        let Some(app) = self.functions.get(&route.function) else {
+            return plain(500, "Internal Server Error");
+        };
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(_) => return plain(400, "Bad Request"),
+        };
+        let response = app.handle(request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = Bytes::copy_from_slice(body.as_ref());
+        Response::from_parts(parts, Full::new(bytes))
+    }
+}
+
+/// The payload-format-2.0 event API Gateway sends for a request.
+pub fn api_gateway_event(
+    parts: &http::request::Parts,
+    method: &str,
+    path_template: &str,
+    path_params: Map<String, Value>,
+    claims: Map<String, Value>,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Value {
+    let mut headers: Map<String, Value> = Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), json!(value));
+            }
+        }
+    }
+    let raw_query = parts.uri.query().unwrap_or("");
+    let mut query: Map<String, Value> = Map::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query.insert(k.to_owned(), json!(v));
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (STANDARD.encode(body), true),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let route_key = format!("{method} {path_template}");
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "authorizer": { "jwt": { "claims": claims, "scopes": null } },
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": format!("{:016x}", rand::random::<u64>()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.unix_timestamp().to_string(),
+            "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+        },
+        "isBase64Encoded": is_base64,
+    });
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !path_params.is_empty() {
+        event["pathParameters"] = Value::Object(path_params);
+    }
+    if !body.is_empty() {
+        event["body"] = json!(body);
+    }
+    event
+}

@@ -1,0 +1,194 @@
+//! Reads `template.yaml` so the local stack creates the same resources and serves the same routes
+//! as the deployed system: local and cloud cannot drift.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use aws_sdk_dynamodb::{
+    types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+        TimeToLiveSpecification,
+    },
+    Client,
+};
+use serde_yaml::Value;
+
+/// The parsed template.
+pub struct Template {
+    root: Value,
+}
+
+/// An HTTP API route of a function.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TemplateRoute {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+}
+
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
+    untag(&v[key])
+        .as_str()
+        .with_context(|| format!("template: {key} is not a string"))
+}
+
+impl Template {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self {
+            root: serde_yaml::from_str(&text).context("parsing template.yaml")?,
+        })
+    }
+
+    pub fn resource(&self, logical_id: &str) -> anyhow::Result<&Value> {
+        let r = &self.root["Resources"][logical_id];
+        if r.is_null() {
+            bail!("template.yaml has no resource {logical_id}");
+        }
+        Ok(r)
+    }
+
+    /// Logical ids of every resource of a type, in template order.
+    pub fn resources_of_type(&self, ty: &str) -> Vec<String> {
+        self.root["Resources"]
+            .as_mapping()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, v)| v["Type"].as_str() == Some(ty))
+                    .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every HttpApi route, with the function that serves it.
+    pub fn routes(&self) -> Vec<TemplateRoute> {
+        let mut out = Vec::new();
+        for function in self.resources_of_type("AWS::Serverless::Function") {
+            let events = &self.root["Resources"][function.as_str()]["Properties"]["Events"];
+            for (_, event) in events.as_mapping().into_iter().flatten() {
+                if event["Type"].as_str() != Some("HttpApi") {
+                    continue;
+                }
+                let p = &event["Properties"];
+                if let (Ok(method), Ok(path)) = (str_of(p, "Method"), str_of(p, "Path")) {
+                    out.push(TemplateRoute {
+                        method: method.to_ascii_uppercase(),
+                        path: path.to_owned(),
+                        function: function.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The environment variable names a function declares (its own and the globals).
+    pub fn environment(&self, function: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for vars in [
+            &self.root["Globals"]["Function"]["Environment"]["Variables"],
+            &self.root["Resources"][function]["Properties"]["Environment"]["Variables"],
+        ] {
+            for (k, _) in vars.as_mapping().into_iter().flatten() {
+                if let Some(k) = k.as_str() {
+                    names.push(k.to_owned());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Creates a DynamoDB table as the template defines `logical_id`, under `name`.
+    pub async fn create_table(
+        &self,
+        client: &Client,
+        logical_id: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let props = &self.resource(logical_id)?["Properties"];
+        let key_schema = |v: &Value| -> anyhow::Result<Vec<KeySchemaElement>> {
+            v.as_sequence()
+                .context("KeySchema")?
+                .iter()
+                .map(|k| {
+                    Ok(KeySchemaElement::builder()
+                        .attribute_name(str_of(k, "AttributeName")?)
+                        .key_type(KeyType::from(str_of(k, "KeyType")?))
+                        .build()?)
+                })
+                .collect()
+        };
+        let mut create = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_key_schema(Some(key_schema(&props["KeySchema"])?));
+        for a in props["AttributeDefinitions"]
+            .as_sequence()
+            .context("AttributeDefinitions")?
+        {
+            create = create.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(str_of(a, "AttributeName")?)
+                    .attribute_type(ScalarAttributeType::from(str_of(a, "AttributeType")?))
+                    .build()?,
+            );
+        }
+        for g in props["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            create = create.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(str_of(g, "IndexName")?)
+                    .set_key_schema(Some(key_schema(&g["KeySchema"])?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(str_of(
+                                &g["Projection"],
+                                "ProjectionType",
+                            )?))
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        if let Ok(view) = str_of(&props["StreamSpecification"], "StreamViewType") {
+            create = create.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()?,
+            );
+        }
+        create.send().await.context("CreateTable")?;
+        if let Ok(attr) = str_of(&props["TimeToLiveSpecification"], "AttributeName") {
+            client
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(attr)
+                        .enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await
+                .context("UpdateTimeToLive")?;
+        }
+        Ok(())
+    }
+}
