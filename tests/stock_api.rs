@@ -1,0 +1,620 @@
+//! The stock API through HTTP and the emulator: movements, errors, idempotency and contention.
+
+use serde_json::{json, Value};
+use system_tests::*;
+
+fn sale(sku: &str, location: &str, quantity: i64) -> Value {
+    json!({ "sku": sku, "location": location, "quantity": quantity })
+}
+
+#[tokio::test]
+async fn sku_is_created_then_updated_and_read_back_with_levels_and_totals() {
+    let app = spawn_app().await;
+    let created = app
+        .put(
+            "/v1/skus/TEE-RED-M",
+            Role::Ops,
+            json!({ "name": "Tee red M", "attributes": { "colour": "red", "size": "M" } }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["attributes"]["colour"], "red");
+    let updated = app
+        .put("/v1/skus/TEE-RED-M", Role::Ops, json!({ "name": "Tee red (M)" }))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK);
+    assert_eq!(updated.json()["created_at"], created.json()["created_at"]);
+
+    app.create_location("WH1").await;
+    app.create_location("WH2").await;
+    app.receive("TEE-RED-M", "WH1", 10).await;
+    app.receive("TEE-RED-M", "WH2", 5).await;
+
+    let r = app.get("/v1/skus/TEE-RED-M", Role::ReadOnly).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = r.json();
+    assert_eq!(body["name"], "Tee red (M)");
+    assert_eq!(body["levels"].as_array().unwrap().len(), 2);
+    assert_eq!(body["levels"][0]["location"], "WH1");
+    assert_eq!(body["levels"][0]["available"], 10);
+    assert_eq!(
+        body["totals"],
+        json!({ "on_hand": 15, "reserved": 0, "in_transit": 0, "available": 15 })
+    );
+
+    let list = app.get("/v1/skus?limit=10", Role::ReadOnly).await;
+    assert_eq!(list.json()["items"][0]["sku"], "TEE-RED-M");
+    let locations = app.get("/v1/locations", Role::ReadOnly).await.json();
+    assert_eq!(locations["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
+    let app = spawn_app().await;
+    app.stocked("MUG", "WH1", 20).await;
+    let sold = app
+        .post("/v1/sales", Role::Storefront, "sale-1", json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001" }))
+        .await;
+    assert_eq!(sold.status, StatusCode::CREATED, "{:?}", sold.json());
+    let body = sold.json();
+    assert_eq!(body["kind"], "sale");
+    assert_eq!(body["actor"], "shop-1");
+    assert_eq!(body["lines"][0]["delta"]["available"], -7);
+
+    let refunded = app
+        .post("/v1/refunds", Role::Storefront, "refund-1", json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "reason": "changed mind" }))
+        .await;
+    assert_eq!(refunded.status, StatusCode::CREATED, "{:?}", refunded.json());
+
+    // stock(t+1) = stock(t) − sold + received + refunded
+    assert_eq!(app.level("MUG", "WH1").await, Some((20 - 7 + 2, 0, 0, 15)));
+
+    let ledger = app.ledger("MUG").await;
+    let kinds: Vec<_> = ledger.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["refund", "sale", "receipt"], "newest first");
+    assert_eq!(ledger[1]["reference"], "web-1001");
+    assert_eq!(ledger[1]["quantity"], 7);
+    assert_eq!(ledger[1]["actor"], "shop-1");
+    assert_eq!(ledger[0]["reason"], "changed mind");
+    assert_eq!(ledger[0]["restocked"], true);
+    assert_eq!(ledger[2]["actor"], "ops-1");
+}
+
+#[tokio::test]
+async fn incoming_then_receipt_from_in_transit_moves_stock_onto_the_shelf() {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    app.create_sku("CAP").await;
+    let incoming = app
+        .post("/v1/incoming", Role::Ops, "in-1", json!({ "sku": "CAP", "location": "WH1", "quantity": 12, "reference": "PO-7" }))
+        .await;
+    assert_eq!(incoming.status, StatusCode::CREATED);
+    assert_eq!(app.level("CAP", "WH1").await, Some((0, 0, 12, 0)));
+
+    let too_much = app
+        .post("/v1/receipts", Role::Ops, "rc-1", json!({ "sku": "CAP", "location": "WH1", "quantity": 13, "from_in_transit": true }))
+        .await;
+    let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-in-transit");
+    assert_eq!(problem["in_transit"], 12);
+
+    let received = app
+        .post("/v1/receipts", Role::Ops, "rc-2", json!({ "sku": "CAP", "location": "WH1", "quantity": 10, "from_in_transit": true }))
+        .await;
+    assert_eq!(received.status, StatusCode::CREATED);
+    assert_eq!(app.level("CAP", "WH1").await, Some((10, 0, 2, 10)));
+}
+
+#[tokio::test]
+async fn refund_not_restocked_is_recorded_but_changes_no_quantity() {
+    let app = spawn_app().await;
+    app.stocked("VASE", "WH1", 5).await;
+    let r = app
+        .post("/v1/refunds", Role::Storefront, "rf-1", json!({ "sku": "VASE", "location": "WH1", "quantity": 1, "restock": false, "reason": "arrived broken" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(app.level("VASE", "WH1").await, Some((5, 0, 0, 5)));
+    let ledger = app.ledger("VASE").await;
+    assert_eq!(ledger[0]["kind"], "refund");
+    assert_eq!(ledger[0]["restocked"], false);
+    assert_eq!(ledger[0]["delta"]["on_hand"], 0);
+}
+
+#[tokio::test]
+async fn stocktake_with_a_stale_expectation_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.stocked("BOOK", "WH1", 10).await;
+    let stale = app
+        .post("/v1/adjustments", Role::Ops, "adj-1", json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 9, "reason": "stocktake" }))
+        .await;
+    let problem = assert_problem(&stale, StatusCode::CONFLICT, "stale-count");
+    assert_eq!(problem["on_hand"], 10);
+    assert_eq!(app.level("BOOK", "WH1").await, Some((10, 0, 0, 10)));
+
+    let counted = app
+        .post("/v1/adjustments", Role::Ops, "adj-2", json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 10, "reason": "stocktake" }))
+        .await;
+    assert_eq!(counted.status, StatusCode::CREATED);
+    assert_eq!(app.level("BOOK", "WH1").await, Some((8, 0, 0, 8)));
+
+    // Without an expectation the count is simply set.
+    let blind = app
+        .post("/v1/adjustments", Role::Ops, "adj-3", json!({ "sku": "BOOK", "location": "WH1", "counted": 11, "reason": "recount" }))
+        .await;
+    assert_eq!(blind.status, StatusCode::CREATED);
+    assert_eq!(app.level("BOOK", "WH1").await, Some((11, 0, 0, 11)));
+    let ledger = app.ledger("BOOK").await;
+    assert_eq!(ledger[0]["counted"], 11);
+    assert_eq!(ledger[1]["expected"], 10);
+}
+
+#[tokio::test]
+async fn transfer_moves_both_legs_or_neither() {
+    let app = spawn_app().await;
+    app.stocked("LAMP", "WH1", 6).await;
+    app.create_location("DE").await;
+
+    let short = app
+        .post("/v1/transfers", Role::Ops, "tr-1", json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 7 }))
+        .await;
+    assert_problem(&short, StatusCode::CONFLICT, "insufficient-stock");
+    assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
+    assert_eq!(app.level("LAMP", "DE").await, None);
+
+    let nowhere = app
+        .post("/v1/transfers", Role::Ops, "tr-2", json!({ "sku": "LAMP", "from": "WH1", "to": "NOWHERE", "quantity": 1 }))
+        .await;
+    assert_problem(&nowhere, StatusCode::NOT_FOUND, "location-not-found");
+    assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
+
+    let moved = app
+        .post("/v1/transfers", Role::Ops, "tr-3", json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 4 }))
+        .await;
+    assert_eq!(moved.status, StatusCode::CREATED, "{:?}", moved.json());
+    assert_eq!(app.level("LAMP", "WH1").await, Some((2, 0, 0, 2)));
+    assert_eq!(app.level("LAMP", "DE").await, Some((4, 0, 0, 4)));
+    let kinds: Vec<_> = app
+        .ledger("LAMP")
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"transfer_out".to_owned()) && kinds.contains(&"transfer_in".to_owned()));
+}
+
+#[tokio::test]
+async fn order_sells_every_line_or_none() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 5).await;
+    app.create_sku("B").await;
+    app.receive("B", "WH1", 1).await;
+
+    let too_much = app
+        .post("/v1/orders", Role::Storefront, "ord-1", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 2)] }))
+        .await;
+    let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-stock");
+    assert_eq!(problem["sku"], "B");
+    assert_eq!(problem["line"], 1);
+    assert_eq!(app.level("A", "WH1").await, Some((5, 0, 0, 5)), "no partial order");
+
+    let ok = app
+        .post("/v1/orders", Role::Storefront, "ord-2", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 1)] }))
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.json());
+    assert_eq!(ok.json()["kind"], "order");
+    assert_eq!(app.level("A", "WH1").await, Some((3, 0, 0, 3)));
+    assert_eq!(app.level("B", "WH1").await, Some((0, 0, 0, 0)));
+
+    let again = app
+        .post("/v1/orders", Role::Storefront, "ord-3", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 1)] }))
+        .await;
+    assert_problem(&again, StatusCode::CONFLICT, "order-exists");
+    assert_eq!(app.level("A", "WH1").await, Some((3, 0, 0, 3)));
+}
+
+#[tokio::test]
+async fn refunds_against_an_order_never_exceed_what_it_sold() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 10).await;
+    let ok = app
+        .post("/v1/orders", Role::Storefront, "ord-1", json!({ "order_id": "o-9", "lines": [sale("A", "WH1", 3)] }))
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    let refund = |key: &'static str, q: i64, restock: bool| {
+        let app = &app;
+        async move {
+            app.post("/v1/refunds", Role::Storefront, key, json!({ "sku": "A", "location": "WH1", "quantity": q, "order_id": "o-9", "restock": restock }))
+                .await
+        }
+    };
+    assert_eq!(refund("rf-1", 2, true).await.status, StatusCode::CREATED);
+    let over = refund("rf-2", 2, false).await;
+    let problem = assert_problem(&over, StatusCode::CONFLICT, "refund-exceeds-order");
+    assert_eq!(problem["refundable"], 1);
+    assert_eq!(refund("rf-3", 1, false).await.status, StatusCode::CREATED);
+    assert_problem(&refund("rf-4", 1, true).await, StatusCode::CONFLICT, "refund-exceeds-order");
+    assert_eq!(app.level("A", "WH1").await, Some((9, 0, 0, 9)));
+
+    let unknown = app
+        .post("/v1/refunds", Role::Storefront, "rf-5", json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-404" }))
+        .await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND, "order-not-found");
+}
+
+#[tokio::test]
+async fn sale_beyond_available_is_rejected_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.stocked("SHOE", "WH1", 3).await;
+    let r = app
+        .post("/v1/sales", Role::Storefront, "s-1", sale("SHOE", "WH1", 4))
+        .await;
+    let problem = assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock");
+    assert_eq!(problem["available"], 3);
+    assert_eq!(app.level("SHOE", "WH1").await, Some((3, 0, 0, 3)));
+    assert_eq!(app.ledger("SHOE").await.len(), 1, "only the receipt");
+
+    // A known SKU never stocked at a known location has nothing available.
+    app.create_location("WH2").await;
+    let r = app
+        .post("/v1/sales", Role::Storefront, "s-2", sale("SHOE", "WH2", 1))
+        .await;
+    assert_eq!(assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock")["available"], 0);
+}
+
+#[tokio::test]
+async fn unknown_sku_or_location_is_404() {
+    let app = spawn_app().await;
+    app.stocked("KNOWN", "WH1", 3).await;
+    let r = app
+        .post("/v1/sales", Role::Storefront, "s-1", sale("GHOST", "WH1", 1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
+    let r = app
+        .post("/v1/sales", Role::Storefront, "s-2", sale("KNOWN", "MARS", 1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
+    let r = app
+        .post("/v1/receipts", Role::Ops, "r-1", sale("GHOST", "WH1", 1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
+    let r = app
+        .post("/v1/receipts", Role::Ops, "r-2", sale("KNOWN", "MARS", 1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
+    assert_problem(&app.get("/v1/skus/GHOST", Role::ReadOnly).await, StatusCode::NOT_FOUND, "sku-not-found");
+    assert_problem(&app.get("/v1/skus/GHOST/ledger", Role::ReadOnly).await, StatusCode::NOT_FOUND, "sku-not-found");
+    let r = app
+        .post("/v1/refunds", Role::Storefront, "rf-1", sale("KNOWN", "MARS", 1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
+    assert_eq!(app.level("KNOWN", "WH1").await, Some((3, 0, 0, 3)));
+}
+
+#[tokio::test]
+async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.stocked("SKU1", "WH1", 5).await;
+    let token = app.token(Role::Storefront);
+    let raw = |body: &'static str, content_type: &'static str| {
+        let app = &app;
+        let auth = format!("Bearer {token}");
+        async move {
+            app.api
+                .send(
+                    Method::POST,
+                    "/v1/sales",
+                    &[("authorization", &auth), ("idempotency-key", "bad-1"), ("content-type", content_type)],
+                    Some(body.as_bytes().to_vec()),
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    let r = raw("{\"sku\": ", "application/json").await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "malformed-json");
+
+    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":0}"#, "application/json").await;
+    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(p["errors"][0]["field"], "quantity");
+
+    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":"two"}"#, "application/json").await;
+    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(p["errors"][0]["field"], "quantity");
+
+    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":1,"price":9}"#, "application/json").await;
+    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(p["detail"].as_str().unwrap().contains("price"), "{p}");
+
+    let r = raw(r#"{"sku":"bad sku!","location":"WH1","quantity":99999999}"#, "application/json").await;
+    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let fields: Vec<_> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["sku", "quantity"]);
+
+    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":1}"#, "text/plain").await;
+    assert_problem(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type");
+
+    let big = json!({ "sku": "SKU1", "location": "WH1", "quantity": 1, "reference": "x".repeat(70 * 1024) });
+    let r = app.post("/v1/sales", Role::Storefront, "big-1", big).await;
+    assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+
+    let r = app
+        .call(Method::POST, "/v1/sales", Some(&token), None, Some(&sale("SKU1", "WH1", 1)))
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-missing");
+    let r = app
+        .call(Method::POST, "/v1/sales", Some(&token), Some("spaces are bad"), Some(&sale("SKU1", "WH1", 1)))
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-invalid");
+
+    let r = app.get("/v1/skus?limit=1000", Role::ReadOnly).await;
+    assert_eq!(assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter")["errors"][0]["field"], "limit");
+    let r = app.get("/v1/skus/SKU1/ledger?cursor=bm90LWEtY3Vyc29y", Role::ReadOnly).await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    let r = app.get("/v1/skus/has%20space", Role::ReadOnly).await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+
+    let r = app
+        .put("/v1/locations/XX", Role::Ops, json!({ "name": "Somewhere", "kind": "country" }))
+        .await;
+    assert_eq!(assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"], "country");
+
+    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
+    assert_eq!(app.ledger("SKU1").await.len(), 1);
+}
+
+#[tokio::test]
+async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
+    let app = spawn_app().await;
+    app.stocked("SKU1", "WH1", 5).await;
+    let token = app.token(Role::Ops);
+    let auth = format!("Bearer {token}");
+    let routes = ["/v1/sales", "/v1/orders", "/v1/refunds", "/v1/receipts", "/v1/incoming", "/v1/adjustments", "/v1/transfers"];
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\"text\"".to_vec(),
+        b"{}".to_vec(),
+        b"{\"sku\":null}".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x7b],
+        br#"{"sku":"SKU1","location":"WH1","quantity":1e400}"#.to_vec(),
+        br#"{"sku":"SKU1","location":"WH1","quantity":-9223372036854775808}"#.to_vec(),
+        br#"{"sku":"SKU1","location":"WH1","quantity":1.5}"#.to_vec(),
+        br#"{"sku":"SKU1\u0000","location":"WH1","quantity":1}"#.to_vec(),
+        br#"{"order_id":"o","lines":[{"sku":"SKU1","location":"WH1","quantity":1}],"lines":[]}"#.to_vec(),
+        br#"{"sku":"SKU1","from":"WH1","to":"WH1","quantity":1}"#.to_vec(),
+        br#"{"sku":"SKU1","location":"WH1","counted":-1,"reason":""}"#.to_vec(),
+        format!("{}1{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+        format!(r#"{{"order_id":"o","lines":[{}]}}"#, vec![r#"{"sku":"SKU1","location":"WH1","quantity":1}"#; 30].join(",")).into_bytes(),
+    ];
+    let mut n = 0;
+    for route in routes {
+        for body in &bodies {
+            n += 1;
+            let key = format!("hostile-{n}");
+            // Scopes differ per route; send both tokens' scopes by using a token that has all.
+            let all = app.token_with(json!({ "sub": "fuzzer", "scope": "inventory/sell inventory/admin inventory/read" }));
+            let auth_all = format!("Bearer {all}");
+            let r = app
+                .api
+                .send(Method::POST, route, &[("authorization", &auth_all), ("idempotency-key", &key)], Some(body.clone()))
+                .await
+                .unwrap();
+            assert!(r.status.is_client_error(), "{route} {:?} -> {} {:?}", String::from_utf8_lossy(body), r.status, r.json());
+            assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        }
+    }
+    let _ = auth;
+    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
+    assert_eq!(app.ledger("SKU1").await.len(), 1);
+}
+
+#[tokio::test]
+async fn replay_returns_the_first_result_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.stocked("PEN", "WH1", 10).await;
+    let first = app
+        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 4))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.header("idempotent-replayed"), None);
+
+    let before = app.requests.get();
+    let replay = app
+        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 4))
+        .await;
+    assert_eq!(app.requests.get() - before, 1, "a replay is one DynamoDB request");
+    assert_eq!(replay.status, StatusCode::CREATED);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json(), first.json());
+    assert_eq!(app.level("PEN", "WH1").await, Some((6, 0, 0, 6)));
+
+    let different = app
+        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 5))
+        .await;
+    assert_problem(&different, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    assert_eq!(app.level("PEN", "WH1").await, Some((6, 0, 0, 6)));
+
+    // The key is the caller's own: another storefront may use the same string.
+    let other = app.token_with(json!({ "sub": "shop-2", "scope": "inventory/sell" }));
+    let r = app
+        .call(Method::POST, "/v1/sales", Some(&other), Some("order-77-line-1"), Some(&sale("PEN", "WH1", 1)))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(app.level("PEN", "WH1").await, Some((5, 0, 0, 5)));
+    assert_eq!(app.ledger("PEN").await.len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_replays_change_stock_exactly_once() {
+    let app = spawn_app().await;
+    app.stocked("PEN", "WH1", 10).await;
+    let token = app.token(Role::Storefront);
+    let calls = (0..40).map(|_| {
+        let api = app.api.clone();
+        let auth = format!("Bearer {token}");
+        tokio::spawn(async move {
+            api.send(
+                Method::POST,
+                "/v1/sales",
+                &[("authorization", &auth), ("idempotency-key", "same-key")],
+                Some(sale("PEN", "WH1", 3).to_string().into_bytes()),
+            )
+            .await
+            .unwrap()
+        })
+    });
+    let responses: Vec<ApiResponse> = futures_join(calls).await;
+    assert!(responses.iter().all(|r| r.status == StatusCode::CREATED));
+    let replayed = responses.iter().filter(|r| r.header("idempotent-replayed").is_some()).count();
+    assert_eq!(replayed, 39);
+    let ids: std::collections::HashSet<_> = responses.iter().map(|r| r.json()["movement_id"].clone()).collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(app.level("PEN", "WH1").await, Some((7, 0, 0, 7)));
+    assert_eq!(app.ledger("PEN").await.len(), 2);
+}
+
+#[tokio::test]
+async fn routes_need_a_valid_token_with_the_right_scope() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 5).await;
+    let r = app.call(Method::GET, "/v1/skus/HAT", None, None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.call(Method::GET, "/v1/skus/HAT", Some("not-a-jwt"), None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let expired = app.token_with(json!({ "sub": "x", "scope": "inventory/read", "exp": 1 }));
+    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&expired), None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let foreign = local_stack::jwt::JwtKey::random().mint("x", "inventory/read", 60);
+    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&foreign), None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    let r = app.post("/v1/receipts", Role::Storefront, "k1", sale("HAT", "WH1", 1)).await;
+    assert_eq!(assert_problem(&r, StatusCode::FORBIDDEN, "forbidden")["required_scope"], "inventory/admin");
+    let r = app.post("/v1/sales", Role::ReadOnly, "k2", sale("HAT", "WH1", 1)).await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = app.post("/v1/sales", Role::Ops, "k3", sale("HAT", "WH1", 1)).await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = app.put("/v1/skus/NEW", Role::Storefront, json!({ "name": "x" })).await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    let no_sub = app.token_with(json!({ "scope": "inventory/read" }));
+    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&no_sub), None, None).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
+}
+
+#[tokio::test]
+async fn ledger_pages_newest_first_without_gaps() {
+    let app = spawn_app().await;
+    app.stocked("GUM", "WH1", 100).await;
+    for i in 0..12 {
+        let r = app
+            .post("/v1/sales", Role::Storefront, &format!("gum-{i}"), json!({ "sku": "GUM", "location": "WH1", "quantity": 1, "reference": format!("r{i}") }))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/skus/GUM/ledger?limit=5".to_owned();
+    loop {
+        let page = app.get(&path, Role::ReadOnly).await.json();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        seen.extend(items.iter().map(|e| e["reference"].as_str().unwrap_or("receipt").to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/skus/GUM/ledger?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = (0..12).rev().map(|i| format!("r{i}")).collect();
+    expected.push("receipt".into());
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
+    let app = spawn_app().await;
+    app.stocked("HOT", "WH1", 137).await;
+    let token = app.token(Role::Storefront);
+    let calls = (0..500).map(|i| {
+        let api = app.api.clone();
+        let auth = format!("Bearer {token}");
+        tokio::spawn(async move {
+            api.send(
+                Method::POST,
+                "/v1/sales",
+                &[("authorization", &auth), ("idempotency-key", &format!("hot-{i}"))],
+                Some(sale("HOT", "WH1", 1).to_string().into_bytes()),
+            )
+            .await
+            .unwrap()
+        })
+    });
+    let responses = futures_join(calls).await;
+    let created = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let refused = responses.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
+    assert_eq!((created, refused), (137, 363));
+    assert_eq!(app.level("HOT", "WH1").await, Some((0, 0, 0, 0)));
+    let sales = app.ledger("HOT").await.iter().filter(|e| e["kind"] == "sale").count();
+    assert_eq!(sales, 137);
+}
+
+#[tokio::test]
+async fn competing_three_line_orders_never_sell_part_of_an_order() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 60).await;
+    app.create_sku("B").await;
+    app.create_sku("C").await;
+    app.receive("B", "WH1", 45).await;
+    app.receive("C", "WH1", 50).await;
+    let token = app.token(Role::Storefront);
+    // Each order takes 1 A, 2 B and 1 C, or 2 A, 1 B and 3 C: B and C run out first.
+    let shapes = [(1, 2, 1), (2, 1, 3)];
+    let calls = (0..200).map(|i| {
+        let api = app.api.clone();
+        let auth = format!("Bearer {token}");
+        let (a, b, c) = shapes[i % 2];
+        tokio::spawn(async move {
+            let body = json!({ "order_id": format!("o-{i}"), "lines": [sale("A", "WH1", a), sale("B", "WH1", b), sale("C", "WH1", c)] });
+            let r = api
+                .send(Method::POST, "/v1/orders", &[("authorization", &auth), ("idempotency-key", &format!("ord-{i}"))], Some(body.to_string().into_bytes()))
+                .await
+                .unwrap();
+            (i, r)
+        })
+    });
+    let responses = futures_join(calls).await;
+    let mut sold = (0i64, 0i64, 0i64);
+    for (i, r) in &responses {
+        match r.status {
+            StatusCode::CREATED => {
+                let (a, b, c) = shapes[i % 2];
+                sold = (sold.0 + a, sold.1 + b, sold.2 + c);
+            }
+            StatusCode::CONFLICT => assert_eq!(r.json()["type"], "/problems/insufficient-stock"),
+            other => panic!("unexpected {other}: {:?}", r.json()),
+        }
+    }
+    let a = app.level("A", "WH1").await.unwrap();
+    let b = app.level("B", "WH1").await.unwrap();
+    let c = app.level("C", "WH1").await.unwrap();
+    assert_eq!((a.3, b.3, c.3), (60 - sold.0, 45 - sold.1, 50 - sold.2));
+    assert!(a.3 >= 0 && b.3 >= 0 && c.3 >= 0);
+    // Stock ran out for at least one SKU: the rest of the orders were refused whole.
+    assert!(b.3 < 2 || c.3 < 3, "{b:?} {c:?}");
+    let sales_of = |entries: Vec<Value>| -> i64 {
+        entries.iter().filter(|e| e["kind"] == "sale").map(|e| e["quantity"].as_i64().unwrap()).sum()
+    };
+    assert_eq!(sales_of(app.ledger("A").await), sold.0);
+    assert_eq!(sales_of(app.ledger("B").await), sold.1);
+    assert_eq!(sales_of(app.ledger("C").await), sold.2);
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
