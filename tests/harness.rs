@@ -125,7 +125,12 @@ impl TestApp {
             headers.push(("idempotency-key", k));
         }
         self.api
-            .send(method, path, &headers, body.map(|b| b.to_string().into_bytes()))
+            .send(
+                method,
+                path,
+                &headers,
+                body.map(|b| b.to_string().into_bytes()),
+            )
             .await
             .expect("HTTP call")
     }
@@ -136,13 +141,25 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, role: Role, key: &str, body: Value) -> ApiResponse {
-        self.call(Method::POST, path, Some(&self.token(role)), Some(key), Some(&body))
-            .await
+        self.call(
+            Method::POST,
+            path,
+            Some(&self.token(role)),
+            Some(key),
+            Some(&body),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, role: Role, body: Value) -> ApiResponse {
-        self.call(Method::PUT, path, Some(&self.token(role)), None, Some(&body))
-            .await
+        self.call(
+            Method::PUT,
+            path,
+            Some(&self.token(role)),
+            None,
+            Some(&body),
+        )
+        .await
     }
 
     pub async fn create_location(&self, id: &str) {
@@ -175,7 +192,10 @@ impl TestApp {
     }
 
     pub async fn receive(&self, sku: &str, location: &str, quantity: i64) {
-        let key = format!("seed-{sku}-{location}-{}", NEXT_TABLE.fetch_add(1, Ordering::Relaxed));
+        let key = format!(
+            "seed-{sku}-{location}-{}",
+            NEXT_TABLE.fetch_add(1, Ordering::Relaxed)
+        );
         let r = self
             .post(
                 "/v1/receipts",
@@ -227,7 +247,12 @@ impl TestApp {
 
 /// Asserts a problem+json response with the given status and type slug; returns its body.
 pub fn assert_problem(r: &ApiResponse, status: StatusCode, slug: &str) -> Value {
-    assert_eq!(r.status, status, "body: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        status,
+        "body: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(
         r.header("content-type"),
         Some("application/problem+json"),

@@ -20,7 +20,11 @@ async fn sku_is_created_then_updated_and_read_back_with_levels_and_totals() {
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.json()["attributes"]["colour"], "red");
     let updated = app
-        .put("/v1/skus/TEE-RED-M", Role::Ops, json!({ "name": "Tee red (M)" }))
+        .put(
+            "/v1/skus/TEE-RED-M",
+            Role::Ops,
+            json!({ "name": "Tee red (M)" }),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(updated.json()["created_at"], created.json()["created_at"]);
@@ -53,7 +57,12 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
     let app = spawn_app().await;
     app.stocked("MUG", "WH1", 20).await;
     let sold = app
-        .post("/v1/sales", Role::Storefront, "sale-1", json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001" }))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "sale-1",
+            json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001" }),
+        )
         .await;
     assert_eq!(sold.status, StatusCode::CREATED, "{:?}", sold.json());
     let body = sold.json();
@@ -62,9 +71,19 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
     assert_eq!(body["lines"][0]["delta"]["available"], -7);
 
     let refunded = app
-        .post("/v1/refunds", Role::Storefront, "refund-1", json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "reason": "changed mind" }))
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "refund-1",
+            json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "reason": "changed mind" }),
+        )
         .await;
-    assert_eq!(refunded.status, StatusCode::CREATED, "{:?}", refunded.json());
+    assert_eq!(
+        refunded.status,
+        StatusCode::CREATED,
+        "{:?}",
+        refunded.json()
+    );
 
     // stock(t+1) = stock(t) − sold + received + refunded
     assert_eq!(app.level("MUG", "WH1").await, Some((20 - 7 + 2, 0, 0, 15)));
@@ -86,19 +105,34 @@ async fn incoming_then_receipt_from_in_transit_moves_stock_onto_the_shelf() {
     app.create_location("WH1").await;
     app.create_sku("CAP").await;
     let incoming = app
-        .post("/v1/incoming", Role::Ops, "in-1", json!({ "sku": "CAP", "location": "WH1", "quantity": 12, "reference": "PO-7" }))
+        .post(
+            "/v1/incoming",
+            Role::Ops,
+            "in-1",
+            json!({ "sku": "CAP", "location": "WH1", "quantity": 12, "reference": "PO-7" }),
+        )
         .await;
     assert_eq!(incoming.status, StatusCode::CREATED);
     assert_eq!(app.level("CAP", "WH1").await, Some((0, 0, 12, 0)));
 
     let too_much = app
-        .post("/v1/receipts", Role::Ops, "rc-1", json!({ "sku": "CAP", "location": "WH1", "quantity": 13, "from_in_transit": true }))
+        .post(
+            "/v1/receipts",
+            Role::Ops,
+            "rc-1",
+            json!({ "sku": "CAP", "location": "WH1", "quantity": 13, "from_in_transit": true }),
+        )
         .await;
     let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-in-transit");
     assert_eq!(problem["in_transit"], 12);
 
     let received = app
-        .post("/v1/receipts", Role::Ops, "rc-2", json!({ "sku": "CAP", "location": "WH1", "quantity": 10, "from_in_transit": true }))
+        .post(
+            "/v1/receipts",
+            Role::Ops,
+            "rc-2",
+            json!({ "sku": "CAP", "location": "WH1", "quantity": 10, "from_in_transit": true }),
+        )
         .await;
     assert_eq!(received.status, StatusCode::CREATED);
     assert_eq!(app.level("CAP", "WH1").await, Some((10, 0, 2, 10)));
@@ -138,7 +172,12 @@ async fn stocktake_with_a_stale_expectation_is_refused_and_changes_nothing() {
 
     // Without an expectation the count is simply set.
     let blind = app
-        .post("/v1/adjustments", Role::Ops, "adj-3", json!({ "sku": "BOOK", "location": "WH1", "counted": 11, "reason": "recount" }))
+        .post(
+            "/v1/adjustments",
+            Role::Ops,
+            "adj-3",
+            json!({ "sku": "BOOK", "location": "WH1", "counted": 11, "reason": "recount" }),
+        )
         .await;
     assert_eq!(blind.status, StatusCode::CREATED);
     assert_eq!(app.level("BOOK", "WH1").await, Some((11, 0, 0, 11)));
@@ -154,20 +193,35 @@ async fn transfer_moves_both_legs_or_neither() {
     app.create_location("DE").await;
 
     let short = app
-        .post("/v1/transfers", Role::Ops, "tr-1", json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 7 }))
+        .post(
+            "/v1/transfers",
+            Role::Ops,
+            "tr-1",
+            json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 7 }),
+        )
         .await;
     assert_problem(&short, StatusCode::CONFLICT, "insufficient-stock");
     assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
     assert_eq!(app.level("LAMP", "DE").await, None);
 
     let nowhere = app
-        .post("/v1/transfers", Role::Ops, "tr-2", json!({ "sku": "LAMP", "from": "WH1", "to": "NOWHERE", "quantity": 1 }))
+        .post(
+            "/v1/transfers",
+            Role::Ops,
+            "tr-2",
+            json!({ "sku": "LAMP", "from": "WH1", "to": "NOWHERE", "quantity": 1 }),
+        )
         .await;
     assert_problem(&nowhere, StatusCode::NOT_FOUND, "location-not-found");
     assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
 
     let moved = app
-        .post("/v1/transfers", Role::Ops, "tr-3", json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 4 }))
+        .post(
+            "/v1/transfers",
+            Role::Ops,
+            "tr-3",
+            json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 4 }),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::CREATED, "{:?}", moved.json());
     assert_eq!(app.level("LAMP", "WH1").await, Some((2, 0, 0, 2)));
@@ -178,7 +232,9 @@ async fn transfer_moves_both_legs_or_neither() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_owned())
         .collect();
-    assert!(kinds.contains(&"transfer_out".to_owned()) && kinds.contains(&"transfer_in".to_owned()));
+    assert!(
+        kinds.contains(&"transfer_out".to_owned()) && kinds.contains(&"transfer_in".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -189,15 +245,29 @@ async fn order_sells_every_line_or_none() {
     app.receive("B", "WH1", 1).await;
 
     let too_much = app
-        .post("/v1/orders", Role::Storefront, "ord-1", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 2)] }))
+        .post(
+            "/v1/orders",
+            Role::Storefront,
+            "ord-1",
+            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 2)] }),
+        )
         .await;
     let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-stock");
     assert_eq!(problem["sku"], "B");
     assert_eq!(problem["line"], 1);
-    assert_eq!(app.level("A", "WH1").await, Some((5, 0, 0, 5)), "no partial order");
+    assert_eq!(
+        app.level("A", "WH1").await,
+        Some((5, 0, 0, 5)),
+        "no partial order"
+    );
 
     let ok = app
-        .post("/v1/orders", Role::Storefront, "ord-2", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 1)] }))
+        .post(
+            "/v1/orders",
+            Role::Storefront,
+            "ord-2",
+            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 1)] }),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.json());
     assert_eq!(ok.json()["kind"], "order");
@@ -205,7 +275,12 @@ async fn order_sells_every_line_or_none() {
     assert_eq!(app.level("B", "WH1").await, Some((0, 0, 0, 0)));
 
     let again = app
-        .post("/v1/orders", Role::Storefront, "ord-3", json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 1)] }))
+        .post(
+            "/v1/orders",
+            Role::Storefront,
+            "ord-3",
+            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 1)] }),
+        )
         .await;
     assert_problem(&again, StatusCode::CONFLICT, "order-exists");
     assert_eq!(app.level("A", "WH1").await, Some((3, 0, 0, 3)));
@@ -216,7 +291,12 @@ async fn refunds_against_an_order_never_exceed_what_it_sold() {
     let app = spawn_app().await;
     app.stocked("A", "WH1", 10).await;
     let ok = app
-        .post("/v1/orders", Role::Storefront, "ord-1", json!({ "order_id": "o-9", "lines": [sale("A", "WH1", 3)] }))
+        .post(
+            "/v1/orders",
+            Role::Storefront,
+            "ord-1",
+            json!({ "order_id": "o-9", "lines": [sale("A", "WH1", 3)] }),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED);
     let refund = |key: &'static str, q: i64, restock: bool| {
@@ -231,11 +311,20 @@ async fn refunds_against_an_order_never_exceed_what_it_sold() {
     let problem = assert_problem(&over, StatusCode::CONFLICT, "refund-exceeds-order");
     assert_eq!(problem["refundable"], 1);
     assert_eq!(refund("rf-3", 1, false).await.status, StatusCode::CREATED);
-    assert_problem(&refund("rf-4", 1, true).await, StatusCode::CONFLICT, "refund-exceeds-order");
+    assert_problem(
+        &refund("rf-4", 1, true).await,
+        StatusCode::CONFLICT,
+        "refund-exceeds-order",
+    );
     assert_eq!(app.level("A", "WH1").await, Some((9, 0, 0, 9)));
 
     let unknown = app
-        .post("/v1/refunds", Role::Storefront, "rf-5", json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-404" }))
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-5",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-404" }),
+        )
         .await;
     assert_problem(&unknown, StatusCode::NOT_FOUND, "order-not-found");
 }
@@ -257,7 +346,10 @@ async fn sale_beyond_available_is_rejected_and_changes_nothing() {
     let r = app
         .post("/v1/sales", Role::Storefront, "s-2", sale("SHOE", "WH2", 1))
         .await;
-    assert_eq!(assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock")["available"], 0);
+    assert_eq!(
+        assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock")["available"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -265,11 +357,21 @@ async fn unknown_sku_or_location_is_404() {
     let app = spawn_app().await;
     app.stocked("KNOWN", "WH1", 3).await;
     let r = app
-        .post("/v1/sales", Role::Storefront, "s-1", sale("GHOST", "WH1", 1))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "s-1",
+            sale("GHOST", "WH1", 1),
+        )
         .await;
     assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
     let r = app
-        .post("/v1/sales", Role::Storefront, "s-2", sale("KNOWN", "MARS", 1))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "s-2",
+            sale("KNOWN", "MARS", 1),
+        )
         .await;
     assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
     let r = app
@@ -280,10 +382,23 @@ async fn unknown_sku_or_location_is_404() {
         .post("/v1/receipts", Role::Ops, "r-2", sale("KNOWN", "MARS", 1))
         .await;
     assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
-    assert_problem(&app.get("/v1/skus/GHOST", Role::ReadOnly).await, StatusCode::NOT_FOUND, "sku-not-found");
-    assert_problem(&app.get("/v1/skus/GHOST/ledger", Role::ReadOnly).await, StatusCode::NOT_FOUND, "sku-not-found");
+    assert_problem(
+        &app.get("/v1/skus/GHOST", Role::ReadOnly).await,
+        StatusCode::NOT_FOUND,
+        "sku-not-found",
+    );
+    assert_problem(
+        &app.get("/v1/skus/GHOST/ledger", Role::ReadOnly).await,
+        StatusCode::NOT_FOUND,
+        "sku-not-found",
+    );
     let r = app
-        .post("/v1/refunds", Role::Storefront, "rf-1", sale("KNOWN", "MARS", 1))
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-1",
+            sale("KNOWN", "MARS", 1),
+        )
         .await;
     assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
     assert_eq!(app.level("KNOWN", "WH1").await, Some((3, 0, 0, 3)));
@@ -302,7 +417,11 @@ async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
                 .send(
                     Method::POST,
                     "/v1/sales",
-                    &[("authorization", &auth), ("idempotency-key", "bad-1"), ("content-type", content_type)],
+                    &[
+                        ("authorization", &auth),
+                        ("idempotency-key", "bad-1"),
+                        ("content-type", content_type),
+                    ],
                     Some(body.as_bytes().to_vec()),
                 )
                 .await
@@ -313,50 +432,106 @@ async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
     let r = raw("{\"sku\": ", "application/json").await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "malformed-json");
 
-    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":0}"#, "application/json").await;
+    let r = raw(
+        r#"{"sku":"SKU1","location":"WH1","quantity":0}"#,
+        "application/json",
+    )
+    .await;
     let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert_eq!(p["errors"][0]["field"], "quantity");
 
-    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":"two"}"#, "application/json").await;
+    let r = raw(
+        r#"{"sku":"SKU1","location":"WH1","quantity":"two"}"#,
+        "application/json",
+    )
+    .await;
     let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert_eq!(p["errors"][0]["field"], "quantity");
 
-    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":1,"price":9}"#, "application/json").await;
+    let r = raw(
+        r#"{"sku":"SKU1","location":"WH1","quantity":1,"price":9}"#,
+        "application/json",
+    )
+    .await;
     let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert!(p["detail"].as_str().unwrap().contains("price"), "{p}");
 
-    let r = raw(r#"{"sku":"bad sku!","location":"WH1","quantity":99999999}"#, "application/json").await;
+    let r = raw(
+        r#"{"sku":"bad sku!","location":"WH1","quantity":99999999}"#,
+        "application/json",
+    )
+    .await;
     let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    let fields: Vec<_> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<_> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["sku", "quantity"]);
 
-    let r = raw(r#"{"sku":"SKU1","location":"WH1","quantity":1}"#, "text/plain").await;
-    assert_problem(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type");
+    let r = raw(
+        r#"{"sku":"SKU1","location":"WH1","quantity":1}"#,
+        "text/plain",
+    )
+    .await;
+    assert_problem(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    );
 
     let big = json!({ "sku": "SKU1", "location": "WH1", "quantity": 1, "reference": "x".repeat(70 * 1024) });
     let r = app.post("/v1/sales", Role::Storefront, "big-1", big).await;
     assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
 
     let r = app
-        .call(Method::POST, "/v1/sales", Some(&token), None, Some(&sale("SKU1", "WH1", 1)))
+        .call(
+            Method::POST,
+            "/v1/sales",
+            Some(&token),
+            None,
+            Some(&sale("SKU1", "WH1", 1)),
+        )
         .await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-missing");
     let r = app
-        .call(Method::POST, "/v1/sales", Some(&token), Some("spaces are bad"), Some(&sale("SKU1", "WH1", 1)))
+        .call(
+            Method::POST,
+            "/v1/sales",
+            Some(&token),
+            Some("spaces are bad"),
+            Some(&sale("SKU1", "WH1", 1)),
+        )
         .await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-invalid");
 
     let r = app.get("/v1/skus?limit=1000", Role::ReadOnly).await;
-    assert_eq!(assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter")["errors"][0]["field"], "limit");
-    let r = app.get("/v1/skus/SKU1/ledger?cursor=bm90LWEtY3Vyc29y", Role::ReadOnly).await;
+    assert_eq!(
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter")["errors"][0]["field"],
+        "limit"
+    );
+    let r = app
+        .get(
+            "/v1/skus/SKU1/ledger?cursor=bm90LWEtY3Vyc29y",
+            Role::ReadOnly,
+        )
+        .await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
     let r = app.get("/v1/skus/has%20space", Role::ReadOnly).await;
     assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
 
     let r = app
-        .put("/v1/locations/XX", Role::Ops, json!({ "name": "Somewhere", "kind": "country" }))
+        .put(
+            "/v1/locations/XX",
+            Role::Ops,
+            json!({ "name": "Somewhere", "kind": "country" }),
+        )
         .await;
-    assert_eq!(assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"], "country");
+    assert_eq!(
+        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
+        "country"
+    );
 
     assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
     assert_eq!(app.ledger("SKU1").await.len(), 1);
@@ -368,7 +543,15 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
     app.stocked("SKU1", "WH1", 5).await;
     let token = app.token(Role::Ops);
     let auth = format!("Bearer {token}");
-    let routes = ["/v1/sales", "/v1/orders", "/v1/refunds", "/v1/receipts", "/v1/incoming", "/v1/adjustments", "/v1/transfers"];
+    let routes = [
+        "/v1/sales",
+        "/v1/orders",
+        "/v1/refunds",
+        "/v1/receipts",
+        "/v1/incoming",
+        "/v1/adjustments",
+        "/v1/transfers",
+    ];
     let bodies: Vec<Vec<u8>> = vec![
         b"".to_vec(),
         b"null".to_vec(),
@@ -381,11 +564,16 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
         br#"{"sku":"SKU1","location":"WH1","quantity":-9223372036854775808}"#.to_vec(),
         br#"{"sku":"SKU1","location":"WH1","quantity":1.5}"#.to_vec(),
         br#"{"sku":"SKU1\u0000","location":"WH1","quantity":1}"#.to_vec(),
-        br#"{"order_id":"o","lines":[{"sku":"SKU1","location":"WH1","quantity":1}],"lines":[]}"#.to_vec(),
+        br#"{"order_id":"o","lines":[{"sku":"SKU1","location":"WH1","quantity":1}],"lines":[]}"#
+            .to_vec(),
         br#"{"sku":"SKU1","from":"WH1","to":"WH1","quantity":1}"#.to_vec(),
         br#"{"sku":"SKU1","location":"WH1","counted":-1,"reason":""}"#.to_vec(),
         format!("{}1{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
-        format!(r#"{{"order_id":"o","lines":[{}]}}"#, vec![r#"{"sku":"SKU1","location":"WH1","quantity":1}"#; 30].join(",")).into_bytes(),
+        format!(
+            r#"{{"order_id":"o","lines":[{}]}}"#,
+            vec![r#"{"sku":"SKU1","location":"WH1","quantity":1}"#; 30].join(",")
+        )
+        .into_bytes(),
     ];
     let mut n = 0;
     for route in routes {
@@ -397,10 +585,21 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
             let auth_all = format!("Bearer {all}");
             let r = app
                 .api
-                .send(Method::POST, route, &[("authorization", &auth_all), ("idempotency-key", &key)], Some(body.clone()))
+                .send(
+                    Method::POST,
+                    route,
+                    &[("authorization", &auth_all), ("idempotency-key", &key)],
+                    Some(body.clone()),
+                )
                 .await
                 .unwrap();
-            assert!(r.status.is_client_error(), "{route} {:?} -> {} {:?}", String::from_utf8_lossy(body), r.status, r.json());
+            assert!(
+                r.status.is_client_error(),
+                "{route} {:?} -> {} {:?}",
+                String::from_utf8_lossy(body),
+                r.status,
+                r.json()
+            );
             assert_eq!(r.header("content-type"), Some("application/problem+json"));
         }
     }
@@ -414,31 +613,60 @@ async fn replay_returns_the_first_result_and_changes_nothing() {
     let app = spawn_app().await;
     app.stocked("PEN", "WH1", 10).await;
     let first = app
-        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 4))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "order-77-line-1",
+            sale("PEN", "WH1", 4),
+        )
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(first.header("idempotent-replayed"), None);
 
     let before = app.requests.get();
     let replay = app
-        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 4))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "order-77-line-1",
+            sale("PEN", "WH1", 4),
+        )
         .await;
-    assert_eq!(app.requests.get() - before, 1, "a replay is one DynamoDB request");
+    assert_eq!(
+        app.requests.get() - before,
+        1,
+        "a replay is one DynamoDB request"
+    );
     assert_eq!(replay.status, StatusCode::CREATED);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.json(), first.json());
     assert_eq!(app.level("PEN", "WH1").await, Some((6, 0, 0, 6)));
 
     let different = app
-        .post("/v1/sales", Role::Storefront, "order-77-line-1", sale("PEN", "WH1", 5))
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "order-77-line-1",
+            sale("PEN", "WH1", 5),
+        )
         .await;
-    assert_problem(&different, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    assert_problem(
+        &different,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
     assert_eq!(app.level("PEN", "WH1").await, Some((6, 0, 0, 6)));
 
     // The key is the caller's own: another storefront may use the same string.
     let other = app.token_with(json!({ "sub": "shop-2", "scope": "inventory/sell" }));
     let r = app
-        .call(Method::POST, "/v1/sales", Some(&other), Some("order-77-line-1"), Some(&sale("PEN", "WH1", 1)))
+        .call(
+            Method::POST,
+            "/v1/sales",
+            Some(&other),
+            Some("order-77-line-1"),
+            Some(&sale("PEN", "WH1", 1)),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(app.level("PEN", "WH1").await, Some((5, 0, 0, 5)));
@@ -466,9 +694,15 @@ async fn concurrent_replays_change_stock_exactly_once() {
     });
     let responses: Vec<ApiResponse> = futures_join(calls).await;
     assert!(responses.iter().all(|r| r.status == StatusCode::CREATED));
-    let replayed = responses.iter().filter(|r| r.header("idempotent-replayed").is_some()).count();
+    let replayed = responses
+        .iter()
+        .filter(|r| r.header("idempotent-replayed").is_some())
+        .count();
     assert_eq!(replayed, 39);
-    let ids: std::collections::HashSet<_> = responses.iter().map(|r| r.json()["movement_id"].clone()).collect();
+    let ids: std::collections::HashSet<_> = responses
+        .iter()
+        .map(|r| r.json()["movement_id"].clone())
+        .collect();
     assert_eq!(ids.len(), 1);
     assert_eq!(app.level("PEN", "WH1").await, Some((7, 0, 0, 7)));
     assert_eq!(app.ledger("PEN").await.len(), 2);
@@ -478,27 +712,53 @@ async fn concurrent_replays_change_stock_exactly_once() {
 async fn routes_need_a_valid_token_with_the_right_scope() {
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 5).await;
-    let r = app.call(Method::GET, "/v1/skus/HAT", None, None, None).await;
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", None, None, None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = app.call(Method::GET, "/v1/skus/HAT", Some("not-a-jwt"), None, None).await;
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", Some("not-a-jwt"), None, None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let expired = app.token_with(json!({ "sub": "x", "scope": "inventory/read", "exp": 1 }));
-    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&expired), None, None).await;
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", Some(&expired), None, None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let foreign = local_stack::jwt::JwtKey::random().mint("x", "inventory/read", 60);
-    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&foreign), None, None).await;
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", Some(&foreign), None, None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
-    let r = app.post("/v1/receipts", Role::Storefront, "k1", sale("HAT", "WH1", 1)).await;
-    assert_eq!(assert_problem(&r, StatusCode::FORBIDDEN, "forbidden")["required_scope"], "inventory/admin");
-    let r = app.post("/v1/sales", Role::ReadOnly, "k2", sale("HAT", "WH1", 1)).await;
+    let r = app
+        .post(
+            "/v1/receipts",
+            Role::Storefront,
+            "k1",
+            sale("HAT", "WH1", 1),
+        )
+        .await;
+    assert_eq!(
+        assert_problem(&r, StatusCode::FORBIDDEN, "forbidden")["required_scope"],
+        "inventory/admin"
+    );
+    let r = app
+        .post("/v1/sales", Role::ReadOnly, "k2", sale("HAT", "WH1", 1))
+        .await;
     assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
-    let r = app.post("/v1/sales", Role::Ops, "k3", sale("HAT", "WH1", 1)).await;
+    let r = app
+        .post("/v1/sales", Role::Ops, "k3", sale("HAT", "WH1", 1))
+        .await;
     assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
-    let r = app.put("/v1/skus/NEW", Role::Storefront, json!({ "name": "x" })).await;
+    let r = app
+        .put("/v1/skus/NEW", Role::Storefront, json!({ "name": "x" }))
+        .await;
     assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
     let no_sub = app.token_with(json!({ "scope": "inventory/read" }));
-    let r = app.call(Method::GET, "/v1/skus/HAT", Some(&no_sub), None, None).await;
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", Some(&no_sub), None, None)
+        .await;
     assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
 }
@@ -519,7 +779,11 @@ async fn ledger_pages_newest_first_without_gaps() {
         let page = app.get(&path, Role::ReadOnly).await.json();
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 5);
-        seen.extend(items.iter().map(|e| e["reference"].as_str().unwrap_or("receipt").to_owned()));
+        seen.extend(
+            items
+                .iter()
+                .map(|e| e["reference"].as_str().unwrap_or("receipt").to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/v1/skus/GUM/ledger?limit=5&cursor={c}"),
             None => break,
@@ -542,7 +806,10 @@ async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
             api.send(
                 Method::POST,
                 "/v1/sales",
-                &[("authorization", &auth), ("idempotency-key", &format!("hot-{i}"))],
+                &[
+                    ("authorization", &auth),
+                    ("idempotency-key", &format!("hot-{i}")),
+                ],
                 Some(sale("HOT", "WH1", 1).to_string().into_bytes()),
             )
             .await
@@ -550,11 +817,22 @@ async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
         })
     });
     let responses = futures_join(calls).await;
-    let created = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();
-    let refused = responses.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
+    let created = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let refused = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .count();
     assert_eq!((created, refused), (137, 363));
     assert_eq!(app.level("HOT", "WH1").await, Some((0, 0, 0, 0)));
-    let sales = app.ledger("HOT").await.iter().filter(|e| e["kind"] == "sale").count();
+    let sales = app
+        .ledger("HOT")
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "sale")
+        .count();
     assert_eq!(sales, 137);
 }
 
@@ -602,7 +880,11 @@ async fn competing_three_line_orders_never_sell_part_of_an_order() {
     // Stock ran out for at least one SKU: the rest of the orders were refused whole.
     assert!(b.3 < 2 || c.3 < 3, "{b:?} {c:?}");
     let sales_of = |entries: Vec<Value>| -> i64 {
-        entries.iter().filter(|e| e["kind"] == "sale").map(|e| e["quantity"].as_i64().unwrap()).sum()
+        entries
+            .iter()
+            .filter(|e| e["kind"] == "sale")
+            .map(|e| e["quantity"].as_i64().unwrap())
+            .sum()
     };
     assert_eq!(sales_of(app.ledger("A").await), sold.0);
     assert_eq!(sales_of(app.ledger("B").await), sold.1);

@@ -53,7 +53,10 @@ fn parse_id(
             format!("{what} must be 1 to {max} characters long"),
         ));
     }
-    let first_ok = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = raw
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok || !raw.chars().all(|c| is_id_char(c, extra)) {
         return Err(FieldError::new(
             field,
@@ -150,7 +153,10 @@ pub fn parse_text(field: &str, raw: &str) -> Result<String, FieldError> {
         ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -471,7 +477,14 @@ mod tests {
     fn sku_ids_follow_the_documented_charset_and_length() {
         assert!(SkuId::parse("sku", "TSHIRT-RED.L_2").is_ok());
         assert!(SkuId::parse("sku", &"A".repeat(64)).is_ok());
-        for bad in ["", "-lead", "has space", "semi;colon", "émoji", &"A".repeat(65)] {
+        for bad in [
+            "",
+            "-lead",
+            "has space",
+            "semi;colon",
+            "émoji",
+            &"A".repeat(65),
+        ] {
             let err = SkuId::parse("sku", bad).unwrap_err();
             assert_eq!(err.field, "sku", "{bad:?}");
         }
@@ -518,7 +531,9 @@ mod tests {
 
     #[test]
     fn sale_beyond_available_is_refused_with_what_is_available() {
-        let err = LevelChange::Withdraw(q(4)).apply(level(5, 2, 0)).unwrap_err();
+        let err = LevelChange::Withdraw(q(4))
+            .apply(level(5, 2, 0))
+            .unwrap_err();
         assert_eq!(err, Refusal::InsufficientAvailable { available: 3 });
         assert_eq!(
             LevelChange::Withdraw(q(1)).apply(None).unwrap_err(),
@@ -533,7 +548,10 @@ mod tests {
             from_in_transit: true,
         };
         let after = change.apply(level(1, 0, 6)).unwrap();
-        assert_eq!((after.on_hand, after.in_transit, after.available), (5, 2, 5));
+        assert_eq!(
+            (after.on_hand, after.in_transit, after.available),
+            (5, 2, 5)
+        );
         assert_eq!(
             change.apply(level(1, 0, 3)).unwrap_err(),
             Refusal::InsufficientInTransit { in_transit: 3 }
@@ -554,7 +572,10 @@ mod tests {
             LevelChange::Record.apply(level(4, 1, 2)).unwrap(),
             level(4, 1, 2).unwrap()
         );
-        assert_eq!(LevelChange::Record.apply(None).unwrap_err(), Refusal::NoLevel);
+        assert_eq!(
+            LevelChange::Record.apply(None).unwrap_err(),
+            Refusal::NoLevel
+        );
     }
 
     #[test]

@@ -280,7 +280,9 @@ fn level_expression(change: LevelChange) -> (Option<String>, String) {
             from_in_transit: true,
             ..
         } => (
-            Some(format!("SET #oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}")),
+            Some(format!(
+                "SET #oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}"
+            )),
             "attribute_exists(pk) AND #it >= :q".into(),
         ),
         LevelChange::Receive { .. } => (
@@ -548,7 +550,9 @@ fn exists_check(table: &str, pk: String) -> TransactWriteItem {
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
@@ -642,8 +646,8 @@ fn sku_from_item(item: &Item) -> Result<Sku, StoreError> {
 }
 
 fn location_from_item(item: &Item) -> Result<Location, StoreError> {
-    let id = get_s(item, "location")
-        .ok_or_else(|| StoreError::Corrupt("location without id".into()))?;
+    let id =
+        get_s(item, "location").ok_or_else(|| StoreError::Corrupt("location without id".into()))?;
     Ok(Location {
         location: LocationId::parse("location", id).map_err(|e| StoreError::Corrupt(e.message))?,
         name: get_s(item, "name").unwrap_or_default().to_owned(),
@@ -687,7 +691,10 @@ fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
         delta,
         counted: get_n(item, "counted"),
         expected: get_n(item, "expected"),
-        restocked: item.get("restocked").and_then(|v| v.as_bool().ok()).copied(),
+        restocked: item
+            .get("restocked")
+            .and_then(|v| v.as_bool().ok())
+            .copied(),
         reference: text("reference"),
         reason: text("reason"),
         order_id: text("order_id"),
@@ -702,7 +709,9 @@ fn encode_cursor(key: &Item) -> Option<String> {
         .iter()
         .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
         .collect();
-    serde_json::to_vec(&map).ok().map(|b| URL_SAFE_NO_PAD.encode(b))
+    serde_json::to_vec(&map)
+        .ok()
+        .map(|b| URL_SAFE_NO_PAD.encode(b))
 }
 
 /// Decodes a cursor, accepting only the index keys of the partition being listed.
@@ -714,7 +723,10 @@ fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
         serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     let expected = ["gsi1pk", "gsi1sk", "pk", "sk"];
     let valid = map.len() == expected.len()
-        && expected.iter().all(|k| map.get(*k).is_some_and(|v| !v.is_empty() && v.len() <= 1024))
+        && expected.iter().all(|k| {
+            map.get(*k)
+                .is_some_and(|v| !v.is_empty() && v.len() <= 1024)
+        })
         && map.get("gsi1pk").map(String::as_str) == Some(partition);
     if !valid {
         return Err(StoreError::InvalidCursor);
@@ -918,8 +930,14 @@ impl Store {
     }
 
     /// SKUs in id order.
-    pub async fn list_skus(&self, limit: i32, cursor: Option<&str>) -> Result<Page<Sku>, StoreError> {
-        let (items, next_cursor) = self.index_page(keys::SKU_LIST, limit, cursor, false).await?;
+    pub async fn list_skus(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Sku>, StoreError> {
+        let (items, next_cursor) = self
+            .index_page(keys::SKU_LIST, limit, cursor, false)
+            .await?;
         let items = items.iter().map(sku_from_item).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
     }
@@ -984,7 +1002,9 @@ impl Store {
                 _ => return Err(StoreError::from_sdk(err).into()),
             };
             match self.explain(movement, &write.roles, &reasons).await {
-                Err(MovementError::Store(StoreError::Busy(m))) if attempt < TRANSACTION_ATTEMPTS => {
+                Err(MovementError::Store(StoreError::Busy(m)))
+                    if attempt < TRANSACTION_ATTEMPTS =>
+                {
                     tracing::warn!(attempt, reason = %m, "transaction conflict, retrying");
                     tokio::time::sleep(Duration::from_millis(10 * (1 << attempt))).await;
                 }

@@ -63,7 +63,12 @@ impl Gateway {
     pub fn new(routes: Vec<TemplateRoute>, store: Store, key: JwtKey) -> Self {
         let functions = [Function::StockCommand, Function::StockQuery]
             .into_iter()
-            .map(|f| (f.logical_id().to_owned(), App::for_function(store.clone(), f)))
+            .map(|f| {
+                (
+                    f.logical_id().to_owned(),
+                    App::for_function(store.clone(), f),
+                )
+            })
             .collect();
         Self {
             routes,
@@ -142,7 +147,15 @@ impl Gateway {
             Ok(b) => b.to_bytes(),
             Err(_) => return plain(413, "Request Entity Too Large"),
         };
-        let event = api_gateway_event(&parts, &route.method, &route.path, path_params, claims, &body, peer);
+        let event = api_gateway_event(
+            &parts,
+            &route.method,
+            &route.path,
+            path_params,
+            claims,
+            &body,
+            peer,
+        );
         let Some(app) = self.functions.get(&route.function) else {
             return plain(500, "Internal Server Error");
         };

@@ -96,7 +96,11 @@ impl JwtKey {
 
 /// The roles the local stack prints tokens for: name, subject, scopes.
 pub const ROLES: &[(&str, &str, &str)] = &[
-    ("storefront", "storefront-demo", "inventory/sell inventory/read"),
+    (
+        "storefront",
+        "storefront-demo",
+        "inventory/sell inventory/read",
+    ),
     ("ops", "ops-demo", "inventory/admin inventory/read"),
     ("readonly", "analyst-demo", "inventory/read"),
 ];

@@ -25,9 +25,11 @@ pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            Credentials::new("test", "test", None, None, "emulator"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "emulator",
+            )),
+        )
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build()
 }

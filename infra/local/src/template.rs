@@ -42,8 +42,8 @@ fn str_of<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
 
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(Self {
             root: serde_yaml::from_str(&text).context("parsing template.yaml")?,
         })

@@ -105,16 +105,46 @@ pub const ROUTES: &[Route] = {
         route("GET", "/v1/skus", scope::READ, StockQuery, ListSkus),
         route("GET", "/v1/skus/{sku}", scope::READ, StockQuery, GetSku),
         route("PUT", "/v1/skus/{sku}", scope::ADMIN, StockCommand, PutSku),
-        route("GET", "/v1/skus/{sku}/ledger", scope::READ, StockQuery, GetLedger),
-        route("GET", "/v1/locations", scope::READ, StockQuery, ListLocations),
-        route("PUT", "/v1/locations/{location}", scope::ADMIN, StockCommand, PutLocation),
+        route(
+            "GET",
+            "/v1/skus/{sku}/ledger",
+            scope::READ,
+            StockQuery,
+            GetLedger,
+        ),
+        route(
+            "GET",
+            "/v1/locations",
+            scope::READ,
+            StockQuery,
+            ListLocations,
+        ),
+        route(
+            "PUT",
+            "/v1/locations/{location}",
+            scope::ADMIN,
+            StockCommand,
+            PutLocation,
+        ),
         route("POST", "/v1/sales", scope::SELL, StockCommand, Sale),
         route("POST", "/v1/orders", scope::SELL, StockCommand, Order),
         route("POST", "/v1/refunds", scope::SELL, StockCommand, Refund),
         route("POST", "/v1/receipts", scope::ADMIN, StockCommand, Receipt),
         route("POST", "/v1/incoming", scope::ADMIN, StockCommand, Incoming),
-        route("POST", "/v1/adjustments", scope::ADMIN, StockCommand, Adjustment),
-        route("POST", "/v1/transfers", scope::ADMIN, StockCommand, Transfer),
+        route(
+            "POST",
+            "/v1/adjustments",
+            scope::ADMIN,
+            StockCommand,
+            Adjustment,
+        ),
+        route(
+            "POST",
+            "/v1/transfers",
+            scope::ADMIN,
+            StockCommand,
+            Transfer,
+        ),
     ]
 };
 
@@ -186,11 +216,7 @@ impl Principal {
             return None;
         };
         let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
-        let subject = jwt
-            .claims
-            .get("sub")
-            .filter(|s| !s.is_empty())?
-            .to_owned();
+        let subject = jwt.claims.get("sub").filter(|s| !s.is_empty())?.to_owned();
         let mut scopes: Vec<String> = jwt.scopes.clone().unwrap_or_default();
         if let Some(claim) = jwt.claims.get("scope") {
             scopes.extend(claim.split_whitespace().map(str::to_owned));
@@ -209,7 +235,8 @@ pub fn now_rfc3339() -> String {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    now.format(&fmt).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    now.format(&fmt)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// What a handler needs: the store and which function it is.
@@ -296,8 +323,14 @@ impl App {
                     .await?;
                 Ok(json_response(created_or_ok(created), &location))
             }
-            Sale => self.movement::<SaleBody>(req, route, &principal, SaleBody::validate).await,
-            Order => self.movement::<OrderBody>(req, route, &principal, OrderBody::validate).await,
+            Sale => {
+                self.movement::<SaleBody>(req, route, &principal, SaleBody::validate)
+                    .await
+            }
+            Order => {
+                self.movement::<OrderBody>(req, route, &principal, OrderBody::validate)
+                    .await
+            }
             Refund => {
                 self.movement::<RefundBody>(req, route, &principal, RefundBody::validate)
                     .await
@@ -499,7 +532,13 @@ pub fn parse_body<B: DeserializeOwned>(req: &Request) -> Result<B, ApiError> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     if !json_type {
         return Err(ApiError::UnsupportedMediaType);

@@ -320,7 +320,10 @@ fn movement_problem(e: &MovementError) -> Problem {
         )
         .with(
             "errors",
-            json!([FieldError::new("cursor", "not a cursor this API issued for this listing")]),
+            json!([FieldError::new(
+                "cursor",
+                "not a cursor this API issued for this listing"
+            )]),
         ),
         MovementError::Store(e) if e.is_retryable() => problem(
             S::SERVICE_UNAVAILABLE,

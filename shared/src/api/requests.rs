@@ -91,9 +91,7 @@ impl LocationBody {
         let mut errors = Errors::default();
         let name = errors.take(parse_text("name", &self.name));
         let country = match &self.country {
-            Some(c) if c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase()) => {
-                Some(c.clone())
-            }
+            Some(c) if c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase()) => Some(c.clone()),
             Some(_) => {
                 errors.0.push(FieldError::new(
                     "country",
@@ -254,7 +252,10 @@ impl OrderBody {
         let mut lines = Vec::with_capacity(self.lines.len());
         for (i, l) in self.lines.iter().enumerate() {
             let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-            let location = e.take(LocationId::parse(&format!("lines[{i}].location"), &l.location));
+            let location = e.take(LocationId::parse(
+                &format!("lines[{i}].location"),
+                &l.location,
+            ));
             let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
             if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
                 if lines

@@ -94,7 +94,10 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("\nTokens and endpoints written to {}", state_file.display());
     println!("Try:\n  TOKEN=$(python3 -c 'import json;print(json.load(open(\"{}\"))[\"tokens\"][\"readonly\"])')", state_file.display());
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {}/v1/skus", handle.base_url());
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" {}/v1/skus",
+        handle.base_url()
+    );
     println!("\nCtrl-C stops everything.");
     tokio::signal::ctrl_c().await?;
     drop(handle);
@@ -111,7 +114,12 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
         let auth = auth.clone();
         async move {
             let r = api
-                .send(Method::PUT, &path, &[("authorization", &auth)], Some(body.to_string().into_bytes()))
+                .send(
+                    Method::PUT,
+                    &path,
+                    &[("authorization", &auth)],
+                    Some(body.to_string().into_bytes()),
+                )
                 .await?;
             if !r.status.is_success() {
                 bail!("{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
@@ -119,15 +127,42 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
             Ok(())
         }
     };
-    put("/v1/locations/WH-BERLIN".into(), json!({"name": "Berlin warehouse", "kind": "warehouse"})).await?;
-    put("/v1/locations/FR".into(), json!({"name": "France (cross-border)", "kind": "country", "country": "FR"})).await?;
+    put(
+        "/v1/locations/WH-BERLIN".into(),
+        json!({"name": "Berlin warehouse", "kind": "warehouse"}),
+    )
+    .await?;
+    put(
+        "/v1/locations/FR".into(),
+        json!({"name": "France (cross-border)", "kind": "country", "country": "FR"}),
+    )
+    .await?;
     let skus = [
-        ("TSHIRT-RED-M", "T-shirt red M", json!({"colour": "red", "size": "M", "brand": "Acme"}), 120),
-        ("MUG-LOGO", "Logo mug", json!({"brand": "Acme", "category": "kitchen"}), 40),
-        ("CAP-BLUE", "Blue cap", json!({"colour": "blue", "brand": "Hatly"}), 8),
+        (
+            "TSHIRT-RED-M",
+            "T-shirt red M",
+            json!({"colour": "red", "size": "M", "brand": "Acme"}),
+            120,
+        ),
+        (
+            "MUG-LOGO",
+            "Logo mug",
+            json!({"brand": "Acme", "category": "kitchen"}),
+            40,
+        ),
+        (
+            "CAP-BLUE",
+            "Blue cap",
+            json!({"colour": "blue", "brand": "Hatly"}),
+            8,
+        ),
     ];
     for (i, (sku, name, attrs, qty)) in skus.iter().enumerate() {
-        put(format!("/v1/skus/{sku}"), json!({"name": name, "attributes": attrs})).await?;
+        put(
+            format!("/v1/skus/{sku}"),
+            json!({"name": name, "attributes": attrs}),
+        )
+        .await?;
         let r = api
             .send(
                 Method::POST,
@@ -137,7 +172,11 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
             )
             .await?;
         if !r.status.is_success() {
-            bail!("demo receipt: {} {}", r.status, String::from_utf8_lossy(&r.body));
+            bail!(
+                "demo receipt: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            );
         }
     }
     println!("demo data loaded: locations WH-BERLIN, FR; SKUs TSHIRT-RED-M, MUG-LOGO, CAP-BLUE");

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test: formatting, lints, the template and OpenAPI linters, unit
+# tests and the integration tests against the emulator. This is the README's test command, and
+# .ci/run runs exactly this.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash infra/setup.sh
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "==> OpenAPI document"
+.venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
+echo "==> cargo test (unit and integration, against the serialised moto emulator)"
+cargo test --workspace --locked
+echo "==> all checks passed"

@@ -1,0 +1,153 @@
+//! The documents that describe the system agree with the code: the OpenAPI document and
+//! template.yaml list exactly the routes the handlers serve, each function declares exactly the
+//! environment it reads, and its IAM policy grants only what it uses.
+
+use std::collections::BTreeSet;
+
+use local_stack::{project_root, template::Template};
+use serde_yaml::Value;
+use shared::{
+    api::{Function, ROUTES},
+    config::STOCK_API_ENV,
+};
+
+fn template() -> Template {
+    Template::load(&project_root().join("template.yaml")).unwrap()
+}
+
+fn code_routes() -> BTreeSet<(String, String)> {
+    ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect()
+}
+
+fn openapi() -> Value {
+    let text = std::fs::read_to_string(project_root().join("docs/openapi.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+#[test]
+fn openapi_documents_exactly_the_routes_the_code_serves() {
+    let doc = openapi();
+    assert_eq!(doc["openapi"].as_str(), Some("3.1.0"));
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, op) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if ["get", "put", "post", "delete", "patch"].contains(&method) {
+                let route = (
+                    method.to_ascii_uppercase(),
+                    path.as_str().unwrap().to_owned(),
+                );
+                // Each operation names the scope the code enforces.
+                let scope = ROUTES
+                    .iter()
+                    .find(|r| r.method == route.0 && r.path == route.1)
+                    .map(|r| r.scope);
+                if let Some(scope) = scope {
+                    let description = op["description"].as_str().unwrap_or("");
+                    assert!(
+                        description.contains(&format!("`{scope}`")),
+                        "{route:?} should document scope {scope}"
+                    );
+                }
+                documented.insert(route);
+            }
+        }
+    }
+    assert_eq!(documented, code_routes());
+}
+
+#[test]
+fn template_routes_each_route_to_the_function_that_serves_it() {
+    let deployed: BTreeSet<(String, String, String)> = template()
+        .routes()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.function))
+        .collect();
+    let code: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.logical_id().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(deployed, code);
+}
+
+#[test]
+fn every_function_declares_exactly_the_environment_it_reads() {
+    let t = template();
+    // RUST_LOG is read by the tracing filter of every function.
+    let mut read: Vec<String> = STOCK_API_ENV.iter().map(|s| s.to_string()).collect();
+    read.push("RUST_LOG".into());
+    read.sort();
+    for f in [Function::StockCommand, Function::StockQuery] {
+        assert_eq!(t.environment(f.logical_id()), read, "{}", f.logical_id());
+    }
+    assert_eq!(
+        t.resources_of_type("AWS::Serverless::Function").len(),
+        2,
+        "a new function needs its own parity check here"
+    );
+}
+
+fn policy_actions(t: &Template, function: &str) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    let policies = &t.resource(function).unwrap()["Properties"]["Policies"];
+    for policy in policies.as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+            for a in statement["Action"].as_sequence().unwrap() {
+                actions.insert(a.as_str().unwrap().to_owned());
+            }
+            // No wildcard resources.
+            let resources = serde_yaml::to_string(&statement["Resource"]).unwrap();
+            assert!(
+                !resources.contains("'*'") && !resources.contains("\"*\""),
+                "{resources}"
+            );
+        }
+    }
+    actions
+}
+
+#[test]
+fn iam_policies_grant_only_what_each_function_uses() {
+    let t = template();
+    let writes: BTreeSet<String> = [
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(policy_actions(&t, "StockCommandFunction"), writes);
+    let reads: BTreeSet<String> = ["dynamodb:GetItem", "dynamodb:Query"]
+        .map(String::from)
+        .into();
+    assert_eq!(policy_actions(&t, "StockQueryFunction"), reads);
+}
+
+#[test]
+fn table_has_streams_point_in_time_recovery_and_ttl() {
+    let t = template();
+    let props = &t.resource("InventoryTable").unwrap()["Properties"];
+    assert_eq!(
+        props["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+}
