@@ -1,5 +1,6 @@
 //! The stock API through HTTP and the emulator: movements, errors, idempotency and contention.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -97,6 +98,29 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
     assert_eq!(ledger[0]["reason"], "changed mind");
     assert_eq!(ledger[0]["restocked"], true);
     assert_eq!(ledger[2]["actor"], "ops-1");
+
+    // The level carries the sales counters the alert evaluator reads from the stream image.
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S("SKU#MUG".into()))
+        .key("sk", AttributeValue::S("LOC#WH1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let total = |name: &str| -> i64 {
+        item[name]
+            .as_m()
+            .unwrap()
+            .values()
+            .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+            .sum()
+    };
+    assert_eq!((total("sold_h"), total("sold_d")), (7, 7));
+    assert!(item.contains_key("last_sale_at") && item.contains_key("last_receipt_at"));
 }
 
 #[tokio::test]

@@ -235,7 +235,7 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-const NAMES: [(&str, &str); 11] = [
+const NAMES: [(&str, &str); 15] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -247,7 +247,41 @@ const NAMES: [(&str, &str); 11] = [
     ("#sku", "sku"),
     ("#loc", "location"),
     ("#c", "created_at"),
+    ("#sh", "sold_h"),
+    ("#sd", "sold_d"),
+    ("#ls", "last_sale_at"),
+    ("#lr", "last_receipt_at"),
 ];
+
+/// Sales counters carried on the level item for the alert evaluator (rate of change, days of
+/// cover) so it reads nothing: units sold per hour (`sold_h`, keys `h<hours since epoch>`) and per
+/// day (`sold_d`, keys `d<days since epoch>`), updated in the sale's own expression. Each sale
+/// also drops the buckets that just left the retention window.
+pub const HOURLY_RETENTION: i64 = 48;
+pub const DAILY_RETENTION: i64 = 30;
+const EXPIRED_BUCKETS: i64 = 3;
+
+fn counter_names(at: &str) -> Vec<(String, String)> {
+    let secs = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(0);
+    let (hour, day) = (secs.div_euclid(3600), secs.div_euclid(86_400));
+    let mut names = vec![
+        ("#hour".to_owned(), format!("h{hour}")),
+        ("#day".to_owned(), format!("d{day}")),
+    ];
+    for i in 0..EXPIRED_BUCKETS {
+        names.push((
+            format!("#hx{i}"),
+            format!("h{}", hour - HOURLY_RETENTION - 1 - i),
+        ));
+        names.push((
+            format!("#dx{i}"),
+            format!("d{}", day - DAILY_RETENTION - 1 - i),
+        ));
+    }
+    names
+}
 
 fn names(expr: &str, cond: &str) -> HashMap<String, String> {
     NAMES
@@ -266,12 +300,22 @@ fn names(expr: &str, cond: &str) -> HashMap<String, String> {
 
 /// Sets the identity attributes of a level the first time a movement creates it.
 const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #c = if_not_exists(#c, :now), \
-     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv";
+     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv, #sh = if_not_exists(#sh, :empty), \
+     #sd = if_not_exists(#sd, :empty)";
+const COUNT_SALE: &str = "#sh.#hour = if_not_exists(#sh.#hour, :zero) + :q, \
+     #sd.#day = if_not_exists(#sd.#day, :zero) + :q, #ls = :now";
+const EXPIRE_BUCKETS: &str = " REMOVE #sh.#hx0, #sh.#hx1, #sh.#hx2, #sd.#dx0, #sd.#dx1, #sd.#dx2";
 const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
 
 /// The update (or condition check) expression and condition for one level change.
-fn level_expression(change: LevelChange) -> (Option<String>, String) {
+fn level_expression(kind: MovementKind, change: LevelChange) -> (Option<String>, String) {
     match change {
+        LevelChange::Withdraw(_) if kind == MovementKind::Sale => (
+            Some(format!(
+                "SET #oh = #oh - :q, #av = #av - :q, {COUNT_SALE}, {BUMP_LEVEL}{EXPIRE_BUCKETS}"
+            )),
+            "attribute_exists(pk) AND #av >= :q".into(),
+        ),
         LevelChange::Withdraw(_) => (
             Some(format!("SET #oh = #oh - :q, #av = #av - :q, {BUMP_LEVEL}")),
             "attribute_exists(pk) AND #av >= :q".into(),
@@ -288,7 +332,8 @@ fn level_expression(change: LevelChange) -> (Option<String>, String) {
         LevelChange::Receive { .. } => (
             Some(format!(
                 "SET #oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
-                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}"
+                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), #lr = :now, \
+                 {INIT_LEVEL}"
             )),
             String::new(),
         ),
@@ -350,7 +395,7 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
             ("pk".to_owned(), s(keys::sku(&line.sku))),
             ("sk".to_owned(), s(keys::level_sk(&line.location))),
         ]);
-        let (update, cond) = level_expression(line.change);
+        let (update, cond) = level_expression(line.kind, line.change);
         let mut values: Item = HashMap::new();
         let mut put_value = |k: &str, v: AttributeValue| {
             if update.as_deref().unwrap_or("").contains(k) || cond.contains(k) {
@@ -365,13 +410,17 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
         put_value(":entity", s(entity::STOCK_LEVEL));
         put_value(":sku", s(line.sku.as_str()));
         put_value(":loc", s(line.location.as_str()));
+        put_value(":empty", AttributeValue::M(HashMap::new()));
         if let LevelChange::Count { counted, expected } = line.change {
             put_value(":counted", n(counted));
             if let Some(e) = expected {
                 put_value(":expected", n(e));
             }
         }
-        let attr_names = names(update.as_deref().unwrap_or(""), &cond);
+        let mut attr_names = names(update.as_deref().unwrap_or(""), &cond);
+        if update.as_deref().is_some_and(|u| u.contains("#hour")) {
+            attr_names.extend(counter_names(&record.at));
+        }
         let cond = (!cond.is_empty()).then_some(cond);
         let values = (!values.is_empty()).then_some(values);
         let item = match update {
