@@ -8,7 +8,7 @@ use local_stack::{project_root, template::Template};
 use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
-    config::STOCK_API_ENV,
+    config::{EVALUATOR_ENV, STOCK_API_ENV},
 };
 
 fn template() -> Template {
@@ -83,15 +83,31 @@ fn template_routes_each_route_to_the_function_that_serves_it() {
 fn every_function_declares_exactly_the_environment_it_reads() {
     let t = template();
     // RUST_LOG is read by the tracing filter of every function.
-    let mut read: Vec<String> = STOCK_API_ENV.iter().map(|s| s.to_string()).collect();
-    read.push("RUST_LOG".into());
-    read.sort();
-    for f in [Function::StockCommand, Function::StockQuery] {
-        assert_eq!(t.environment(f.logical_id()), read, "{}", f.logical_id());
+    let with_log = |vars: &[&str]| {
+        let mut v: Vec<String> = vars.iter().map(|s| s.to_string()).collect();
+        v.push("RUST_LOG".into());
+        v.sort();
+        v
+    };
+    for f in [
+        Function::StockCommand,
+        Function::StockQuery,
+        Function::AlertsApi,
+    ] {
+        assert_eq!(
+            t.environment(f.logical_id()),
+            with_log(STOCK_API_ENV),
+            "{}",
+            f.logical_id()
+        );
     }
     assert_eq!(
+        t.environment("AlertEvaluatorFunction"),
+        with_log(EVALUATOR_ENV)
+    );
+    assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        2,
+        4,
         "a new function needs its own parity check here"
     );
 }
@@ -116,22 +132,75 @@ fn policy_actions(t: &Template, function: &str) -> BTreeSet<String> {
     actions
 }
 
+fn set(actions: &[&str]) -> BTreeSet<String> {
+    actions.iter().map(|a| a.to_string()).collect()
+}
+
 #[test]
 fn iam_policies_grant_only_what_each_function_uses() {
     let t = template();
-    let writes: BTreeSet<String> = [
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-    ]
-    .map(String::from)
-    .into();
-    assert_eq!(policy_actions(&t, "StockCommandFunction"), writes);
-    let reads: BTreeSet<String> = ["dynamodb:GetItem", "dynamodb:Query"]
-        .map(String::from)
-        .into();
-    assert_eq!(policy_actions(&t, "StockQueryFunction"), reads);
+    // Writes are conditional Update/Put (and ConditionCheck in transactions); GetItem only
+    // explains a refusal. No Scan, Query or Delete on the sale path.
+    assert_eq!(
+        policy_actions(&t, "StockCommandFunction"),
+        set(&[
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ])
+    );
+    assert_eq!(
+        policy_actions(&t, "StockQueryFunction"),
+        set(&["dynamodb:GetItem", "dynamodb:Query"])
+    );
+    assert_eq!(
+        policy_actions(&t, "AlertsApiFunction"),
+        set(&[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem"
+        ])
+    );
+    assert_eq!(
+        policy_actions(&t, "AlertEvaluatorFunction"),
+        set(&[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetItem",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "ses:SendEmail",
+            "sns:Publish",
+            "sqs:SendMessage",
+        ])
+    );
+}
+
+#[test]
+fn the_evaluator_hears_stock_levels_only_and_reports_partial_failures() {
+    let t = template();
+    let mapping = t.stream_mapping("AlertEvaluatorFunction").unwrap();
+    assert_eq!(
+        mapping.filters,
+        vec![
+            serde_json::json!({ "dynamodb": { "NewImage": { "entity": { "S": ["stock_level"] } } } })
+        ]
+    );
+    let events = &t.resource("AlertEvaluatorFunction").unwrap()["Properties"]["Events"]
+        ["StockChanges"]["Properties"];
+    assert_eq!(
+        events["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
+    assert_eq!(events["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(events["MaximumRetryAttempts"].as_u64().is_some());
+    assert!(!events["DestinationConfig"]["OnFailure"]["Destination"].is_null());
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::{
     net::SocketAddr,
     sync::{
-        atomic::{AtomicU32, Ordering},
-        OnceLock,
+        atomic::{AtomicI64, AtomicU32, Ordering},
+        Arc, OnceLock,
     },
 };
 
@@ -13,18 +13,15 @@ pub use http::{Method, StatusCode};
 pub use local_stack::client::ApiResponse;
 use local_stack::{
     client::ApiClient,
-    emulator_sdk_config,
-    gateway::{Gateway, GatewayHandle},
+    gateway::GatewayHandle,
     jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER},
     moto::Moto,
-    project_root,
-    template::Template,
+    streams::{lambda_record, StreamPoller},
+    system::{Options, System},
 };
 use serde_json::{json, Value};
-use shared::{
-    api::scope,
-    store::{RequestCounter, Store},
-};
+use shared::{alerts::evaluator::Evaluator, api::scope, store::RequestCounter};
+use tokio::sync::Mutex;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
@@ -35,49 +32,205 @@ pub fn moto_endpoint() -> String {
         .endpoint()
 }
 
-/// One test's system: its own table, gateway and signing key.
+/// One test's system: its own table, topic, gateway, signing key and evaluator clock.
 pub struct TestApp {
     pub api: ApiClient,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
     pub table: String,
+    pub topic_arn: String,
     pub key: JwtKey,
     /// DynamoDB requests the API has sent (every attempt).
     pub requests: RequestCounter,
+    pub evaluator: Arc<Evaluator>,
+    poller: Mutex<StreamPoller>,
+    /// Seconds added to the evaluator's clock.
+    clock_offset: Arc<AtomicI64>,
+    moto: ApiClient,
     _gateway: GatewayHandle,
 }
 
 pub async fn spawn_app() -> TestApp {
     let endpoint = moto_endpoint();
-    let sdk = emulator_sdk_config(&endpoint);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let table = format!(
+    let name = format!(
         "inventory-{}-{}",
         std::process::id(),
         NEXT_TABLE.fetch_add(1, Ordering::Relaxed)
     );
-    let template = Template::load(&project_root().join("template.yaml")).expect("template");
-    template
-        .create_table(&dynamodb, "InventoryTable", &table)
-        .await
-        .expect("create table");
     let requests = RequestCounter::default();
-    let counted = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(requests.clone())
-            .build(),
-    );
     let key = JwtKey::random();
-    let gateway = Gateway::new(template.routes(), Store::new(counted, &table), key.clone())
-        .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+    let clock_offset = Arc::new(AtomicI64::new(0));
+    let offset = clock_offset.clone();
+    let mut options = Options::new(&name, SocketAddr::from(([127, 0, 0, 1], 0)), key.clone());
+    options.counter = Some(requests.clone());
+    options.clock = Arc::new(move || {
+        time::OffsetDateTime::now_utc().unix_timestamp() + offset.load(Ordering::Relaxed)
+    });
+    let system = System::start(&endpoint, options)
         .await
-        .expect("serve gateway");
+        .expect("start the system");
     TestApp {
-        api: ApiClient::new(gateway.base_url()),
-        dynamodb,
-        table,
+        api: ApiClient::new(system.gateway.base_url()),
+        streams: aws_sdk_dynamodbstreams::Client::new(&system.sdk),
+        dynamodb: system.dynamodb,
+        table: system.table,
+        topic_arn: system.topic_arn,
         key,
         requests,
-        _gateway: gateway,
+        evaluator: system.evaluator,
+        poller: Mutex::new(system.poller),
+        clock_offset,
+        moto: ApiClient::new(endpoint),
+        _gateway: system.gateway,
+    }
+}
+
+/// One SNS publish as the emulator recorded it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The per-protocol message (`default`, `sms`, `email`…).
+    pub message: Value,
+    pub subject: String,
+    /// Message attributes: name → value.
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+impl TestApp {
+    /// Runs the evaluator over everything on the stream, as Lambda's event source mapping would.
+    pub async fn process_stream(&self) -> usize {
+        self.poller
+            .lock()
+            .await
+            .drain()
+            .await
+            .expect("stream delivery")
+    }
+
+    /// Records the poller gave up on (what would reach the on-failure queue).
+    pub async fn dead_letters(&self) -> usize {
+        self.poller.lock().await.dead_letters.len()
+    }
+
+    /// Moves the evaluator's clock forward.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.clock_offset.fetch_add(seconds, Ordering::Relaxed);
+    }
+
+    /// Every record on the table's stream, as Lambda would deliver them.
+    pub async fn stream_records(&self) -> Vec<Value> {
+        let arn = self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap()
+            .latest_stream_arn
+            .unwrap();
+        let shard = self
+            .streams
+            .describe_stream()
+            .stream_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .stream_description
+            .unwrap()
+            .shards
+            .unwrap()[0]
+            .shard_id
+            .clone()
+            .unwrap();
+        let mut it = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard)
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        let mut out = Vec::new();
+        while let Some(i) = it {
+            let page = self
+                .streams
+                .get_records()
+                .shard_iterator(i)
+                .send()
+                .await
+                .unwrap();
+            if page.records().is_empty() {
+                break;
+            }
+            out.extend(page.records().iter().map(|r| lambda_record(r, &arn)));
+            it = page.next_shard_iterator;
+        }
+        out
+    }
+
+    async fn emulator_state(&self) -> Value {
+        let r = self
+            .moto
+            .send(Method::GET, "/moto-api/data.json", &[], None)
+            .await
+            .expect("moto state");
+        r.json()
+    }
+
+    /// What was published to this test's ops topic, oldest first.
+    pub async fn published(&self) -> Vec<Published> {
+        let state = self.emulator_state().await;
+        let topics = state["sns"]["Topic"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        // data.json lists every topic object ever made, a deleted and re-created one included.
+        topics
+            .iter()
+            .filter(|t| t["arn"] == self.topic_arn.as_str())
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|n| Published {
+                message: n[1]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(Value::Null),
+                subject: n[2].as_str().unwrap_or_default().to_owned(),
+                attributes: n[3]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v["Value"].clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Emails the emulator's SES accepted for `recipient`, oldest first.
+    pub async fn emails_to(&self, recipient: &str) -> Vec<Value> {
+        let state = self.emulator_state().await;
+        state["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|t| t == recipient))
+            })
+            .collect()
     }
 }
 

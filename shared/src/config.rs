@@ -71,3 +71,86 @@ pub fn init_tracing() {
         .without_time()
         .try_init();
 }
+
+/// Every environment variable the alert evaluator reads (and `template.yaml` declares).
+pub const EVALUATOR_ENV: &[&str] = &[
+    "TABLE_NAME",
+    "ALERT_TOPIC_ARN",
+    "SENDER_EMAIL",
+    "RULE_CACHE_SECONDS",
+];
+
+/// The alert evaluator's configuration.
+#[derive(Debug, Clone)]
+pub struct EvaluatorConfig {
+    pub table_name: String,
+    pub topic_arn: String,
+    pub sender_email: String,
+    /// How long loaded rules and silences are reused before the next query.
+    pub rule_cache: std::time::Duration,
+}
+
+impl EvaluatorConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let table_name = StockApiConfig::from_env()?.table_name;
+        let topic_arn = required("ALERT_TOPIC_ARN")?;
+        if !topic_arn.starts_with("arn:") {
+            return Err(ConfigError::Invalid {
+                name: "ALERT_TOPIC_ARN",
+                reason: "not an SNS topic ARN".into(),
+            });
+        }
+        let sender_email = required("SENDER_EMAIL")?;
+        if !sender_email.contains('@') {
+            return Err(ConfigError::Invalid {
+                name: "SENDER_EMAIL",
+                reason: "not an email address".into(),
+            });
+        }
+        let seconds: u64 =
+            required("RULE_CACHE_SECONDS")?
+                .parse()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "RULE_CACHE_SECONDS",
+                    reason: "not a whole number of seconds".into(),
+                })?;
+        Ok(Self {
+            table_name,
+            topic_arn,
+            sender_email,
+            rule_cache: std::time::Duration::from_secs(seconds),
+        })
+    }
+}
+
+/// Builds the evaluator from the AWS environment once, at init. SNS and SES throttling is
+/// retried with exponential backoff by the SDK (up to 5 attempts) before a record is failed.
+pub async fn evaluator_from_env(config: &EvaluatorConfig) -> crate::alerts::evaluator::Evaluator {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    evaluator_from_sdk(&sdk, config, crate::alerts::evaluator::system_clock())
+}
+
+/// Builds the evaluator from an SDK configuration (the local stack passes the emulator's).
+pub fn evaluator_from_sdk(
+    sdk: &aws_config::SdkConfig,
+    config: &EvaluatorConfig,
+    clock: crate::alerts::evaluator::Clock,
+) -> crate::alerts::evaluator::Evaluator {
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(sdk)
+            .retry_config(retry.clone())
+            .build(),
+    );
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(sdk)
+            .retry_config(retry)
+            .build(),
+    );
+    crate::alerts::evaluator::Evaluator::new(
+        crate::alerts::store::AlertStore::new(Client::new(sdk), &config.table_name),
+        crate::alerts::notify::Notifier::new(sns, &config.topic_arn, ses, &config.sender_email),
+        config.rule_cache,
+        clock,
+    )
+}

@@ -1,6 +1,7 @@
 //! The inventory system's library: the pure domain, the DynamoDB store, the HTTP API handlers and
 //! the configuration every function reads at start-up.
 
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod domain;

@@ -129,7 +129,7 @@ impl StoreError {
         matches!(self, Self::Busy(_))
     }
 
-    fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
     where
         E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
@@ -388,7 +388,6 @@ fn delta_attrs(item: &mut Item, change: LevelChange) {
 pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord) -> MovementWrite {
     let mut items = Vec::with_capacity(movement.lines.len() * 2 + 3);
     let mut roles = Vec::with_capacity(items.capacity());
-    let mv_ref = format!("{}/{}", record.partition, record.movement_id);
 
     for (i, line) in movement.lines.iter().enumerate() {
         let key = HashMap::from([
@@ -406,7 +405,9 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
         put_value(":zero", n(0));
         put_value(":one", n(1));
         put_value(":now", s(&record.at));
-        put_value(":mv", s(&mv_ref));
+        // The ledger line this change is recorded under: the stream consumer annotates it with the
+        // level's exact before and after values from the old and new images.
+        put_value(":mv", s(ledger_ref(&record.partition, i)));
         put_value(":entity", s(entity::STOCK_LEVEL));
         put_value(":sku", s(line.sku.as_str()));
         put_value(":loc", s(line.location.as_str()));
@@ -584,6 +585,11 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
     MovementWrite { items, roles }
 }
 
+/// `<partition>|<sort key>` of a ledger line, as stored in a level's `last_movement`.
+pub fn ledger_ref(partition: &str, line: usize) -> String {
+    format!("{partition}|{}", keys::movement_line(line))
+}
+
 fn exists_check(table: &str, pk: String) -> TransactWriteItem {
     TransactWriteItem::builder()
         .condition_check(
@@ -665,6 +671,12 @@ pub struct LedgerEntry {
     pub order_id: Option<String>,
     pub actor: String,
     pub at: String,
+    /// The level's exact quantities before and after this line, written from the table's
+    /// stream moments after the movement (absent until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Quantities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Quantities>,
 }
 
 /// A page of a listing and the cursor for the next one.
@@ -749,11 +761,19 @@ fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
         order_id: text("order_id"),
         actor: text("actor").unwrap_or_default(),
         at: text("at").unwrap_or_default(),
+        before: item
+            .get("before")
+            .and_then(|v| v.as_m().ok())
+            .map(quantities),
+        after: item
+            .get("after")
+            .and_then(|v| v.as_m().ok())
+            .map(quantities),
     })
 }
 
 /// Encodes the last evaluated key of a page as an opaque cursor.
-fn encode_cursor(key: &Item) -> Option<String> {
+pub(crate) fn encode_cursor(key: &Item) -> Option<String> {
     let map: std::collections::BTreeMap<&str, &str> = key
         .iter()
         .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
@@ -764,7 +784,7 @@ fn encode_cursor(key: &Item) -> Option<String> {
 }
 
 /// Decodes a cursor, accepting only the index keys of the partition being listed.
-fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
+pub(crate) fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::InvalidCursor)?;

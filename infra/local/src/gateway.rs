@@ -61,15 +61,19 @@ fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
 impl Gateway {
     /// Builds the gateway for `routes`, one handler per function, all on `store`.
     pub fn new(routes: Vec<TemplateRoute>, store: Store, key: JwtKey) -> Self {
-        let functions = [Function::StockCommand, Function::StockQuery]
-            .into_iter()
-            .map(|f| {
-                (
-                    f.logical_id().to_owned(),
-                    App::for_function(store.clone(), f),
-                )
-            })
-            .collect();
+        let functions = [
+            Function::StockCommand,
+            Function::StockQuery,
+            Function::AlertsApi,
+        ]
+        .into_iter()
+        .map(|f| {
+            (
+                f.logical_id().to_owned(),
+                App::for_function(store.clone(), f),
+            )
+        })
+        .collect();
         Self {
             routes,
             functions,

@@ -6,6 +6,8 @@ pub mod client;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
+pub mod streams;
+pub mod system;
 pub mod template;
 
 use std::path::PathBuf;

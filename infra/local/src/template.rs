@@ -110,6 +110,32 @@ impl Template {
         names
     }
 
+    /// The DynamoDB stream event source of a function: batch size, retries, filter patterns.
+    pub fn stream_mapping(&self, function: &str) -> anyhow::Result<crate::streams::MappingConfig> {
+        let events = &self.resource(function)?["Properties"]["Events"];
+        let (_, event) = events
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .find(|(_, e)| e["Type"].as_str() == Some("DynamoDB"))
+            .with_context(|| format!("{function} has no DynamoDB stream event"))?;
+        let p = &event["Properties"];
+        let filters = p["FilterCriteria"]["Filters"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                let pattern = str_of(f, "Pattern")?;
+                serde_json::from_str(pattern).context("filter pattern is not JSON")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(crate::streams::MappingConfig {
+            batch_size: p["BatchSize"].as_u64().unwrap_or(100) as usize,
+            max_retries: p["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
+            filters,
+        })
+    }
+
     /// Creates a DynamoDB table as the template defines `logical_id`, under `name`.
     pub async fn create_table(
         &self,

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, scopes, request parsing and responses. Each Lambda function serves a
 //! subset of [`ROUTES`] (its [`Function`]); the handlers are the same code locally and on AWS.
 
+mod alerts;
 pub mod problem;
 pub mod requests;
 
@@ -42,6 +43,8 @@ pub enum Function {
     StockCommand,
     /// Every read (GetItem and Query only).
     StockQuery,
+    /// Alert rules, the alert inbox and silences.
+    AlertsApi,
 }
 
 impl Function {
@@ -50,6 +53,7 @@ impl Function {
         match self {
             Self::StockCommand => "StockCommandFunction",
             Self::StockQuery => "StockQueryFunction",
+            Self::AlertsApi => "AlertsApiFunction",
         }
     }
 }
@@ -69,6 +73,18 @@ pub enum Operation {
     Incoming,
     Adjustment,
     Transfer,
+    ListRules,
+    CreateRule,
+    GetRule,
+    ReplaceRule,
+    DeleteRule,
+    ListAlerts,
+    GetAlert,
+    AcknowledgeAlert,
+    ResolveAlert,
+    ListSilences,
+    CreateSilence,
+    DeleteSilence,
 }
 
 /// One route of the API.
@@ -145,6 +161,66 @@ pub const ROUTES: &[Route] = {
             StockCommand,
             Transfer,
         ),
+        route("GET", "/v1/rules", scope::READ, AlertsApi, ListRules),
+        route("POST", "/v1/rules", scope::ADMIN, AlertsApi, CreateRule),
+        route(
+            "GET",
+            "/v1/rules/{rule_id}",
+            scope::READ,
+            AlertsApi,
+            GetRule,
+        ),
+        route(
+            "PUT",
+            "/v1/rules/{rule_id}",
+            scope::ADMIN,
+            AlertsApi,
+            ReplaceRule,
+        ),
+        route(
+            "DELETE",
+            "/v1/rules/{rule_id}",
+            scope::ADMIN,
+            AlertsApi,
+            DeleteRule,
+        ),
+        route("GET", "/v1/alerts", scope::READ, AlertsApi, ListAlerts),
+        route(
+            "GET",
+            "/v1/alerts/{alert_id}",
+            scope::READ,
+            AlertsApi,
+            GetAlert,
+        ),
+        route(
+            "POST",
+            "/v1/alerts/{alert_id}/acknowledge",
+            scope::ADMIN,
+            AlertsApi,
+            AcknowledgeAlert,
+        ),
+        route(
+            "POST",
+            "/v1/alerts/{alert_id}/resolve",
+            scope::ADMIN,
+            AlertsApi,
+            ResolveAlert,
+        ),
+        route("GET", "/v1/silences", scope::READ, AlertsApi, ListSilences),
+        route(
+            "POST",
+            "/v1/silences",
+            scope::ADMIN,
+            AlertsApi,
+            CreateSilence,
+        ),
+        route(
+            "DELETE",
+            "/v1/silences/{silence_id}",
+            scope::ADMIN,
+            AlertsApi,
+            DeleteSilence,
+        ),
     ]
 };
 
@@ -184,21 +260,7 @@ pub fn match_route<'p>(
     if allowed.is_empty() {
         Err(ApiError::RouteNotFound)
     } else {
-        // Leak-free: the methods are 'static; the slice lives as long as the error needs it.
-        Err(ApiError::MethodNotAllowed(static_methods(&allowed)))
-    }
-}
-
-fn static_methods(allowed: &[&'static str]) -> &'static [&'static str] {
-    const GET: &[&str] = &["GET"];
-    const PUT: &[&str] = &["PUT"];
-    const POST: &[&str] = &["POST"];
-    const GET_PUT: &[&str] = &["GET", "PUT"];
-    match (allowed.contains(&"GET"), allowed.contains(&"PUT")) {
-        (true, true) => GET_PUT,
-        (true, false) => GET,
-        (false, true) => PUT,
-        (false, false) => POST,
+        Err(ApiError::MethodNotAllowed(allowed))
     }
 }
 
@@ -243,6 +305,7 @@ pub fn now_rfc3339() -> String {
 #[derive(Debug, Clone)]
 pub struct App {
     pub store: Store,
+    pub alerts: crate::alerts::store::AlertStore,
     pub function: Option<Function>,
 }
 
@@ -250,6 +313,7 @@ impl App {
     /// An app serving only `function`'s routes (as on Lambda).
     pub fn for_function(store: Store, function: Function) -> Self {
         Self {
+            alerts: crate::alerts::store::AlertStore::new(store.client().clone(), store.table()),
             store,
             function: Some(function),
         }
@@ -258,6 +322,7 @@ impl App {
     /// An app serving every route (benchmarks and in-process tools).
     pub fn all_routes(store: Store) -> Self {
         Self {
+            alerts: crate::alerts::store::AlertStore::new(store.client().clone(), store.table()),
             store,
             function: None,
         }
@@ -349,6 +414,10 @@ impl App {
             }
             Transfer => {
                 self.movement::<TransferBody>(req, route, &principal, TransferBody::validate)
+                    .await
+            }
+            _ => {
+                self.alerts_route(req, route, &params, &principal, &query)
                     .await
             }
         }
@@ -499,7 +568,7 @@ fn movement_response(movement: &Movement, id: &str, principal: &Principal, at: &
     v
 }
 
-fn created_or_ok(created: bool) -> StatusCode {
+pub(crate) fn created_or_ok(created: bool) -> StatusCode {
     if created {
         StatusCode::CREATED
     } else {
@@ -507,11 +576,11 @@ fn created_or_ok(created: bool) -> StatusCode {
     }
 }
 
-fn sku_param(raw: &str) -> Result<SkuId, ApiError> {
+pub(crate) fn sku_param(raw: &str) -> Result<SkuId, ApiError> {
     SkuId::parse("sku", raw).map_err(|e| ApiError::InvalidParameter(vec![e]))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     let raw = headers
         .get("idempotency-key")
         .ok_or(ApiError::IdempotencyKeyMissing)?;
@@ -571,7 +640,7 @@ fn strip_position(message: &str) -> String {
 }
 
 /// Query parameters of a listing.
-struct Query(BTreeMap<String, String>);
+pub(crate) struct Query(BTreeMap<String, String>);
 
 impl Query {
     fn parse(raw: Option<&str>) -> Self {
@@ -584,9 +653,18 @@ impl Query {
     }
 
     fn page(&self) -> Result<(i32, Option<&str>), ApiError> {
+        self.page_with(&[])
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Page parameters, accepting also the listing's own filter parameters.
+    pub(crate) fn page_with(&self, filters: &[&str]) -> Result<(i32, Option<&str>), ApiError> {
         let mut errors = Vec::new();
         for k in self.0.keys() {
-            if k != "limit" && k != "cursor" {
+            if k != "limit" && k != "cursor" && !filters.contains(&k.as_str()) {
                 errors.push(FieldError::new(k, "unknown query parameter"));
             }
         }
@@ -640,14 +718,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn page_response<T: Serialize>(page: Page<T>) -> Response<Body> {
+pub(crate) fn page_response<T: Serialize>(page: Page<T>) -> Response<Body> {
     json_response(
         StatusCode::OK,
         &json!({ "items": page.items, "next_cursor": page.next_cursor }),
     )
 }
 
-fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     raw_json_response(
         status,
         serde_json::to_string(body).unwrap_or_else(|_| "null".into()),
@@ -655,7 +733,11 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     )
 }
 
-fn raw_json_response(status: StatusCode, body: String, replayed: bool) -> Response<Body> {
+pub(crate) fn raw_json_response(
+    status: StatusCode,
+    body: String,
+    replayed: bool,
+) -> Response<Body> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -20,7 +20,7 @@ pub enum ApiError {
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Vec<&'static str>),
     #[error("body larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("unsupported media type")]
@@ -41,6 +41,14 @@ pub enum ApiError {
     Movement(#[from] MovementError),
     #[error("unknown SKU {0}")]
     SkuNotFound(String),
+    #[error("unknown rule {0}")]
+    RuleNotFound(String),
+    #[error("unknown alert {0}")]
+    AlertNotFound(String),
+    #[error("unknown silence {0}")]
+    SilenceNotFound(String),
+    #[error("alert is {0}")]
+    AlertStateConflict(&'static str),
 }
 
 impl From<StoreError> for ApiError {
@@ -166,6 +174,33 @@ impl ApiError {
                 format!("There is no SKU {sku}."),
             )
             .with("sku", json!(sku)),
+            Self::RuleNotFound(id) => problem(
+                S::NOT_FOUND,
+                "rule-not-found",
+                "Unknown rule",
+                format!("There is no rule {id}."),
+            )
+            .with("rule_id", json!(id)),
+            Self::AlertNotFound(id) => problem(
+                S::NOT_FOUND,
+                "alert-not-found",
+                "Unknown alert",
+                format!("There is no alert {id}."),
+            )
+            .with("alert_id", json!(id)),
+            Self::SilenceNotFound(id) => problem(
+                S::NOT_FOUND,
+                "silence-not-found",
+                "Unknown silence",
+                format!("There is no silence {id} in force."),
+            ),
+            Self::AlertStateConflict(state) => problem(
+                S::CONFLICT,
+                "alert-state-conflict",
+                "Alert is not in a state that allows this",
+                format!("The alert is {state}; nothing changed."),
+            )
+            .with("state", json!(state)),
             Self::Movement(e) => movement_problem(e),
         }
     }

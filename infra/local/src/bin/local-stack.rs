@@ -3,21 +3,18 @@
 //!
 //! Usage: local-stack [--port 3000] [--demo]
 
-use std::{collections::BTreeMap, net::SocketAddr};
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use anyhow::{bail, Context};
 use http::Method;
 use local_stack::{
     client::ApiClient,
-    emulator_sdk_config,
-    gateway::Gateway,
     jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER, ROLES},
     moto::Moto,
     project_root,
-    template::Template,
+    system::{Options, System, LOCAL_SENDER},
 };
 use serde_json::json;
-use shared::store::Store;
 
 const TABLE: &str = "inventory";
 
@@ -51,19 +48,17 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let root = project_root();
     let moto = Moto::start(0)?;
-    let sdk = emulator_sdk_config(&moto.endpoint());
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let template = Template::load(&root.join("template.yaml"))?;
-    template
-        .create_table(&dynamodb, "InventoryTable", TABLE)
-        .await?;
-
     let key = JwtKey::random();
-    let gateway = Gateway::new(template.routes(), Store::new(dynamodb, TABLE), key.clone());
-    let handle = gateway
-        .serve(SocketAddr::from(([127, 0, 0, 1], args.port)))
-        .await
-        .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
+    let mut options = Options::new(
+        TABLE,
+        SocketAddr::from(([127, 0, 0, 1], args.port)),
+        key.clone(),
+    );
+    // Rules and silences made through the API apply within five seconds locally.
+    options.rule_cache = Duration::from_secs(5);
+    let system = System::start(&moto.endpoint(), options).await?;
+    let handle = system.gateway;
+    let _poller = system.poller.spawn(Duration::from_millis(500));
 
     let tokens: BTreeMap<&str, String> = ROLES
         .iter()
@@ -75,6 +70,8 @@ async fn main() -> anyhow::Result<()> {
         "api_url": handle.base_url(),
         "moto_endpoint": moto.endpoint(),
         "table": TABLE,
+        "ops_topic_arn": system.topic_arn,
+        "sender_email": LOCAL_SENDER,
         "issuer": LOCAL_ISSUER,
         "audience": LOCAL_AUDIENCE,
         "tokens": tokens,
@@ -89,6 +86,12 @@ async fn main() -> anyhow::Result<()> {
     println!("inventory API    {}", handle.base_url());
     println!("AWS emulator     {} (moto, serialised)", moto.endpoint());
     println!("table            {TABLE}");
+    println!("ops topic        {}", system.topic_arn);
+    println!("stream evaluator polling every 0.5 s (alerts appear within about a second)");
+    println!(
+        "sent SMS/email   {}/moto-api/data.json (sns.Topic[].sent_notifications, ses.Message)",
+        moto.endpoint()
+    );
     for (role, sub, scope) in ROLES {
         println!("\n{role} token ({sub}; {scope}):\n{}", tokens[role]);
     }
@@ -137,6 +140,34 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
         json!({"name": "France (cross-border)", "kind": "country", "country": "FR"}),
     )
     .await?;
+    let rule = api
+        .send(
+            Method::POST,
+            "/v1/rules",
+            &[
+                ("authorization", &auth),
+                ("idempotency-key", "demo-rule-low-stock"),
+            ],
+            Some(
+                json!({
+                    "name": "Low stock at the Berlin warehouse", "kind": "low_stock",
+                    "threshold": 10, "clear_at": 20, "severity": "warning",
+                    "selector": { "location": "WH-BERLIN" },
+                    "channels": { "sms": true, "email": ["ops@shop.example"] },
+                    "notify_on_resolve": true, "repeat_minutes": 240
+                })
+                .to_string()
+                .into_bytes(),
+            ),
+        )
+        .await?;
+    if !rule.status.is_success() {
+        bail!(
+            "demo rule: {} {}",
+            rule.status,
+            String::from_utf8_lossy(&rule.body)
+        );
+    }
     let skus = [
         (
             "TSHIRT-RED-M",
@@ -179,6 +210,9 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
             );
         }
     }
-    println!("demo data loaded: locations WH-BERLIN, FR; SKUs TSHIRT-RED-M, MUG-LOGO, CAP-BLUE");
+    println!(
+        "demo data loaded: locations WH-BERLIN, FR; SKUs TSHIRT-RED-M, MUG-LOGO, CAP-BLUE; \
+         a low-stock rule (threshold 10) that CAP-BLUE already trips"
+    );
     Ok(())
 }

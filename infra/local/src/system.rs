@@ -1,0 +1,137 @@
+//! The whole system on the emulator: the resources of template.yaml (table, ops topic, sender
+//! identity), the API behind the gateway emulation, and the alert evaluator behind the stream
+//! poller. Used by the local stack and the tests.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use shared::{
+    alerts::evaluator::{system_clock, Clock, Evaluator},
+    config::{evaluator_from_sdk, EvaluatorConfig},
+    store::{RequestCounter, Store},
+};
+
+use crate::{
+    emulator_sdk_config,
+    gateway::{Gateway, GatewayHandle},
+    jwt::JwtKey,
+    project_root,
+    streams::StreamPoller,
+    template::Template,
+};
+
+/// The address alerts are sent from locally (verified in the emulator's SES).
+pub const LOCAL_SENDER: &str = "alerts@inventory.local";
+
+/// What to start.
+pub struct Options {
+    /// Table and topic names (unique per test).
+    pub name: String,
+    pub listen: SocketAddr,
+    pub key: JwtKey,
+    /// How long the evaluator reuses loaded rules (0: reload for every batch).
+    pub rule_cache: Duration,
+    pub clock: Clock,
+    /// Counts the API's DynamoDB requests.
+    pub counter: Option<RequestCounter>,
+}
+
+impl Options {
+    pub fn new(name: impl Into<String>, listen: SocketAddr, key: JwtKey) -> Self {
+        Self {
+            name: name.into(),
+            listen,
+            key,
+            rule_cache: Duration::from_secs(0),
+            clock: system_clock(),
+            counter: None,
+        }
+    }
+}
+
+/// A running system.
+pub struct System {
+    pub gateway: GatewayHandle,
+    pub poller: StreamPoller,
+    pub evaluator: Arc<Evaluator>,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sdk: aws_config::SdkConfig,
+    pub table: String,
+    pub topic_arn: String,
+}
+
+impl System {
+    pub async fn start(endpoint: &str, options: Options) -> anyhow::Result<Self> {
+        let sdk = emulator_sdk_config(endpoint);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let template = Template::load(&project_root().join("template.yaml"))?;
+        let table = options.name.clone();
+        template
+            .create_table(&dynamodb, "InventoryTable", &table)
+            .await?;
+
+        let topic_arn = aws_sdk_sns::Client::new(&sdk)
+            .create_topic()
+            .name(format!("{}-ops-alerts", options.name))
+            .send()
+            .await
+            .context("CreateTopic")?
+            .topic_arn
+            .context("topic without ARN")?;
+        aws_sdk_sesv2::Client::new(&sdk)
+            .create_email_identity()
+            .email_identity(LOCAL_SENDER)
+            .send()
+            .await
+            .context("CreateEmailIdentity")?;
+
+        let api_client = match &options.counter {
+            Some(counter) => aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            None => dynamodb.clone(),
+        };
+        let gateway = Gateway::new(
+            template.routes(),
+            Store::new(api_client, &table),
+            options.key,
+        )
+        .serve(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+
+        let config = EvaluatorConfig {
+            table_name: table.clone(),
+            topic_arn: topic_arn.clone(),
+            sender_email: LOCAL_SENDER.into(),
+            rule_cache: options.rule_cache,
+        };
+        let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock));
+        let stream_arn = dynamodb
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .context("table has no stream")?;
+        let poller = StreamPoller::new(
+            aws_sdk_dynamodbstreams::Client::new(&sdk),
+            stream_arn,
+            evaluator.clone(),
+            template.stream_mapping("AlertEvaluatorFunction")?,
+        )
+        .await?;
+        Ok(Self {
+            gateway,
+            poller,
+            evaluator,
+            dynamodb,
+            sdk,
+            table,
+            topic_arn,
+        })
+    }
+}

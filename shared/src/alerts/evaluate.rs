@@ -1,0 +1,606 @@
+//! Rule evaluation and the alert episode state machine: given a stock level as the stream shows
+//! it, decide whether a rule fires, holds or clears, and what (if anything) to send. Pure.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::rules::{Condition, Rule};
+use crate::domain::Quantities;
+
+/// A stock level as the stream image carries it, with its sales counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelSnapshot {
+    pub sku: String,
+    pub location: String,
+    pub quantities: Quantities,
+    /// Units sold per hour bucket (`hours since epoch`).
+    pub sold_hourly: BTreeMap<i64, i64>,
+    /// Units sold per day bucket (`days since epoch`).
+    pub sold_daily: BTreeMap<i64, i64>,
+    pub last_sale_at: Option<i64>,
+    pub last_receipt_at: Option<i64>,
+    pub created_at: Option<i64>,
+    /// The level item's version (increments with every change).
+    pub version: i64,
+}
+
+impl LevelSnapshot {
+    /// Units sold in the `hours` hourly buckets ending with the current one.
+    pub fn sold_in_hours(&self, now: i64, hours: i64) -> i64 {
+        let current = now.div_euclid(3600);
+        self.sold_hourly
+            .range(current - hours + 1..=current)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Units sold in the `days` daily buckets ending with today.
+    pub fn sold_in_days(&self, now: i64, days: i64) -> i64 {
+        let today = now.div_euclid(86_400);
+        self.sold_daily
+            .range(today - days + 1..=today)
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+/// What a rule says about a level right now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// The condition holds: an episode should be open.
+    Firing(Observation),
+    /// Between the firing and the clear level: keep whatever state the episode is in.
+    Hold,
+    /// Clear: an open episode resolves.
+    Clear,
+    /// Not evaluated on stock changes (time-based rules), or the rule is disabled.
+    NotApplicable,
+}
+
+/// The measured value that made a rule fire, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Observation {
+    pub available: i64,
+    /// Units sold in the rule's window (velocity, drop) or per day (days of cover).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_of_cover: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_days: Option<i64>,
+}
+
+impl Observation {
+    fn of(level: &LevelSnapshot) -> Self {
+        Self {
+            available: level.quantities.available,
+            sold: None,
+            days_of_cover: None,
+            idle_days: None,
+        }
+    }
+}
+
+/// What a rule measures on a level now (whatever its verdict), for messages.
+pub fn observation_of(rule: &Rule, level: &LevelSnapshot, now: i64) -> Observation {
+    match (
+        evaluate_change(rule, level, now),
+        evaluate_clock(rule, level, now),
+    ) {
+        (Verdict::Firing(o), _) | (_, Verdict::Firing(o)) => o,
+        _ => Observation::of(level),
+    }
+}
+
+/// Days of cover: available ÷ average daily sales over `lookback_days` (None without sales).
+pub fn days_of_cover(level: &LevelSnapshot, now: i64, lookback_days: i64) -> Option<f64> {
+    let per_day = level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64;
+    (per_day > 0.0).then(|| level.quantities.available.max(0) as f64 / per_day)
+}
+
+/// Evaluates a rule on stock changes.
+pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
+    if !rule.enabled || !rule.condition.on_change() {
+        return Verdict::NotApplicable;
+    }
+    let available = level.quantities.available;
+    let obs = Observation::of(level);
+    match rule.condition {
+        Condition::LowStock {
+            threshold,
+            clear_at,
+        } => {
+            if available <= threshold {
+                Verdict::Firing(obs)
+            } else if available >= clear_at {
+                Verdict::Clear
+            } else {
+                Verdict::Hold
+            }
+        }
+        Condition::OutOfStock { clear_at } => {
+            if available <= 0 {
+                Verdict::Firing(obs)
+            } else if available >= clear_at {
+                Verdict::Clear
+            } else {
+                Verdict::Hold
+            }
+        }
+        Condition::SalesVelocity {
+            window_hours,
+            min_units,
+        } => {
+            let sold = level.sold_in_hours(now, window_hours);
+            if sold >= min_units {
+                Verdict::Firing(Observation {
+                    sold: Some(sold as f64),
+                    ..obs
+                })
+            } else {
+                Verdict::Clear
+            }
+        }
+        Condition::StockDrop {
+            window_hours,
+            drop_percent,
+        } => {
+            let sold = level.sold_in_hours(now, window_hours);
+            let start = available.max(0) + sold;
+            if sold > 0 && start > 0 && sold * 100 >= drop_percent * start {
+                Verdict::Firing(Observation {
+                    sold: Some(sold as f64),
+                    ..obs
+                })
+            } else {
+                Verdict::Clear
+            }
+        }
+        Condition::DaysOfCover {
+            lookback_days,
+            max_days,
+        } => match days_of_cover(level, now, lookback_days) {
+            Some(cover) if cover <= max_days => Verdict::Firing(Observation {
+                days_of_cover: Some(cover),
+                sold: Some(level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64),
+                ..obs
+            }),
+            _ => Verdict::Clear,
+        },
+        Condition::NoSale { .. } | Condition::NoReceipt { .. } | Condition::StockAge { .. } => {
+            Verdict::NotApplicable
+        }
+    }
+}
+
+/// Evaluates a time-based rule on a clock (the scheduled function); stock-change rules give
+/// `NotApplicable` here.
+pub fn evaluate_clock(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
+    if !rule.enabled {
+        return Verdict::NotApplicable;
+    }
+    let days_since = |t: Option<i64>| t.or(level.created_at).map(|t| (now - t).div_euclid(86_400));
+    let obs = Observation::of(level);
+    let q = level.quantities;
+    match rule.condition {
+        Condition::NoSale { days } => match days_since(level.last_sale_at) {
+            Some(idle) if q.on_hand > 0 && idle >= days => Verdict::Firing(Observation {
+                idle_days: Some(idle),
+                ..obs
+            }),
+            _ => Verdict::Clear,
+        },
+        Condition::NoReceipt { days, below } => match days_since(level.last_receipt_at) {
+            Some(idle) if q.available <= below && idle >= days => Verdict::Firing(Observation {
+                idle_days: Some(idle),
+                ..obs
+            }),
+            _ => Verdict::Clear,
+        },
+        Condition::StockAge { days } => match days_since(level.last_receipt_at) {
+            Some(age) if q.on_hand > 0 && age >= days => Verdict::Firing(Observation {
+                idle_days: Some(age),
+                ..obs
+            }),
+            _ => Verdict::Clear,
+        },
+        _ => Verdict::NotApplicable,
+    }
+}
+
+/// The state of an alert episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => "firing",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "firing" => Some(Self::Firing),
+            "acknowledged" => Some(Self::Acknowledged),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// The open episode of a (rule, SKU, location), as far as the decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenEpisode {
+    pub alert_id: String,
+    pub state: AlertState,
+    /// When a notification (the first or a reminder) last went out; None while one is pending.
+    pub last_notified_at: Option<i64>,
+}
+
+/// What to do for one rule and level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    Nothing,
+    /// Open a new episode and notify once.
+    Fire(Observation),
+    /// Close the open episode (and notify if the rule asks).
+    Resolve,
+    /// Remind: the episode is still firing, unacknowledged, and the repeat interval has passed.
+    Remind(Observation),
+}
+
+/// The episode state machine: ok → firing → acknowledged → resolved. Notifies once per episode,
+/// reminds only after the repeat interval, never per sale.
+pub fn decide(rule: &Rule, verdict: Verdict, open: Option<&OpenEpisode>, now: i64) -> Decision {
+    match (verdict, open) {
+        (Verdict::Firing(obs), None) => Decision::Fire(obs),
+        (Verdict::Firing(obs), Some(ep)) => {
+            let due = match (rule.repeat_minutes, ep.state, ep.last_notified_at) {
+                (Some(every), AlertState::Firing, Some(last)) => now - last >= every * 60,
+                _ => false,
+            };
+            if due {
+                Decision::Remind(obs)
+            } else {
+                Decision::Nothing
+            }
+        }
+        (Verdict::Clear, Some(_)) => Decision::Resolve,
+        _ => Decision::Nothing,
+    }
+}
+
+/// Notification texts for one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// At most 160 characters, for SMS.
+    pub sms: String,
+    pub subject: String,
+    /// The full text, for email and other subscribers.
+    pub body: String,
+}
+
+/// What the alert is about, for its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Fired,
+    Reminder,
+    Resolved,
+}
+
+fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
+    match rule.condition {
+        Condition::LowStock { threshold, clear_at } => (
+            format!("low stock: {} available (threshold {threshold})", obs.available),
+            format!(
+                "Available stock is {} which is at or below the threshold of {threshold}. The alert \
+                 resolves once available reaches {clear_at}.\nWhat to do: reorder or transfer stock \
+                 from another location.",
+                obs.available
+            ),
+        ),
+        Condition::OutOfStock { .. } => (
+            "out of stock".to_owned(),
+            "Nothing is available to sell. Storefronts will refuse orders for this SKU at this \
+             location.\nWhat to do: receive or transfer stock, or hide the product."
+                .to_owned(),
+        ),
+        Condition::SalesVelocity {
+            window_hours,
+            min_units,
+        } => (
+            format!(
+                "selling fast: {} sold in {window_hours}h",
+                obs.sold.unwrap_or(0.0)
+            ),
+            format!(
+                "{} units sold in the last {window_hours} hours (rule: at least {min_units}); {} \
+                 available.\nWhat to do: check stock cover and reorder early.",
+                obs.sold.unwrap_or(0.0),
+                obs.available
+            ),
+        ),
+        Condition::StockDrop {
+            window_hours,
+            drop_percent,
+        } => (
+            format!("stock dropped {drop_percent}%+ in {window_hours}h"),
+            format!(
+                "{} units sold in the last {window_hours} hours, at least {drop_percent}% of the \
+                 stock at the start of the window; {} available.\nWhat to do: check for a run on \
+                 the product or a pricing error.",
+                obs.sold.unwrap_or(0.0),
+                obs.available
+            ),
+        ),
+        Condition::DaysOfCover {
+            lookback_days,
+            max_days,
+        } => {
+            let cover = obs.days_of_cover.unwrap_or(0.0);
+            (
+                format!("{cover:.1} days of cover left"),
+                format!(
+                    "At the average of {:.1} units a day over the last {lookback_days} days, the {} \
+                     available last {cover:.1} days (rule: {max_days} days or less).\nWhat to do: \
+                     reorder now; the stock-out is predicted before it happens.",
+                    obs.sold.unwrap_or(0.0),
+                    obs.available
+                ),
+            )
+        }
+        Condition::NoSale { days } => (
+            format!("no sale for {} days", obs.idle_days.unwrap_or(days)),
+            format!(
+                "No sale for {} days while {} units are on hand (rule: {days} days).\nWhat to do: \
+                 consider a promotion or moving the stock.",
+                obs.idle_days.unwrap_or(days),
+                obs.available
+            ),
+        ),
+        Condition::NoReceipt { days, below } => (
+            format!("no receipt for {} days", obs.idle_days.unwrap_or(days)),
+            format!(
+                "No receipt for {} days while available is {} (rule: {days} days below {below}).\n\
+                 What to do: chase the supplier.",
+                obs.idle_days.unwrap_or(days),
+                obs.available
+            ),
+        ),
+        Condition::StockAge { days } => (
+            format!("stock {} days old", obs.idle_days.unwrap_or(days)),
+            format!(
+                "The stock on hand was last replenished {} days ago (rule: {days} days).\nWhat to \
+                 do: check shelf life and rotate the stock.",
+                obs.idle_days.unwrap_or(days)
+            ),
+        ),
+    }
+}
+
+/// Builds the SMS, subject and body for an alert event.
+pub fn message(
+    rule: &Rule,
+    event: Event,
+    sku: &str,
+    sku_name: Option<&str>,
+    location: &str,
+    obs: &Observation,
+) -> Message {
+    let (short, long) = describe(rule, obs);
+    let severity = rule.severity.as_str().to_uppercase();
+    let (tag, lead) = match event {
+        Event::Fired => (severity.clone(), "Alert"),
+        Event::Reminder => (format!("{severity} reminder"), "Still firing"),
+        Event::Resolved => ("RESOLVED".to_owned(), "Resolved"),
+    };
+    let what = match event {
+        Event::Resolved => format!("{} available, back to normal", obs.available),
+        _ => short,
+    };
+    let mut sms = format!("[{tag}] {sku} @ {location}: {what}");
+    if sms.chars().count() > 160 {
+        sms = sms.chars().take(159).collect::<String>() + "…";
+    }
+    let name = sku_name.map(|n| format!(" ({n})")).unwrap_or_default();
+    let subject = format!("[{tag}] {sku}{name} at {location}: {what}");
+    let body = match event {
+        Event::Resolved => format!(
+            "{lead}: rule \"{}\" for SKU {sku}{name} at {location}.\n\nAvailable now: {}.\n",
+            rule.name, obs.available
+        ),
+        _ => format!(
+            "{lead}: rule \"{}\" ({}, severity {}) for SKU {sku}{name} at {location}.\n\n\
+             Available now: {}.\n{long}\n\nAcknowledge it in the admin console's inbox to stop \
+             reminders.\n",
+            rule.name,
+            rule.condition.kind(),
+            rule.severity.as_str(),
+            obs.available
+        ),
+    };
+    Message { sms, subject, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::rules::{Channels, Selector, Severity};
+
+    fn rule(condition: Condition) -> Rule {
+        Rule {
+            rule_id: "rl_1".into(),
+            name: "test".into(),
+            condition,
+            selector: Selector::default(),
+            severity: Severity::Warning,
+            channels: Channels::default(),
+            repeat_minutes: Some(60),
+            notify_on_resolve: true,
+            enabled: true,
+            quiet_hours: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn level(available: i64) -> LevelSnapshot {
+        LevelSnapshot {
+            sku: "A".into(),
+            location: "WH1".into(),
+            quantities: Quantities {
+                on_hand: available,
+                available,
+                ..Quantities::default()
+            },
+            ..LevelSnapshot::default()
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn low_stock_fires_at_threshold_holds_between_and_clears_at_clear_level() {
+        let r = rule(Condition::LowStock {
+            threshold: 5,
+            clear_at: 10,
+        });
+        assert!(matches!(
+            evaluate_change(&r, &level(5), NOW),
+            Verdict::Firing(_)
+        ));
+        assert_eq!(evaluate_change(&r, &level(7), NOW), Verdict::Hold);
+        assert_eq!(evaluate_change(&r, &level(10), NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn an_episode_notifies_once_reminds_after_the_interval_and_resolves() {
+        let r = rule(Condition::LowStock {
+            threshold: 5,
+            clear_at: 10,
+        });
+        let firing = evaluate_change(&r, &level(3), NOW);
+        assert!(matches!(decide(&r, firing, None, NOW), Decision::Fire(_)));
+        let open = OpenEpisode {
+            alert_id: "a".into(),
+            state: AlertState::Firing,
+            last_notified_at: Some(NOW),
+        };
+        // More sales below the threshold: nothing new until the repeat interval passes.
+        assert_eq!(
+            decide(&r, firing, Some(&open), NOW + 59 * 60),
+            Decision::Nothing
+        );
+        assert!(matches!(
+            decide(&r, firing, Some(&open), NOW + 3600),
+            Decision::Remind(_)
+        ));
+        // Acknowledged episodes are not reminded.
+        let acked = OpenEpisode {
+            state: AlertState::Acknowledged,
+            ..open.clone()
+        };
+        assert_eq!(
+            decide(&r, firing, Some(&acked), NOW + 7200),
+            Decision::Nothing
+        );
+        // Between threshold and clear level: hold.
+        assert_eq!(
+            decide(&r, Verdict::Hold, Some(&open), NOW),
+            Decision::Nothing
+        );
+        assert_eq!(
+            decide(&r, Verdict::Clear, Some(&open), NOW),
+            Decision::Resolve
+        );
+        assert_eq!(decide(&r, Verdict::Clear, None, NOW), Decision::Nothing);
+    }
+
+    #[test]
+    fn velocity_counts_only_the_window() {
+        let r = rule(Condition::SalesVelocity {
+            window_hours: 2,
+            min_units: 10,
+        });
+        let hour = NOW / 3600;
+        let mut l = level(50);
+        l.sold_hourly = [(hour - 5, 100), (hour - 1, 4), (hour, 5)].into();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        l.sold_hourly.insert(hour, 6);
+        assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(o) if o.sold == Some(10.0)));
+    }
+
+    #[test]
+    fn days_of_cover_predicts_the_stock_out() {
+        let r = rule(Condition::DaysOfCover {
+            lookback_days: 7,
+            max_days: 5.0,
+        });
+        let today = NOW / 86_400;
+        let mut fast = level(20);
+        fast.sold_daily = (0..7).map(|d| (today - d, 1)).collect(); // 1/day → 20 days
+        assert_eq!(evaluate_change(&r, &fast, NOW), Verdict::Clear);
+        fast.sold_daily = (0..7).map(|d| (today - d, 5)).collect(); // 5/day → 4 days
+        match evaluate_change(&r, &fast, NOW) {
+            Verdict::Firing(o) => assert_eq!(o.days_of_cover, Some(4.0)),
+            other => panic!("{other:?}"),
+        }
+        // No sales: infinite cover, quiet.
+        assert_eq!(evaluate_change(&r, &level(1), NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn stock_drop_compares_sales_with_the_stock_at_the_window_start() {
+        let r = rule(Condition::StockDrop {
+            window_hours: 1,
+            drop_percent: 50,
+        });
+        let mut l = level(10);
+        l.sold_hourly = [(NOW / 3600, 10)].into();
+        assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(_)));
+        l.sold_hourly = [(NOW / 3600, 9)].into();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn time_based_rules_are_for_the_clock() {
+        let r = rule(Condition::NoSale { days: 30 });
+        let mut l = level(4);
+        l.last_sale_at = Some(NOW - 31 * 86_400);
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::NotApplicable);
+        assert!(
+            matches!(evaluate_clock(&r, &l, NOW), Verdict::Firing(o) if o.idle_days == Some(31))
+        );
+        l.last_sale_at = Some(NOW - 86_400);
+        assert_eq!(evaluate_clock(&r, &l, NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn sms_fits_160_characters_and_email_says_what_to_do() {
+        let r = rule(Condition::LowStock {
+            threshold: 5,
+            clear_at: 10,
+        });
+        let long_sku = "S".repeat(64);
+        let m = message(
+            &r,
+            Event::Fired,
+            &long_sku,
+            Some("Blue cap"),
+            "WAREHOUSE-NUMBER-ONE-IN-BERLIN",
+            &Observation::of(&level(3)),
+        );
+        assert!(m.sms.chars().count() <= 160, "{}", m.sms.len());
+        assert!(m.subject.contains("WARNING") && m.subject.contains("Blue cap"));
+        assert!(m.body.contains("What to do") && m.body.contains("threshold of 5"));
+    }
+}

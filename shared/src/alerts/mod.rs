@@ -1,0 +1,8 @@
+//! The alert engine: rules (what to watch), evaluation and the episode state machine (pure),
+//! and the adapters that store episodes and deliver notifications.
+
+pub mod evaluate;
+pub mod evaluator;
+pub mod notify;
+pub mod rules;
+pub mod store;

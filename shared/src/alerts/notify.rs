@@ -1,0 +1,132 @@
+//! Delivery adapters: one SNS publish to the ops topic (with a short SMS text and a full text per
+//! protocol, and message attributes subscribers filter on) and one SES email per alert event.
+
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as EmailMessage};
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde_json::json;
+
+use super::evaluate::Message;
+
+/// A delivery that failed after the SDK's retries (throttling is retried with backoff there).
+#[derive(Debug, thiserror::Error)]
+#[error("{channel} delivery failed: {message}")]
+pub struct NotifyError {
+    pub channel: &'static str,
+    pub message: String,
+}
+
+/// What subscribers can filter on.
+#[derive(Debug, Clone, Copy)]
+pub struct Attributes<'a> {
+    pub severity: &'a str,
+    pub sku: &'a str,
+    pub location: &'a str,
+    pub kind: &'a str,
+    pub event: &'a str,
+}
+
+/// Sends alert messages. Built once at init.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+    ses: aws_sdk_sesv2::Client,
+    sender: String,
+}
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .expect("data type is set")
+}
+
+impl Notifier {
+    pub fn new(
+        sns: aws_sdk_sns::Client,
+        topic_arn: impl Into<String>,
+        ses: aws_sdk_sesv2::Client,
+        sender: impl Into<String>,
+    ) -> Self {
+        Self {
+            sns,
+            topic_arn: topic_arn.into(),
+            ses,
+            sender: sender.into(),
+        }
+    }
+
+    /// One publish to the ops topic: SMS subscribers get the short text, email and HTTP
+    /// subscribers the full one.
+    pub async fn publish(&self, message: &Message, a: Attributes<'_>) -> Result<(), NotifyError> {
+        let structured = json!({
+            "default": message.body,
+            "sms": message.sms,
+            "email": message.body,
+            "email-json": message.body,
+            "http": message.body,
+            "https": message.body,
+            "sqs": message.body,
+        });
+        let mut subject: String = message.subject.chars().take(99).collect();
+        subject.retain(|c| !c.is_control());
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message_structure("json")
+            .message(structured.to_string())
+            .subject(subject)
+            .message_attributes("severity", attr(a.severity))
+            .message_attributes("sku", attr(a.sku))
+            .message_attributes("location", attr(a.location))
+            .message_attributes("kind", attr(a.kind))
+            .message_attributes("event", attr(a.event))
+            .send()
+            .await
+            .map_err(|e| NotifyError {
+                channel: "sns",
+                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// One email to the rule's recipients.
+    pub async fn email(&self, recipients: &[String], message: &Message) -> Result<(), NotifyError> {
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .expect("data is set")
+        };
+        self.ses
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(recipients.to_vec()))
+                    .build(),
+            )
+            .content(
+                EmailContent::builder()
+                    .simple(
+                        EmailMessage::builder()
+                            .subject(content(&message.subject))
+                            .body(Body::builder().text(content(&message.body)).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| NotifyError {
+                channel: "ses",
+                message: aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+}

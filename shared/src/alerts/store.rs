@@ -1,0 +1,1086 @@
+//! The alert engine's DynamoDB adapter: rules, silences, alert episodes (the inbox) and the
+//! per-(rule, SKU, location) tracker that makes every transition a conditional write. None of
+//! these items is a stock level, so the evaluator never writes what its stream filter lets in.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{
+        AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+        Update,
+    },
+    Client,
+};
+use serde::Serialize;
+
+use super::{
+    evaluate::{AlertState, Observation, OpenEpisode},
+    rules::{Rule, RuleBody, Severity},
+};
+use crate::store::{decode_cursor, encode_cursor, Item, Page, StoreError, INDEX};
+
+pub mod entity {
+    pub const RULE: &str = "rule";
+    pub const ALERT: &str = "alert";
+    pub const TRACKER: &str = "alert_tracker";
+    pub const SILENCE: &str = "silence";
+}
+
+const RULES: &str = "RULES";
+const ALERTS: &str = "ALERTS";
+const SILENCES: &str = "SILENCES";
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn rule_key(id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), s(format!("RULE#{id}"))),
+        ("sk".into(), s("META")),
+    ])
+}
+fn alert_key(id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), s(format!("ALERT#{id}"))),
+        ("sk".into(), s("META")),
+    ])
+}
+fn tracker_key(rule_id: &str, sku: &str, location: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), s(format!("TRACK#{rule_id}"))),
+        ("sk".into(), s(format!("{sku}#{location}"))),
+    ])
+}
+fn silence_key(target: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), s(format!("SILENCE#{target}"))),
+        ("sk".into(), s("META")),
+    ])
+}
+
+/// A delivery still owed for an episode: `<event>:<channel>`, e.g. `fire:sms`, `resolve:email`.
+pub type Pending = String;
+
+/// The tracker of one (rule, SKU, location): the open episode and what is still to be sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracker {
+    pub open: Option<OpenEpisode>,
+    pub pending: Vec<Pending>,
+    /// The version of the stock level whose change made the last transition: an older (or
+    /// redelivered) record never moves the episode again.
+    pub level_version: Option<i64>,
+}
+
+fn tracker_from(item: &Item) -> Tracker {
+    let open = item.get("open").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+    let pending = item
+        .get("pending")
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    Tracker {
+        open: open.then(|| OpenEpisode {
+            alert_id: get_s(item, "alert_id").unwrap_or_default().to_owned(),
+            state: get_s(item, "state")
+                .and_then(AlertState::parse)
+                .unwrap_or(AlertState::Firing),
+            last_notified_at: get_n(item, "last_notified_at"),
+        }),
+        pending,
+        level_version: get_n(item, "level_version"),
+    }
+}
+
+/// Guards a transition against records older than the one that made the last transition.
+const NEWER_LEVEL: &str = "(attribute_not_exists(level_version) OR level_version < :lv)";
+
+/// One alert episode as the inbox shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub alert_id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub sku: String,
+    pub location: String,
+    pub state: AlertState,
+    pub fired_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    pub reminders: i64,
+    pub observation: serde_json::Value,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub event: String,
+    pub by: String,
+}
+
+fn history_entry(at: &str, event: &str, by: &str) -> AttributeValue {
+    AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+        ("at".into(), s(at)),
+        ("event".into(), s(event)),
+        ("by".into(), s(by)),
+    ]))])
+}
+
+fn alert_from(item: &Item) -> Result<Alert, StoreError> {
+    let text = |k: &str| get_s(item, k).map(str::to_owned);
+    let history = item
+        .get("history")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| {
+            l.iter()
+                .filter_map(|e| e.as_m().ok())
+                .map(|m| HistoryEntry {
+                    at: get_s(m, "at").unwrap_or_default().into(),
+                    event: get_s(m, "event").unwrap_or_default().into(),
+                    by: get_s(m, "by").unwrap_or_default().into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Alert {
+        alert_id: text("alert_id").ok_or_else(|| StoreError::Corrupt("alert without id".into()))?,
+        rule_id: text("rule_id").unwrap_or_default(),
+        rule_name: text("rule_name").unwrap_or_default(),
+        kind: text("kind").unwrap_or_default(),
+        severity: get_s(item, "severity")
+            .and_then(Severity::parse)
+            .unwrap_or(Severity::Warning),
+        sku: text("sku").unwrap_or_default(),
+        location: text("location").unwrap_or_default(),
+        state: get_s(item, "state")
+            .and_then(AlertState::parse)
+            .unwrap_or(AlertState::Firing),
+        fired_at: text("fired_at").unwrap_or_default(),
+        acknowledged_at: text("acknowledged_at"),
+        acknowledged_by: text("acknowledged_by"),
+        resolved_at: text("resolved_at"),
+        resolved_by: text("resolved_by"),
+        reminders: get_n(item, "reminders").unwrap_or(0),
+        observation: get_s(item, "observation")
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(serde_json::Value::Null),
+        history,
+    })
+}
+
+/// A silence: no alert opens for the rule or SKU until it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silence {
+    /// `rule:<rule_id>` or `sku:<sku>`.
+    pub silence_id: String,
+    pub until: String,
+    #[serde(skip)]
+    pub until_unix: i64,
+    pub reason: String,
+    pub created_by: String,
+}
+
+fn silence_from(item: &Item) -> Silence {
+    Silence {
+        silence_id: get_s(item, "silence_id").unwrap_or_default().into(),
+        until: get_s(item, "until").unwrap_or_default().into(),
+        until_unix: get_n(item, "until_unix").unwrap_or(0),
+        reason: get_s(item, "reason").unwrap_or_default().into(),
+        created_by: get_s(item, "created_by").unwrap_or_default().into(),
+    }
+}
+
+fn rule_from(item: &Item) -> Result<Rule, StoreError> {
+    let body: RuleBody = get_s(item, "body")
+        .and_then(|b| serde_json::from_str(b).ok())
+        .ok_or_else(|| StoreError::Corrupt("rule without body".into()))?;
+    body.into_rule(
+        get_s(item, "rule_id").unwrap_or_default().into(),
+        get_s(item, "created_at").unwrap_or_default().into(),
+        get_s(item, "updated_at").unwrap_or_default().into(),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("stored rule invalid: {e:?}")))
+}
+
+/// A filter expression with its attribute names and values.
+type Filter = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+
+/// Filters for the inbox listing.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub state: Option<AlertState>,
+    pub severity: Option<Severity>,
+    pub sku: Option<String>,
+    pub location: Option<String>,
+}
+
+/// The outcome of creating a rule under an idempotency key.
+pub enum RuleCreated {
+    Created(Rule),
+    /// The key was used before: the stored rule and the hash of the request that made it.
+    Existing {
+        rule: Rule,
+        request_hash: String,
+    },
+}
+
+/// What an episode transition did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The write applied; the tracker now owes these deliveries.
+    Applied(Tracker),
+    /// Another delivery of the same record (or a concurrent one) got there first; the tracker as
+    /// it stands.
+    AlreadyDone(Tracker),
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertStore {
+    client: Client,
+    table: String,
+}
+
+fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::from_sdk(e)
+}
+
+impl AlertStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn all_of(&self, partition: &str) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(partition))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            out.push(item.map_err(sdk)?);
+        }
+        Ok(out)
+    }
+
+    /// Every rule and every silence still in force: the evaluator's cache, one query each.
+    pub async fn load_rules_and_silences(
+        &self,
+        now: i64,
+    ) -> Result<(Vec<Rule>, Vec<Silence>), StoreError> {
+        let rules = self
+            .all_of(RULES)
+            .await?
+            .iter()
+            .filter_map(|i| {
+                rule_from(i)
+                    .map_err(|e| tracing::error!(error = %e, "skipping rule"))
+                    .ok()
+            })
+            .collect();
+        let silences = self
+            .all_of(SILENCES)
+            .await?
+            .iter()
+            .map(silence_from)
+            .filter(|s| s.until_unix > now)
+            .collect();
+        Ok((rules, silences))
+    }
+
+    pub async fn create_rule(
+        &self,
+        rule: &Rule,
+        body: &RuleBody,
+        request_hash: &str,
+    ) -> Result<RuleCreated, StoreError> {
+        let mut item: Item = rule_key(&rule.rule_id);
+        item.extend([
+            ("entity".into(), s(entity::RULE)),
+            ("rule_id".into(), s(&rule.rule_id)),
+            (
+                "body".into(),
+                s(serde_json::to_string(body).unwrap_or_default()),
+            ),
+            ("request_hash".into(), s(request_hash)),
+            ("created_at".into(), s(&rule.created_at)),
+            ("updated_at".into(), s(&rule.updated_at)),
+            ("gsi1pk".into(), s(RULES)),
+            ("gsi1sk".into(), s(&rule.rule_id)),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(RuleCreated::Created(rule.clone())),
+            Err(e) => {
+                let existing = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                        _ => None,
+                    });
+                match existing {
+                    Some(item) => Ok(RuleCreated::Existing {
+                        rule: rule_from(&item)?,
+                        request_hash: get_s(&item, "request_hash").unwrap_or_default().into(),
+                    }),
+                    None => Err(sdk(e)),
+                }
+            }
+        }
+    }
+
+    /// Replaces an existing rule; None when there is no such rule.
+    pub async fn replace_rule(
+        &self,
+        rule_id: &str,
+        body: &RuleBody,
+        now: &str,
+    ) -> Result<Option<Rule>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(rule_key(rule_id)))
+            .update_expression("SET body = :b, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":b", s(serde_json::to_string(body).unwrap_or_default()))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.as_ref().map(rule_from).transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    pub async fn get_rule(&self, rule_id: &str) -> Result<Option<Rule>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(rule_key(rule_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.as_ref().map(rule_from).transpose()
+    }
+
+    /// Deletes a rule; false when there was none. Its open alerts stay in the inbox.
+    pub async fn delete_rule(&self, rule_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(rule_key(rule_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.attributes.is_some())
+    }
+
+    async fn page(
+        &self,
+        partition: &str,
+        limit: i32,
+        cursor: Option<&str>,
+        newest_first: bool,
+        filter: Option<Filter>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let start = cursor.map(|c| decode_cursor(c, partition)).transpose()?;
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(partition))
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .set_exclusive_start_key(start);
+        if let Some((expr, names, values)) = filter {
+            q = q
+                .filter_expression(expr)
+                .set_expression_attribute_names(Some(names));
+            for (k, v) in values {
+                q = q.expression_attribute_values(k, v);
+            }
+        }
+        let out = q.send().await.map_err(|e| match sdk(e) {
+            StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
+                StoreError::InvalidCursor
+            }
+            other => other,
+        })?;
+        let next = out.last_evaluated_key.as_ref().and_then(encode_cursor);
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
+    pub async fn list_rules(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Rule>, StoreError> {
+        let (items, next_cursor) = self.page(RULES, limit, cursor, false, None).await?;
+        let items = items.iter().map(rule_from).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The inbox, newest first, filtered. A page may hold fewer than `limit` alerts when filters
+    /// skip some; follow `next_cursor` until it is null.
+    pub async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Alert>, StoreError> {
+        let mut clauses = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut add = |attr: &str, value: Option<String>| {
+            if let Some(v) = value {
+                let i = clauses.len();
+                clauses.push(format!("#f{i} = :f{i}"));
+                names.insert(format!("#f{i}"), attr.to_owned());
+                values.insert(format!(":f{i}"), s(v));
+            }
+        };
+        add("state", filter.state.map(|s| s.as_str().to_owned()));
+        add("severity", filter.severity.map(|s| s.as_str().to_owned()));
+        add("sku", filter.sku.clone());
+        add("location", filter.location.clone());
+        let f = (!clauses.is_empty()).then(|| (clauses.join(" AND "), names, values));
+        let (items, next_cursor) = self.page(ALERTS, limit, cursor, true, f).await?;
+        let items = items.iter().map(alert_from).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn get_alert(&self, alert_id: &str) -> Result<Option<Alert>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(alert_key(alert_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.item.as_ref().map(alert_from).transpose()
+    }
+
+    /// The tracker of a (rule, SKU, location), read consistently.
+    pub async fn tracker(
+        &self,
+        rule_id: &str,
+        sku: &str,
+        location: &str,
+    ) -> Result<Tracker, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(rule_id, sku, location)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item.as_ref().map(tracker_from).unwrap_or_default())
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        tracker_index: usize,
+    ) -> Result<Transition, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Transition::Applied(Tracker::default())),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let reasons = c.cancellation_reasons();
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        return Err(StoreError::Busy("transaction conflict".into()));
+                    }
+                    if reasons.iter().any(|r| {
+                        r.code()
+                            .is_some_and(|c| c != "None" && c != "ConditionalCheckFailed")
+                    }) {
+                        return Err(StoreError::Failed(format!("{:?}", reasons)));
+                    }
+                    let tracker = reasons
+                        .get(tracker_index)
+                        .and_then(|r| r.item())
+                        .map(tracker_from)
+                        .unwrap_or_default();
+                    Ok(Transition::AlreadyDone(tracker))
+                }
+                _ => Err(sdk(e)),
+            },
+        }
+    }
+
+    /// Opens an episode: the tracker (only if none is open) and the alert item, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fire(
+        &self,
+        rule: &Rule,
+        alert_id: &str,
+        sku: &str,
+        location: &str,
+        observation: &Observation,
+        pending: &[Pending],
+        level_version: i64,
+        now: i64,
+        now_text: &str,
+    ) -> Result<Transition, StoreError> {
+        let mut tracker = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(&rule.rule_id, sku, location)))
+            .condition_expression(format!(
+                "(attribute_not_exists(pk) OR #open = :false) AND {NEWER_LEVEL}"
+            ))
+            .expression_attribute_values(":lv", n(level_version))
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":id", s(alert_id))
+            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":entity", s(entity::TRACKER))
+            .expression_attribute_values(":rule", s(&rule.rule_id))
+            .expression_attribute_values(":sku", s(sku))
+            .expression_attribute_values(":loc", s(location))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let set = "SET #open = :true, alert_id = :id, #state = :firing, last_notified_at = :now, \
+                   entity = :entity, rule_id = :rule, sku = :sku, #loc = :loc, level_version = :lv";
+        tracker = tracker.expression_attribute_names("#loc", "location");
+        tracker = if pending.is_empty() {
+            tracker.update_expression(set)
+        } else {
+            tracker
+                .update_expression(format!("{set} ADD pending :pending"))
+                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+        };
+        let mut alert: Item = alert_key(alert_id);
+        alert.extend([
+            ("entity".into(), s(entity::ALERT)),
+            ("alert_id".into(), s(alert_id)),
+            ("rule_id".into(), s(&rule.rule_id)),
+            ("rule_name".into(), s(&rule.name)),
+            ("kind".into(), s(rule.condition.kind())),
+            ("severity".into(), s(rule.severity.as_str())),
+            ("sku".into(), s(sku)),
+            ("location".into(), s(location)),
+            ("state".into(), s(AlertState::Firing.as_str())),
+            ("fired_at".into(), s(now_text)),
+            ("fired_at_unix".into(), n(now)),
+            ("reminders".into(), n(0)),
+            (
+                "observation".into(),
+                s(serde_json::to_string(observation).unwrap_or_default()),
+            ),
+            (
+                "history".into(),
+                history_entry(now_text, "fired", "evaluator"),
+            ),
+            ("gsi1pk".into(), s(ALERTS)),
+            ("gsi1sk".into(), s(format!("{now_text}#{alert_id}"))),
+        ]);
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    tracker
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(alert))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+        ];
+        match self.transact(items, 0).await? {
+            Transition::Applied(_) => Ok(Transition::Applied(Tracker {
+                open: Some(OpenEpisode {
+                    alert_id: alert_id.to_owned(),
+                    state: AlertState::Firing,
+                    last_notified_at: Some(now),
+                }),
+                pending: pending.to_vec(),
+                level_version: Some(level_version),
+            })),
+            done => Ok(done),
+        }
+    }
+
+    /// Closes the open episode `alert_id` (by the evaluator or a person).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn resolve(
+        &self,
+        rule_id: &str,
+        sku: &str,
+        location: &str,
+        alert_id: &str,
+        pending: &[Pending],
+        level_version: Option<i64>,
+        by: &str,
+        now_text: &str,
+    ) -> Result<Transition, StoreError> {
+        let mut tracker = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(rule_id, sku, location)));
+        let mut set = "SET #open = :false, #state = :resolved".to_owned();
+        tracker = match level_version {
+            Some(v) => {
+                set.push_str(", level_version = :lv");
+                tracker
+                    .condition_expression(format!(
+                        "#open = :true AND alert_id = :id AND {NEWER_LEVEL}"
+                    ))
+                    .expression_attribute_values(":lv", n(v))
+            }
+            None => tracker.condition_expression("#open = :true AND alert_id = :id"),
+        };
+        let mut tracker = tracker
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":id", s(alert_id))
+            .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        tracker = if pending.is_empty() {
+            tracker.update_expression(set)
+        } else {
+            tracker
+                .update_expression(format!("{set} ADD pending :pending"))
+                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+        };
+        let alert = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(alert_key(alert_id)))
+            .update_expression(
+                "SET #state = :resolved, resolved_at = :now, resolved_by = :by, \
+                 history = list_append(history, :h)",
+            )
+            .condition_expression("attribute_exists(pk) AND #state <> :resolved")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()))
+            .expression_attribute_values(":now", s(now_text))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":h", history_entry(now_text, "resolved", by));
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    tracker
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    alert
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+        ];
+        match self.transact(items, 0).await? {
+            Transition::Applied(_) => Ok(Transition::Applied(Tracker {
+                open: None,
+                pending: pending.to_vec(),
+                level_version,
+            })),
+            done => Ok(done),
+        }
+    }
+
+    /// Records a reminder if the episode is still firing and was last notified at `previous`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn remind(
+        &self,
+        rule_id: &str,
+        sku: &str,
+        location: &str,
+        episode: &OpenEpisode,
+        pending: &[Pending],
+        level_version: i64,
+        now: i64,
+        now_text: &str,
+    ) -> Result<Transition, StoreError> {
+        let previous = episode.last_notified_at.unwrap_or(0);
+        let mut tracker = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(rule_id, sku, location)))
+            .condition_expression(format!(
+                "#open = :true AND alert_id = :id AND #state = :firing AND last_notified_at = :prev \
+                 AND {NEWER_LEVEL}"
+            ))
+            .expression_attribute_values(":lv", n(level_version))
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":id", s(&episode.alert_id))
+            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
+            .expression_attribute_values(":prev", n(previous))
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        tracker = if pending.is_empty() {
+            tracker.update_expression("SET last_notified_at = :now, level_version = :lv")
+        } else {
+            tracker
+                .update_expression(
+                    "SET last_notified_at = :now, level_version = :lv ADD pending :pending",
+                )
+                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+        };
+        let alert = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(alert_key(&episode.alert_id)))
+            .update_expression("ADD reminders :one SET history = list_append(history, :h)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":h", history_entry(now_text, "reminded", "evaluator"));
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    tracker
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    alert
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+        ];
+        match self.transact(items, 0).await? {
+            Transition::Applied(_) => Ok(Transition::Applied(Tracker {
+                open: Some(OpenEpisode {
+                    last_notified_at: Some(now),
+                    ..episode.clone()
+                }),
+                pending: pending.to_vec(),
+                level_version: Some(level_version),
+            })),
+            done => Ok(done),
+        }
+    }
+
+    /// Marks a delivery done.
+    pub async fn delivered(
+        &self,
+        rule_id: &str,
+        sku: &str,
+        location: &str,
+        entry: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(rule_id, sku, location)))
+            .update_expression("DELETE pending :e")
+            .expression_attribute_values(":e", AttributeValue::Ss(vec![entry.to_owned()]))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// Acknowledges a firing alert; returns the alert as it now stands (None if unknown).
+    pub async fn acknowledge(
+        &self,
+        alert_id: &str,
+        by: &str,
+        now_text: &str,
+    ) -> Result<Option<Alert>, AckError> {
+        let Some(alert) = self.get_alert(alert_id).await? else {
+            return Ok(None);
+        };
+        if alert.state != AlertState::Firing {
+            return Err(AckError::NotFiring(alert.state));
+        }
+        let tracker = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(
+                &alert.rule_id,
+                &alert.sku,
+                &alert.location,
+            )))
+            .update_expression("SET #state = :acked")
+            .condition_expression("alert_id = :id AND #state = :firing")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":acked", s(AlertState::Acknowledged.as_str()))
+            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
+            .expression_attribute_values(":id", s(alert_id));
+        let item = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(alert_key(alert_id)))
+            .update_expression(
+                "SET #state = :acked, acknowledged_at = :now, acknowledged_by = :by, \
+                 history = list_append(history, :h)",
+            )
+            .condition_expression("#state = :firing")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":acked", s(AlertState::Acknowledged.as_str()))
+            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
+            .expression_attribute_values(":now", s(now_text))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":h", history_entry(now_text, "acknowledged", by));
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    tracker
+                        .build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .update(
+                    item.build()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?,
+                )
+                .build(),
+        ];
+        match self.transact(items, 0).await? {
+            Transition::Applied(_) => Ok(self.get_alert(alert_id).await?),
+            Transition::AlreadyDone(_) => {
+                let now = self.get_alert(alert_id).await?;
+                Err(AckError::NotFiring(
+                    now.map(|a| a.state).unwrap_or(AlertState::Resolved),
+                ))
+            }
+        }
+    }
+
+    /// Resolves an open alert by hand.
+    pub async fn resolve_by_hand(
+        &self,
+        alert_id: &str,
+        by: &str,
+        now_text: &str,
+    ) -> Result<Option<Alert>, AckError> {
+        let Some(alert) = self.get_alert(alert_id).await? else {
+            return Ok(None);
+        };
+        if alert.state == AlertState::Resolved {
+            return Err(AckError::NotFiring(alert.state));
+        }
+        match self
+            .resolve(
+                &alert.rule_id,
+                &alert.sku,
+                &alert.location,
+                alert_id,
+                &[],
+                None,
+                by,
+                now_text,
+            )
+            .await?
+        {
+            Transition::Applied(_) => Ok(self.get_alert(alert_id).await?),
+            Transition::AlreadyDone(_) => Err(AckError::NotFiring(AlertState::Resolved)),
+        }
+    }
+
+    /// Creates or replaces the silence of a target until `until_unix`.
+    pub async fn put_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        let mut item: Item = silence_key(&silence.silence_id);
+        item.extend([
+            ("entity".into(), s(entity::SILENCE)),
+            ("silence_id".into(), s(&silence.silence_id)),
+            ("until".into(), s(&silence.until)),
+            ("until_unix".into(), n(silence.until_unix)),
+            ("reason".into(), s(&silence.reason)),
+            ("created_by".into(), s(&silence.created_by)),
+            // Removed by TTL a day after it ends; the evaluator ignores it from `until` on.
+            ("expires_at".into(), n(silence.until_unix + 86_400)),
+            ("gsi1pk".into(), s(SILENCES)),
+            ("gsi1sk".into(), s(&silence.silence_id)),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    pub async fn list_silences(&self, now: i64) -> Result<Vec<Silence>, StoreError> {
+        Ok(self
+            .all_of(SILENCES)
+            .await?
+            .iter()
+            .map(silence_from)
+            .filter(|s| s.until_unix > now)
+            .collect())
+    }
+
+    /// Ends a silence early; false when there was none.
+    pub async fn delete_silence(&self, silence_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(silence_key(silence_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// Writes a stock level's exact before and after values onto the ledger line that changed it
+    /// (`partition|sort key` from the level's `last_movement`). Idempotent.
+    pub async fn annotate_ledger(
+        &self,
+        ledger_ref: &str,
+        before: Option<&crate::domain::Quantities>,
+        after: &crate::domain::Quantities,
+    ) -> Result<(), StoreError> {
+        let Some((pk, sk)) = ledger_ref.split_once('|') else {
+            return Ok(());
+        };
+        let q = |x: &crate::domain::Quantities| {
+            AttributeValue::M(HashMap::from([
+                ("on_hand".into(), n(x.on_hand)),
+                ("reserved".into(), n(x.reserved)),
+                ("in_transit".into(), n(x.in_transit)),
+                ("available".into(), n(x.available)),
+            ]))
+        };
+        let zero = crate::domain::Quantities::default();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #b = :b, #a = :a")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#b", "before")
+            .expression_attribute_names("#a", "after")
+            .expression_attribute_values(":b", q(before.unwrap_or(&zero)))
+            .expression_attribute_values(":a", q(after))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A level change with no ledger line (e.g. written by hand): nothing to annotate.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// A SKU's name and attributes (for selectors and messages).
+    pub async fn sku_profile(
+        &self,
+        sku: &str,
+    ) -> Result<Option<(String, std::collections::BTreeMap<String, String>)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SKU#{sku}")))
+            .key("sk", s("META"))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item.map(|item| {
+            let attrs = item
+                .get("attributes")
+                .and_then(|v| v.as_m().ok())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (get_s(&item, "name").unwrap_or_default().to_owned(), attrs)
+        }))
+    }
+}
+
+/// Why an alert could not be acknowledged or resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    #[error("alert is {0:?}")]
+    NotFiring(AlertState),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,299 @@
+//! Routes of the alerts API: rules (admin), the alert inbox, acknowledgement, resolution by hand,
+//! and silences.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{
+    idempotency_key, json_response, now_rfc3339, page_response, parse_body, raw_json_response,
+    sku_param, ApiError, App, Operation, Principal, Query, Route,
+};
+use crate::{
+    alerts::{
+        evaluate::AlertState,
+        rules::{RuleBody, Severity},
+        store::{AckError, AlertFilter, RuleCreated, Silence},
+    },
+    domain::{parse_text, FieldError, LocationId},
+};
+
+/// A silence as a client asks for it: a rule or a SKU, for a number of minutes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    #[serde(default)]
+    pub sku: Option<String>,
+    pub minutes: i64,
+    pub reason: String,
+}
+
+/// The longest silence: a week.
+pub const MAX_SILENCE_MINUTES: i64 = 7 * 24 * 60;
+
+fn id_param(field: &str, raw: &str) -> Result<String, ApiError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::InvalidParameter(vec![FieldError::new(
+            field,
+            "not an id this API issues",
+        )]))
+    }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl App {
+    pub(super) async fn alerts_route(
+        &self,
+        req: &Request,
+        route: &Route,
+        params: &[&str],
+        principal: &Principal,
+        query: &Query,
+    ) -> Result<Response<Body>, ApiError> {
+        use Operation::*;
+        match route.operation {
+            ListRules => {
+                let (limit, cursor) = query.page()?;
+                Ok(page_response(self.alerts.list_rules(limit, cursor).await?))
+            }
+            CreateRule => self.create_rule(req, route, principal).await,
+            GetRule => {
+                let id = id_param("rule_id", params[0])?;
+                match self.alerts.get_rule(&id).await? {
+                    Some(rule) => Ok(json_response(StatusCode::OK, &rule)),
+                    None => Err(ApiError::RuleNotFound(id)),
+                }
+            }
+            ReplaceRule => {
+                let id = id_param("rule_id", params[0])?;
+                let body: RuleBody = parse_body(req)?;
+                body.validate().map_err(ApiError::Validation)?;
+                match self.alerts.replace_rule(&id, &body, &now_rfc3339()).await? {
+                    Some(rule) => Ok(json_response(StatusCode::OK, &rule)),
+                    None => Err(ApiError::RuleNotFound(id)),
+                }
+            }
+            DeleteRule => {
+                let id = id_param("rule_id", params[0])?;
+                if self.alerts.delete_rule(&id).await? {
+                    Ok(empty(StatusCode::NO_CONTENT))
+                } else {
+                    Err(ApiError::RuleNotFound(id))
+                }
+            }
+            ListAlerts => {
+                let (limit, cursor) = query.page_with(&["state", "severity", "sku", "location"])?;
+                let mut errors = Vec::new();
+                let filter = AlertFilter {
+                    state: query.get("state").and_then(|s| {
+                        AlertState::parse(s).or_else(|| {
+                            errors.push(FieldError::new(
+                                "state",
+                                "must be firing, acknowledged or resolved",
+                            ));
+                            None
+                        })
+                    }),
+                    severity: query.get("severity").and_then(|s| {
+                        Severity::parse(s).or_else(|| {
+                            errors.push(FieldError::new(
+                                "severity",
+                                "must be info, warning or critical",
+                            ));
+                            None
+                        })
+                    }),
+                    sku: query.get("sku").and_then(|s| {
+                        sku_param(s)
+                            .map_err(|_| errors.push(FieldError::new("sku", "not a SKU id")))
+                            .ok()
+                            .map(|s| s.to_string())
+                    }),
+                    location: query.get("location").and_then(|l| {
+                        LocationId::parse("location", l)
+                            .map_err(|e| errors.push(e))
+                            .ok()
+                            .map(|l| l.to_string())
+                    }),
+                };
+                if !errors.is_empty() {
+                    return Err(ApiError::InvalidParameter(errors));
+                }
+                Ok(page_response(
+                    self.alerts.list_alerts(&filter, limit, cursor).await?,
+                ))
+            }
+            GetAlert => {
+                let id = id_param("alert_id", params[0])?;
+                match self.alerts.get_alert(&id).await? {
+                    Some(alert) => Ok(json_response(StatusCode::OK, &alert)),
+                    None => Err(ApiError::AlertNotFound(id)),
+                }
+            }
+            AcknowledgeAlert | ResolveAlert => {
+                let id = id_param("alert_id", params[0])?;
+                let now = now_rfc3339();
+                let result = if route.operation == AcknowledgeAlert {
+                    self.alerts.acknowledge(&id, &principal.subject, &now).await
+                } else {
+                    self.alerts
+                        .resolve_by_hand(&id, &principal.subject, &now)
+                        .await
+                };
+                match result {
+                    Ok(Some(alert)) => Ok(json_response(StatusCode::OK, &alert)),
+                    Ok(None) => Err(ApiError::AlertNotFound(id)),
+                    Err(AckError::NotFiring(state)) => {
+                        Err(ApiError::AlertStateConflict(state.as_str()))
+                    }
+                    Err(AckError::Store(e)) => Err(e.into()),
+                }
+            }
+            ListSilences => {
+                query.page_with(&[])?;
+                let silences = self.alerts.list_silences(unix_now()).await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({ "items": silences, "next_cursor": null }),
+                ))
+            }
+            CreateSilence => {
+                let body: SilenceBody = parse_body(req)?;
+                let mut errors = Vec::new();
+                let target = match (&body.rule_id, &body.sku) {
+                    (Some(r), None) => match id_param("rule_id", r) {
+                        Ok(r) => Some(format!("rule:{r}")),
+                        Err(_) => {
+                            errors.push(FieldError::new("rule_id", "not a rule id"));
+                            None
+                        }
+                    },
+                    (None, Some(s)) => match sku_param(s) {
+                        Ok(s) => Some(format!("sku:{s}")),
+                        Err(_) => {
+                            errors.push(FieldError::new("sku", "not a SKU id"));
+                            None
+                        }
+                    },
+                    _ => {
+                        errors.push(FieldError::new(
+                            "rule_id",
+                            "give exactly one of rule_id and sku",
+                        ));
+                        None
+                    }
+                };
+                if !(1..=MAX_SILENCE_MINUTES).contains(&body.minutes) {
+                    errors.push(FieldError::new(
+                        "minutes",
+                        format!("must be an integer from 1 to {MAX_SILENCE_MINUTES}"),
+                    ));
+                }
+                let reason = parse_text("reason", &body.reason)
+                    .map_err(|e| errors.push(e))
+                    .ok();
+                let (Some(target), Some(reason), true) = (target, reason, errors.is_empty()) else {
+                    return Err(ApiError::Validation(errors));
+                };
+                if let Some(rule_id) = &body.rule_id {
+                    if self.alerts.get_rule(rule_id).await?.is_none() {
+                        return Err(ApiError::RuleNotFound(rule_id.clone()));
+                    }
+                }
+                let until_unix = unix_now() + body.minutes * 60;
+                let silence = Silence {
+                    silence_id: target,
+                    until: time::OffsetDateTime::from_unix_timestamp(until_unix)
+                        .ok()
+                        .and_then(|t| {
+                            t.format(&time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .unwrap_or_default(),
+                    until_unix,
+                    reason,
+                    created_by: principal.subject.clone(),
+                };
+                self.alerts.put_silence(&silence).await?;
+                Ok(json_response(StatusCode::CREATED, &silence))
+            }
+            DeleteSilence => {
+                let id = params[0];
+                let valid = id.split_once(':').is_some_and(|(k, v)| {
+                    (k == "rule" || k == "sku") && !v.is_empty() && v.len() <= 64
+                });
+                if !valid {
+                    return Err(ApiError::InvalidParameter(vec![FieldError::new(
+                        "silence_id",
+                        "is rule:<rule_id> or sku:<sku>",
+                    )]));
+                }
+                if self.alerts.delete_silence(id).await? {
+                    Ok(empty(StatusCode::NO_CONTENT))
+                } else {
+                    Err(ApiError::SilenceNotFound(id.to_owned()))
+                }
+            }
+            _ => Err(ApiError::RouteNotFound),
+        }
+    }
+
+    async fn create_rule(
+        &self,
+        req: &Request,
+        route: &Route,
+        principal: &Principal,
+    ) -> Result<Response<Body>, ApiError> {
+        let key = idempotency_key(req.headers())?;
+        let body: RuleBody = parse_body(req)?;
+        body.validate().map_err(ApiError::Validation)?;
+        let digest = Sha256::new()
+            .chain_update(principal.subject.as_bytes())
+            .chain_update([0])
+            .chain_update(key.as_str().as_bytes())
+            .finalize();
+        let rule_id = format!("rl_{}", &hex::encode(digest)[..16]);
+        let request_hash = hex::encode(
+            Sha256::new()
+                .chain_update(route.path)
+                .chain_update([0])
+                .chain_update(serde_json::to_vec(&body).unwrap_or_default())
+                .finalize(),
+        );
+        let now = now_rfc3339();
+        let rule = body
+            .into_rule(rule_id, now.clone(), now)
+            .map_err(ApiError::Validation)?;
+        match self.alerts.create_rule(&rule, &body, &request_hash).await? {
+            RuleCreated::Created(rule) => Ok(json_response(StatusCode::CREATED, &rule)),
+            RuleCreated::Existing {
+                rule,
+                request_hash: stored,
+            } if stored == request_hash => Ok(raw_json_response(
+                StatusCode::CREATED,
+                serde_json::to_string(&rule).unwrap_or_default(),
+                true,
+            )),
+            RuleCreated::Existing { .. } => Err(ApiError::IdempotencyKeyReused),
+        }
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = status;
+    r
+}

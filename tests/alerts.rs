@@ -1,0 +1,539 @@
+//! Alerts end to end: rules through the API, stock changes through the API, the evaluator fed by
+//! the table's stream, notifications observed in the emulator's SNS and SES, the inbox through
+//! the API.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use system_tests::*;
+
+fn sale(sku: &str, quantity: i64) -> Value {
+    json!({ "sku": sku, "location": "WH1", "quantity": quantity })
+}
+
+async fn sell(app: &TestApp, key: &str, sku: &str, quantity: i64) {
+    let r = app
+        .post("/v1/sales", Role::Storefront, key, sale(sku, quantity))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+}
+
+async fn create_rule(app: &TestApp, key: &str, rule: Value) -> String {
+    let r = app.post("/v1/rules", Role::Ops, key, rule).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    r.json()["rule_id"].as_str().unwrap().to_owned()
+}
+
+fn recipient(app: &TestApp) -> String {
+    format!("ops-{}@shop.example", app.table)
+}
+
+async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/v1/alerts?{query}"), Role::ReadOnly)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.json()["items"].as_array().cloned().unwrap()
+}
+
+#[tokio::test]
+async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
+    let app = spawn_app().await;
+    app.stocked("CAP", "WH1", 20).await;
+    let to = recipient(&app);
+    create_rule(
+        &app,
+        "rule-1",
+        json!({
+            "name": "Caps running low", "kind": "low_stock", "threshold": 5, "clear_at": 10,
+            "severity": "critical", "selector": { "sku_prefix": "CAP" },
+            "channels": { "sms": true, "email": [to] }, "notify_on_resolve": true
+        }),
+    )
+    .await;
+
+    sell(&app, "s1", "CAP", 10).await; // 10 left: above the threshold
+    app.process_stream().await;
+    assert!(app.published().await.is_empty());
+
+    sell(&app, "s2", "CAP", 6).await; // 4 left: fires
+    app.process_stream().await;
+    let published = app.published().await;
+    assert_eq!(published.len(), 1);
+    let p = &published[0];
+    for (k, v) in [
+        ("severity", "critical"),
+        ("sku", "CAP"),
+        ("location", "WH1"),
+        ("kind", "low_stock"),
+        ("event", "fire"),
+    ] {
+        assert_eq!(p.attributes[k], v, "{k}");
+    }
+    let sms = p.message["sms"].as_str().unwrap();
+    assert!(
+        sms.chars().count() <= 160 && sms.contains("CAP") && sms.contains("4 available"),
+        "{sms}"
+    );
+    let full = p.message["default"].as_str().unwrap();
+    assert!(
+        full.contains("Product CAP")
+            && full.contains("threshold of 5")
+            && full.contains("What to do"),
+        "{full}"
+    );
+
+    let emails = app.emails_to(&to).await;
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0]["subject"].as_str().unwrap().contains("CAP"));
+    let body = emails[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("WH1") && body.contains("Available now: 4") && body.contains("reorder"),
+        "{body}"
+    );
+
+    let inbox = alerts(&app, "state=firing").await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0]["sku"], "CAP");
+    assert_eq!(inbox[0]["severity"], "critical");
+    let alert_id = inbox[0]["alert_id"].as_str().unwrap().to_owned();
+
+    // More sales below the threshold: nothing new, never one notice per sale.
+    sell(&app, "s3", "CAP", 1).await;
+    sell(&app, "s4", "CAP", 1).await;
+    app.process_stream().await;
+    assert_eq!(app.published().await.len(), 1);
+    assert_eq!(app.emails_to(&to).await.len(), 1);
+    assert_eq!(alerts(&app, "").await.len(), 1);
+
+    // Restocked to 7: between threshold and clear level, the alert holds.
+    app.receive("CAP", "WH1", 5).await;
+    app.process_stream().await;
+    assert_eq!(alerts(&app, "state=firing").await.len(), 1);
+
+    // Restocked above the clear level: resolved, with a resolution notice.
+    app.receive("CAP", "WH1", 10).await;
+    app.process_stream().await;
+    let published = app.published().await;
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[1].attributes["event"], "resolve");
+    assert!(published[1].message["sms"]
+        .as_str()
+        .unwrap()
+        .contains("RESOLVED"));
+    assert_eq!(app.emails_to(&to).await.len(), 2);
+    let alert = app
+        .get(&format!("/v1/alerts/{alert_id}"), Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(alert["state"], "resolved");
+    let events: Vec<_> = alert["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec!["fired", "resolved"]);
+}
+
+#[tokio::test]
+async fn ledger_entries_get_the_levels_exact_before_and_after() {
+    let app = spawn_app().await;
+    app.stocked("MUG", "WH1", 9).await;
+    sell(&app, "s1", "MUG", 4).await;
+    app.process_stream().await;
+    let ledger = app.ledger("MUG").await;
+    assert_eq!(ledger[0]["kind"], "sale");
+    assert_eq!(ledger[0]["before"]["available"], 9);
+    assert_eq!(ledger[0]["after"]["available"], 5);
+    assert_eq!(ledger[1]["kind"], "receipt");
+    assert_eq!(ledger[1]["before"]["on_hand"], 0);
+    assert_eq!(ledger[1]["after"]["on_hand"], 9);
+}
+
+#[tokio::test]
+async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
+    let app = spawn_app().await;
+    app.stocked("PEN", "WH1", 3).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical", "channels": { "sms": true } }),
+    )
+    .await;
+    sell(&app, "s1", "PEN", 3).await;
+    let records = app.stream_records().await;
+    let malformed = json!({ "eventID": "bad-1", "eventName": "MODIFY", "dynamodb": {
+        "SequenceNumber": "999", "NewImage": { "entity": { "S": "stock_level" }, "sku": { "N": "not a sku" } } } });
+    let mut batch = vec![malformed];
+    batch.extend(records.iter().cloned());
+
+    let first = app.evaluator.handle(json!({ "Records": batch })).await;
+    let failed: Vec<_> = first
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["999"]);
+    assert_eq!(
+        app.published().await.len(),
+        1,
+        "the rest of the batch was processed"
+    );
+
+    let again = app.evaluator.handle(json!({ "Records": records })).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(
+        app.published().await.len(),
+        1,
+        "redelivery sends nothing twice"
+    );
+    assert_eq!(alerts(&app, "").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_and_sent_exactly_once() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 2).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning", "channels": { "sms": true } }),
+    )
+    .await;
+    // The topic disappears: publishing fails, the record is reported and retried.
+    let sns = aws_sdk_sns::Client::new(&local_stack::emulator_sdk_config(&moto_endpoint()));
+    sns.delete_topic()
+        .topic_arn(&app.topic_arn)
+        .send()
+        .await
+        .unwrap();
+    sell(&app, "s1", "HAT", 2).await;
+    let records = app.stream_records().await;
+    let response = app.evaluator.handle(json!({ "Records": records })).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        alerts(&app, "state=firing").await.len(),
+        1,
+        "the episode is open, its notice owed"
+    );
+
+    // The topic is back (same name, same ARN): the retry sends once; another retry sends nothing.
+    let name = app.topic_arn.rsplit(':').next().unwrap().to_owned();
+    sns.create_topic().name(name).send().await.unwrap();
+    let retried = app.evaluator.handle(json!({ "Records": records })).await;
+    assert!(retried.batch_item_failures.is_empty());
+    assert_eq!(app.published().await.len(), 1);
+    app.evaluator.handle(json!({ "Records": records })).await;
+    assert_eq!(app.published().await.len(), 1);
+}
+
+#[tokio::test]
+async fn velocity_fires_on_a_burst_and_stays_quiet_on_a_trickle() {
+    let app = spawn_app().await;
+    app.stocked("HOT", "WH1", 100).await;
+    app.create_sku("SLOW").await;
+    app.receive("SLOW", "WH1", 100).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Selling fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 10,
+                "severity": "info", "channels": { "sms": true } }),
+    )
+    .await;
+    for i in 0..4 {
+        sell(&app, &format!("hot-{i}"), "HOT", 3).await;
+    }
+    sell(&app, "slow-1", "SLOW", 2).await;
+    app.process_stream().await;
+    let firing = alerts(&app, "state=firing").await;
+    assert_eq!(firing.len(), 1);
+    assert_eq!(firing[0]["sku"], "HOT");
+    assert_eq!(firing[0]["kind"], "sales_velocity");
+    assert_eq!(firing[0]["observation"]["sold"], 12.0);
+    assert_eq!(app.published().await.len(), 1);
+}
+
+/// Writes a synthetic sales history: `per_day` units sold on each of the last `days` days.
+async fn sales_history(app: &TestApp, sku: &str, days: i64, per_day: i64) {
+    let today = time::OffsetDateTime::now_utc().unix_timestamp() / 86_400;
+    let history = (1..=days)
+        .map(|d| {
+            (
+                format!("d{}", today - d),
+                AttributeValue::N(per_day.to_string()),
+            )
+        })
+        .collect();
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+        .key("sk", AttributeValue::S("LOC#WH1".into()))
+        .update_expression("SET sold_d = :h")
+        .expression_attribute_values(":h", AttributeValue::M(history))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
+    let app = spawn_app().await;
+    app.stocked("FAST", "WH1", 40).await;
+    app.create_sku("SLOW").await;
+    app.receive("SLOW", "WH1", 40).await;
+    sales_history(&app, "FAST", 7, 10).await; // ~10 a day: 4 days of cover
+    sales_history(&app, "SLOW", 7, 1).await; // ~1 a day: 40 days of cover
+    app.process_stream().await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Cover", "kind": "days_of_cover", "lookback_days": 7, "max_days": 5,
+                "severity": "warning", "channels": { "email": [recipient(&app)] } }),
+    )
+    .await;
+    sell(&app, "f1", "FAST", 1).await;
+    sell(&app, "s1", "SLOW", 1).await;
+    app.process_stream().await;
+    let firing = alerts(&app, "state=firing").await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0]["sku"], "FAST");
+    let cover = firing[0]["observation"]["days_of_cover"].as_f64().unwrap();
+    assert!((3.0..5.0).contains(&cover), "{cover}");
+    let emails = app.emails_to(&recipient(&app)).await;
+    assert_eq!(emails.len(), 1);
+    assert!(
+        emails[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("days of cover")
+            || emails[0]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("days of cover")
+    );
+}
+
+#[tokio::test]
+async fn a_silence_suppresses_alerts_until_it_expires() {
+    let app = spawn_app().await;
+    app.stocked("VASE", "WH1", 10).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "severity": "warning", "channels": { "sms": true } }),
+    )
+    .await;
+    let r = app
+        .post(
+            "/v1/silences",
+            Role::Ops,
+            "si-1",
+            json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let listed = app.get("/v1/silences", Role::ReadOnly).await.json();
+    assert_eq!(listed["items"][0]["silence_id"], "sku:VASE");
+
+    sell(&app, "s1", "VASE", 6).await;
+    app.process_stream().await;
+    assert!(alerts(&app, "").await.is_empty());
+    assert!(app.published().await.is_empty());
+
+    // Half an hour later the silence has ended; the next change fires.
+    app.advance_clock(31 * 60);
+    sell(&app, "s2", "VASE", 1).await;
+    app.process_stream().await;
+    assert_eq!(alerts(&app, "state=firing").await.len(), 1);
+    assert_eq!(app.published().await.len(), 1);
+}
+
+#[tokio::test]
+async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 10).await;
+    app.create_sku("B").await;
+    app.receive("B", "WH1", 10).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "clear_at": 8, "severity": "warning",
+                "channels": { "sms": true }, "repeat_minutes": 30 }),
+    )
+    .await;
+    sell(&app, "a1", "A", 6).await;
+    sell(&app, "b1", "B", 6).await;
+    app.process_stream().await;
+    assert_eq!(app.published().await.len(), 2);
+    let a = alerts(&app, "sku=A").await[0]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let acked = app
+        .call(
+            Method::POST,
+            &format!("/v1/alerts/{a}/acknowledge"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(acked.status, StatusCode::OK, "{:?}", acked.json());
+    assert_eq!(acked.json()["state"], "acknowledged");
+    assert_eq!(acked.json()["acknowledged_by"], "ops-1");
+    let again = app
+        .call(
+            Method::POST,
+            &format!("/v1/alerts/{a}/acknowledge"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert_problem(&again, StatusCode::CONFLICT, "alert-state-conflict");
+
+    // Before the repeat interval: nothing. After it: only the unacknowledged one is reminded.
+    sell(&app, "a2", "A", 1).await;
+    sell(&app, "b2", "B", 1).await;
+    app.process_stream().await;
+    assert_eq!(app.published().await.len(), 2);
+    app.advance_clock(31 * 60);
+    sell(&app, "a3", "A", 1).await;
+    sell(&app, "b3", "B", 1).await;
+    app.process_stream().await;
+    let published = app.published().await;
+    assert_eq!(published.len(), 3);
+    assert_eq!(published[2].attributes["event"], "remind");
+    assert_eq!(published[2].attributes["sku"], "B");
+
+    let resolved = app
+        .call(
+            Method::POST,
+            &format!("/v1/alerts/{a}/resolve"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(resolved.json()["state"], "resolved");
+    assert_eq!(resolved.json()["resolved_by"], "ops-1");
+    let filtered = alerts(&app, "state=firing&severity=warning").await;
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0]["sku"], "B");
+    let readonly = app
+        .call(
+            Method::POST,
+            &format!("/v1/alerts/{a}/acknowledge"),
+            Some(&app.token(Role::ReadOnly)),
+            None,
+            None,
+        )
+        .await;
+    assert_problem(&readonly, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn rules_are_managed_through_the_api_and_invalid_ones_refused() {
+    let app = spawn_app().await;
+    let body = json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "severity": "warning" });
+    let created = app.post("/v1/rules", Role::Ops, "r-1", body.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.json()["rule_id"].as_str().unwrap().to_owned();
+    assert_eq!(created.json()["clear_at"], 6);
+    let replay = app.post("/v1/rules", Role::Ops, "r-1", body).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json()["rule_id"], id.as_str());
+
+    let updated = app
+        .put(&format!("/v1/rules/{id}"), Role::Ops, json!({ "name": "Low", "kind": "low_stock", "threshold": 3, "clear_at": 9, "severity": "critical", "enabled": false }))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.json());
+    let got = app
+        .get(&format!("/v1/rules/{id}"), Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(
+        (got["threshold"].clone(), got["enabled"].clone()),
+        (json!(3), json!(false))
+    );
+    assert_eq!(
+        app.get("/v1/rules", Role::ReadOnly).await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let bad = app
+        .post("/v1/rules", Role::Ops, "r-2", json!({ "name": "x", "kind": "low_stock", "threshold": 5, "clear_at": 2, "severity": "warning" }))
+        .await;
+    assert_eq!(
+        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
+        "clear_at"
+    );
+    let bad = app
+        .post(
+            "/v1/rules",
+            Role::Ops,
+            "r-3",
+            json!({ "name": "x", "kind": "sometimes", "severity": "loud" }),
+        )
+        .await;
+    assert_eq!(
+        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
+        "severity"
+    );
+    let bad = app
+        .post("/v1/rules", Role::Ops, "r-4", json!({ "name": "x", "kind": "days_of_cover", "lookback_days": 90, "max_days": 5, "severity": "info", "channels": { "email": ["nobody"] } }))
+        .await;
+    let p = assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let fields: Vec<_> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["lookback_days", "channels.email[0]"]);
+    let storefront = app
+        .post("/v1/rules", Role::Storefront, "r-5", json!({}))
+        .await;
+    assert_problem(&storefront, StatusCode::FORBIDDEN, "forbidden");
+
+    assert_problem(
+        &app.get("/v1/rules/rl_nothing", Role::ReadOnly).await,
+        StatusCode::NOT_FOUND,
+        "rule-not-found",
+    );
+    assert_problem(
+        &app.get("/v1/alerts/bad%20id", Role::ReadOnly).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+    );
+    assert_problem(
+        &app.get("/v1/alerts?state=open", Role::ReadOnly).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+    );
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/rules/{id}"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/rules/{id}"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert_problem(&gone, StatusCode::NOT_FOUND, "rule-not-found");
+}
