@@ -167,7 +167,7 @@ async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
     let mut batch = vec![malformed];
     batch.extend(records.iter().cloned());
 
-    let first = app.evaluator.handle(json!({ "Records": batch })).await;
+    let first = app.evaluator.handle_json(json!({ "Records": batch })).await;
     let failed: Vec<_> = first
         .batch_item_failures
         .iter()
@@ -180,7 +180,10 @@ async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
         "the rest of the batch was processed"
     );
 
-    let again = app.evaluator.handle(json!({ "Records": records })).await;
+    let again = app
+        .evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
     assert!(again.batch_item_failures.is_empty());
     assert_eq!(
         app.published().await.len(),
@@ -209,7 +212,10 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         .unwrap();
     sell(&app, "s1", "HAT", 2).await;
     let records = app.stream_records().await;
-    let response = app.evaluator.handle(json!({ "Records": records })).await;
+    let response = app
+        .evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(
         alerts(&app, "state=firing").await.len(),
@@ -220,10 +226,15 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
     // The topic is back (same name, same ARN): the retry sends once; another retry sends nothing.
     let name = app.topic_arn.rsplit(':').next().unwrap().to_owned();
     sns.create_topic().name(name).send().await.unwrap();
-    let retried = app.evaluator.handle(json!({ "Records": records })).await;
+    let retried = app
+        .evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
     assert!(retried.batch_item_failures.is_empty());
     assert_eq!(app.published().await.len(), 1);
-    app.evaluator.handle(json!({ "Records": records })).await;
+    app.evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
     assert_eq!(app.published().await.len(), 1);
 }
 

@@ -4,8 +4,10 @@
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
-use shared::config::{evaluator_from_env, init_tracing, EvaluatorConfig};
+use shared::{
+    alerts::evaluator::StreamBatch,
+    config::{evaluator_from_env, init_tracing, EvaluatorConfig},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,8 +15,10 @@ async fn main() -> Result<(), Error> {
     let config = EvaluatorConfig::from_env()?;
     let evaluator = evaluator_from_env(&config).await;
     let evaluator = &evaluator;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<DynamoDbEventResponse, Error>(evaluator.handle(event.payload).await)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<StreamBatch>| async move {
+            Ok::<DynamoDbEventResponse, Error>(evaluator.handle(event.payload).await)
+        },
+    ))
     .await
 }

@@ -179,7 +179,10 @@ impl StreamPoller {
             let mut batch: Vec<Value> = self.backlog.drain(..take).collect();
             let mut attempts = 0;
             loop {
-                let response = self.evaluator.handle(json!({ "Records": batch })).await;
+                let response = self
+                    .evaluator
+                    .handle_json(json!({ "Records": batch }))
+                    .await;
                 let sequence = |r: &Value| {
                     r.pointer("/dynamodb/SequenceNumber")
                         .and_then(Value::as_str)

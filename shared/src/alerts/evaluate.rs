@@ -94,18 +94,32 @@ pub fn observation_of(rule: &Rule, level: &LevelSnapshot, now: i64) -> Observati
 }
 
 /// Days of cover: available ÷ average daily sales over `lookback_days` (None without sales).
-pub fn days_of_cover(level: &LevelSnapshot, now: i64, lookback_days: i64) -> Option<f64> {
+pub fn days_of_cover(
+    level: &LevelSnapshot,
+    available: i64,
+    now: i64,
+    lookback_days: i64,
+) -> Option<f64> {
     let per_day = level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64;
-    (per_day > 0.0).then(|| level.quantities.available.max(0) as f64 / per_day)
+    (per_day > 0.0).then(|| available.max(0) as f64 / per_day)
 }
 
 /// Evaluates a rule on stock changes.
 pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
+    evaluate_at(rule, level, level.quantities.available, now)
+}
+
+/// Evaluates a rule with `available` in place of the level's own (the state before a change:
+/// the sales counters only grow with the sale, so the new counters stand in for the old ones
+/// wherever the new state is clear).
+fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> Verdict {
     if !rule.enabled || !rule.condition.on_change() {
         return Verdict::NotApplicable;
     }
-    let available = level.quantities.available;
-    let obs = Observation::of(level);
+    let obs = Observation {
+        available,
+        ..Observation::of(level)
+    };
     match rule.condition {
         Condition::LowStock {
             threshold,
@@ -160,7 +174,7 @@ pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict 
         Condition::DaysOfCover {
             lookback_days,
             max_days,
-        } => match days_of_cover(level, now, lookback_days) {
+        } => match days_of_cover(level, available, now, lookback_days) {
             Some(cover) if cover <= max_days => Verdict::Firing(Observation {
                 days_of_cover: Some(cover),
                 sold: Some(level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64),
@@ -206,6 +220,77 @@ pub fn evaluate_clock(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
             _ => Verdict::Clear,
         },
         _ => Verdict::NotApplicable,
+    }
+}
+
+/// Stock-change rules indexed so a record is matched without scanning every rule: SKU-specific
+/// rules by SKU, the rest (prefix, attribute, location, everything) in one list.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    by_sku: std::collections::HashMap<String, Vec<usize>>,
+    general: Vec<usize>,
+}
+
+impl RuleSet {
+    /// Keeps the enabled rules that stock changes drive.
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let rules: Vec<Rule> = rules
+            .into_iter()
+            .filter(|r| r.enabled && r.condition.on_change())
+            .collect();
+        let mut set = Self {
+            by_sku: Default::default(),
+            general: Vec::new(),
+            rules: Vec::new(),
+        };
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.selector.sku {
+                Some(sku) => set.by_sku.entry(sku.clone()).or_default().push(i),
+                None => set.general.push(i),
+            }
+        }
+        set.rules = rules;
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules that need attention for a level change, with their verdict on the new state.
+    /// Skipped: rules that do not select the level, verdicts that hold, and rules that were clear
+    /// before and after (any episode resolved when the level first cleared). Rules selecting by
+    /// attribute are returned for the caller to check against the SKU's attributes.
+    pub fn due<'a>(
+        &'a self,
+        new: &LevelSnapshot,
+        old: Option<&Quantities>,
+        now: i64,
+    ) -> Vec<(&'a Rule, Verdict)> {
+        let specific = self.by_sku.get(&new.sku).map(Vec::as_slice).unwrap_or(&[]);
+        specific
+            .iter()
+            .chain(&self.general)
+            .map(|&i| &self.rules[i])
+            .filter(|r| {
+                r.selector.needs_attributes() || r.selector.selects(&new.sku, &new.location, None)
+            })
+            .filter_map(|rule| {
+                let verdict = evaluate_change(rule, new, now);
+                let skip = match verdict {
+                    Verdict::NotApplicable | Verdict::Hold => true,
+                    Verdict::Clear => old
+                        .is_none_or(|o| evaluate_at(rule, new, o.available, now) == Verdict::Clear),
+                    Verdict::Firing(_) => false,
+                };
+                (!skip).then_some((rule, verdict))
+            })
+            .collect()
     }
 }
 

@@ -4,22 +4,20 @@
 //! batch is processed.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    borrow::Cow,
+    collections::BTreeMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use aws_lambda_events::{
-    dynamodb::EventRecord,
-    streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
-};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{value::RawValue, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::{
-    evaluate::{decide, evaluate_change, message, Decision, Event, LevelSnapshot, Verdict},
+    evaluate::{decide, message, Decision, Event, LevelSnapshot, RuleSet},
     notify::{Attributes, Notifier, NotifyError},
     rules::Rule,
     store::{AlertStore, Pending, Silence, Tracker, Transition},
@@ -54,93 +52,272 @@ fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn unix_of(text: &Option<String>) -> Option<i64> {
-    text.as_deref().and_then(|t| {
+/// Seconds since the epoch of an RFC 3339 UTC time as this system writes them
+/// (`2026-11-28T03:01:57.649Z`), without a general parser; other forms fall back to one.
+fn unix_of(text: Option<&str>) -> Option<i64> {
+    let t = text?;
+    let b = t.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        b.get(r)?.iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let fast = (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && t.ends_with('Z'))
+        .then(|| {
+            let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+            let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+            // Days from the civil date (Howard Hinnant's algorithm).
+            let y = if m <= 2 { y - 1 } else { y };
+            let era = y.div_euclid(400);
+            let yoe = y - era * 400;
+            let mp = (m + 9) % 12;
+            let doy = (153 * mp + 2) / 5 + d - 1;
+            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+            let days = era * 146_097 + doe - 719_468;
+            Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+        })
+        .flatten();
+    fast.or_else(|| {
         time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
             .ok()
             .map(|t| t.unix_timestamp())
     })
 }
 
-/// The attributes of a stock-level item the evaluator reads from a stream image.
-#[derive(Debug, Deserialize)]
-struct LevelImage {
-    #[serde(default)]
-    entity: Option<String>,
-    sku: String,
-    location: String,
-    on_hand: i64,
-    #[serde(default)]
-    reserved: i64,
-    #[serde(default)]
-    in_transit: i64,
-    available: i64,
-    #[serde(default)]
-    version: i64,
-    #[serde(default)]
-    sold_h: HashMap<String, i64>,
-    #[serde(default)]
-    sold_d: HashMap<String, i64>,
-    #[serde(default)]
-    last_sale_at: Option<String>,
-    #[serde(default)]
-    last_receipt_at: Option<String>,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    last_movement: Option<String>,
+// A stream record, read straight from its JSON (DynamoDB attribute-value form) into the few
+// attributes the evaluator uses, borrowing strings from the input. Going through
+// aws_lambda_events' generic `EventRecord` and serde_dynamo images cost ~50 µs per record with
+// sales counters on the item; this costs a few.
+
+#[derive(Deserialize)]
+struct S<'a> {
+    #[serde(rename = "S", borrow)]
+    s: Cow<'a, str>,
 }
 
-fn buckets(map: &HashMap<String, i64>, prefix: char) -> BTreeMap<i64, i64> {
-    map.iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix(prefix)
-                .and_then(|n| n.parse().ok())
-                .map(|n| (n, *v))
-        })
-        .collect()
+#[derive(Deserialize)]
+struct N<'a> {
+    #[serde(rename = "N", borrow)]
+    n: Cow<'a, str>,
 }
 
-impl LevelImage {
-    fn snapshot(&self) -> LevelSnapshot {
-        LevelSnapshot {
-            sku: self.sku.clone(),
-            location: self.location.clone(),
-            quantities: Quantities {
-                on_hand: self.on_hand,
-                reserved: self.reserved,
-                in_transit: self.in_transit,
-                available: self.available,
-            },
-            sold_hourly: buckets(&self.sold_h, 'h'),
-            sold_daily: buckets(&self.sold_d, 'd'),
-            last_sale_at: unix_of(&self.last_sale_at),
-            last_receipt_at: unix_of(&self.last_receipt_at),
-            created_at: unix_of(&self.created_at),
-            version: self.version,
+impl N<'_> {
+    fn int(&self) -> Result<i64, String> {
+        self.n
+            .parse()
+            .map_err(|_| format!("not an integer: {}", self.n))
+    }
+}
+
+/// A counters map (`{"M": {"h493000": {"N": "3"}, ...}}`) read straight into (bucket, units)
+/// pairs; keys are a letter and the bucket number.
+struct Counters(Vec<(i64, i64)>);
+
+impl<'de> Deserialize<'de> for Counters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Vec<(i64, i64)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of sales buckets")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(64));
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value: N<'de> = map.next_value()?;
+                    let units = value.int().map_err(serde::de::Error::custom)?;
+                    if let Some(bucket) = key.get(1..).and_then(|n| n.parse().ok()) {
+                        out.push((bucket, units));
+                    }
+                }
+                Ok(out)
+            }
         }
+        #[derive(Deserialize)]
+        struct M {
+            #[serde(rename = "M", deserialize_with = "entries")]
+            m: Vec<(i64, i64)>,
+        }
+        fn entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(i64, i64)>, D::Error> {
+            d.deserialize_map(Entries)
+        }
+        M::deserialize(d).map(|m| Counters(m.m))
     }
 }
 
-/// Parses a stock-level image from the stream (None for other entities).
-pub fn level_from_image(image: serde_dynamo::Item) -> Result<Option<LevelSnapshot>, String> {
-    let is_level = matches!(
-        image.get("entity"),
-        Some(serde_dynamo::AttributeValue::S(e)) if e == crate::store::entity::STOCK_LEVEL
-    );
-    if !is_level {
-        return Ok(None);
+/// The attributes of a stock-level item the evaluator reads from a stream image.
+#[derive(Deserialize)]
+struct Image<'a> {
+    #[serde(borrow)]
+    entity: Option<S<'a>>,
+    #[serde(borrow)]
+    sku: Option<S<'a>>,
+    #[serde(borrow)]
+    location: Option<S<'a>>,
+    #[serde(borrow)]
+    on_hand: Option<N<'a>>,
+    #[serde(borrow)]
+    reserved: Option<N<'a>>,
+    #[serde(borrow)]
+    in_transit: Option<N<'a>>,
+    #[serde(borrow)]
+    available: Option<N<'a>>,
+    #[serde(borrow)]
+    version: Option<N<'a>>,
+    sold_h: Option<Counters>,
+    sold_d: Option<Counters>,
+    #[serde(borrow)]
+    last_sale_at: Option<S<'a>>,
+    #[serde(borrow)]
+    last_receipt_at: Option<S<'a>>,
+    #[serde(borrow)]
+    created_at: Option<S<'a>>,
+    #[serde(borrow)]
+    last_movement: Option<S<'a>>,
+}
+
+/// The old image: only its quantities matter (the counters of the new image stand in).
+#[derive(Deserialize)]
+struct OldImage<'a> {
+    #[serde(borrow)]
+    entity: Option<S<'a>>,
+    #[serde(borrow)]
+    on_hand: Option<N<'a>>,
+    #[serde(borrow)]
+    reserved: Option<N<'a>>,
+    #[serde(borrow)]
+    in_transit: Option<N<'a>>,
+    #[serde(borrow)]
+    available: Option<N<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(rename = "NewImage", borrow)]
+    new_image: Option<Image<'a>>,
+    #[serde(rename = "OldImage", borrow)]
+    old_image: Option<OldImage<'a>>,
+}
+
+fn int(v: &Option<N<'_>>) -> Result<i64, String> {
+    v.as_ref()
+        .map(N::int)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+#[derive(Deserialize)]
+struct StreamRecord<'a> {
+    #[serde(rename = "eventID", borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    dynamodb: Change<'a>,
+}
+
+fn buckets(counters: &Option<Counters>) -> BTreeMap<i64, i64> {
+    counters.iter().flat_map(|c| c.0.iter().copied()).collect()
+}
+
+impl Image<'_> {
+    fn is_level(&self) -> bool {
+        self.entity
+            .as_ref()
+            .is_some_and(|e| e.s == crate::store::entity::STOCK_LEVEL)
     }
-    let level: LevelImage = serde_dynamo::from_item(image).map_err(|e| e.to_string())?;
-    Ok(
-        (level.entity.as_deref() == Some(crate::store::entity::STOCK_LEVEL))
-            .then(|| level.snapshot()),
-    )
+
+    fn snapshot(&self) -> Result<LevelSnapshot, String> {
+        let text = |v: &Option<S<'_>>, name: &str| {
+            v.as_ref()
+                .map(|s| s.s.to_string())
+                .ok_or_else(|| format!("stock level without {name}"))
+        };
+        Ok(LevelSnapshot {
+            sku: text(&self.sku, "sku")?,
+            location: text(&self.location, "location")?,
+            quantities: Quantities {
+                on_hand: int(&self.on_hand)?,
+                reserved: int(&self.reserved)?,
+                in_transit: int(&self.in_transit)?,
+                available: self
+                    .available
+                    .as_ref()
+                    .ok_or("stock level without available")?
+                    .int()?,
+            },
+            sold_hourly: buckets(&self.sold_h),
+            sold_daily: buckets(&self.sold_d),
+            last_sale_at: unix_of(self.last_sale_at.as_ref().map(|s| s.s.as_ref())),
+            last_receipt_at: unix_of(self.last_receipt_at.as_ref().map(|s| s.s.as_ref())),
+            created_at: unix_of(self.created_at.as_ref().map(|s| s.s.as_ref())),
+            version: int(&self.version)?,
+        })
+    }
+}
+
+/// A stock-level change as the evaluator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelChange {
+    pub event_id: String,
+    pub new: LevelSnapshot,
+    /// The level's quantities before the change (None for a new level).
+    pub old: Option<Quantities>,
+    /// The ledger line that made the change (`partition|sort key`).
+    pub ledger_ref: Option<String>,
+}
+
+/// Parses one stream record (its JSON text). `Ok(None)` for items that are not stock levels
+/// (the event source's filter normally keeps them away).
+pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
+    let record: StreamRecord<'_> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let Some(image) = record.dynamodb.new_image.as_ref().filter(|i| i.is_level()) else {
+        return Ok(None);
+    };
+    let old = match record.dynamodb.old_image.as_ref() {
+        Some(o)
+            if o.entity
+                .as_ref()
+                .is_some_and(|e| e.s == crate::store::entity::STOCK_LEVEL) =>
+        {
+            Some(Quantities {
+                on_hand: int(&o.on_hand)?,
+                reserved: int(&o.reserved)?,
+                in_transit: int(&o.in_transit)?,
+                available: int(&o.available)?,
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(LevelChange {
+        event_id: record.event_id.into_owned(),
+        new: image.snapshot()?,
+        old,
+        ledger_ref: image.last_movement.as_ref().map(|s| s.s.to_string()),
+    }))
+}
+
+/// A stream batch as Lambda delivers it: each record kept as raw JSON, so one malformed record
+/// cannot fail the whole batch's deserialisation.
+#[derive(Debug, Deserialize)]
+pub struct StreamBatch {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<Box<RawValue>>,
+}
+
+impl StreamBatch {
+    /// From a JSON value (`{"Records": [...]}`), for callers that built one.
+    pub fn from_value(event: &Value) -> Self {
+        serde_json::from_value(event.clone()).unwrap_or(Self {
+            records: Vec::new(),
+        })
+    }
 }
 
 struct RuleCache {
     loaded: Instant,
-    rules: Arc<Vec<Rule>>,
+    rules: Arc<RuleSet>,
     silences: Arc<Vec<Silence>>,
 }
 
@@ -194,7 +371,7 @@ impl Evaluator {
     }
 
     /// Rules and silences, reloaded at most every `refresh` (one query each), never per record.
-    async fn rules(&self) -> Result<(Arc<Vec<Rule>>, Arc<Vec<Silence>>), StoreError> {
+    async fn rules(&self) -> Result<(Arc<RuleSet>, Arc<Vec<Silence>>), StoreError> {
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.as_ref() {
             if c.loaded.elapsed() < self.refresh {
@@ -202,10 +379,7 @@ impl Evaluator {
             }
         }
         let (rules, silences) = self.store.load_rules_and_silences((self.clock)()).await?;
-        let rules: Vec<Rule> = rules
-            .into_iter()
-            .filter(|r| r.enabled && r.condition.on_change())
-            .collect();
+        let rules = RuleSet::new(rules);
         let entry = RuleCache {
             loaded: Instant::now(),
             rules: Arc::new(rules),
@@ -216,27 +390,32 @@ impl Evaluator {
         Ok(out)
     }
 
-    /// Handles one stream batch (the raw Lambda event, so one malformed record cannot fail the
-    /// whole batch's deserialisation).
-    pub async fn handle(&self, event: Value) -> DynamoDbEventResponse {
+    /// Handles one stream batch; failed records are reported in `batchItemFailures` (by sequence
+    /// number) and the rest of the batch is processed.
+    pub async fn handle(&self, batch: StreamBatch) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
-        let records = event
-            .get("Records")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for raw in records {
-            let id = raw
-                .pointer("/dynamodb/SequenceNumber")
-                .and_then(Value::as_str)
-                .or_else(|| raw.get("eventID").and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_owned();
+        for raw in &batch.records {
+            #[derive(Deserialize)]
+            struct Sequence {
+                #[serde(rename = "SequenceNumber")]
+                sequence: Option<String>,
+            }
+            #[derive(Deserialize)]
+            struct Ids {
+                #[serde(rename = "eventID")]
+                event_id: Option<String>,
+                dynamodb: Option<Sequence>,
+            }
+            let id = serde_json::from_str::<Ids>(raw.get())
+                .ok()
+                .and_then(|ids| ids.dynamodb.and_then(|d| d.sequence).or(ids.event_id))
+                .unwrap_or_default();
             let span = tracing::info_span!("record", sequence = %id);
             let _enter = span.enter();
-            let result = match serde_json::from_value::<EventRecord>(raw) {
-                Ok(record) => self.process(record).await,
-                Err(e) => Err(RecordError::Malformed(e.to_string())),
+            let result = match parse_record(raw.get()) {
+                Ok(Some(change)) => self.process(change).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(RecordError::Malformed(e)),
             };
             if let Err(e) = result {
                 tracing::error!(error = %e, "record failed; reported for retry");
@@ -248,31 +427,27 @@ impl Evaluator {
         response
     }
 
+    /// [`handle`](Self::handle) for an event built as a JSON value.
+    pub async fn handle_json(&self, event: Value) -> DynamoDbEventResponse {
+        self.handle(StreamBatch::from_value(&event)).await
+    }
+
     /// Evaluates one stock-level change.
-    pub async fn process(&self, record: EventRecord) -> Result<(), RecordError> {
-        let change = record.change;
-        let Some(new) =
-            level_from_image(change.new_image.clone()).map_err(RecordError::Malformed)?
-        else {
-            return Ok(());
-        };
-        let old = level_from_image(change.old_image.clone()).map_err(RecordError::Malformed)?;
-        let new_image: Option<LevelImage> = serde_dynamo::from_item(change.new_image).ok();
+    pub async fn process(&self, change: LevelChange) -> Result<(), RecordError> {
+        let LevelChange {
+            event_id,
+            new,
+            old,
+            ledger_ref,
+        } = change;
 
         // The ledger line that made this change gets the level's exact before and after values.
-        if let Some(image) = &new_image {
-            if let Some(reference) = &image.last_movement {
-                let changed = old.as_ref().is_none_or(|o| o.quantities != new.quantities)
-                    || image.version <= 1;
-                if changed {
-                    self.store
-                        .annotate_ledger(
-                            reference,
-                            old.as_ref().map(|o| &o.quantities),
-                            &new.quantities,
-                        )
-                        .await?;
-                }
+        if let Some(reference) = &ledger_ref {
+            let changed = old.as_ref().is_none_or(|o| *o != new.quantities) || new.version <= 1;
+            if changed {
+                self.store
+                    .annotate_ledger(reference, old.as_ref(), &new.quantities)
+                    .await?;
             }
         }
 
@@ -285,12 +460,7 @@ impl Evaluator {
             })
         };
         let mut profile: Option<Option<(String, BTreeMap<String, String>)>> = None;
-        for rule in rules.iter() {
-            if !rule.selector.selects(&new.sku, &new.location, None)
-                && !rule.selector.needs_attributes()
-            {
-                continue;
-            }
+        for (rule, verdict) in rules.due(&new, old.as_ref(), now) {
             if rule.selector.needs_attributes() {
                 if profile.is_none() {
                     profile = Some(self.store.sku_profile(&new.sku).await?);
@@ -299,19 +469,6 @@ impl Evaluator {
                 if !rule.selector.selects(&new.sku, &new.location, attrs) {
                     continue;
                 }
-            }
-            let verdict = evaluate_change(rule, &new, now);
-            match verdict {
-                Verdict::NotApplicable | Verdict::Hold => continue,
-                // Clear before and after: any episode was resolved when the level first cleared.
-                Verdict::Clear
-                    if old
-                        .as_ref()
-                        .is_some_and(|o| evaluate_change(rule, o, now) == Verdict::Clear) =>
-                {
-                    continue
-                }
-                _ => {}
             }
             let tracker = self
                 .store
@@ -331,7 +488,7 @@ impl Evaluator {
                 Decision::Nothing => tracker,
                 Decision::Fire(_) | Decision::Remind(_) if quiet => continue,
                 Decision::Fire(obs) => {
-                    let id = alert_id(&rule.rule_id, &new.sku, &new.location, &record.event_id);
+                    let id = alert_id(&rule.rule_id, &new.sku, &new.location, &event_id);
                     let pending = deliveries(rule, "fire");
                     tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
                     settle(
@@ -458,5 +615,51 @@ impl Evaluator {
 fn settle(t: Transition) -> Tracker {
     match t {
         Transition::Applied(t) | Transition::AlreadyDone(t) => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_like_a_general_rfc3339_parser() {
+        for t in [
+            "1970-01-01T00:00:00.000Z",
+            "2026-11-28T03:01:57.649Z",
+            "2024-02-29T23:59:59.999Z",
+            "2000-03-01T12:00:00Z",
+            "2031-12-31T00:00:01.5Z",
+        ] {
+            let general =
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .unwrap()
+                    .unix_timestamp();
+            assert_eq!(unix_of(Some(t)), Some(general), "{t}");
+        }
+        assert_eq!(
+            unix_of(Some("2026-11-28T03:01:57+01:00")),
+            unix_of(Some("2026-11-28T02:01:57.000Z"))
+        );
+        assert_eq!(unix_of(Some("yesterday")), None);
+    }
+
+    #[test]
+    fn records_parse_into_level_changes_and_other_items_are_skipped() {
+        let level = r#"{"eventID":"e1","eventName":"MODIFY","dynamodb":{"SequenceNumber":"7",
+            "NewImage":{"entity":{"S":"stock_level"},"sku":{"S":"A"},"location":{"S":"WH1"},
+              "on_hand":{"N":"5"},"available":{"N":"4"},"reserved":{"N":"1"},"version":{"N":"3"},
+              "sold_h":{"M":{"h10":{"N":"2"},"h11":{"N":"1"}}},"last_movement":{"S":"MOV#x|LINE#00"}},
+            "OldImage":{"entity":{"S":"stock_level"},"sku":{"S":"A"},"location":{"S":"WH1"},
+              "on_hand":{"N":"6"},"available":{"N":"5"},"version":{"N":"2"}}}}"#;
+        let change = parse_record(level).unwrap().unwrap();
+        assert_eq!(change.new.quantities.available, 4);
+        assert_eq!(change.new.sold_hourly, BTreeMap::from([(10, 2), (11, 1)]));
+        assert_eq!(change.old.unwrap().available, 5);
+        assert_eq!(change.ledger_ref.as_deref(), Some("MOV#x|LINE#00"));
+        let alert = r#"{"eventID":"e2","dynamodb":{"NewImage":{"entity":{"S":"alert"}}}}"#;
+        assert_eq!(parse_record(alert).unwrap(), None);
+        let broken = r#"{"eventID":"e3","dynamodb":{"NewImage":{"entity":{"S":"stock_level"},"sku":{"S":"A"}}}}"#;
+        assert!(parse_record(broken).is_err());
     }
 }

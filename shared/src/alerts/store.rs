@@ -226,7 +226,11 @@ fn rule_from(item: &Item) -> Result<Rule, StoreError> {
 }
 
 /// A filter expression with its attribute names and values.
-type Filter = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+type Filter = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
 
 /// Filters for the inbox listing.
 #[derive(Debug, Clone, Default)]
