@@ -1,0 +1,264 @@
+//! Alert evaluator throughput against the emulator: a 1,000-record stream batch with 1,000 rules
+//! loaded and nothing due, timed through `Evaluator::handle` as Lambda would invoke it; and the
+//! same for records made by real sales through the API (each also annotates its ledger line with
+//! one UpdateItem).
+//!
+//! Run: `cargo run --profile perf -p local-stack --bin evaluator-bench`
+
+use std::{net::SocketAddr, time::Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use http::Method;
+use local_stack::{
+    client::ApiClient,
+    jwt::JwtKey,
+    moto::Moto,
+    system::{Options, System},
+};
+use serde_json::{json, Value};
+use shared::alerts::{
+    rules::RuleBody,
+    store::{AlertStore, RuleCreated},
+};
+
+const RULES: usize = 1000;
+const LEVELS: usize = 1000;
+const SALES: usize = 300;
+
+fn level_item(i: usize, available: i64) -> std::collections::HashMap<String, AttributeValue> {
+    let s = |v: String| AttributeValue::S(v);
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    [
+        ("pk", s(format!("SKU#B-{i:04}"))),
+        ("sk", s("LOC#WH1".into())),
+        ("entity", s("stock_level".into())),
+        ("sku", s(format!("B-{i:04}"))),
+        ("location", s("WH1".into())),
+        ("on_hand", n(available)),
+        ("reserved", n(0)),
+        ("in_transit", n(0)),
+        ("available", n(available)),
+        ("version", n(1000 - available + 1)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+async fn batch_put(system: &System, items: Vec<std::collections::HashMap<String, AttributeValue>>) {
+    for chunk in items.chunks(25) {
+        let requests = chunk
+            .iter()
+            .map(|i| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(i.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        system
+            .dynamodb
+            .batch_write_item()
+            .request_items(&system.table, requests)
+            .send()
+            .await
+            .expect("batch write");
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let moto = Moto::start(0)?;
+    let key = JwtKey::random();
+    let mut options = Options::new(
+        "evbench",
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        key.clone(),
+    );
+    options.rule_cache = std::time::Duration::from_secs(600);
+    let mut system = System::start(&moto.endpoint(), options).await?;
+    let store = AlertStore::new(system.dynamodb.clone(), &system.table);
+
+    // 1,000 rules: one low-stock rule per SKU (threshold 10), as a shop with per-SKU thresholds.
+    let started = Instant::now();
+    for i in 0..RULES {
+        let body: RuleBody = serde_json::from_value(json!({
+            "name": format!("low B-{i:04}"), "kind": "low_stock", "threshold": 10, "clear_at": 20,
+            "severity": "warning", "selector": { "sku": format!("B-{i:04}") }, "channels": { "sms": true }
+        }))?;
+        let rule = body
+            .into_rule(format!("rl_{i:04}"), String::new(), String::new())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if !matches!(
+            store.create_rule(&rule, &body, "bench").await?,
+            RuleCreated::Created(_)
+        ) {
+            anyhow::bail!("rule exists");
+        }
+    }
+    eprintln!("{RULES} rules created in {:.1?}", started.elapsed());
+
+    // 1,000 levels, then one change to each: 1,000 MODIFY records, nothing due.
+    batch_put(&system, (0..LEVELS).map(|i| level_item(i, 1000)).collect()).await;
+    system.poller.drain().await?; // the INSERTs: also loads the rule cache
+    batch_put(&system, (0..LEVELS).map(|i| level_item(i, 999)).collect()).await;
+    let stream: Vec<Value> = stream_records(&system).await?;
+    let batch: Vec<Value> = stream[stream.len().saturating_sub(LEVELS)..].to_vec();
+    assert!(batch.iter().all(|r| r["eventName"] == "MODIFY"));
+    let started = Instant::now();
+    let response = system
+        .evaluator
+        .handle_json(json!({ "Records": batch }))
+        .await;
+    let elapsed = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let quiet_rate = LEVELS as f64 / elapsed.as_secs_f64();
+
+    // Records from real sales through the API: each annotates its ledger line (one UpdateItem).
+    let api = ApiClient::new(system.gateway.base_url());
+    let auth = format!(
+        "Bearer {}",
+        key.mint(
+            "bench",
+            "inventory/sell inventory/admin inventory/read",
+            3600
+        )
+    );
+    let call = |method: Method, path: String, idem: Option<String>, body: Value| {
+        let api = api.clone();
+        let auth = auth.clone();
+        async move {
+            let mut headers: Vec<(&str, &str)> = vec![("authorization", &auth)];
+            if let Some(k) = &idem {
+                headers.push(("idempotency-key", k));
+            }
+            let r = api
+                .send(method, &path, &headers, Some(body.to_string().into_bytes()))
+                .await
+                .expect("call");
+            assert!(
+                r.status.is_success(),
+                "{path}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+    };
+    call(
+        Method::PUT,
+        "/v1/locations/WH1".into(),
+        None,
+        json!({"name": "WH1", "kind": "warehouse"}),
+    )
+    .await;
+    call(
+        Method::PUT,
+        "/v1/skus/B-0001".into(),
+        None,
+        json!({"name": "bench"}),
+    )
+    .await;
+    call(
+        Method::POST,
+        "/v1/receipts".into(),
+        Some("r".into()),
+        json!({"sku": "B-0001", "location": "WH1", "quantity": 100000}),
+    )
+    .await;
+    system.poller.drain().await?;
+    for i in 0..SALES {
+        call(
+            Method::POST,
+            "/v1/sales".into(),
+            Some(format!("s{i}")),
+            json!({"sku": "B-0001", "location": "WH1", "quantity": 1}),
+        )
+        .await;
+    }
+    let stream = stream_records(&system).await?;
+    let levels: Vec<Value> = stream
+        .into_iter()
+        .filter(|r| r.pointer("/dynamodb/NewImage/entity/S") == Some(&json!("stock_level")))
+        .collect();
+    let sales = levels[levels.len().saturating_sub(SALES)..].to_vec();
+    let started = Instant::now();
+    let response = system
+        .evaluator
+        .handle_json(json!({ "Records": sales }))
+        .await;
+    let sales_elapsed = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let sales_rate = SALES as f64 / sales_elapsed.as_secs_f64();
+
+    println!(
+        "Alert evaluator against the serialised moto emulator ({} cores), {RULES} rules loaded:\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!("| batch | records | time | records/s | per record |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| nothing due (level changes without a ledger line) | {LEVELS} | {:.1} ms | {:.0} | {:.1} µs |",
+        elapsed.as_secs_f64() * 1e3,
+        quiet_rate,
+        elapsed.as_secs_f64() * 1e6 / LEVELS as f64
+    );
+    println!(
+        "| nothing due (sales through the API: one ledger annotation each) | {SALES} | {:.1} ms | {:.0} | {:.1} µs |",
+        sales_elapsed.as_secs_f64() * 1e3,
+        sales_rate,
+        sales_elapsed.as_secs_f64() * 1e6 / SALES as f64
+    );
+    Ok(())
+}
+
+async fn stream_records(system: &System) -> anyhow::Result<Vec<Value>> {
+    let streams = aws_sdk_dynamodbstreams::Client::new(&system.sdk);
+    let arn = system
+        .dynamodb
+        .describe_table()
+        .table_name(&system.table)
+        .send()
+        .await?
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .unwrap();
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await?
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let mut it = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await?
+        .shard_iterator;
+    let mut out = Vec::new();
+    while let Some(i) = it {
+        let page = streams.get_records().shard_iterator(i).send().await?;
+        if page.records().is_empty() {
+            break;
+        }
+        out.extend(
+            page.records()
+                .iter()
+                .map(|r| local_stack::streams::lambda_record(r, &arn)),
+        );
+        it = page.next_shard_iterator;
+    }
+    Ok(out)
+}
