@@ -15,6 +15,8 @@ echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "==> OpenAPI document"
 .venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
+echo "==> cargo build --bins (the function binaries the Lambda tests run under the Runtime API emulator)"
+cargo build --workspace --bins --locked
 echo "==> cargo test (unit and integration, against the serialised moto emulator)"
 cargo test --workspace --locked
 echo "==> all checks passed"

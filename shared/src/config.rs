@@ -154,3 +154,40 @@ pub fn evaluator_from_sdk(
         clock,
     )
 }
+
+/// Reports a start-up failure to the Lambda Runtime API (`/runtime/init/error`), so the invoke
+/// fails with a message naming the cause instead of a bare exit. Outside Lambda (no
+/// `AWS_LAMBDA_RUNTIME_API`) it only logs.
+pub fn report_init_error(error: &dyn std::fmt::Display) {
+    tracing::error!(error = %error, "function failed to start");
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({
+        "errorMessage": error.to_string(),
+        "errorType": "Runtime.ConfigError",
+    })
+    .to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    use std::io::{Read, Write};
+    let sent = std::net::TcpStream::connect(&api).and_then(|mut stream| {
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut reply = [0u8; 256];
+        let _ = stream.read(&mut reply)?;
+        Ok(())
+    });
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "could not report the init error to the runtime API");
+    }
+}
+
+/// Reads configuration at init; on failure reports it to the runtime and returns the error.
+pub fn load_or_report<T>(load: impl FnOnce() -> Result<T, ConfigError>) -> Result<T, ConfigError> {
+    load().inspect_err(|e| report_init_error(e))
+}

@@ -6,13 +6,13 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::{
     alerts::evaluator::StreamBatch,
-    config::{evaluator_from_env, init_tracing, EvaluatorConfig},
+    config::{evaluator_from_env, init_tracing, load_or_report, EvaluatorConfig},
 };
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let config = EvaluatorConfig::from_env()?;
+    let config = load_or_report(EvaluatorConfig::from_env)?;
     let evaluator = evaluator_from_env(&config).await;
     let evaluator = &evaluator;
     run(service_fn(

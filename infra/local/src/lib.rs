@@ -6,6 +6,7 @@ pub mod client;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
+pub mod runtime_api;
 pub mod streams;
 pub mod system;
 pub mod template;

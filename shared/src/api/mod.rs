@@ -295,7 +295,7 @@ impl Principal {
 /// every request through [`App::handle`].
 pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
     crate::config::init_tracing();
-    let config = crate::config::StockApiConfig::from_env()?;
+    let config = crate::config::load_or_report(crate::config::StockApiConfig::from_env)?;
     let app = App::for_function(crate::config::store_from_env(&config).await, function);
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

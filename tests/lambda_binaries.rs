@@ -1,0 +1,318 @@
+//! Every function's real binary, run as Lambda runs it: started with `AWS_LAMBDA_RUNTIME_API`
+//! pointing at the Runtime API emulator, with exactly the environment `template.yaml` declares for
+//! it (plus what Lambda itself sets), fed the event fixtures in `tests/fixtures/`.
+//!
+//! The binaries are built by `cargo build --workspace --bins` (infra/test.sh runs it first).
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use local_stack::{
+    jwt::JwtKey,
+    project_root,
+    runtime_api::{Outcome, RuntimeApi},
+    system::{Options, System, LOCAL_SENDER},
+    template::Template,
+};
+use serde_json::Value;
+use system_tests::moto_endpoint;
+
+/// A function binary running under its own Runtime API emulator; killed when dropped.
+struct Function {
+    runtime: RuntimeApi,
+    child: Child,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary(name: &str) -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/<name>
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (infra/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn fixture(name: &str) -> Value {
+    let path = project_root().join("tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
+}
+
+/// The value a declared variable takes in this test's system.
+fn value_of(var: &str, system: &System) -> String {
+    match var {
+        "TABLE_NAME" => system.table.clone(),
+        "ALERT_TOPIC_ARN" => system.topic_arn.clone(),
+        "SENDER_EMAIL" => LOCAL_SENDER.into(),
+        "RULE_CACHE_SECONDS" => "0".into(),
+        "RUST_LOG" => "warn".into(),
+        other => panic!("template declares {other}: give it a test value here"),
+    }
+}
+
+/// Starts `binary` as the template's `logical_id`, leaving out `omit` and overriding `set`.
+async fn start(
+    system: &System,
+    logical_id: &str,
+    binary_name: &str,
+    omit: &[&str],
+    set: &[(&str, &str)],
+) -> Function {
+    let runtime = RuntimeApi::start().await.expect("runtime API");
+    let template = Template::load(&project_root().join("template.yaml")).expect("template");
+    let mut cmd = Command::new(binary(binary_name));
+    cmd.env_clear()
+        // What Lambda sets for every function.
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.endpoint())
+        .env("AWS_LAMBDA_FUNCTION_NAME", logical_id)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{logical_id}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/28/[$LATEST]local")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SESSION_TOKEN", "test")
+        // The emulator stands in for AWS's endpoints.
+        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for var in template.environment(logical_id) {
+        if !omit.contains(&var.as_str()) {
+            cmd.env(&var, value_of(&var, system));
+        }
+    }
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("start the function binary");
+    Function { runtime, child }
+}
+
+impl Function {
+    async fn invoke(&self, event: &Value) -> Outcome {
+        self.runtime
+            .invoke(event, Duration::from_secs(20))
+            .await
+            .expect("the function answers")
+    }
+
+    /// Invokes with an API Gateway event; returns (status, body as JSON).
+    async fn http(&self, event: &Value) -> (u64, Value) {
+        match self.invoke(event).await {
+            Outcome::Response(r) => {
+                let body = r["body"].as_str().unwrap_or("null");
+                (
+                    r["statusCode"].as_u64().unwrap_or(0),
+                    serde_json::from_str(body).unwrap_or(Value::Null),
+                )
+            }
+            Outcome::Error(e) => panic!("invocation error: {e}"),
+        }
+    }
+
+    /// Waits for the process to exit (it must, after an init failure), serving the runtime API
+    /// meanwhile.
+    async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+async fn system() -> System {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "lambda-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let options = Options::new(
+        name,
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        JwtKey::random(),
+    );
+    System::start(&moto_endpoint(), options)
+        .await
+        .expect("system")
+}
+
+#[tokio::test]
+async fn api_binaries_answer_api_gateway_events_and_change_stock() {
+    let system = system().await;
+    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    let query = start(&system, "StockQueryFunction", "stock-query", &[], &[]).await;
+
+    for (fixture_name, status) in [
+        ("apigw-v2-put-location.json", 201),
+        ("apigw-v2-put-sku.json", 201),
+        ("apigw-v2-post-receipt.json", 201),
+        ("apigw-v2-post-sale.json", 201),
+    ] {
+        let (got, body) = command.http(&fixture(fixture_name)).await;
+        assert_eq!(got, status, "{fixture_name}: {body}");
+    }
+    // The same sale again is a replay: same result, stock unchanged.
+    let (status, replay) = command.http(&fixture("apigw-v2-post-sale.json")).await;
+    assert_eq!(status, 201);
+    assert_eq!(replay["actor"], "storefront-1");
+
+    let (status, sku) = query.http(&fixture("apigw-v2-get-sku.json")).await;
+    assert_eq!(status, 200, "{sku}");
+    assert_eq!(sku["levels"][0]["available"], 7);
+    assert_eq!(sku["attributes"]["brand"], "Hatly");
+
+    // Each function answers only its own routes (the command function knows only PUT there).
+    let (status, body) = query.http(&fixture("apigw-v2-post-sale.json")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = command.http(&fixture("apigw-v2-get-sku.json")).await;
+    assert_eq!(
+        (status, body["allowed"].clone()),
+        (405, serde_json::json!(["PUT"]))
+    );
+}
+
+#[tokio::test]
+async fn evaluator_binary_answers_stream_events_and_notifies() {
+    let system = system().await;
+    let alerts = start(&system, "AlertsApiFunction", "alerts-api", &[], &[]).await;
+    let evaluator = start(
+        &system,
+        "AlertEvaluatorFunction",
+        "alert-evaluator",
+        &[],
+        &[],
+    )
+    .await;
+    let (status, rule) = alerts.http(&fixture("apigw-v2-post-rule.json")).await;
+    assert_eq!(status, 201, "{rule}");
+
+    let event = fixture("dynamodb-stream-level-crosses-threshold.json");
+    let Outcome::Response(response) = evaluator.invoke(&event).await else {
+        panic!("the evaluator failed the whole batch");
+    };
+    // The corrupted record is reported; the other one was processed.
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([{ "itemIdentifier": "111100000000000000002" }])
+    );
+    let state: Value = local_stack::client::ApiClient::new(moto_endpoint())
+        .send(http::Method::GET, "/moto-api/data.json", &[], None)
+        .await
+        .unwrap()
+        .json();
+    let sent: Vec<Value> = state["sns"]["Topic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["arn"] == system.topic_arn.as_str())
+        .flat_map(|t| {
+            t["sent_notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let message: Value = serde_json::from_str(sent[0][1].as_str().unwrap()).unwrap();
+    assert!(message["sms"].as_str().unwrap().contains("CAP @ WH1"));
+
+    // Delivered again: nothing is sent twice.
+    evaluator.invoke(&event).await;
+    let state: Value = local_stack::client::ApiClient::new(moto_endpoint())
+        .send(http::Method::GET, "/moto-api/data.json", &[], None)
+        .await
+        .unwrap()
+        .json();
+    let again = state["sns"]["Topic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["arn"] == system.topic_arn.as_str())
+        .map(|t| t["sent_notifications"].as_array().map_or(0, Vec::len))
+        .sum::<usize>();
+    assert_eq!(again, 1);
+}
+
+#[tokio::test]
+async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
+    let system = system().await;
+    for (logical_id, binary_name, omit, set, named) in [
+        (
+            "StockCommandFunction",
+            "stock-command",
+            &["TABLE_NAME"][..],
+            &[][..],
+            "TABLE_NAME",
+        ),
+        (
+            "StockQueryFunction",
+            "stock-query",
+            &["TABLE_NAME"][..],
+            &[][..],
+            "TABLE_NAME",
+        ),
+        (
+            "AlertsApiFunction",
+            "alerts-api",
+            &[][..],
+            &[("TABLE_NAME", "no spaces allowed")][..],
+            "TABLE_NAME",
+        ),
+        (
+            "AlertEvaluatorFunction",
+            "alert-evaluator",
+            &["SENDER_EMAIL"][..],
+            &[][..],
+            "SENDER_EMAIL",
+        ),
+        (
+            "AlertEvaluatorFunction",
+            "alert-evaluator",
+            &[][..],
+            &[("RULE_CACHE_SECONDS", "soon")][..],
+            "RULE_CACHE_SECONDS",
+        ),
+    ] {
+        let mut f = start(&system, logical_id, binary_name, omit, set).await;
+        let status = f.exit_status().await.expect("the process stops at init");
+        assert!(!status.success(), "{binary_name}");
+        let error = f
+            .runtime
+            .init_error()
+            .expect("init error reported to the runtime API");
+        assert_eq!(error["errorType"], "Runtime.ConfigError");
+        assert!(
+            error["errorMessage"].as_str().unwrap().contains(named),
+            "{binary_name}: {error}"
+        );
+        assert!(
+            f.runtime
+                .first_poll(Duration::from_millis(10))
+                .await
+                .is_none(),
+            "never asked for work"
+        );
+    }
+}
