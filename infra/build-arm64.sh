@@ -1,19 +1,11 @@
 #!/usr/bin/env bash
 # Builds every function for AWS Lambda on arm64 (Graviton), as SAM deploys them:
 # target/lambda/<function>/bootstrap.zip. Installs cargo-lambda (pinned, from PyPI, with zig for
-# cross-linking) into .venv-lambda and the Rust aarch64 target when missing.
+# cross-linking) into .venv-lambda and the Rust aarch64 target when missing (infra/setup.sh --deploy).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if [ ! -x .venv-lambda/bin/cargo-lambda ]; then
-  echo "==> installing cargo-lambda 1.9.2 into .venv-lambda"
-  python3 -m venv .venv-lambda
-  .venv-lambda/bin/python -m pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
-fi
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "==> adding the aarch64-unknown-linux-gnu Rust target"
-  rustup target add aarch64-unknown-linux-gnu
-fi
+bash infra/setup.sh --deploy
 export PATH="$root/.venv-lambda/bin:$PATH"
 echo "==> cargo lambda build --release --arm64 (all functions)"
 cargo lambda build --release --arm64 --output-format zip \

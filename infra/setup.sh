@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, pinned, into the project's own .venv.
-# Safe to run again: it does nothing when the installed set matches infra/requirements.txt.
+# With --deploy, also the deploy tools (SAM CLI, cargo-lambda with zig; infra/requirements-deploy.txt)
+# into .venv-lambda and the Rust aarch64 target for arm64 Lambda builds.
+# Safe to run again: it does nothing when the installed sets match their requirements files.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -9,13 +11,27 @@ python="${PYTHON:-python3}"
 command -v "$python" >/dev/null || { echo "python3 is required" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "cargo (Rust) is required" >&2; exit 1; }
 
-stamp=".venv/.requirements.sha256"
-want="$(sha256sum infra/requirements.txt | cut -d' ' -f1)"
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing pinned Python tools into .venv (moto, cfn-lint, openapi-spec-validator)"
-  "$python" -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
-  echo "$want" > "$stamp"
+# install_venv <dir> <requirements> <what>
+install_venv() {
+  local dir="$1" requirements="$2" what="$3"
+  local stamp="$dir/.requirements.sha256"
+  local want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "==> installing pinned Python tools into $dir ($what)"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
+  fi
+}
+
+install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator"
+if [ "${1:-}" = "--deploy" ]; then
+  install_venv .venv-lambda infra/requirements-deploy.txt "aws-sam-cli, cargo-lambda"
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    echo "==> adding the aarch64-unknown-linux-gnu Rust target"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
 fi
 
 for component in rustfmt clippy; do

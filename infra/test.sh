@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Sets up and runs every check and test: formatting, lints, the template and OpenAPI linters, unit
-# tests and the integration tests against the emulator. This is the README's test command, and
-# .ci/run runs exactly this.
+# Sets up and runs every check and test: formatting, lints, the template (cfn-lint, sam validate
+# --lint) and OpenAPI linters, unit tests, the integration tests against the emulator, the function
+# binaries under the Lambda Runtime API emulator, and the arm64 Lambda build. This is the README's
+# test command, and .ci/run runs exactly this.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash infra/setup.sh
+bash infra/setup.sh --deploy
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -13,10 +14,14 @@ echo "==> cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+echo "==> sam validate --lint"
+SAM_CLI_TELEMETRY=0 .venv-lambda/bin/sam validate --lint --template template.yaml --region us-east-1
 echo "==> OpenAPI document"
 .venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
 echo "==> cargo build --bins (the function binaries the Lambda tests run under the Runtime API emulator)"
 cargo build --workspace --bins --locked
 echo "==> cargo test (unit and integration, against the serialised moto emulator)"
 cargo test --workspace --locked
+echo "==> arm64 Lambda build (cargo lambda build --release --arm64)"
+bash infra/build-arm64.sh
 echo "==> all checks passed"

@@ -25,6 +25,9 @@ use local_stack::{
 };
 use serde_json::{json, Value};
 
+/// Builds the i-th event of a warm-invoke series.
+type EventMaker = Box<dyn Fn(usize) -> Value>;
+
 const COLD_STARTS: usize = 15;
 const WARM_INVOKES: usize = 200;
 
@@ -201,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let (no_io, with_io): (Value, Option<Box<dyn Fn(usize) -> Value>>) = match spec.binary {
+        let (no_io, with_io): (Value, Option<EventMaker>) = match spec.binary {
             "lambda-echo" => (json!({ "hello": "world" }), None),
             "stock-command" => {
                 for (m, p, r, b, k) in [
