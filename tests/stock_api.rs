@@ -120,6 +120,14 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
             .sum()
     };
     assert_eq!((total("sold_h"), total("sold_d")), (7, 7));
+    // And what was received and refunded (restocked) today, for the daily report.
+    let today = format!("{}", time_now() / 86_400);
+    let day_count = |prefix: &str| -> i64 {
+        item.get(&format!("{prefix}{today}"))
+            .map(|v| v.as_n().unwrap().parse().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!((day_count("rcv_d"), day_count("rfd_d")), (20, 2));
     assert!(item.contains_key("last_sale_at") && item.contains_key("last_receipt_at"));
 }
 
@@ -923,4 +931,11 @@ async fn futures_join<T: Send + 'static>(
         out.push(h.await.expect("task"));
     }
     out
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

@@ -270,6 +270,8 @@ fn counter_names(at: &str) -> Vec<(String, String)> {
         ("#hour".to_owned(), format!("h{hour}")),
         ("#day".to_owned(), format!("d{day}")),
     ];
+    names.push(("#rcvday".to_owned(), format!("rcv_d{day}")));
+    names.push(("#rfdday".to_owned(), format!("rfd_d{day}")));
     for i in 0..EXPIRED_BUCKETS {
         names.push((
             format!("#hx{i}"),
@@ -279,9 +281,20 @@ fn counter_names(at: &str) -> Vec<(String, String)> {
             format!("#dx{i}"),
             format!("d{}", day - DAILY_RETENTION - 1 - i),
         ));
+        let old_day = day - DAILY_RETENTION - 1 - i;
+        names.push((format!("#rcvx{i}"), format!("rcv_d{old_day}")));
+        names.push((format!("#rfdx{i}"), format!("rfd_d{old_day}")));
     }
     names
 }
+
+/// Units received and refunded (restocked) per day, for the daily stock report: top-level
+/// attributes `rcv_d<days since epoch>` / `rfd_d<…>` (a first receipt creates the level, so they
+/// cannot live in a map that the same expression would have to create).
+const COUNT_RECEIPT: &str = ", #rcvday = if_not_exists(#rcvday, :zero) + :q";
+const EXPIRE_RECEIPTS: &str = " REMOVE #rcvx0, #rcvx1, #rcvx2";
+const COUNT_REFUND: &str = ", #rfdday = if_not_exists(#rfdday, :zero) + :q";
+const EXPIRE_REFUNDS: &str = " REMOVE #rfdx0, #rfdx1, #rfdx2";
 
 fn names(expr: &str, cond: &str) -> HashMap<String, String> {
     NAMES
@@ -307,6 +320,15 @@ const COUNT_SALE: &str = "#sh.#hour = if_not_exists(#sh.#hour, :zero) + :q, \
 const EXPIRE_BUCKETS: &str = " REMOVE #sh.#hx0, #sh.#hx1, #sh.#hx2, #sd.#dx0, #sd.#dx1, #sd.#dx2";
 const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
 
+/// Adds the daily received counter to a receipt's SET clause (not to a transfer's arrival).
+fn receipt_counted(kind: MovementKind, set: String) -> String {
+    if kind == MovementKind::Receipt {
+        format!("{set}{COUNT_RECEIPT}{EXPIRE_RECEIPTS}")
+    } else {
+        set
+    }
+}
+
 /// The update (or condition check) expression and condition for one level change.
 fn level_expression(kind: MovementKind, change: LevelChange) -> (Option<String>, String) {
     match change {
@@ -330,10 +352,13 @@ fn level_expression(kind: MovementKind, change: LevelChange) -> (Option<String>,
             "attribute_exists(pk) AND #it >= :q".into(),
         ),
         LevelChange::Receive { .. } => (
-            Some(format!(
-                "SET #oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
-                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), #lr = :now, \
-                 {INIT_LEVEL}"
+            Some(receipt_counted(
+                kind,
+                format!(
+                    "SET #oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
+                     #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), #lr = :now, \
+                     {INIT_LEVEL}"
+                ),
             )),
             String::new(),
         ),
@@ -345,7 +370,9 @@ fn level_expression(kind: MovementKind, change: LevelChange) -> (Option<String>,
             String::new(),
         ),
         LevelChange::Restock(_) => (
-            Some(format!("SET #oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}")),
+            Some(format!(
+                "SET #oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}{COUNT_REFUND}{EXPIRE_REFUNDS}"
+            )),
             "attribute_exists(pk)".into(),
         ),
         LevelChange::Record => (None, "attribute_exists(pk)".into()),
@@ -419,8 +446,12 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
             }
         }
         let mut attr_names = names(update.as_deref().unwrap_or(""), &cond);
-        if update.as_deref().is_some_and(|u| u.contains("#hour")) {
-            attr_names.extend(counter_names(&record.at));
+        if let Some(u) = update.as_deref() {
+            attr_names.extend(counter_names(&record.at).into_iter().filter(|(alias, _)| {
+                u.match_indices(alias.as_str()).any(|(i, _)| {
+                    !u[i + alias.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                })
+            }));
         }
         let cond = (!cond.is_empty()).then_some(cond);
         let values = (!values.is_empty()).then_some(values);
