@@ -5,4 +5,5 @@ pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod reports;
 pub mod store;
