@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::{
-    evaluate::{decide, message, Decision, Event, LevelSnapshot, RuleSet},
+    evaluate::{decide, message, Decision, Event, LevelSnapshot, RuleSet, Verdict},
     notify::{Attributes, Notifier, NotifyError},
     rules::Rule,
     store::{AlertStore, Pending, Silence, Tracker, Transition},
@@ -470,92 +470,118 @@ impl Evaluator {
                     continue;
                 }
             }
-            let tracker = self
-                .store
-                .tracker(&rule.rule_id, &new.sku, &new.location)
-                .await?;
-            let quiet = silenced(rule);
-            // A record older than the one behind the last transition (a redelivery, a retry of
-            // an earlier batch) only flushes what is still owed.
-            let stale = tracker.level_version.is_some_and(|v| v >= new.version);
-            let decision = if stale {
-                Decision::Nothing
-            } else {
-                decide(rule, verdict, tracker.open.as_ref(), now)
-            };
-            let now_text = rfc3339(now);
-            let tracker = match decision {
-                Decision::Nothing => tracker,
-                Decision::Fire(_) | Decision::Remind(_) if quiet => continue,
-                Decision::Fire(obs) => {
-                    let id = alert_id(&rule.rule_id, &new.sku, &new.location, &event_id);
-                    let pending = deliveries(rule, "fire");
-                    tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
-                    settle(
-                        self.store
-                            .fire(
-                                rule,
-                                &id,
-                                &new.sku,
-                                &new.location,
-                                &obs,
-                                &pending,
-                                new.version,
-                                now,
-                                &now_text,
-                            )
-                            .await?,
-                    )
-                }
-                Decision::Resolve => {
-                    let Some(open) = tracker.open.as_ref() else {
-                        continue;
-                    };
-                    let pending = if rule.notify_on_resolve {
-                        deliveries(rule, "resolve")
-                    } else {
-                        Vec::new()
-                    };
-                    tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "alert resolves");
-                    settle(
-                        self.store
-                            .resolve(
-                                &rule.rule_id,
-                                &new.sku,
-                                &new.location,
-                                &open.alert_id,
-                                &pending,
-                                Some(new.version),
-                                "evaluator",
-                                &now_text,
-                            )
-                            .await?,
-                    )
-                }
-                Decision::Remind(_) => {
-                    let Some(open) = tracker.open.as_ref() else {
-                        continue;
-                    };
-                    settle(
-                        self.store
-                            .remind(
-                                &rule.rule_id,
-                                &new.sku,
-                                &new.location,
-                                open,
-                                &deliveries(rule, "remind"),
-                                new.version,
-                                now,
-                                &now_text,
-                            )
-                            .await?,
-                    )
-                }
-            };
-            self.deliver(rule, &tracker, &new, now, &mut profile)
-                .await?;
+            self.drive(
+                rule,
+                &new,
+                verdict,
+                &event_id,
+                new.version,
+                silenced(rule),
+                now,
+                &mut profile,
+            )
+            .await?;
         }
         Ok(())
+    }
+
+    /// Moves the episode of (rule, level) by a verdict: opens, reminds or resolves it through a
+    /// conditional write, then sends what is owed. `guard` orders the triggers: the level's
+    /// version for stock changes, the day number for the clock; a trigger not newer than the last
+    /// transition's only flushes pending deliveries. Stock changes and the clock share this one
+    /// lifecycle.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn drive(
+        &self,
+        rule: &Rule,
+        new: &LevelSnapshot,
+        verdict: Verdict,
+        event_id: &str,
+        guard: i64,
+        silenced: bool,
+        now: i64,
+        profile: &mut Option<Option<(String, BTreeMap<String, String>)>>,
+    ) -> Result<(), RecordError> {
+        let tracker = self
+            .store
+            .tracker(&rule.rule_id, &new.sku, &new.location)
+            .await?;
+        let stale = tracker.level_version.is_some_and(|v| v >= guard);
+        let decision = if stale {
+            Decision::Nothing
+        } else {
+            decide(rule, verdict, tracker.open.as_ref(), now)
+        };
+        let now_text = rfc3339(now);
+        let tracker = match decision {
+            Decision::Nothing => tracker,
+            Decision::Fire(_) | Decision::Remind(_) if silenced => return Ok(()),
+            Decision::Fire(obs) => {
+                let id = alert_id(&rule.rule_id, &new.sku, &new.location, event_id);
+                let pending = deliveries(rule, "fire");
+                tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
+                settle(
+                    self.store
+                        .fire(
+                            rule,
+                            &id,
+                            &new.sku,
+                            &new.location,
+                            &obs,
+                            &pending,
+                            guard,
+                            now,
+                            &now_text,
+                        )
+                        .await?,
+                )
+            }
+            Decision::Resolve => {
+                let Some(open) = tracker.open.as_ref() else {
+                    return Ok(());
+                };
+                let pending = if rule.notify_on_resolve {
+                    deliveries(rule, "resolve")
+                } else {
+                    Vec::new()
+                };
+                tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "alert resolves");
+                settle(
+                    self.store
+                        .resolve(
+                            &rule.rule_id,
+                            &new.sku,
+                            &new.location,
+                            &open.alert_id,
+                            &pending,
+                            Some(guard),
+                            "evaluator",
+                            &now_text,
+                        )
+                        .await?,
+                )
+            }
+            Decision::Remind(_) => {
+                let Some(open) = tracker.open.as_ref() else {
+                    return Ok(());
+                };
+                settle(
+                    self.store
+                        .remind(
+                            &rule.rule_id,
+                            &new.sku,
+                            &new.location,
+                            open,
+                            &deliveries(rule, "remind"),
+                            guard,
+                            now,
+                            &now_text,
+                        )
+                        .await?,
+                )
+            }
+        };
+        self.deliver(rule, &tracker, new, now, profile).await
     }
 
     /// Sends what the tracker still owes, outside the rule's quiet hours, marking each done.
