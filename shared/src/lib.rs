@@ -5,5 +5,6 @@ pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod report_writer;
 pub mod reports;
 pub mod store;
