@@ -8,7 +8,7 @@ use local_stack::{project_root, template::Template};
 use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
-    config::{EVALUATOR_ENV, STOCK_API_ENV},
+    config::{EVALUATOR_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
 };
 
 fn template() -> Template {
@@ -106,8 +106,12 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         with_log(EVALUATOR_ENV)
     );
     assert_eq!(
+        t.environment("ReportWriterFunction"),
+        with_log(REPORT_WRITER_ENV)
+    );
+    assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        4,
+        5,
         "a new function needs its own parity check here"
     );
 }
@@ -179,6 +183,41 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "sns:Publish",
             "sqs:SendMessage",
         ])
+    );
+    assert_eq!(
+        policy_actions(&t, "ReportWriterFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:UpdateItem",
+            "s3:AbortMultipartUpload",
+            "s3:PutObject",
+            "ses:SendEmail",
+            "sns:Publish",
+        ])
+    );
+}
+
+#[test]
+fn the_reports_bucket_is_private_encrypted_and_expires_old_reports() {
+    let t = template();
+    let props = &t.resource("ReportsBucket").unwrap()["Properties"];
+    let block = &props["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k].as_bool(), Some(true), "{k}");
+    }
+    assert!(!props["BucketEncryption"].is_null());
+    assert!(
+        props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+            .as_u64()
+            .is_some()
     );
 }
 

@@ -43,6 +43,10 @@ pub struct TestApp {
     /// DynamoDB requests the API has sent (every attempt).
     pub requests: RequestCounter,
     pub evaluator: Arc<Evaluator>,
+    /// The scheduled function's work, and where it writes.
+    pub reports: Arc<shared::report_writer::ReportWriter>,
+    pub bucket: String,
+    pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
     /// Seconds added to the evaluator's clock.
     clock_offset: Arc<AtomicI64>,
@@ -78,6 +82,13 @@ pub async fn spawn_app() -> TestApp {
         key,
         requests,
         evaluator: system.evaluator,
+        reports: system.reports,
+        bucket: system.bucket,
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&system.sdk)
+                .force_path_style(true)
+                .build(),
+        ),
         poller: Mutex::new(system.poller),
         clock_offset,
         moto: ApiClient::new(endpoint),
@@ -109,6 +120,24 @@ impl TestApp {
     /// Records the poller gave up on (what would reach the on-failure queue).
     pub async fn dead_letters(&self) -> usize {
         self.poller.lock().await.dead_letters.len()
+    }
+
+    /// The current time of the evaluator's clock.
+    pub fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// An object of the reports bucket.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        out.body.collect().await.unwrap().into_bytes().to_vec()
     }
 
     /// Moves the evaluator's clock forward.

@@ -58,6 +58,7 @@ fn value_of(var: &str, system: &System) -> String {
         "ALERT_TOPIC_ARN" => system.topic_arn.clone(),
         "SENDER_EMAIL" => LOCAL_SENDER.into(),
         "RULE_CACHE_SECONDS" => "0".into(),
+        "REPORTS_BUCKET" => system.bucket.clone(),
         "RUST_LOG" => "warn".into(),
         other => panic!("template declares {other}: give it a test value here"),
     }
@@ -315,4 +316,42 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             "never asked for work"
         );
     }
+}
+
+#[tokio::test]
+async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day() {
+    let system = system().await;
+    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    for f in [
+        "apigw-v2-put-location.json",
+        "apigw-v2-put-sku.json",
+        "apigw-v2-post-receipt.json",
+    ] {
+        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
+    }
+    let writer = start(&system, "ReportWriterFunction", "report-writer", &[], &[]).await;
+    let Outcome::Response(manifest) = writer.invoke(&fixture("eventbridge-scheduled.json")).await
+    else {
+        panic!("the report writer failed");
+    };
+    assert_eq!(manifest["dt"], "2026-11-27", "{manifest}");
+    assert_eq!(manifest["levels"], 1);
+    let key = manifest["objects"][0]["key"].as_str().unwrap();
+    assert_eq!(key, "reports/snapshot/dt=2026-11-27/part-00000.csv");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&system.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let object = s3
+        .get_object()
+        .bucket(&system.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().into_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.starts_with("dt,sku,location,"), "{text}");
+    assert!(text.contains("2026-11-27,CAP,WH1,10,0,0,10,"), "{text}");
 }

@@ -191,3 +191,75 @@ pub fn report_init_error(error: &dyn std::fmt::Display) {
 pub fn load_or_report<T>(load: impl FnOnce() -> Result<T, ConfigError>) -> Result<T, ConfigError> {
     load().inspect_err(|e| report_init_error(e))
 }
+
+/// Every environment variable the report writer reads (and `template.yaml` declares).
+pub const REPORT_WRITER_ENV: &[&str] = &[
+    "TABLE_NAME",
+    "REPORTS_BUCKET",
+    "ALERT_TOPIC_ARN",
+    "SENDER_EMAIL",
+];
+
+/// The report writer's configuration.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    pub table_name: String,
+    pub bucket: String,
+    pub topic_arn: String,
+    pub sender_email: String,
+}
+
+impl ReportConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let table_name = StockApiConfig::from_env()?.table_name;
+        let bucket = required("REPORTS_BUCKET")?;
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid {
+            return Err(ConfigError::Invalid {
+                name: "REPORTS_BUCKET",
+                reason: "not an S3 bucket name".into(),
+            });
+        }
+        let topic_arn = required("ALERT_TOPIC_ARN")?;
+        let sender_email = required("SENDER_EMAIL")?;
+        Ok(Self {
+            table_name,
+            bucket,
+            topic_arn,
+            sender_email,
+        })
+    }
+}
+
+/// Builds the report writer from an SDK configuration (once, at init).
+pub fn report_writer_from_sdk(
+    sdk: &aws_config::SdkConfig,
+    config: &ReportConfig,
+    clock: crate::alerts::evaluator::Clock,
+) -> crate::report_writer::ReportWriter {
+    let evaluator = evaluator_from_sdk(
+        sdk,
+        &EvaluatorConfig {
+            table_name: config.table_name.clone(),
+            topic_arn: config.topic_arn.clone(),
+            sender_email: config.sender_email.clone(),
+            rule_cache: std::time::Duration::ZERO,
+        },
+        clock,
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    crate::report_writer::ReportWriter::new(
+        Client::new(sdk),
+        s3,
+        &config.table_name,
+        &config.bucket,
+        std::sync::Arc::new(evaluator),
+    )
+}

@@ -7,7 +7,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use shared::{
     alerts::evaluator::{system_clock, Clock, Evaluator},
-    config::{evaluator_from_sdk, EvaluatorConfig},
+    config::{evaluator_from_sdk, report_writer_from_sdk, EvaluatorConfig, ReportConfig},
+    report_writer::ReportWriter,
     store::{RequestCounter, Store},
 };
 
@@ -58,6 +59,9 @@ pub struct System {
     pub sdk: aws_config::SdkConfig,
     pub table: String,
     pub topic_arn: String,
+    pub bucket: String,
+    /// The scheduled function's work (the local stack runs it on a ticker and on demand).
+    pub reports: Arc<ReportWriter>,
 }
 
 impl System {
@@ -102,6 +106,27 @@ impl System {
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
 
+        let bucket = format!("{}-reports", options.name.to_ascii_lowercase());
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        )
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .context("CreateBucket")?;
+        let reports = Arc::new(report_writer_from_sdk(
+            &sdk,
+            &ReportConfig {
+                table_name: table.clone(),
+                bucket: bucket.clone(),
+                topic_arn: topic_arn.clone(),
+                sender_email: LOCAL_SENDER.into(),
+            },
+            options.clock.clone(),
+        ));
         let config = EvaluatorConfig {
             table_name: table.clone(),
             topic_arn: topic_arn.clone(),
@@ -132,6 +157,8 @@ impl System {
             sdk,
             table,
             topic_arn,
+            bucket,
+            reports,
         })
     }
 }

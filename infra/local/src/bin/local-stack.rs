@@ -2,6 +2,7 @@
 //! and the HTTP API on 127.0.0.1 with a printed token per role.
 //!
 //! Usage: local-stack [--port 3000] [--demo]
+//!        local-stack report [--day YYYY-MM-DD]   (writes the reports now, against the running stack)
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
@@ -43,8 +44,57 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
+/// Runs the scheduled function once against the running local stack (from its stack.json).
+async fn report_now(day: Option<String>) -> anyhow::Result<()> {
+    let state_file = project_root().join("infra/.local/stack.json");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&state_file)
+            .with_context(|| format!("{} (is the local stack running?)", state_file.display()))?,
+    )?;
+    let text = |k: &str| {
+        state[k]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("{k} in stack.json"))
+    };
+    let sdk = local_stack::emulator_sdk_config(&text("moto_endpoint")?);
+    let writer = shared::config::report_writer_from_sdk(
+        &sdk,
+        &shared::config::ReportConfig {
+            table_name: text("table")?,
+            bucket: text("reports_bucket")?,
+            topic_arn: text("ops_topic_arn")?,
+            sender_email: LOCAL_SENDER.into(),
+        },
+        shared::alerts::evaluator::system_clock(),
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let day = match day {
+        Some(d) => time::OffsetDateTime::parse(
+            &format!("{d}T00:00:00Z"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .with_context(|| format!("--day {d}: expected YYYY-MM-DD"))?
+        .unix_timestamp()
+        .div_euclid(86_400),
+        None => now.div_euclid(86_400),
+    };
+    let manifest = writer.run(day, now).await?;
+    println!("{}", serde_json::to_string_pretty(&manifest)?);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some("report") {
+        let day = match (raw.next().as_deref(), raw.next()) {
+            (Some("--day"), Some(d)) => Some(d),
+            (None, _) => None,
+            _ => bail!("usage: local-stack report [--day YYYY-MM-DD]"),
+        };
+        return report_now(day).await;
+    }
     let args = args()?;
     let root = project_root();
     let moto = Moto::start(0)?;
@@ -59,6 +109,17 @@ async fn main() -> anyhow::Result<()> {
     let system = System::start(&moto.endpoint(), options).await?;
     let handle = system.gateway;
     let _poller = system.poller.spawn(Duration::from_millis(500));
+    // The scheduled function: today's reports and the time-based rules every five minutes.
+    let reports = system.reports.clone();
+    let _ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(300)).await;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if let Err(e) = reports.run(now.div_euclid(86_400), now).await {
+                eprintln!("report run failed: {e}");
+            }
+        }
+    });
 
     let tokens: BTreeMap<&str, String> = ROLES
         .iter()
@@ -71,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         "moto_endpoint": moto.endpoint(),
         "table": TABLE,
         "ops_topic_arn": system.topic_arn,
+        "reports_bucket": system.bucket,
         "sender_email": LOCAL_SENDER,
         "issuer": LOCAL_ISSUER,
         "audience": LOCAL_AUDIENCE,
@@ -88,6 +150,10 @@ async fn main() -> anyhow::Result<()> {
     println!("table            {TABLE}");
     println!("ops topic        {}", system.topic_arn);
     println!("stream evaluator polling every 0.5 s (alerts appear within about a second)");
+    println!(
+        "reports bucket   {} (written every 5 min; now: cargo run -q -p local-stack -- report)",
+        system.bucket
+    );
     println!(
         "sent SMS/email   {}/moto-api/data.json (sns.Topic[].sent_notifications, ses.Message)",
         moto.endpoint()

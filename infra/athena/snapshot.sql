@@ -1,0 +1,32 @@
+-- Daily stock snapshot (CSV with a header row). Replace <bucket> with the ReportsBucketName output.
+-- Columns by position, as in the file (its first column, the day, is row_dt); partitions by
+-- projection: no crawler, no MSCK REPAIR. OpenCSVSerde reads every column as text; cast in queries.
+CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
+  row_dt string,
+  sku string,
+  location string,
+  on_hand string,
+  reserved string,
+  in_transit string,
+  available string,
+  sold string,
+  received string,
+  refunded string,
+  net_change string,
+  avg_daily_sales_7d string,
+  days_of_cover string,
+  days_since_last_sale string,
+  days_since_last_receipt string
+)
+PARTITIONED BY (dt string)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '"')
+LOCATION 's3://<bucket>/reports/snapshot/'
+TBLPROPERTIES (
+  'skip.header.line.count' = '1',
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'storage.location.template' = 's3://<bucket>/reports/snapshot/dt=${dt}/'
+);

@@ -1,0 +1,18 @@
+-- Daily stock snapshot as JSON Lines (columns by name). Replace <bucket>.
+CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
+  sku string, location string,
+  on_hand bigint, reserved bigint, in_transit bigint, available bigint,
+  sold bigint, received bigint, refunded bigint, net_change bigint,
+  avg_daily_sales_7d double, days_of_cover double,
+  days_since_last_sale bigint, days_since_last_receipt bigint
+)
+PARTITIONED BY (dt string)
+ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+LOCATION 's3://<bucket>/reports/snapshot-jsonl/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'storage.location.template' = 's3://<bucket>/reports/snapshot-jsonl/dt=${dt}/'
+);

@@ -1,0 +1,223 @@
+//! The scheduled function's reports and time-based rules, against the emulator's S3, DynamoDB
+//! and SNS: totals that match the movements, files that standard readers load, identical
+//! objects when a day is written twice, and a stale SKU alerted once.
+
+use std::process::Command;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use system_tests::*;
+
+const DAY: i64 = 86_400;
+
+/// Parses CSV with Python's standard `csv` module (from the project's virtualenv).
+fn csv_rows(bytes: &[u8]) -> Vec<serde_json::Map<String, Value>> {
+    let script = "import csv, io, json, sys\n\
+                  rows = list(csv.DictReader(io.StringIO(sys.stdin.read(), newline='')))\n\
+                  print(json.dumps(rows))";
+    let mut child = Command::new(local_stack::moto::Moto::python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the csv module refused the file");
+    serde_json::from_slice::<Vec<Value>>(&out.stdout)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.as_object().unwrap().clone())
+        .collect()
+}
+
+/// Checks that an HTML page is well-formed markup with Python's XML parser.
+fn well_formed(html: &[u8]) -> bool {
+    let script =
+        "import sys, xml.dom.minidom\nxml.dom.minidom.parseString(sys.stdin.buffer.read())";
+    let mut child = Command::new(local_stack::moto::Moto::python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(html).unwrap();
+    child.wait().unwrap().success()
+}
+
+async fn movement(app: &TestApp, path: &str, role: Role, key: &str, body: Value) {
+    let r = app.post(path, role, key, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{path}: {:?}", r.json());
+}
+
+#[tokio::test]
+async fn report_totals_match_the_movements_and_files_load_with_standard_readers() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 20).await;
+    app.create_sku("B").await;
+    app.receive("B", "WH1", 10).await;
+    let line = |sku: &str, q: i64| json!({ "sku": sku, "location": "WH1", "quantity": q });
+    movement(&app, "/v1/sales", Role::Storefront, "s1", line("A", 7)).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s2", line("A", 2)).await;
+    movement(&app, "/v1/refunds", Role::Storefront, "r1", line("A", 1)).await;
+    movement(&app, "/v1/receipts", Role::Ops, "p1", line("A", 5)).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s3", line("B", 3)).await;
+    app.process_stream().await;
+
+    let now = app.now();
+    let day = now / DAY;
+    let manifest = app.reports.run(day, now).await.expect("report run");
+    assert_eq!(manifest.levels, 2);
+    let key = |name: &str| {
+        manifest
+            .objects
+            .iter()
+            .find(|o| o.key.contains(name))
+            .unwrap()
+            .key
+            .clone()
+    };
+    let snapshot_key = key("reports/snapshot/dt=");
+    assert!(snapshot_key.ends_with("/part-00000.csv"), "{snapshot_key}");
+
+    let rows = csv_rows(&app.object(&snapshot_key).await);
+    let a = rows.iter().find(|r| r["sku"] == "A").expect("row for A");
+    let b = rows.iter().find(|r| r["sku"] == "B").expect("row for B");
+    let n = |r: &serde_json::Map<String, Value>, k: &str| {
+        r[k].as_str().unwrap().parse::<i64>().unwrap()
+    };
+    assert_eq!(
+        (n(a, "sold"), n(a, "received"), n(a, "refunded")),
+        (9, 25, 1)
+    );
+    assert_eq!(n(a, "on_hand"), 20 - 9 + 1 + 5);
+    assert_eq!(n(a, "net_change"), 25 + 1 - 9);
+    assert_eq!(
+        (n(b, "sold"), n(b, "received"), n(b, "on_hand")),
+        (3, 10, 7)
+    );
+    assert_eq!(a["days_since_last_sale"], "0");
+
+    // JSON Lines: one object per line, the same rows.
+    let jsonl = String::from_utf8(app.object(&key("reports/snapshot-jsonl/")).await).unwrap();
+    let objects: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    let trends = csv_rows(&app.object(&key("reports/trends/")).await);
+    assert_eq!(trends.len(), 2 * 28);
+    let today_a = trends
+        .iter()
+        .find(|r| r["sku"] == "A" && r["dt"] == a["dt"])
+        .unwrap();
+    assert_eq!(n(today_a, "sold"), 9);
+
+    let html = app.object(&key("reports/summary/")).await;
+    assert!(well_formed(&html), "{}", String::from_utf8_lossy(&html));
+    assert!(String::from_utf8_lossy(&html).contains("<svg"));
+}
+
+#[tokio::test]
+async fn writing_the_same_day_twice_yields_identical_objects() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 20).await;
+    movement(
+        &app,
+        "/v1/sales",
+        Role::Storefront,
+        "s1",
+        json!({ "sku": "A", "location": "WH1", "quantity": 4 }),
+    )
+    .await;
+    let now = app.now();
+    let first = app.reports.run(now / DAY, now).await.unwrap();
+    let mut before = Vec::new();
+    for o in &first.objects {
+        before.push(app.object(&o.key).await);
+    }
+    let second = app.reports.run(now / DAY, now + 60).await.unwrap();
+    assert_eq!(first, second);
+    for (o, bytes) in second.objects.iter().zip(before) {
+        assert_eq!(app.object(&o.key).await, bytes, "{}", o.key);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_sku_raises_its_time_based_alert_once() {
+    let app = spawn_app().await;
+    app.stocked("OLD", "WH1", 12).await;
+    app.stocked("FRESH", "WH2", 12).await;
+    movement(
+        &app,
+        "/v1/sales",
+        Role::Storefront,
+        "s1",
+        json!({ "sku": "FRESH", "location": "WH2", "quantity": 1 }),
+    )
+    .await;
+    // OLD last sold (and was stocked) 40 days ago.
+    let long_ago = time::OffsetDateTime::from_unix_timestamp(app.now() - 40 * DAY)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S("SKU#OLD".into()))
+        .key("sk", AttributeValue::S("LOC#WH1".into()))
+        .update_expression("SET last_sale_at = :t, created_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S(long_ago))
+        .send()
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/v1/rules",
+            Role::Ops,
+            "rule-1",
+            json!({ "name": "Dead stock", "kind": "no_sale", "days": 30,
+            "severity": "info", "channels": { "sms": true } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.unwrap();
+    assert_eq!(manifest.time_rules_evaluated, 2);
+    let firing = app
+        .get("/v1/alerts?state=firing", Role::ReadOnly)
+        .await
+        .json();
+    let items = firing["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["sku"], "OLD");
+    assert_eq!(items[0]["kind"], "no_sale");
+    assert_eq!(items[0]["observation"]["idle_days"], 40);
+    let published = app.published().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].attributes["kind"], "no_sale");
+    assert_eq!(manifest.alerts, 1, "the day's alert report has it");
+
+    // The same day again, and the next day while still stale: no new alert, no new notice.
+    app.reports.run(now / DAY, now + 60).await.unwrap();
+    app.reports.run(now / DAY + 1, now + DAY).await.unwrap();
+    assert_eq!(app.published().await.len(), 1);
+    let all = app.get("/v1/alerts", Role::ReadOnly).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // A sale makes it fresh: the next run resolves it.
+    movement(
+        &app,
+        "/v1/sales",
+        Role::Storefront,
+        "s2",
+        json!({ "sku": "OLD", "location": "WH1", "quantity": 1 }),
+    )
+    .await;
+    app.reports.run(now / DAY + 2, app.now()).await.unwrap();
+    let alert = &app.get("/v1/alerts", Role::ReadOnly).await.json()["items"][0];
+    assert_eq!(alert["state"], "resolved");
+}
