@@ -8,7 +8,7 @@ use local_stack::{project_root, template::Template};
 use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
-    config::{EVALUATOR_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
+    config::{EVALUATOR_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
 };
 
 fn template() -> Template {
@@ -110,8 +110,12 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         with_log(REPORT_WRITER_ENV)
     );
     assert_eq!(
+        t.environment("ReportsApiFunction"),
+        with_log(REPORTS_API_ENV)
+    );
+    assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        5,
+        6,
         "a new function needs its own parity check here"
     );
 }
@@ -197,6 +201,15 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "ses:SendEmail",
             "sns:Publish",
         ])
+    );
+}
+
+#[test]
+fn the_reports_api_only_reads_the_bucket() {
+    let t = template();
+    assert_eq!(
+        policy_actions(&t, "ReportsApiFunction"),
+        set(&["s3:GetObject", "s3:ListBucket"])
     );
 }
 

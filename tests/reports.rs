@@ -221,3 +221,53 @@ async fn a_stale_sku_raises_its_time_based_alert_once() {
     let alert = &app.get("/v1/alerts", Role::ReadOnly).await.json()["items"][0];
     assert_eq!(alert["state"], "resolved");
 }
+
+#[tokio::test]
+async fn the_reports_api_lists_days_and_signs_urls_that_download_the_objects() {
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 5).await;
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.unwrap();
+
+    let list = app.get("/v1/reports", Role::ReadOnly).await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.json());
+    assert_eq!(list.json()["items"][0]["dt"], manifest.dt.as_str());
+
+    let day = app
+        .get(&format!("/v1/reports/{}", manifest.dt), Role::ReadOnly)
+        .await
+        .json();
+    let objects = day["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), manifest.objects.len());
+    let snapshot = objects
+        .iter()
+        .find(|o| o["key"].as_str().unwrap().starts_with("reports/snapshot/"))
+        .unwrap();
+    let url = snapshot["url"].as_str().unwrap();
+    assert!(
+        url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=900"),
+        "{url}"
+    );
+    let downloaded = local_stack::client::ApiClient::new("")
+        .send(Method::GET, url, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(downloaded.status, StatusCode::OK);
+    assert_eq!(
+        downloaded.body.to_vec(),
+        app.object(snapshot["key"].as_str().unwrap()).await
+    );
+
+    assert_problem(
+        &app.get("/v1/reports/2020-01-01", Role::ReadOnly).await,
+        StatusCode::NOT_FOUND,
+        "report-not-found",
+    );
+    assert_problem(
+        &app.get("/v1/reports/yesterday", Role::ReadOnly).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+    );
+    let anonymous = app.call(Method::GET, "/v1/reports", None, None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

@@ -263,3 +263,28 @@ pub fn report_writer_from_sdk(
         std::sync::Arc::new(evaluator),
     )
 }
+
+/// Every environment variable the reports API reads (and `template.yaml` declares).
+pub const REPORTS_API_ENV: &[&str] = &["REPORTS_BUCKET"];
+
+/// The reports API's configuration.
+#[derive(Debug, Clone)]
+pub struct ReportsApiConfig {
+    pub bucket: String,
+}
+
+impl ReportsApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let bucket = required("REPORTS_BUCKET")?;
+        if bucket.len() < 3
+            || bucket.len() > 63
+            || bucket.contains(|c: char| c.is_ascii_uppercase() || c == '/')
+        {
+            return Err(ConfigError::Invalid {
+                name: "REPORTS_BUCKET",
+                reason: "not an S3 bucket name".into(),
+            });
+        }
+        Ok(Self { bucket })
+    }
+}

@@ -65,6 +65,7 @@ impl Gateway {
             Function::StockCommand,
             Function::StockQuery,
             Function::AlertsApi,
+            Function::ReportsApi,
         ]
         .into_iter()
         .map(|f| {
@@ -79,6 +80,17 @@ impl Gateway {
             functions,
             key,
         }
+    }
+
+    /// Gives the reports function its bucket.
+    pub fn with_reports(mut self, reports: shared::api::ReportsBucket) -> Self {
+        if let Some(app) = self.functions.remove(Function::ReportsApi.logical_id()) {
+            self.functions.insert(
+                Function::ReportsApi.logical_id().to_owned(),
+                app.with_reports(reports),
+            );
+        }
+        self
     }
 
     /// Serves on `addr` (port 0 picks a free one) until the handle is dropped.

@@ -7,6 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use shared::{
     alerts::evaluator::{system_clock, Clock, Evaluator},
+    api::ReportsBucket,
     config::{evaluator_from_sdk, report_writer_from_sdk, EvaluatorConfig, ReportConfig},
     report_writer::ReportWriter,
     store::{RequestCounter, Store},
@@ -97,26 +98,30 @@ impl System {
             ),
             None => dynamodb.clone(),
         };
+        let bucket = format!("{}-reports", options.name.to_ascii_lowercase());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .context("CreateBucket")?;
         let gateway = Gateway::new(
             template.routes(),
             Store::new(api_client, &table),
             options.key,
         )
+        .with_reports(ReportsBucket {
+            s3,
+            bucket: bucket.clone(),
+        })
         .serve(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
 
-        let bucket = format!("{}-reports", options.name.to_ascii_lowercase());
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        )
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .context("CreateBucket")?;
         let reports = Arc::new(report_writer_from_sdk(
             &sdk,
             &ReportConfig {

@@ -3,6 +3,7 @@
 
 mod alerts;
 pub mod problem;
+mod reports;
 pub mod requests;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ pub enum Function {
     StockQuery,
     /// Alert rules, the alert inbox and silences.
     AlertsApi,
+    /// The analysts' reports in S3: listing and presigned download URLs.
+    ReportsApi,
 }
 
 impl Function {
@@ -54,6 +57,7 @@ impl Function {
             Self::StockCommand => "StockCommandFunction",
             Self::StockQuery => "StockQueryFunction",
             Self::AlertsApi => "AlertsApiFunction",
+            Self::ReportsApi => "ReportsApiFunction",
         }
     }
 }
@@ -85,6 +89,8 @@ pub enum Operation {
     ListSilences,
     CreateSilence,
     DeleteSilence,
+    ListReports,
+    GetReport,
 }
 
 /// One route of the API.
@@ -221,6 +227,14 @@ pub const ROUTES: &[Route] = {
             AlertsApi,
             DeleteSilence,
         ),
+        route("GET", "/v1/reports", scope::READ, ReportsApi, ListReports),
+        route(
+            "GET",
+            "/v1/reports/{dt}",
+            scope::READ,
+            ReportsApi,
+            GetReport,
+        ),
     ]
 };
 
@@ -320,6 +334,15 @@ pub struct App {
     pub store: Store,
     pub alerts: crate::alerts::store::AlertStore,
     pub function: Option<Function>,
+    /// The reports bucket, for the reports routes.
+    pub reports: Option<ReportsBucket>,
+}
+
+/// Where the reports are, and the client that signs their download URLs.
+#[derive(Debug, Clone)]
+pub struct ReportsBucket {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
 }
 
 impl App {
@@ -329,7 +352,14 @@ impl App {
             alerts: crate::alerts::store::AlertStore::new(store.client().clone(), store.table()),
             store,
             function: Some(function),
+            reports: None,
         }
+    }
+
+    /// Gives the reports routes their bucket.
+    pub fn with_reports(mut self, reports: ReportsBucket) -> Self {
+        self.reports = Some(reports);
+        self
     }
 
     /// An app serving every route (benchmarks and in-process tools).
@@ -338,6 +368,7 @@ impl App {
             alerts: crate::alerts::store::AlertStore::new(store.client().clone(), store.table()),
             store,
             function: None,
+            reports: None,
         }
     }
 
@@ -429,6 +460,7 @@ impl App {
                 self.movement::<TransferBody>(req, route, &principal, TransferBody::validate)
                     .await
             }
+            ListReports | GetReport => self.reports_route(route, &params, &query).await,
             _ => {
                 self.alerts_route(req, route, &params, &principal, &query)
                     .await

@@ -49,6 +49,8 @@ pub enum ApiError {
     SilenceNotFound(String),
     #[error("alert is {0}")]
     AlertStateConflict(&'static str),
+    #[error("no report for {0}")]
+    ReportNotFound(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -201,6 +203,13 @@ impl ApiError {
                 format!("The alert is {state}; nothing changed."),
             )
             .with("state", json!(state)),
+            Self::ReportNotFound(dt) => problem(
+                S::NOT_FOUND,
+                "report-not-found",
+                "No report for this day",
+                format!("No report has been written for {dt}."),
+            )
+            .with("dt", json!(dt)),
             Self::Movement(e) => movement_problem(e),
         }
     }
