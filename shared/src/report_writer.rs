@@ -221,8 +221,8 @@ fn unix(item: &Item, name: &str) -> Option<i64> {
     })
 }
 
-/// A stock-level item as the report reads it.
-fn history(item: &Item) -> Option<(LevelHistory, LevelSnapshot)> {
+/// A stock-level item as the report reads it (public for the benchmark).
+pub fn history(item: &Item) -> Option<(LevelHistory, LevelSnapshot)> {
     let sku = get_s(item, "sku")?.to_owned();
     let location = get_s(item, "location")?.to_owned();
     let quantities = Quantities {
