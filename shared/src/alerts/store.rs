@@ -18,7 +18,9 @@ use super::{
     evaluate::{AlertState, Observation, OpenEpisode},
     rules::{Rule, RuleBody, Severity},
 };
-use crate::store::{decode_cursor, encode_cursor, Item, Page, StoreError, INDEX};
+use crate::store::{
+    decode_cursor, encode_cursor, get_n, get_s, n, s, Item, Page, StoreError, INDEX,
+};
 
 pub mod entity {
     pub const RULE: &str = "rule";
@@ -30,23 +32,6 @@ pub mod entity {
 const RULES: &str = "RULES";
 const ALERTS: &str = "ALERTS";
 const SILENCES: &str = "SILENCES";
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
 
 fn rule_key(id: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
