@@ -200,6 +200,7 @@ async fn a_stale_sku_raises_its_time_based_alert_once() {
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].attributes["kind"], "no_sale");
     assert_eq!(manifest.alerts, 1, "the day's alert report has it");
+    assert_eq!(manifest.alerts_by_kind.get("no_sale"), Some(&1));
 
     // The same day again, and the next day while still stale: no new alert, no new notice.
     app.reports.run(now / DAY, now + 60).await.unwrap();

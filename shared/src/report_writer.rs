@@ -199,6 +199,8 @@ pub struct Manifest {
     pub objects: Vec<ObjectEntry>,
     pub levels: usize,
     pub alerts: usize,
+    /// The day's alert episodes by rule kind.
+    pub alerts_by_kind: BTreeMap<String, i64>,
     pub time_rules_evaluated: usize,
 }
 
@@ -392,6 +394,7 @@ impl ReportWriter {
         let date = reports::date_of_day(day);
         let mut alert_rows = Vec::new();
         let mut by_severity: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
         let mut pages = self
             .dynamodb
             .query()
@@ -409,6 +412,7 @@ impl ReportWriter {
             let fired_at = text("fired_at").unwrap_or_default();
             let severity = text("severity").unwrap_or_default();
             *by_severity.entry(severity.clone()).or_default() += 1;
+            *by_kind.entry(text("kind").unwrap_or_default()).or_default() += 1;
             alert_rows.push(reports::AlertRow {
                 dt: date.clone(),
                 alert_id: text("alert_id").unwrap_or_default(),
@@ -456,6 +460,10 @@ impl ReportWriter {
             .iter()
             .map(|(d, v)| (reports::date_of_day(*d), *v as f64))
             .collect();
+        let kind_chart: Vec<(String, f64)> = by_kind
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as f64))
+            .collect();
         let severity_chart: Vec<(String, f64)> = by_severity
             .iter()
             .map(|(k, v)| (k.clone(), *v as f64))
@@ -472,6 +480,10 @@ impl ReportWriter {
                     "Alerts by severity".to_owned(),
                     reports::svg_bars("Alerts by severity", &severity_chart),
                 ),
+                (
+                    "Alerts by kind".to_owned(),
+                    reports::svg_bars("Alerts by kind", &kind_chart),
+                ),
             ],
         );
         let mut summary = ObjectWriter::new(
@@ -487,6 +499,7 @@ impl ReportWriter {
             objects,
             levels,
             alerts: alert_count,
+            alerts_by_kind: by_kind,
             time_rules_evaluated: evaluated,
         };
         let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
