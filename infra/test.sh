@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up and runs every check and test: formatting, lints, the template (cfn-lint, sam validate
 # --lint) and OpenAPI linters, unit tests, the integration tests against the emulator, the function
-# binaries under the Lambda Runtime API emulator, and the arm64 Lambda build. This is the README's
-# test command, and .ci/run runs exactly this.
+# binaries under the Lambda Runtime API emulator, the admin console in headless Chromium, and the
+# arm64 Lambda build. This is the README's test command, and .ci/run runs exactly this.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash infra/setup.sh --deploy
+bash infra/setup-browser.sh
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -22,6 +23,8 @@ echo "==> cargo build --bins (the function binaries the Lambda tests run under t
 cargo build --workspace --bins --locked
 echo "==> cargo test (unit and integration, against the serialised moto emulator)"
 cargo test --workspace --locked
+echo "==> admin console: unit tests and end-to-end tests in headless Chromium against the local stack"
+(cd tests/console && npm test)
 echo "==> arm64 Lambda build (cargo lambda build --release --arm64)"
 bash infra/build-arm64.sh
 echo "==> all checks passed"

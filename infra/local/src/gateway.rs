@@ -1,13 +1,28 @@
 //! API Gateway (HTTP API) emulation: matches the routes `template.yaml` declares, validates the
 //! bearer token as the JWT authorizer does, turns the request into a payload-format-2.0 event, and
 //! invokes the function's handler in-process, exactly as Lambda would hand it the event.
+//!
+//! Optionally it also hosts the admin console's static files under `/console/` (no token needed,
+//! as CloudFront serves them on AWS), with the local stack's own `config.json`.
 
-use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request, Response};
+use hyper::{
+    body::Incoming,
+    header::{self, HeaderValue},
+    server::conn::http1,
+    service::service_fn,
+    Method, Request, Response, StatusCode,
+};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use shared::{
@@ -26,6 +41,7 @@ pub struct Gateway {
     routes: Vec<TemplateRoute>,
     functions: HashMap<String, App>,
     key: JwtKey,
+    console: Option<Console>,
 }
 
 /// A running gateway; stops when dropped.
@@ -50,10 +66,10 @@ fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(
         json!({ "message": message }).to_string(),
     )));
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or_default();
     r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     r
 }
@@ -79,7 +95,19 @@ impl Gateway {
             routes,
             functions,
             key,
+            console: None,
         }
+    }
+
+    /// Also serves the admin console: the files of `dir` under `/console/` (read at request time,
+    /// so edits show on reload), `config` as `/console/config.json` instead of the file on disk,
+    /// and `/` and `/console` redirect there. These routes need no token.
+    pub fn with_console(mut self, dir: PathBuf, config: Value) -> Self {
+        self.console = Some(Console {
+            dir,
+            config: Bytes::from(config.to_string()),
+        });
+        self
     }
 
     /// Gives the reports function its bucket.
@@ -142,6 +170,12 @@ impl Gateway {
 
     async fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
+        // The console's static files come before the authorizer: they carry no data.
+        if let Some(console) = &self.console {
+            if let Some(response) = console.respond(&parts.method, parts.uri.path()).await {
+                return response;
+            }
+        }
         let method = parts.method.as_str().to_owned();
         let path = parts.uri.path().to_owned();
         let Some((route, path_params)) = self.find_route(&method, &path) else {
@@ -150,7 +184,7 @@ impl Gateway {
         // The JWT authorizer: a missing or invalid token never reaches the function.
         let token = parts
             .headers
-            .get(hyper::header::AUTHORIZATION)
+            .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
@@ -184,6 +218,145 @@ impl Gateway {
         let bytes = Bytes::copy_from_slice(body.as_ref());
         Response::from_parts(parts, Full::new(bytes))
     }
+}
+
+/// The Content-Security-Policy of the console's HTML pages. `connect-src` admits the local S3
+/// emulator on 127.0.0.1, where presigned report URLs point (it answers CORS).
+pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self' http://127.0.0.1:*; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'self'";
+
+/// The admin console's static files and the configuration it is served with.
+struct Console {
+    dir: PathBuf,
+    /// The JSON served as `/console/config.json`.
+    config: Bytes,
+}
+
+impl Console {
+    /// The response to a console request, or `None` when the request is not the console's.
+    async fn respond(&self, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+        if method != Method::GET && method != Method::HEAD {
+            return None;
+        }
+        let response = match path {
+            "/" | "/console" => console_redirect("/console/"),
+            "/console/" => self.file("index.html").await,
+            "/console/config.json" => {
+                console_response(self.config.clone(), "application/json", "no-store", false)
+            }
+            _ => self.file(path.strip_prefix("/console/")?).await,
+        };
+        Some(response)
+    }
+
+    /// A file under the console directory; 404 unless every segment of the raw (undecoded) path is
+    /// a plain name (no `..`, no hidden files, no percent-encoding) and it is a regular file there.
+    async fn file(&self, relative: &str) -> Response<Full<Bytes>> {
+        if !relative.split('/').all(plain_segment) {
+            return console_not_found();
+        }
+        // Defence in depth against symlinks leading out of the directory.
+        let (Ok(root), Ok(path)) = (
+            tokio::fs::canonicalize(&self.dir).await,
+            tokio::fs::canonicalize(self.dir.join(relative)).await,
+        ) else {
+            return console_not_found();
+        };
+        if !path.starts_with(&root) || !tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file())
+        {
+            return console_not_found();
+        }
+        let Ok(bytes) = tokio::fs::read(&path).await else {
+            return console_not_found();
+        };
+        let content_type = content_type(&path);
+        console_response(
+            Bytes::from(bytes),
+            content_type,
+            "no-cache",
+            content_type.starts_with("text/html"),
+        )
+    }
+}
+
+/// `[A-Za-z0-9_-][A-Za-z0-9._-]*`
+fn plain_segment(segment: &str) -> bool {
+    let mut chars = segment.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The headers every console response carries.
+fn console_headers(r: &mut Response<Full<Bytes>>, cache_control: &'static str) {
+    let headers = r.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+fn console_response(
+    body: Bytes,
+    content_type: &'static str,
+    cache_control: &'static str,
+    html: bool,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if html {
+        r.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        );
+    }
+    console_headers(&mut r, cache_control);
+    r
+}
+
+fn console_redirect(location: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(location));
+    console_headers(&mut r, "no-cache");
+    r
+}
+
+fn console_not_found() -> Response<Full<Bytes>> {
+    let mut r = plain(404, "Not Found");
+    console_headers(&mut r, "no-cache");
+    r
 }
 
 /// The payload-format-2.0 event API Gateway sends for a request.

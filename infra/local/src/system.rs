@@ -36,6 +36,9 @@ pub struct Options {
     pub clock: Clock,
     /// Counts the API's DynamoDB requests.
     pub counter: Option<RequestCounter>,
+    /// Serves the admin console (`console/` of the project) under `/console/`, with this value as
+    /// its `config.json`.
+    pub console: Option<serde_json::Value>,
 }
 
 impl Options {
@@ -47,6 +50,7 @@ impl Options {
             rule_cache: Duration::from_secs(0),
             clock: system_clock(),
             counter: None,
+            console: None,
         }
     }
 }
@@ -109,7 +113,7 @@ impl System {
             .send()
             .await
             .context("CreateBucket")?;
-        let gateway = Gateway::new(
+        let mut gateway = Gateway::new(
             template.routes(),
             Store::new(api_client, &table),
             options.key,
@@ -117,10 +121,14 @@ impl System {
         .with_reports(ReportsBucket {
             s3,
             bucket: bucket.clone(),
-        })
-        .serve(options.listen)
-        .await
-        .with_context(|| format!("listening on {}", options.listen))?;
+        });
+        if let Some(config) = options.console {
+            gateway = gateway.with_console(project_root().join("console"), config);
+        }
+        let gateway = gateway
+            .serve(options.listen)
+            .await
+            .with_context(|| format!("listening on {}", options.listen))?;
 
         let reports = Arc::new(report_writer_from_sdk(
             &sdk,

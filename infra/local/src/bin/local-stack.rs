@@ -1,10 +1,20 @@
 //! Runs the whole system locally: the serialised moto emulator, the resources of template.yaml,
-//! and the HTTP API on 127.0.0.1 with a printed token per role.
+//! the HTTP API on 127.0.0.1 with a printed token per role, and the admin console under
+//! `/console/` (signed in with those tokens).
 //!
-//! Usage: local-stack [--port 3000] [--demo]
-//!        local-stack report [--day YYYY-MM-DD]   (writes the reports now, against the running stack)
+//! Usage: local-stack [--port 3000] [--demo] [--state-file PATH]
+//!        local-stack report [--day YYYY-MM-DD] [--state-file PATH]
+//!
+//! The state file (default `infra/.local/stack.json`) is written last, once the stack is ready
+//! (demo data loaded): a script can wait for it to appear. `report` runs the scheduled function
+//! now against the stack that file describes.
 
-use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{bail, Context};
 use http::Method;
@@ -19,43 +29,111 @@ use serde_json::json;
 
 const TABLE: &str = "inventory";
 
+const USAGE: &str = "\
+usage: local-stack [--port 3000] [--demo] [--state-file PATH]
+       local-stack report [--day YYYY-MM-DD] [--state-file PATH]
+
+  --port N           port of the API and the admin console on 127.0.0.1 (0: a free one)
+  --demo             load demo data (locations, SKUs, stock, a low-stock rule)
+  --state-file PATH  where the endpoints and tokens are written once the stack is ready
+                     (default infra/.local/stack.json); `report` reads it
+  report             write the reports now (today, or --day) against the running stack";
+
+/// The command line: the stack itself, or `report` against a running one.
 struct Args {
+    report: bool,
     port: u16,
     demo: bool,
+    day: Option<String>,
+    state_file: PathBuf,
+}
+
+fn default_state_file() -> PathBuf {
+    project_root().join("infra/.local/stack.json")
 }
 
 fn args() -> anyhow::Result<Args> {
+    let mut raw = std::env::args().skip(1).peekable();
+    let report = raw.peek().map(String::as_str) == Some("report");
+    if report {
+        raw.next();
+    }
     let mut args = Args {
+        report,
         port: 3000,
         demo: false,
+        day: None,
+        state_file: default_state_file(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--port" => args.port = it.next().context("--port needs a value")?.parse()?,
-            "--demo" => args.demo = true,
-            "-h" | "--help" => {
-                println!("local-stack [--port 3000] [--demo]");
+    while let Some(a) = raw.next() {
+        match (a.as_str(), report) {
+            ("--port", false) => {
+                let port = raw.next().context("--port needs a value")?;
+                args.port = port
+                    .parse()
+                    .with_context(|| format!("--port {port}: expected 0-65535"))?;
+            }
+            ("--demo", false) => args.demo = true,
+            ("--day", true) => args.day = Some(raw.next().context("--day needs a value")?),
+            ("--state-file", _) => {
+                args.state_file = raw.next().context("--state-file needs a value")?.into();
+            }
+            ("-h" | "--help", _) => {
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => bail!("unknown argument {other}"),
+            (other, _) => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
     Ok(args)
 }
 
-/// Runs the scheduled function once against the running local stack (from its stack.json).
-async fn report_now(day: Option<String>) -> anyhow::Result<()> {
-    let state_file = project_root().join("infra/.local/stack.json");
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, renamed over
+/// it, so a reader sees either no file or the whole of it.
+fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("renaming to {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Removes a state file; one that is not there is fine.
+fn remove_state_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the stale {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs the scheduled function once against the running local stack (from its state file).
+async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()> {
     let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&state_file)
+        &std::fs::read_to_string(state_file)
             .with_context(|| format!("{} (is the local stack running?)", state_file.display()))?,
-    )?;
+    )
+    .with_context(|| format!("parsing {}", state_file.display()))?;
     let text = |k: &str| {
         state[k]
             .as_str()
             .map(str::to_owned)
-            .with_context(|| format!("{k} in stack.json"))
+            .with_context(|| format!("{k} in {}", state_file.display()))
     };
     let sdk = local_stack::emulator_sdk_config(&text("moto_endpoint")?);
     let writer = shared::config::report_writer_from_sdk(
@@ -86,19 +164,18 @@ async fn report_now(day: Option<String>) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut raw = std::env::args().skip(1);
-    if raw.next().as_deref() == Some("report") {
-        let day = match (raw.next().as_deref(), raw.next()) {
-            (Some("--day"), Some(d)) => Some(d),
-            (None, _) => None,
-            _ => bail!("usage: local-stack report [--day YYYY-MM-DD]"),
-        };
-        return report_now(day).await;
-    }
     let args = args()?;
-    let root = project_root();
+    if args.report {
+        return report_now(args.day, &args.state_file).await;
+    }
+    // Before anything else: whoever waits for the state file must never see a previous run's.
+    remove_state_file(&args.state_file)?;
     let moto = Moto::start(0)?;
     let key = JwtKey::random();
+    let tokens: BTreeMap<&str, String> = ROLES
+        .iter()
+        .map(|(role, sub, scope)| (*role, key.mint(sub, scope, 12 * 3600)))
+        .collect();
     let mut options = Options::new(
         TABLE,
         SocketAddr::from(([127, 0, 0, 1], args.port)),
@@ -106,6 +183,11 @@ async fn main() -> anyhow::Result<()> {
     );
     // Rules and silences made through the API apply within five seconds locally.
     options.rule_cache = Duration::from_secs(5);
+    // The console calls the API on its own origin, signed in with the role tokens.
+    options.console = Some(json!({
+        "api_url": "",
+        "auth": { "mode": "local", "tokens": tokens },
+    }));
     let system = System::start(&moto.endpoint(), options).await?;
     let handle = system.gateway;
     let _poller = system.poller.spawn(Duration::from_millis(500));
@@ -121,14 +203,15 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
-    let tokens: BTreeMap<&str, String> = ROLES
-        .iter()
-        .map(|(role, sub, scope)| (*role, key.mint(sub, scope, 12 * 3600)))
-        .collect();
-    let state_dir = root.join("infra/.local");
-    std::fs::create_dir_all(&state_dir)?;
+    if args.demo {
+        load_demo(&handle.base_url(), &tokens["ops"]).await?;
+    }
+
+    // Last: the stack is ready once this file exists.
+    let console_url = format!("{}/console/", handle.base_url());
     let state = json!({
         "api_url": handle.base_url(),
+        "console_url": console_url,
         "moto_endpoint": moto.endpoint(),
         "table": TABLE,
         "ops_topic_arn": system.topic_arn,
@@ -138,20 +221,25 @@ async fn main() -> anyhow::Result<()> {
         "audience": LOCAL_AUDIENCE,
         "tokens": tokens,
     });
-    let state_file = state_dir.join("stack.json");
-    std::fs::write(&state_file, serde_json::to_string_pretty(&state)?)?;
+    let state_file = &args.state_file;
+    write_atomically(state_file, serde_json::to_string_pretty(&state)?.as_bytes())?;
 
-    if args.demo {
-        load_demo(&handle.base_url(), &tokens["ops"]).await?;
-    }
-
+    let report_command = if *state_file == default_state_file() {
+        "cargo run -q -p local-stack --bin local-stack -- report".to_owned()
+    } else {
+        format!(
+            "cargo run -q -p local-stack --bin local-stack -- report --state-file {}",
+            state_file.display()
+        )
+    };
     println!("inventory API    {}", handle.base_url());
+    println!("admin console    {console_url} (signed in with the dev tokens)");
     println!("AWS emulator     {} (moto, serialised)", moto.endpoint());
     println!("table            {TABLE}");
     println!("ops topic        {}", system.topic_arn);
     println!("stream evaluator polling every 0.5 s (alerts appear within about a second)");
     println!(
-        "reports bucket   {} (written every 5 min; now: cargo run -q -p local-stack -- report)",
+        "reports bucket   {} (written every 5 min; now: {report_command})",
         system.bucket
     );
     println!(
@@ -168,9 +256,26 @@ async fn main() -> anyhow::Result<()> {
         handle.base_url()
     );
     println!("\nCtrl-C stops everything.");
-    tokio::signal::ctrl_c().await?;
+    stopped().await?;
+    // A stopped stack leaves no state file claiming it is ready.
+    remove_state_file(state_file)?;
     drop(handle);
     drop(moto);
+    Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stopped() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }
 

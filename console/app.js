@@ -1,0 +1,1124 @@
+// The admin console: stock, the alert inbox, rules and reports, on the inventory HTTP API.
+// Plain ES modules, no build step; every element is built with the DOM (no HTML from data).
+
+import {
+  api,
+  ApiError,
+  completeOidcSignIn,
+  config,
+  listAll,
+  loadConfig,
+  newIdempotencyKey,
+  session,
+  signIn,
+  signOut,
+  startOidcSignIn,
+} from "./lib/api.js";
+import { barChart, dailyFromLedger, dailyFromTrends, lastDays } from "./lib/charts.js";
+import {
+  bodyOfRule,
+  describeCondition,
+  describeSelector,
+  formFromRule,
+  KINDS,
+  kindOf,
+  PARAMS,
+  ruleFromForm,
+  selects,
+  SEVERITIES,
+} from "./lib/rules.js";
+
+const main = document.getElementById("main");
+const flashBox = document.getElementById("flash");
+const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 };
+const POLL_MS = 5000;
+let viewTimers = [];
+let viewSeq = 0;
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+function h(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "for") e.htmlFor = v;
+    else if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+    else if (k === "value") e.value = v;
+    else if (k === "checked") e.checked = !!v;
+    else if (v === true) e.setAttribute(k, "");
+    else e.setAttribute(k, String(v));
+  }
+  append(e, children);
+  return e;
+}
+
+function append(e, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function timeCell(iso) {
+  return h("time", { datetime: iso, title: iso }, fmtTime(iso));
+}
+
+function flash(message, kind = "ok") {
+  flash.at = Date.now();
+  flashBox.hidden = false;
+  flashBox.className = `flash ${kind}`;
+  flashBox.textContent = message;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => (flashBox.hidden = true), 8000);
+}
+
+function errorBox(err) {
+  return h("p", { class: "error", role: "alert" }, err instanceof Error ? err.message : String(err));
+}
+
+function tableWrap(table) {
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": table.getAttribute("aria-label") ?? "table" }, table);
+}
+
+function field(label, input, hint) {
+  const id = input.id || (input.id = `f-${input.name}-${Math.random().toString(36).slice(2, 8)}`);
+  const err = h("span", { class: "field-error", id: `${id}-err` });
+  const hintEl = hint ? h("span", { class: "hint", id: `${id}-hint` }, hint) : null;
+  input.setAttribute("aria-describedby", [hintEl ? `${id}-hint` : null, `${id}-err`].filter(Boolean).join(" "));
+  return h("div", { class: "field", "data-field": input.name }, h("label", { for: id }, label), input, hintEl, err);
+}
+
+function checkbox(label, name, checked) {
+  const id = `f-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  return h("div", { class: "field check", "data-field": name }, h("input", { type: "checkbox", id, name, checked }), h("label", { for: id }, label));
+}
+
+function locationSelect(name, locations, { all = false, value = "", required = false } = {}) {
+  return h(
+    "select",
+    { name, required },
+    all ? h("option", { value: "" }, "All locations") : h("option", { value: "" }, "Choose…"),
+    locations.map((l) => h("option", { value: l.location, selected: l.location === value }, `${l.location} — ${l.name}`)),
+  );
+}
+
+function setBusy(form, busy) {
+  for (const b of form.querySelectorAll("button")) b.disabled = busy;
+  form.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+function clearErrors(form) {
+  for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
+  for (const e of form.querySelectorAll("[aria-invalid]")) e.removeAttribute("aria-invalid");
+  form.querySelector(".form-errors")?.remove();
+}
+
+/** Shows errors next to their fields (by form field name) and a summary at the top. */
+function showErrors(form, errors, nameOf = (f) => f) {
+  const summary = h("div", { class: "form-errors error", role: "alert", tabindex: "-1" },
+    h("p", {}, errors.length === 1 ? "Please correct this:" : `Please correct these ${errors.length} things:`),
+    h("ul", {}, errors.map((e) => h("li", {}, `${e.label ?? e.field}: ${e.message}`))));
+  form.prepend(summary);
+  for (const e of errors) {
+    const wrap = form.querySelector(`[data-field="${nameOf(e.field)}"]`);
+    const input = wrap?.querySelector("input,select,textarea");
+    if (input) input.setAttribute("aria-invalid", "true");
+    const slot = wrap?.querySelector(".field-error");
+    if (slot) slot.textContent = e.message;
+  }
+  summary.focus();
+}
+
+/**
+ * Submits a write with an Idempotency-Key that the form keeps until the API has answered: a
+ * retry after a network failure or a 503 reuses it (stock changes once); a refusal or a success
+ * ends it, so the next submission is a new request.
+ */
+async function submitWrite(form, method, path, body) {
+  form.dataset.key ||= newIdempotencyKey();
+  try {
+    const result = await api(method, path, { body, idempotencyKey: form.dataset.key });
+    delete form.dataset.key;
+    return result;
+  } catch (e) {
+    if (e instanceof ApiError && e.status !== 503) delete form.dataset.key;
+    throw e;
+  }
+}
+
+function values(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name) continue;
+    if (el.type === "checkbox") out[el.name] = el.checked;
+    else if (el.type === "radio") {
+      if (el.checked) out[el.name] = el.value;
+    } else out[el.name] = el.value;
+  }
+  return out;
+}
+
+function intOrNull(v) {
+  const s = String(v ?? "").trim();
+  return s === "" ? null : Number(s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shell: sign-in, navigation, the open-alert count
+
+let locationsCache = null;
+async function locations() {
+  locationsCache ??= listAll("/v1/locations").then((r) => r.items);
+  try {
+    return await locationsCache;
+  } catch (e) {
+    locationsCache = null;
+    throw e;
+  }
+}
+
+function renderWho() {
+  const who = document.getElementById("who");
+  who.replaceChildren();
+  const s = session();
+  if (!s) return;
+  const role = s.canAdmin ? "admin" : s.canSell ? "storefront" : "read-only";
+  who.append(
+    h("span", {}, "Signed in as ", h("strong", {}, s.subject), ` (${role})`),
+    h("button", { type: "button", class: "link", onclick: () => { signOut(); location.hash = "#/signin"; route(); } }, "Sign out"),
+  );
+}
+
+let countTimer = null;
+async function refreshOpenCount() {
+  const badge = document.getElementById("open-count");
+  if (!session()) {
+    badge.hidden = true;
+    return;
+  }
+  try {
+    const [firing, acked] = await Promise.all([
+      listAll("/v1/alerts?state=firing", { max: 1000 }),
+      listAll("/v1/alerts?state=acknowledged", { max: 1000 }),
+    ]);
+    const n = firing.items.length + acked.items.length;
+    badge.hidden = false;
+    badge.textContent = `${n}${firing.more || acked.more ? "+" : ""}`;
+    badge.setAttribute("aria-label", `${n} open alerts`);
+    badge.classList.toggle("zero", n === 0);
+  } catch {
+    badge.hidden = true;
+  }
+}
+
+function startCountPolling() {
+  clearInterval(countTimer);
+  refreshOpenCount();
+  countTimer = setInterval(refreshOpenCount, POLL_MS);
+}
+
+function every(ms, fn) {
+  viewTimers.push(setInterval(fn, ms));
+}
+
+const routes = [
+  [/^#\/signin$/, viewSignIn, "Sign in"],
+  [/^#\/stock$/, viewStock, "Stock"],
+  [/^#\/stock\/([^/]+)$/, viewSku, "SKU"],
+  [/^#\/alerts$/, viewAlerts, "Alerts"],
+  [/^#\/alerts\/([^/]+)$/, viewAlert, "Alert"],
+  [/^#\/rules$/, viewRules, "Rules"],
+  [/^#\/rules\/new$/, (seq) => viewRuleForm(seq, null), "New rule"],
+  [/^#\/rules\/([^/]+)$/, viewRuleForm, "Edit rule"],
+  [/^#\/reports$/, (seq) => viewReports(seq, null), "Reports"],
+  [/^#\/reports\/(\d{4}-\d{2}-\d{2})$/, viewReports, "Reports"],
+];
+
+async function route() {
+  // A message from the page before stays for the page it led to, not for pages after that.
+  if (Date.now() - (flash.at ?? 0) > 1500) flashBox.hidden = true;
+  for (const t of viewTimers) clearInterval(t);
+  viewTimers = [];
+  const seq = ++viewSeq;
+  let hash = location.hash || "#/stock";
+  if (!session() && hash !== "#/signin") {
+    sessionStorage.setItem("inventory-console-after", hash);
+    hash = "#/signin";
+    history.replaceState(null, "", hash);
+  }
+  renderWho();
+  const section = hash.split("/")[1] ?? "";
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  const match = routes.find(([re]) => re.test(hash));
+  main.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+  if (!match) {
+    main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/stock" }, "Go to stock")));
+    return;
+  }
+  const [re, view, title] = match;
+  const args = hash.match(re).slice(1).map(decodeURIComponent);
+  document.title = `${title} · Inventory console`;
+  try {
+    await view(seq, ...args);
+  } catch (e) {
+    if (seq !== viewSeq) return;
+    main.replaceChildren(h("h1", {}, title), errorBox(e));
+  }
+  // After navigating, the new page's heading takes the focus (screen readers announce it); on the
+  // first load the focus stays at the top, where the skip link is.
+  if (seq === viewSeq && seq > 1) main.querySelector("h1")?.focus?.();
+}
+
+/** Replaces the page's content unless the person has moved on to another page meanwhile. */
+function render(seq, ...children) {
+  if (seq !== viewSeq) return false;
+  main.replaceChildren();
+  append(main, children);
+  const h1 = main.querySelector("h1");
+  if (h1) h1.tabIndex = -1;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+async function viewSignIn(seq) {
+  const after = () => {
+    const next = sessionStorage.getItem("inventory-console-after") || "#/stock";
+    sessionStorage.removeItem("inventory-console-after");
+    location.hash = next;
+    startCountPolling();
+  };
+  const parts = [h("h1", {}, "Sign in")];
+  const auth = config.auth ?? {};
+  if (auth.mode === "local" && auth.tokens) {
+    const labels = { ops: "Ops (admin)", storefront: "Storefront", readonly: "Read-only analyst" };
+    parts.push(
+      h("p", {}, "Local stack: sign in with one of its development tokens."),
+      h("div", { class: "buttons" },
+        Object.entries(auth.tokens).map(([role, token]) =>
+          h("button", { type: "button", onclick: () => { signIn(token); after(); } }, `Sign in as ${labels[role] ?? role}`))),
+    );
+  }
+  if (auth.mode === "oidc" && auth.authorize_url) {
+    parts.push(h("p", {}, h("button", { type: "button", onclick: () => startOidcSignIn() }, "Sign in with your organisation")));
+  }
+  const tokenForm = h("form", { class: "stack" },
+    field("Access token (JWT)", h("textarea", { name: "token", rows: 4, required: true, autocomplete: "off", spellcheck: "false" }),
+      "A bearer token with the inventory/read scope (and inventory/admin to make changes)."),
+    h("button", { type: "submit" }, "Sign in with this token"));
+  tokenForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    clearErrors(tokenForm);
+    try {
+      signIn(tokenForm.elements.token.value);
+      after();
+    } catch (e) {
+      showErrors(tokenForm, [{ field: "token", label: "Access token", message: e.message }]);
+    }
+  });
+  parts.push(h("details", { open: auth.mode === "token" }, h("summary", {}, "Use an access token"), tokenForm));
+  render(seq, ...parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stock
+
+async function skuDetails(skus) {
+  const out = new Array(skus.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < skus.length) {
+      const i = next++;
+      out[i] = await api("GET", `/v1/skus/${encodeURIComponent(skus[i].sku)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, skus.length) }, worker));
+  return out;
+}
+
+async function enabledStockRules() {
+  try {
+    const { items } = await listAll("/v1/rules", { max: 1000 });
+    return items.filter((r) => r.enabled && (r.kind === "low_stock" || r.kind === "out_of_stock"));
+  } catch {
+    return [];
+  }
+}
+
+/** The lowest threshold at which an enabled stock rule fires for a level, or null. */
+function thresholdFor(rules, sku, level) {
+  let t = null;
+  for (const r of rules) {
+    if (!selects(r.selector, sku.sku, sku.attributes, level.location)) continue;
+    const v = r.kind === "low_stock" ? r.threshold : 0;
+    t = t === null ? v : Math.max(t, v);
+  }
+  return t;
+}
+
+async function viewStock(seq) {
+  const s = session();
+  const [locs, rules] = await Promise.all([locations(), enabledStockRules()]);
+  const state = { skus: [], cursor: null, done: false };
+  const body = h("tbody");
+  const status = h("p", { class: "muted", "aria-live": "polite" });
+  const more = h("button", { type: "button", hidden: true }, "Load more SKUs");
+  const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter stock" },
+    field("Search", h("input", { name: "q", type: "search", placeholder: "SKU, name or attribute" })),
+    field("Location", locationSelect("location", locs, { all: true })),
+    field("Available at or below", h("input", { name: "max", type: "number", min: 0, inputmode: "numeric" })),
+    checkbox("Only below an alert threshold", "below", false));
+  filters.addEventListener("input", () => draw());
+  filters.addEventListener("submit", (e) => e.preventDefault());
+
+  function draw() {
+    const f = values(filters);
+    const q = f.q.trim().toLowerCase();
+    const max = intOrNull(f.max);
+    const rows = [];
+    let shown = 0;
+    for (const sku of state.skus) {
+      const hay = [sku.sku, sku.name, ...Object.entries(sku.attributes ?? {}).flat()].join(" ").toLowerCase();
+      if (q && !hay.includes(q)) continue;
+      const levels = sku.levels.filter((l) => !f.location || l.location === f.location);
+      const visible = levels.filter((l) => {
+        if (max !== null && !(l.available <= max)) return false;
+        if (f.below) {
+          const t = thresholdFor(rules, sku, l);
+          if (t === null || l.available > t) return false;
+        }
+        return true;
+      });
+      if ((max !== null || f.below || f.location) && visible.length === 0) continue;
+      shown++;
+      const link = h("a", { href: `#/stock/${encodeURIComponent(sku.sku)}` }, sku.sku);
+      if (visible.length === 0) {
+        rows.push(h("tr", {}, h("th", { scope: "row" }, link), h("td", {}, sku.name), h("td", { colspan: 5, class: "muted" }, "no stock recorded")));
+      }
+      visible.forEach((l, i) => {
+        const t = thresholdFor(rules, sku, l);
+        const low = t !== null && l.available <= t;
+        rows.push(h("tr", { class: low ? "low" : null },
+          i === 0 ? h("th", { scope: "row", rowspan: visible.length }, link) : null,
+          i === 0 ? h("td", { rowspan: visible.length }, sku.name) : null,
+          h("td", {}, l.location),
+          h("td", { class: "num" }, l.on_hand),
+          h("td", { class: "num" }, l.reserved),
+          h("td", { class: "num" }, l.in_transit),
+          h("td", { class: "num" }, l.available, low ? h("span", { class: "tag warn" }, ` ≤ ${t}`) : null)));
+      });
+    }
+    body.replaceChildren(...rows);
+    status.textContent = `${shown} of ${state.skus.length} SKUs loaded${state.done ? "" : " (more available)"}.`;
+    more.hidden = state.done;
+  }
+
+  async function loadPage() {
+    more.disabled = true;
+    try {
+      const page = await api("GET", `/v1/skus?limit=50${state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : ""}`);
+      state.skus.push(...(await skuDetails(page.items)));
+      state.cursor = page.next_cursor;
+      state.done = !page.next_cursor;
+      draw();
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", () => loadPage().catch((e) => flash(e.message, "bad")));
+
+  const parts = [h("h1", {}, "Stock")];
+  if (s.canAdmin) parts.push(newSkuForm());
+  parts.push(
+    filters,
+    tableWrap(h("table", { "aria-label": "Stock levels" },
+      h("thead", {}, h("tr", {}, ["SKU", "Name", "Location", "On hand", "Reserved", "In transit", "Available"].map((c) => h("th", { scope: "col" }, c)))),
+      body)),
+    status,
+    more,
+  );
+  render(seq, ...parts);
+  await loadPage();
+}
+
+function parseAttributes(text) {
+  const attrs = {};
+  const errors = [];
+  for (const line of text.split(/\n/).map((l) => l.trim()).filter(Boolean)) {
+    const i = line.indexOf("=");
+    if (i < 1) {
+      errors.push(`"${line}" is not name=value`);
+      continue;
+    }
+    attrs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return { attrs, errors };
+}
+
+function skuEditor({ sku = null, onSaved }) {
+  const attrs = sku ? Object.entries(sku.attributes ?? {}).map(([k, v]) => `${k}=${v}`).join("\n") : "";
+  const form = h("form", { class: "stack" },
+    sku ? null : field("SKU id", h("input", { name: "sku", required: true, maxlength: 64, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}", autocomplete: "off" }), "Letters, digits, . _ - (up to 64)"),
+    field("Name", h("input", { name: "name", required: true, maxlength: 256, value: sku?.name ?? "" })),
+    field("Attributes", h("textarea", { name: "attributes", rows: 3, value: attrs }), "One name=value per line, e.g. brand=Acme"),
+    h("button", { type: "submit" }, sku ? "Save SKU" : "Create SKU"));
+  if (sku) form.elements.attributes.value = attrs;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const v = values(form);
+    const id = sku ? sku.sku : v.sku.trim();
+    const { attrs: attributes, errors } = parseAttributes(v.attributes);
+    if (errors.length) return showErrors(form, errors.map((m) => ({ field: "attributes", message: m })));
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) return showErrors(form, [{ field: "sku", label: "SKU id", message: "must be 1–64 of letters, digits, . _ - starting with a letter or digit" }]);
+    setBusy(form, true);
+    try {
+      await api("PUT", `/v1/skus/${encodeURIComponent(id)}`, { body: { name: v.name, attributes } });
+      flash(sku ? `SKU ${id} saved.` : `SKU ${id} created.`);
+      onSaved(id);
+    } catch (e) {
+      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors().map((x) => ({ ...x, field: x.field.startsWith("attributes") ? "attributes" : x.field })) : [{ field: "form", label: "Not saved", message: e.message }]);
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  return form;
+}
+
+function newSkuForm() {
+  return h("details", { class: "panel" }, h("summary", {}, "New SKU"),
+    skuEditor({ onSaved: (id) => (location.hash = `#/stock/${encodeURIComponent(id)}`) }));
+}
+
+/** The forms ops use to record stock movements for one SKU. */
+function movementForms(sku, locs, reload) {
+  const loc = (name = "location", label = "Location") => field(label, locationSelect(name, locs, { required: true, value: sku.levels[0]?.location ?? "" }));
+  const qty = () => field("Quantity", h("input", { name: "quantity", type: "number", min: 1, max: 1000000, required: true, inputmode: "numeric" }));
+  const ref = () => field("Reference (optional)", h("input", { name: "reference", maxlength: 256 }), "A purchase order, shipment or note");
+  const forms = [
+    {
+      title: "Record a receipt",
+      path: "/v1/receipts",
+      fields: [loc(), qty(), checkbox("Take it out of in transit", "from_in_transit", false), ref()],
+      body: (v) => ({ sku: sku.sku, location: v.location, quantity: intOrNull(v.quantity), from_in_transit: v.from_in_transit, reference: v.reference.trim() || undefined }),
+      done: "Receipt recorded.",
+    },
+    {
+      title: "Record an incoming shipment",
+      path: "/v1/incoming",
+      fields: [loc(), qty(), ref()],
+      body: (v) => ({ sku: sku.sku, location: v.location, quantity: intOrNull(v.quantity), reference: v.reference.trim() || undefined }),
+      done: "Incoming shipment recorded.",
+    },
+    {
+      title: "Stocktake (adjustment)",
+      path: "/v1/adjustments",
+      fields: [
+        loc(),
+        field("Counted on hand", h("input", { name: "counted", type: "number", min: 0, required: true, inputmode: "numeric" })),
+        field("Expected on hand", h("input", { name: "expected", type: "number", min: 0, inputmode: "numeric" }), "The on-hand value you counted against; refused if stock changed meanwhile"),
+        field("Reason", h("input", { name: "reason", required: true, maxlength: 256, value: "stocktake" })),
+      ],
+      body: (v) => ({ sku: sku.sku, location: v.location, counted: intOrNull(v.counted), expected: intOrNull(v.expected) ?? undefined, reason: v.reason.trim() }),
+      done: "Stocktake recorded.",
+      setup: (form) => {
+        const fill = () => {
+          const level = sku.levels.find((l) => l.location === form.elements.location.value);
+          form.elements.expected.value = level ? level.on_hand : "";
+        };
+        form.elements.location.addEventListener("change", fill);
+        fill();
+      },
+    },
+    {
+      title: "Transfer between locations",
+      path: "/v1/transfers",
+      fields: [loc("from", "From"), field("To", locationSelect("to", locs, { required: true })), qty(), ref()],
+      body: (v) => ({ sku: sku.sku, from: v.from, to: v.to, quantity: intOrNull(v.quantity), reference: v.reference.trim() || undefined }),
+      done: "Transfer recorded.",
+    },
+  ];
+  return h("section", { class: "movements", "aria-labelledby": "movements-h" },
+    h("h2", { id: "movements-h" }, "Record a movement"),
+    forms.map((spec) => {
+      const form = h("form", { class: "stack" }, spec.fields, h("button", { type: "submit" }, spec.title));
+      spec.setup?.(form);
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        clearErrors(form);
+        setBusy(form, true);
+        try {
+          await submitWrite(form, "POST", spec.path, spec.body(values(form)));
+          flash(spec.done);
+          await reload();
+        } catch (e) {
+          const errors = e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not recorded", message: e.message }];
+          showErrors(form, errors);
+        } finally {
+          setBusy(form, false);
+        }
+      });
+      return h("details", { class: "panel" }, h("summary", {}, spec.title), form);
+    }));
+}
+
+function ledgerDelta(e) {
+  if (e.kind === "adjustment") return `counted ${e.counted ?? e.quantity}${e.expected !== undefined ? ` (expected ${e.expected})` : ""}`;
+  const d = e.delta ?? {};
+  const parts = [];
+  for (const k of ["on_hand", "available", "in_transit"]) if (d[k]) parts.push(`${k.replace("_", " ")} ${d[k] > 0 ? "+" : ""}${d[k]}`);
+  if (e.kind === "refund" && e.restocked === false) parts.push("not restocked");
+  return parts.join(", ");
+}
+
+async function viewSku(seq, id) {
+  const s = session();
+  const path = `/v1/skus/${encodeURIComponent(id)}`;
+  const [sku, locs] = await Promise.all([api("GET", path), locations()]);
+  const cursors = [null];
+  let page = 0;
+  const ledgerBody = h("tbody");
+  const newer = h("button", { type: "button" }, "Newer");
+  const older = h("button", { type: "button" }, "Older");
+  const pageInfo = h("span", { class: "muted", "aria-live": "polite" });
+  const chartSlot = h("div", { class: "chart-slot" });
+
+  async function loadLedger() {
+    const c = cursors[page];
+    const data = await api("GET", `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`);
+    cursors[page + 1] = data.next_cursor;
+    ledgerBody.replaceChildren(...data.items.map((e) => h("tr", {},
+      h("td", {}, timeCell(e.at)),
+      h("td", {}, e.kind.replace("_", " ")),
+      h("td", {}, e.location),
+      h("td", { class: "num" }, e.quantity),
+      h("td", {}, ledgerDelta(e)),
+      h("td", {}, [e.reference, e.reason, e.order_id && `order ${e.order_id}`].filter(Boolean).join(" · ")),
+      h("td", {}, e.actor))));
+    if (!data.items.length) ledgerBody.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No movements yet.")));
+    newer.disabled = page === 0;
+    older.disabled = !data.next_cursor;
+    pageInfo.textContent = `Page ${page + 1}`;
+  }
+  newer.addEventListener("click", () => { page--; loadLedger().catch((e) => flash(e.message, "bad")); });
+  older.addEventListener("click", () => { page++; loadLedger().catch((e) => flash(e.message, "bad")); });
+
+  async function drawTrend() {
+    const days = lastDays(14);
+    const entries = [];
+    let cursor = null;
+    for (let i = 0; i < 5; i++) {
+      const d = await api("GET", `${path}/ledger?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      entries.push(...d.items);
+      cursor = d.next_cursor;
+      if (!cursor || String(d.items.at(-1)?.at).slice(0, 10) < days[0]) break;
+    }
+    const t = dailyFromLedger(entries, days);
+    chartSlot.replaceChildren(barChart({
+      title: `Units sold and received per day, last 14 days (${sku.sku})`,
+      labels: days.map((d) => d.slice(5)),
+      series: [{ name: "sold", values: t.sold, cls: "s1" }, { name: "received", values: t.received, cls: "s2" }],
+      caption: "Units sold and received per day, last 14 days (UTC), from the ledger.",
+    }));
+  }
+
+  const levels = h("table", { "aria-label": `Stock levels of ${sku.sku}` },
+    h("thead", {}, h("tr", {}, ["Location", "On hand", "Reserved", "In transit", "Available", "Updated"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {},
+      sku.levels.length ? sku.levels.map((l) => h("tr", {},
+        h("th", { scope: "row" }, l.location), h("td", { class: "num" }, l.on_hand), h("td", { class: "num" }, l.reserved),
+        h("td", { class: "num" }, l.in_transit), h("td", { class: "num" }, l.available), h("td", {}, timeCell(l.updated_at))))
+        : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No stock recorded at any location yet."))),
+    h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "Total"), h("td", { class: "num" }, sku.totals.on_hand), h("td", { class: "num" }, sku.totals.reserved),
+      h("td", { class: "num" }, sku.totals.in_transit), h("td", { class: "num" }, sku.totals.available), h("td", {}))));
+
+  const attrs = Object.entries(sku.attributes ?? {});
+  render(seq,
+    h("p", { class: "crumbs" }, h("a", { href: "#/stock" }, "Stock"), " / ", sku.sku),
+    h("h1", {}, sku.name, " ", h("span", { class: "muted" }, `(${sku.sku})`)),
+    attrs.length ? h("dl", { class: "attrs" }, attrs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
+    h("p", {}, h("a", { href: `#/alerts?sku=${encodeURIComponent(sku.sku)}`, onclick: (e) => { e.preventDefault(); sessionStorage.setItem("inventory-console-alert-sku", sku.sku); location.hash = "#/alerts"; } }, "Alerts for this SKU")),
+    h("section", { "aria-labelledby": "levels-h" }, h("h2", { id: "levels-h" }, "Levels"), tableWrap(levels)),
+    s.canAdmin ? movementForms(sku, locs, () => route()) : null,
+    s.canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Edit SKU"), skuEditor({ sku, onSaved: () => route() })) : null,
+    h("section", { "aria-labelledby": "trend-h" }, h("h2", { id: "trend-h" }, "Trend"), chartSlot),
+    h("section", { "aria-labelledby": "ledger-h" }, h("h2", { id: "ledger-h" }, "Ledger (newest first)"),
+      tableWrap(h("table", { "aria-label": `Ledger of ${sku.sku}` },
+        h("thead", {}, h("tr", {}, ["When", "Movement", "Location", "Quantity", "Change", "Reference", "By"].map((c) => h("th", { scope: "col" }, c)))),
+        ledgerBody)),
+      h("div", { class: "pager" }, newer, pageInfo, older)));
+  await Promise.all([loadLedger(), drawTrend().catch((e) => chartSlot.replaceChildren(errorBox(e)))]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+function severityTag(sev) {
+  return h("span", { class: `sev ${sev}` }, sev);
+}
+
+function observationText(a) {
+  const o = a.observation ?? {};
+  const parts = [];
+  if (o.available !== undefined) parts.push(`available ${o.available}`);
+  if (o.sold !== undefined) parts.push(`sold ${o.sold}`);
+  if (o.days_of_cover !== undefined) parts.push(`${Number(o.days_of_cover).toFixed(1)} days of cover`);
+  if (o.idle_days !== undefined) parts.push(`${o.idle_days} days idle`);
+  return parts.join(", ");
+}
+
+function sortAlerts(alerts) {
+  const open = (a) => (a.state === "resolved" ? 0 : 1);
+  return alerts.sort((a, b) =>
+    open(b) - open(a) ||
+    (SEVERITY_RANK[b.severity] ?? 0) - (SEVERITY_RANK[a.severity] ?? 0) ||
+    (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) ||
+    String(b.fired_at).localeCompare(String(a.fired_at)));
+}
+
+async function alertAction(alert, action) {
+  const updated = await api("POST", `/v1/alerts/${encodeURIComponent(alert.alert_id)}/${action}`);
+  flash(`Alert ${action === "acknowledge" ? "acknowledged" : "resolved"}: ${alert.rule_name}, ${alert.sku} at ${alert.location}.`);
+  await refreshOpenCount();
+  return updated;
+}
+
+function alertButtons(alert, after) {
+  if (!session()?.canAdmin) return null;
+  const run = (action) => async (ev) => {
+    ev.target.disabled = true;
+    try {
+      await alertAction(alert, action);
+      await after();
+    } catch (e) {
+      flash(e.message, "bad");
+      ev.target.disabled = false;
+    }
+  };
+  return h("span", { class: "actions" },
+    alert.state === "firing" ? h("button", { type: "button", onclick: run("acknowledge"), "aria-label": `Acknowledge ${alert.rule_name} for ${alert.sku} at ${alert.location}` }, "Acknowledge") : null,
+    alert.state !== "resolved" ? h("button", { type: "button", class: "secondary", onclick: run("resolve"), "aria-label": `Resolve ${alert.rule_name} for ${alert.sku} at ${alert.location}` }, "Resolve") : null);
+}
+
+async function fetchAlerts(f) {
+  const q = new URLSearchParams();
+  if (f.severity) q.set("severity", f.severity);
+  if (f.sku.trim()) q.set("sku", f.sku.trim());
+  if (f.location) q.set("location", f.location);
+  const states = f.state === "open" ? ["firing", "acknowledged"] : f.state === "all" ? [null] : [f.state];
+  const lists = await Promise.all(states.map((st) => {
+    const p = new URLSearchParams(q);
+    if (st) p.set("state", st);
+    const qs = p.toString();
+    return listAll(`/v1/alerts${qs ? `?${qs}` : ""}`, { max: 300 });
+  }));
+  return { items: sortAlerts(lists.flatMap((l) => l.items)), more: lists.some((l) => l.more) };
+}
+
+function silenceForm({ ruleId, sku, after }) {
+  const form = h("form", { class: "stack" },
+    h("fieldset", {}, h("legend", {}, "Silence"),
+      ruleId ? h("div", { class: "field check" }, h("input", { type: "radio", name: "target", value: "rule", id: "sil-rule", checked: true }), h("label", { for: "sil-rule" }, "this rule (every SKU)")) : null,
+      sku ? h("div", { class: "field check" }, h("input", { type: "radio", name: "target", value: "sku", id: "sil-sku", checked: !ruleId }), h("label", { for: "sil-sku" }, `SKU ${sku} (every rule)`)) : null),
+    field("For (minutes)", h("input", { name: "minutes", type: "number", min: 1, max: 10080, value: 60, required: true, inputmode: "numeric" }), "1 to 10080 (a week)"),
+    field("Reason", h("input", { name: "reason", required: true, maxlength: 256, placeholder: "e.g. stocktake" })),
+    h("button", { type: "submit" }, "Silence"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const v = values(form);
+    const body = { minutes: intOrNull(v.minutes), reason: v.reason.trim() };
+    if (v.target === "rule") body.rule_id = ruleId;
+    else body.sku = sku;
+    setBusy(form, true);
+    try {
+      const sil = await api("POST", "/v1/silences", { body });
+      flash(`Silenced until ${fmtTime(sil.until)}.`);
+      await after();
+    } catch (e) {
+      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not silenced", message: e.message }]);
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  return form;
+}
+
+async function silencesSection() {
+  const s = session();
+  const { items } = await api("GET", "/v1/silences");
+  const list = h("ul", { class: "plain" });
+  const section = h("section", { "aria-labelledby": "sil-h" }, h("h2", { id: "sil-h" }, "Silences in force"), list);
+  if (!items.length) list.append(h("li", { class: "muted" }, "None."));
+  for (const sil of items) {
+    list.append(h("li", {},
+      `${sil.silence_id.replace(":", " ")} until ${fmtTime(sil.until)} — ${sil.reason} (by ${sil.created_by}) `,
+      s.canAdmin ? h("button", { type: "button", class: "secondary", "aria-label": `End silence ${sil.silence_id}`, onclick: async () => {
+        try {
+          await api("DELETE", `/v1/silences/${encodeURIComponent(sil.silence_id)}`);
+          flash("Silence ended.");
+          section.replaceWith(await silencesSection());
+        } catch (e) {
+          flash(e.message, "bad");
+        }
+      } }, "End") : null));
+  }
+  return section;
+}
+
+async function viewAlerts(seq) {
+  const locs = await locations();
+  const presetSku = sessionStorage.getItem("inventory-console-alert-sku") ?? "";
+  sessionStorage.removeItem("inventory-console-alert-sku");
+  const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter alerts" },
+    field("State", h("select", { name: "state" },
+      [["open", "Open (firing or acknowledged)"], ["firing", "Firing"], ["acknowledged", "Acknowledged"], ["resolved", "Resolved"], ["all", "All"]].map(([v, l]) => h("option", { value: v }, l)))),
+    field("Severity", h("select", { name: "severity" }, h("option", { value: "" }, "Any"), SEVERITIES.map((x) => h("option", { value: x }, x)))),
+    field("SKU", h("input", { name: "sku", type: "search", value: presetSku, autocomplete: "off" })),
+    field("Location", locationSelect("location", locs, { all: true })));
+  const body = h("tbody");
+  const status = h("p", { class: "muted", "aria-live": "polite" });
+  let known = null;
+
+  async function refresh(announce) {
+    const f = values(filters);
+    const { items, more } = await fetchAlerts(f);
+    if (seq !== viewSeq) return;
+    const ids = new Set(items.map((a) => a.alert_id));
+    if (announce && known) {
+      const fresh = items.filter((a) => !known.has(a.alert_id)).length;
+      if (fresh) flash(`${fresh} new alert${fresh > 1 ? "s" : ""}.`, "warn");
+    }
+    known = ids;
+    body.replaceChildren(...items.map((a) => h("tr", { class: `state-${a.state}`, "data-alert": a.alert_id },
+      h("td", {}, severityTag(a.severity)),
+      h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}` }, a.rule_name)),
+      h("td", {}, h("a", { href: `#/stock/${encodeURIComponent(a.sku)}` }, a.sku)),
+      h("td", {}, a.location),
+      h("td", {}, a.state),
+      h("td", {}, timeCell(a.fired_at)),
+      h("td", {}, observationText(a)),
+      h("td", {}, alertButtons(a, () => refresh(false))))));
+    if (!items.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No alerts match.")));
+    status.textContent = `${items.length}${more ? "+" : ""} alert${items.length === 1 ? "" : "s"}; updates every ${POLL_MS / 1000} s.`;
+  }
+  filters.addEventListener("change", () => { known = null; refresh(false).catch((e) => flash(e.message, "bad")); });
+  filters.addEventListener("submit", (e) => e.preventDefault());
+
+  render(seq,
+    h("h1", {}, "Alerts"),
+    filters,
+    tableWrap(h("table", { "aria-label": "Alert inbox" },
+      h("thead", {}, h("tr", {}, ["Severity", "Rule", "SKU", "Location", "State", "Fired", "Observed", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+      body)),
+    status,
+    await silencesSection());
+  await refresh(false);
+  every(POLL_MS, () => refresh(true).catch(() => {}));
+}
+
+async function viewAlert(seq, id) {
+  const a = await api("GET", `/v1/alerts/${encodeURIComponent(id)}`);
+  const again = () => route();
+  render(seq,
+    h("p", { class: "crumbs" }, h("a", { href: "#/alerts" }, "Alerts"), " / ", a.alert_id),
+    h("h1", {}, a.rule_name),
+    h("dl", { class: "attrs" },
+      h("dt", {}, "Severity"), h("dd", {}, severityTag(a.severity)),
+      h("dt", {}, "State"), h("dd", { "data-testid": "alert-state" }, a.state),
+      h("dt", {}, "Kind"), h("dd", {}, a.kind.replace(/_/g, " ")),
+      h("dt", {}, "SKU"), h("dd", {}, h("a", { href: `#/stock/${encodeURIComponent(a.sku)}` }, a.sku)),
+      h("dt", {}, "Location"), h("dd", {}, a.location),
+      h("dt", {}, "Observed"), h("dd", {}, observationText(a) || "—"),
+      h("dt", {}, "Fired"), h("dd", {}, timeCell(a.fired_at)),
+      a.acknowledged_at ? [h("dt", {}, "Acknowledged"), h("dd", {}, timeCell(a.acknowledged_at), ` by ${a.acknowledged_by}`)] : null,
+      a.resolved_at ? [h("dt", {}, "Resolved"), h("dd", {}, timeCell(a.resolved_at), ` by ${a.resolved_by}`)] : null,
+      h("dt", {}, "Reminders"), h("dd", {}, a.reminders),
+      h("dt", {}, "Rule"), h("dd", {}, h("a", { href: `#/rules/${encodeURIComponent(a.rule_id)}` }, a.rule_id))),
+    h("p", {}, alertButtons(a, again)),
+    h("section", { "aria-labelledby": "hist-h" }, h("h2", { id: "hist-h" }, "History"),
+      h("ol", { class: "history" }, a.history.map((e) => h("li", {}, timeCell(e.at), ` ${e.event} by ${e.by}`)))),
+    session().canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Silence"), silenceForm({ ruleId: a.rule_id, sku: a.sku, after: again })) : null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+async function viewRules(seq) {
+  const s = session();
+  const { items } = await listAll("/v1/rules", { max: 1000 });
+  const body = h("tbody");
+  const draw = (rules) => {
+    body.replaceChildren(...rules.map((r) => h("tr", { class: r.enabled ? null : "disabled" },
+      h("th", { scope: "row" }, h("a", { href: `#/rules/${encodeURIComponent(r.rule_id)}` }, r.name)),
+      h("td", {}, kindOf(r.kind)?.label ?? r.kind),
+      h("td", {}, describeCondition(r)),
+      h("td", {}, describeSelector(r.selector)),
+      h("td", {}, severityTag(r.severity)),
+      h("td", {}, [r.channels?.sms && "SMS", r.channels?.email?.length && `email (${r.channels.email.length})`, r.channels?.inbox !== false && "inbox"].filter(Boolean).join(", ")),
+      h("td", {}, r.enabled ? "enabled" : "disabled"),
+      h("td", {}, s.canAdmin ? h("span", { class: "actions" },
+        h("button", { type: "button", class: "secondary", "aria-label": `${r.enabled ? "Disable" : "Enable"} ${r.name}`, onclick: async (ev) => {
+          ev.target.disabled = true;
+          try {
+            const updated = await api("PUT", `/v1/rules/${encodeURIComponent(r.rule_id)}`, { body: { ...bodyOfRule(r), enabled: !r.enabled } });
+            Object.assign(r, updated);
+            flash(`${r.name} ${r.enabled ? "enabled" : "disabled"}.`);
+            draw(rules);
+          } catch (e) {
+            flash(e.message, "bad");
+            ev.target.disabled = false;
+          }
+        } }, r.enabled ? "Disable" : "Enable"),
+        h("button", { type: "button", class: "danger", "aria-label": `Delete ${r.name}`, onclick: async () => {
+          if (!confirm(`Delete the rule "${r.name}"? Its alerts stay in the inbox.`)) return;
+          try {
+            await api("DELETE", `/v1/rules/${encodeURIComponent(r.rule_id)}`);
+            flash(`${r.name} deleted.`);
+            draw(rules.filter((x) => x !== r));
+            rules.splice(rules.indexOf(r), 1);
+          } catch (e) {
+            flash(e.message, "bad");
+          }
+        } }, "Delete")) : null))));
+    if (!rules.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No rules yet.")));
+  };
+  draw(items);
+  render(seq,
+    h("h1", {}, "Rules"),
+    s.canAdmin ? h("p", {}, h("a", { href: "#/rules/new", class: "button" }, "New rule")) : null,
+    tableWrap(h("table", { "aria-label": "Alert rules" },
+      h("thead", {}, h("tr", {}, ["Name", "Kind", "Fires when", "Applies to", "Severity", "Channels", "Status", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+      body)));
+}
+
+/** Maps an API field name to the rule form's field. */
+function ruleFormField(apiField) {
+  if (apiField.startsWith("channels.email")) return "email";
+  return {
+    "selector.sku": "selector_sku",
+    "selector.sku_prefix": "selector_prefix",
+    "selector.attribute.name": "selector_attr_name",
+    "selector.attribute.value": "selector_attr_value",
+    "selector.location": "selector_location",
+    selector: "selector_type",
+    quiet_hours: "quiet_start",
+  }[apiField] ?? apiField;
+}
+
+async function viewRuleForm(seq, id) {
+  const s = session();
+  const [rule, locs] = await Promise.all([id ? api("GET", `/v1/rules/${encodeURIComponent(id)}`) : null, locations()]);
+  const f = rule ? formFromRule(rule) : { kind: "low_stock", severity: "warning", selector_type: "all", inbox: true, enabled: true };
+  const num = (name, attrs = {}) => h("input", { name, type: "number", inputmode: "numeric", value: f[name] ?? "", ...attrs });
+  const paramFields = Object.entries(PARAMS).map(([p, spec]) =>
+    field(spec.label, num(p, spec.decimal ? { step: "any", min: 0 } : { min: spec.min, max: spec.max, step: 1 })));
+  const selType = (value, label) => h("div", { class: "field check" },
+    h("input", { type: "radio", name: "selector_type", value, id: `sel-${value}`, checked: (f.selector_type ?? "all") === value }),
+    h("label", { for: `sel-${value}` }, label));
+  const form = h("form", { class: "stack rule-form", novalidate: true },
+    field("Name", h("input", { name: "name", maxlength: 256, value: f.name ?? "", required: true })),
+    field("Kind", h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k.id, selected: k.id === f.kind }, k.label)))),
+    h("fieldset", { class: "params" }, h("legend", {}, "Fires when"), paramFields),
+    h("fieldset", {}, h("legend", {}, "Applies to"),
+      h("div", { "data-field": "selector_type", class: "radios" },
+        selType("all", "Every SKU"), selType("sku", "One SKU"), selType("prefix", "SKUs whose id starts with"), selType("attribute", "SKUs with an attribute"),
+        h("span", { class: "field-error" })),
+      field("SKU", h("input", { name: "selector_sku", value: f.selector_sku ?? "", autocomplete: "off" })),
+      field("SKU id prefix", h("input", { name: "selector_prefix", value: f.selector_prefix ?? "", autocomplete: "off" })),
+      field("Attribute name", h("input", { name: "selector_attr_name", value: f.selector_attr_name ?? "", placeholder: "brand" })),
+      field("Attribute value", h("input", { name: "selector_attr_value", value: f.selector_attr_value ?? "", placeholder: "Acme" })),
+      field("Location", locationSelect("selector_location", locs, { all: true, value: f.selector_location ?? "" }))),
+    field("Severity", h("select", { name: "severity" }, SEVERITIES.map((x) => h("option", { value: x, selected: x === f.severity }, x)))),
+    h("fieldset", {}, h("legend", {}, "Notify"),
+      checkbox("SMS (the ops SNS topic)", "sms", f.sms),
+      checkbox("Inbox", "inbox", f.inbox !== false),
+      field("Email recipients", h("textarea", { name: "email", rows: 2, value: f.email ?? "" }), "Up to 10 addresses, separated by commas or new lines"),
+      field("Remind every (minutes)", num("repeat_minutes", { min: 5, max: 10080 }), "5 to 10080; empty: no reminders"),
+      checkbox("Notify when it resolves", "notify_on_resolve", f.notify_on_resolve),
+      checkbox("Quiet hours (SMS and email wait; UTC)", "quiet", f.quiet),
+      field("Quiet from hour (UTC)", num("quiet_start", { min: 0, max: 23 })),
+      field("Quiet until hour (UTC)", num("quiet_end", { min: 0, max: 23 }))),
+    checkbox("Enabled", "enabled", f.enabled !== false),
+    h("div", { class: "buttons" },
+      s.canAdmin ? h("button", { type: "submit" }, rule ? "Save rule" : "Create rule") : null,
+      h("button", { type: "button", class: "secondary", name: "preview" }, "Preview which SKUs it selects"),
+      h("a", { href: "#/rules" }, "Cancel")));
+  form.elements.email.value = f.email ?? "";
+  const preview = h("section", { "aria-labelledby": "prev-h", class: "preview", hidden: true }, h("h2", { id: "prev-h" }, "Selected SKUs"), h("div", { "aria-live": "polite" }));
+
+  const sync = () => {
+    const v = values(form);
+    const kind = kindOf(v.kind);
+    for (const p of Object.keys(PARAMS)) form.querySelector(`[data-field="${p}"]`).hidden = !kind?.params.includes(p);
+    const show = { selector_sku: "sku", selector_prefix: "prefix", selector_attr_name: "attribute", selector_attr_value: "attribute" };
+    for (const [name, t] of Object.entries(show)) form.querySelector(`[data-field="${name}"]`).hidden = v.selector_type !== t;
+    for (const name of ["quiet_start", "quiet_end"]) form.querySelector(`[data-field="${name}"]`).hidden = !v.quiet;
+  };
+  form.addEventListener("change", sync);
+  sync();
+
+  form.elements.preview.addEventListener("click", async () => {
+    const { body, errors } = ruleFromForm(values(form));
+    const out = preview.lastChild;
+    preview.hidden = false;
+    const selErrors = errors.filter((e) => e.field.startsWith("selector"));
+    if (selErrors.length) {
+      out.replaceChildren(errorBox(selErrors.map((e) => `${e.field}: ${e.message}`).join("; ")));
+      return;
+    }
+    out.replaceChildren(h("p", {}, "Loading the catalogue…"));
+    try {
+      const { items, more } = await listAll("/v1/skus", { max: 1000 });
+      const hits = items.filter((k) => selects(body.selector, k.sku, k.attributes, undefined));
+      const where = body.selector.location ? ` at ${body.selector.location}` : " at every location";
+      out.replaceChildren(
+        h("p", {}, `${describeSelector(body.selector)}: ${hits.length} of ${items.length}${more ? "+" : ""} SKUs${where}.`),
+        hits.length ? h("ul", { class: "columns" }, hits.slice(0, 200).map((k) => h("li", {}, h("a", { href: `#/stock/${encodeURIComponent(k.sku)}` }, k.sku), ` — ${k.name}`))) : null,
+        hits.length > 200 ? h("p", { class: "muted" }, `and ${hits.length - 200} more.`) : null);
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+    }
+  });
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const { body, errors } = ruleFromForm(values(form));
+    const labelOf = (fieldName) => form.querySelector(`[data-field="${ruleFormField(fieldName)}"] label, [data-field="${ruleFormField(fieldName)}"] legend`)?.textContent ?? fieldName;
+    if (errors.length) {
+      return showErrors(form, errors.map((e) => ({ ...e, label: labelOf(e.field) })), ruleFormField);
+    }
+    setBusy(form, true);
+    try {
+      const saved = rule
+        ? await api("PUT", `/v1/rules/${encodeURIComponent(rule.rule_id)}`, { body })
+        : await submitWrite(form, "POST", "/v1/rules", body);
+      flash(`Rule "${saved.name}" ${rule ? "saved" : "created"}. It applies within a minute.`);
+      location.hash = "#/rules";
+    } catch (e) {
+      const fieldErrors = e instanceof ApiError ? e.fieldErrors() : [];
+      showErrors(form, fieldErrors.length ? fieldErrors.map((x) => ({ ...x, label: labelOf(x.field) })) : [{ field: "form", label: "Not saved", message: e.message }], ruleFormField);
+    } finally {
+      setBusy(form, false);
+    }
+  });
+
+  render(seq,
+    h("p", { class: "crumbs" }, h("a", { href: "#/rules" }, "Rules"), " / ", rule ? rule.name : "New"),
+    h("h1", {}, rule ? `Rule: ${rule.name}` : "New rule"),
+    s.canAdmin ? null : h("p", { class: "muted" }, "You can read rules; changing them needs the admin scope."),
+    form,
+    preview);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+async function fetchJsonLines(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`The report file could not be downloaded (HTTP ${r.status}).`);
+  const text = await r.text();
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+function datasetOf(key) {
+  return key.split("/")[1] ?? key;
+}
+
+async function viewReports(seq, dt) {
+  const { items } = await api("GET", "/v1/reports");
+  if (!items.length) {
+    render(seq, h("h1", {}, "Reports"), h("p", {}, "No reports yet. The scheduled function writes one a day (locally every five minutes, or now with ", h("code", {}, "cargo run -q -p local-stack -- report"), ")."));
+    return;
+  }
+  const day = dt ?? items[0].dt;
+  const m = await api("GET", `/v1/reports/${day}`);
+  const picker = h("select", { name: "dt", onchange: (e) => (location.hash = `#/reports/${e.target.value}`) },
+    items.map((i) => h("option", { value: i.dt, selected: i.dt === day }, i.dt)));
+  const url = (dataset) => m.objects.find((o) => datasetOf(o.key) === dataset)?.url;
+  const trendSlot = h("div", { class: "chart-slot" }, h("p", { class: "muted" }, "Loading…"));
+  const coverSlot = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const kinds = Object.entries(m.alerts_by_kind ?? {});
+  const summary = url("summary");
+  render(seq,
+    h("h1", {}, "Reports"),
+    h("div", { class: "filters" }, field("Day", picker)),
+    h("dl", { class: "attrs" },
+      h("dt", {}, "Stock levels"), h("dd", {}, m.levels),
+      h("dt", {}, "Alerts fired"), h("dd", {}, m.alerts),
+      h("dt", {}, "Time-based rule checks"), h("dd", {}, m.time_rules_evaluated)),
+    summary ? h("p", {}, h("a", { href: summary, target: "_blank", rel: "noopener" }, "Open the HTML summary"), " (link valid ", Math.round(m.url_expires_in_seconds / 60), " minutes)") : null,
+    h("section", { "aria-labelledby": "rtrend-h" }, h("h2", { id: "rtrend-h" }, "Units per day"), trendSlot),
+    h("section", { "aria-labelledby": "rkind-h" }, h("h2", { id: "rkind-h" }, "Alerts by kind"),
+      kinds.length
+        ? barChart({ title: `Alerts fired on ${day} by kind`, labels: kinds.map(([k]) => k.replace(/_/g, " ")), series: [{ name: "alerts", values: kinds.map(([, n]) => n), cls: "s3" }], caption: `Alerts fired on ${day}, by kind.` })
+        : h("p", { class: "muted" }, "No alerts fired that day.")),
+    h("section", { "aria-labelledby": "rcover-h" }, h("h2", { id: "rcover-h" }, "Lowest days of cover"), coverSlot),
+    h("section", { "aria-labelledby": "rdl-h" }, h("h2", { id: "rdl-h" }, "Downloads"),
+      tableWrap(h("table", { "aria-label": "Report files" },
+        h("thead", {}, h("tr", {}, ["File", "Rows", "Size"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, m.objects.map((o) => h("tr", {},
+          h("td", {}, h("a", { href: o.url, download: o.key.split("/").at(-1) }, o.key)),
+          h("td", { class: "num" }, o.rows),
+          h("td", { class: "num" }, `${(o.bytes / 1024).toFixed(1)} KiB`))))))));
+  const trends = url("trends-jsonl");
+  if (trends) {
+    fetchJsonLines(trends).then((rows) => {
+      const t = dailyFromTrends(rows);
+      trendSlot.replaceChildren(barChart({
+        title: `Units sold and received per day, all SKUs, to ${day}`,
+        labels: t.labels.map((l) => l.slice(5)),
+        series: [{ name: "sold", values: t.sold, cls: "s1" }, { name: "received", values: t.received, cls: "s2" }],
+        caption: `Units sold and received per day across all SKUs and locations (trend report of ${day}).`,
+      }));
+    }).catch((e) => trendSlot.replaceChildren(errorBox(e)));
+  } else trendSlot.replaceChildren(h("p", { class: "muted" }, "No trend report that day."));
+  const snapshot = url("snapshot-jsonl");
+  if (snapshot) {
+    fetchJsonLines(snapshot).then((rows) => {
+      const low = rows.filter((r) => r.days_of_cover !== null && r.days_of_cover !== undefined).sort((a, b) => a.days_of_cover - b.days_of_cover).slice(0, 10);
+      coverSlot.replaceChildren(low.length
+        ? tableWrap(h("table", { "aria-label": "Lowest days of cover" },
+          h("thead", {}, h("tr", {}, ["SKU", "Location", "Available", "Sold per day (7 d)", "Days of cover"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, low.map((r) => h("tr", {},
+            h("th", { scope: "row" }, h("a", { href: `#/stock/${encodeURIComponent(r.sku)}` }, r.sku)),
+            h("td", {}, r.location), h("td", { class: "num" }, r.available),
+            h("td", { class: "num" }, Number(r.avg_daily_sales_7d).toFixed(1)), h("td", { class: "num" }, Number(r.days_of_cover).toFixed(1)))))))
+        : h("p", { class: "muted" }, "No sales in the last 7 days, so no cover to compute."));
+    }).catch((e) => coverSlot.replaceChildren(errorBox(e)));
+  } else coverSlot.replaceChildren(h("p", { class: "muted" }, "No snapshot that day."));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+window.addEventListener("hashchange", route);
+window.addEventListener("console:unauthorized", () => {
+  signOut();
+  flash("Your sign-in has expired. Sign in again.", "bad");
+  location.hash = "#/signin";
+});
+
+(async () => {
+  try {
+    await loadConfig();
+    await completeOidcSignIn();
+  } catch (e) {
+    main.replaceChildren(h("h1", {}, "Inventory console"), errorBox(e));
+    return;
+  }
+  if (session()) startCountPolling();
+  route();
+})();

@@ -1,0 +1,120 @@
+// Small SVG charts drawn in the page (no library): bars per day or per category, with a title
+// for screen readers and the numbers in a table beside them.
+
+const NS = "http://www.w3.org/2000/svg";
+
+function el(name, attrs = {}, text) {
+  const e = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function niceMax(v) {
+  if (v <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+/**
+ * A bar chart. `labels` are the x categories; `series` is [{name, values, cls}] drawn as grouped
+ * bars. Returns a <figure> with the SVG (role="img", labelled) and a caption.
+ */
+export function barChart({ title, labels, series, caption, height = 180 }) {
+  const width = Math.max(320, labels.length * (series.length * 10 + 8) + 60);
+  const left = 44, bottom = 34, top = 10;
+  const plotH = height - bottom - top;
+  const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
+  const svg = el("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${title}: ` + labels.map((l, i) => `${l} ${series.map((s) => `${s.name} ${s.values[i]}`).join(", ")}`).join("; "),
+    class: "chart",
+    width,
+    height,
+    preserveAspectRatio: "xMinYMin meet",
+  });
+  svg.append(el("title", {}, title));
+  for (const f of max >= 2 ? [0, 0.5, 1] : [0, 1]) {
+    const y = top + plotH - f * plotH;
+    svg.append(el("line", { x1: left, x2: width - 4, y1: y, y2: y, class: "grid" }));
+    const v = max * f;
+    svg.append(el("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
+  }
+  const slot = (width - left - 8) / Math.max(1, labels.length);
+  const barW = Math.max(3, Math.min(18, (slot - 4) / series.length));
+  labels.forEach((label, i) => {
+    const x0 = left + i * slot + (slot - barW * series.length) / 2;
+    series.forEach((s, j) => {
+      const v = s.values[i] ?? 0;
+      const h = (v / max) * plotH;
+      const bar = el("rect", { x: x0 + j * barW, y: top + plotH - h, width: barW - 1, height: h, class: `bar ${s.cls ?? ""}` });
+      bar.append(el("title", {}, `${label}: ${s.name} ${v}`));
+      svg.append(bar);
+    });
+    const every = Math.ceil(labels.length / 10);
+    if (i % every === 0) {
+      svg.append(el("text", { x: left + i * slot + slot / 2, y: height - bottom + 16, "text-anchor": "middle", class: "axis" }, label));
+    }
+  });
+  const fig = document.createElement("figure");
+  fig.className = "chart-figure";
+  fig.append(svg);
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption ?? title;
+  if (series.length > 1) {
+    const legend = document.createElement("span");
+    legend.className = "legend";
+    for (const s of series) {
+      const item = document.createElement("span");
+      item.className = `key ${s.cls ?? ""}`;
+      item.textContent = s.name;
+      legend.append(item);
+    }
+    cap.append(" ", legend);
+  }
+  fig.append(cap);
+  return fig;
+}
+
+/** The last `days` UTC dates ending today (or at `end`), as YYYY-MM-DD. */
+export function lastDays(days, end = new Date()) {
+  const out = [];
+  const t = Date.UTC(end.getUTCFullYear(), end.getUTCMonth(), end.getUTCDate());
+  for (let i = days - 1; i >= 0; i--) out.push(new Date(t - i * 86_400_000).toISOString().slice(0, 10));
+  return out;
+}
+
+/** Units sold, received and refunded per day from ledger entries (any order). */
+export function dailyFromLedger(entries, days) {
+  const index = new Map(days.map((d, i) => [d, i]));
+  const sold = days.map(() => 0), received = days.map(() => 0), refunded = days.map(() => 0);
+  for (const e of entries) {
+    const i = index.get(String(e.at).slice(0, 10));
+    if (i === undefined) continue;
+    if (e.kind === "sale") sold[i] += e.quantity;
+    else if (e.kind === "receipt") received[i] += e.quantity;
+    else if (e.kind === "refund" && e.restocked !== false) refunded[i] += e.quantity;
+  }
+  return { sold, received, refunded };
+}
+
+/** Totals per day from trend rows ({dt, sold, received, refunded}). */
+export function dailyFromTrends(rows) {
+  const byDay = new Map();
+  for (const r of rows) {
+    const d = byDay.get(r.dt) ?? { sold: 0, received: 0, refunded: 0 };
+    d.sold += r.sold;
+    d.received += r.received;
+    d.refunded += r.refunded;
+    byDay.set(r.dt, d);
+  }
+  const labels = [...byDay.keys()].sort();
+  return {
+    labels,
+    sold: labels.map((l) => byDay.get(l).sold),
+    received: labels.map((l) => byDay.get(l).received),
+    refunded: labels.map((l) => byDay.get(l).refunded),
+  };
+}

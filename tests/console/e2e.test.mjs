@@ -1,0 +1,282 @@
+// End-to-end tests of the admin console in headless Chromium (Debian's chromium, driven by
+// playwright-core) against the whole local stack: the built `local-stack` binary with its
+// emulator, stream evaluator and report writer. Screenshots of each main page are saved to
+// target/console-e2e/ as test artefacts.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = process.env.LOCAL_STACK_BIN ?? join(root, "target/debug/local-stack");
+const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const shots = join(root, "target/console-e2e");
+const LOC = "WH-E2E";
+const SKU = "E2E-MUG";
+
+let stack, state, browser, page, work;
+let stackLog = "";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(fn, what, ms = 120_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${stackLog.slice(-4000)}`);
+    await sleep(250);
+  }
+}
+
+/** Calls the API directly (as a storefront or a setup script would). */
+async function apiCall(role, method, path, body, key) {
+  const headers = { authorization: `Bearer ${state.tokens[role]}` };
+  if (body) headers["content-type"] = "application/json";
+  if (key) headers["idempotency-key"] = key;
+  const r = await fetch(state.api_url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function runReport() {
+  return new Promise((res, rej) => {
+    const p = spawn(bin, ["report", "--state-file", join(work, "stack.json")], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    p.on("exit", (code) => (code === 0 ? res(out) : rej(new Error(`report run failed (${code}): ${out}`))));
+  });
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Every form control on the page has a label (its own <label>, or aria-label). */
+async function unlabelledControls() {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("main input, main select, main textarea")]
+      .filter((el) => el.type !== "hidden" && !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+      .map((el) => el.name || el.outerHTML));
+}
+
+async function signInAs(label) {
+  await page.goto(`${state.api_url}/console/#/signin`);
+  await page.getByRole("button", { name: `Sign in as ${label}` }).click();
+  await page.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
+}
+
+describe("admin console", () => {
+  before(async () => {
+    assert.ok(existsSync(bin), `${bin} is missing: build it with cargo build -p local-stack`);
+    assert.ok(existsSync(browserPath), `${browserPath} is missing: bash infra/setup-browser.sh installs Debian's chromium`);
+    mkdirSync(shots, { recursive: true });
+    work = mkdtempSync(join(tmpdir(), "console-e2e-"));
+    stack = spawn(bin, ["--port", "0", "--state-file", join(work, "stack.json")], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    stack.stdout.on("data", (d) => (stackLog += d));
+    stack.stderr.on("data", (d) => (stackLog += d));
+    state = await waitFor(() => existsSync(join(work, "stack.json")) && JSON.parse(readFileSync(join(work, "stack.json"), "utf8")), "the local stack");
+    // A location to receive into (the console manages stock, SKUs and rules; locations come from the API).
+    await apiCall("ops", "PUT", `/v1/locations/${LOC}`, { name: "E2E warehouse", kind: "warehouse" });
+    browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("pageerror", (e) => (stackLog += `\n[page error] ${e.message}`));
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (stack && stack.exitCode === null) {
+      try {
+        process.kill(-stack.pid, "SIGTERM");
+      } catch {}
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("an ops person signs in with the local dev token and sees the stock page", async () => {
+    await signInAs("Ops (admin)");
+    await assert.doesNotReject(page.getByText("Signed in as").waitFor());
+    assert.match(await page.locator("#who").innerText(), /ops-demo \(admin\)/);
+    await shot("stock");
+  });
+
+  test("creates a SKU and receives stock through the console", async () => {
+    await page.locator("summary", { hasText: "New SKU" }).click();
+    await page.getByLabel("SKU id").fill(SKU);
+    await page.getByLabel("Name").fill("E2E mug");
+    await page.getByLabel("Attributes").fill("brand=Acme\ncategory=kitchen");
+    await page.getByRole("button", { name: "Create SKU" }).click();
+    await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
+    assert.equal(new URL(page.url()).hash, `#/stock/${SKU}`);
+
+    const receipt = page.locator("details", { has: page.locator("summary", { hasText: "Record a receipt" }) });
+    await receipt.locator("summary").click();
+    await receipt.getByLabel("Location").selectOption(LOC);
+    await receipt.getByLabel("Quantity").fill("12");
+    await receipt.getByLabel("Reference (optional)").fill("PO-77");
+    await receipt.locator("button[type=submit]").click();
+    await page.getByText("Receipt recorded.").waitFor();
+    const levels = page.getByRole("table", { name: `Stock levels of ${SKU}` });
+    await levels.getByRole("row", { name: new RegExp(`${LOC} 12 0 0 12`) }).waitFor();
+    const ledger = page.getByRole("table", { name: `Ledger of ${SKU}` });
+    await ledger.getByRole("row", { name: /receipt WH-E2E 12 .*PO-77 ops-demo/ }).waitFor();
+    // The same stock through the API: the console's write really happened, once.
+    const api = await apiCall("ops", "GET", `/v1/skus/${SKU}`);
+    assert.deepEqual(api.attributes, { brand: "Acme", category: "kitchen" });
+    assert.equal(api.totals.on_hand, 12);
+    assert.deepEqual(await unlabelledControls(), []);
+    await shot("sku");
+  });
+
+  test("a stocktake with a stale expected count is refused with a plain message and changes nothing", async () => {
+    const take = page.locator("details", { has: page.locator("summary", { hasText: "Stocktake (adjustment)" }) });
+    await take.locator("summary").click();
+    await take.getByLabel("Location").selectOption(LOC);
+    await take.getByLabel("Counted on hand").fill("10");
+    await take.getByLabel("Expected on hand").fill("11");
+    await take.locator("button[type=submit]").click();
+    const msg = await take.getByRole("alert").innerText();
+    assert.match(msg, /Not recorded: .*12/i, msg);
+    assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 12);
+  });
+
+  test("a rule form refuses a bad value before sending, then creates the rule", async () => {
+    await page.goto(`${state.api_url}/console/#/rules/new`);
+    await page.getByRole("heading", { level: 1, name: "New rule" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("E2E low stock");
+    await page.getByLabel("Kind").selectOption("low_stock");
+    await page.getByLabel("Threshold (fires at available ≤)").fill("-3");
+    await page.getByRole("button", { name: "Create rule" }).click();
+    const summary = page.locator(".form-errors");
+    await summary.waitFor();
+    assert.equal(await summary.getAttribute("role"), "alert");
+    assert.match(await summary.innerText(), /Threshold \(fires at available ≤\): must be an integer from 0 to 1000000000/);
+    assert.equal(await page.getByLabel("Threshold (fires at available ≤)").getAttribute("aria-invalid"), "true");
+    assert.deepEqual(await unlabelledControls(), []);
+    await shot("rule-form-error");
+    assert.equal((await apiCall("ops", "GET", "/v1/rules")).items.length, 0, "nothing was sent");
+
+    await page.getByLabel("Threshold (fires at available ≤)").fill("5");
+    await page.getByLabel("Clear at (resolves at available ≥)").fill("8");
+    await page.getByLabel("One SKU").check();
+    await page.getByLabel("SKU", { exact: true }).fill(SKU);
+    await page.getByLabel("SMS (the ops SNS topic)").check();
+    await page.getByLabel("Email recipients").fill("ops@shop.example");
+    await page.getByRole("button", { name: "Preview which SKUs it selects" }).click();
+    await page.getByText(`SKU ${SKU}, every location: 1 of 1 SKUs at every location.`).waitFor();
+    await page.getByRole("button", { name: "Create rule" }).click();
+    await page.getByRole("heading", { level: 1, name: "Rules" }).waitFor();
+    await page.getByRole("row", { name: /E2E low stock Low stock available ≤ 5, clears at ≥ 8/ }).waitFor();
+    const rules = (await apiCall("ops", "GET", "/v1/rules")).items;
+    assert.equal(rules.length, 1);
+    assert.deepEqual(rules[0].selector, { sku: SKU });
+    assert.deepEqual(rules[0].channels, { sms: true, email: ["ops@shop.example"], inbox: true });
+    await shot("rules");
+  });
+
+  test("a sale through the API across the threshold appears in the inbox without a reload; ops acknowledge it", async () => {
+    await page.goto(`${state.api_url}/console/#/alerts`);
+    await page.getByRole("heading", { level: 1, name: "Alerts" }).waitFor();
+    await page.getByText("No alerts match.").waitFor();
+    await sleep(6000); // the local evaluator reloads rules every 5 s
+    await apiCall("storefront", "POST", "/v1/sales", { sku: SKU, location: LOC, quantity: 8 }, "e2e-sale-1");
+    const row = page.getByRole("row", { name: new RegExp(`E2E low stock ${SKU} ${LOC} firing`) });
+    await row.waitFor({ timeout: 30_000 });
+    assert.match(await row.innerText(), /available 4/);
+    await page.locator("#open-count", { hasText: "1" }).waitFor({ timeout: 15_000 });
+    await shot("alerts");
+
+    await page.getByRole("button", { name: `Acknowledge E2E low stock for ${SKU} at ${LOC}` }).click();
+    await page.getByRole("row", { name: new RegExp(`E2E low stock ${SKU} ${LOC} acknowledged`) }).waitFor();
+    await page.getByRole("link", { name: "E2E low stock" }).click();
+    await page.getByRole("heading", { level: 1, name: "E2E low stock" }).waitFor();
+    assert.equal(await page.getByTestId("alert-state").innerText(), "acknowledged");
+    const history = await page.locator("ol.history").innerText();
+    assert.match(history, /fired by evaluator/);
+    assert.match(history, /acknowledged by ops-demo/);
+    await shot("alert");
+  });
+
+  test("the reports page draws charts from the day's report and links the files", async () => {
+    await runReport();
+    await page.goto(`${state.api_url}/console/#/reports`);
+    await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+    const trend = page.getByRole("img", { name: /Units sold and received per day, all SKUs/ });
+    await trend.waitFor();
+    const label = await trend.getAttribute("aria-label");
+    assert.match(label, /sold 8, received 12/, label);
+    await page.getByRole("img", { name: /Alerts fired on .* by kind/ }).waitFor();
+    await page.getByRole("table", { name: "Lowest days of cover" }).getByRole("row", { name: new RegExp(`${SKU} ${LOC} 4`) }).waitFor();
+    const link = page.getByRole("link", { name: /reports\/snapshot\/dt=.*part-00000\.csv/ });
+    const csv = await (await fetch(await link.getAttribute("href"))).text();
+    assert.match(csv, /^dt,sku,location,/);
+    assert.match(csv, new RegExp(`${SKU},${LOC},4,0,0,4,8,12,0`));
+    await shot("reports");
+  });
+
+  test("a read-only analyst sees no write controls", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signInAs("Read-only analyst");
+    await page.goto(`${state.api_url}/console/#/stock/${SKU}`);
+    await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
+    assert.equal(await page.getByText("Record a movement").count(), 0);
+    assert.equal(await page.locator("form button[type=submit]").count(), 0);
+    await page.goto(`${state.api_url}/console/#/alerts`);
+    await page.getByRole("row", { name: new RegExp(`E2E low stock ${SKU}`) }).waitFor();
+    assert.equal(await page.getByRole("button", { name: /Acknowledge|Resolve/ }).count(), 0);
+    await page.goto(`${state.api_url}/console/#/rules`);
+    await page.getByRole("row", { name: /E2E low stock/ }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "New rule" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: /Delete|Disable/ }).count(), 0);
+    await shot("rules-readonly");
+  });
+
+  test("works from the keyboard alone: skip link, sign-in, a rule form and its error summary", async () => {
+    await page.getByRole("button", { name: "Sign out" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+    let focused = "";
+    for (let i = 0; i < 20 && focused !== "Sign in as Ops (admin)"; i++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate(() => document.activeElement.textContent);
+    }
+    assert.equal(focused, "Sign in as Ops (admin)");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
+
+    await page.goto(`${state.api_url}/console/#/rules/new`);
+    await page.getByRole("heading", { level: 1, name: "New rule" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).focus();
+    await page.keyboard.type("Keyboard rule");
+    await page.keyboard.press("Tab"); // kind (low stock)
+    await page.keyboard.press("Tab"); // threshold
+    await page.keyboard.type("-1");
+    await page.keyboard.press("Enter");
+    await page.locator(".form-errors").waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.className), "form-errors error", "the error summary takes the focus");
+  });
+
+  test("works on a phone-sized screen without sideways scrolling of the page", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const view of ["stock", "alerts", "rules", "reports"]) {
+      await page.goto(`${state.api_url}/console/#/${view}`);
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      await page.waitForLoadState("networkidle");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${view}: the page is ${overflow}px wider than the screen`);
+    }
+    await page.goto(`${state.api_url}/console/#/stock`);
+    await page.getByRole("link", { name: SKU }).waitFor();
+    await shot("stock-phone");
+  });
+});
