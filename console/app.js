@@ -440,7 +440,7 @@ async function viewStock(seq) {
   more.addEventListener("click", () => loadPage().catch((e) => flash(e.message, "bad")));
 
   const parts = [h("h1", {}, "Stock")];
-  if (s.canAdmin) parts.push(newSkuForm());
+  if (s.canAdmin) parts.push(newSkuForm(), locationsPanel(locs));
   parts.push(
     filters,
     tableWrap(h("table", { "aria-label": "Stock levels" },
@@ -471,7 +471,7 @@ function skuEditor({ sku = null, onSaved }) {
   const attrs = sku ? Object.entries(sku.attributes ?? {}).map(([k, v]) => `${k}=${v}`).join("\n") : "";
   const form = h("form", { class: "stack" },
     sku ? null : field("SKU id", h("input", { name: "sku", required: true, maxlength: 64, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}", autocomplete: "off" }), "Letters, digits, . _ - (up to 64)"),
-    field("Name", h("input", { name: "name", required: true, maxlength: 256, value: sku?.name ?? "" })),
+    field("SKU name", h("input", { name: "name", required: true, maxlength: 256, value: sku?.name ?? "" })),
     field("Attributes", h("textarea", { name: "attributes", rows: 3, value: attrs }), "One name=value per line, e.g. brand=Acme"),
     h("button", { type: "submit" }, sku ? "Save SKU" : "Create SKU"));
   if (sku) form.elements.attributes.value = attrs;
@@ -500,6 +500,44 @@ function skuEditor({ sku = null, onSaved }) {
 function newSkuForm() {
   return h("details", { class: "panel" }, h("summary", {}, "New SKU"),
     skuEditor({ onSaved: (id) => (location.hash = `#/stock/${encodeURIComponent(id)}`) }));
+}
+
+/** The warehouses and countries stock is kept at, and a form to add or rename one. */
+function locationsPanel(locs) {
+  const form = h("form", { class: "stack" },
+    field("Location id", h("input", { name: "location", required: true, maxlength: 32, autocomplete: "off" }), "Letters, digits, _ - (up to 32), e.g. WH-BERLIN or FR"),
+    field("Location name", h("input", { name: "name", required: true, maxlength: 256 })),
+    field("Kind", h("select", { name: "kind" }, h("option", { value: "warehouse" }, "warehouse"), h("option", { value: "country" }, "country (cross-border sales)"))),
+    field("Country code", h("input", { name: "country", maxlength: 2, autocomplete: "off" }), "ISO 3166-1 alpha-2, for a country location"),
+    h("button", { type: "submit" }, "Save location"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const v = values(form);
+    const id = v.location.trim();
+    const errors = [];
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(id)) errors.push({ field: "location", label: "Location id", message: "must be 1–32 of letters, digits, _ - starting with a letter or digit" });
+    if (v.kind === "country" && !/^[A-Z]{2}$/.test(v.country.trim())) errors.push({ field: "country", label: "Country code", message: "two capital letters, e.g. FR" });
+    if (errors.length) return showErrors(form, errors);
+    const body = { name: v.name, kind: v.kind };
+    if (v.kind === "country") body.country = v.country.trim();
+    setBusy(form, true);
+    try {
+      await api("PUT", `/v1/locations/${encodeURIComponent(id)}`, { body });
+      locationsCache = null;
+      flash(`Location ${id} saved.`);
+      route();
+    } catch (e) {
+      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not saved", message: e.message }]);
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  return h("details", { class: "panel" }, h("summary", {}, `Locations (${locs.length})`),
+    locs.length
+      ? h("ul", { class: "plain" }, locs.map((l) => h("li", {}, h("strong", {}, l.location), ` — ${l.name} (${l.kind}${l.country ? `, ${l.country}` : ""})`)))
+      : h("p", { class: "muted" }, "No locations yet: add one to receive stock into."),
+    form);
 }
 
 /** The forms ops use to record stock movements for one SKU. */
@@ -1041,7 +1079,7 @@ function datasetOf(key) {
 async function viewReports(seq, dt) {
   const { items } = await api("GET", "/v1/reports");
   if (!items.length) {
-    render(seq, h("h1", {}, "Reports"), h("p", {}, "No reports yet. The scheduled function writes one a day (locally every five minutes, or now with ", h("code", {}, "cargo run -q -p local-stack -- report"), ")."));
+    render(seq, h("h1", {}, "Reports"), h("p", {}, "No reports yet. The scheduled function writes one a day (locally every five minutes, or now with ", h("code", {}, "cargo run -q -p local-stack --bin local-stack -- report"), ")."));
     return;
   }
   const day = dt ?? items[0].dt;

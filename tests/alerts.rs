@@ -361,6 +361,35 @@ async fn a_silence_suppresses_alerts_until_it_expires() {
 }
 
 #[tokio::test]
+async fn a_silence_ends_early_by_its_id_encoded_or_not() {
+    let app = spawn_app().await;
+    app.create_sku("VASE").await;
+    for (key, encoded) in [("si-1", "sku%3AVASE"), ("si-2", "sku:VASE")] {
+        let r = app
+            .post(
+                "/v1/silences",
+                Role::Ops,
+                key,
+                json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        let ended = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/silences/{encoded}"),
+                Some(&app.token(Role::Ops)),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(ended.status, StatusCode::NO_CONTENT, "{encoded}");
+        let listed = app.get("/v1/silences", Role::ReadOnly).await.json();
+        assert_eq!(listed["items"], json!([]), "{encoded}");
+    }
+}
+
+#[tokio::test]
 async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
     let app = spawn_app().await;
     app.stocked("A", "WH1", 10).await;

@@ -82,8 +82,6 @@ describe("admin console", () => {
     stack.stdout.on("data", (d) => (stackLog += d));
     stack.stderr.on("data", (d) => (stackLog += d));
     state = await waitFor(() => existsSync(join(work, "stack.json")) && JSON.parse(readFileSync(join(work, "stack.json"), "utf8")), "the local stack");
-    // A location to receive into (the console manages stock, SKUs and rules; locations come from the API).
-    await apiCall("ops", "PUT", `/v1/locations/${LOC}`, { name: "E2E warehouse", kind: "warehouse" });
     browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("pageerror", (e) => (stackLog += `\n[page error] ${e.message}`));
@@ -106,10 +104,23 @@ describe("admin console", () => {
     await shot("stock");
   });
 
+  test("adds a location through the console", async () => {
+    await page.locator("summary", { hasText: "Locations (0)" }).click();
+    await page.getByLabel("Location id").fill("bad id");
+    await page.getByLabel("Location name").fill("E2E warehouse");
+    await page.getByRole("button", { name: "Save location" }).click();
+    assert.match(await page.locator(".form-errors").innerText(), /Location id: must be 1–32 of letters/);
+    await page.getByLabel("Location id").fill(LOC);
+    await page.getByRole("button", { name: "Save location" }).click();
+    await page.locator("summary", { hasText: "Locations (1)" }).waitFor();
+    const loc = await apiCall("readonly", "GET", "/v1/locations");
+    assert.deepEqual(loc.items.map((l) => [l.location, l.name, l.kind]), [[LOC, "E2E warehouse", "warehouse"]]);
+  });
+
   test("creates a SKU and receives stock through the console", async () => {
     await page.locator("summary", { hasText: "New SKU" }).click();
     await page.getByLabel("SKU id").fill(SKU);
-    await page.getByLabel("Name").fill("E2E mug");
+    await page.getByLabel("SKU name").fill("E2E mug");
     await page.getByLabel("Attributes").fill("brand=Acme\ncategory=kitchen");
     await page.getByRole("button", { name: "Create SKU" }).click();
     await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
@@ -201,6 +212,20 @@ describe("admin console", () => {
     assert.match(history, /fired by evaluator/);
     assert.match(history, /acknowledged by ops-demo/);
     await shot("alert");
+
+    // Silence the SKU for a stocktake from the alert page, see it in force, end it.
+    await page.locator("summary", { hasText: "Silence" }).click();
+    await page.getByLabel(`SKU ${SKU} (every rule)`).check();
+    await page.getByLabel("For (minutes)").fill("30");
+    await page.getByLabel("Reason").fill("stocktake");
+    await page.getByRole("button", { name: "Silence", exact: true }).click();
+    await page.getByText("Silenced until").waitFor();
+    assert.equal((await apiCall("readonly", "GET", "/v1/silences")).items[0].silence_id, `sku:${SKU}`);
+    await page.goto(`${state.api_url}/console/#/alerts`);
+    await page.getByText(`sku ${SKU} until`).waitFor();
+    await page.getByRole("button", { name: `End silence sku:${SKU}` }).click();
+    await page.getByText("Silence ended.").waitFor();
+    assert.equal((await apiCall("readonly", "GET", "/v1/silences")).items.length, 0);
   });
 
   test("the reports page draws charts from the day's report and links the files", async () => {

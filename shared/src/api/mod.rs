@@ -382,7 +382,13 @@ impl App {
 
     async fn dispatch(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_owned();
-        let (route, params) = match_route(self.function, req.method().as_str(), &path)?;
+        let (route, raw_params) = match_route(self.function, req.method().as_str(), &path)?;
+        // Path parameters arrive as the client encoded them (`sku%3AABC` for `sku:ABC`).
+        let decoded: Vec<String> = raw_params
+            .iter()
+            .map(|p| percent_decode(p, false))
+            .collect();
+        let params: Vec<&str> = decoded.iter().map(String::as_str).collect();
         let principal = Principal::from_request(req).ok_or(ApiError::Unauthenticated)?;
         if !principal.has(route.scope) {
             return Err(ApiError::Forbidden(route.scope));
@@ -692,7 +698,7 @@ impl Query {
         let mut map = BTreeMap::new();
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            map.insert(percent_decode(k), percent_decode(v));
+            map.insert(percent_decode(k, true), percent_decode(v, true));
         }
         Self(map)
     }
@@ -738,7 +744,8 @@ impl Query {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes; `+` is a space only in a query string (`plus_is_space`).
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     fn hex(b: u8) -> Option<u8> {
         (b as char).to_digit(16).map(|d| d as u8)
     }
@@ -755,7 +762,7 @@ fn percent_decode(s: &str) -> String {
                 }
                 _ => out.push(b'%'),
             },
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b => out.push(b),
         }
         i += 1;
@@ -829,6 +836,7 @@ mod tests {
         assert!(Query::parse(Some("limit=0")).page().is_err());
         assert!(Query::parse(Some("limit=abc")).page().is_err());
         assert!(Query::parse(Some("colour=red")).page().is_err());
-        assert_eq!(percent_decode("a%2Fb+c%"), "a/b c%");
+        assert_eq!(percent_decode("a%2Fb+c%", true), "a/b c%");
+        assert_eq!(percent_decode("sku%3AAB+C", false), "sku:AB+C");
     }
 }
