@@ -272,3 +272,25 @@ fn table_has_streams_point_in_time_recovery_and_ttl() {
         Some(true)
     );
 }
+
+/// The admin console validates rule forms in the browser (console/lib/rules.js) before sending;
+/// these shared cases hold it to the API's own validation (the console's copy of this check is in
+/// tests/console/unit.test.mjs, on the same file).
+#[test]
+fn rule_validation_cases_match_the_api() {
+    let text = std::fs::read_to_string(project_root().join("tests/fixtures/rule-validation.json"))
+        .unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let body: shared::alerts::rules::RuleBody =
+            serde_json::from_value(case["body"].clone()).unwrap();
+        let mut fields: Vec<String> = match body.validate() {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        };
+        fields.sort();
+        let expected: Vec<String> = serde_json::from_value(case["errors"].clone()).unwrap();
+        assert_eq!(fields, expected, "{}", case["why"]);
+    }
+}

@@ -171,7 +171,7 @@ export function formFromRule(rule) {
     name: rule.name,
     kind: rule.kind,
     severity: rule.severity,
-    selector_type: sel.sku ? "sku" : sel.sku_prefix ? "prefix" : sel.attribute ? "attribute" : "all",
+    selector_type: sel.sku !== undefined ? "sku" : sel.sku_prefix !== undefined ? "prefix" : sel.attribute !== undefined ? "attribute" : "all",
     selector_sku: sel.sku ?? "",
     selector_prefix: sel.sku_prefix ?? "",
     selector_attr_name: sel.attribute?.name ?? "",

@@ -291,6 +291,32 @@ describe("admin console", () => {
     assert.equal(await page.evaluate(() => document.activeElement.className), "form-errors error", "the error summary takes the focus");
   });
 
+  test("edits, disables, enables and deletes a rule", async () => {
+    await page.goto(`${state.api_url}/console/#/rules`);
+    await page.getByRole("link", { name: "E2E low stock" }).click();
+    await page.getByRole("heading", { level: 1, name: "Rule: E2E low stock" }).waitFor();
+    assert.equal(await page.getByLabel("SKU", { exact: true }).inputValue(), SKU, "the form shows the stored rule");
+    await page.getByLabel("Threshold (fires at available ≤)").fill("3");
+    await page.getByRole("button", { name: "Save rule" }).click();
+    const row = page.getByRole("row", { name: /E2E low stock/ });
+    await row.filter({ hasText: "available ≤ 3, clears at ≥ 8" }).waitFor();
+
+    await page.getByRole("button", { name: "Disable E2E low stock" }).click();
+    await row.filter({ hasText: "disabled" }).waitFor();
+    assert.equal((await apiCall("readonly", "GET", "/v1/rules")).items[0].enabled, false);
+    await page.getByRole("button", { name: "Enable E2E low stock" }).click();
+    await row.filter({ hasText: "enabled" }).waitFor();
+    const stored = (await apiCall("readonly", "GET", "/v1/rules")).items[0];
+    assert.equal(stored.enabled, true);
+    assert.equal(stored.threshold, 3);
+    assert.deepEqual(stored.channels.email, ["ops@shop.example"], "a toggle keeps the rest of the rule");
+
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Delete E2E low stock" }).click();
+    await page.getByText("No rules yet.").waitFor();
+    assert.equal((await apiCall("readonly", "GET", "/v1/rules")).items.length, 0);
+  });
+
   test("works on a phone-sized screen without sideways scrolling of the page", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const view of ["stock", "alerts", "rules", "reports"]) {

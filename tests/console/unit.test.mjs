@@ -114,3 +114,13 @@ test("daily series from the ledger and from trend rows", () => {
   ]);
   assert.deepEqual(r, { labels: ["2026-11-27", "2026-11-28"], sold: [2, 5], received: [5, 1], refunded: [1, 0] });
 });
+
+test("the form refuses exactly what the API refuses (cases shared with tests/contract.rs)", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const cases = JSON.parse(await readFile(new URL("../fixtures/rule-validation.json", import.meta.url), "utf8"));
+  assert.ok(cases.length >= 15);
+  for (const c of cases) {
+    const { errors } = ruleFromForm(formFromRule(c.body));
+    assert.deepEqual(errors.map((e) => e.field).sort(), c.errors, c.why);
+  }
+});

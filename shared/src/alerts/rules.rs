@@ -332,6 +332,8 @@ impl RuleBody {
                 let threshold = int("threshold", self.threshold, 0, MAX_STOCK_THRESHOLD);
                 let clear_at = match (threshold, self.clear_at) {
                     (Some(t), None) => Some(t + 1),
+                    // clear_at is optional: a bad threshold is the only error to report.
+                    (None, None) => None,
                     (_, c) => int("clear_at", c, 1, MAX_STOCK_THRESHOLD + 1),
                 };
                 match (threshold, clear_at) {
