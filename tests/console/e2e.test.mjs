@@ -317,6 +317,42 @@ describe("admin console", () => {
     assert.equal((await apiCall("readonly", "GET", "/v1/rules")).items.length, 0);
   });
 
+  test("every page passes the axe-core accessibility rules (WCAG 2.1 A/AA)", async () => {
+    // A second tab that lets axe's script in past the console's content-security policy.
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${state.api_url}/console/#/signin`);
+      await tab.getByRole("button", { name: "Sign in as Ops (admin)" }).click();
+      await tab.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
+      const alert = (await apiCall("readonly", "GET", "/v1/alerts")).items[0];
+      const pages = ["#/stock", `#/stock/${SKU}`, "#/alerts", `#/alerts/${alert.alert_id}`, "#/rules", "#/rules/new", "#/reports", "#/signin"];
+      const found = [];
+      for (const hash of pages) {
+        await tab.goto(`${state.api_url}/console/${hash}`);
+        await tab.getByRole("heading", { level: 1 }).waitFor();
+        await tab.waitForLoadState("networkidle");
+        // Open every panel so its form is checked too.
+        await tab.evaluate(() => document.querySelectorAll("details").forEach((d) => (d.open = true)));
+        await tab.addScriptTag({ path: join(root, "tests/console/node_modules/axe-core/axe.min.js") });
+        const { violations, passed } = await tab.evaluate(async () => {
+          const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+          return {
+            passed: r.passes.map((p) => p.id).concat(document.querySelector("main input, main textarea") ? [] : ["label"]),
+            violations: r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`),
+          };
+        });
+        for (const rule of ["label", "color-contrast", "document-title", "html-has-lang"]) {
+          assert.ok(passed.includes(rule), `${hash}: axe checked ${rule}`);
+        }
+        for (const v of violations) found.push(`${hash}: ${v}`);
+      }
+      assert.deepEqual(found, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("works on a phone-sized screen without sideways scrolling of the page", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const view of ["stock", "alerts", "rules", "reports"]) {
