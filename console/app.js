@@ -32,6 +32,8 @@ const main = document.getElementById("main");
 const flashBox = document.getElementById("flash");
 const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 };
 const POLL_MS = 5000;
+/** How many SKUs a stock search reads at most (50 per request, with their levels). */
+const SEARCH_LIMIT = 1000;
 let viewTimers = [];
 let viewSeq = 0;
 
@@ -139,8 +141,9 @@ function showErrors(form, errors, nameOf = (f) => f) {
 
 /**
  * Submits a write with an Idempotency-Key that the form keeps until the API has answered: a
- * retry after a network failure or a 503 reuses it (stock changes once); a refusal or a success
- * ends it, so the next submission is a new request.
+ * retry after a network failure or any 5xx (a gateway timeout may come after the write has
+ * committed) reuses it, so stock changes once; a refusal (4xx) or a success ends it, so the next
+ * submission is a new request.
  */
 async function submitWrite(form, method, path, body) {
   form.dataset.key ||= newIdempotencyKey();
@@ -149,7 +152,7 @@ async function submitWrite(form, method, path, body) {
     delete form.dataset.key;
     return result;
   } catch (e) {
-    if (e instanceof ApiError && e.status !== 503) delete form.dataset.key;
+    if (e instanceof ApiError && e.status < 500) delete form.dataset.key;
     throw e;
   }
 }
@@ -225,15 +228,17 @@ function startCountPolling() {
   countTimer = setInterval(refreshOpenCount, POLL_MS);
 }
 
-function every(ms, fn) {
-  viewTimers.push(setInterval(fn, ms));
+/** Runs `fn` every `ms` while the view `seq` is on screen. */
+function every(seq, ms, fn) {
+  if (seq === viewSeq) viewTimers.push(setInterval(fn, ms));
 }
 
 const routes = [
   [/^#\/signin$/, viewSignIn, "Sign in"],
   [/^#\/stock$/, viewStock, "Stock"],
   [/^#\/stock\/([^/]+)$/, viewSku, "SKU"],
-  [/^#\/alerts$/, viewAlerts, "Alerts"],
+  [/^#\/alerts$/, (seq) => viewAlerts(seq, ""), "Alerts"],
+  [/^#\/alerts\/sku\/([^/]+)$/, viewAlerts, "Alerts"],
   [/^#\/alerts\/([^/]+)$/, viewAlert, "Alert"],
   [/^#\/rules$/, viewRules, "Rules"],
   [/^#\/rules\/new$/, (seq) => viewRuleForm(seq, null), "New rule"],
@@ -267,27 +272,49 @@ async function route() {
     return;
   }
   const [re, view, title] = match;
-  const args = hash.match(re).slice(1).map(decodeURIComponent);
   document.title = `${title} · Inventory console`;
   try {
+    const args = hash.match(re).slice(1).map(decodeURIComponent);
     await view(seq, ...args);
   } catch (e) {
-    if (seq !== viewSeq) return;
-    main.replaceChildren(h("h1", {}, title), errorBox(e));
+    render(seq, h("h1", {}, title), errorBox(e));
   }
-  // After navigating, the new page's heading takes the focus (screen readers announce it); on the
-  // first load the focus stays at the top, where the skip link is.
-  if (seq === viewSeq && seq > 1) main.querySelector("h1")?.focus?.();
 }
 
-/** Replaces the page's content unless the person has moved on to another page meanwhile. */
+/**
+ * Replaces the page's content unless the person has moved on to another page meanwhile. The new
+ * page's heading takes the focus (screen readers announce it), at once, so what is typed next
+ * goes where the person puts it; on the first load the focus stays at the top, at the skip link.
+ */
 function render(seq, ...children) {
   if (seq !== viewSeq) return false;
   main.replaceChildren();
   append(main, children);
   const h1 = main.querySelector("h1");
-  if (h1) h1.tabIndex = -1;
+  if (h1) {
+    h1.tabIndex = -1;
+    if (seq > 1) h1.focus();
+  }
   return true;
+}
+
+/**
+ * Re-renders part of a page (`update` replaces `container`'s rows) and keeps the keyboard focus:
+ * back on the same control of the same row (rows carry `data-key`), else on the container.
+ */
+function keepingFocus(container, update) {
+  const active = document.activeElement;
+  const inside = active && container.contains(active) && active !== container;
+  const row = inside ? active.closest("[data-key]")?.dataset.key : null;
+  const label = inside ? active.getAttribute("aria-label") ?? active.textContent : null;
+  update();
+  if (!inside || container.contains(active)) return;
+  const candidates = row ? [...container.querySelectorAll(`[data-key="${CSS.escape(row)}"] a, [data-key="${CSS.escape(row)}"] button`)] : [];
+  const same =
+    candidates.find((el) => (el.getAttribute("aria-label") ?? el.textContent) === label) ??
+    candidates.find((el) => el.tagName === "BUTTON") ??
+    candidates[0];
+  (same ?? container.closest("[tabindex]") ?? container).focus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +398,7 @@ function thresholdFor(rules, sku, level) {
 async function viewStock(seq) {
   const s = session();
   const [locs, rules] = await Promise.all([locations(), enabledStockRules()]);
-  const state = { skus: [], cursor: null, done: false };
+  const state = { skus: [], cursor: null, done: false, loading: null };
   const body = h("tbody");
   const status = h("p", { class: "muted", "aria-live": "polite" });
   const more = h("button", { type: "button", hidden: true }, "Load more SKUs");
@@ -380,8 +407,21 @@ async function viewStock(seq) {
     field("Location", locationSelect("location", locs, { all: true })),
     field("Available at or below", h("input", { name: "max", type: "number", min: 0, inputmode: "numeric" })),
     checkbox("Only below an alert threshold", "below", false));
-  filters.addEventListener("input", () => draw());
+  filters.addEventListener("input", () => {
+    draw();
+    // A search or filter covers the whole catalogue (up to SEARCH_LIMIT SKUs), not just the page.
+    if (filtering()) loadAll().catch((e) => flash(e.message, "bad"));
+  });
   filters.addEventListener("submit", (e) => e.preventDefault());
+
+  function filtering() {
+    const f = values(filters);
+    return !!(f.q.trim() || f.location || f.max.trim() || f.below);
+  }
+
+  async function loadAll() {
+    while (!state.done && state.skus.length < SEARCH_LIMIT && seq === viewSeq) await loadPage();
+  }
 
   function draw() {
     const f = values(filters);
@@ -420,22 +460,28 @@ async function viewStock(seq) {
           h("td", { class: "num" }, l.available, low ? h("span", { class: "tag warn" }, ` ≤ ${t}`) : null)));
       });
     }
-    body.replaceChildren(...rows);
-    status.textContent = `${shown} of ${state.skus.length} SKUs loaded${state.done ? "" : " (more available)"}.`;
+    keepingFocus(body, () => body.replaceChildren(...rows));
+    const partial = state.done ? "" : filtering() && state.skus.length >= SEARCH_LIMIT ? ` (only the first ${SEARCH_LIMIT} SKUs searched)` : " (more available)";
+    status.textContent = `${shown} of ${state.skus.length} SKUs${partial}.`;
     more.hidden = state.done;
   }
 
-  async function loadPage() {
-    more.disabled = true;
-    try {
-      const page = await api("GET", `/v1/skus?limit=50${state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : ""}`);
-      state.skus.push(...(await skuDetails(page.items)));
-      state.cursor = page.next_cursor;
-      state.done = !page.next_cursor;
-      draw();
-    } finally {
-      more.disabled = false;
-    }
+  /** Loads the next 50 SKUs with their levels (one load at a time). */
+  function loadPage() {
+    state.loading ??= (async () => {
+      more.disabled = true;
+      try {
+        const page = await api("GET", `/v1/skus?limit=50${state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : ""}`);
+        state.skus.push(...(await skuDetails(page.items)));
+        state.cursor = page.next_cursor;
+        state.done = !page.next_cursor;
+        draw();
+      } finally {
+        more.disabled = false;
+        state.loading = null;
+      }
+    })();
+    return state.loading;
   }
   more.addEventListener("click", () => loadPage().catch((e) => flash(e.message, "bad")));
 
@@ -485,6 +531,17 @@ function skuEditor({ sku = null, onSaved }) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) return showErrors(form, [{ field: "sku", label: "SKU id", message: "must be 1–64 of letters, digits, . _ - starting with a letter or digit" }]);
     setBusy(form, true);
     try {
+      if (!sku) {
+        // PUT creates or replaces: a new SKU must not silently replace an existing one.
+        const existing = await api("GET", `/v1/skus/${encodeURIComponent(id)}`).catch((e) => {
+          if (e instanceof ApiError && e.status === 404) return null;
+          throw e;
+        });
+        if (existing) {
+          showErrors(form, [{ field: "sku", label: "SKU id", message: `${id} already exists (${existing.name}); open it to edit it` }]);
+          return;
+        }
+      }
       await api("PUT", `/v1/skus/${encodeURIComponent(id)}`, { body: { name: v.name, attributes } });
       flash(sku ? `SKU ${id} saved.` : `SKU ${id} created.`);
       onSaved(id);
@@ -633,9 +690,18 @@ async function viewSku(seq, id) {
   const pageInfo = h("span", { class: "muted", "aria-live": "polite" });
   const chartSlot = h("div", { class: "chart-slot" });
 
-  async function loadLedger() {
-    const c = cursors[page];
-    const data = await api("GET", `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`);
+  async function loadLedger(target = page) {
+    newer.disabled = older.disabled = true;
+    const c = cursors[target];
+    let data;
+    try {
+      data = await api("GET", `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`);
+    } catch (e) {
+      newer.disabled = page === 0;
+      older.disabled = !cursors[page + 1];
+      throw e;
+    }
+    page = target;
     cursors[page + 1] = data.next_cursor;
     ledgerBody.replaceChildren(...data.items.map((e) => h("tr", {},
       h("td", {}, timeCell(e.at)),
@@ -650,8 +716,8 @@ async function viewSku(seq, id) {
     older.disabled = !data.next_cursor;
     pageInfo.textContent = `Page ${page + 1}`;
   }
-  newer.addEventListener("click", () => { page--; loadLedger().catch((e) => flash(e.message, "bad")); });
-  older.addEventListener("click", () => { page++; loadLedger().catch((e) => flash(e.message, "bad")); });
+  newer.addEventListener("click", () => loadLedger(page - 1).catch((e) => flash(e.message, "bad")));
+  older.addEventListener("click", () => loadLedger(page + 1).catch((e) => flash(e.message, "bad")));
 
   async function drawTrend() {
     const days = lastDays(14);
@@ -687,7 +753,7 @@ async function viewSku(seq, id) {
     h("p", { class: "crumbs" }, h("a", { href: "#/stock" }, "Stock"), " / ", sku.sku),
     h("h1", {}, sku.name, " ", h("span", { class: "muted" }, `(${sku.sku})`)),
     attrs.length ? h("dl", { class: "attrs" }, attrs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
-    h("p", {}, h("a", { href: `#/alerts?sku=${encodeURIComponent(sku.sku)}`, onclick: (e) => { e.preventDefault(); sessionStorage.setItem("inventory-console-alert-sku", sku.sku); location.hash = "#/alerts"; } }, "Alerts for this SKU")),
+    h("p", {}, h("a", { href: `#/alerts/sku/${encodeURIComponent(sku.sku)}` }, "Alerts for this SKU")),
     h("section", { "aria-labelledby": "levels-h" }, h("h2", { id: "levels-h" }, "Levels"), tableWrap(levels)),
     s.canAdmin ? movementForms(sku, locs, () => route()) : null,
     s.canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Edit SKU"), skuEditor({ sku, onSaved: () => route() })) : null,
@@ -798,7 +864,7 @@ async function silencesSection() {
   const s = session();
   const { items } = await api("GET", "/v1/silences");
   const list = h("ul", { class: "plain" });
-  const section = h("section", { "aria-labelledby": "sil-h" }, h("h2", { id: "sil-h" }, "Silences in force"), list);
+  const section = h("section", { "aria-labelledby": "sil-h" }, h("h2", { id: "sil-h", tabindex: "-1" }, "Silences in force"), list);
   if (!items.length) list.append(h("li", { class: "muted" }, "None."));
   for (const sil of items) {
     list.append(h("li", {},
@@ -807,7 +873,9 @@ async function silencesSection() {
         try {
           await api("DELETE", `/v1/silences/${encodeURIComponent(sil.silence_id)}`);
           flash("Silence ended.");
-          section.replaceWith(await silencesSection());
+          const next = await silencesSection();
+          section.replaceWith(next);
+          next.querySelector("h2").focus();
         } catch (e) {
           flash(e.message, "bad");
         }
@@ -816,10 +884,8 @@ async function silencesSection() {
   return section;
 }
 
-async function viewAlerts(seq) {
+async function viewAlerts(seq, presetSku) {
   const locs = await locations();
-  const presetSku = sessionStorage.getItem("inventory-console-alert-sku") ?? "";
-  sessionStorage.removeItem("inventory-console-alert-sku");
   const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter alerts" },
     field("State", h("select", { name: "state" },
       [["open", "Open (firing or acknowledged)"], ["firing", "Firing"], ["acknowledged", "Acknowledged"], ["resolved", "Resolved"], ["all", "All"]].map(([v, l]) => h("option", { value: v }, l)))),
@@ -829,18 +895,32 @@ async function viewAlerts(seq) {
   const body = h("tbody");
   const status = h("p", { class: "muted", "aria-live": "polite" });
   let known = null;
+  let shown = null;
+  let latest = 0;
 
   async function refresh(announce) {
+    // Only the answer to the latest request is drawn: a slow poll never overwrites the result of
+    // a filter chosen after it started.
+    const mine = ++latest;
     const f = values(filters);
     const { items, more } = await fetchAlerts(f);
-    if (seq !== viewSeq) return;
+    if (seq !== viewSeq || mine !== latest) return;
     const ids = new Set(items.map((a) => a.alert_id));
     if (announce && known) {
       const fresh = items.filter((a) => !known.has(a.alert_id)).length;
       if (fresh) flash(`${fresh} new alert${fresh > 1 ? "s" : ""}.`, "warn");
     }
     known = ids;
-    body.replaceChildren(...items.map((a) => h("tr", { class: `state-${a.state}`, "data-alert": a.alert_id },
+    const text = `${items.length}${more ? "+" : ""} alert${items.length === 1 ? "" : "s"}; updates every ${POLL_MS / 1000} s.`;
+    if (status.textContent !== text) status.textContent = text;
+    const snapshot = JSON.stringify(items);
+    if (snapshot === shown) return; // nothing changed: leave the rows (and the focus) alone
+    shown = snapshot;
+    keepingFocus(body, () => drawRows(items));
+  }
+
+  function drawRows(items) {
+    body.replaceChildren(...items.map((a) => h("tr", { class: `state-${a.state}`, "data-alert": a.alert_id, "data-key": a.alert_id },
       h("td", {}, severityTag(a.severity)),
       h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}` }, a.rule_name)),
       h("td", {}, h("a", { href: `#/stock/${encodeURIComponent(a.sku)}` }, a.sku)),
@@ -850,21 +930,22 @@ async function viewAlerts(seq) {
       h("td", {}, observationText(a)),
       h("td", {}, alertButtons(a, () => refresh(false))))));
     if (!items.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No alerts match.")));
-    status.textContent = `${items.length}${more ? "+" : ""} alert${items.length === 1 ? "" : "s"}; updates every ${POLL_MS / 1000} s.`;
   }
   filters.addEventListener("change", () => { known = null; refresh(false).catch((e) => flash(e.message, "bad")); });
   filters.addEventListener("submit", (e) => e.preventDefault());
 
-  render(seq,
+  const silences = await silencesSection();
+  const drawn = render(seq,
     h("h1", {}, "Alerts"),
     filters,
     tableWrap(h("table", { "aria-label": "Alert inbox" },
       h("thead", {}, h("tr", {}, ["Severity", "Rule", "SKU", "Location", "State", "Fired", "Observed", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
       body)),
     status,
-    await silencesSection());
+    silences);
+  if (!drawn) return;
   await refresh(false);
-  every(POLL_MS, () => refresh(true).catch(() => {}));
+  every(seq, POLL_MS, () => refresh(true).catch(() => {}));
 }
 
 async function viewAlert(seq, id) {
@@ -898,8 +979,8 @@ async function viewRules(seq) {
   const s = session();
   const { items } = await listAll("/v1/rules", { max: 1000 });
   const body = h("tbody");
-  const draw = (rules) => {
-    body.replaceChildren(...rules.map((r) => h("tr", { class: r.enabled ? null : "disabled" },
+  const draw = (rules) => keepingFocus(body, () => {
+    body.replaceChildren(...rules.map((r) => h("tr", { class: r.enabled ? null : "disabled", "data-key": r.rule_id },
       h("th", { scope: "row" }, h("a", { href: `#/rules/${encodeURIComponent(r.rule_id)}` }, r.name)),
       h("td", {}, kindOf(r.kind)?.label ?? r.kind),
       h("td", {}, describeCondition(r)),
@@ -932,7 +1013,7 @@ async function viewRules(seq) {
           }
         } }, "Delete")) : null))));
     if (!rules.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No rules yet.")));
-  };
+  });
   draw(items);
   render(seq,
     h("h1", {}, "Rules"),
@@ -1022,10 +1103,11 @@ async function viewRuleForm(seq, id) {
       const { items, more } = await listAll("/v1/skus", { max: 1000 });
       const hits = items.filter((k) => selects(body.selector, k.sku, k.attributes, undefined));
       const where = body.selector.location ? ` at ${body.selector.location}` : " at every location";
-      out.replaceChildren(
+      out.replaceChildren(...[
         h("p", {}, `${describeSelector(body.selector)}: ${hits.length} of ${items.length}${more ? "+" : ""} SKUs${where}.`),
         hits.length ? h("ul", { class: "columns" }, hits.slice(0, 200).map((k) => h("li", {}, h("a", { href: `#/stock/${encodeURIComponent(k.sku)}` }, k.sku), ` — ${k.name}`))) : null,
-        hits.length > 200 ? h("p", { class: "muted" }, `and ${hits.length - 200} more.`) : null);
+        hits.length > 200 ? h("p", { class: "muted" }, `and ${hits.length - 200} more.`) : null,
+      ].filter(Boolean));
     } catch (e) {
       out.replaceChildren(errorBox(e));
     }
@@ -1143,6 +1225,11 @@ async function viewReports(seq, dt) {
 // ---------------------------------------------------------------------------------------------
 
 window.addEventListener("hashchange", route);
+// The skip link moves the focus to the content without touching the router's hash.
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 window.addEventListener("console:unauthorized", () => {
   signOut();
   flash("Your sign-in has expired. Sign in again.", "bad");

@@ -22,6 +22,8 @@ let stack, state, browser, page, work;
 let stackLog = "";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Longer than the console's 5 s refresh of the inbox. */
+const POLL_WAIT_MS = 6000;
 
 async function waitFor(fn, what, ms = 120_000) {
   const end = Date.now() + ms;
@@ -145,6 +147,51 @@ describe("admin console", () => {
     await shot("sku");
   });
 
+  test("a receipt retried after a gateway timeout is recorded once (the form keeps its Idempotency-Key)", async () => {
+    const keys = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/v1/receipts")) keys.push(r.headers()["idempotency-key"]);
+    });
+    // The write reaches the API and commits, but the browser gets a 504 (a timed-out gateway).
+    await page.route("**/v1/receipts", async (route) => {
+      await route.fetch();
+      await route.fulfill({ status: 504, contentType: "application/json", body: '{"message":"Gateway Timeout"}' });
+    }, { times: 1 });
+    const receipt = page.locator("details", { has: page.locator("summary", { hasText: "Record a receipt" }) });
+    await receipt.locator("summary").click();
+    await receipt.getByLabel("Location").selectOption(LOC);
+    await receipt.getByLabel("Quantity").fill("5");
+    await receipt.locator("button[type=submit]").click();
+    assert.match(await receipt.getByRole("alert").innerText(), /HTTP 504/);
+    await receipt.locator("button[type=submit]").click();
+    await page.getByText("Receipt recorded.").waitFor();
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], keys[1], "the retry carries the same key");
+    assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 17, "12 + 5, once");
+    // Back to 12 for the rest of the story (a stocktake that expects 17).
+    const take = page.locator("details", { has: page.locator("summary", { hasText: "Stocktake (adjustment)" }) });
+    await take.locator("summary").click();
+    await take.getByLabel("Location").selectOption(LOC);
+    assert.equal(await take.getByLabel("Expected on hand").inputValue(), "17", "the expected value is filled in");
+    await take.getByLabel("Counted on hand").fill("12");
+    await take.getByLabel("Reason").fill("recount");
+    await take.locator("button[type=submit]").click();
+    await page.getByText("Stocktake recorded.").waitFor();
+    assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 12);
+  });
+
+  test("creating a SKU with an id that exists is refused, not a silent replace", async () => {
+    await page.goto(`${state.api_url}/console/#/stock`);
+    await page.locator("summary", { hasText: "New SKU" }).click();
+    await page.getByLabel("SKU id").fill(SKU);
+    await page.getByLabel("SKU name").fill("Another mug");
+    await page.getByRole("button", { name: "Create SKU" }).click();
+    assert.match(await page.locator(".form-errors").innerText(), /E2E-MUG already exists \(E2E mug\)/);
+    assert.equal((await apiCall("readonly", "GET", `/v1/skus/${SKU}`)).name, "E2E mug");
+    await page.goto(`${state.api_url}/console/#/stock/${SKU}`);
+    await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
+  });
+
   test("a stocktake with a stale expected count is refused with a plain message and changes nothing", async () => {
     const take = page.locator("details", { has: page.locator("summary", { hasText: "Stocktake (adjustment)" }) });
     await take.locator("summary").click();
@@ -235,13 +282,13 @@ describe("admin console", () => {
     const trend = page.getByRole("img", { name: /Units sold and received per day, all SKUs/ });
     await trend.waitFor();
     const label = await trend.getAttribute("aria-label");
-    assert.match(label, /sold 8, received 12/, label);
+    assert.match(label, /sold 8, received 17/, label);
     await page.getByRole("img", { name: /Alerts fired on .* by kind/ }).waitFor();
     await page.getByRole("table", { name: "Lowest days of cover" }).getByRole("row", { name: new RegExp(`${SKU} ${LOC} 4`) }).waitFor();
     const link = page.getByRole("link", { name: /reports\/snapshot\/dt=.*part-00000\.csv/ });
     const csv = await (await fetch(await link.getAttribute("href"))).text();
     assert.match(csv, /^dt,sku,location,/);
-    assert.match(csv, new RegExp(`${SKU},${LOC},4,0,0,4,8,12,0`));
+    assert.match(csv, new RegExp(`${SKU},${LOC},4,0,0,4,8,17,0`));
     await shot("reports");
   });
 
@@ -255,6 +302,15 @@ describe("admin console", () => {
     await page.goto(`${state.api_url}/console/#/alerts`);
     await page.getByRole("row", { name: new RegExp(`E2E low stock ${SKU}`) }).waitFor();
     assert.equal(await page.getByRole("button", { name: /Acknowledge|Resolve/ }).count(), 0);
+    // The inbox refreshes every 5 s without taking the keyboard focus away.
+    await page.getByRole("link", { name: "E2E low stock" }).focus();
+    await sleep(POLL_WAIT_MS);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), "E2E low stock");
+    // The SKU page's link opens the inbox filtered to the SKU.
+    await page.goto(`${state.api_url}/console/#/stock/${SKU}`);
+    await page.getByRole("link", { name: "Alerts for this SKU" }).click();
+    await page.getByRole("row", { name: new RegExp(`E2E low stock ${SKU}`) }).waitFor();
+    assert.equal(await page.getByLabel("SKU", { exact: true }).inputValue(), SKU);
     await page.goto(`${state.api_url}/console/#/rules`);
     await page.getByRole("row", { name: /E2E low stock/ }).waitFor();
     assert.equal(await page.getByRole("link", { name: "New rule" }).count(), 0);
@@ -270,6 +326,9 @@ describe("admin console", () => {
     await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
     await page.keyboard.press("Tab");
     assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "main", "the skip link moves the focus to the content");
+    assert.equal(new URL(page.url()).hash, "#/signin", "and leaves the page where it is");
     let focused = "";
     for (let i = 0; i < 20 && focused !== "Sign in as Ops (admin)"; i++) {
       await page.keyboard.press("Tab");
