@@ -1171,6 +1171,7 @@ async function viewReports(seq, dt) {
   const url = (dataset) => m.objects.find((o) => datasetOf(o.key) === dataset)?.url;
   const trendSlot = h("div", { class: "chart-slot" }, h("p", { class: "muted" }, "Loading…"));
   const coverSlot = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const episodesSlot = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const kinds = Object.entries(m.alerts_by_kind ?? {});
   const summary = url("summary");
   render(seq,
@@ -1187,6 +1188,7 @@ async function viewReports(seq, dt) {
         ? barChart({ title: `Alerts fired on ${day} by kind`, labels: kinds.map(([k]) => k.replace(/_/g, " ")), series: [{ name: "alerts", values: kinds.map(([, n]) => n), cls: "s3" }], caption: `Alerts fired on ${day}, by kind.` })
         : h("p", { class: "muted" }, "No alerts fired that day.")),
     h("section", { "aria-labelledby": "rcover-h" }, h("h2", { id: "rcover-h" }, "Lowest days of cover"), coverSlot),
+    h("section", { "aria-labelledby": "ralerts-h" }, h("h2", { id: "ralerts-h" }, "Alert episodes fired that day"), episodesSlot),
     h("section", { "aria-labelledby": "rdl-h" }, h("h2", { id: "rdl-h" }, "Downloads"),
       tableWrap(h("table", { "aria-label": "Report files" },
         h("thead", {}, h("tr", {}, ["File", "Rows", "Size"].map((c) => h("th", { scope: "col" }, c)))),
@@ -1220,6 +1222,21 @@ async function viewReports(seq, dt) {
         : h("p", { class: "muted" }, "No sales in the last 7 days, so no cover to compute."));
     }).catch((e) => coverSlot.replaceChildren(errorBox(e)));
   } else coverSlot.replaceChildren(h("p", { class: "muted" }, "No snapshot that day."));
+  const episodes = url("alerts-jsonl");
+  const minutes = (m) => (m === null || m === undefined ? "—" : m < 120 ? `${m} min` : `${(m / 60).toFixed(1)} h`);
+  if (episodes) {
+    fetchJsonLines(episodes).then((rows) => {
+      episodesSlot.replaceChildren(rows.length
+        ? tableWrap(h("table", { "aria-label": "Alert episodes fired that day" },
+          h("thead", {}, h("tr", {}, ["Fired", "Severity", "Rule", "SKU", "Location", "State", "To acknowledge", "To resolve"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, rows.map((r) => h("tr", {},
+            h("td", {}, timeCell(r.fired_at)), h("td", {}, severityTag(r.severity)),
+            h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(r.alert_id)}` }, r.rule_name)),
+            h("td", {}, r.sku), h("td", {}, r.location), h("td", {}, r.state),
+            h("td", { class: "num" }, minutes(r.minutes_to_acknowledge)), h("td", { class: "num" }, minutes(r.minutes_to_resolve)))))))
+        : h("p", { class: "muted" }, "No alert fired that day."));
+    }).catch((e) => episodesSlot.replaceChildren(errorBox(e)));
+  } else episodesSlot.replaceChildren(h("p", { class: "muted" }, "No alert report that day."));
 }
 
 // ---------------------------------------------------------------------------------------------

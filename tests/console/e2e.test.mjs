@@ -285,6 +285,8 @@ describe("admin console", () => {
     assert.match(label, /sold 8, received 17/, label);
     await page.getByRole("img", { name: /Alerts fired on .* by kind/ }).waitFor();
     await page.getByRole("table", { name: "Lowest days of cover" }).getByRole("row", { name: new RegExp(`${SKU} ${LOC} 4`) }).waitFor();
+    const episodes = page.getByRole("table", { name: "Alert episodes fired that day" });
+    await episodes.getByRole("row", { name: new RegExp(`E2E low stock ${SKU} ${LOC} acknowledged \\d+ min —`) }).waitFor();
     const link = page.getByRole("link", { name: /reports\/snapshot\/dt=.*part-00000\.csv/ });
     const csv = await (await fetch(await link.getAttribute("href"))).text();
     assert.match(csv, /^dt,sku,location,/);
