@@ -157,6 +157,11 @@ async function submitWrite(form, method, path, body) {
   }
 }
 
+/** What to show for a refused or failed write: the API's field errors, else one sentence. */
+function problemErrors(e, label) {
+  return e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label, message: e.message }];
+}
+
 function values(form) {
   const out = {};
   for (const el of form.elements) {
@@ -546,7 +551,7 @@ function skuEditor({ sku = null, onSaved }) {
       flash(sku ? `SKU ${id} saved.` : `SKU ${id} created.`);
       onSaved(id);
     } catch (e) {
-      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors().map((x) => ({ ...x, field: x.field.startsWith("attributes") ? "attributes" : x.field })) : [{ field: "form", label: "Not saved", message: e.message }]);
+      showErrors(form, problemErrors(e, "Not saved").map((x) => ({ ...x, field: x.field.startsWith("attributes") ? "attributes" : x.field })));
     } finally {
       setBusy(form, false);
     }
@@ -585,7 +590,7 @@ function locationsPanel(locs) {
       flash(`Location ${id} saved.`);
       route();
     } catch (e) {
-      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not saved", message: e.message }]);
+      showErrors(form, problemErrors(e, "Not saved"));
     } finally {
       setBusy(form, false);
     }
@@ -659,8 +664,7 @@ function movementForms(sku, locs, reload) {
           flash(spec.done);
           await reload();
         } catch (e) {
-          const errors = e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not recorded", message: e.message }];
-          showErrors(form, errors);
+          showErrors(form, problemErrors(e, "Not recorded"));
         } finally {
           setBusy(form, false);
         }
@@ -852,7 +856,7 @@ function silenceForm({ ruleId, sku, after }) {
       flash(`Silenced until ${fmtTime(sil.until)}.`);
       await after();
     } catch (e) {
-      showErrors(form, e instanceof ApiError && e.fieldErrors().length ? e.fieldErrors() : [{ field: "form", label: "Not silenced", message: e.message }]);
+      showErrors(form, problemErrors(e, "Not silenced"));
     } finally {
       setBusy(form, false);
     }
