@@ -206,22 +206,30 @@ function renderWho() {
 }
 
 let countTimer = null;
+/** The view whose inbox lists exactly the open alerts (no filter) and so keeps the count itself. */
+let countKeptBy = 0;
+
+function showOpenCount(n, more) {
+  const badge = document.getElementById("open-count");
+  badge.hidden = false;
+  badge.textContent = `${n}${more ? "+" : ""}`;
+  badge.setAttribute("aria-label", `${n} open alerts`);
+  badge.classList.toggle("zero", n === 0);
+}
+
 async function refreshOpenCount() {
   const badge = document.getElementById("open-count");
   if (!session()) {
     badge.hidden = true;
     return;
   }
+  if (countKeptBy === viewSeq) return; // the inbox on screen already reads the same alerts
   try {
     const [firing, acked] = await Promise.all([
       listAll("/v1/alerts?state=firing", { max: 1000 }),
       listAll("/v1/alerts?state=acknowledged", { max: 1000 }),
     ]);
-    const n = firing.items.length + acked.items.length;
-    badge.hidden = false;
-    badge.textContent = `${n}${firing.more || acked.more ? "+" : ""}`;
-    badge.setAttribute("aria-label", `${n} open alerts`);
-    badge.classList.toggle("zero", n === 0);
+    showOpenCount(firing.items.length + acked.items.length, firing.more || acked.more);
   } catch {
     badge.hidden = true;
   }
@@ -525,7 +533,6 @@ function skuEditor({ sku = null, onSaved }) {
     field("SKU name", h("input", { name: "name", required: true, maxlength: 256, value: sku?.name ?? "" })),
     field("Attributes", h("textarea", { name: "attributes", rows: 3, value: attrs }), "One name=value per line, e.g. brand=Acme"),
     h("button", { type: "submit" }, sku ? "Save SKU" : "Create SKU"));
-  if (sku) form.elements.attributes.value = attrs;
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors(form);
@@ -909,6 +916,9 @@ async function viewAlerts(seq, presetSku) {
     const f = values(filters);
     const { items, more } = await fetchAlerts(f);
     if (seq !== viewSeq || mine !== latest) return;
+    const unfiltered = f.state === "open" && !f.severity && !f.sku.trim() && !f.location;
+    countKeptBy = unfiltered ? seq : 0;
+    if (unfiltered) showOpenCount(items.length, more);
     const ids = new Set(items.map((a) => a.alert_id));
     if (announce && known) {
       const fresh = items.filter((a) => !known.has(a.alert_id)).length;
@@ -1079,7 +1089,6 @@ async function viewRuleForm(seq, id) {
       s.canAdmin ? h("button", { type: "submit" }, rule ? "Save rule" : "Create rule") : null,
       h("button", { type: "button", class: "secondary", name: "preview" }, "Preview which SKUs it selects"),
       h("a", { href: "#/rules" }, "Cancel")));
-  form.elements.email.value = f.email ?? "";
   const preview = h("section", { "aria-labelledby": "prev-h", class: "preview", hidden: true }, h("h2", { id: "prev-h" }, "Selected SKUs"), h("div", { "aria-live": "polite" }));
 
   const sync = () => {

@@ -90,9 +90,8 @@ export function ruleFromForm(form) {
       continue;
     }
     const v = parseInteger(raw);
-    const optional = spec.optional || (p === "clear_at" && form.kind === "out_of_stock");
     if (v === undefined) {
-      if (!optional) errors.push({ field: p, message: "is required for this kind" });
+      if (!spec.optional) errors.push({ field: p, message: "is required for this kind" });
       continue;
     }
     const max = form.kind === "out_of_stock" && p === "clear_at" ? 1_000_000_000 : spec.max;
