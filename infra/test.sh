@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every check and test: formatting, lints, the template (cfn-lint, sam validate
-# --lint) and OpenAPI linters, unit tests, the integration tests against the emulator, the function
+# --lint) and OpenAPI linters, unit tests, the integration tests against DynamoDB Local and moto, the function
 # binaries under the Lambda Runtime API emulator, the admin console in headless Chromium, and the
 # arm64 Lambda build. This is the README's test command, and .ci/run runs exactly this.
 set -euo pipefail
@@ -21,7 +21,7 @@ echo "==> OpenAPI document"
 .venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
 echo "==> cargo build --bins (the function binaries the Lambda tests run under the Runtime API emulator)"
 cargo build --workspace --bins --locked
-echo "==> cargo test (unit and integration, against the serialised moto emulator)"
+echo "==> cargo test (unit and integration, against DynamoDB Local and moto)"
 cargo test --workspace --locked
 echo "==> admin console: unit tests and end-to-end tests in headless Chromium against the local stack"
 (cd tests/console && npm test)

@@ -204,7 +204,7 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
     )
     .await;
     // The topic disappears: publishing fails, the record is reported and retried.
-    let sns = aws_sdk_sns::Client::new(&local_stack::emulator_sdk_config(&moto_endpoint()));
+    let sns = aws_sdk_sns::Client::new(&endpoints().sdk_config());
     sns.delete_topic()
         .topic_arn(&app.topic_arn)
         .send()

@@ -1,5 +1,6 @@
-//! `spawn_app()`: the whole API on a free port, on its own table in a serialised moto emulator
-//! (one emulator per test binary, one table per test), called over HTTP like a storefront would.
+//! `spawn_app()`: the whole API on a free port, on its own table in DynamoDB Local and its own
+//! topic and bucket in moto (one pair of emulators per test binary, one table per test), called
+//! over HTTP like a storefront would.
 
 use std::{
     net::SocketAddr,
@@ -15,28 +16,35 @@ use local_stack::{
     client::ApiClient,
     gateway::GatewayHandle,
     jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER},
-    moto::Moto,
-    streams::{lambda_record, StreamPoller},
+    streams::{StreamPoller, StreamReader},
     system::{Options, System},
+    Emulators, Endpoints,
 };
 use serde_json::{json, Value};
 use shared::{alerts::evaluator::Evaluator, api::scope, store::RequestCounter};
 use tokio::sync::Mutex;
 
-static MOTO: OnceLock<Moto> = OnceLock::new();
+static EMULATORS: OnceLock<Emulators> = OnceLock::new();
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 
-/// The emulator shared by this test binary's tests.
+/// The emulators shared by this test binary's tests: DynamoDB Local and moto.
+pub fn endpoints() -> Endpoints {
+    EMULATORS
+        .get_or_init(|| Emulators::start().expect("start DynamoDB Local and moto"))
+        .endpoints()
+}
+
+/// moto's endpoint (SNS, SES, S3, and what they "sent" at `/moto-api/data.json`).
 pub fn moto_endpoint() -> String {
-    MOTO.get_or_init(|| Moto::start(0).expect("start the moto emulator"))
-        .endpoint()
+    endpoints().moto
 }
 
 /// One test's system: its own table, topic, gateway, signing key and evaluator clock.
 pub struct TestApp {
     pub api: ApiClient,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub sdk: aws_config::SdkConfig,
+    pub endpoints: Endpoints,
     pub table: String,
     pub topic_arn: String,
     pub key: JwtKey,
@@ -55,7 +63,7 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let endpoint = moto_endpoint();
+    let endpoints = endpoints();
     let name = format!(
         "inventory-{}-{}",
         std::process::id(),
@@ -70,12 +78,13 @@ pub async fn spawn_app() -> TestApp {
     options.clock = Arc::new(move || {
         time::OffsetDateTime::now_utc().unix_timestamp() + offset.load(Ordering::Relaxed)
     });
-    let system = System::start(&endpoint, options)
+    let system = System::start(&endpoints, options)
         .await
         .expect("start the system");
     TestApp {
         api: ApiClient::new(system.gateway.base_url()),
-        streams: aws_sdk_dynamodbstreams::Client::new(&system.sdk),
+        sdk: system.sdk.clone(),
+        endpoints: endpoints.clone(),
         dynamodb: system.dynamodb,
         table: system.table,
         topic_arn: system.topic_arn,
@@ -91,7 +100,7 @@ pub async fn spawn_app() -> TestApp {
         ),
         poller: Mutex::new(system.poller),
         clock_offset,
-        moto: ApiClient::new(endpoint),
+        moto: ApiClient::new(endpoints.moto),
         _gateway: system.gateway,
     }
 }
@@ -147,57 +156,12 @@ impl TestApp {
 
     /// Every record on the table's stream, as Lambda would deliver them.
     pub async fn stream_records(&self) -> Vec<Value> {
-        let arn = self
-            .dynamodb
-            .describe_table()
-            .table_name(&self.table)
-            .send()
+        StreamReader::for_table(&self.sdk, &self.endpoints.dynamodb, &self.table)
             .await
-            .unwrap()
-            .table
-            .unwrap()
-            .latest_stream_arn
-            .unwrap();
-        let shard = self
-            .streams
-            .describe_stream()
-            .stream_arn(&arn)
-            .send()
+            .expect("open the stream")
+            .read()
             .await
-            .unwrap()
-            .stream_description
-            .unwrap()
-            .shards
-            .unwrap()[0]
-            .shard_id
-            .clone()
-            .unwrap();
-        let mut it = self
-            .streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard)
-            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        let mut out = Vec::new();
-        while let Some(i) = it {
-            let page = self
-                .streams
-                .get_records()
-                .shard_iterator(i)
-                .send()
-                .await
-                .unwrap();
-            if page.records().is_empty() {
-                break;
-            }
-            out.extend(page.records().iter().map(|r| lambda_record(r, &arn)));
-            it = page.next_shard_iterator;
-        }
-        out
+            .expect("read the stream")
     }
 
     async fn emulator_state(&self) -> Value {

@@ -18,7 +18,7 @@ use local_stack::{
     template::Template,
 };
 use serde_json::Value;
-use system_tests::moto_endpoint;
+use system_tests::{endpoints, moto_endpoint};
 
 /// A function binary running under its own Runtime API emulator; killed when dropped.
 struct Function {
@@ -91,8 +91,9 @@ async fn start(
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_SESSION_TOKEN", "test")
-        // The emulator stands in for AWS's endpoints.
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        // The emulators stand in for AWS's endpoints (DynamoDB Local for DynamoDB, moto for the
+        // rest), reached through the SDK's own endpoint variables.
+        .envs(endpoints().env())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for var in template.environment(logical_id) {
@@ -154,9 +155,7 @@ async fn system() -> System {
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         JwtKey::random(),
     );
-    System::start(&moto_endpoint(), options)
-        .await
-        .expect("system")
+    System::start(&endpoints(), options).await.expect("system")
 }
 
 #[tokio::test]

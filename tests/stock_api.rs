@@ -832,23 +832,18 @@ async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
     app.stocked("HOT", "WH1", 137).await;
     let token = app.token(Role::Storefront);
     let calls = (0..500).map(|i| {
-        let api = app.api.clone();
-        let auth = format!("Bearer {token}");
-        tokio::spawn(async move {
-            api.send(
-                Method::POST,
-                "/v1/sales",
-                &[
-                    ("authorization", &auth),
-                    ("idempotency-key", &format!("hot-{i}")),
-                ],
-                Some(sale("HOT", "WH1", 1).to_string().into_bytes()),
-            )
-            .await
-            .unwrap()
-        })
+        tokio::spawn(sell_until_decided(
+            app.api.clone(),
+            format!("Bearer {token}"),
+            format!("hot-{i}"),
+            sale("HOT", "WH1", 1),
+        ))
     });
-    let responses = futures_join(calls).await;
+    let responses: Vec<ApiResponse> = futures_join(calls)
+        .await
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
     let created = responses
         .iter()
         .filter(|r| r.status == StatusCode::CREATED)
@@ -921,6 +916,33 @@ async fn competing_three_line_orders_never_sell_part_of_an_order() {
     assert_eq!(sales_of(app.ledger("A").await), sold.0);
     assert_eq!(sales_of(app.ledger("B").await), sold.1);
     assert_eq!(sales_of(app.ledger("C").await), sold.2);
+}
+
+/// A storefront's sale: sent again with the same key while the API answers 503 (as documented),
+/// until it is decided. Returns the deciding response and the 503s seen before it.
+async fn sell_until_decided(
+    api: local_stack::client::ApiClient,
+    auth: String,
+    key: String,
+    body: Value,
+) -> (ApiResponse, Vec<ApiResponse>) {
+    let mut busy = Vec::new();
+    loop {
+        let r = api
+            .send(
+                Method::POST,
+                "/v1/sales",
+                &[("authorization", &auth), ("idempotency-key", &key)],
+                Some(body.to_string().into_bytes()),
+            )
+            .await
+            .unwrap();
+        if r.status != StatusCode::SERVICE_UNAVAILABLE || busy.len() >= 50 {
+            return (r, busy);
+        }
+        busy.push(r);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn futures_join<T: Send + 'static>(

@@ -842,7 +842,17 @@ pub struct Store {
 }
 
 /// Retries a transaction only for conflicts between concurrent transactions on the same items.
-const TRANSACTION_ATTEMPTS: u32 = 4;
+/// Attempts of a movement's transaction when DynamoDB cancels it for a conflict with another
+/// transaction on the same items; after that the caller gets 503 `busy` and retries with its key.
+const TRANSACTION_ATTEMPTS: u32 = 5;
+
+/// "Full jitter" backoff before retry `attempt` (1-based): uniform in 0..=10 ms × 2^attempt, so
+/// transactions that conflicted once do not collide again in lockstep.
+fn conflict_backoff(attempt: u32) -> Duration {
+    use rand::Rng;
+    let cap = 10u64 << attempt.min(8);
+    Duration::from_millis(rand::rng().random_range(1..=cap))
+}
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -1106,7 +1116,7 @@ impl Store {
                     if attempt < TRANSACTION_ATTEMPTS =>
                 {
                     tracing::warn!(attempt, reason = %m, "transaction conflict, retrying");
-                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt))).await;
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
                 }
                 other => return other,
             }
@@ -1330,6 +1340,22 @@ mod tests {
         // "#loc" must not be picked up by "#lo…" style prefixes and vice versa.
         let got = names("SET #loc = :loc", "");
         assert_eq!(got.keys().collect::<Vec<_>>(), vec!["#loc"]);
+    }
+
+    #[test]
+    fn conflict_backoff_is_jittered_within_a_doubling_cap() {
+        for attempt in 1..=4 {
+            let waits: std::collections::BTreeSet<_> =
+                (0..200).map(|_| conflict_backoff(attempt)).collect();
+            let cap = Duration::from_millis(10 << attempt);
+            assert!(waits
+                .iter()
+                .all(|w| *w >= Duration::from_millis(1) && *w <= cap));
+            assert!(
+                waits.len() > 5,
+                "attempt {attempt}: {waits:?} is not spread"
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Starts the serialised moto emulator (`infra/moto_server.py`) from the project's virtualenv.
+//! Starts moto (`infra/moto_server.py`: SNS, SES and S3) from the project's virtualenv.
 
 use std::{
     io::{BufRead, BufReader},

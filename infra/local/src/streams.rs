@@ -4,12 +4,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
-use base64::{engine::general_purpose::STANDARD, Engine};
-use serde_json::{json, Map, Value};
+use anyhow::{bail, Context};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use serde_json::{json, Value};
 use shared::alerts::evaluator::Evaluator;
 use tokio::task::JoinHandle;
+
+use crate::client::ApiClient;
 
 /// How the template's event source mapping is configured.
 #[derive(Debug, Clone)]
@@ -20,61 +21,176 @@ pub struct MappingConfig {
     pub filters: Vec<Value>,
 }
 
-fn attribute_json(v: &AttributeValue) -> Value {
-    match v {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(b) => json!({ "NULL": b }),
-        AttributeValue::B(b) => json!({ "B": STANDARD.encode(b.as_ref()) }),
-        AttributeValue::Ss(v) => json!({ "SS": v }),
-        AttributeValue::Ns(v) => json!({ "NS": v }),
-        AttributeValue::Bs(v) => {
-            json!({ "BS": v.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>() })
-        }
-        AttributeValue::L(l) => json!({ "L": l.iter().map(attribute_json).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => json!({ "M": image_json(m) }),
-        _ => Value::Null,
+/// DynamoDB Local's `GetRecords` writes an empty map attribute as `{}` where DynamoDB writes
+/// `{"M":{}}` (seen with DynamoDB Local 3.3.1: a level's empty sales counters, a SKU without
+/// attributes), which the SDK refuses to parse. The reader below takes `GetRecords` as JSON and
+/// puts those values right; everything else in a record passes through untouched.
+fn fix_value(v: &mut Value) {
+    let Value::Object(m) = v else { return };
+    if m.is_empty() {
+        m.insert("M".into(), json!({}));
+        return;
+    }
+    if let Some(Value::Object(inner)) = m.get_mut("M") {
+        inner.values_mut().for_each(fix_value);
+    } else if let Some(Value::Array(items)) = m.get_mut("L") {
+        items.iter_mut().for_each(fix_value);
     }
 }
 
-fn image_json(m: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), attribute_json(v)))
-            .collect::<Map<_, _>>(),
-    )
+/// Reads a table's stream through the Streams API from its start, in Lambda's record shape.
+/// DescribeStream and GetShardIterator go through the SDK; GetRecords is sent as the JSON
+/// request the SDK would send and read as JSON (see [`fix_value`]).
+pub struct StreamReader {
+    client: aws_sdk_dynamodbstreams::Client,
+    http: ApiClient,
+    stream_arn: String,
+    shard: String,
+    last_sequence: Option<String>,
 }
 
-/// A stream record as Lambda hands it to a function.
-pub fn lambda_record(r: &Record, stream_arn: &str) -> Value {
-    let d = r.dynamodb();
-    let mut change = json!({
-        "SequenceNumber": d.and_then(|d| d.sequence_number()),
-        "SizeBytes": d.and_then(|d| d.size_bytes()),
-        "StreamViewType": d.and_then(|d| d.stream_view_type()).map(|v| v.as_str()),
-        "ApproximateCreationDateTime": d.and_then(|d| d.approximate_creation_date_time()).map(|t| t.secs()),
-    });
-    if let Some(d) = d {
-        if let Some(k) = d.keys() {
-            change["Keys"] = image_json(k);
-        }
-        if let Some(n) = d.new_image() {
-            change["NewImage"] = image_json(n);
-        }
-        if let Some(o) = d.old_image() {
-            change["OldImage"] = image_json(o);
-        }
+impl StreamReader {
+    /// Opens the stream of `table` at its trim horizon.
+    pub async fn for_table(
+        sdk: &aws_config::SdkConfig,
+        endpoint: &str,
+        table: &str,
+    ) -> anyhow::Result<Self> {
+        let stream_arn = aws_sdk_dynamodb::Client::new(sdk)
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .context("DescribeTable")?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .context("table has no stream")?;
+        let client = aws_sdk_dynamodbstreams::Client::new(sdk);
+        let stream = client
+            .describe_stream()
+            .stream_arn(&stream_arn)
+            .send()
+            .await
+            .context("DescribeStream")?;
+        let shard = stream
+            .stream_description()
+            .and_then(|d| d.shards().first())
+            .and_then(|s| s.shard_id())
+            .context("stream has no shard")?
+            .to_owned();
+        Ok(Self {
+            client,
+            http: ApiClient::new(endpoint),
+            stream_arn,
+            shard,
+            last_sequence: None,
+        })
     }
-    json!({
-        "eventID": r.event_id(),
-        "eventName": r.event_name().map(|e| e.as_str()),
-        "eventVersion": r.event_version().unwrap_or("1.1"),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": r.aws_region().unwrap_or("us-east-1"),
-        "eventSourceARN": stream_arn,
-        "dynamodb": change,
-    })
+
+    pub fn stream_arn(&self) -> &str {
+        &self.stream_arn
+    }
+
+    /// One `GetRecords` call: up to 1,000 records, and the next iterator.
+    async fn page(&self, iterator: &str) -> anyhow::Result<(Vec<Value>, Option<String>)> {
+        let body = json!({ "ShardIterator": iterator, "Limit": 1000 });
+        let response = self
+            .http
+            .send(
+                http::Method::POST,
+                "/",
+                &[
+                    ("content-type", "application/x-amz-json-1.0"),
+                    ("x-amz-target", "DynamoDBStreams_20120810.GetRecords"),
+                    (
+                        "authorization",
+                        "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, \
+                         SignedHeaders=host, Signature=0",
+                    ),
+                ],
+                Some(body.to_string().into_bytes()),
+            )
+            .await
+            .context("GetRecords")?;
+        let mut page = response.json();
+        if !response.status.is_success() {
+            bail!(
+                "GetRecords: {} {}",
+                response.status,
+                page.get("Message")
+                    .or_else(|| page.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
+        }
+        let next = page
+            .get("NextShardIterator")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut records = match page.get_mut("Records").map(Value::take) {
+            Some(Value::Array(records)) => records,
+            _ => Vec::new(),
+        };
+        for record in &mut records {
+            if let Some(Value::Object(change)) = record.get_mut("dynamodb") {
+                for image in ["Keys", "NewImage", "OldImage"] {
+                    if let Some(Value::Object(attrs)) = change.get_mut(image) {
+                        attrs.values_mut().for_each(fix_value);
+                    }
+                }
+            }
+            record["awsRegion"] = json!("us-east-1");
+            record["eventSourceARN"] = json!(self.stream_arn);
+        }
+        Ok((records, next))
+    }
+
+    /// Every record written since the last read.
+    ///
+    /// DynamoDB Local numbers stream records across all of its tables, yet the `NextShardIterator`
+    /// it returns points at "last + 1", which another table may own; reading from there is then
+    /// refused as trimmed (seen with tables written concurrently). So every page starts from a
+    /// fresh iterator after the last record seen, as a consumer resuming from a checkpoint does.
+    pub async fn read(&mut self) -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        while let Some(it) = self.iterator_after_last().await? {
+            let (records, _) = self.page(&it).await?;
+            let Some(last) = records
+                .last()
+                .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
+                .and_then(Value::as_str)
+            else {
+                break;
+            };
+            self.last_sequence = Some(last.to_owned());
+            out.extend(records);
+        }
+        Ok(out)
+    }
+
+    async fn iterator_after_last(&self) -> anyhow::Result<Option<String>> {
+        let request = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(&self.shard);
+        let request = match &self.last_sequence {
+            Some(seq) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "GetShardIterator: {}",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+                )
+            })?
+            .shard_iterator)
+    }
 }
 
 /// Whether a record matches an event-filter pattern (nested objects; leaf arrays list the
@@ -91,9 +207,7 @@ pub fn matches(pattern: &Value, record: &Value) -> bool {
 
 /// Polls the table's stream and invokes the evaluator.
 pub struct StreamPoller {
-    client: aws_sdk_dynamodbstreams::Client,
-    stream_arn: String,
-    iterator: Option<String>,
+    reader: StreamReader,
     backlog: Vec<Value>,
     evaluator: Arc<Evaluator>,
     config: MappingConfig,
@@ -102,67 +216,23 @@ pub struct StreamPoller {
 }
 
 impl StreamPoller {
-    /// Starts reading the stream of `stream_arn` from its start (an emulator's table is new).
-    pub async fn new(
-        client: aws_sdk_dynamodbstreams::Client,
-        stream_arn: String,
-        evaluator: Arc<Evaluator>,
-        config: MappingConfig,
-    ) -> anyhow::Result<Self> {
-        let stream = client
-            .describe_stream()
-            .stream_arn(&stream_arn)
-            .send()
-            .await
-            .context("DescribeStream")?;
-        let shard = stream
-            .stream_description()
-            .and_then(|d| d.shards().first())
-            .and_then(|s| s.shard_id())
-            .context("stream has no shard")?
-            .to_owned();
-        let iterator = client
-            .get_shard_iterator()
-            .stream_arn(&stream_arn)
-            .shard_id(shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .context("GetShardIterator")?
-            .shard_iterator;
-        Ok(Self {
-            client,
-            stream_arn,
-            iterator,
+    /// Starts reading the stream from its start (an emulator's table is new).
+    pub fn new(reader: StreamReader, evaluator: Arc<Evaluator>, config: MappingConfig) -> Self {
+        Self {
+            reader,
             backlog: Vec::new(),
             evaluator,
             config,
             dead_letters: Vec::new(),
-        })
+        }
     }
 
     async fn fetch(&mut self) -> anyhow::Result<()> {
-        while let Some(it) = self.iterator.clone() {
-            let out = self
-                .client
-                .get_records()
-                .shard_iterator(it)
-                .limit(1000)
-                .send()
-                .await
-                .context("GetRecords")?;
-            self.iterator = out.next_shard_iterator.clone();
-            let records = out.records();
-            if records.is_empty() {
-                break;
-            }
-            for r in records {
-                let event = lambda_record(r, &self.stream_arn);
-                if self.config.filters.is_empty()
-                    || self.config.filters.iter().any(|f| matches(f, &event))
-                {
-                    self.backlog.push(event);
-                }
+        for event in self.reader.read().await? {
+            if self.config.filters.is_empty()
+                || self.config.filters.iter().any(|f| matches(f, &event))
+            {
+                self.backlog.push(event);
             }
         }
         Ok(())
@@ -236,6 +306,19 @@ impl StreamPoller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_maps_become_map_values_at_any_depth() {
+        let mut v = json!({});
+        fix_value(&mut v);
+        assert_eq!(v, json!({"M": {}}));
+        let mut v = json!({"M": {"a": {}, "b": {"N": "1"}, "c": {"L": [{}]}}});
+        fix_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"M": {"a": {"M": {}}, "b": {"N": "1"}, "c": {"L": [{"M": {}}]}}})
+        );
+    }
 
     #[test]
     fn filter_patterns_select_stock_levels_only() {

@@ -1,6 +1,6 @@
-//! The whole system on the emulator: the resources of template.yaml (table, ops topic, sender
-//! identity), the API behind the gateway emulation, and the alert evaluator behind the stream
-//! poller. Used by the local stack and the tests.
+//! The whole system on the emulators: the resources of template.yaml (table on DynamoDB Local; ops
+//! topic, sender identity and reports bucket on moto), the API behind the gateway emulation, and
+//! the alert evaluator behind the stream poller. Used by the local stack and the tests.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -14,12 +14,12 @@ use shared::{
 };
 
 use crate::{
-    emulator_sdk_config,
     gateway::{Gateway, GatewayHandle},
     jwt::JwtKey,
     project_root,
-    streams::StreamPoller,
+    streams::{StreamPoller, StreamReader},
     template::Template,
+    Endpoints,
 };
 
 /// The address alerts are sent from locally (verified in the emulator's SES).
@@ -62,6 +62,7 @@ pub struct System {
     pub evaluator: Arc<Evaluator>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sdk: aws_config::SdkConfig,
+    pub endpoints: Endpoints,
     pub table: String,
     pub topic_arn: String,
     pub bucket: String,
@@ -70,8 +71,8 @@ pub struct System {
 }
 
 impl System {
-    pub async fn start(endpoint: &str, options: Options) -> anyhow::Result<Self> {
-        let sdk = emulator_sdk_config(endpoint);
+    pub async fn start(endpoints: &Endpoints, options: Options) -> anyhow::Result<Self> {
+        let sdk = endpoints.sdk_config();
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let template = Template::load(&project_root().join("template.yaml"))?;
         let table = options.name.clone();
@@ -147,27 +148,18 @@ impl System {
             rule_cache: options.rule_cache,
         };
         let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock));
-        let stream_arn = dynamodb
-            .describe_table()
-            .table_name(&table)
-            .send()
-            .await?
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .context("table has no stream")?;
         let poller = StreamPoller::new(
-            aws_sdk_dynamodbstreams::Client::new(&sdk),
-            stream_arn,
+            StreamReader::for_table(&sdk, &endpoints.dynamodb, &table).await?,
             evaluator.clone(),
             template.stream_mapping("AlertEvaluatorFunction")?,
-        )
-        .await?;
+        );
         Ok(Self {
             gateway,
             poller,
             evaluator,
             dynamodb,
             sdk,
+            endpoints: endpoints.clone(),
             table,
             topic_arn,
             bucket,

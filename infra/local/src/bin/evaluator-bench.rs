@@ -1,4 +1,4 @@
-//! Alert evaluator throughput against the emulator: a 1,000-record stream batch with 1,000 rules
+//! Alert evaluator throughput against DynamoDB Local: a 1,000-record stream batch with 1,000 rules
 //! loaded and nothing due, timed through `Evaluator::handle` as Lambda would invoke it; and the
 //! same for records made by real sales through the API (each also annotates its ledger line with
 //! one UpdateItem).
@@ -12,8 +12,9 @@ use http::Method;
 use local_stack::{
     client::ApiClient,
     jwt::JwtKey,
-    moto::Moto,
+    streams::StreamReader,
     system::{Options, System},
+    Emulators,
 };
 use serde_json::{json, Value};
 use shared::alerts::{
@@ -72,7 +73,7 @@ async fn batch_put(system: &System, items: Vec<std::collections::HashMap<String,
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let moto = Moto::start(0)?;
+    let emulators = Emulators::start()?;
     let key = JwtKey::random();
     let mut options = Options::new(
         "evbench",
@@ -80,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         key.clone(),
     );
     options.rule_cache = std::time::Duration::from_secs(600);
-    let mut system = System::start(&moto.endpoint(), options).await?;
+    let mut system = System::start(&emulators.endpoints(), options).await?;
     let store = AlertStore::new(system.dynamodb.clone(), &system.table);
 
     // 1,000 rules: one low-stock rule per SKU (threshold 10), as a shop with per-SKU thresholds.
@@ -194,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
     let sales_rate = SALES as f64 / sales_elapsed.as_secs_f64();
 
     println!(
-        "Alert evaluator against the serialised moto emulator ({} cores), {RULES} rules loaded:\n",
+        "Alert evaluator against DynamoDB Local ({} cores), {RULES} rules loaded:\n",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -217,48 +218,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn stream_records(system: &System) -> anyhow::Result<Vec<Value>> {
-    let streams = aws_sdk_dynamodbstreams::Client::new(&system.sdk);
-    let arn = system
-        .dynamodb
-        .describe_table()
-        .table_name(&system.table)
-        .send()
+    StreamReader::for_table(&system.sdk, &system.endpoints.dynamodb, &system.table)
         .await?
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .unwrap();
-    let shard = streams
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await?
-        .stream_description
-        .unwrap()
-        .shards
-        .unwrap()[0]
-        .shard_id
-        .clone()
-        .unwrap();
-    let mut it = streams
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(shard)
-        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await?
-        .shard_iterator;
-    let mut out = Vec::new();
-    while let Some(i) = it {
-        let page = streams.get_records().shard_iterator(i).send().await?;
-        if page.records().is_empty() {
-            break;
-        }
-        out.extend(
-            page.records()
-                .iter()
-                .map(|r| local_stack::streams::lambda_record(r, &arn)),
-        );
-        it = page.next_shard_iterator;
-    }
-    Ok(out)
+        .read()
+        .await
 }

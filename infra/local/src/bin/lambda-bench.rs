@@ -17,11 +17,11 @@ use std::{
 use anyhow::{bail, Context};
 use local_stack::{
     jwt::JwtKey,
-    moto::Moto,
     project_root,
     runtime_api::{Outcome, RuntimeApi},
     system::{Options, System, LOCAL_SENDER},
     template::Template,
+    Emulators, Endpoints,
 };
 use serde_json::{json, Value};
 
@@ -46,7 +46,7 @@ fn env_for(
     system: &System,
     template: &Template,
     runtime: &RuntimeApi,
-    moto: &str,
+    endpoints: &Endpoints,
 ) -> Vec<(String, String)> {
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API".to_owned(), runtime.endpoint()),
@@ -61,8 +61,8 @@ fn env_for(
         ("AWS_REGION".into(), "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID".into(), "test".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-        ("AWS_ENDPOINT_URL".into(), moto.into()),
     ];
+    env.extend(endpoints.env());
     if let Some(id) = spec.logical_id {
         for var in template.environment(id) {
             let value = match var.as_str() {
@@ -113,9 +113,10 @@ async fn main() -> anyhow::Result<()> {
     let bin_dir = std::env::var_os("BENCH_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target/release"));
-    let moto = Moto::start(0)?;
+    let emulators = Emulators::start()?;
+    let endpoints = emulators.endpoints();
     let system = System::start(
-        &moto.endpoint(),
+        &endpoints,
         Options::new(
             "lambdabench",
             SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -166,13 +167,7 @@ async fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let mut child = Command::new(&path)
                 .env_clear()
-                .envs(env_for(
-                    spec,
-                    &system,
-                    &template,
-                    &runtime,
-                    &moto.endpoint(),
-                ))
+                .envs(env_for(spec, &system, &template, &runtime, &endpoints))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()?;
@@ -194,13 +189,7 @@ async fn main() -> anyhow::Result<()> {
         let runtime = RuntimeApi::start().await?;
         let mut child = Command::new(&path)
             .env_clear()
-            .envs(env_for(
-                spec,
-                &system,
-                &template,
-                &runtime,
-                &moto.endpoint(),
-            ))
+            .envs(env_for(spec, &system, &template, &runtime, &endpoints))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;

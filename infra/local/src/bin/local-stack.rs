@@ -1,4 +1,4 @@
-//! Runs the whole system locally: the serialised moto emulator, the resources of template.yaml,
+//! Runs the whole system locally: DynamoDB Local and moto, the resources of template.yaml,
 //! the HTTP API on 127.0.0.1 with a printed token per role, and the admin console under
 //! `/console/` (signed in with those tokens).
 //!
@@ -21,9 +21,9 @@ use http::Method;
 use local_stack::{
     client::ApiClient,
     jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER, ROLES},
-    moto::Moto,
     project_root,
     system::{Options, System, LOCAL_SENDER},
+    Emulators,
 };
 use serde_json::json;
 
@@ -135,7 +135,11 @@ async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()
             .map(str::to_owned)
             .with_context(|| format!("{k} in {}", state_file.display()))
     };
-    let sdk = local_stack::emulator_sdk_config(&text("moto_endpoint")?);
+    let sdk = local_stack::Endpoints {
+        dynamodb: text("dynamodb_endpoint")?,
+        moto: text("moto_endpoint")?,
+    }
+    .sdk_config();
     let writer = shared::config::report_writer_from_sdk(
         &sdk,
         &shared::config::ReportConfig {
@@ -170,7 +174,8 @@ async fn main() -> anyhow::Result<()> {
     }
     // Before anything else: whoever waits for the state file must never see a previous run's.
     remove_state_file(&args.state_file)?;
-    let moto = Moto::start(0)?;
+    let emulators = Emulators::start()?;
+    let endpoints = emulators.endpoints();
     let key = JwtKey::random();
     let tokens: BTreeMap<&str, String> = ROLES
         .iter()
@@ -188,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
         "api_url": "",
         "auth": { "mode": "local", "tokens": tokens },
     }));
-    let system = System::start(&moto.endpoint(), options).await?;
+    let system = System::start(&endpoints, options).await?;
     let handle = system.gateway;
     let _poller = system.poller.spawn(Duration::from_millis(500));
     // The scheduled function: today's reports and the time-based rules every five minutes.
@@ -212,7 +217,8 @@ async fn main() -> anyhow::Result<()> {
     let state = json!({
         "api_url": handle.base_url(),
         "console_url": console_url,
-        "moto_endpoint": moto.endpoint(),
+        "dynamodb_endpoint": endpoints.dynamodb,
+        "moto_endpoint": endpoints.moto,
         "table": TABLE,
         "ops_topic_arn": system.topic_arn,
         "reports_bucket": system.bucket,
@@ -234,7 +240,11 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("inventory API    {}", handle.base_url());
     println!("admin console    {console_url} (signed in with the dev tokens)");
-    println!("AWS emulator     {} (moto, serialised)", moto.endpoint());
+    println!(
+        "DynamoDB         {} (DynamoDB Local, in memory)",
+        endpoints.dynamodb
+    );
+    println!("SNS, SES, S3     {} (moto)", endpoints.moto);
     println!("table            {TABLE}");
     println!("ops topic        {}", system.topic_arn);
     println!("stream evaluator polling every 0.5 s (alerts appear within about a second)");
@@ -244,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "sent SMS/email   {}/moto-api/data.json (sns.Topic[].sent_notifications, ses.Message)",
-        moto.endpoint()
+        endpoints.moto
     );
     for (role, sub, scope) in ROLES {
         println!("\n{role} token ({sub}; {scope}):\n{}", tokens[role]);
@@ -260,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     // A stopped stack leaves no state file claiming it is ready.
     remove_state_file(state_file)?;
     drop(handle);
-    drop(moto);
+    drop(emulators);
     Ok(())
 }
 
