@@ -16,6 +16,7 @@ use local_stack::{
     client::ApiClient,
     gateway::GatewayHandle,
     jwt::{JwtKey, LOCAL_AUDIENCE, LOCAL_ISSUER},
+    proxy::Proxy,
     streams::{StreamPoller, StreamReader},
     system::{Options, System},
     Emulators, Endpoints,
@@ -59,11 +60,26 @@ pub struct TestApp {
     /// Seconds added to the evaluator's clock.
     clock_offset: Arc<AtomicI64>,
     moto: ApiClient,
+    /// Every DynamoDB call of this test's system goes through this proxy: faults can be injected
+    /// and the write capacity is metered.
+    pub dynamodb_proxy: Proxy,
+    /// Every SNS, SES and S3 call of this test's system goes through this proxy.
+    pub moto_proxy: Proxy,
     _gateway: GatewayHandle,
 }
 
 pub async fn spawn_app() -> TestApp {
-    let endpoints = endpoints();
+    let emulators = endpoints();
+    let dynamodb_proxy = Proxy::start(&emulators.dynamodb, true)
+        .await
+        .expect("DynamoDB proxy");
+    let moto_proxy = Proxy::start(&emulators.moto, false)
+        .await
+        .expect("moto proxy");
+    let endpoints = Endpoints {
+        dynamodb: dynamodb_proxy.endpoint(),
+        moto: moto_proxy.endpoint(),
+    };
     let name = format!(
         "inventory-{}-{}",
         std::process::id(),
@@ -100,7 +116,9 @@ pub async fn spawn_app() -> TestApp {
         ),
         poller: Mutex::new(system.poller),
         clock_offset,
-        moto: ApiClient::new(endpoints.moto),
+        moto: ApiClient::new(emulators.moto),
+        dynamodb_proxy,
+        moto_proxy,
         _gateway: system.gateway,
     }
 }

@@ -1,6 +1,7 @@
-//! The stock API through HTTP and the emulator: movements, errors, idempotency and contention.
+//! The stock API through HTTP and DynamoDB Local: movements, errors, idempotency and contention.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -943,6 +944,85 @@ async fn sell_until_decided(
         busy.push(r);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn conflicting_transactions_on_one_sku_retry_and_never_oversell_or_lose_a_sale() {
+    let app = spawn_app().await;
+    app.stocked("HOT", "WH1", 120).await;
+    let token = app.token(Role::Storefront);
+    // DynamoDB Local runs transactions on one item one after another and never reports a
+    // conflict; on AWS, concurrent transactions on one item cancel each other with
+    // TransactionConflict. The proxy in front of DynamoDB Local gives the sale transactions
+    // AWS's answer six times in ten; the engine still decides every sale that gets through.
+    app.dynamodb_proxy.inject(
+        FaultRule::new(
+            Service::DynamoDb,
+            "TransactWriteItems",
+            Fault::TransactionConflict,
+            Schedule::Probability(0.6),
+        )
+        .containing("SKU#HOT"),
+    );
+    let before = app.requests.get();
+    let calls = (0..300).map(|i| {
+        tokio::spawn(sell_until_decided(
+            app.api.clone(),
+            format!("Bearer {token}"),
+            format!("rush-{i}"),
+            sale("HOT", "WH1", 1),
+        ))
+    });
+    let outcomes = futures_join(calls).await;
+    let sent = outcomes
+        .iter()
+        .map(|(_, busy)| busy.len() + 1)
+        .sum::<usize>() as u64;
+    let transactions = app.requests.get() - before;
+    // Cancelled transactions were retried inside the API (with jittered backoff): more
+    // transactions than requests, and every conflict answered was one more attempt.
+    let conflicts = app.dynamodb_proxy.injected().len() as u64;
+    assert!(
+        conflicts > 0 && transactions > sent,
+        "{conflicts} {transactions} {sent}"
+    );
+    // Five conflicts in a row for one request: the documented 503, and the storefront's retry
+    // with the same key went on to decide it.
+    let busy: usize = outcomes.iter().map(|(_, busy)| busy.len()).sum();
+    assert!(busy > 0, "no request ran out of attempts");
+    // Only the documented 503, with its problem type and Retry-After.
+    for r in outcomes.iter().flat_map(|(_, busy)| busy) {
+        assert_eq!(r.json()["type"], "/problems/busy", "{:?}", r.json());
+        assert!(r.header("retry-after").is_some());
+    }
+    let mut created = Vec::new();
+    for (i, (r, _)) in outcomes.iter().enumerate() {
+        match r.status {
+            StatusCode::CREATED => created.push(i),
+            StatusCode::CONFLICT => assert_eq!(r.json()["type"], "/problems/insufficient-stock"),
+            other => panic!("rush-{i}: unexpected {other}: {:?}", r.json()),
+        }
+    }
+    assert_eq!(created.len(), 120, "every unit sold exactly once");
+    assert_eq!(app.level("HOT", "WH1").await, Some((0, 0, 0, 0)));
+    let sales = app.ledger("HOT").await;
+    assert_eq!(sales.iter().filter(|e| e["kind"] == "sale").count(), 120);
+    // A replay after the stock ran out still gets the sale it made.
+    let first = created[0];
+    let (replay, _) = sell_until_decided(
+        app.api.clone(),
+        format!("Bearer {token}"),
+        format!("rush-{first}"),
+        sale("HOT", "WH1", 1),
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::CREATED);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        replay.json()["movement_id"],
+        outcomes[first].0.json()["movement_id"]
+    );
+    eprintln!("{sent} requests, {transactions} transactions, {conflicts} conflicts, {busy} busy");
 }
 
 async fn futures_join<T: Send + 'static>(

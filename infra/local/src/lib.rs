@@ -8,6 +8,7 @@ pub mod dynamodb_local;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
+pub mod proxy;
 pub mod runtime_api;
 pub mod streams;
 pub mod system;

@@ -1,0 +1,544 @@
+//! A proxy in front of an emulator (DynamoDB Local or moto) that every SDK client of the system can
+//! be pointed at, for two things the emulators never do on their own:
+//!
+//! - **Fault injection.** Calls matching a [`FaultRule`] (service, operation, a text in the
+//!   request) are answered with the error AWS would send instead of reaching the emulator:
+//!   throttling, a 5xx, a permanent rejection, or a DynamoDB `TransactionConflict` cancellation.
+//!   A rule fires for the next N matching calls, for a while (an outage), or with a seeded
+//!   probability.
+//! - **Capacity metering.** DynamoDB writes get `ReturnConsumedCapacity: INDEXES` added, and the
+//!   capacity DynamoDB reports is summed per table and index, whoever sent the write.
+
+use std::{
+    collections::BTreeMap,
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request, Response};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::{TokioExecutor, TokioIo},
+};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, task::JoinHandle};
+
+/// Which AWS API a call is for, as the proxy tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    DynamoDb,
+    DynamoDbStreams,
+    Sns,
+    Ses,
+    S3,
+}
+
+/// What the proxy answers instead of the emulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Throttling (DynamoDB `ProvisionedThroughputExceededException`, SNS `Throttling`,
+    /// SES `TooManyRequestsException`): the SDK retries it with backoff.
+    Throttle,
+    /// A 500 from the service: transient.
+    ServerError,
+    /// A permanent 400 rejection with this error code and message (e.g. SES `MessageRejected`,
+    /// SNS `InvalidParameter`): retrying never helps.
+    Reject { code: String, message: String },
+    /// DynamoDB cancels the transaction because another one holds one of its items.
+    TransactionConflict,
+}
+
+/// When a matching call gets the fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// The next `n` matching calls.
+    Times(u32),
+    /// Every matching call until this long after the rule was added.
+    For(Duration),
+    /// Each matching call with this probability (seeded, so a run can be repeated).
+    Probability(f64),
+    /// Every matching call until the rule is removed.
+    Always,
+}
+
+/// A fault for the calls that match.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub service: Service,
+    /// The API operation (`TransactWriteItems`, `Publish`, `SendEmail`); None: any.
+    pub operation: Option<String>,
+    /// Only calls whose request body contains this text (an email address, a SKU).
+    pub body_contains: Option<String>,
+    pub fault: Fault,
+    pub schedule: Schedule,
+}
+
+impl FaultRule {
+    pub fn new(service: Service, operation: &str, fault: Fault, schedule: Schedule) -> Self {
+        Self {
+            service,
+            operation: Some(operation.to_owned()),
+            body_contains: None,
+            fault,
+            schedule,
+        }
+    }
+
+    /// Only calls whose body contains `text`.
+    pub fn containing(mut self, text: &str) -> Self {
+        self.body_contains = Some(text.to_owned());
+        self
+    }
+}
+
+struct ActiveRule {
+    rule: FaultRule,
+    added: Instant,
+    remaining: Option<u32>,
+}
+
+/// Write capacity DynamoDB reported, summed over the metered writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Capacity {
+    /// Write requests that reported capacity, by operation.
+    pub writes: BTreeMap<String, u64>,
+    /// Capacity units of the table itself.
+    pub table: f64,
+    /// Capacity units per global secondary index.
+    pub indexes: BTreeMap<String, f64>,
+}
+
+impl Capacity {
+    pub fn total(&self) -> f64 {
+        self.table + self.indexes.values().sum::<f64>()
+    }
+
+    /// What was consumed since `before`.
+    pub fn since(&self, before: &Capacity) -> Capacity {
+        Capacity {
+            writes: self
+                .writes
+                .iter()
+                .map(|(k, v)| (k.clone(), v - before.writes.get(k).copied().unwrap_or(0)))
+                .filter(|(_, v)| *v > 0)
+                .collect(),
+            table: self.table - before.table,
+            indexes: self
+                .indexes
+                .iter()
+                .map(|(k, v)| (k.clone(), v - before.indexes.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, v)| *v > 0.0)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<ActiveRule>,
+    injected: Vec<(Service, String, Fault)>,
+    capacity: Capacity,
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const WRITES: &[&str] = &[
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
+
+/// The service and operation of a call.
+fn classify(path: &str, headers: &http::HeaderMap, body: &[u8]) -> (Service, String) {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = if prefix.starts_with("DynamoDBStreams") {
+            Service::DynamoDbStreams
+        } else {
+            Service::DynamoDb
+        };
+        return (service, op.to_owned());
+    }
+    if path.starts_with("/v2/email") {
+        let op = if path.starts_with("/v2/email/outbound-emails") {
+            "SendEmail"
+        } else {
+            "SesV2"
+        };
+        return (Service::Ses, op.to_owned());
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .map(str::to_owned)
+    {
+        return (Service::Sns, action);
+    }
+    (Service::S3, String::new())
+}
+
+fn respond(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    for (k, v) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(v) {
+            r.headers_mut().insert(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("static header name"),
+                v,
+            );
+        }
+    }
+    r
+}
+
+/// The error AWS sends for `fault`, in the service's protocol.
+fn fault_response(service: Service, fault: &Fault, body: &[u8]) -> Response<Full<Bytes>> {
+    let (status, code, message) = match fault {
+        Fault::Throttle => (
+            400,
+            match service {
+                Service::Sns => "Throttling",
+                Service::Ses => "TooManyRequestsException",
+                Service::S3 => "SlowDown",
+                _ => "ProvisionedThroughputExceededException",
+            }
+            .to_owned(),
+            "Rate exceeded (injected)".to_owned(),
+        ),
+        Fault::ServerError => (
+            500,
+            match service {
+                Service::Sns => "InternalError",
+                Service::S3 => "InternalError",
+                _ => "InternalServerError",
+            }
+            .to_owned(),
+            "Internal failure (injected)".to_owned(),
+        ),
+        Fault::Reject { code, message } => (400, code.clone(), message.clone()),
+        Fault::TransactionConflict => {
+            let items = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
+                .unwrap_or(1);
+            let mut reasons = vec![json!({ "Code": "None" }); items];
+            reasons[0] = json!({
+                "Code": "TransactionConflict",
+                "Message": "Transaction is ongoing for the item"
+            });
+            let codes: Vec<&str> = (0..items)
+                .map(|i| {
+                    if i == 0 {
+                        "TransactionConflict"
+                    } else {
+                        "None"
+                    }
+                })
+                .collect();
+            let body = json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    codes.join(", ")
+                ),
+                "CancellationReasons": reasons,
+            });
+            return respond(
+                400,
+                &[("content-type", "application/x-amz-json-1.0".into())],
+                body.to_string().into_bytes(),
+            );
+        }
+    };
+    match service {
+        Service::DynamoDb | Service::DynamoDbStreams => respond(
+            status,
+            &[("content-type", "application/x-amz-json-1.0".into())],
+            json!({ "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message })
+                .to_string()
+                .into_bytes(),
+        ),
+        Service::Ses => respond(
+            if code == "TooManyRequestsException" {
+                429
+            } else {
+                status
+            },
+            &[
+                ("content-type", "application/json".into()),
+                ("x-amzn-errortype", code.clone()),
+            ],
+            json!({ "message": message }).to_string().into_bytes(),
+        ),
+        Service::Sns | Service::S3 => {
+            let kind = if status >= 500 { "Receiver" } else { "Sender" };
+            let xml = format!(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error>\
+                 <Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+                 <RequestId>injected</RequestId></ErrorResponse>"
+            );
+            respond(
+                status,
+                &[("content-type", "text/xml".into())],
+                xml.into_bytes(),
+            )
+        }
+    }
+}
+
+struct Inner {
+    upstream: String,
+    state: Arc<Mutex<State>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    rng: Mutex<StdRng>,
+    meter: bool,
+}
+
+impl Inner {
+    /// The fault for this call, if a rule says so (and counts it against the rule).
+    fn fault_for(&self, service: Service, op: &str, body: &[u8]) -> Option<Fault> {
+        let mut state = self.state.lock().expect("proxy state");
+        let text = String::from_utf8_lossy(body);
+        let mut chosen = None;
+        for active in &mut state.rules {
+            let rule = &active.rule;
+            let matches = rule.service == service
+                && rule.operation.as_deref().is_none_or(|o| o == op)
+                && rule
+                    .body_contains
+                    .as_deref()
+                    .is_none_or(|t| text.contains(t));
+            if !matches {
+                continue;
+            }
+            let fires = match rule.schedule {
+                Schedule::Times(_) => active.remaining.is_some_and(|n| n > 0),
+                Schedule::For(d) => active.added.elapsed() < d,
+                Schedule::Probability(p) => self.rng.lock().expect("rng").random_bool(p),
+                Schedule::Always => true,
+            };
+            if fires {
+                if let Some(n) = active.remaining.as_mut() {
+                    *n -= 1;
+                }
+                chosen = Some(rule.fault.clone());
+                break;
+            }
+        }
+        if let Some(f) = &chosen {
+            state.injected.push((service, op.to_owned(), f.clone()));
+        }
+        chosen
+    }
+
+    fn record_capacity(&self, op: &str, response: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(response) else {
+            return;
+        };
+        let entries: Vec<&Value> = match &v["ConsumedCapacity"] {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(_) => vec![&v["ConsumedCapacity"]],
+            _ => return,
+        };
+        let mut state = self.state.lock().expect("proxy state");
+        *state.capacity.writes.entry(op.to_owned()).or_default() += 1;
+        for c in entries {
+            state.capacity.table += c["Table"]["CapacityUnits"].as_f64().unwrap_or(0.0);
+            if let Some(indexes) = c["GlobalSecondaryIndexes"].as_object() {
+                for (name, units) in indexes {
+                    *state.capacity.indexes.entry(name.clone()).or_default() +=
+                        units["CapacityUnits"].as_f64().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+
+    async fn call(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return respond(400, &[], b"unreadable request body".to_vec());
+        };
+        let (service, op) = classify(parts.uri.path(), &parts.headers, &body);
+        if let Some(fault) = self.fault_for(service, &op, &body) {
+            return fault_response(service, &fault, &body);
+        }
+        let metered = self.meter && service == Service::DynamoDb && WRITES.contains(&op.as_str());
+        let body = match serde_json::from_slice::<Value>(&body) {
+            Ok(mut v) if metered => {
+                v["ReturnConsumedCapacity"] = json!("INDEXES");
+                Bytes::from(v.to_string())
+            }
+            _ => body,
+        };
+        let uri = format!(
+            "{}{}",
+            self.upstream,
+            parts.uri.path_and_query().map_or("/", |p| p.as_str())
+        );
+        let Ok(uri) = uri.parse() else {
+            return respond(400, &[], b"bad request URI".to_vec());
+        };
+        parts.uri = uri;
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        parts.headers.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(body.len()),
+        );
+        let request = Request::from_parts(parts, Full::new(body));
+        let response = match self.client.request(request).await {
+            Ok(r) => r,
+            Err(e) => return respond(502, &[], format!("upstream: {e}").into_bytes()),
+        };
+        let (parts, body) = response.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return respond(502, &[], b"upstream body".to_vec());
+        };
+        if metered && parts.status.is_success() {
+            self.record_capacity(&op, &body);
+        }
+        Response::from_parts(parts, Full::new(body))
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (`http://127.0.0.1:port`) on a free port; with `meter`,
+    /// DynamoDB writes report their consumed capacity.
+    pub async fn start(upstream: &str, meter: bool) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let inner = Arc::new(Inner {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            state: state.clone(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            rng: Mutex::new(StdRng::seed_from_u64(7)),
+            meter,
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let inner = inner.clone();
+                        async move { Ok::<_, Infallible>(inner.call(req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a fault rule (rules are tried in the order they were added).
+    pub fn inject(&self, rule: FaultRule) {
+        let remaining = match rule.schedule {
+            Schedule::Times(n) => Some(n),
+            _ => None,
+        };
+        self.state
+            .lock()
+            .expect("proxy state")
+            .rules
+            .push(ActiveRule {
+                rule,
+                added: Instant::now(),
+                remaining,
+            });
+    }
+
+    /// Removes every fault rule: calls reach the emulator again.
+    pub fn heal(&self) {
+        self.state.lock().expect("proxy state").rules.clear();
+    }
+
+    /// The faults injected so far: (service, operation, fault).
+    pub fn injected(&self) -> Vec<(Service, String, Fault)> {
+        self.state.lock().expect("proxy state").injected.clone()
+    }
+
+    /// The write capacity metered so far.
+    pub fn capacity(&self) -> Capacity {
+        self.state.lock().expect("proxy state").capacity.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_told_apart_by_target_path_or_action() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-amz-target",
+            "DynamoDB_20120810.TransactWriteItems".parse().unwrap(),
+        );
+        assert_eq!(
+            classify("/", &h, b"{}"),
+            (Service::DynamoDb, "TransactWriteItems".into())
+        );
+        let none = http::HeaderMap::new();
+        assert_eq!(
+            classify("/", &none, b"Action=Publish&TopicArn=x"),
+            (Service::Sns, "Publish".into())
+        );
+        assert_eq!(
+            classify("/v2/email/outbound-emails", &none, b"{}"),
+            (Service::Ses, "SendEmail".into())
+        );
+    }
+
+    #[test]
+    fn a_conflict_names_one_reason_per_transaction_item() {
+        let r = fault_response(
+            Service::DynamoDb,
+            &Fault::TransactionConflict,
+            br#"{"TransactItems":[{},{}]}"#,
+        );
+        assert_eq!(r.status(), 400);
+        let body = futures_body(r);
+        assert_eq!(
+            body["CancellationReasons"][0]["Code"],
+            "TransactionConflict"
+        );
+        assert_eq!(body["CancellationReasons"][1]["Code"], "None");
+    }
+
+    fn futures_body(r: Response<Full<Bytes>>) -> Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(r.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
