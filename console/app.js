@@ -610,6 +610,10 @@ function locationsPanel(locs) {
 }
 
 /** The forms ops use to record stock movements for one SKU. */
+/** The movement just recorded through a form, until the ledger shows it. */
+let awaitedMovement = null;
+const LEDGER_WAIT_MS = 5000;
+
 function movementForms(sku, locs, reload) {
   const loc = (name = "location", label = "Location") => field(label, locationSelect(name, locs, { required: true, value: sku.levels[0]?.location ?? "" }));
   const qty = () => field("Quantity", h("input", { name: "quantity", type: "number", min: 1, max: 1000000, required: true, inputmode: "numeric" }));
@@ -667,7 +671,10 @@ function movementForms(sku, locs, reload) {
         clearErrors(form);
         setBusy(form, true);
         try {
-          await submitWrite(form, "POST", spec.path, spec.body(values(form)));
+          const result = await submitWrite(form, "POST", spec.path, spec.body(values(form)));
+          // The ledger is written from the table's stream a moment after the movement: the SKU
+          // page waits for this one to appear.
+          awaitedMovement = result?.movement_id ?? null;
           flash(spec.done);
           await reload();
         } catch (e) {
@@ -706,7 +713,16 @@ async function viewSku(seq, id) {
     const c = cursors[target];
     let data;
     try {
-      data = await api("GET", `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`);
+      const url = `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`;
+      data = await api("GET", url);
+      const started = Date.now();
+      while (target === 0 && awaitedMovement && !data.items.some((e) => e.movement_id === awaitedMovement)
+        && Date.now() - started < LEDGER_WAIT_MS && seq === viewSeq) {
+        pageInfo.textContent = "Recording the new movement…";
+        await new Promise((r) => setTimeout(r, 250));
+        data = await api("GET", url);
+      }
+      if (target === 0) awaitedMovement = null;
     } catch (e) {
       newer.disabled = page === 0;
       older.disabled = !cursors[page + 1];

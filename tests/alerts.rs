@@ -2,7 +2,6 @@
 //! the table's stream, notifications observed in the emulator's SNS and SES, the inbox through
 //! the API.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -264,35 +263,22 @@ async fn velocity_fires_on_a_burst_and_stays_quiet_on_a_trickle() {
     assert_eq!(app.published().await.len(), 1);
 }
 
-/// Writes a synthetic sales history: `per_day` units sold on each of the last `days` days.
+/// A sales history made through the API: `per_day` units sold on each of the last `days` days
+/// (the clock of the API and the evaluator goes back, then forward a day at a time).
 async fn sales_history(app: &TestApp, sku: &str, days: i64, per_day: i64) {
-    let today = time::OffsetDateTime::now_utc().unix_timestamp() / 86_400;
-    let history = (1..=days)
-        .map(|d| {
-            (
-                format!("d{}", today - d),
-                AttributeValue::N(per_day.to_string()),
-            )
-        })
-        .collect();
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
-        .key("sk", AttributeValue::S("LOC#WH1".into()))
-        .update_expression("SET sold_d = :h")
-        .expression_attribute_values(":h", AttributeValue::M(history))
-        .send()
-        .await
-        .unwrap();
+    app.advance_clock(-days * 86_400);
+    for d in 0..days {
+        sell(app, &format!("history-{sku}-{d}"), sku, per_day).await;
+        app.advance_clock(86_400);
+    }
 }
 
 #[tokio::test]
 async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
     let app = spawn_app().await;
-    app.stocked("FAST", "WH1", 40).await;
+    app.stocked("FAST", "WH1", 110).await;
     app.create_sku("SLOW").await;
-    app.receive("SLOW", "WH1", 40).await;
+    app.receive("SLOW", "WH1", 47).await;
     sales_history(&app, "FAST", 7, 10).await; // ~10 a day: 4 days of cover
     sales_history(&app, "SLOW", 7, 1).await; // ~1 a day: 40 days of cover
     app.process_stream().await;

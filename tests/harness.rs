@@ -91,9 +91,7 @@ pub async fn spawn_app() -> TestApp {
     let offset = clock_offset.clone();
     let mut options = Options::new(&name, SocketAddr::from(([127, 0, 0, 1], 0)), key.clone());
     options.counter = Some(requests.clone());
-    options.clock = Arc::new(move || {
-        time::OffsetDateTime::now_utc().unix_timestamp() + offset.load(Ordering::Relaxed)
-    });
+    options.clock = shared::clock::Clock::offset(offset);
     let system = System::start(&endpoints, options)
         .await
         .expect("start the system");
@@ -388,8 +386,10 @@ impl TestApp {
         })
     }
 
-    /// Every ledger entry of a SKU, newest first, following the cursors.
+    /// Every ledger entry of a SKU, newest first, following the cursors. The ledger is written
+    /// from the table's stream, so the stream is processed first (as Lambda would have by then).
     pub async fn ledger(&self, sku: &str) -> Vec<Value> {
+        self.process_stream().await;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -127,14 +127,14 @@ impl EvaluatorConfig {
 /// retried with exponential backoff by the SDK (up to 5 attempts) before a record is failed.
 pub async fn evaluator_from_env(config: &EvaluatorConfig) -> crate::alerts::evaluator::Evaluator {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    evaluator_from_sdk(&sdk, config, crate::alerts::evaluator::system_clock())
+    evaluator_from_sdk(&sdk, config, crate::clock::Clock::system())
 }
 
 /// Builds the evaluator from an SDK configuration (the local stack passes the emulator's).
 pub fn evaluator_from_sdk(
     sdk: &aws_config::SdkConfig,
     config: &EvaluatorConfig,
-    clock: crate::alerts::evaluator::Clock,
+    clock: crate::clock::Clock,
 ) -> crate::alerts::evaluator::Evaluator {
     let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
     let sns = aws_sdk_sns::Client::from_conf(
@@ -238,7 +238,7 @@ impl ReportConfig {
 pub fn report_writer_from_sdk(
     sdk: &aws_config::SdkConfig,
     config: &ReportConfig,
-    clock: crate::alerts::evaluator::Clock,
+    clock: crate::clock::Clock,
 ) -> crate::report_writer::ReportWriter {
     let evaluator = evaluator_from_sdk(
         sdk,

@@ -3,7 +3,9 @@
 
 pub mod alerts;
 pub mod api;
+pub mod clock;
 pub mod config;
+pub mod counters;
 pub mod domain;
 pub mod report_writer;
 pub mod reports;

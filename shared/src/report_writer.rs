@@ -233,38 +233,34 @@ pub fn history(item: &Item) -> Option<(LevelHistory, LevelSnapshot)> {
         in_transit: get_n(item, "in_transit"),
         available: get_n(item, "available"),
     };
-    let map = |name: &str, prefix: char| -> BTreeMap<i64, i64> {
-        item.get(name)
-            .and_then(|v| v.as_m().ok())
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| {
-                        Some((
-                            k.strip_prefix(prefix)?.parse().ok()?,
-                            v.as_n().ok()?.parse().ok()?,
-                        ))
-                    })
+    // The counter rings (see `crate::counters`), read back for the window ending at their head.
+    let head = item
+        .get("ctr_hour")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let ring = |name: &str, hourly: bool| -> BTreeMap<i64, i64> {
+        let values: Vec<i64> = item
+            .get(name)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .map(|v| v.as_n().ok().and_then(|n| n.parse().ok()).unwrap_or(0))
                     .collect()
             })
-            .unwrap_or_default()
-    };
-    let flat = |prefix: &str| -> BTreeMap<i64, i64> {
-        item.iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    k.strip_prefix(prefix)?.parse().ok()?,
-                    v.as_n().ok()?.parse().ok()?,
-                ))
-            })
-            .collect()
+            .unwrap_or_default();
+        match head {
+            Some(h) if hourly => crate::counters::unroll(&values, h, crate::counters::HOURS),
+            Some(h) => crate::counters::unroll(&values, h.div_euclid(24), crate::counters::DAYS),
+            None => BTreeMap::new(),
+        }
     };
     let h = LevelHistory {
         sku: sku.clone(),
         location: location.clone(),
         quantities,
-        sold: map("sold_d", 'd'),
-        received: flat("rcv_d"),
-        refunded: flat("rfd_d"),
+        sold: ring("sold_d", false),
+        received: ring("rcv_d", false),
+        refunded: ring("rfd_d", false),
         last_sale_at: unix(item, "last_sale_at"),
         last_receipt_at: unix(item, "last_receipt_at"),
     };
@@ -272,7 +268,7 @@ pub fn history(item: &Item) -> Option<(LevelHistory, LevelSnapshot)> {
         sku,
         location,
         quantities,
-        sold_hourly: map("sold_h", 'h'),
+        sold_hourly: ring("sold_h", true),
         sold_daily: h.sold.clone(),
         last_sale_at: h.last_sale_at,
         last_receipt_at: h.last_receipt_at,

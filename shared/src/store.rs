@@ -1,6 +1,8 @@
 //! The DynamoDB adapter: one table, key builders in one place, every movement one conditional
-//! `TransactWriteItems` (the level changes and their ledger entries, which double as the
-//! idempotency record). SDK errors stop here; callers see [`StoreError`] and [`MovementError`].
+//! `TransactWriteItems` (the level changes and the movement's lines, `MOV#…/LINE#nn`, which are
+//! its audit and idempotency record). Each SKU's ledger (`LEDGER#<sku>`, newest first) is written
+//! from the table's stream with the level's exact before and after, by the alert evaluator (see
+//! [`ledger_entry`]). SDK errors stop here; callers see [`StoreError`] and [`MovementError`].
 
 use std::{
     collections::HashMap,
@@ -31,8 +33,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
 use crate::domain::{
-    order_line_key, LevelChange, LocationId, LocationKind, Movement, MovementKind, Quantities,
-    Refusal, SkuId, StockLevel,
+    order_line_key, LevelChange, LocationId, LocationKind, Movement, MovementKind, MovementLine,
+    Quantities, Refusal, SkuId, StockLevel,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -44,6 +46,7 @@ pub mod entity {
     pub const LOCATION: &str = "location";
     pub const STOCK_LEVEL: &str = "stock_level";
     pub const MOVEMENT: &str = "movement";
+    pub const LEDGER_ENTRY: &str = "ledger_entry";
     pub const ORDER: &str = "order";
 }
 
@@ -67,7 +70,8 @@ pub mod keys {
     pub fn order(order: &OrderId) -> String {
         format!("ORDER#{order}")
     }
-    pub fn ledger(sku: &SkuId) -> String {
+    /// The partition of a SKU's ledger entries.
+    pub fn ledger(sku: &str) -> String {
         format!("LEDGER#{sku}")
     }
     pub fn movement_line(line: usize) -> String {
@@ -198,6 +202,13 @@ pub struct MovementRecord {
     pub response: String,
 }
 
+/// What a cancelled transaction says.
+enum Explained {
+    Outcome(MovementOutcome),
+    /// These lines' counters must be written in another shape; nothing was refused.
+    Reshape(Vec<(usize, CounterShape)>),
+}
+
 /// The result of executing a movement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MovementOutcome {
@@ -215,6 +226,8 @@ enum Role {
     SkuExists(usize),
     LocationExists(usize),
     Ledger(usize),
+    /// The ledger entry of a line that changes no level (never refused).
+    LedgerEntry,
     NewOrder,
     OrderClaim,
 }
@@ -235,7 +248,7 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-const NAMES: [(&str, &str); 15] = [
+const NAMES: [(&str, &str); 18] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -249,52 +262,18 @@ const NAMES: [(&str, &str); 15] = [
     ("#c", "created_at"),
     ("#sh", "sold_h"),
     ("#sd", "sold_d"),
+    ("#rd", "rcv_d"),
+    ("#fd", "rfd_d"),
+    ("#ch", "ctr_hour"),
     ("#ls", "last_sale_at"),
     ("#lr", "last_receipt_at"),
 ];
 
-/// Sales counters carried on the level item for the alert evaluator (rate of change, days of
-/// cover) so it reads nothing: units sold per hour (`sold_h`, keys `h<hours since epoch>`) and per
-/// day (`sold_d`, keys `d<days since epoch>`), updated in the sale's own expression. Each sale
-/// also drops the buckets that just left the retention window.
-pub const HOURLY_RETENTION: i64 = 48;
+/// How far back the counters a level carries reach (see [`crate::counters`]): hourly sales for
+/// the rate-of-change rules, daily sales for days of cover, and daily received, refunded and sold
+/// units for the daily report.
+pub const HOURLY_RETENTION: i64 = crate::counters::HOURS;
 pub const DAILY_RETENTION: i64 = 30;
-const EXPIRED_BUCKETS: i64 = 3;
-
-fn counter_names(at: &str) -> Vec<(String, String)> {
-    let secs = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .unwrap_or(0);
-    let (hour, day) = (secs.div_euclid(3600), secs.div_euclid(86_400));
-    let mut names = vec![
-        ("#hour".to_owned(), format!("h{hour}")),
-        ("#day".to_owned(), format!("d{day}")),
-    ];
-    names.push(("#rcvday".to_owned(), format!("rcv_d{day}")));
-    names.push(("#rfdday".to_owned(), format!("rfd_d{day}")));
-    for i in 0..EXPIRED_BUCKETS {
-        names.push((
-            format!("#hx{i}"),
-            format!("h{}", hour - HOURLY_RETENTION - 1 - i),
-        ));
-        names.push((
-            format!("#dx{i}"),
-            format!("d{}", day - DAILY_RETENTION - 1 - i),
-        ));
-        let old_day = day - DAILY_RETENTION - 1 - i;
-        names.push((format!("#rcvx{i}"), format!("rcv_d{old_day}")));
-        names.push((format!("#rfdx{i}"), format!("rfd_d{old_day}")));
-    }
-    names
-}
-
-/// Units received and refunded (restocked) per day, for the daily stock report: top-level
-/// attributes `rcv_d<days since epoch>` / `rfd_d<…>` (a first receipt creates the level, so they
-/// cannot live in a map that the same expression would have to create).
-const COUNT_RECEIPT: &str = ", #rcvday = if_not_exists(#rcvday, :zero) + :q";
-const EXPIRE_RECEIPTS: &str = " REMOVE #rcvx0, #rcvx1, #rcvx2";
-const COUNT_REFUND: &str = ", #rfdday = if_not_exists(#rfdday, :zero) + :q";
-const EXPIRE_REFUNDS: &str = " REMOVE #rfdx0, #rfdx1, #rfdx2";
 
 fn names(expr: &str, cond: &str) -> HashMap<String, String> {
     NAMES
@@ -313,82 +292,253 @@ fn names(expr: &str, cond: &str) -> HashMap<String, String> {
 
 /// Sets the identity attributes of a level the first time a movement creates it.
 const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #c = if_not_exists(#c, :now), \
-     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv, #sh = if_not_exists(#sh, :empty), \
-     #sd = if_not_exists(#sd, :empty)";
-const COUNT_SALE: &str = "#sh.#hour = if_not_exists(#sh.#hour, :zero) + :q, \
-     #sd.#day = if_not_exists(#sd.#day, :zero) + :q, #ls = :now";
-const EXPIRE_BUCKETS: &str = " REMOVE #sh.#hx0, #sh.#hx1, #sh.#hx2, #sd.#dx0, #sd.#dx1, #sd.#dx2";
+     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv";
+/// Gives a level created by a movement that counts nothing its (empty) counters.
+const INIT_COUNTERS: &str = ", #sh = if_not_exists(#sh, :zh), #sd = if_not_exists(#sd, :zd), \
+     #rd = if_not_exists(#rd, :zd), #fd = if_not_exists(#fd, :zd), #ch = if_not_exists(#ch, :h)";
 const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
 
-/// Adds the daily received counter to a receipt's SET clause (not to a transfer's arrival).
-fn receipt_counted(kind: MovementKind, set: String) -> String {
-    if kind == MovementKind::Receipt {
-        format!("{set}{COUNT_RECEIPT}{EXPIRE_RECEIPTS}")
-    } else {
-        set
+/// Which of a level's counters a movement line adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Sold,
+    Received,
+    Refunded,
+}
+
+impl Counter {
+    fn of(kind: MovementKind, change: LevelChange) -> Option<Self> {
+        match (kind, change) {
+            (MovementKind::Sale, LevelChange::Withdraw(_)) => Some(Self::Sold),
+            (MovementKind::Receipt, LevelChange::Receive { .. }) => Some(Self::Received),
+            (_, LevelChange::Restock(_)) => Some(Self::Refunded),
+            _ => None,
+        }
+    }
+
+    fn daily(self) -> &'static str {
+        match self {
+            Self::Sold => "#sd",
+            Self::Received => "#rd",
+            Self::Refunded => "#fd",
+        }
     }
 }
 
-/// The update (or condition check) expression and condition for one level change.
-fn level_expression(kind: MovementKind, change: LevelChange) -> (Option<String>, String) {
+/// How a counting line's counters are written (the other lines have no counters to write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterShape {
+    /// The level exists and its counters are at the movement's hour: add to the current slots,
+    /// under that condition. The first attempt of every movement.
+    Current,
+    /// The level as DynamoDB returned it on a cancellation had its counters at `head` (None: no
+    /// counters yet): roll them forward to the movement's hour, under the condition that the
+    /// head is still there.
+    RollFrom { head: Option<i64> },
+    /// The level does not exist yet: create it with its counters.
+    Create,
+}
+
+/// The pieces of one level line's update: SET clauses, the condition, and the values they use.
+struct LevelUpdate {
+    set: Vec<String>,
+    condition: String,
+    values: Item,
+}
+
+fn zeros(len: i64) -> AttributeValue {
+    AttributeValue::L(vec![n(0); len as usize])
+}
+
+fn ring_with(len: i64, at: i64, units: i64) -> AttributeValue {
+    let mut v = vec![n(0); len as usize];
+    v[crate::counters::slot(at, len)] = n(units);
+    AttributeValue::L(v)
+}
+
+/// Adds a counting line's counter clauses for `hour` (the movement's) to `u`.
+fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, hour: i64, q: i64) {
+    use crate::counters::{rolled, slot, Rolled, DAYS, HOURS};
+    let day = hour.div_euclid(24);
+    let (hs, ds) = (slot(hour, HOURS), slot(day, DAYS));
+    let own = counter.daily();
+    u.values.insert(":h".into(), n(hour));
+    match shape {
+        CounterShape::Current => {
+            if counter == Counter::Sold {
+                u.set.push(format!("#sh[{hs}] = #sh[{hs}] + :q"));
+            }
+            u.set.push(format!("{own}[{ds}] = {own}[{ds}] + :q"));
+            u.condition = format!("{} AND #ch = :h", u.condition);
+        }
+        CounterShape::Create => {
+            let sold = if counter == Counter::Sold { q } else { 0 };
+            u.values.insert(":lh".into(), ring_with(HOURS, hour, sold));
+            for (list, value) in [("#sd", "sd"), ("#rd", "rd"), ("#fd", "fd")] {
+                let units = if list == own { q } else { 0 };
+                u.values
+                    .insert(format!(":l{value}"), ring_with(DAYS, day, units));
+                u.set.push(format!("{list} = :l{value}"));
+            }
+            u.set.push("#sh = :lh".into());
+            u.set.push("#ch = :h".into());
+            u.condition = "attribute_not_exists(pk)".into();
+        }
+        CounterShape::RollFrom { head } => {
+            let (hourly, daily) = match head {
+                Some(h) => (rolled(h, hour, HOURS), rolled(h.div_euclid(24), day, DAYS)),
+                None => (Rolled::All, Rolled::All),
+            };
+            // Hourly sales: the rolled slots are emptied, the movement's own counted afresh; a
+            // movement older than the head (another writer's clock ahead) adds into its slot
+            // while it is still in the window.
+            let old_hour_in_window = head.is_some_and(|h| h - hour < HOURS);
+            let old_day_in_window = head.is_some_and(|h| h.div_euclid(24) - day < DAYS);
+            match &hourly {
+                Rolled::All => {
+                    let sold = if counter == Counter::Sold { q } else { 0 };
+                    u.values.insert(":lh".into(), ring_with(HOURS, hour, sold));
+                    u.set.push("#sh = :lh".into());
+                }
+                Rolled::Slots(slots) => {
+                    for s in slots {
+                        if counter == Counter::Sold && *s == hs {
+                            u.set.push(format!("#sh[{s}] = :q"));
+                        } else {
+                            u.set.push(format!("#sh[{s}] = :zero"));
+                        }
+                    }
+                }
+                Rolled::None if counter == Counter::Sold && old_hour_in_window => {
+                    u.set.push(format!("#sh[{hs}] = #sh[{hs}] + :q"));
+                }
+                Rolled::None => {}
+            }
+            for (list, value) in [("#sd", "sd"), ("#rd", "rd"), ("#fd", "fd")] {
+                let mine = list == own;
+                match &daily {
+                    Rolled::All => {
+                        u.values.insert(
+                            format!(":l{value}"),
+                            ring_with(DAYS, day, if mine { q } else { 0 }),
+                        );
+                        u.set.push(format!("{list} = :l{value}"));
+                    }
+                    Rolled::Slots(slots) => {
+                        for s in slots {
+                            let v = if mine && *s == ds { ":q" } else { ":zero" };
+                            u.set.push(format!("{list}[{s}] = {v}"));
+                        }
+                        if mine && !daily.contains(ds) {
+                            u.set.push(format!("{list}[{ds}] = {list}[{ds}] + :q"));
+                        }
+                    }
+                    Rolled::None if mine && old_day_in_window => {
+                        u.set.push(format!("{list}[{ds}] = {list}[{ds}] + :q"));
+                    }
+                    Rolled::None => {}
+                }
+            }
+            match head {
+                Some(h) if h >= hour => {
+                    u.values.insert(":oldh".into(), n(h));
+                    u.condition = format!("{} AND #ch = :oldh", u.condition);
+                }
+                Some(h) => {
+                    u.values.insert(":oldh".into(), n(h));
+                    u.set.push("#ch = :h".into());
+                    u.condition = format!("{} AND #ch = :oldh", u.condition);
+                }
+                None => {
+                    u.set.push("#ch = :h".into());
+                    u.condition = format!("{} AND attribute_not_exists(#ch)", u.condition);
+                }
+            }
+        }
+    }
+}
+
+/// The update (None: a condition check) and condition for one level line.
+fn level_update(
+    line: &MovementLine,
+    shape: CounterShape,
+    hour: i64,
+) -> (Option<LevelUpdate>, String) {
+    let (kind, change, q) = (line.kind, line.change, line.quantity());
+    let mut u = LevelUpdate {
+        set: Vec::new(),
+        condition: String::new(),
+        values: HashMap::new(),
+    };
+    let counter = Counter::of(kind, change);
     match change {
-        LevelChange::Withdraw(_) if kind == MovementKind::Sale => (
-            Some(format!(
-                "SET #oh = #oh - :q, #av = #av - :q, {COUNT_SALE}, {BUMP_LEVEL}{EXPIRE_BUCKETS}"
-            )),
-            "attribute_exists(pk) AND #av >= :q".into(),
-        ),
-        LevelChange::Withdraw(_) => (
-            Some(format!("SET #oh = #oh - :q, #av = #av - :q, {BUMP_LEVEL}")),
-            "attribute_exists(pk) AND #av >= :q".into(),
-        ),
+        LevelChange::Withdraw(_) => {
+            u.set
+                .push(format!("#oh = #oh - :q, #av = #av - :q, {BUMP_LEVEL}"));
+            u.condition = "attribute_exists(pk) AND #av >= :q".into();
+            if counter == Some(Counter::Sold) {
+                u.set.push("#ls = :now".into());
+            }
+        }
         LevelChange::Receive {
             from_in_transit: true,
             ..
-        } => (
-            Some(format!(
-                "SET #oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}"
-            )),
-            "attribute_exists(pk) AND #it >= :q".into(),
-        ),
-        LevelChange::Receive { .. } => (
-            Some(receipt_counted(
-                kind,
-                format!(
-                    "SET #oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
-                     #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), #lr = :now, \
-                     {INIT_LEVEL}"
-                ),
-            )),
-            String::new(),
-        ),
-        LevelChange::Expect(_) => (
-            Some(format!(
-                "SET #it = if_not_exists(#it, :zero) + :q, #oh = if_not_exists(#oh, :zero), \
-                 #av = if_not_exists(#av, :zero), #rs = if_not_exists(#rs, :zero), {INIT_LEVEL}"
-            )),
-            String::new(),
-        ),
-        LevelChange::Restock(_) => (
-            Some(format!(
-                "SET #oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}{COUNT_REFUND}{EXPIRE_REFUNDS}"
-            )),
-            "attribute_exists(pk)".into(),
-        ),
-        LevelChange::Record => (None, "attribute_exists(pk)".into()),
+        } => {
+            u.set.push(format!(
+                "#oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}"
+            ));
+            u.condition = "attribute_exists(pk) AND #it >= :q".into();
+        }
+        LevelChange::Receive { .. } => {
+            u.set.push(format!(
+                "#oh = if_not_exists(#oh, :zero) + :q, #av = if_not_exists(#av, :zero) + :q, \
+                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), #lr = :now, \
+                 {INIT_LEVEL}"
+            ));
+            match counter {
+                // A receipt counts: on an existing level first (the condition is the counter
+                // head's), or it creates the level with its counters.
+                Some(_) => {
+                    u.condition = if shape == CounterShape::Create {
+                        String::new()
+                    } else {
+                        "attribute_exists(pk)".into()
+                    }
+                }
+                // A transfer's arrival counts nothing and may create the level.
+                None => u.set.push(INIT_COUNTERS.trim_start_matches(", ").into()),
+            }
+        }
+        LevelChange::Expect(_) => {
+            u.set.push(format!(
+                "#it = if_not_exists(#it, :zero) + :q, #oh = if_not_exists(#oh, :zero), \
+                 #av = if_not_exists(#av, :zero), #rs = if_not_exists(#rs, :zero), {INIT_LEVEL}{INIT_COUNTERS}"
+            ));
+        }
+        LevelChange::Restock(_) => {
+            u.set
+                .push(format!("#oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}"));
+            u.condition = "attribute_exists(pk)".into();
+        }
+        LevelChange::Record => return (None, "attribute_exists(pk)".into()),
         LevelChange::Count { expected, .. } => {
-            let update = format!(
-                "SET #oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
-                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}"
-            );
-            let cond = match expected {
+            u.set.push(format!(
+                "#oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
+                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}{INIT_COUNTERS}"
+            ));
+            u.condition = match expected {
                 None => "attribute_not_exists(pk) OR #rs <= :counted",
                 Some(0) => "attribute_not_exists(pk) OR (#oh = :expected AND #rs <= :counted)",
                 Some(_) => "#oh = :expected AND #rs <= :counted",
-            };
-            (Some(update), cond.into())
+            }
+            .into();
         }
     }
+    if let Some(counter) = counter {
+        count(&mut u, counter, shape, hour, i64::from(q));
+    }
+    let condition = u.condition.trim_start_matches(" AND ").to_owned();
+    (Some(u), condition)
 }
 
 fn delta_attrs(item: &mut Item, change: LevelChange) {
@@ -411,8 +561,29 @@ fn delta_attrs(item: &mut Item, change: LevelChange) {
     }
 }
 
-/// Builds the single transaction that applies `movement` (pure: no I/O).
+/// Builds the single transaction that applies `movement` (pure: no I/O), as its first attempt.
 pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord) -> MovementWrite {
+    let shapes = vec![CounterShape::Current; movement.lines.len()];
+    movement_write_shaped(table, movement, record, &shapes)
+}
+
+/// The hour (since the epoch) of a movement's RFC 3339 time.
+fn hour_of(at: &str) -> i64 {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(0)
+        .div_euclid(3600)
+}
+
+/// [`movement_write`] with each line's counters written as `shapes` says (a retry after a
+/// cancellation showed the level's counters elsewhere, or the level missing).
+pub fn movement_write_shaped(
+    table: &str,
+    movement: &Movement,
+    record: &MovementRecord,
+    shapes: &[CounterShape],
+) -> MovementWrite {
+    let hour = hour_of(&record.at);
     let mut items = Vec::with_capacity(movement.lines.len() * 2 + 3);
     let mut roles = Vec::with_capacity(items.capacity());
 
@@ -421,10 +592,19 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
             ("pk".to_owned(), s(keys::sku(&line.sku))),
             ("sk".to_owned(), s(keys::level_sk(&line.location))),
         ]);
-        let (update, cond) = level_expression(line.kind, line.change);
-        let mut values: Item = HashMap::new();
+        let shape = shapes.get(i).copied().unwrap_or(CounterShape::Current);
+        let (level, cond) = level_update(line, shape, hour);
+        let (update, mut values) = match level {
+            Some(u) => (Some(format!("SET {}", u.set.join(", "))), u.values),
+            None => (None, HashMap::new()),
+        };
         let mut put_value = |k: &str, v: AttributeValue| {
-            if update.as_deref().unwrap_or("").contains(k) || cond.contains(k) {
+            let used = |e: &str| {
+                e.match_indices(k).any(|(i, _)| {
+                    !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                })
+            };
+            if used(update.as_deref().unwrap_or("")) || used(&cond) {
                 values.insert(k.to_owned(), v);
             }
         };
@@ -438,21 +618,24 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
         put_value(":entity", s(entity::STOCK_LEVEL));
         put_value(":sku", s(line.sku.as_str()));
         put_value(":loc", s(line.location.as_str()));
-        put_value(":empty", AttributeValue::M(HashMap::new()));
+        put_value(":zh", zeros(crate::counters::HOURS));
+        put_value(":zd", zeros(crate::counters::DAYS));
+        put_value(":h", n(hour));
         if let LevelChange::Count { counted, expected } = line.change {
             put_value(":counted", n(counted));
             if let Some(e) = expected {
                 put_value(":expected", n(e));
             }
         }
-        let mut attr_names = names(update.as_deref().unwrap_or(""), &cond);
-        if let Some(u) = update.as_deref() {
-            attr_names.extend(counter_names(&record.at).into_iter().filter(|(alias, _)| {
-                u.match_indices(alias.as_str()).any(|(i, _)| {
-                    !u[i + alias.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+        values.retain(|k, _| {
+            let used = |e: &str| {
+                e.match_indices(k.as_str()).any(|(i, _)| {
+                    !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
                 })
-            }));
-        }
+            };
+            used(update.as_deref().unwrap_or("")) || used(&cond)
+        });
+        let attr_names = names(update.as_deref().unwrap_or(""), &cond);
         let cond = (!cond.is_empty()).then_some(cond);
         let values = (!values.is_empty()).then_some(values);
         let item = match update {
@@ -511,11 +694,6 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
             ("quantity".to_owned(), n(line.quantity())),
             ("actor".to_owned(), s(&record.actor)),
             ("at".to_owned(), s(&record.at)),
-            ("gsi1pk".to_owned(), s(keys::ledger(&line.sku))),
-            (
-                "gsi1sk".to_owned(),
-                s(keys::ledger_sort(&record.at, &record.movement_id, i)),
-            ),
         ]);
         delta_attrs(&mut item, line.change);
         if let Some(r) = &movement.reference {
@@ -530,10 +708,29 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
         if let Some(c) = movement.order_claim.as_ref() {
             item.insert("order_id".into(), s(c.order_id.as_str()));
         }
+        // A line that changes no level leaves no stream record: its ledger entry is written here.
+        let unchanged_level = matches!(line.change, LevelChange::Record);
+        let entry = unchanged_level
+            .then(|| ledger_entry(&item, &ledger_ref(&record.partition, i), None, None))
+            .flatten();
         if i == 0 {
             item.insert("request_hash".into(), s(&record.request_hash));
             item.insert("response".into(), s(&record.response));
             item.insert("line_count".into(), n(movement.lines.len()));
+        }
+        if let Some(entry) = entry {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(table)
+                            .set_item(Some(entry))
+                            .build()
+                            .expect("table and item are set"),
+                    )
+                    .build(),
+            );
+            roles.push(Role::LedgerEntry);
         }
         items.push(
             TransactWriteItem::builder()
@@ -614,6 +811,49 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
     }
 
     MovementWrite { items, roles }
+}
+
+/// Attributes of a movement line that are its idempotency record, not part of the ledger.
+const RECORD_ONLY: [&str; 5] = ["pk", "sk", "request_hash", "response", "line_count"];
+
+/// The ledger entry of one movement line: the line as the movement recorded it (`line`, the
+/// `MOV#…/LINE#nn` item), keyed into its SKU's ledger partition newest first, with the level's
+/// exact quantities before and after when the change is known (from the stream's old and new
+/// images). None when `line` is not a movement line.
+pub fn ledger_entry(
+    line: &Item,
+    line_ref: &str,
+    before: Option<&Quantities>,
+    after: Option<&Quantities>,
+) -> Option<Item> {
+    let sku = get_s(line, "sku")?;
+    let at = get_s(line, "at")?;
+    let movement_id = get_s(line, "movement_id")?;
+    let number: usize = get_s(line, "sk")?.strip_prefix("LINE#")?.parse().ok()?;
+    let mut entry: Item = line
+        .iter()
+        .filter(|(k, _)| !RECORD_ONLY.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    entry.insert("pk".into(), s(keys::ledger(sku)));
+    entry.insert("sk".into(), s(keys::ledger_sort(at, movement_id, number)));
+    entry.insert("entity".into(), s(entity::LEDGER_ENTRY));
+    entry.insert("movement".into(), s(line_ref));
+    let q = |x: &Quantities| {
+        AttributeValue::M(HashMap::from([
+            ("on_hand".into(), n(x.on_hand)),
+            ("reserved".into(), n(x.reserved)),
+            ("in_transit".into(), n(x.in_transit)),
+            ("available".into(), n(x.available)),
+        ]))
+    };
+    if let Some(b) = before {
+        entry.insert("before".into(), q(b));
+    }
+    if let Some(a) = after {
+        entry.insert("after".into(), q(a));
+    }
+    Some(entry)
 }
 
 /// `<partition>|<sort key>` of a ledger line, as stored in a level's `last_movement`.
@@ -816,18 +1056,32 @@ pub(crate) fn encode_cursor(key: &Item) -> Option<String> {
 
 /// Decodes a cursor, accepting only the index keys of the partition being listed.
 pub(crate) fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, StoreError> {
+    decode_cursor_of(
+        cursor,
+        ["gsi1pk", "gsi1sk", "pk", "sk"],
+        "gsi1pk",
+        partition,
+    )
+}
+
+/// Decodes a cursor that must hold exactly the `keys` and name `partition` in `partition_key`.
+fn decode_cursor_of<const K: usize>(
+    cursor: &str,
+    keys: [&str; K],
+    partition_key: &str,
+    partition: &str,
+) -> Result<Item, StoreError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::InvalidCursor)?;
     let map: HashMap<String, String> =
         serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let expected = ["gsi1pk", "gsi1sk", "pk", "sk"];
-    let valid = map.len() == expected.len()
-        && expected.iter().all(|k| {
+    let valid = map.len() == keys.len()
+        && keys.iter().all(|k| {
             map.get(*k)
                 .is_some_and(|v| !v.is_empty() && v.len() <= 1024)
         })
-        && map.get("gsi1pk").map(String::as_str) == Some(partition);
+        && map.get(partition_key).map(String::as_str) == Some(partition);
     if !valid {
         return Err(StoreError::InvalidCursor);
     }
@@ -1075,14 +1329,85 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<LedgerEntry>, StoreError> {
-        let (items, next_cursor) = self
-            .index_page(&keys::ledger(sku), limit, cursor, true)
-            .await?;
-        let items = items
+        let partition = keys::ledger(sku.as_str());
+        let start = cursor
+            .map(|c| decode_cursor_of(c, ["pk", "sk"], "pk", &partition))
+            .transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(&partition))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
+                    StoreError::InvalidCursor
+                }
+                other => other,
+            })?;
+        let next_cursor = out.last_evaluated_key.as_ref().and_then(encode_cursor);
+        let items = out
+            .items()
             .iter()
             .map(ledger_from_item)
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// Records a movement line in its SKU's ledger with the level's exact before and after (the
+    /// stream's old and new images). Idempotent: a redelivered record finds the entry written.
+    /// Reads the line (`partition|sort key` from the level's `last_movement`) first; a level
+    /// change with no movement line (written by hand) records nothing.
+    pub async fn record_ledger_entry(
+        &self,
+        line_ref: &str,
+        before: Option<&Quantities>,
+        after: &Quantities,
+    ) -> Result<(), StoreError> {
+        let Some((pk, sk)) = line_ref.split_once('|') else {
+            return Ok(());
+        };
+        let line = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?
+            .item;
+        let zero = Quantities::default();
+        let Some(entry) = line
+            .as_ref()
+            .and_then(|l| ledger_entry(l, line_ref, Some(before.unwrap_or(&zero)), Some(after)))
+        else {
+            return Ok(());
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(entry))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::from_sdk(e)),
+        }
     }
 
     /// Applies a movement in one conditional transaction: every line or none.
@@ -1091,10 +1416,12 @@ impl Store {
         movement: &Movement,
         record: &MovementRecord,
     ) -> Result<MovementOutcome, MovementError> {
-        let write = movement_write(&self.table, movement, record);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let mut shapes = vec![CounterShape::Current; movement.lines.len()];
+        let mut conflicts = 0;
+        // Each reshaping attempt learns a level's counter head from DynamoDB's answer; a few
+        // are enough even when other writers roll the same counters meanwhile.
+        for _ in 0..TRANSACTION_ATTEMPTS + 4 {
+            let write = movement_write_shaped(&self.table, movement, record, &shapes);
             let result = self
                 .client
                 .transact_write_items()
@@ -1112,15 +1439,23 @@ impl Store {
                 _ => return Err(StoreError::from_sdk(err).into()),
             };
             match self.explain(movement, &write.roles, &reasons).await {
-                Err(MovementError::Store(StoreError::Busy(m)))
-                    if attempt < TRANSACTION_ATTEMPTS =>
-                {
-                    tracing::warn!(attempt, reason = %m, "transaction conflict, retrying");
-                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                Ok(Explained::Outcome(outcome)) => return Ok(outcome),
+                Ok(Explained::Reshape(lines)) => {
+                    for (i, shape) in lines {
+                        shapes[i] = shape;
+                    }
                 }
-                other => return other,
+                Err(MovementError::Store(StoreError::Busy(m)))
+                    if conflicts + 1 < TRANSACTION_ATTEMPTS =>
+                {
+                    conflicts += 1;
+                    tracing::warn!(attempt = conflicts, reason = %m, "transaction conflict, retrying");
+                    tokio::time::sleep(conflict_backoff(conflicts)).await;
+                }
+                Err(e) => return Err(e),
             }
         }
+        Err(StoreError::Busy("the level's counters kept moving".into()).into())
     }
 
     /// Turns the cancellation reasons of a movement's transaction into its outcome.
@@ -1129,7 +1464,8 @@ impl Store {
         movement: &Movement,
         roles: &[Role],
         reasons: &[aws_sdk_dynamodb::types::CancellationReason],
-    ) -> Result<MovementOutcome, MovementError> {
+    ) -> Result<Explained, MovementError> {
+        let mut reshape = Vec::new();
         let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
             r.code() == Some("ConditionalCheckFailed")
         };
@@ -1138,10 +1474,10 @@ impl Store {
             if let (Role::Ledger(_), true) = (role, failed(reason)) {
                 let item = reason.item().cloned().unwrap_or_default();
                 return match (get_s(&item, "request_hash"), get_s(&item, "response")) {
-                    (Some(h), Some(r)) => Ok(MovementOutcome::Replayed {
+                    (Some(h), Some(r)) => Ok(Explained::Outcome(MovementOutcome::Replayed {
                         request_hash: h.to_owned(),
                         response: r.to_owned(),
-                    }),
+                    })),
                     // Only line 0 stores the response; any line's conflict means the same key.
                     _ => Err(StoreError::Corrupt("ledger entry without response".into()).into()),
                 };
@@ -1158,11 +1494,23 @@ impl Store {
             match *role {
                 Role::Level(i) => {
                     let line = &movement.lines[i];
+                    let counts = Counter::of(line.kind, line.change).is_some();
                     let refusal = match item {
                         Some(item) => {
                             let current = quantities(item);
                             match line.change.apply(Some(current)) {
                                 Err(refusal) => refusal,
+                                // The movement fits: the level's counters were not at the
+                                // movement's hour. Roll them from where they are.
+                                Ok(_) if counts => {
+                                    reshape.push((
+                                        i,
+                                        CounterShape::RollFrom {
+                                            head: get_n(item, "ctr_hour"),
+                                        },
+                                    ));
+                                    continue;
+                                }
                                 // The guard failed on DynamoDB but not here: the level changed
                                 // between the two evaluations. Report what the guard protects.
                                 Ok(_) => Refusal::InsufficientAvailable {
@@ -1176,6 +1524,10 @@ impl Store {
                             }
                             if !self.exists(keys::location(&line.location)).await? {
                                 return Err(MovementError::LocationNotFound(line.location.clone()));
+                            }
+                            if counts && line.change.creates_level() {
+                                reshape.push((i, CounterShape::Create));
+                                continue;
                             }
                             match line.change {
                                 // Known SKU and location, never stocked there: nothing available.
@@ -1243,8 +1595,11 @@ impl Store {
                         },
                     });
                 }
-                Role::Ledger(_) => {}
+                Role::Ledger(_) | Role::LedgerEntry => {}
             }
+        }
+        if !reshape.is_empty() {
+            return Ok(Explained::Reshape(reshape));
         }
         let codes: Vec<_> = reasons.iter().filter_map(|r| r.code()).collect();
         Err(StoreError::Failed(format!("transaction cancelled: {codes:?}")).into())
@@ -1293,14 +1648,119 @@ mod tests {
         let w = movement_write("t", &m, &record());
         assert_eq!(w.items.len(), 2);
         let update = w.items[0].update().unwrap();
+        // The stock guard, and the counters' head at the sale's hour.
         assert_eq!(
             update.condition_expression(),
-            Some("attribute_exists(pk) AND #av >= :q")
+            Some("attribute_exists(pk) AND #av >= :q AND #ch = :h")
         );
-        assert!(update.update_expression().contains("#av = #av - :q"));
+        let hour = hour_of(&record().at);
+        let (hs, ds) = (hour.rem_euclid(48), hour.div_euclid(24).rem_euclid(32));
+        let expr = update.update_expression();
+        assert!(expr.contains("#av = #av - :q"));
+        assert!(
+            expr.contains(&format!("#sh[{hs}] = #sh[{hs}] + :q")),
+            "{expr}"
+        );
+        assert!(
+            expr.contains(&format!("#sd[{ds}] = #sd[{ds}] + :q")),
+            "{expr}"
+        );
+        assert_eq!(update.expression_attribute_values().unwrap()[":h"], n(hour));
         let put = w.items[1].put().unwrap();
         assert_eq!(put.condition_expression(), Some("attribute_not_exists(pk)"));
         assert_eq!(get_s(put.item(), "response"), Some("{}"));
+    }
+
+    fn sale_of(q: u32) -> Movement {
+        Movement {
+            kind: MovementKind::Sale,
+            lines: vec![line(
+                LevelChange::Withdraw(Quantity::parse("q", q.into()).unwrap()),
+                MovementKind::Sale,
+                "WH1",
+            )],
+            new_order: None,
+            order_claim: None,
+            reference: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_sale_after_the_counters_head_empties_exactly_the_slots_it_rolls_past() {
+        let hour = hour_of(&record().at);
+        let shape = CounterShape::RollFrom {
+            head: Some(hour - 3),
+        };
+        let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
+        let update = w.items[0].update().unwrap();
+        let expr = update.update_expression();
+        for back in 1..=2 {
+            let s = (hour - back).rem_euclid(48);
+            assert!(expr.contains(&format!("#sh[{s}] = :zero")), "{expr}");
+        }
+        let own = hour.rem_euclid(48);
+        assert!(expr.contains(&format!("#sh[{own}] = :q")), "{expr}");
+        // The hour before the old head stays, as does the old head itself.
+        let kept = (hour - 3).rem_euclid(48);
+        assert!(!expr.contains(&format!("#sh[{kept}] =")), "{expr}");
+        assert!(expr.contains("#ch = :h"));
+        assert_eq!(
+            update.condition_expression(),
+            Some("attribute_exists(pk) AND #av >= :q AND #ch = :oldh")
+        );
+        // Days later, every slot has rolled: whole rings are written.
+        let shape = CounterShape::RollFrom {
+            head: Some(hour - 24 * 40),
+        };
+        let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
+        let update = w.items[0].update().unwrap();
+        let expr = update.update_expression();
+        assert!(
+            expr.contains("#sh = :lh") && expr.contains("#sd = :lsd"),
+            "{expr}"
+        );
+        let values = update.expression_attribute_values().unwrap();
+        let ring = values[":lh"].as_l().unwrap();
+        assert_eq!(ring.len(), 48);
+        assert_eq!(ring[own as usize], n(2));
+        assert_eq!(ring.iter().filter(|v| **v == n(0)).count(), 47);
+    }
+
+    #[test]
+    fn a_first_receipt_creates_the_level_with_its_counter_rings() {
+        let m = Movement {
+            kind: MovementKind::Receipt,
+            lines: vec![line(
+                LevelChange::Receive {
+                    quantity: Quantity::parse("q", 7).unwrap(),
+                    from_in_transit: false,
+                },
+                MovementKind::Receipt,
+                "WH1",
+            )],
+            new_order: None,
+            order_claim: None,
+            reference: None,
+            reason: None,
+        };
+        let first = movement_write("t", &m, &record());
+        assert_eq!(
+            first.items[0].update().unwrap().condition_expression(),
+            Some("attribute_exists(pk) AND #ch = :h")
+        );
+        let w = movement_write_shaped("t", &m, &record(), &[CounterShape::Create]);
+        let update = w.items[0].update().unwrap();
+        assert_eq!(
+            update.condition_expression(),
+            Some("attribute_not_exists(pk)")
+        );
+        let values = update.expression_attribute_values().unwrap();
+        let day = hour_of(&record().at).div_euclid(24);
+        let received = values[":lrd"].as_l().unwrap();
+        assert_eq!(received.len(), 32);
+        assert_eq!(received[day.rem_euclid(32) as usize], n(7));
+        assert!(values[":lsd"].as_l().unwrap().iter().all(|v| *v == n(0)));
     }
 
     #[test]

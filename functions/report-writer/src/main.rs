@@ -6,7 +6,7 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 use shared::{
-    alerts::evaluator::system_clock,
+    clock::Clock,
     config::{init_tracing, load_or_report, report_writer_from_sdk, ReportConfig},
     report_writer::ReportWriter,
 };
@@ -33,11 +33,11 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let config = load_or_report(ReportConfig::from_env)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let clock = system_clock();
+    let clock = Clock::system();
     let writer = report_writer_from_sdk(&sdk, &config, clock.clone());
     let (writer, clock) = (&writer, &clock);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now = clock();
+        let now = clock.now();
         let day = requested_day(&event.payload, now)?;
         let manifest = writer.run(day, now).await?;
         Ok::<Value, Error>(json!(manifest))

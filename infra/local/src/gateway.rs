@@ -110,6 +110,16 @@ impl Gateway {
         self
     }
 
+    /// Every function takes the time from `clock`.
+    pub fn with_clock(mut self, clock: shared::clock::Clock) -> Self {
+        self.functions = self
+            .functions
+            .into_iter()
+            .map(|(id, app)| (id, app.with_clock(clock.clone())))
+            .collect();
+        self
+    }
+
     /// Gives the reports function its bucket.
     pub fn with_reports(mut self, reports: shared::api::ReportsBucket) -> Self {
         if let Some(app) = self.functions.remove(Function::ReportsApi.logical_id()) {

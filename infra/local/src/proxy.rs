@@ -111,6 +111,8 @@ pub struct Capacity {
     pub table: f64,
     /// Capacity units per global secondary index.
     pub indexes: BTreeMap<String, f64>,
+    /// Metered writes DynamoDB refused (cancelled transactions, failed conditions), by operation.
+    pub refused: BTreeMap<String, u64>,
 }
 
 impl Capacity {
@@ -125,6 +127,12 @@ impl Capacity {
                 .writes
                 .iter()
                 .map(|(k, v)| (k.clone(), v - before.writes.get(k).copied().unwrap_or(0)))
+                .filter(|(_, v)| *v > 0)
+                .collect(),
+            refused: self
+                .refused
+                .iter()
+                .map(|(k, v)| (k.clone(), v - before.refused.get(k).copied().unwrap_or(0)))
                 .filter(|(_, v)| *v > 0)
                 .collect(),
             table: self.table - before.table,
@@ -354,6 +362,7 @@ impl Inner {
         let Ok(v) = serde_json::from_slice::<Value>(response) else {
             return;
         };
+
         let entries: Vec<&Value> = match &v["ConsumedCapacity"] {
             Value::Array(a) => a.iter().collect(),
             Value::Object(_) => vec![&v["ConsumedCapacity"]],
@@ -414,6 +423,9 @@ impl Inner {
         };
         if metered && parts.status.is_success() {
             self.record_capacity(&op, &body);
+        } else if metered {
+            let mut state = self.state.lock().expect("proxy state");
+            *state.capacity.refused.entry(op.clone()).or_default() += 1;
         }
         Response::from_parts(parts, Full::new(body))
     }

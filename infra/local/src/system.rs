@@ -6,8 +6,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use shared::{
-    alerts::evaluator::{system_clock, Clock, Evaluator},
+    alerts::evaluator::Evaluator,
     api::ReportsBucket,
+    clock::Clock,
     config::{evaluator_from_sdk, report_writer_from_sdk, EvaluatorConfig, ReportConfig},
     report_writer::ReportWriter,
     store::{RequestCounter, Store},
@@ -48,7 +49,7 @@ impl Options {
             listen,
             key,
             rule_cache: Duration::from_secs(0),
-            clock: system_clock(),
+            clock: Clock::system(),
             counter: None,
             console: None,
         }
@@ -122,7 +123,8 @@ impl System {
         .with_reports(ReportsBucket {
             s3,
             bucket: bucket.clone(),
-        });
+        })
+        .with_clock(options.clock.clone());
         if let Some(config) = options.console {
             gateway = gateway.with_console(project_root().join("console"), config);
         }

@@ -22,7 +22,7 @@ use super::{
     rules::Rule,
     store::{AlertStore, Pending, Silence, Tracker, Transition},
 };
-use crate::{domain::Quantities, store::StoreError};
+use crate::{clock::Clock, domain::Quantities, store::StoreError};
 
 /// Why one record could not be processed; it is retried.
 #[derive(Debug, thiserror::Error)]
@@ -33,13 +33,6 @@ pub enum RecordError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
-}
-
-/// The current time in seconds; injectable so tests can move the clock.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -109,42 +102,24 @@ impl N<'_> {
     }
 }
 
-/// A counters map (`{"M": {"h493000": {"N": "3"}, ...}}`) read straight into (bucket, units)
-/// pairs; keys are a letter and the bucket number.
-struct Counters(Vec<(i64, i64)>);
+/// A counter ring (`{"L": [{"N": "3"}, ...]}`, see [`crate::counters`]) read straight into its
+/// slot values.
+struct Ring(Vec<i64>);
 
-impl<'de> Deserialize<'de> for Counters {
+impl<'de> Deserialize<'de> for Ring {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = Vec<(i64, i64)>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of sales buckets")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(64));
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let value: N<'de> = map.next_value()?;
-                    let units = value.int().map_err(serde::de::Error::custom)?;
-                    if let Some(bucket) = key.get(1..).and_then(|n| n.parse().ok()) {
-                        out.push((bucket, units));
-                    }
-                }
-                Ok(out)
-            }
-        }
         #[derive(Deserialize)]
-        struct M {
-            #[serde(rename = "M", deserialize_with = "entries")]
-            m: Vec<(i64, i64)>,
+        struct L<'a> {
+            #[serde(rename = "L", borrow)]
+            l: Vec<N<'a>>,
         }
-        fn entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(i64, i64)>, D::Error> {
-            d.deserialize_map(Entries)
-        }
-        M::deserialize(d).map(|m| Counters(m.m))
+        let list = L::deserialize(d)?;
+        list.l
+            .iter()
+            .map(N::int)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Ring)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -167,8 +142,10 @@ struct Image<'a> {
     available: Option<N<'a>>,
     #[serde(borrow)]
     version: Option<N<'a>>,
-    sold_h: Option<Counters>,
-    sold_d: Option<Counters>,
+    sold_h: Option<Ring>,
+    sold_d: Option<Ring>,
+    #[serde(borrow)]
+    ctr_hour: Option<N<'a>>,
     #[serde(borrow)]
     last_sale_at: Option<S<'a>>,
     #[serde(borrow)]
@@ -192,6 +169,8 @@ struct OldImage<'a> {
     in_transit: Option<N<'a>>,
     #[serde(borrow)]
     available: Option<N<'a>>,
+    #[serde(borrow)]
+    last_movement: Option<S<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -217,8 +196,11 @@ struct StreamRecord<'a> {
     dynamodb: Change<'a>,
 }
 
-fn buckets(counters: &Option<Counters>) -> BTreeMap<i64, i64> {
-    counters.iter().flat_map(|c| c.0.iter().copied()).collect()
+fn buckets(ring: &Option<Ring>, head: Option<i64>, len: i64) -> BTreeMap<i64, i64> {
+    match (ring, head) {
+        (Some(r), Some(head)) => crate::counters::unroll(&r.0, head, len),
+        _ => BTreeMap::new(),
+    }
 }
 
 impl Image<'_> {
@@ -229,6 +211,7 @@ impl Image<'_> {
     }
 
     fn snapshot(&self) -> Result<LevelSnapshot, String> {
+        let head = self.ctr_hour.as_ref().map(N::int).transpose()?;
         let text = |v: &Option<S<'_>>, name: &str| {
             v.as_ref()
                 .map(|s| s.s.to_string())
@@ -247,8 +230,12 @@ impl Image<'_> {
                     .ok_or("stock level without available")?
                     .int()?,
             },
-            sold_hourly: buckets(&self.sold_h),
-            sold_daily: buckets(&self.sold_d),
+            sold_hourly: buckets(&self.sold_h, head, crate::counters::HOURS),
+            sold_daily: buckets(
+                &self.sold_d,
+                head.map(|h| h.div_euclid(24)),
+                crate::counters::DAYS,
+            ),
             last_sale_at: unix_of(self.last_sale_at.as_ref().map(|s| s.s.as_ref())),
             last_receipt_at: unix_of(self.last_receipt_at.as_ref().map(|s| s.s.as_ref())),
             created_at: unix_of(self.created_at.as_ref().map(|s| s.s.as_ref())),
@@ -264,7 +251,8 @@ pub struct LevelChange {
     pub new: LevelSnapshot,
     /// The level's quantities before the change (None for a new level).
     pub old: Option<Quantities>,
-    /// The ledger line that made the change (`partition|sort key`).
+    /// The movement line that made the change (`partition|sort key`), when the change is a new
+    /// movement (not the same one again, as a retried write or a hand edit would show).
     pub ledger_ref: Option<String>,
 }
 
@@ -275,6 +263,16 @@ pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
     let Some(image) = record.dynamodb.new_image.as_ref().filter(|i| i.is_level()) else {
         return Ok(None);
     };
+    let new_movement = image.last_movement.as_ref().map(|m| m.s.as_ref());
+    let old_movement = record
+        .dynamodb
+        .old_image
+        .as_ref()
+        .and_then(|o| o.last_movement.as_ref())
+        .map(|m| m.s.as_ref());
+    let ledger_ref = new_movement
+        .filter(|m| old_movement != Some(*m))
+        .map(str::to_owned);
     let old = match record.dynamodb.old_image.as_ref() {
         Some(o)
             if o.entity
@@ -294,7 +292,7 @@ pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
         event_id: record.event_id.into_owned(),
         new: image.snapshot()?,
         old,
-        ledger_ref: image.last_movement.as_ref().map(|s| s.s.to_string()),
+        ledger_ref,
     }))
 }
 
@@ -324,6 +322,8 @@ struct RuleCache {
 /// The evaluator: built once at init, shared by every invocation.
 pub struct Evaluator {
     store: AlertStore,
+    /// Writes the SKU ledgers from the stream.
+    ledger: crate::store::Store,
     notifier: Notifier,
     refresh: Duration,
     clock: Clock,
@@ -358,6 +358,7 @@ fn alert_id(rule_id: &str, sku: &str, location: &str, event_id: &str) -> String 
 impl Evaluator {
     pub fn new(store: AlertStore, notifier: Notifier, refresh: Duration, clock: Clock) -> Self {
         Self {
+            ledger: crate::store::Store::new(store.client().clone(), store.table()),
             store,
             notifier,
             refresh,
@@ -378,7 +379,7 @@ impl Evaluator {
                 return Ok((c.rules.clone(), c.silences.clone()));
             }
         }
-        let (rules, silences) = self.store.load_rules_and_silences((self.clock)()).await?;
+        let (rules, silences) = self.store.load_rules_and_silences(self.clock.now()).await?;
         let rules = RuleSet::new(rules);
         let entry = RuleCache {
             loaded: Instant::now(),
@@ -441,18 +442,16 @@ impl Evaluator {
             ledger_ref,
         } = change;
 
-        // The ledger line that made this change gets the level's exact before and after values.
+        // The movement line that made this change enters its SKU's ledger with the level's exact
+        // before and after values.
         if let Some(reference) = &ledger_ref {
-            let changed = old.as_ref().is_none_or(|o| *o != new.quantities) || new.version <= 1;
-            if changed {
-                self.store
-                    .annotate_ledger(reference, old.as_ref(), &new.quantities)
-                    .await?;
-            }
+            self.ledger
+                .record_ledger_entry(reference, old.as_ref(), &new.quantities)
+                .await?;
         }
 
         let (rules, silences) = self.rules().await?;
-        let now = (self.clock)();
+        let now = self.clock.now();
         let silenced = |rule: &Rule| {
             silences.iter().any(|s| {
                 s.silence_id == format!("rule:{}", rule.rule_id)
@@ -675,7 +674,7 @@ mod tests {
         let level = r#"{"eventID":"e1","eventName":"MODIFY","dynamodb":{"SequenceNumber":"7",
             "NewImage":{"entity":{"S":"stock_level"},"sku":{"S":"A"},"location":{"S":"WH1"},
               "on_hand":{"N":"5"},"available":{"N":"4"},"reserved":{"N":"1"},"version":{"N":"3"},
-              "sold_h":{"M":{"h10":{"N":"2"},"h11":{"N":"1"}}},"last_movement":{"S":"MOV#x|LINE#00"}},
+              "sold_h":{"L":[{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"0"},{"N":"2"},{"N":"1"}]},"ctr_hour":{"N":"11"},"last_movement":{"S":"MOV#x|LINE#00"}},
             "OldImage":{"entity":{"S":"stock_level"},"sku":{"S":"A"},"location":{"S":"WH1"},
               "on_hand":{"N":"6"},"available":{"N":"5"},"version":{"N":"2"}}}}"#;
         let change = parse_record(level).unwrap().unwrap();

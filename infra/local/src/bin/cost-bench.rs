@@ -1,0 +1,379 @@
+//! What each movement costs in DynamoDB write capacity, on AWS's own engine (DynamoDB Local).
+//!
+//! Every DynamoDB call of the system (the API, the stream evaluator) goes through the metering
+//! proxy, which asks for `ReturnConsumedCapacity: INDEXES` on every write and sums what DynamoDB
+//! reports per table and index. A movement's cost is everything written between sending it and the
+//! evaluator having processed its stream records: the transaction, its index writes, and the
+//! evaluator's own writes for it. Measured on a fresh level and again after 30 days of hourly
+//! trading (the clock of the API and the evaluator moves an hour between sales), with the level
+//! and ledger item sizes and the hot-SKU ceiling they imply.
+//!
+//! Run: `cargo run --profile perf -p local-stack --bin cost-bench`
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+};
+
+use anyhow::{ensure, Context};
+use aws_sdk_dynamodb::types::AttributeValue;
+use http::Method;
+use local_stack::{
+    client::ApiClient,
+    jwt::JwtKey,
+    proxy::{Capacity, Proxy},
+    system::{Options, System},
+    Emulators, Endpoints,
+};
+use serde_json::{json, Value};
+use shared::clock::Clock;
+
+const SCOPES: &str = "inventory/sell inventory/read inventory/admin";
+const DAYS: i64 = 30;
+
+/// DynamoDB's item size: attribute names plus values (strings by UTF-8 length, numbers about one
+/// byte per two digits plus one, maps and lists 3 bytes plus one per element), as its docs count.
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => {
+            let digits = n.trim_start_matches('-').replace('.', "");
+            let digits = digits.trim_start_matches('0');
+            digits.len().div_ceil(2) + 1
+        }
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+struct Bench {
+    system: System,
+    proxy: Proxy,
+    api: ApiClient,
+    token: String,
+    offset: Arc<AtomicI64>,
+    next_key: u64,
+}
+
+impl Bench {
+    async fn call(&mut self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.next_key += 1;
+        let key = format!("cost-{}", self.next_key);
+        let auth = format!("Bearer {}", self.token);
+        let r = self
+            .api
+            .send(
+                method,
+                path,
+                &[("authorization", &auth), ("idempotency-key", &key)],
+                Some(body.to_string().into_bytes()),
+            )
+            .await?;
+        ensure!(r.status.is_success(), "{path}: {} {:?}", r.status, r.json());
+        Ok(r.json())
+    }
+
+    /// The capacity one movement costs, all-in: its own writes and the evaluator's for it.
+    async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<Capacity> {
+        self.system.poller.drain().await?;
+        let before = self.proxy.capacity();
+        self.call(Method::POST, path, body).await?;
+        self.system.poller.drain().await?;
+        Ok(self.proxy.capacity().since(&before))
+    }
+
+    async fn item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
+        self.system
+            .dynamodb
+            .get_item()
+            .table_name(&self.system.table)
+            .key("pk", AttributeValue::S(pk.into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .send()
+            .await?
+            .item
+            .with_context(|| format!("{pk} {sk} not found"))
+    }
+
+    /// The sizes of the newest ledger entry of a SKU and of the movement line it records.
+    async fn newest_ledger_sizes(&self, sku: &str) -> anyhow::Result<(usize, usize)> {
+        let page = self
+            .system
+            .dynamodb
+            .query()
+            .table_name(&self.system.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(format!("LEDGER#{sku}")))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await?;
+        let entry = page.items().first().context("no ledger entry")?;
+        let line = entry["movement"]
+            .as_s()
+            .map_err(|_| anyhow::anyhow!("entry without movement"))?;
+        let (pk, sk) = line.split_once('|').context("movement reference")?;
+        Ok((item_size(entry), item_size(&self.item(pk, sk).await?)))
+    }
+
+    fn advance_hours(&self, hours: i64) {
+        self.offset.fetch_add(hours * 3600, Ordering::Relaxed);
+    }
+}
+
+fn movements(order: u64) -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "sale",
+            "/v1/sales",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
+        ),
+        (
+            "3-line order",
+            "/v1/orders",
+            json!({ "order_id": format!("ord-{order}"), "lines": [
+                { "sku": "A", "location": "WH1", "quantity": 1 },
+                { "sku": "B", "location": "WH1", "quantity": 1 },
+                { "sku": "C", "location": "WH1", "quantity": 1 },
+            ] }),
+        ),
+        (
+            "receipt",
+            "/v1/receipts",
+            json!({ "sku": "A", "location": "WH1", "quantity": 5 }),
+        ),
+        (
+            "refund (restocked)",
+            "/v1/refunds",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": format!("ord-{order}") }),
+        ),
+        (
+            "transfer",
+            "/v1/transfers",
+            json!({ "sku": "A", "from": "WH1", "to": "WH2", "quantity": 1 }),
+        ),
+    ]
+}
+
+struct Row {
+    state: &'static str,
+    movement: &'static str,
+    capacity: Capacity,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let emulators = Emulators::start()?;
+    let proxy = Proxy::start(&emulators.dynamodb.endpoint(), true).await?;
+    let endpoints = Endpoints {
+        dynamodb: proxy.endpoint(),
+        moto: emulators.moto.endpoint(),
+    };
+    let key = JwtKey::random();
+    let offset = Arc::new(AtomicI64::new(0));
+    let mut options = Options::new(
+        "costbench",
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        key.clone(),
+    );
+    options.clock = Clock::offset(offset.clone());
+    let system = System::start(&endpoints, options).await?;
+    let mut bench = Bench {
+        api: ApiClient::new(system.gateway.base_url()),
+        system,
+        proxy,
+        token: key.mint("bench", SCOPES, 3600),
+        offset,
+        next_key: 0,
+    };
+    for loc in ["WH1", "WH2"] {
+        bench
+            .call(
+                Method::PUT,
+                &format!("/v1/locations/{loc}"),
+                json!({ "name": loc, "kind": "warehouse" }),
+            )
+            .await?;
+    }
+    for sku in ["A", "B", "C"] {
+        bench
+            .call(
+                Method::PUT,
+                &format!("/v1/skus/{sku}"),
+                json!({ "name": format!("Product {sku}") }),
+            )
+            .await?;
+        bench
+            .call(
+                Method::POST,
+                "/v1/receipts",
+                json!({ "sku": sku, "location": "WH1", "quantity": 100_000 }),
+            )
+            .await?;
+    }
+    bench
+        .call(
+            Method::POST,
+            "/v1/receipts",
+            json!({ "sku": "A", "location": "WH2", "quantity": 10 }),
+        )
+        .await?;
+    bench.system.poller.drain().await?;
+
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    let mut order = 0;
+    order += 1;
+    for (name, path, body) in movements(order) {
+        rows.push(Row {
+            state: "fresh level",
+            movement: name,
+            capacity: bench.measure(path, body).await?,
+        });
+    }
+    let fresh_level = item_size(&bench.item("SKU#A", "LOC#WH1").await?);
+    bench
+        .measure(
+            "/v1/sales",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
+        )
+        .await?;
+    let (entry, line) = bench.newest_ledger_sizes("A").await?;
+    sizes.push(("fresh", fresh_level, line, entry));
+
+    // 30 days of hourly trading: a sale every hour, a receipt and a refund every day.
+    eprintln!("trading hourly for {DAYS} days...");
+    let trading_started = bench.proxy.capacity();
+    for hour in 0..DAYS * 24 {
+        bench.advance_hours(1);
+        bench
+            .call(
+                Method::POST,
+                "/v1/sales",
+                json!({ "sku": "A", "location": "WH1", "quantity": 2 }),
+            )
+            .await?;
+        if hour % 24 == 0 {
+            order += 1;
+            bench
+                .call(Method::POST, "/v1/orders", json!({ "order_id": format!("day-{order}"), "lines": [{ "sku": "A", "location": "WH1", "quantity": 1 }] }))
+                .await?;
+            bench
+                .call(
+                    Method::POST,
+                    "/v1/receipts",
+                    json!({ "sku": "A", "location": "WH1", "quantity": 20 }),
+                )
+                .await?;
+            bench
+                .call(Method::POST, "/v1/refunds", json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": format!("day-{order}") }))
+                .await?;
+        }
+        if hour % 6 == 0 {
+            bench.system.poller.drain().await?;
+        }
+    }
+    bench.system.poller.drain().await?;
+    let trading = bench.proxy.capacity().since(&trading_started);
+    order += 1;
+    for (name, path, body) in movements(order) {
+        rows.push(Row {
+            state: "after 30 days",
+            movement: name,
+            capacity: bench.measure(path, body).await?,
+        });
+    }
+    let steady_level = item_size(&bench.item("SKU#A", "LOC#WH1").await?);
+    bench
+        .measure(
+            "/v1/sales",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
+        )
+        .await?;
+    let (entry, line) = bench.newest_ledger_sizes("A").await?;
+    sizes.push(("after 30 days of hourly trading", steady_level, line, entry));
+
+    println!("## Write capacity per movement (DynamoDB Local, ReturnConsumedCapacity=INDEXES)");
+    println!();
+    println!("Every write the movement causes, summed: its transaction (table and index) and the stream evaluator's writes for it.");
+    println!();
+    println!("| level | movement | writes | refused attempts | table WCU | gsi1 WCU | total WCU |");
+    println!("|---|---|---|---|---:|---:|---:|");
+    for r in &rows {
+        let writes: Vec<String> = r
+            .capacity
+            .writes
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        let refused: Vec<String> = r
+            .capacity
+            .refused
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        println!(
+            "| {} | {} | {} | {} | {} | {} | **{}** |",
+            r.state,
+            r.movement,
+            writes.join(", "),
+            if refused.is_empty() {
+                "-".to_owned()
+            } else {
+                refused.join(", ")
+            },
+            r.capacity.table,
+            r.capacity.indexes.get("gsi1").copied().unwrap_or(0.0),
+            r.capacity.total()
+        );
+    }
+    println!();
+    println!();
+    let written: u64 = trading.writes.values().sum();
+    let refused: u64 = trading.refused.values().sum();
+    println!(
+        "30 days of hourly trading (a 2-unit sale every hour; an order, a receipt and a refund \
+         every day): {written} metered writes, {:.0} WCU, and {refused} refused attempts: the first \
+         write of each hour finds the level's counters at an older hour and is sent again, \
+         rolled forward (see `shared/src/counters.rs`).",
+        trading.total()
+    );
+    println!();
+    println!(
+        "Item sizes as DynamoDB counts them, and a sale by AWS's published per-item rule (a \
+         transactional write costs 2 WCU per started KB of each item, a standard write 1): \
+         level and movement line in the transaction, the ledger entry written from the stream."
+    );
+    println!();
+    println!("| level | level item | sale's movement line | its ledger entry | sale by the per-item rule | the sale's write on the level item | sales/s per SKU-location (1,000 WCU/s per item) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (state, level, line, entry) in sizes {
+        let kb = |b: usize| b.div_ceil(1024).max(1);
+        let level_units = 2 * kb(level);
+        let sale = level_units + 2 * kb(line) + kb(entry);
+        println!(
+            "| {state} | {level} B | {line} B | {entry} B | **{sale} WCU** | {level_units} WCU | {} |",
+            1000 / level_units
+        );
+    }
+    Ok(())
+}
