@@ -832,6 +832,49 @@ async fn ledger_pages_newest_first_without_gaps() {
 }
 
 #[tokio::test]
+async fn a_listing_cut_by_dynamodbs_one_megabyte_page_limit_still_offers_the_rest() {
+    let app = spawn_app().await;
+    // 60 SKUs of about 25 KB each (32 attributes of 256 three-byte characters): 1.5 MB, more
+    // than one Query page of DynamoDB can hold, whatever `limit` asks for.
+    let value: String = "倉".repeat(256);
+    let attributes: serde_json::Map<String, Value> = (0..32)
+        .map(|i| (format!("a{i:02}"), json!(value)))
+        .collect();
+    for i in 0..60 {
+        let r = app
+            .put(
+                &format!("/v1/skus/BIG-{i:02}"),
+                Role::Ops,
+                json!({ "name": format!("Big {i}"), "attributes": attributes }),
+            )
+            .await;
+        assert!(r.status.is_success(), "{:?}", r.json());
+    }
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut path = "/v1/skus?limit=100".to_owned();
+    loop {
+        let page = app.get(&path, Role::ReadOnly).await.json();
+        pages += 1;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["sku"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/skus?limit=100&cursor={c}"),
+            None => break,
+        }
+        assert!(pages < 10, "cursor never ends");
+    }
+    assert!(pages >= 2, "the first page held everything: {pages}");
+    let expected: Vec<String> = (0..60).map(|i| format!("BIG-{i:02}")).collect();
+    assert_eq!(seen, expected, "no SKU lost or repeated across pages");
+}
+
+#[tokio::test]
 async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
     let app = spawn_app().await;
     app.stocked("HOT", "WH1", 137).await;

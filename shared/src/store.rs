@@ -1285,11 +1285,9 @@ impl Store {
                 }
                 other => other,
             })?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .filter(|_| out.items().len() as i32 >= limit)
-            .and_then(encode_cursor);
+        // Whenever DynamoDB says there is more: a page is also cut at 1 MB of items read, before
+        // `limit` (a page can then come back with fewer items, or none, and a cursor).
+        let next = out.last_evaluated_key.as_ref().and_then(encode_cursor);
         Ok((out.items.unwrap_or_default(), next))
     }
 
