@@ -9,4 +9,5 @@ pub mod counters;
 pub mod domain;
 pub mod report_writer;
 pub mod reports;
+pub mod schema;
 pub mod store;

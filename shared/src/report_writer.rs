@@ -204,19 +204,8 @@ pub struct Manifest {
     pub time_rules_evaluated: usize,
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-fn get_n(item: &Item, name: &str) -> i64 {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-fn unix(item: &Item, name: &str) -> Option<i64> {
-    get_s(item, name).and_then(|t| {
+fn unix(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| {
         time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
             .ok()
             .map(|t| t.unix_timestamp())
@@ -224,58 +213,34 @@ fn unix(item: &Item, name: &str) -> Option<i64> {
 }
 
 /// A stock-level item as the report reads it (public for the benchmark).
-pub fn history(item: &Item) -> Option<(LevelHistory, LevelSnapshot)> {
-    let sku = get_s(item, "sku")?.to_owned();
-    let location = get_s(item, "location")?.to_owned();
-    let quantities = Quantities {
-        on_hand: get_n(item, "on_hand"),
-        reserved: get_n(item, "reserved"),
-        in_transit: get_n(item, "in_transit"),
-        available: get_n(item, "available"),
-    };
-    // The counter rings (see `crate::counters`), read back for the window ending at their head.
-    let head = item
-        .get("ctr_hour")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse::<i64>().ok());
-    let ring = |name: &str, hourly: bool| -> BTreeMap<i64, i64> {
-        let values: Vec<i64> = item
-            .get(name)
-            .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .map(|v| v.as_n().ok().and_then(|n| n.parse().ok()).unwrap_or(0))
-                    .collect()
-            })
-            .unwrap_or_default();
-        match head {
-            Some(h) if hourly => crate::counters::unroll(&values, h, crate::counters::HOURS),
-            Some(h) => crate::counters::unroll(&values, h.div_euclid(24), crate::counters::DAYS),
-            None => BTreeMap::new(),
-        }
-    };
+pub fn history(item: &Item) -> Result<(LevelHistory, LevelSnapshot), crate::schema::Malformed> {
+    use crate::counters::{unroll, DAYS, HOURS};
+    let i: crate::schema::LevelItem = crate::schema::decode(entity::STOCK_LEVEL, item)?;
+    let quantities: Quantities = i.quantities.into();
+    // The counter rings, read back for the window ending at their head.
+    let today = i.ctr_hour.div_euclid(24);
     let h = LevelHistory {
-        sku: sku.clone(),
-        location: location.clone(),
+        sku: i.sku.clone(),
+        location: i.location.clone(),
         quantities,
-        sold: ring("sold_d", false),
-        received: ring("rcv_d", false),
-        refunded: ring("rfd_d", false),
-        last_sale_at: unix(item, "last_sale_at"),
-        last_receipt_at: unix(item, "last_receipt_at"),
+        sold: unroll(&i.sold_d, today, DAYS),
+        received: unroll(&i.rcv_d, today, DAYS),
+        refunded: unroll(&i.rfd_d, today, DAYS),
+        last_sale_at: unix(i.last_sale_at.as_deref()),
+        last_receipt_at: unix(i.last_receipt_at.as_deref()),
     };
     let snapshot = LevelSnapshot {
-        sku,
-        location,
+        sku: i.sku,
+        location: i.location,
         quantities,
-        sold_hourly: ring("sold_h", true),
+        sold_hourly: unroll(&i.sold_h, i.ctr_hour, HOURS),
         sold_daily: h.sold.clone(),
         last_sale_at: h.last_sale_at,
         last_receipt_at: h.last_receipt_at,
-        created_at: unix(item, "created_at"),
-        version: get_n(item, "version"),
+        created_at: unix(Some(&i.created_at)),
+        version: i.version,
     };
-    Some((h, snapshot))
+    Ok((h, snapshot))
 }
 
 /// Writes the reports and evaluates the time-based rules. Built once at init.
@@ -331,8 +296,13 @@ impl ReportWriter {
             let mut snapshot_rows = Vec::new();
             let mut trend_rows = Vec::new();
             for item in page.items() {
-                let Some((h, level)) = history(item) else {
-                    continue;
+                // One malformed level never blocks the day's report: it is logged and left out.
+                let (h, level) = match history(item) {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::error!(error = %e, pk = ?item.get("pk"), "level left out of the report");
+                        continue;
+                    }
                 };
                 levels += 1;
                 snapshot_rows.push(reports::snapshot_row(&h, day, now));
@@ -397,39 +367,43 @@ impl ReportWriter {
             .table_name(&self.table)
             .index_name(crate::store::INDEX)
             .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :d)")
-            .expression_attribute_values(":p", AttributeValue::S("ALERTS".into()))
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(crate::schema::keys::ALERT_LIST.into()),
+            )
             .expression_attribute_values(":d", AttributeValue::S(date.clone()))
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
             let item = item.map_err(StoreError::from_sdk)?;
-            let text = |k: &str| get_s(&item, k).map(str::to_owned);
-            let fired_at = text("fired_at").unwrap_or_default();
-            let severity = text("severity").unwrap_or_default();
-            *by_severity.entry(severity.clone()).or_default() += 1;
-            *by_kind.entry(text("kind").unwrap_or_default()).or_default() += 1;
+            let a: crate::schema::AlertItem = match crate::schema::decode(entity::ALERT, &item) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(error = %e, "alert left out of the report");
+                    continue;
+                }
+            };
+            *by_severity.entry(a.severity.clone()).or_default() += 1;
+            *by_kind.entry(a.kind.clone()).or_default() += 1;
             alert_rows.push(reports::AlertRow {
                 dt: date.clone(),
-                alert_id: text("alert_id").unwrap_or_default(),
-                rule_id: text("rule_id").unwrap_or_default(),
-                rule_name: text("rule_name").unwrap_or_default(),
-                kind: text("kind").unwrap_or_default(),
-                severity,
-                sku: text("sku").unwrap_or_default(),
-                location: text("location").unwrap_or_default(),
-                state: text("state").unwrap_or_default(),
                 minutes_to_acknowledge: reports::minutes_between(
-                    &fired_at,
-                    get_s(&item, "acknowledged_at"),
+                    &a.fired_at,
+                    a.acknowledged_at.as_deref(),
                 ),
-                minutes_to_resolve: reports::minutes_between(
-                    &fired_at,
-                    get_s(&item, "resolved_at"),
-                ),
-                acknowledged_at: text("acknowledged_at"),
-                resolved_at: text("resolved_at"),
-                fired_at,
+                minutes_to_resolve: reports::minutes_between(&a.fired_at, a.resolved_at.as_deref()),
+                alert_id: a.alert_id,
+                rule_id: a.rule_id,
+                rule_name: a.rule_name,
+                kind: a.kind,
+                severity: a.severity,
+                sku: a.sku,
+                location: a.location,
+                state: a.state,
+                acknowledged_at: a.acknowledged_at,
+                resolved_at: a.resolved_at,
+                fired_at: a.fired_at,
             });
             if alert_rows.len() >= PAGE as usize {
                 alerts.push(self, &std::mem::take(&mut alert_rows)).await?;

@@ -37,51 +37,10 @@ use crate::domain::{
     Quantities, Refusal, SkuId, StockLevel,
 };
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use crate::schema::Item;
 
-/// Entity types written to the `entity` attribute; the alert evaluator's stream filter selects
-/// `stock_level` alone.
-pub mod entity {
-    pub const SKU: &str = "sku";
-    pub const LOCATION: &str = "location";
-    pub const STOCK_LEVEL: &str = "stock_level";
-    pub const MOVEMENT: &str = "movement";
-    pub const LEDGER_ENTRY: &str = "ledger_entry";
-    pub const ORDER: &str = "order";
-}
-
-/// Key builders: every key of the table is spelled here and nowhere else.
-pub mod keys {
-    use crate::domain::{LocationId, OrderId, SkuId};
-
-    pub const META: &str = "META";
-    pub const SKU_LIST: &str = "SKUS";
-    pub const LOCATION_LIST: &str = "LOCATIONS";
-
-    pub fn sku(sku: &SkuId) -> String {
-        format!("SKU#{sku}")
-    }
-    pub fn level_sk(location: &LocationId) -> String {
-        format!("LOC#{location}")
-    }
-    pub fn location(location: &LocationId) -> String {
-        format!("LOC#{location}")
-    }
-    pub fn order(order: &OrderId) -> String {
-        format!("ORDER#{order}")
-    }
-    /// The partition of a SKU's ledger entries.
-    pub fn ledger(sku: &str) -> String {
-        format!("LEDGER#{sku}")
-    }
-    pub fn movement_line(line: usize) -> String {
-        format!("LINE#{line:02}")
-    }
-    /// Ledger entries sort newest first by time, then movement and line.
-    pub fn ledger_sort(at: &str, movement_id: &str, line: usize) -> String {
-        format!("{at}#{movement_id}#{line:02}")
-    }
-}
+pub use crate::schema::{entity, keys};
+use crate::schema::{decode, LedgerEntryItem, LevelItem, LocationItem, QuantitiesItem, SkuItem};
 
 /// The one secondary index: SKU and location listings, and each SKU's ledger newest first.
 pub const INDEX: &str = "gsi1";
@@ -589,8 +548,8 @@ pub fn movement_write_shaped(
 
     for (i, line) in movement.lines.iter().enumerate() {
         let key = HashMap::from([
-            ("pk".to_owned(), s(keys::sku(&line.sku))),
-            ("sk".to_owned(), s(keys::level_sk(&line.location))),
+            ("pk".to_owned(), s(keys::sku(line.sku.as_str()))),
+            ("sk".to_owned(), s(keys::location(line.location.as_str()))),
         ]);
         let shape = shapes.get(i).copied().unwrap_or(CounterShape::Current);
         let (level, cond) = level_update(line, shape, hour);
@@ -673,10 +632,10 @@ pub fn movement_write_shaped(
                 other.sku == line.sku && matches!(other.change, LevelChange::Withdraw(_))
             });
             if !sku_withdrawn_elsewhere {
-                items.push(exists_check(table, keys::sku(&line.sku)));
+                items.push(exists_check(table, keys::sku(line.sku.as_str())));
                 roles.push(Role::SkuExists(i));
             }
-            items.push(exists_check(table, keys::location(&line.location)));
+            items.push(exists_check(table, keys::location(line.location.as_str())));
             roles.push(Role::LocationExists(i));
         }
     }
@@ -759,7 +718,7 @@ pub fn movement_write_shaped(
             );
         }
         let item: Item = HashMap::from([
-            ("pk".to_owned(), s(keys::order(order_id))),
+            ("pk".to_owned(), s(keys::order(order_id.as_str()))),
             ("sk".to_owned(), s(keys::META)),
             ("entity".to_owned(), s(entity::ORDER)),
             ("order_id".to_owned(), s(order_id.as_str())),
@@ -789,7 +748,7 @@ pub fn movement_write_shaped(
                 .update(
                     Update::builder()
                         .table_name(table)
-                        .key("pk", s(keys::order(&claim.order_id)))
+                        .key("pk", s(keys::order(claim.order_id.as_str())))
                         .key("sk", s(keys::META))
                         .update_expression("SET #rf.#line = #rf.#line - :q")
                         .condition_expression("attribute_exists(pk) AND #rf.#line >= :q")
@@ -858,7 +817,7 @@ pub fn ledger_entry(
 
 /// `<partition>|<sort key>` of a ledger line, as stored in a level's `last_movement`.
 pub fn ledger_ref(partition: &str, line: usize) -> String {
-    format!("{partition}|{}", keys::movement_line(line))
+    keys::line_ref(partition, line)
 }
 
 fn exists_check(table: &str, pk: String) -> TransactWriteItem {
@@ -887,13 +846,11 @@ pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn quantities(item: &Item) -> Quantities {
-    Quantities {
-        on_hand: get_n(item, "on_hand").unwrap_or(0),
-        reserved: get_n(item, "reserved").unwrap_or(0),
-        in_transit: get_n(item, "in_transit").unwrap_or(0),
-        available: get_n(item, "available").unwrap_or(0),
-    }
+/// The quantities of a level item (as a cancellation returns it).
+fn quantities(item: &Item) -> Result<Quantities, StoreError> {
+    decode::<QuantitiesItem>(entity::STOCK_LEVEL, item)
+        .map(Into::into)
+        .map_err(corrupt)
 }
 
 /// A SKU's catalogue entry.
@@ -957,89 +914,69 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+fn corrupt(e: crate::schema::Malformed) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
 fn sku_from_item(item: &Item) -> Result<Sku, StoreError> {
-    let id = get_s(item, "sku").ok_or_else(|| StoreError::Corrupt("sku without id".into()))?;
-    let attributes = item
-        .get("attributes")
-        .and_then(|v| v.as_m().ok())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let i: SkuItem = decode(entity::SKU, item).map_err(corrupt)?;
     Ok(Sku {
-        sku: SkuId::parse("sku", id).map_err(|e| StoreError::Corrupt(e.message))?,
-        name: get_s(item, "name").unwrap_or_default().to_owned(),
-        attributes,
-        created_at: get_s(item, "created_at").unwrap_or_default().to_owned(),
-        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+        sku: SkuId::parse("sku", &i.sku).map_err(|e| StoreError::Corrupt(e.message))?,
+        name: i.name,
+        attributes: i.attributes,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
     })
 }
 
 fn location_from_item(item: &Item) -> Result<Location, StoreError> {
-    let id =
-        get_s(item, "location").ok_or_else(|| StoreError::Corrupt("location without id".into()))?;
+    let i: LocationItem = decode(entity::LOCATION, item).map_err(corrupt)?;
     Ok(Location {
-        location: LocationId::parse("location", id).map_err(|e| StoreError::Corrupt(e.message))?,
-        name: get_s(item, "name").unwrap_or_default().to_owned(),
-        kind: get_s(item, "kind")
-            .and_then(LocationKind::from_stored)
-            .unwrap_or(LocationKind::Warehouse),
-        country: get_s(item, "country").map(str::to_owned),
-        created_at: get_s(item, "created_at").unwrap_or_default().to_owned(),
-        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+        location: LocationId::parse("location", &i.location)
+            .map_err(|e| StoreError::Corrupt(e.message))?,
+        name: i.name,
+        kind: i.kind,
+        country: i.country,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
     })
 }
 
 fn level_from_item(item: &Item) -> Result<StockLevel, StoreError> {
-    let loc = get_s(item, "location")
-        .ok_or_else(|| StoreError::Corrupt("level without location".into()))?;
+    let i: LevelItem = decode(entity::STOCK_LEVEL, item).map_err(corrupt)?;
     Ok(StockLevel {
-        location: LocationId::parse("location", loc).map_err(|e| StoreError::Corrupt(e.message))?,
-        quantities: quantities(item),
-        version: get_n(item, "version").unwrap_or(0).max(0) as u64,
-        updated_at: get_s(item, "updated_at").unwrap_or_default().to_owned(),
+        location: LocationId::parse("location", &i.location)
+            .map_err(|e| StoreError::Corrupt(e.message))?,
+        quantities: i.quantities.into(),
+        version: i.version.max(0) as u64,
+        updated_at: i.updated_at,
     })
 }
 
 fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
-    let kind = get_s(item, "kind")
-        .and_then(MovementKind::from_stored)
-        .ok_or_else(|| StoreError::Corrupt("ledger entry without kind".into()))?;
-    let delta = get_n(item, "d_on_hand").map(|on_hand| Quantities {
-        on_hand,
-        available: get_n(item, "d_available").unwrap_or(0),
-        in_transit: get_n(item, "d_in_transit").unwrap_or(0),
-        reserved: 0,
-    });
-    let text = |name: &str| get_s(item, name).map(str::to_owned);
+    let i: LedgerEntryItem = decode(entity::LEDGER_ENTRY, item).map_err(corrupt)?;
     Ok(LedgerEntry {
-        movement_id: text("movement_id").unwrap_or_default(),
-        kind,
-        sku: text("sku").unwrap_or_default(),
-        location: text("location").unwrap_or_default(),
-        quantity: get_n(item, "quantity").unwrap_or(0),
-        delta,
-        counted: get_n(item, "counted"),
-        expected: get_n(item, "expected"),
-        restocked: item
-            .get("restocked")
-            .and_then(|v| v.as_bool().ok())
-            .copied(),
-        reference: text("reference"),
-        reason: text("reason"),
-        order_id: text("order_id"),
-        actor: text("actor").unwrap_or_default(),
-        at: text("at").unwrap_or_default(),
-        before: item
-            .get("before")
-            .and_then(|v| v.as_m().ok())
-            .map(quantities),
-        after: item
-            .get("after")
-            .and_then(|v| v.as_m().ok())
-            .map(quantities),
+        movement_id: i.movement_id,
+        kind: i.kind,
+        sku: i.sku,
+        location: i.location,
+        quantity: i.quantity,
+        delta: i.d_on_hand.map(|on_hand| Quantities {
+            on_hand,
+            available: i.d_available.unwrap_or(0),
+            in_transit: i.d_in_transit.unwrap_or(0),
+            reserved: 0,
+        }),
+        counted: i.counted,
+        expected: i.expected,
+        restocked: i.restocked,
+        reference: i.reference,
+        reason: i.reason,
+        order_id: i.order_id,
+        actor: i.actor,
+        at: i.at,
+        before: i.before.map(Into::into),
+        after: i.after.map(Into::into),
     })
 }
 
@@ -1137,7 +1074,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::sku(sku)))
+            .key("pk", s(keys::sku(sku.as_str())))
             .key("sk", s(keys::META))
             .update_expression(
                 "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
@@ -1180,7 +1117,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::location(location)))
+            .key("pk", s(keys::location(location.as_str())))
             .key("sk", s(keys::META))
             .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#loc", "location")
@@ -1220,7 +1157,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::sku(sku)))
+            .expression_attribute_values(":pk", s(keys::sku(sku.as_str())))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -1254,7 +1191,7 @@ impl Store {
 
     /// Whether a SKU is in the catalogue.
     pub async fn sku_exists(&self, sku: &SkuId) -> Result<bool, StoreError> {
-        self.exists(keys::sku(sku)).await
+        self.exists(keys::sku(sku.as_str())).await
     }
 
     async fn index_page(
@@ -1495,7 +1432,7 @@ impl Store {
                     let counts = Counter::of(line.kind, line.change).is_some();
                     let refusal = match item {
                         Some(item) => {
-                            let current = quantities(item);
+                            let current = quantities(item)?;
                             match line.change.apply(Some(current)) {
                                 Err(refusal) => refusal,
                                 // The movement fits: the level's counters were not at the
@@ -1517,10 +1454,10 @@ impl Store {
                             }
                         }
                         None => {
-                            if !self.exists(keys::sku(&line.sku)).await? {
+                            if !self.exists(keys::sku(line.sku.as_str())).await? {
                                 return Err(MovementError::SkuNotFound(line.sku.clone()));
                             }
-                            if !self.exists(keys::location(&line.location)).await? {
+                            if !self.exists(keys::location(line.location.as_str())).await? {
                                 return Err(MovementError::LocationNotFound(line.location.clone()));
                             }
                             if counts && line.change.creates_level() {

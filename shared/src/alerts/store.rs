@@ -19,43 +19,32 @@ use super::{
     rules::{Rule, RuleBody, Severity},
 };
 use crate::store::{
-    decode_cursor, encode_cursor, get_n, get_s, n, s, Item, Page, StoreError, INDEX,
+    decode_cursor, encode_cursor, get_s, n, s, Item, Page, StoreError, INDEX,
 };
 
-pub mod entity {
-    pub const RULE: &str = "rule";
-    pub const ALERT: &str = "alert";
-    pub const TRACKER: &str = "alert_tracker";
-    pub const SILENCE: &str = "silence";
-}
-
-const RULES: &str = "RULES";
-const ALERTS: &str = "ALERTS";
-const SILENCES: &str = "SILENCES";
+pub use crate::schema::entity;
+use crate::schema::{
+    decode,
+    keys::{self, ALERT_LIST as ALERTS, RULE_LIST as RULES, SILENCE_LIST as SILENCES},
+    AlertItem, RuleItem, SilenceItem, SkuItem, TrackerItem,
+};
 
 fn rule_key(id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".into(), s(format!("RULE#{id}"))),
-        ("sk".into(), s("META")),
-    ])
+    keys::key(keys::rule(id), keys::META)
 }
 fn alert_key(id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".into(), s(format!("ALERT#{id}"))),
-        ("sk".into(), s("META")),
-    ])
+    keys::key(keys::alert(id), keys::META)
 }
 fn tracker_key(rule_id: &str, sku: &str, location: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".into(), s(format!("TRACK#{rule_id}"))),
-        ("sk".into(), s(format!("{sku}#{location}"))),
-    ])
+    let (pk, sk) = keys::tracker(rule_id, sku, location);
+    keys::key(pk, sk)
 }
 fn silence_key(target: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".into(), s(format!("SILENCE#{target}"))),
-        ("sk".into(), s("META")),
-    ])
+    keys::key(keys::silence(target), keys::META)
+}
+
+fn corrupt(e: crate::schema::Malformed) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// A delivery still owed for an episode: `<event>:<channel>`, e.g. `fire:sms`, `resolve:email`.
@@ -71,24 +60,26 @@ pub struct Tracker {
     pub level_version: Option<i64>,
 }
 
-fn tracker_from(item: &Item) -> Tracker {
-    let open = item.get("open").and_then(|v| v.as_bool().ok()).copied() == Some(true);
-    let pending = item
-        .get("pending")
-        .and_then(|v| v.as_ss().ok())
-        .cloned()
-        .unwrap_or_default();
-    Tracker {
-        open: open.then(|| OpenEpisode {
-            alert_id: get_s(item, "alert_id").unwrap_or_default().to_owned(),
-            state: get_s(item, "state")
+fn tracker_from(item: &Item) -> Result<Tracker, StoreError> {
+    let t: TrackerItem = decode(entity::TRACKER, item).map_err(corrupt)?;
+    let open = match (t.open, t.alert_id) {
+        (true, Some(alert_id)) => Some(OpenEpisode {
+            alert_id,
+            state: t
+                .state
+                .as_deref()
                 .and_then(AlertState::parse)
-                .unwrap_or(AlertState::Firing),
-            last_notified_at: get_n(item, "last_notified_at"),
+                .ok_or_else(|| StoreError::Corrupt("open tracker without a state".into()))?,
+            last_notified_at: t.last_notified_at,
         }),
-        pending,
-        level_version: get_n(item, "level_version"),
-    }
+        (true, None) => return Err(StoreError::Corrupt("open tracker without an alert".into())),
+        (false, _) => None,
+    };
+    Ok(Tracker {
+        open,
+        pending: t.pending,
+        level_version: t.level_version,
+    })
 }
 
 /// Guards a transition against records older than the one that made the last transition.
@@ -135,44 +126,35 @@ fn history_entry(at: &str, event: &str, by: &str) -> AttributeValue {
 }
 
 fn alert_from(item: &Item) -> Result<Alert, StoreError> {
-    let text = |k: &str| get_s(item, k).map(str::to_owned);
-    let history = item
-        .get("history")
-        .and_then(|v| v.as_l().ok())
-        .map(|l| {
-            l.iter()
-                .filter_map(|e| e.as_m().ok())
-                .map(|m| HistoryEntry {
-                    at: get_s(m, "at").unwrap_or_default().into(),
-                    event: get_s(m, "event").unwrap_or_default().into(),
-                    by: get_s(m, "by").unwrap_or_default().into(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let a: AlertItem = decode(entity::ALERT, item).map_err(corrupt)?;
     Ok(Alert {
-        alert_id: text("alert_id").ok_or_else(|| StoreError::Corrupt("alert without id".into()))?,
-        rule_id: text("rule_id").unwrap_or_default(),
-        rule_name: text("rule_name").unwrap_or_default(),
-        kind: text("kind").unwrap_or_default(),
-        severity: get_s(item, "severity")
-            .and_then(Severity::parse)
-            .unwrap_or(Severity::Warning),
-        sku: text("sku").unwrap_or_default(),
-        location: text("location").unwrap_or_default(),
-        state: get_s(item, "state")
-            .and_then(AlertState::parse)
-            .unwrap_or(AlertState::Firing),
-        fired_at: text("fired_at").unwrap_or_default(),
-        acknowledged_at: text("acknowledged_at"),
-        acknowledged_by: text("acknowledged_by"),
-        resolved_at: text("resolved_at"),
-        resolved_by: text("resolved_by"),
-        reminders: get_n(item, "reminders").unwrap_or(0),
-        observation: get_s(item, "observation")
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(serde_json::Value::Null),
-        history,
+        severity: Severity::parse(&a.severity)
+            .ok_or_else(|| StoreError::Corrupt(format!("alert severity {}", a.severity)))?,
+        state: AlertState::parse(&a.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("alert state {}", a.state)))?,
+        observation: serde_json::from_str(&a.observation)
+            .map_err(|e| StoreError::Corrupt(format!("alert observation: {e}")))?,
+        history: a
+            .history
+            .into_iter()
+            .map(|h| HistoryEntry {
+                at: h.at,
+                event: h.event,
+                by: h.by,
+            })
+            .collect(),
+        alert_id: a.alert_id,
+        rule_id: a.rule_id,
+        rule_name: a.rule_name,
+        kind: a.kind,
+        sku: a.sku,
+        location: a.location,
+        fired_at: a.fired_at,
+        acknowledged_at: a.acknowledged_at,
+        acknowledged_by: a.acknowledged_by,
+        resolved_at: a.resolved_at,
+        resolved_by: a.resolved_by,
+        reminders: a.reminders,
     })
 }
 
@@ -188,26 +170,23 @@ pub struct Silence {
     pub created_by: String,
 }
 
-fn silence_from(item: &Item) -> Silence {
-    Silence {
-        silence_id: get_s(item, "silence_id").unwrap_or_default().into(),
-        until: get_s(item, "until").unwrap_or_default().into(),
-        until_unix: get_n(item, "until_unix").unwrap_or(0),
-        reason: get_s(item, "reason").unwrap_or_default().into(),
-        created_by: get_s(item, "created_by").unwrap_or_default().into(),
-    }
+fn silence_from(item: &Item) -> Result<Silence, StoreError> {
+    let i: SilenceItem = decode(entity::SILENCE, item).map_err(corrupt)?;
+    Ok(Silence {
+        silence_id: i.silence_id,
+        until: i.until,
+        until_unix: i.until_unix,
+        reason: i.reason,
+        created_by: i.created_by,
+    })
 }
 
 fn rule_from(item: &Item) -> Result<Rule, StoreError> {
-    let body: RuleBody = get_s(item, "body")
-        .and_then(|b| serde_json::from_str(b).ok())
-        .ok_or_else(|| StoreError::Corrupt("rule without body".into()))?;
-    body.into_rule(
-        get_s(item, "rule_id").unwrap_or_default().into(),
-        get_s(item, "created_at").unwrap_or_default().into(),
-        get_s(item, "updated_at").unwrap_or_default().into(),
-    )
-    .map_err(|e| StoreError::Corrupt(format!("stored rule invalid: {e:?}")))
+    let i: RuleItem = decode(entity::RULE, item).map_err(corrupt)?;
+    let body: RuleBody = serde_json::from_str(&i.body)
+        .map_err(|e| StoreError::Corrupt(format!("rule body: {e}")))?;
+    body.into_rule(i.rule_id, i.created_at, i.updated_at)
+        .map_err(|e| StoreError::Corrupt(format!("stored rule invalid: {e:?}")))
 }
 
 /// A filter expression with its attribute names and values.
@@ -313,7 +292,11 @@ impl AlertStore {
             .all_of(SILENCES)
             .await?
             .iter()
-            .map(silence_from)
+            .filter_map(|i| {
+                silence_from(i)
+                    .map_err(|e| tracing::error!(error = %e, "skipping silence"))
+                    .ok()
+            })
             .filter(|s| s.until_unix > now)
             .collect();
         Ok((rules, silences))
@@ -531,7 +514,7 @@ impl AlertStore {
             .send()
             .await
             .map_err(sdk)?;
-        Ok(out.item.as_ref().map(tracker_from).unwrap_or_default())
+        Ok(out.item.as_ref().map(tracker_from).transpose()?.unwrap_or_default())
     }
 
     async fn transact(
@@ -566,6 +549,7 @@ impl AlertStore {
                         .get(tracker_index)
                         .and_then(|r| r.item())
                         .map(tracker_from)
+                        .transpose()?
                         .unwrap_or_default();
                     Ok(Transition::AlreadyDone(tracker))
                 }
@@ -978,7 +962,11 @@ impl AlertStore {
             .all_of(SILENCES)
             .await?
             .iter()
-            .map(silence_from)
+            .filter_map(|i| {
+                silence_from(i)
+                    .map_err(|e| tracing::error!(error = %e, "skipping silence"))
+                    .ok()
+            })
             .filter(|s| s.until_unix > now)
             .collect())
     }
@@ -1006,23 +994,17 @@ impl AlertStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(format!("SKU#{sku}")))
-            .key("sk", s("META"))
+            .set_key(Some(keys::key(keys::sku(sku), keys::META)))
             .send()
             .await
             .map_err(sdk)?;
-        Ok(out.item.map(|item| {
-            let attrs = item
-                .get("attributes")
-                .and_then(|v| v.as_m().ok())
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            (get_s(&item, "name").unwrap_or_default().to_owned(), attrs)
-        }))
+        out.item
+            .map(|item| {
+                decode::<SkuItem>(entity::SKU, &item)
+                    .map(|i| (i.name, i.attributes))
+                    .map_err(corrupt)
+            })
+            .transpose()
     }
 }
 

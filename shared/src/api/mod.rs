@@ -575,7 +575,7 @@ pub fn prepare_movement<B: Serialize>(
     let response = movement_response(movement, &movement_id, principal, &at).to_string();
     PreparedMovement {
         record: MovementRecord {
-            partition: format!("MOV#{}", &scope_hex[..40]),
+            partition: crate::schema::keys::movement(&scope_hex[..40]),
             movement_id,
             actor: principal.subject.clone(),
             at,

@@ -1,5 +1,6 @@
 //! Snapshot aggregation in-process, as the report writer does it page by page: stock-level items
-//! (with 30 daily sales buckets and receipt/refund counters) into snapshot and trend rows, encoded
+//! (with their counter rings: 48 hourly and 32 daily slots of sales, receipts and refunds) into
+//! snapshot and trend rows, encoded
 //! as CSV and JSON Lines into part buffers that are dropped at 5 MiB (uploaded, in the function).
 //! Prints rows per second and the peak resident memory for 10,000, 100,000 and 300,000 levels, each in
 //! its own process so the peaks are independent.
@@ -19,12 +20,18 @@ const PART: usize = 5 * 1024 * 1024;
 const DAY: i64 = 20_785;
 
 fn item(i: usize) -> HashMap<String, AttributeValue> {
+    use shared::counters::{slot, DAYS, HOURS};
     let s = |v: String| AttributeValue::S(v);
     let n = |v: i64| AttributeValue::N(v.to_string());
-    let sold: HashMap<String, AttributeValue> = (0..30)
-        .map(|d| (format!("d{}", DAY - d), n((i as i64 + d) % 7)))
-        .collect();
-    let mut m: HashMap<String, AttributeValue> = [
+    let ring = |len: i64, at: &dyn Fn(i64) -> i64| {
+        AttributeValue::L((0..len).map(|j| n(at(j))).collect())
+    };
+    let head = DAY * 24 + 12;
+    let sold_d = ring(DAYS, &|j| (i as i64 + j) % 7);
+    let day = |units: i64| {
+        move |j: i64| if j == slot(DAY, DAYS) as i64 { units } else { 0 }
+    };
+    [
         ("entity", s("stock_level".into())),
         ("sku", s(format!("SKU-{i:06}"))),
         ("location", s(format!("WH{}", i % 4))),
@@ -32,16 +39,21 @@ fn item(i: usize) -> HashMap<String, AttributeValue> {
         ("reserved", n(0)),
         ("in_transit", n(5)),
         ("available", n(100 + (i % 50) as i64)),
+        ("version", n(40)),
+        ("created_at", s("2026-10-01T01:00:00.000Z".into())),
+        ("updated_at", s("2026-11-28T01:00:00.000Z".into())),
         ("last_sale_at", s("2026-11-28T01:00:00.000Z".into())),
         ("last_receipt_at", s("2026-11-20T01:00:00.000Z".into())),
+        ("last_movement", s("MOV#0000000000000000000000000000000000000000|LINE#00".into())),
+        ("ctr_hour", n(head)),
+        ("sold_h", ring(HOURS, &|j| (i as i64 + j) % 3)),
+        ("sold_d", sold_d),
+        ("rcv_d", ring(DAYS, &day(12))),
+        ("rfd_d", ring(DAYS, &day(1))),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    m.insert("sold_d".into(), AttributeValue::M(sold));
-    m.insert(format!("rcv_d{DAY}"), n(12));
-    m.insert(format!("rfd_d{DAY}"), n(1));
-    m
+    .collect()
 }
 
 fn peak_rss_kib() -> u64 {

@@ -1,0 +1,345 @@
+//! The table's schema in one place: every entity type, every key builder, and a typed item for
+//! each entity, read through `serde_dynamo`. A required attribute that is missing or of the wrong
+//! type is an error ([`decode`]), never a silent 0 or "". (The alert evaluator's measured
+//! stream-image decoder reads the level's attributes straight from the stream JSON; it follows
+//! the same names.)
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{de::DeserializeOwned, Deserialize};
+
+use crate::domain::{LocationKind, MovementKind, Quantities};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Entity types written to the `entity` attribute; the alert evaluator's stream filter selects
+/// `stock_level` alone.
+pub mod entity {
+    pub const SKU: &str = "sku";
+    pub const LOCATION: &str = "location";
+    pub const STOCK_LEVEL: &str = "stock_level";
+    pub const MOVEMENT: &str = "movement";
+    pub const LEDGER_ENTRY: &str = "ledger_entry";
+    pub const ORDER: &str = "order";
+    pub const RULE: &str = "rule";
+    pub const ALERT: &str = "alert";
+    pub const TRACKER: &str = "alert_tracker";
+    pub const SILENCE: &str = "silence";
+}
+
+/// Key builders: every key of the table is spelled here and nowhere else.
+pub mod keys {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    /// The sort key of every item that is alone in its partition.
+    pub const META: &str = "META";
+    /// Index partitions (`gsi1pk`) of the listings.
+    pub const SKU_LIST: &str = "SKUS";
+    pub const LOCATION_LIST: &str = "LOCATIONS";
+    pub const RULE_LIST: &str = "RULES";
+    pub const ALERT_LIST: &str = "ALERTS";
+    pub const SILENCE_LIST: &str = "SILENCES";
+
+    /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
+    pub fn sku(sku: &str) -> String {
+        format!("SKU#{sku}")
+    }
+    /// A location: the partition of its entry, and the sort key of each level at it.
+    pub fn location(location: &str) -> String {
+        format!("LOC#{location}")
+    }
+    pub fn order(order: &str) -> String {
+        format!("ORDER#{order}")
+    }
+    /// A movement's partition, from the caller and its idempotency key (a hash).
+    pub fn movement(scope_hex: &str) -> String {
+        format!("MOV#{scope_hex}")
+    }
+    pub fn movement_line(line: usize) -> String {
+        format!("LINE#{line:02}")
+    }
+    /// The partition of a SKU's ledger entries.
+    pub fn ledger(sku: &str) -> String {
+        format!("LEDGER#{sku}")
+    }
+    /// Ledger entries sort by time, then movement and line (listed newest first).
+    pub fn ledger_sort(at: &str, movement_id: &str, line: usize) -> String {
+        format!("{at}#{movement_id}#{line:02}")
+    }
+    /// `<partition>|<sort key>` of a movement line, as a level's `last_movement` names it.
+    pub fn line_ref(partition: &str, line: usize) -> String {
+        format!("{partition}|{}", movement_line(line))
+    }
+    pub fn rule(rule_id: &str) -> String {
+        format!("RULE#{rule_id}")
+    }
+    pub fn alert(alert_id: &str) -> String {
+        format!("ALERT#{alert_id}")
+    }
+    /// The tracker of one (rule, SKU, location): partition and sort key.
+    pub fn tracker(rule_id: &str, sku: &str, location: &str) -> (String, String) {
+        (format!("TRACK#{rule_id}"), format!("{sku}#{location}"))
+    }
+    /// A silence of `rule:<id>` or `sku:<sku>`.
+    pub fn silence(target: &str) -> String {
+        format!("SILENCE#{target}")
+    }
+
+    /// A primary key as the SDK takes it.
+    pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk.into())),
+            ("sk".to_owned(), AttributeValue::S(sk.into())),
+        ])
+    }
+}
+
+/// Why an item could not be read as its type.
+#[derive(Debug, thiserror::Error)]
+#[error("{entity} item is malformed: {reason}")]
+pub struct Malformed {
+    pub entity: &'static str,
+    pub reason: String,
+}
+
+/// Reads `item` as a `T` (one of the item types below).
+pub fn decode<T: DeserializeOwned>(entity: &'static str, item: &Item) -> Result<T, Malformed> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| Malformed {
+        entity,
+        reason: e.to_string(),
+    })
+}
+
+/// The four quantities of a level (also a ledger entry's `before` and `after`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct QuantitiesItem {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub in_transit: i64,
+    pub available: i64,
+}
+
+impl From<QuantitiesItem> for Quantities {
+    fn from(q: QuantitiesItem) -> Self {
+        Quantities {
+            on_hand: q.on_hand,
+            reserved: q.reserved,
+            in_transit: q.in_transit,
+            available: q.available,
+        }
+    }
+}
+
+/// `SKU#<sku>` / `META`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SkuItem {
+    pub sku: String,
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `LOC#<location>` / `META`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocationItem {
+    pub location: String,
+    pub name: String,
+    pub kind: LocationKind,
+    #[serde(default)]
+    pub country: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `SKU#<sku>` / `LOC#<location>`: a stock level with its counter rings (see
+/// [`crate::counters`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LevelItem {
+    pub sku: String,
+    pub location: String,
+    #[serde(flatten)]
+    pub quantities: QuantitiesItem,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub last_sale_at: Option<String>,
+    #[serde(default)]
+    pub last_receipt_at: Option<String>,
+    /// The movement line that made the last change (`partition|sort key`).
+    pub last_movement: String,
+    /// The hour the counters have counted up to.
+    pub ctr_hour: i64,
+    pub sold_h: Vec<i64>,
+    pub sold_d: Vec<i64>,
+    pub rcv_d: Vec<i64>,
+    pub rfd_d: Vec<i64>,
+}
+
+/// `LEDGER#<sku>` / `<at>#<movement>#<line>`: one movement line in its SKU's ledger, with the
+/// level's exact quantities before and after it (absent for a line that changed no level).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LedgerEntryItem {
+    pub movement_id: String,
+    pub kind: MovementKind,
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    pub actor: String,
+    pub at: String,
+    #[serde(default)]
+    pub d_on_hand: Option<i64>,
+    #[serde(default)]
+    pub d_available: Option<i64>,
+    #[serde(default)]
+    pub d_in_transit: Option<i64>,
+    #[serde(default)]
+    pub counted: Option<i64>,
+    #[serde(default)]
+    pub expected: Option<i64>,
+    #[serde(default)]
+    pub restocked: Option<bool>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub before: Option<QuantitiesItem>,
+    #[serde(default)]
+    pub after: Option<QuantitiesItem>,
+}
+
+/// `ORDER#<order>` / `META`: what an order sold and what is left to refund, per
+/// `<sku>@<location>` line.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderItem {
+    pub order_id: String,
+    pub movement_id: String,
+    pub created_at: String,
+    pub sold: BTreeMap<String, i64>,
+    pub refundable: BTreeMap<String, i64>,
+}
+
+/// `RULE#<id>` / `META`: the rule as its last create or replace sent it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuleItem {
+    pub rule_id: String,
+    /// The request body (JSON), validated again on read.
+    pub body: String,
+    pub request_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `SILENCE#<target>` / `META`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SilenceItem {
+    pub silence_id: String,
+    pub until: String,
+    pub until_unix: i64,
+    pub reason: String,
+    pub created_by: String,
+}
+
+/// One entry of an alert's history.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryItem {
+    pub at: String,
+    pub event: String,
+    pub by: String,
+}
+
+/// `ALERT#<id>` / `META`: one alert episode as the inbox shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertItem {
+    pub alert_id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub kind: String,
+    pub severity: String,
+    pub sku: String,
+    pub location: String,
+    pub state: String,
+    pub fired_at: String,
+    #[serde(default)]
+    pub acknowledged_at: Option<String>,
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    pub reminders: i64,
+    /// What the rule measured when it fired (JSON).
+    pub observation: String,
+    pub history: Vec<HistoryItem>,
+}
+
+/// `TRACK#<rule>` / `<sku>#<location>`: the episode state of one (rule, SKU, location).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrackerItem {
+    #[serde(default)]
+    pub open: bool,
+    #[serde(default)]
+    pub alert_id: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub last_notified_at: Option<i64>,
+    #[serde(default)]
+    pub pending: Vec<String>,
+    #[serde(default)]
+    pub level_version: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: i64) -> AttributeValue {
+        AttributeValue::N(v.to_string())
+    }
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    #[test]
+    fn a_missing_required_attribute_is_an_error_not_a_zero() {
+        let mut item: Item = HashMap::from([
+            ("location".into(), s("WH1")),
+            ("on_hand".into(), n(5)),
+            ("reserved".into(), n(0)),
+            ("in_transit".into(), n(0)),
+            ("available".into(), n(5)),
+        ]);
+        let err = decode::<QuantitiesItem>("level", &{
+            let mut i = item.clone();
+            i.remove("available");
+            i
+        })
+        .unwrap_err();
+        assert!(err.reason.contains("available"), "{err}");
+        item.insert("available".into(), s("five"));
+        assert!(decode::<QuantitiesItem>("level", &item).is_err());
+        item.insert("available".into(), n(5));
+        let q: Quantities = decode::<QuantitiesItem>("level", &item).unwrap().into();
+        assert_eq!(q.available, 5);
+    }
+
+    #[test]
+    fn keys_are_spelled_once() {
+        assert_eq!(keys::sku("A"), "SKU#A");
+        assert_eq!(keys::location("WH1"), "LOC#WH1");
+        assert_eq!(keys::line_ref("MOV#x", 1), "MOV#x|LINE#01");
+        assert_eq!(
+            keys::tracker("rl_1", "A", "WH1"),
+            ("TRACK#rl_1".to_owned(), "A#WH1".to_owned())
+        );
+    }
+}
