@@ -2,6 +2,7 @@
 //! the table's stream, notifications observed in the emulator's SNS and SES, the inbox through
 //! the API.
 
+use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -235,6 +236,56 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         .handle_json(json!({ "Records": records }))
         .await;
     assert_eq!(app.published().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_record_holds_back_its_levels_later_records_so_fired_goes_out_before_resolved() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 2).await;
+    app.stocked("CAP", "WH1", 5).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning",
+                "channels": { "sms": true }, "notify_on_resolve": true }),
+    )
+    .await;
+    app.process_stream().await;
+    // SNS fails every attempt of the first publish (5xx, past the SDK's own retries).
+    app.moto_proxy.inject(FaultRule::new(
+        Service::Sns,
+        "Publish",
+        Fault::ServerError,
+        Schedule::Times(5),
+    ));
+    sell(&app, "s1", "HAT", 2).await; // out of stock: FIRED owed
+    app.receive("HAT", "WH1", 3).await; // back in stock: RESOLVED owed
+    sell(&app, "s2", "CAP", 5).await; // another level, out of stock too
+    let records = app.stream_records().await;
+    let response = app
+        .evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
+    // The failed record and the later record of its level are reported; the other level went on.
+    assert_eq!(response.batch_item_failures.len(), 2, "{response:?}");
+    let events = |p: &[Published]| -> Vec<String> {
+        p.iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p.attributes["sku"].as_str().unwrap(),
+                    p.attributes["event"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(events(&app.published().await), vec!["CAP fire"]);
+    // The retry (SNS healthy again) sends HAT's notices in order, and CAP's not again.
+    app.process_stream().await;
+    assert_eq!(
+        events(&app.published().await),
+        vec!["CAP fire", "HAT fire", "HAT resolve"]
+    );
 }
 
 #[tokio::test]

@@ -91,6 +91,8 @@ pub async fn spawn_app() -> TestApp {
     let offset = clock_offset.clone();
     let mut options = Options::new(&name, SocketAddr::from(([127, 0, 0, 1], 0)), key.clone());
     options.counter = Some(requests.clone());
+    // Injected SNS/SES faults are retried by the SDK quickly in tests.
+    options.notify_backoff = std::time::Duration::from_millis(5);
     options.clock = shared::clock::Clock::offset(offset);
     let system = System::start(&endpoints, options)
         .await

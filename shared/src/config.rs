@@ -88,7 +88,12 @@ pub struct EvaluatorConfig {
     pub sender_email: String,
     /// How long loaded rules and silences are reused before the next query.
     pub rule_cache: std::time::Duration,
+    /// The first backoff of SNS and SES retries (throttling, 5xx), doubled up to 5 attempts.
+    pub notify_backoff: std::time::Duration,
 }
+
+/// SNS and SES retries start at this backoff on Lambda (the SDK's standard).
+pub const NOTIFY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl EvaluatorConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -119,6 +124,7 @@ impl EvaluatorConfig {
             topic_arn,
             sender_email,
             rule_cache: std::time::Duration::from_secs(seconds),
+            notify_backoff: NOTIFY_BACKOFF,
         })
     }
 }
@@ -136,7 +142,9 @@ pub fn evaluator_from_sdk(
     config: &EvaluatorConfig,
     clock: crate::clock::Clock,
 ) -> crate::alerts::evaluator::Evaluator {
-    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(config.notify_backoff);
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(sdk)
             .retry_config(retry.clone())
@@ -247,6 +255,7 @@ pub fn report_writer_from_sdk(
             topic_arn: config.topic_arn.clone(),
             sender_email: config.sender_email.clone(),
             rule_cache: std::time::Duration::ZERO,
+            notify_backoff: NOTIFY_BACKOFF,
         },
         clock,
     );

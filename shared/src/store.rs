@@ -39,8 +39,8 @@ use crate::domain::{
 
 pub use crate::schema::Item;
 
-pub use crate::schema::{entity, keys};
 use crate::schema::{decode, LedgerEntryItem, LevelItem, LocationItem, QuantitiesItem, SkuItem};
+pub use crate::schema::{entity, keys};
 
 /// The one secondary index: SKU and location listings, and each SKU's ledger newest first.
 pub const INDEX: &str = "gsi1";

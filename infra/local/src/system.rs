@@ -34,6 +34,8 @@ pub struct Options {
     pub key: JwtKey,
     /// How long the evaluator reuses loaded rules (0: reload for every batch).
     pub rule_cache: Duration,
+    /// The first backoff of the evaluator's SNS and SES retries (short in tests).
+    pub notify_backoff: Duration,
     pub clock: Clock,
     /// Counts the API's DynamoDB requests.
     pub counter: Option<RequestCounter>,
@@ -49,6 +51,7 @@ impl Options {
             listen,
             key,
             rule_cache: Duration::from_secs(0),
+            notify_backoff: shared::config::NOTIFY_BACKOFF,
             clock: Clock::system(),
             counter: None,
             console: None,
@@ -148,6 +151,7 @@ impl System {
             topic_arn: topic_arn.clone(),
             sender_email: LOCAL_SENDER.into(),
             rule_cache: options.rule_cache,
+            notify_backoff: options.notify_backoff,
         };
         let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock));
         let poller = StreamPoller::new(

@@ -244,6 +244,50 @@ impl Image<'_> {
     }
 }
 
+/// What identifies a record even when the rest of it cannot be read: its sequence number (what
+/// `batchItemFailures` names) and the level's key.
+struct RecordIds {
+    sequence: String,
+    level: Option<(String, String)>,
+}
+
+fn record_ids(json: &str) -> RecordIds {
+    #[derive(Deserialize)]
+    struct Text {
+        #[serde(rename = "S")]
+        s: String,
+    }
+    #[derive(Deserialize)]
+    struct Keys {
+        pk: Option<Text>,
+        sk: Option<Text>,
+    }
+    #[derive(Deserialize)]
+    struct Dynamo {
+        #[serde(rename = "SequenceNumber")]
+        sequence: Option<String>,
+        #[serde(rename = "Keys")]
+        keys: Option<Keys>,
+    }
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(rename = "eventID")]
+        event_id: Option<String>,
+        dynamodb: Option<Dynamo>,
+    }
+    let ids = serde_json::from_str::<Ids>(json).ok();
+    let dynamo = ids.as_ref().and_then(|i| i.dynamodb.as_ref());
+    RecordIds {
+        sequence: dynamo
+            .and_then(|d| d.sequence.clone())
+            .or_else(|| ids.as_ref().and_then(|i| i.event_id.clone()))
+            .unwrap_or_default(),
+        level: dynamo
+            .and_then(|d| d.keys.as_ref())
+            .and_then(|k| Some((k.pk.as_ref()?.s.clone(), k.sk.as_ref()?.s.clone()))),
+    }
+}
+
 /// A stock-level change as the evaluator sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelChange {
@@ -392,36 +436,37 @@ impl Evaluator {
     }
 
     /// Handles one stream batch; failed records are reported in `batchItemFailures` (by sequence
-    /// number) and the rest of the batch is processed.
+    /// number) and the rest of the batch is processed, in order: once a record of a level fails,
+    /// the later records of that level in the batch are not processed but reported failed too,
+    /// so a level's notifications never go out of order (a RESOLVED before the FIRED it ends).
+    /// Records of other levels go on.
     pub async fn handle(&self, batch: StreamBatch) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
+        let mut blocked: std::collections::HashSet<(String, String)> = Default::default();
         for raw in &batch.records {
-            #[derive(Deserialize)]
-            struct Sequence {
-                #[serde(rename = "SequenceNumber")]
-                sequence: Option<String>,
-            }
-            #[derive(Deserialize)]
-            struct Ids {
-                #[serde(rename = "eventID")]
-                event_id: Option<String>,
-                dynamodb: Option<Sequence>,
-            }
-            let id = serde_json::from_str::<Ids>(raw.get())
-                .ok()
-                .and_then(|ids| ids.dynamodb.and_then(|d| d.sequence).or(ids.event_id))
-                .unwrap_or_default();
-            let span = tracing::info_span!("record", sequence = %id);
+            let ids = record_ids(raw.get());
+            let span = tracing::info_span!("record", sequence = %ids.sequence);
             let _enter = span.enter();
-            let result = match parse_record(raw.get()) {
-                Ok(Some(change)) => self.process(change).await,
-                Ok(None) => Ok(()),
-                Err(e) => Err(RecordError::Malformed(e)),
+            let result = match &ids.level {
+                Some(level) if blocked.contains(level) => {
+                    tracing::warn!("an earlier record of this level failed; held back for order");
+                    Err(None)
+                }
+                _ => match parse_record(raw.get()) {
+                    Ok(Some(change)) => self.process(change).await.map_err(Some),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(Some(RecordError::Malformed(e))),
+                },
             };
             if let Err(e) = result {
-                tracing::error!(error = %e, "record failed; reported for retry");
+                if let Some(e) = e {
+                    tracing::error!(error = %e, "record failed; reported for retry");
+                }
+                if let Some(level) = ids.level {
+                    blocked.insert(level);
+                }
                 let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(id);
+                failure.item_identifier = Some(ids.sequence);
                 response.batch_item_failures.push(failure);
             }
         }

@@ -18,9 +18,7 @@ use super::{
     evaluate::{AlertState, Observation, OpenEpisode},
     rules::{Rule, RuleBody, Severity},
 };
-use crate::store::{
-    decode_cursor, encode_cursor, get_s, n, s, Item, Page, StoreError, INDEX,
-};
+use crate::store::{decode_cursor, encode_cursor, get_s, n, s, Item, Page, StoreError, INDEX};
 
 pub use crate::schema::entity;
 use crate::schema::{
@@ -514,7 +512,12 @@ impl AlertStore {
             .send()
             .await
             .map_err(sdk)?;
-        Ok(out.item.as_ref().map(tracker_from).transpose()?.unwrap_or_default())
+        Ok(out
+            .item
+            .as_ref()
+            .map(tracker_from)
+            .transpose()?
+            .unwrap_or_default())
     }
 
     async fn transact(
