@@ -23,13 +23,18 @@ fn item(i: usize) -> HashMap<String, AttributeValue> {
     use shared::counters::{slot, DAYS, HOURS};
     let s = |v: String| AttributeValue::S(v);
     let n = |v: i64| AttributeValue::N(v.to_string());
-    let ring = |len: i64, at: &dyn Fn(i64) -> i64| {
-        AttributeValue::L((0..len).map(|j| n(at(j))).collect())
-    };
+    let ring =
+        |len: i64, at: &dyn Fn(i64) -> i64| AttributeValue::L((0..len).map(|j| n(at(j))).collect());
     let head = DAY * 24 + 12;
     let sold_d = ring(DAYS, &|j| (i as i64 + j) % 7);
     let day = |units: i64| {
-        move |j: i64| if j == slot(DAY, DAYS) as i64 { units } else { 0 }
+        move |j: i64| {
+            if j == slot(DAY, DAYS) as i64 {
+                units
+            } else {
+                0
+            }
+        }
     };
     [
         ("entity", s("stock_level".into())),
@@ -44,7 +49,10 @@ fn item(i: usize) -> HashMap<String, AttributeValue> {
         ("updated_at", s("2026-11-28T01:00:00.000Z".into())),
         ("last_sale_at", s("2026-11-28T01:00:00.000Z".into())),
         ("last_receipt_at", s("2026-11-20T01:00:00.000Z".into())),
-        ("last_movement", s("MOV#0000000000000000000000000000000000000000|LINE#00".into())),
+        (
+            "last_movement",
+            s("MOV#0000000000000000000000000000000000000000|LINE#00".into()),
+        ),
         ("ctr_hour", n(head)),
         ("sold_h", ring(HOURS, &|j| (i as i64 + j) % 3)),
         ("sold_d", sold_d),
