@@ -994,11 +994,25 @@ async function viewAlert(seq, id) {
       h("dt", {}, "Fired"), h("dd", {}, timeCell(a.fired_at)),
       a.acknowledged_at ? [h("dt", {}, "Acknowledged"), h("dd", {}, timeCell(a.acknowledged_at), ` by ${a.acknowledged_by}`)] : null,
       a.resolved_at ? [h("dt", {}, "Resolved"), h("dd", {}, timeCell(a.resolved_at), ` by ${a.resolved_by}`)] : null,
-      h("dt", {}, "Reminders"), h("dd", {}, a.reminders),
+      h("dt", {}, "Reminders"), h("dd", {}, a.reminders, a.last_reminded_at ? [", last ", timeCell(a.last_reminded_at)] : null),
       h("dt", {}, "Rule"), h("dd", {}, h("a", { href: `#/rules/${encodeURIComponent(a.rule_id)}` }, a.rule_id))),
     h("p", {}, alertButtons(a, again)),
     h("section", { "aria-labelledby": "hist-h" }, h("h2", { id: "hist-h" }, "History"),
       h("ol", { class: "history" }, a.history.map((e) => h("li", {}, timeCell(e.at), ` ${e.event} by ${e.by}`)))),
+    h("section", { "aria-labelledby": "deliv-h" }, h("h2", { id: "deliv-h" }, "Notifications"),
+      Object.keys(a.deliveries ?? {}).length
+        ? tableWrap(h("table", { "aria-label": "Notifications of this alert" },
+          h("thead", {}, h("tr", {}, ["Notice", "Channel", "Status", "When", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, Object.entries(a.deliveries).map(([key, d]) => {
+            const [notice, channel] = key.split(":");
+            return h("tr", {},
+              h("td", {}, { fire: "fired", remind: "reminder", resolve: "resolved" }[notice] ?? notice),
+              h("td", {}, channel === "sms" ? "SMS (ops topic)" : "email"),
+              h("td", { "data-status": d.status }, d.status),
+              h("td", {}, timeCell(d.at ?? d.since)),
+              h("td", {}, d.reason ?? ""));
+          }))))
+        : h("p", { class: "muted" }, "This rule sends no SMS or email; the alert is in the inbox only.")),
     session().canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Silence"), silenceForm({ ruleId: a.rule_id, sku: a.sku, after: again })) : null);
 }
 

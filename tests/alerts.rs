@@ -203,13 +203,14 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning", "channels": { "sms": true } }),
     )
     .await;
-    // The topic disappears: publishing fails, the record is reported and retried.
-    let sns = aws_sdk_sns::Client::new(&endpoints().sdk_config());
-    sns.delete_topic()
-        .topic_arn(&app.topic_arn)
-        .send()
-        .await
-        .unwrap();
+    // SNS answers 5xx to every attempt (past the SDK's own retries): the record is reported and
+    // retried, the notice stays owed.
+    app.moto_proxy.inject(FaultRule::new(
+        Service::Sns,
+        "Publish",
+        Fault::ServerError,
+        Schedule::Times(5),
+    ));
     sell(&app, "s1", "HAT", 2).await;
     let records = app.stream_records().await;
     let response = app
@@ -217,15 +218,11 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         .handle_json(json!({ "Records": records }))
         .await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    assert_eq!(
-        alerts(&app, "state=firing").await.len(),
-        1,
-        "the episode is open, its notice owed"
-    );
+    let firing = alerts(&app, "state=firing").await;
+    assert_eq!(firing.len(), 1, "the episode is open, its notice owed");
+    assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "retrying");
 
-    // The topic is back (same name, same ARN): the retry sends once; another retry sends nothing.
-    let name = app.topic_arn.rsplit(':').next().unwrap().to_owned();
-    sns.create_topic().name(name).send().await.unwrap();
+    // SNS is healthy again: the retry sends once; another retry sends nothing.
     let retried = app
         .evaluator
         .handle_json(json!({ "Records": records }))
@@ -236,6 +233,74 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         .handle_json(json!({ "Records": records }))
         .await;
     assert_eq!(app.published().await.len(), 1);
+    let firing = alerts(&app, "state=firing").await;
+    assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "sent");
+}
+
+#[tokio::test]
+async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothing() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 4).await;
+    let bad = format!("bounce-{}@shop.example", app.table);
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Low", "kind": "low_stock", "threshold": 2, "clear_at": 3,
+                "severity": "warning", "notify_on_resolve": true,
+                "channels": { "sms": true, "email": [bad] } }),
+    )
+    .await;
+    app.process_stream().await;
+    // SES refuses the address for good (as it does a sandbox or suppressed recipient).
+    app.moto_proxy.inject(
+        FaultRule::new(
+            Service::Ses,
+            "SendEmail",
+            Fault::Reject {
+                code: "MessageRejected".into(),
+                message: "Email address is not verified.".into(),
+            },
+            Schedule::Always,
+        )
+        .containing(&bad),
+    );
+    sell(&app, "s1", "HAT", 2).await; // 2 left: fires
+    let records = app.stream_records().await;
+    let response = app
+        .evaluator
+        .handle_json(json!({ "Records": records.clone() }))
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    // The SMS went out; the email is recorded as refused, with SES's reason; nothing is owed.
+    assert_eq!(app.published().await.len(), 1);
+    let alert = &alerts(&app, "state=firing").await[0];
+    assert_eq!(alert["deliveries"]["fire:sms"]["status"], "sent");
+    let email = &alert["deliveries"]["fire:email"];
+    assert_eq!(email["status"], "failed");
+    assert!(
+        email["reason"].as_str().unwrap().contains("not verified"),
+        "{email}"
+    );
+    // Redelivered, the record sends nothing again and the refusal is not retried.
+    let again = app
+        .evaluator
+        .handle_json(json!({ "Records": records }))
+        .await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(app.published().await.len(), 1);
+    let ses_attempts = app
+        .moto_proxy
+        .injected()
+        .iter()
+        .filter(|(_, op, _)| op == "SendEmail")
+        .count();
+    assert_eq!(ses_attempts, 1, "a refusal is never retried");
+    // Later records of the SKU go through: restocking resolves, the SMS notice goes out.
+    app.receive("HAT", "WH1", 5).await;
+    app.process_stream().await;
+    assert_eq!(app.dead_letters().await, 0);
+    assert_eq!(app.published().await.len(), 2);
+    assert_eq!(alerts(&app, "state=resolved").await.len(), 1);
 }
 
 #[tokio::test]
@@ -286,6 +351,61 @@ async fn a_failed_record_holds_back_its_levels_later_records_so_fired_goes_out_b
         events(&app.published().await),
         vec!["CAP fire", "HAT fire", "HAT resolve"]
     );
+}
+
+#[tokio::test]
+async fn reminders_are_counted_so_the_alert_item_stays_the_same_size() {
+    let app = spawn_app().await;
+    app.stocked("PEN", "WH1", 300).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Low", "kind": "low_stock", "threshold": 299, "clear_at": 300,
+                "severity": "info", "repeat_minutes": 5, "channels": { "sms": true } }),
+    )
+    .await;
+    let size = |item: &std::collections::HashMap<
+        String,
+        aws_sdk_dynamodb::types::AttributeValue,
+    >| { serde_json::to_string(&format!("{item:?}")).unwrap().len() };
+    let alert_item = || async {
+        let id = alerts(&app, "").await[0]["alert_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.dynamodb
+            .get_item()
+            .table_name(&app.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("ALERT#{id}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    };
+    let mut sizes = Vec::new();
+    for i in 0..120 {
+        sell(&app, &format!("s{i}"), "PEN", 1).await;
+        app.process_stream().await;
+        app.advance_clock(5 * 60 + 1);
+        if i == 10 || i == 119 {
+            sizes.push(size(&alert_item().await));
+        }
+    }
+    let alert = &alerts(&app, "").await[0];
+    assert_eq!(alert["reminders"], 119);
+    assert_eq!(alert["history"].as_array().unwrap().len(), 1, "{alert}");
+    assert_eq!(app.published().await.len(), 120);
+    // Ten reminders or a hundred and nineteen: the same item, give or take the counter's digits.
+    assert!(sizes[1] <= sizes[0] + 8, "{sizes:?}");
+    assert!(sizes[1] < 16 * 1024);
 }
 
 #[tokio::test]

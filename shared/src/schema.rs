@@ -276,9 +276,14 @@ pub struct AlertItem {
     #[serde(default)]
     pub resolved_by: Option<String>,
     pub reminders: i64,
+    #[serde(default)]
+    pub last_reminded_at: Option<String>,
     /// What the rule measured when it fired (JSON).
     pub observation: String,
     pub history: Vec<HistoryItem>,
+    /// Each owed notice (`fire:sms`, …) and how its delivery stands.
+    #[serde(default)]
+    pub deliveries: BTreeMap<String, crate::alerts::deliveries::DeliveryStatus>,
 }
 
 /// `TRACK#<rule>` / `<sku>#<location>`: the episode state of one (rule, SKU, location).

@@ -375,7 +375,7 @@ pub struct Message {
 }
 
 /// What the alert is about, for its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Event {
     Fired,
     Reminder,

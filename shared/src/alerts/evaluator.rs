@@ -17,10 +17,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::{
+    deliveries::{Channel, Delivery, DeliveryStatus},
     evaluate::{decide, message, Decision, Event, LevelSnapshot, RuleSet, Verdict},
     notify::{Attributes, Notifier, NotifyError},
     rules::Rule,
-    store::{AlertStore, Pending, Silence, Tracker, Transition},
+    store::{AlertStore, EpisodeKey, Pending, Silence, Tracker, Transition},
 };
 use crate::{clock::Clock, domain::Quantities, store::StoreError};
 
@@ -374,15 +375,11 @@ pub struct Evaluator {
     cache: Mutex<Option<RuleCache>>,
 }
 
-fn deliveries(rule: &Rule, event: &str) -> Vec<Pending> {
-    let mut out = Vec::new();
-    if rule.channels.sms {
-        out.push(format!("{event}:sms"));
-    }
-    if !rule.channels.email.is_empty() {
-        out.push(format!("{event}:email"));
-    }
-    out
+fn deliveries(rule: &Rule, event: Event) -> Vec<Pending> {
+    Delivery::owed(rule, event)
+        .into_iter()
+        .map(Delivery::key)
+        .collect()
 }
 
 /// The alert id of the episode a stream record opens: the same on every redelivery.
@@ -562,7 +559,7 @@ impl Evaluator {
             Decision::Fire(_) | Decision::Remind(_) if silenced => return Ok(()),
             Decision::Fire(obs) => {
                 let id = alert_id(&rule.rule_id, &new.sku, &new.location, event_id);
-                let pending = deliveries(rule, "fire");
+                let pending = deliveries(rule, Event::Fired);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
                 settle(
                     self.store
@@ -585,7 +582,7 @@ impl Evaluator {
                     return Ok(());
                 };
                 let pending = if rule.notify_on_resolve {
-                    deliveries(rule, "resolve")
+                    deliveries(rule, Event::Resolved)
                 } else {
                     Vec::new()
                 };
@@ -616,7 +613,7 @@ impl Evaluator {
                             &new.sku,
                             &new.location,
                             open,
-                            &deliveries(rule, "remind"),
+                            &deliveries(rule, Event::Reminder),
                             guard,
                             now,
                             &now_text,
@@ -628,7 +625,11 @@ impl Evaluator {
         self.deliver(rule, &tracker, new, now, profile).await
     }
 
-    /// Sends what the tracker still owes, outside the rule's quiet hours, marking each done.
+    /// Sends what the tracker still owes, outside the rule's quiet hours, each channel on its own
+    /// and in order (fired before reminders before resolved). Each outcome is recorded on the
+    /// alert: sent; refused for good (a non-throttling 4xx: recorded with the provider's reason,
+    /// never retried); or retrying (throttling, 5xx, timeouts past the SDK's own retries: it stays
+    /// owed, and the record fails so it is tried again, without the deliveries already settled).
     async fn deliver(
         &self,
         rule: &Rule,
@@ -640,6 +641,9 @@ impl Evaluator {
         if tracker.pending.is_empty() || rule.quiet_hours.is_some_and(|q| q.contains(now)) {
             return Ok(());
         }
+        let Some(alert_id) = tracker.alert_id.as_deref() else {
+            return Ok(());
+        };
         if profile.is_none() {
             *profile = Some(self.store.sku_profile(&level.sku).await?);
         }
@@ -648,16 +652,31 @@ impl Evaluator {
             .and_then(|p| p.as_ref())
             .map(|(n, _)| n.as_str());
         let obs = crate::alerts::evaluate::observation_of(rule, level, now);
-        for entry in &tracker.pending {
-            let (event, channel) = entry.split_once(':').unwrap_or((entry, ""));
-            let event_kind = match event {
-                "fire" => Event::Fired,
-                "remind" => Event::Reminder,
-                _ => Event::Resolved,
-            };
-            let msg = message(rule, event_kind, &level.sku, name, &level.location, &obs);
-            match channel {
-                "sms" => {
+        let episode = EpisodeKey {
+            rule_id: &rule.rule_id,
+            sku: &level.sku,
+            location: &level.location,
+        };
+        let owed = Delivery::sorted(
+            tracker
+                .pending
+                .iter()
+                .filter_map(|k| Delivery::parse(k))
+                .collect(),
+        );
+        let now_text = rfc3339(now);
+        let mut transient = None;
+        for delivery in owed {
+            let msg = message(
+                rule,
+                delivery.event,
+                &level.sku,
+                name,
+                &level.location,
+                &obs,
+            );
+            let sent = match delivery.channel {
+                Channel::Sms => {
                     self.notifier
                         .publish(
                             &msg,
@@ -666,19 +685,42 @@ impl Evaluator {
                                 sku: &level.sku,
                                 location: &level.location,
                                 kind: rule.condition.kind(),
-                                event,
+                                event: delivery.event.as_str(),
                             },
                         )
-                        .await?
+                        .await
                 }
-                "email" => self.notifier.email(&rule.channels.email, &msg).await?,
-                _ => {}
-            }
+                Channel::Email => self.notifier.email(&rule.channels.email, &msg).await,
+            };
+            let status = match sent {
+                Ok(()) => DeliveryStatus::Sent {
+                    at: now_text.clone(),
+                },
+                Err(e) if e.permanent => {
+                    tracing::error!(error = %e, delivery = %delivery.key(), "delivery refused for good");
+                    DeliveryStatus::Failed {
+                        at: now_text.clone(),
+                        reason: e.message.clone(),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, delivery = %delivery.key(), "delivery failed; it stays owed");
+                    let status = DeliveryStatus::Retrying {
+                        at: now_text.clone(),
+                        reason: e.message.clone(),
+                    };
+                    transient = Some(e);
+                    status
+                }
+            };
             self.store
-                .delivered(&rule.rule_id, &level.sku, &level.location, entry)
+                .record_delivery(&episode, alert_id, delivery, &status)
                 .await?;
         }
-        Ok(())
+        match transient {
+            Some(e) => Err(RecordError::Notify(e)),
+            None => Ok(()),
+        }
     }
 }
 

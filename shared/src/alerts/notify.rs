@@ -7,12 +7,56 @@ use serde_json::json;
 
 use super::evaluate::Message;
 
-/// A delivery that failed after the SDK's retries (throttling is retried with backoff there).
+/// A delivery that failed after the SDK's retries (throttling and 5xx are retried with backoff
+/// there).
 #[derive(Debug, thiserror::Error)]
 #[error("{channel} delivery failed: {message}")]
 pub struct NotifyError {
     pub channel: &'static str,
     pub message: String,
+    /// The provider refused it for good: retrying never helps (a non-throttling 4xx).
+    pub permanent: bool,
+}
+
+/// Error codes that mean "slow down", whatever their HTTP status.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "SlowDown",
+];
+
+/// Whether an SDK error is the provider refusing the request for good: a 4xx that is not
+/// throttling. Timeouts, connection failures, throttling and 5xx may pass.
+fn permanent<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_sns::error::ProvideErrorMetadata,
+    R: HttpStatus,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match err {
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status_code();
+            let throttled = e.err().code().is_some_and(|c| THROTTLING.contains(&c));
+            (400..500).contains(&status) && status != 429 && !throttled
+        }
+        _ => false,
+    }
+}
+
+/// The HTTP status of a raw response (a trait so the rule above is testable without the SDK's
+/// response type).
+trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
 }
 
 /// What subscribers can filter on.
@@ -86,6 +130,7 @@ impl Notifier {
             .await
             .map_err(|e| NotifyError {
                 channel: "sns",
+                permanent: permanent(&e),
                 message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
             })?;
         Ok(())
@@ -125,6 +170,7 @@ impl Notifier {
             .await
             .map_err(|e| NotifyError {
                 channel: "ses",
+                permanent: permanent(&e),
                 message: aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
             })?;
         Ok(())

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::{
 use serde::Serialize;
 
 use super::{
+    deliveries::{Delivery, DeliveryStatus},
     evaluate::{AlertState, Observation, OpenEpisode},
     rules::{Rule, RuleBody, Severity},
 };
@@ -45,8 +46,16 @@ fn corrupt(e: crate::schema::Malformed) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// A delivery still owed for an episode: `<event>:<channel>`, e.g. `fire:sms`, `resolve:email`.
+/// A delivery still owed for an episode, in its stored form ([`Delivery::key`]).
 pub type Pending = String;
+
+/// Which episode: one (rule, SKU, location).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeKey<'a> {
+    pub rule_id: &'a str,
+    pub sku: &'a str,
+    pub location: &'a str,
+}
 
 /// The tracker of one (rule, SKU, location): the open episode and what is still to be sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,11 +65,13 @@ pub struct Tracker {
     /// The version of the stock level whose change made the last transition: an older (or
     /// redelivered) record never moves the episode again.
     pub level_version: Option<i64>,
+    /// The alert of the last episode, open or resolved (what owed deliveries belong to).
+    pub alert_id: Option<String>,
 }
 
 fn tracker_from(item: &Item) -> Result<Tracker, StoreError> {
     let t: TrackerItem = decode(entity::TRACKER, item).map_err(corrupt)?;
-    let open = match (t.open, t.alert_id) {
+    let open = match (t.open, t.alert_id.clone()) {
         (true, Some(alert_id)) => Some(OpenEpisode {
             alert_id,
             state: t
@@ -77,7 +88,33 @@ fn tracker_from(item: &Item) -> Result<Tracker, StoreError> {
         open,
         pending: t.pending,
         level_version: t.level_version,
+        alert_id: t.alert_id,
     })
+}
+
+/// The status map entry of an owed delivery.
+fn status_value(status: &DeliveryStatus) -> AttributeValue {
+    serde_dynamo::to_attribute_value(status).unwrap_or(AttributeValue::Null(true))
+}
+
+/// SET clauses recording `pending` as owed on the alert (`deliveries.<key> = pending since now`),
+/// with their names and values.
+fn pending_clauses(pending: &[Pending], now_text: &str) -> (Vec<String>, Filter) {
+    let status = status_value(&DeliveryStatus::Pending {
+        since: now_text.to_owned(),
+    });
+    let mut clauses = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (i, key) in pending.iter().enumerate() {
+        clauses.push(format!("#dl.#d{i} = :d{i}"));
+        names.insert(format!("#d{i}"), key.clone());
+        values.insert(format!(":d{i}"), status.clone());
+    }
+    if !clauses.is_empty() {
+        names.insert("#dl".into(), "deliveries".into());
+    }
+    (clauses, (String::new(), names, values))
 }
 
 /// Guards a transition against records older than the one that made the last transition.
@@ -104,8 +141,13 @@ pub struct Alert {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<String>,
     pub reminders: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reminded_at: Option<String>,
     pub observation: serde_json::Value,
+    /// The episode's lifecycle: fired, acknowledged, resolved (reminders are counted).
     pub history: Vec<HistoryEntry>,
+    /// How each notice owed on each channel went: `fire:sms`, `resolve:email`, …
+    pub deliveries: std::collections::BTreeMap<String, DeliveryStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,6 +195,8 @@ fn alert_from(item: &Item) -> Result<Alert, StoreError> {
         resolved_at: a.resolved_at,
         resolved_by: a.resolved_by,
         reminders: a.reminders,
+        last_reminded_at: a.last_reminded_at,
+        deliveries: a.deliveries,
     })
 }
 
@@ -626,6 +670,22 @@ impl AlertStore {
                 "history".into(),
                 history_entry(now_text, "fired", "evaluator"),
             ),
+            (
+                "deliveries".into(),
+                AttributeValue::M(
+                    pending
+                        .iter()
+                        .map(|k| {
+                            (
+                                k.clone(),
+                                status_value(&DeliveryStatus::Pending {
+                                    since: now_text.to_owned(),
+                                }),
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
             ("gsi1pk".into(), s(ALERTS)),
             ("gsi1sk".into(), s(format!("{now_text}#{alert_id}"))),
         ]);
@@ -657,6 +717,7 @@ impl AlertStore {
                 }),
                 pending: pending.to_vec(),
                 level_version: Some(level_version),
+                alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
         }
@@ -705,13 +766,20 @@ impl AlertStore {
                 .update_expression(format!("{set} ADD pending :pending"))
                 .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
         };
+        let (owed, (_, owed_names, owed_values)) = pending_clauses(pending, now_text);
+        let mut set = "SET #state = :resolved, resolved_at = :now, resolved_by = :by, \
+                       history = list_append(history, :h)"
+            .to_owned();
+        for c in &owed {
+            set.push_str(", ");
+            set.push_str(c);
+        }
         let alert = Update::builder()
             .table_name(&self.table)
             .set_key(Some(alert_key(alert_id)))
-            .update_expression(
-                "SET #state = :resolved, resolved_at = :now, resolved_by = :by, \
-                 history = list_append(history, :h)",
-            )
+            .update_expression(set)
+            .set_expression_attribute_names(Some(owed_names))
+            .set_expression_attribute_values(Some(owed_values))
             .condition_expression("attribute_exists(pk) AND #state <> :resolved")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()))
@@ -739,6 +807,7 @@ impl AlertStore {
                 open: None,
                 pending: pending.to_vec(),
                 level_version,
+                alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
         }
@@ -783,12 +852,22 @@ impl AlertStore {
                 )
                 .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
         };
+        // Reminders are counted, not appended to the history: the alert item stays the same size
+        // however long an episode reminds (the history holds fired, acknowledged and resolved).
+        let (owed, (_, owed_names, owed_values)) = pending_clauses(pending, now_text);
+        let mut set = "ADD reminders :one SET last_reminded_at = :at".to_owned();
+        for c in &owed {
+            set.push_str(", ");
+            set.push_str(c);
+        }
         let alert = Update::builder()
             .table_name(&self.table)
             .set_key(Some(alert_key(&episode.alert_id)))
-            .update_expression("ADD reminders :one SET history = list_append(history, :h)")
+            .update_expression(set)
+            .set_expression_attribute_names(Some(owed_names))
+            .set_expression_attribute_values(Some(owed_values))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":h", history_entry(now_text, "reminded", "evaluator"));
+            .expression_attribute_values(":at", s(now_text));
         let items = vec![
             TransactWriteItem::builder()
                 .update(
@@ -813,29 +892,84 @@ impl AlertStore {
                 }),
                 pending: pending.to_vec(),
                 level_version: Some(level_version),
+                alert_id: Some(episode.alert_id.clone()),
             })),
             done => Ok(done),
         }
     }
 
-    /// Marks a delivery done.
-    pub async fn delivered(
+    /// Records how a delivery went: on the alert (its `deliveries` map, for the inbox) and, once
+    /// it is settled for good (sent, or refused for good), off the tracker's owed set, in one
+    /// transaction. A delivery being retried stays owed.
+    pub async fn record_delivery(
         &self,
-        rule_id: &str,
-        sku: &str,
-        location: &str,
-        entry: &str,
+        episode: &EpisodeKey<'_>,
+        alert_id: &str,
+        delivery: Delivery,
+        status: &DeliveryStatus,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
+        let key = delivery.key();
+        let alert = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(tracker_key(rule_id, sku, location)))
-            .update_expression("DELETE pending :e")
-            .expression_attribute_values(":e", AttributeValue::Ss(vec![entry.to_owned()]))
+            .set_key(Some(alert_key(alert_id)))
+            .update_expression("SET #dl.#k = :st")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#dl", "deliveries")
+            .expression_attribute_names("#k", &key)
+            .expression_attribute_values(":st", status_value(status))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let settled = !matches!(status, DeliveryStatus::Retrying { .. });
+        let mut items = vec![TransactWriteItem::builder().update(alert).build()];
+        if settled {
+            let tracker = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(tracker_key(
+                    episode.rule_id,
+                    episode.sku,
+                    episode.location,
+                )))
+                .update_expression("DELETE pending :e")
+                .expression_attribute_values(":e", AttributeValue::Ss(vec![key]))
+                .build()
+                .map_err(|e| StoreError::Failed(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(tracker).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(sdk)?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // The alert is gone (deleted by hand): settle the tracker alone.
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    matches!(se, TransactWriteItemsError::TransactionCanceledException(c)
+                        if c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed"))
+                }) =>
+            {
+                if settled {
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(tracker_key(
+                            episode.rule_id,
+                            episode.sku,
+                            episode.location,
+                        )))
+                        .update_expression("DELETE pending :e")
+                        .expression_attribute_values(":e", AttributeValue::Ss(vec![delivery.key()]))
+                        .send()
+                        .await
+                        .map_err(sdk)?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     /// Acknowledges a firing alert; returns the alert as it now stands (None if unknown).
