@@ -52,6 +52,8 @@ pub struct TestApp {
     /// DynamoDB requests the API has sent (every attempt).
     pub requests: RequestCounter,
     pub evaluator: Arc<Evaluator>,
+    /// The alert clock (scheduled every minute on AWS).
+    pub alert_clock: Arc<shared::alerts::clock::AlertClock>,
     /// The scheduled function's work, and where it writes.
     pub reports: Arc<shared::report_writer::ReportWriter>,
     pub bucket: String,
@@ -107,6 +109,7 @@ pub async fn spawn_app() -> TestApp {
         key,
         requests,
         evaluator: system.evaluator,
+        alert_clock: system.alert_clock,
         reports: system.reports,
         bucket: system.bucket,
         s3: aws_sdk_s3::Client::from_conf(
@@ -142,6 +145,11 @@ impl TestApp {
             .drain()
             .await
             .expect("stream delivery")
+    }
+
+    /// One run of the alert clock at the app's clock time.
+    pub async fn tick(&self) -> shared::alerts::clock::TickReport {
+        self.alert_clock.tick().await.expect("alert clock tick")
     }
 
     /// Records the poller gave up on (what would reach the on-failure queue).

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     alerts::{
         evaluate::{evaluate_clock, LevelSnapshot},
+        evaluator::Trigger,
         evaluator::{Evaluator, RecordError},
         rules::Rule,
     },
@@ -338,11 +339,11 @@ impl ReportWriter {
                             rule,
                             &level,
                             verdict,
-                            &format!("clock:{day}"),
-                            day,
+                            Trigger::Clock {
+                                version: level.version,
+                                minute: now.div_euclid(60),
+                            },
                             silenced,
-                            now,
-                            &mut profile,
                         )
                         .await?;
                 }

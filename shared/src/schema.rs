@@ -42,6 +42,8 @@ pub mod keys {
     pub const RULE_LIST: &str = "RULES";
     pub const ALERT_LIST: &str = "ALERTS";
     pub const SILENCE_LIST: &str = "SILENCES";
+    /// Trackers with an open episode or deliveries owed (what the alert clock walks).
+    pub const EPISODE_LIST: &str = "EPISODES";
 
     /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
     pub fn sku(sku: &str) -> String {
@@ -301,6 +303,14 @@ pub struct TrackerItem {
     pub pending: Vec<String>,
     #[serde(default)]
     pub level_version: Option<i64>,
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub rule_fingerprint: Option<String>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use shared::{
-    alerts::evaluator::Evaluator,
+    alerts::{clock::AlertClock, evaluator::Evaluator},
     api::ReportsBucket,
     clock::Clock,
     config::{evaluator_from_sdk, report_writer_from_sdk, EvaluatorConfig, ReportConfig},
@@ -64,6 +64,8 @@ pub struct System {
     pub gateway: GatewayHandle,
     pub poller: StreamPoller,
     pub evaluator: Arc<Evaluator>,
+    /// The alert clock's work (the local stack runs it on a ticker).
+    pub alert_clock: Arc<AlertClock>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sdk: aws_config::SdkConfig,
     pub endpoints: Endpoints,
@@ -162,6 +164,7 @@ impl System {
         Ok(Self {
             gateway,
             poller,
+            alert_clock: Arc::new(AlertClock::new(evaluator.clone())),
             evaluator,
             dynamodb,
             sdk,

@@ -245,6 +245,32 @@ impl Image<'_> {
     }
 }
 
+/// What moves an episode, and what orders it against the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger<'a> {
+    /// A stock change from the stream: this record, of this level version.
+    Stream { event_id: &'a str, version: i64 },
+    /// The clock (scheduled), having read the level at this version, at this minute.
+    Clock { version: i64, minute: i64 },
+}
+
+impl Trigger<'_> {
+    fn guard(self) -> crate::alerts::store::Guard {
+        match self {
+            Self::Stream { version, .. } => crate::alerts::store::Guard::Stream(version),
+            Self::Clock { version, .. } => crate::alerts::store::Guard::Clock(version),
+        }
+    }
+
+    /// What makes the alert id of an episode this trigger opens (the same on every redelivery).
+    fn id(self) -> String {
+        match self {
+            Self::Stream { event_id, .. } => event_id.to_owned(),
+            Self::Clock { minute, .. } => format!("clock:{minute}"),
+        }
+    }
+}
+
 /// What identifies a record even when the rest of it cannot be read: its sequence number (what
 /// `batchItemFailures` names) and the level's key.
 struct RecordIds {
@@ -515,11 +541,11 @@ impl Evaluator {
                 rule,
                 &new,
                 verdict,
-                &event_id,
-                new.version,
+                Trigger::Stream {
+                    event_id: &event_id,
+                    version: new.version,
+                },
                 silenced(rule),
-                now,
-                &mut profile,
             )
             .await?;
         }
@@ -527,27 +553,28 @@ impl Evaluator {
     }
 
     /// Moves the episode of (rule, level) by a verdict: opens, reminds or resolves it through a
-    /// conditional write, then sends what is owed. `guard` orders the triggers: the level's
-    /// version for stock changes, the day number for the clock; a trigger not newer than the last
-    /// transition's only flushes pending deliveries. Stock changes and the clock share this one
-    /// lifecycle.
-    #[allow(clippy::too_many_arguments)]
+    /// conditional write, then sends what is owed. Stock changes and the clock share this one
+    /// lifecycle; the trigger orders them ([`Trigger`]): a stock change not newer than the last
+    /// transition's, or a clock reading older than it, only flushes owed deliveries.
     pub async fn drive(
         &self,
         rule: &Rule,
         new: &LevelSnapshot,
         verdict: Verdict,
-        event_id: &str,
-        guard: i64,
+        trigger: Trigger<'_>,
         silenced: bool,
-        now: i64,
-        profile: &mut Option<Option<(String, BTreeMap<String, String>)>>,
     ) -> Result<(), RecordError> {
+        let now = self.clock.now();
+        let mut profile = None;
         let tracker = self
             .store
             .tracker(&rule.rule_id, &new.sku, &new.location)
             .await?;
-        let stale = tracker.level_version.is_some_and(|v| v >= guard);
+        let stale = match trigger {
+            Trigger::Stream { version, .. } => tracker.level_version.is_some_and(|v| v >= version),
+            Trigger::Clock { version, .. } => tracker.level_version.is_some_and(|v| v > version),
+        };
+        let guard = trigger.guard();
         let decision = if stale {
             Decision::Nothing
         } else {
@@ -558,7 +585,7 @@ impl Evaluator {
             Decision::Nothing => tracker,
             Decision::Fire(_) | Decision::Remind(_) if silenced => return Ok(()),
             Decision::Fire(obs) => {
-                let id = alert_id(&rule.rule_id, &new.sku, &new.location, event_id);
+                let id = alert_id(&rule.rule_id, &new.sku, &new.location, &trigger.id());
                 let pending = deliveries(rule, Event::Fired);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
                 settle(
@@ -622,7 +649,80 @@ impl Evaluator {
                 )
             }
         };
-        self.deliver(rule, &tracker, new, now, profile).await
+        self.deliver(rule, &tracker, new, now, &mut profile).await
+    }
+
+    /// The evaluator's clock time (seconds).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A stock level as it is now (strongly consistent), None when there is none.
+    pub async fn level(
+        &self,
+        sku: &str,
+        location: &str,
+    ) -> Result<Option<LevelSnapshot>, RecordError> {
+        let item = self
+            .ledger
+            .client()
+            .get_item()
+            .table_name(self.ledger.table())
+            .set_key(Some(crate::schema::keys::key(
+                crate::schema::keys::sku(sku),
+                crate::schema::keys::location(location),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?
+            .item;
+        match item {
+            None => Ok(None),
+            Some(item) => crate::report_writer::history(&item)
+                .map(|(_, snapshot)| Some(snapshot))
+                .map_err(|e| RecordError::Store(StoreError::Corrupt(e.to_string()))),
+        }
+    }
+
+    /// Closes an open episode whose rule no longer holds it (deleted, disabled or changed) or
+    /// whose level is gone, with the resolved notice when `notify` (the rule, still there) asks.
+    pub async fn close_episode(
+        &self,
+        episode: &crate::alerts::store::IndexedEpisode,
+        notify: Option<&Rule>,
+        by: &str,
+    ) -> Result<(), RecordError> {
+        let Some(alert_id) = episode.alert_id.as_deref() else {
+            return Ok(());
+        };
+        let pending = notify
+            .map(|r| deliveries(r, Event::Resolved))
+            .unwrap_or_default();
+        let now_text = rfc3339(self.clock.now());
+        tracing::info!(rule = %episode.rule_id, sku = %episode.sku, alert = %alert_id, by, "episode closed");
+        let tracker = settle(
+            self.store
+                .resolve(
+                    &episode.rule_id,
+                    &episode.sku,
+                    &episode.location,
+                    alert_id,
+                    &pending,
+                    None,
+                    by,
+                    &now_text,
+                )
+                .await?,
+        );
+        if let (Some(rule), Some(level)) =
+            (notify, self.level(&episode.sku, &episode.location).await?)
+        {
+            let mut profile = None;
+            self.deliver(rule, &tracker, &level, self.clock.now(), &mut profile)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sends what the tracker still owes, outside the rule's quiet hours, each channel on its own

@@ -1,6 +1,7 @@
 //! The alert engine: rules (what to watch), evaluation and the episode state machine (pure),
 //! and the adapters that store episodes and deliver notifications.
 
+pub mod clock;
 pub mod deliveries;
 pub mod evaluate;
 pub mod evaluator;

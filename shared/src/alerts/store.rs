@@ -117,8 +117,64 @@ fn pending_clauses(pending: &[Pending], now_text: &str) -> (Vec<String>, Filter)
     (clauses, (String::new(), names, values))
 }
 
-/// Guards a transition against records older than the one that made the last transition.
-const NEWER_LEVEL: &str = "(attribute_not_exists(level_version) OR level_version < :lv)";
+/// What orders the triggers of an episode's transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// A stock change of this level version: it moves the episode only if newer than the one that
+    /// made the last transition (a redelivered or older record never does), and becomes it.
+    Stream(i64),
+    /// The clock, having read the level at this version: it moves the episode unless a newer
+    /// change has moved it since (the stream decides those).
+    Clock(i64),
+}
+
+impl Guard {
+    fn condition(self) -> &'static str {
+        match self {
+            Self::Stream(_) => "(attribute_not_exists(level_version) OR level_version < :lv)",
+            Self::Clock(_) => "(attribute_not_exists(level_version) OR level_version <= :lv)",
+        }
+    }
+
+    fn version(self) -> i64 {
+        match self {
+            Self::Stream(v) | Self::Clock(v) => v,
+        }
+    }
+
+    /// The SET clause that records the trigger (only a stream trigger becomes the last one).
+    fn set(self) -> &'static str {
+        match self {
+            Self::Stream(_) => ", level_version = :lv",
+            Self::Clock(_) => "",
+        }
+    }
+
+    /// The tracker's version after the transition.
+    fn after(self, before: Option<i64>) -> Option<i64> {
+        match self {
+            Self::Stream(v) => Some(v),
+            Self::Clock(_) => before,
+        }
+    }
+}
+
+/// The index partition of trackers the clock looks at: an open episode or deliveries owed. A
+/// tracker leaves it once its episode is closed and nothing is owed.
+use keys::EPISODE_LIST as EPISODES;
+
+/// A tracker in the episodes index, as the clock reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedEpisode {
+    pub rule_id: String,
+    pub sku: String,
+    pub location: String,
+    pub open: bool,
+    pub alert_id: Option<String>,
+    pub pending: Vec<Pending>,
+    /// What the rule was when the episode opened ([`crate::alerts::clock::fingerprint`]).
+    pub rule_fingerprint: Option<String>,
+}
 
 /// One alert episode as the inbox shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -615,7 +671,7 @@ impl AlertStore {
         location: &str,
         observation: &Observation,
         pending: &[Pending],
-        level_version: i64,
+        guard: Guard,
         now: i64,
         now_text: &str,
     ) -> Result<Transition, StoreError> {
@@ -623,9 +679,13 @@ impl AlertStore {
             .table_name(&self.table)
             .set_key(Some(tracker_key(&rule.rule_id, sku, location)))
             .condition_expression(format!(
-                "(attribute_not_exists(pk) OR #open = :false) AND {NEWER_LEVEL}"
+                "(attribute_not_exists(pk) OR #open = :false) AND {}",
+                guard.condition()
             ))
-            .expression_attribute_values(":lv", n(level_version))
+            .expression_attribute_values(":lv", n(guard.version()))
+            .expression_attribute_values(":ep", s(EPISODES))
+            .expression_attribute_values(":epsk", s(format!("{}#{sku}#{location}", rule.rule_id)))
+            .expression_attribute_values(":fp", s(crate::alerts::clock::fingerprint(rule)))
             .expression_attribute_names("#open", "open")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
@@ -638,8 +698,12 @@ impl AlertStore {
             .expression_attribute_values(":sku", s(sku))
             .expression_attribute_values(":loc", s(location))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let set = "SET #open = :true, alert_id = :id, #state = :firing, last_notified_at = :now, \
-                   entity = :entity, rule_id = :rule, sku = :sku, #loc = :loc, level_version = :lv";
+        let set = format!(
+            "SET #open = :true, alert_id = :id, #state = :firing, last_notified_at = :now, \
+             entity = :entity, rule_id = :rule, sku = :sku, #loc = :loc, gsi1pk = :ep, \
+             gsi1sk = :epsk, rule_fingerprint = :fp{}",
+            guard.set()
+        );
         tracker = tracker.expression_attribute_names("#loc", "location");
         tracker = if pending.is_empty() {
             tracker.update_expression(set)
@@ -716,7 +780,7 @@ impl AlertStore {
                     last_notified_at: Some(now),
                 }),
                 pending: pending.to_vec(),
-                level_version: Some(level_version),
+                level_version: guard.after(None),
                 alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
@@ -732,7 +796,7 @@ impl AlertStore {
         location: &str,
         alert_id: &str,
         pending: &[Pending],
-        level_version: Option<i64>,
+        guard: Option<Guard>,
         by: &str,
         now_text: &str,
     ) -> Result<Transition, StoreError> {
@@ -740,14 +804,15 @@ impl AlertStore {
             .table_name(&self.table)
             .set_key(Some(tracker_key(rule_id, sku, location)));
         let mut set = "SET #open = :false, #state = :resolved".to_owned();
-        tracker = match level_version {
-            Some(v) => {
-                set.push_str(", level_version = :lv");
+        tracker = match guard {
+            Some(g) => {
+                set.push_str(g.set());
                 tracker
                     .condition_expression(format!(
-                        "#open = :true AND alert_id = :id AND {NEWER_LEVEL}"
+                        "#open = :true AND alert_id = :id AND {}",
+                        g.condition()
                     ))
-                    .expression_attribute_values(":lv", n(v))
+                    .expression_attribute_values(":lv", n(g.version()))
             }
             None => tracker.condition_expression("#open = :true AND alert_id = :id"),
         };
@@ -806,7 +871,7 @@ impl AlertStore {
             Transition::Applied(_) => Ok(Transition::Applied(Tracker {
                 open: None,
                 pending: pending.to_vec(),
-                level_version,
+                level_version: guard.and_then(|g| g.after(None)),
                 alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
@@ -822,7 +887,7 @@ impl AlertStore {
         location: &str,
         episode: &OpenEpisode,
         pending: &[Pending],
-        level_version: i64,
+        guard: Guard,
         now: i64,
         now_text: &str,
     ) -> Result<Transition, StoreError> {
@@ -832,9 +897,10 @@ impl AlertStore {
             .set_key(Some(tracker_key(rule_id, sku, location)))
             .condition_expression(format!(
                 "#open = :true AND alert_id = :id AND #state = :firing AND last_notified_at = :prev \
-                 AND {NEWER_LEVEL}"
+                 AND {}",
+                guard.condition()
             ))
-            .expression_attribute_values(":lv", n(level_version))
+            .expression_attribute_values(":lv", n(guard.version()))
             .expression_attribute_names("#open", "open")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
@@ -844,12 +910,13 @@ impl AlertStore {
             .expression_attribute_values(":now", n(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         tracker = if pending.is_empty() {
-            tracker.update_expression("SET last_notified_at = :now, level_version = :lv")
+            tracker.update_expression(format!("SET last_notified_at = :now{}", guard.set()))
         } else {
             tracker
-                .update_expression(
-                    "SET last_notified_at = :now, level_version = :lv ADD pending :pending",
-                )
+                .update_expression(format!(
+                    "SET last_notified_at = :now{} ADD pending :pending",
+                    guard.set()
+                ))
                 .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
         };
         // Reminders are counted, not appended to the history: the alert item stays the same size
@@ -891,10 +958,64 @@ impl AlertStore {
                     ..episode.clone()
                 }),
                 pending: pending.to_vec(),
-                level_version: Some(level_version),
+                level_version: guard.after(None),
                 alert_id: Some(episode.alert_id.clone()),
             })),
             done => Ok(done),
+        }
+    }
+
+    /// Every tracker in the episodes index (an open episode, or deliveries owed).
+    pub async fn indexed_episodes(&self) -> Result<Vec<IndexedEpisode>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.all_of(EPISODES).await? {
+            let t: TrackerItem = decode(entity::TRACKER, &item).map_err(corrupt)?;
+            let (Some(rule_id), Some(sku), Some(location)) = (t.rule_id, t.sku, t.location) else {
+                tracing::error!(tracker = ?item.get("pk"), "episode without its rule, SKU or location");
+                continue;
+            };
+            out.push(IndexedEpisode {
+                rule_id,
+                sku,
+                location,
+                open: t.open,
+                alert_id: t.alert_id,
+                pending: t.pending,
+                rule_fingerprint: t.rule_fingerprint,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes a tracker out of the episodes index once its episode is closed and nothing is owed
+    /// (conditionally: a new episode or owed delivery keeps it in).
+    pub async fn unindex_if_settled(&self, episode: &IndexedEpisode) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(
+                &episode.rule_id,
+                &episode.sku,
+                &episode.location,
+            )))
+            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .condition_expression(
+                "attribute_exists(gsi1pk) AND #open = :false AND attribute_not_exists(pending)",
+            )
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
         }
     }
 
