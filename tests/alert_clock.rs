@@ -247,3 +247,55 @@ async fn an_sns_outage_delays_a_notice_but_loses_none_and_sends_none_twice() {
     app.tick().await;
     assert_eq!(notices(&app).await, vec!["HAT fire"], "sent once");
 }
+
+#[tokio::test]
+async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_clock() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 1).await;
+    create_rule(
+        &app,
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
+                "repeat_minutes": 60, "channels": { "sms": true } }),
+    )
+    .await;
+    sell(&app, "s1", "HAT", 1).await;
+    app.process_stream().await;
+    let before = app.now();
+    let ops = app.token(Role::Ops);
+    let r = app
+        .call(
+            Method::POST,
+            "/_local/clock",
+            Some(&ops),
+            None,
+            Some(&json!({ "advance_seconds": 3601 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert!(app.now() - before >= 3601);
+    // The alert clock ran at the new time: the reminder went out.
+    assert_eq!(r.json()["alert_clock"]["episodes"], 1);
+    assert_eq!(notices(&app).await, vec!["HAT fire", "HAT remind"]);
+    // Only ops may move it, and only forward by a sane amount.
+    let r = app
+        .call(
+            Method::POST,
+            "/_local/clock",
+            Some(&app.token(Role::ReadOnly)),
+            None,
+            Some(&json!({ "advance_seconds": 60 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .call(
+            Method::POST,
+            "/_local/clock",
+            Some(&ops),
+            None,
+            Some(&json!({ "advance_seconds": -60 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

@@ -8,7 +8,7 @@ use local_stack::{project_root, template::Template};
 use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
-    config::{EVALUATOR_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
+    config::{ALERT_CLOCK_ENV, EVALUATOR_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
 };
 
 fn template() -> Template {
@@ -106,6 +106,10 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         with_log(EVALUATOR_ENV)
     );
     assert_eq!(
+        t.environment("AlertClockFunction"),
+        with_log(ALERT_CLOCK_ENV)
+    );
+    assert_eq!(
         t.environment("ReportWriterFunction"),
         with_log(REPORT_WRITER_ENV)
     );
@@ -115,7 +119,7 @@ fn every_function_declares_exactly_the_environment_it_reads() {
     );
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        6,
+        7,
         "a new function needs its own parity check here"
     );
 }
@@ -186,6 +190,18 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "ses:SendEmail",
             "sns:Publish",
             "sqs:SendMessage",
+        ])
+    );
+    // The clock reads rules, episodes and levels, moves episodes, notifies: no Scan, no Delete.
+    assert_eq!(
+        policy_actions(&t, "AlertClockFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "ses:SendEmail",
+            "sns:Publish",
         ])
     );
     assert_eq!(

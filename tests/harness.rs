@@ -95,7 +95,8 @@ pub async fn spawn_app() -> TestApp {
     options.counter = Some(requests.clone());
     // Injected SNS/SES faults are retried by the SDK quickly in tests.
     options.notify_backoff = std::time::Duration::from_millis(5);
-    options.clock = shared::clock::Clock::offset(offset);
+    options.clock = shared::clock::Clock::offset(offset.clone());
+    options.clock_offset = Some(offset);
     let system = System::start(&endpoints, options)
         .await
         .expect("start the system");

@@ -318,6 +318,22 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
 }
 
 #[tokio::test]
+async fn alert_clock_binary_answers_its_schedule() {
+    let system = system().await;
+    let clock = start(&system, "AlertClockFunction", "alert-clock", &[], &[]).await;
+    let Outcome::Response(report) = clock.invoke(&fixture("eventbridge-scheduled.json")).await
+    else {
+        panic!("the alert clock failed");
+    };
+    // Nothing open yet: it walked the (empty) episodes index of the table the template names.
+    assert_eq!(
+        report,
+        serde_json::json!({ "episodes": 0, "closed_for_rule_change": 0,
+                            "closed_for_missing_level": 0, "failed": 0 })
+    );
+}
+
+#[tokio::test]
 async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day() {
     let system = system().await;
     let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;

@@ -80,6 +80,9 @@ pub const EVALUATOR_ENV: &[&str] = &[
     "RULE_CACHE_SECONDS",
 ];
 
+/// Every environment variable the alert clock reads (and `template.yaml` declares).
+pub const ALERT_CLOCK_ENV: &[&str] = &["TABLE_NAME", "ALERT_TOPIC_ARN", "SENDER_EMAIL"];
+
 /// The alert evaluator's configuration.
 #[derive(Debug, Clone)]
 pub struct EvaluatorConfig {
@@ -96,7 +99,23 @@ pub struct EvaluatorConfig {
 pub const NOTIFY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl EvaluatorConfig {
+    /// The alert clock's: the evaluator's without a rule cache (each tick loads the rules once).
+    pub fn for_clock_from_env() -> Result<Self, ConfigError> {
+        Self::with_rule_cache(std::time::Duration::ZERO)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
+        let seconds: u64 =
+            required("RULE_CACHE_SECONDS")?
+                .parse()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "RULE_CACHE_SECONDS",
+                    reason: "not a whole number of seconds".into(),
+                })?;
+        Self::with_rule_cache(std::time::Duration::from_secs(seconds))
+    }
+
+    fn with_rule_cache(rule_cache: std::time::Duration) -> Result<Self, ConfigError> {
         let table_name = StockApiConfig::from_env()?.table_name;
         let topic_arn = required("ALERT_TOPIC_ARN")?;
         if !topic_arn.starts_with("arn:") {
@@ -112,18 +131,11 @@ impl EvaluatorConfig {
                 reason: "not an email address".into(),
             });
         }
-        let seconds: u64 =
-            required("RULE_CACHE_SECONDS")?
-                .parse()
-                .map_err(|_| ConfigError::Invalid {
-                    name: "RULE_CACHE_SECONDS",
-                    reason: "not a whole number of seconds".into(),
-                })?;
         Ok(Self {
             table_name,
             topic_arn,
             sender_email,
-            rule_cache: std::time::Duration::from_secs(seconds),
+            rule_cache,
             notify_backoff: NOTIFY_BACKOFF,
         })
     }

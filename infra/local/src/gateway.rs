@@ -42,6 +42,14 @@ pub struct Gateway {
     functions: HashMap<String, App>,
     key: JwtKey,
     console: Option<Console>,
+    clock_control: Option<ClockControl>,
+}
+
+/// The local stack's clock, moved by `POST /_local/clock` (local only: AWS has no such route).
+struct ClockControl {
+    offset: Arc<std::sync::atomic::AtomicI64>,
+    clock: shared::clock::Clock,
+    alert_clock: Arc<shared::alerts::clock::AlertClock>,
 }
 
 /// A running gateway; stops when dropped.
@@ -96,7 +104,55 @@ impl Gateway {
             functions,
             key,
             console: None,
+            clock_control: None,
         }
+    }
+
+    /// Serves `POST /_local/clock` (`{"advance_seconds": N}`, ops token): moves the local stack's
+    /// clock (`offset` seconds ahead of the system's) and runs the alert clock at once, so anyone
+    /// can watch a window pass, quiet hours end and a reminder fire without waiting.
+    pub fn with_clock_control(
+        mut self,
+        offset: Arc<std::sync::atomic::AtomicI64>,
+        clock: shared::clock::Clock,
+        alert_clock: Arc<shared::alerts::clock::AlertClock>,
+    ) -> Self {
+        self.clock_control = Some(ClockControl {
+            offset,
+            clock,
+            alert_clock,
+        });
+        self
+    }
+
+    async fn move_clock(&self, control: &ClockControl, body: &[u8]) -> Response<Full<Bytes>> {
+        let advance = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("advance_seconds").and_then(Value::as_i64))
+            .filter(|s| (0..=366 * 86_400).contains(s));
+        let Some(seconds) = advance else {
+            return plain(400, "expected {\"advance_seconds\": 0 to 31622400}");
+        };
+        control
+            .offset
+            .fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+        let tick = match control.alert_clock.tick().await {
+            Ok(report) => json!(report),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let mut r = Response::new(Full::new(Bytes::from(
+            json!({
+                "now": control.clock.rfc3339(),
+                "offset_seconds": control.offset.load(std::sync::atomic::Ordering::Relaxed),
+                "alert_clock": tick,
+            })
+            .to_string(),
+        )));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
     }
 
     /// Also serves the admin console: the files of `dir` under `/console/` (read at request time,
@@ -188,9 +244,11 @@ impl Gateway {
         }
         let method = parts.method.as_str().to_owned();
         let path = parts.uri.path().to_owned();
-        let Some((route, path_params)) = self.find_route(&method, &path) else {
+        let local_clock = path == "/_local/clock" && method == "POST";
+        let found = self.find_route(&method, &path);
+        if found.is_none() && !(local_clock && self.clock_control.is_some()) {
             return plain(404, "Not Found");
-        };
+        }
         // The JWT authorizer: a missing or invalid token never reaches the function.
         let token = parts
             .headers
@@ -206,6 +264,17 @@ impl Gateway {
         let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return plain(413, "Request Entity Too Large"),
+        };
+        let Some((route, path_params)) = found else {
+            // The local clock control: ops only.
+            let admin = claims["scope"]
+                .as_str()
+                .is_some_and(|s| s.split(' ').any(|s| s == shared::api::scope::ADMIN));
+            return match (&self.clock_control, admin) {
+                (Some(control), true) => self.move_clock(control, &body).await,
+                (Some(_), false) => plain(403, "Forbidden: the clock needs the admin scope"),
+                (None, _) => plain(404, "Not Found"),
+            };
         };
         let event = api_gateway_event(
             &parts,

@@ -37,6 +37,9 @@ pub struct Options {
     /// The first backoff of the evaluator's SNS and SES retries (short in tests).
     pub notify_backoff: Duration,
     pub clock: Clock,
+    /// When set, `clock` reads the system time plus this offset (seconds) and the gateway serves
+    /// `POST /_local/clock` to move it (the local stack).
+    pub clock_offset: Option<Arc<std::sync::atomic::AtomicI64>>,
     /// Counts the API's DynamoDB requests.
     pub counter: Option<RequestCounter>,
     /// Serves the admin console (`console/` of the project) under `/console/`, with this value as
@@ -53,6 +56,7 @@ impl Options {
             rule_cache: Duration::from_secs(0),
             notify_backoff: shared::config::NOTIFY_BACKOFF,
             clock: Clock::system(),
+            clock_offset: None,
             counter: None,
             console: None,
         }
@@ -133,10 +137,6 @@ impl System {
         if let Some(config) = options.console {
             gateway = gateway.with_console(project_root().join("console"), config);
         }
-        let gateway = gateway
-            .serve(options.listen)
-            .await
-            .with_context(|| format!("listening on {}", options.listen))?;
 
         let reports = Arc::new(report_writer_from_sdk(
             &sdk,
@@ -155,7 +155,15 @@ impl System {
             rule_cache: options.rule_cache,
             notify_backoff: options.notify_backoff,
         };
-        let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock));
+        let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock.clone()));
+        let alert_clock = Arc::new(AlertClock::new(evaluator.clone()));
+        if let Some(offset) = options.clock_offset {
+            gateway = gateway.with_clock_control(offset, options.clock, alert_clock.clone());
+        }
+        let gateway = gateway
+            .serve(options.listen)
+            .await
+            .with_context(|| format!("listening on {}", options.listen))?;
         let poller = StreamPoller::new(
             StreamReader::for_table(&sdk, &endpoints.dynamodb, &table).await?,
             evaluator.clone(),
@@ -164,7 +172,7 @@ impl System {
         Ok(Self {
             gateway,
             poller,
-            alert_clock: Arc::new(AlertClock::new(evaluator.clone())),
+            alert_clock,
             evaluator,
             dynamodb,
             sdk,

@@ -13,6 +13,7 @@ use std::{
     collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::{atomic::AtomicI64, Arc},
     time::Duration,
 };
 
@@ -26,15 +27,18 @@ use local_stack::{
     Emulators,
 };
 use serde_json::json;
+use shared::clock::Clock;
 
 const TABLE: &str = "inventory";
 
 const USAGE: &str = "\
-usage: local-stack [--port 3000] [--demo] [--state-file PATH]
+usage: local-stack [--port 3000] [--demo] [--clock-offset T] [--state-file PATH]
        local-stack report [--day YYYY-MM-DD] [--state-file PATH]
 
   --port N           port of the API and the admin console on 127.0.0.1 (0: a free one)
   --demo             load demo data (locations, SKUs, stock, a low-stock rule)
+  --clock-offset T   start the stack's clock T ahead (90s, 15m, 6h, 2d); move it later with
+                     POST /_local/clock {\"advance_seconds\": N} (ops token)
   --state-file PATH  where the endpoints and tokens are written once the stack is ready
                      (default infra/.local/stack.json); `report` reads it
   report             write the reports now (today, or --day) against the running stack";
@@ -46,10 +50,31 @@ struct Args {
     demo: bool,
     day: Option<String>,
     state_file: PathBuf,
+    /// Seconds the stack's clock starts ahead of the system's.
+    clock_offset: i64,
 }
 
 fn default_state_file() -> PathBuf {
     project_root().join("infra/.local/stack.json")
+}
+
+/// `90`, `90s`, `15m`, `6h` or `2d` as seconds.
+fn parse_offset(v: &str) -> anyhow::Result<i64> {
+    let (number, unit) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
+        _ => (v, 's'),
+    };
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("--clock-offset {v}: expected a number with s, m, h or d"))?;
+    let unit = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        other => bail!("--clock-offset {v}: unknown unit {other}"),
+    };
+    Ok(n * unit)
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -64,6 +89,7 @@ fn args() -> anyhow::Result<Args> {
         demo: false,
         day: None,
         state_file: default_state_file(),
+        clock_offset: 0,
     };
     while let Some(a) = raw.next() {
         match (a.as_str(), report) {
@@ -74,6 +100,10 @@ fn args() -> anyhow::Result<Args> {
                     .with_context(|| format!("--port {port}: expected 0-65535"))?;
             }
             ("--demo", false) => args.demo = true,
+            ("--clock-offset", false) => {
+                let v = raw.next().context("--clock-offset needs a value")?;
+                args.clock_offset = parse_offset(&v)?;
+            }
             ("--day", true) => args.day = Some(raw.next().context("--day needs a value")?),
             ("--state-file", _) => {
                 args.state_file = raw.next().context("--state-file needs a value")?.into();
@@ -188,6 +218,12 @@ async fn main() -> anyhow::Result<()> {
     );
     // Rules and silences made through the API apply within five seconds locally.
     options.rule_cache = Duration::from_secs(5);
+    // One clock for the API, the evaluator, the alert clock and the reports; moved by
+    // --clock-offset and `POST /_local/clock`.
+    let offset = Arc::new(AtomicI64::new(args.clock_offset));
+    let options_offset = offset.clone();
+    options.clock = Clock::offset(offset.clone());
+    options.clock_offset = Some(offset);
     // The console calls the API on its own origin, signed in with the role tokens.
     options.console = Some(json!({
         "api_url": "",
@@ -196,12 +232,23 @@ async fn main() -> anyhow::Result<()> {
     let system = System::start(&endpoints, options).await?;
     let handle = system.gateway;
     let _poller = system.poller.spawn(Duration::from_millis(500));
+    // The alert clock, every minute as its EventBridge schedule runs it on AWS.
+    let alert_clock = system.alert_clock.clone();
+    let _alert_clock = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if let Err(e) = alert_clock.tick().await {
+                eprintln!("alert clock tick failed: {e}");
+            }
+        }
+    });
     // The scheduled function: today's reports and the time-based rules every five minutes.
     let reports = system.reports.clone();
+    let report_clock = Clock::offset(options_offset.clone());
     let _ticker = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(300)).await;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = report_clock.now();
             if let Err(e) = reports.run(now.div_euclid(86_400), now).await {
                 eprintln!("report run failed: {e}");
             }
@@ -248,6 +295,11 @@ async fn main() -> anyhow::Result<()> {
     println!("table            {TABLE}");
     println!("ops topic        {}", system.topic_arn);
     println!("stream evaluator polling every 0.5 s (alerts appear within about a second)");
+    println!(
+        "alert clock      every minute (reminders, quiet hours, window rules); move time: \
+         curl -X POST -H \"Authorization: Bearer $OPS\" -d '{{\"advance_seconds\":3600}}' {}/_local/clock",
+        handle.base_url()
+    );
     println!(
         "reports bucket   {} (written every 5 min; now: {report_command})",
         system.bucket
