@@ -5,49 +5,8 @@
 use std::time::Duration;
 
 use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
-use serde_json::{json, Value};
+use serde_json::json;
 use system_tests::*;
-
-async fn sell(app: &TestApp, key: &str, sku: &str, quantity: i64) {
-    let r = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            key,
-            json!({ "sku": sku, "location": "WH1", "quantity": quantity }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-}
-
-async fn create_rule(app: &TestApp, key: &str, rule: Value) -> String {
-    let r = app.post("/v1/rules", Role::Ops, key, rule).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    r.json()["rule_id"].as_str().unwrap().to_owned()
-}
-
-async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/v1/alerts?{query}"), Role::ReadOnly)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    r.json()["items"].as_array().cloned().unwrap()
-}
-
-/// What went out on the ops topic: "<sku> <event>" per publish, in order.
-async fn notices(app: &TestApp) -> Vec<String> {
-    app.published()
-        .await
-        .iter()
-        .map(|p| {
-            format!(
-                "{} {}",
-                p.attributes["sku"].as_str().unwrap(),
-                p.attributes["event"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_stock_change() {
@@ -56,28 +15,27 @@ async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_s
     // Half past the hour (far from its edges), quiet for that UTC hour.
     app.advance_clock((1800 - app.now().rem_euclid(3600)).rem_euclid(3600));
     let hour = app.now().div_euclid(3600).rem_euclid(24);
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
                 "channels": { "sms": true },
                 "quiet_hours": { "start_hour": hour, "end_hour": (hour + 1) % 24 } }),
     )
     .await;
-    sell(&app, "s1", "HAT", 2).await;
+    app.sell("s1", "HAT", 2).await;
     app.process_stream().await;
     // In the inbox at once; the SMS waits.
-    let alert = &alerts(&app, "state=firing").await[0];
+    let alert = &app.alerts("state=firing").await[0];
     assert_eq!(alert["deliveries"]["fire:sms"]["status"], "pending");
     app.tick().await;
-    assert!(notices(&app).await.is_empty());
+    assert!(app.notices().await.is_empty());
     // The quiet hour ends; nothing else happens (sales are refused: no stock change).
     app.advance_clock(3600 - app.now().rem_euclid(3600) + 1);
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire"]);
+    assert_eq!(app.notices().await, vec!["HAT fire"]);
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire"], "sent once");
-    let alert = &alerts(&app, "state=firing").await[0];
+    assert_eq!(app.notices().await, vec!["HAT fire"], "sent once");
+    let alert = &app.alerts("state=firing").await[0];
     assert_eq!(alert["deliveries"]["fire:sms"]["status"], "sent");
 }
 
@@ -85,27 +43,26 @@ async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_s
 async fn an_unacknowledged_alert_reminds_every_repeat_interval_and_stops_after_acknowledge() {
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 1).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
                 "repeat_minutes": 30, "channels": { "sms": true } }),
     )
     .await;
-    sell(&app, "s1", "HAT", 1).await;
+    app.sell("s1", "HAT", 1).await;
     app.process_stream().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire"]);
+    assert_eq!(app.notices().await, vec!["HAT fire"]);
     app.advance_clock(29 * 60);
     app.tick().await;
-    assert_eq!(notices(&app).await.len(), 1, "not before the interval");
+    assert_eq!(app.notices().await.len(), 1, "not before the interval");
     app.advance_clock(60 + 1);
     app.tick().await;
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire", "HAT remind"]);
+    assert_eq!(app.notices().await, vec!["HAT fire", "HAT remind"]);
     app.advance_clock(30 * 60 + 1);
     app.tick().await;
-    assert_eq!(notices(&app).await.len(), 3);
-    let id = alerts(&app, "state=firing").await[0]["alert_id"]
+    assert_eq!(app.notices().await.len(), 3);
+    let id = app.alerts("state=firing").await[0]["alert_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -121,40 +78,39 @@ async fn an_unacknowledged_alert_reminds_every_repeat_interval_and_stops_after_a
     app.advance_clock(3 * 3600);
     app.tick().await;
     assert_eq!(
-        notices(&app).await.len(),
+        app.notices().await.len(),
         3,
         "no reminder after acknowledge"
     );
-    assert_eq!(alerts(&app, "").await[0]["reminders"], 2);
+    assert_eq!(app.alerts("").await[0]["reminders"], 2);
 }
 
 #[tokio::test]
 async fn a_velocity_alert_resolves_when_its_window_passes_and_fires_again_on_a_later_burst() {
     let app = spawn_app().await;
     app.stocked("GUM", "WH1", 100).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
                 "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true } }),
     )
     .await;
-    sell(&app, "burst-1", "GUM", 6).await;
+    app.sell("burst-1", "GUM", 6).await;
     app.process_stream().await;
-    assert_eq!(notices(&app).await, vec!["GUM fire"]);
+    assert_eq!(app.notices().await, vec!["GUM fire"]);
     // Two hours pass without a sale: the window holds no burst any more.
     app.advance_clock(2 * 3600);
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["GUM fire", "GUM resolve"]);
-    assert_eq!(alerts(&app, "state=resolved").await.len(), 1);
+    assert_eq!(app.notices().await, vec!["GUM fire", "GUM resolve"]);
+    assert_eq!(app.alerts("state=resolved").await.len(), 1);
     // A later burst is a new episode.
-    sell(&app, "burst-2", "GUM", 5).await;
+    app.sell("burst-2", "GUM", 5).await;
     app.process_stream().await;
     assert_eq!(
-        notices(&app).await,
+        app.notices().await,
         vec!["GUM fire", "GUM resolve", "GUM fire"]
     );
-    assert_eq!(alerts(&app, "state=firing").await.len(), 1);
+    assert_eq!(app.alerts("state=firing").await.len(), 1);
 }
 
 #[tokio::test]
@@ -167,14 +123,14 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
         json!({ "name": format!("Out {sku}"), "kind": "out_of_stock", "severity": "warning",
                 "selector": { "sku": sku }, "notify_on_resolve": true, "channels": { "sms": true } })
     };
-    let a = create_rule(&app, "rule-a", rule("A")).await;
-    let b = create_rule(&app, "rule-b", rule("B")).await;
-    let c = create_rule(&app, "rule-c", rule("C")).await;
+    let a = app.create_rule("rule-a", rule("A")).await;
+    let b = app.create_rule("rule-b", rule("B")).await;
+    let c = app.create_rule("rule-c", rule("C")).await;
     for sku in ["A", "B", "C"] {
-        sell(&app, &format!("s-{sku}"), sku, 1).await;
+        app.sell(&format!("s-{sku}"), sku, 1).await;
     }
     app.process_stream().await;
-    assert_eq!(alerts(&app, "state=firing").await.len(), 3);
+    assert_eq!(app.alerts("state=firing").await.len(), 3);
 
     // A is disabled, B changes kind, C is deleted.
     let mut disabled = rule("A");
@@ -201,11 +157,11 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
 
     let report = app.tick().await;
     assert_eq!(report.closed_for_rule_change, 3, "{report:?}");
-    let resolved = alerts(&app, "state=resolved").await;
+    let resolved = app.alerts("state=resolved").await;
     assert_eq!(resolved.len(), 3);
     assert!(resolved.iter().all(|a| a["resolved_by"] == "rule-changed"));
     // The rules that still exist and ask for it send the resolved notice; the deleted one cannot.
-    let mut sent = notices(&app).await;
+    let mut sent = app.notices().await;
     sent.sort();
     assert_eq!(
         sent,
@@ -219,8 +175,7 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
 async fn an_sns_outage_delays_a_notice_but_loses_none_and_sends_none_twice() {
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 1).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
                 "channels": { "sms": true } }),
@@ -233,33 +188,32 @@ async fn an_sns_outage_delays_a_notice_but_loses_none_and_sends_none_twice() {
         Fault::ServerError,
         Schedule::For(Duration::from_secs(3)),
     ));
-    sell(&app, "s1", "HAT", 1).await;
+    app.sell("s1", "HAT", 1).await;
     // The stream gives up on the record (what would go to the failure queue): the notice is
     // still owed on the episode.
     app.process_stream().await;
     assert!(app.dead_letters().await > 0);
-    assert!(notices(&app).await.is_empty());
+    assert!(app.notices().await.is_empty());
     app.tick().await;
-    assert!(notices(&app).await.is_empty(), "SNS is still down");
+    assert!(app.notices().await.is_empty(), "SNS is still down");
     tokio::time::sleep(Duration::from_secs(3)).await;
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire"]);
+    assert_eq!(app.notices().await, vec!["HAT fire"]);
     app.tick().await;
-    assert_eq!(notices(&app).await, vec!["HAT fire"], "sent once");
+    assert_eq!(app.notices().await, vec!["HAT fire"], "sent once");
 }
 
 #[tokio::test]
 async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_clock() {
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 1).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
                 "repeat_minutes": 60, "channels": { "sms": true } }),
     )
     .await;
-    sell(&app, "s1", "HAT", 1).await;
+    app.sell("s1", "HAT", 1).await;
     app.process_stream().await;
     let before = app.now();
     let ops = app.token(Role::Ops);
@@ -276,7 +230,7 @@ async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_cl
     assert!(app.now() - before >= 3601);
     // The alert clock ran at the new time: the reminder went out.
     assert_eq!(r.json()["alert_clock"]["episodes"], 1);
-    assert_eq!(notices(&app).await, vec!["HAT fire", "HAT remind"]);
+    assert_eq!(app.notices().await, vec!["HAT fire", "HAT remind"]);
     // Only ops may move it, and only forward by a sane amount.
     let r = app
         .call(

@@ -3,36 +3,11 @@
 //! the API.
 
 use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
-use serde_json::{json, Value};
+use serde_json::json;
 use system_tests::*;
-
-fn sale(sku: &str, quantity: i64) -> Value {
-    json!({ "sku": sku, "location": "WH1", "quantity": quantity })
-}
-
-async fn sell(app: &TestApp, key: &str, sku: &str, quantity: i64) {
-    let r = app
-        .post("/v1/sales", Role::Storefront, key, sale(sku, quantity))
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-}
-
-async fn create_rule(app: &TestApp, key: &str, rule: Value) -> String {
-    let r = app.post("/v1/rules", Role::Ops, key, rule).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    r.json()["rule_id"].as_str().unwrap().to_owned()
-}
 
 fn recipient(app: &TestApp) -> String {
     format!("ops-{}@shop.example", app.table)
-}
-
-async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/v1/alerts?{query}"), Role::ReadOnly)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    r.json()["items"].as_array().cloned().unwrap()
 }
 
 #[tokio::test]
@@ -40,8 +15,7 @@ async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
     let app = spawn_app().await;
     app.stocked("CAP", "WH1", 20).await;
     let to = recipient(&app);
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({
             "name": "Caps running low", "kind": "low_stock", "threshold": 5, "clear_at": 10,
@@ -51,11 +25,11 @@ async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
     )
     .await;
 
-    sell(&app, "s1", "CAP", 10).await; // 10 left: above the threshold
+    app.sell("s1", "CAP", 10).await; // 10 left: above the threshold
     app.process_stream().await;
     assert!(app.published().await.is_empty());
 
-    sell(&app, "s2", "CAP", 6).await; // 4 left: fires
+    app.sell("s2", "CAP", 6).await; // 4 left: fires
     app.process_stream().await;
     let published = app.published().await;
     assert_eq!(published.len(), 1);
@@ -91,24 +65,24 @@ async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
         "{body}"
     );
 
-    let inbox = alerts(&app, "state=firing").await;
+    let inbox = app.alerts("state=firing").await;
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0]["sku"], "CAP");
     assert_eq!(inbox[0]["severity"], "critical");
     let alert_id = inbox[0]["alert_id"].as_str().unwrap().to_owned();
 
     // More sales below the threshold: nothing new, never one notice per sale.
-    sell(&app, "s3", "CAP", 1).await;
-    sell(&app, "s4", "CAP", 1).await;
+    app.sell("s3", "CAP", 1).await;
+    app.sell("s4", "CAP", 1).await;
     app.process_stream().await;
     assert_eq!(app.published().await.len(), 1);
     assert_eq!(app.emails_to(&to).await.len(), 1);
-    assert_eq!(alerts(&app, "").await.len(), 1);
+    assert_eq!(app.alerts("").await.len(), 1);
 
     // Restocked to 7: between threshold and clear level, the alert holds.
     app.receive("CAP", "WH1", 5).await;
     app.process_stream().await;
-    assert_eq!(alerts(&app, "state=firing").await.len(), 1);
+    assert_eq!(app.alerts("state=firing").await.len(), 1);
 
     // Restocked above the clear level: resolved, with a resolution notice.
     app.receive("CAP", "WH1", 10).await;
@@ -139,7 +113,7 @@ async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
 async fn ledger_entries_get_the_levels_exact_before_and_after() {
     let app = spawn_app().await;
     app.stocked("MUG", "WH1", 9).await;
-    sell(&app, "s1", "MUG", 4).await;
+    app.sell("s1", "MUG", 4).await;
     app.process_stream().await;
     let ledger = app.ledger("MUG").await;
     assert_eq!(ledger[0]["kind"], "sale");
@@ -154,13 +128,11 @@ async fn ledger_entries_get_the_levels_exact_before_and_after() {
 async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
     let app = spawn_app().await;
     app.stocked("PEN", "WH1", 3).await;
-    create_rule(
-        &app,
-        "rule-1",
+    app.create_rule("rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical", "channels": { "sms": true } }),
     )
     .await;
-    sell(&app, "s1", "PEN", 3).await;
+    app.sell("s1", "PEN", 3).await;
     let records = app.stream_records().await;
     let malformed = json!({ "eventID": "bad-1", "eventName": "MODIFY", "dynamodb": {
         "SequenceNumber": "999", "NewImage": { "entity": { "S": "stock_level" }, "sku": { "N": "not a sku" } } } });
@@ -190,16 +162,14 @@ async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
         1,
         "redelivery sends nothing twice"
     );
-    assert_eq!(alerts(&app, "").await.len(), 1);
+    assert_eq!(app.alerts("").await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_failed_send_is_retried_and_sent_exactly_once() {
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 2).await;
-    create_rule(
-        &app,
-        "rule-1",
+    app.create_rule("rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning", "channels": { "sms": true } }),
     )
     .await;
@@ -211,14 +181,14 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         Fault::ServerError,
         Schedule::Times(5),
     ));
-    sell(&app, "s1", "HAT", 2).await;
+    app.sell("s1", "HAT", 2).await;
     let records = app.stream_records().await;
     let response = app
         .evaluator
         .handle_json(json!({ "Records": records }))
         .await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    let firing = alerts(&app, "state=firing").await;
+    let firing = app.alerts("state=firing").await;
     assert_eq!(firing.len(), 1, "the episode is open, its notice owed");
     assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "retrying");
 
@@ -233,7 +203,7 @@ async fn a_failed_send_is_retried_and_sent_exactly_once() {
         .handle_json(json!({ "Records": records }))
         .await;
     assert_eq!(app.published().await.len(), 1);
-    let firing = alerts(&app, "state=firing").await;
+    let firing = app.alerts("state=firing").await;
     assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "sent");
 }
 
@@ -242,8 +212,7 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 4).await;
     let bad = format!("bounce-{}@shop.example", app.table);
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Low", "kind": "low_stock", "threshold": 2, "clear_at": 3,
                 "severity": "warning", "notify_on_resolve": true,
@@ -264,7 +233,7 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
         )
         .containing(&bad),
     );
-    sell(&app, "s1", "HAT", 2).await; // 2 left: fires
+    app.sell("s1", "HAT", 2).await; // 2 left: fires
     let records = app.stream_records().await;
     let response = app
         .evaluator
@@ -273,7 +242,7 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     // The SMS went out; the email is recorded as refused, with SES's reason; nothing is owed.
     assert_eq!(app.published().await.len(), 1);
-    let alert = &alerts(&app, "state=firing").await[0];
+    let alert = &app.alerts("state=firing").await[0];
     assert_eq!(alert["deliveries"]["fire:sms"]["status"], "sent");
     let email = &alert["deliveries"]["fire:email"];
     assert_eq!(email["status"], "failed");
@@ -300,7 +269,7 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
     app.process_stream().await;
     assert_eq!(app.dead_letters().await, 0);
     assert_eq!(app.published().await.len(), 2);
-    assert_eq!(alerts(&app, "state=resolved").await.len(), 1);
+    assert_eq!(app.alerts("state=resolved").await.len(), 1);
 }
 
 #[tokio::test]
@@ -308,8 +277,7 @@ async fn a_failed_record_holds_back_its_levels_later_records_so_fired_goes_out_b
     let app = spawn_app().await;
     app.stocked("HAT", "WH1", 2).await;
     app.stocked("CAP", "WH1", 5).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning",
                 "channels": { "sms": true }, "notify_on_resolve": true }),
@@ -323,9 +291,9 @@ async fn a_failed_record_holds_back_its_levels_later_records_so_fired_goes_out_b
         Fault::ServerError,
         Schedule::Times(5),
     ));
-    sell(&app, "s1", "HAT", 2).await; // out of stock: FIRED owed
+    app.sell("s1", "HAT", 2).await; // out of stock: FIRED owed
     app.receive("HAT", "WH1", 3).await; // back in stock: RESOLVED owed
-    sell(&app, "s2", "CAP", 5).await; // another level, out of stock too
+    app.sell("s2", "CAP", 5).await; // another level, out of stock too
     let records = app.stream_records().await;
     let response = app
         .evaluator
@@ -357,8 +325,7 @@ async fn a_failed_record_holds_back_its_levels_later_records_so_fired_goes_out_b
 async fn reminders_are_counted_so_the_alert_item_stays_the_same_size() {
     let app = spawn_app().await;
     app.stocked("PEN", "WH1", 300).await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Low", "kind": "low_stock", "threshold": 299, "clear_at": 300,
                 "severity": "info", "repeat_minutes": 5, "channels": { "sms": true } }),
@@ -369,7 +336,7 @@ async fn reminders_are_counted_so_the_alert_item_stays_the_same_size() {
         aws_sdk_dynamodb::types::AttributeValue,
     >| { serde_json::to_string(&format!("{item:?}")).unwrap().len() };
     let alert_item = || async {
-        let id = alerts(&app, "").await[0]["alert_id"]
+        let id = app.alerts("").await[0]["alert_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -392,14 +359,14 @@ async fn reminders_are_counted_so_the_alert_item_stays_the_same_size() {
     };
     let mut sizes = Vec::new();
     for i in 0..120 {
-        sell(&app, &format!("s{i}"), "PEN", 1).await;
+        app.sell(&format!("s{i}"), "PEN", 1).await;
         app.process_stream().await;
         app.advance_clock(5 * 60 + 1);
         if i == 10 || i == 119 {
             sizes.push(size(&alert_item().await));
         }
     }
-    let alert = &alerts(&app, "").await[0];
+    let alert = &app.alerts("").await[0];
     assert_eq!(alert["reminders"], 119);
     assert_eq!(alert["history"].as_array().unwrap().len(), 1, "{alert}");
     assert_eq!(app.published().await.len(), 120);
@@ -414,19 +381,17 @@ async fn velocity_fires_on_a_burst_and_stays_quiet_on_a_trickle() {
     app.stocked("HOT", "WH1", 100).await;
     app.create_sku("SLOW").await;
     app.receive("SLOW", "WH1", 100).await;
-    create_rule(
-        &app,
-        "rule-1",
+    app.create_rule("rule-1",
         json!({ "name": "Selling fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 10,
                 "severity": "info", "channels": { "sms": true } }),
     )
     .await;
     for i in 0..4 {
-        sell(&app, &format!("hot-{i}"), "HOT", 3).await;
+        app.sell(&format!("hot-{i}"), "HOT", 3).await;
     }
-    sell(&app, "slow-1", "SLOW", 2).await;
+    app.sell("slow-1", "SLOW", 2).await;
     app.process_stream().await;
-    let firing = alerts(&app, "state=firing").await;
+    let firing = app.alerts("state=firing").await;
     assert_eq!(firing.len(), 1);
     assert_eq!(firing[0]["sku"], "HOT");
     assert_eq!(firing[0]["kind"], "sales_velocity");
@@ -439,7 +404,7 @@ async fn velocity_fires_on_a_burst_and_stays_quiet_on_a_trickle() {
 async fn sales_history(app: &TestApp, sku: &str, days: i64, per_day: i64) {
     app.advance_clock(-days * 86_400);
     for d in 0..days {
-        sell(app, &format!("history-{sku}-{d}"), sku, per_day).await;
+        app.sell(&format!("history-{sku}-{d}"), sku, per_day).await;
         app.advance_clock(86_400);
     }
 }
@@ -453,17 +418,16 @@ async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
     sales_history(&app, "FAST", 7, 10).await; // ~10 a day: 4 days of cover
     sales_history(&app, "SLOW", 7, 1).await; // ~1 a day: 40 days of cover
     app.process_stream().await;
-    create_rule(
-        &app,
+    app.create_rule(
         "rule-1",
         json!({ "name": "Cover", "kind": "days_of_cover", "lookback_days": 7, "max_days": 5,
                 "severity": "warning", "channels": { "email": [recipient(&app)] } }),
     )
     .await;
-    sell(&app, "f1", "FAST", 1).await;
-    sell(&app, "s1", "SLOW", 1).await;
+    app.sell("f1", "FAST", 1).await;
+    app.sell("s1", "SLOW", 1).await;
     app.process_stream().await;
-    let firing = alerts(&app, "state=firing").await;
+    let firing = app.alerts("state=firing").await;
     assert_eq!(firing.len(), 1, "{firing:?}");
     assert_eq!(firing[0]["sku"], "FAST");
     let cover = firing[0]["observation"]["days_of_cover"].as_f64().unwrap();
@@ -486,9 +450,7 @@ async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
 async fn a_silence_suppresses_alerts_until_it_expires() {
     let app = spawn_app().await;
     app.stocked("VASE", "WH1", 10).await;
-    create_rule(
-        &app,
-        "rule-1",
+    app.create_rule("rule-1",
         json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "severity": "warning", "channels": { "sms": true } }),
     )
     .await;
@@ -504,16 +466,16 @@ async fn a_silence_suppresses_alerts_until_it_expires() {
     let listed = app.get("/v1/silences", Role::ReadOnly).await.json();
     assert_eq!(listed["items"][0]["silence_id"], "sku:VASE");
 
-    sell(&app, "s1", "VASE", 6).await;
+    app.sell("s1", "VASE", 6).await;
     app.process_stream().await;
-    assert!(alerts(&app, "").await.is_empty());
+    assert!(app.alerts("").await.is_empty());
     assert!(app.published().await.is_empty());
 
     // Half an hour later the silence has ended; the next change fires.
     app.advance_clock(31 * 60);
-    sell(&app, "s2", "VASE", 1).await;
+    app.sell("s2", "VASE", 1).await;
     app.process_stream().await;
-    assert_eq!(alerts(&app, "state=firing").await.len(), 1);
+    assert_eq!(app.alerts("state=firing").await.len(), 1);
     assert_eq!(app.published().await.len(), 1);
 }
 
@@ -552,18 +514,16 @@ async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
     app.stocked("A", "WH1", 10).await;
     app.create_sku("B").await;
     app.receive("B", "WH1", 10).await;
-    create_rule(
-        &app,
-        "rule-1",
+    app.create_rule("rule-1",
         json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "clear_at": 8, "severity": "warning",
                 "channels": { "sms": true }, "repeat_minutes": 30 }),
     )
     .await;
-    sell(&app, "a1", "A", 6).await;
-    sell(&app, "b1", "B", 6).await;
+    app.sell("a1", "A", 6).await;
+    app.sell("b1", "B", 6).await;
     app.process_stream().await;
     assert_eq!(app.published().await.len(), 2);
-    let a = alerts(&app, "sku=A").await[0]["alert_id"]
+    let a = app.alerts("sku=A").await[0]["alert_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -592,13 +552,13 @@ async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
     assert_problem(&again, StatusCode::CONFLICT, "alert-state-conflict");
 
     // Before the repeat interval: nothing. After it: only the unacknowledged one is reminded.
-    sell(&app, "a2", "A", 1).await;
-    sell(&app, "b2", "B", 1).await;
+    app.sell("a2", "A", 1).await;
+    app.sell("b2", "B", 1).await;
     app.process_stream().await;
     assert_eq!(app.published().await.len(), 2);
     app.advance_clock(31 * 60);
-    sell(&app, "a3", "A", 1).await;
-    sell(&app, "b3", "B", 1).await;
+    app.sell("a3", "A", 1).await;
+    app.sell("b3", "B", 1).await;
     app.process_stream().await;
     let published = app.published().await;
     assert_eq!(published.len(), 3);
@@ -616,7 +576,7 @@ async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
         .await;
     assert_eq!(resolved.json()["state"], "resolved");
     assert_eq!(resolved.json()["resolved_by"], "ops-1");
-    let filtered = alerts(&app, "state=firing&severity=warning").await;
+    let filtered = app.alerts("state=firing&severity=warning").await;
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0]["sku"], "B");
     let readonly = app

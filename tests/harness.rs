@@ -397,6 +397,50 @@ impl TestApp {
         })
     }
 
+    /// A storefront sale of `quantity` units of `sku` at WH1 that must succeed.
+    pub async fn sell(&self, key: &str, sku: &str, quantity: i64) {
+        let r = self
+            .post(
+                "/v1/sales",
+                Role::Storefront,
+                key,
+                json!({ "sku": sku, "location": "WH1", "quantity": quantity }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    }
+
+    /// Creates an alert rule (ops); returns its id.
+    pub async fn create_rule(&self, key: &str, rule: Value) -> String {
+        let r = self.post("/v1/rules", Role::Ops, key, rule).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        r.json()["rule_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The inbox (`GET /v1/alerts?<query>`), first page.
+    pub async fn alerts(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .get(&format!("/v1/alerts?{query}"), Role::ReadOnly)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+        r.json()["items"].as_array().cloned().unwrap()
+    }
+
+    /// What went out on the ops topic, in order: `"<sku> <event>"` per publish.
+    pub async fn notices(&self) -> Vec<String> {
+        self.published()
+            .await
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p.attributes["sku"].as_str().unwrap_or_default(),
+                    p.attributes["event"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     /// Every ledger entry of a SKU, newest first, following the cursors. The ledger is written
     /// from the table's stream, so the stream is processed first (as Lambda would have by then).
     pub async fn ledger(&self, sku: &str) -> Vec<Value> {

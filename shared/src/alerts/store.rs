@@ -1042,8 +1042,8 @@ impl AlertStore {
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         let settled = !matches!(status, DeliveryStatus::Retrying { .. });
         let mut items = vec![TransactWriteItem::builder().update(alert).build()];
-        if settled {
-            let tracker = Update::builder()
+        let owed_no_more = || {
+            Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(tracker_key(
                     episode.rule_id,
@@ -1051,10 +1051,12 @@ impl AlertStore {
                     episode.location,
                 )))
                 .update_expression("DELETE pending :e")
-                .expression_attribute_values(":e", AttributeValue::Ss(vec![key]))
+                .expression_attribute_values(":e", AttributeValue::Ss(vec![delivery.key()]))
                 .build()
-                .map_err(|e| StoreError::Failed(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(tracker).build());
+                .map_err(|e| StoreError::Failed(e.to_string()))
+        };
+        if settled {
+            items.push(TransactWriteItem::builder().update(owed_no_more()?).build());
         }
         match self
             .client
@@ -1073,16 +1075,13 @@ impl AlertStore {
                 }) =>
             {
                 if settled {
+                    let u = owed_no_more()?;
                     self.client
                         .update_item()
                         .table_name(&self.table)
-                        .set_key(Some(tracker_key(
-                            episode.rule_id,
-                            episode.sku,
-                            episode.location,
-                        )))
-                        .update_expression("DELETE pending :e")
-                        .expression_attribute_values(":e", AttributeValue::Ss(vec![delivery.key()]))
+                        .set_key(Some(u.key))
+                        .update_expression(u.update_expression)
+                        .set_expression_attribute_values(u.expression_attribute_values)
                         .send()
                         .await
                         .map_err(sdk)?;
