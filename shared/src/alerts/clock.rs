@@ -14,6 +14,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::{
@@ -37,6 +38,16 @@ pub struct TickReport {
     pub failed: usize,
 }
 
+/// Episodes handled at once in a tick (each is a few requests to DynamoDB and at most a send).
+const CONCURRENCY: usize = 32;
+
+/// What the clock did with one episode.
+enum Handled {
+    Driven,
+    ClosedForRuleChange,
+    ClosedForMissingLevel,
+}
+
 /// The clock, built once at init.
 pub struct AlertClock {
     evaluator: Arc<Evaluator>,
@@ -53,29 +64,38 @@ impl AlertClock {
         let store = self.evaluator.store();
         let (rules, silences) = store.load_rules_and_silences(now).await?;
         let rules: HashMap<&str, &Rule> = rules.iter().map(|r| (r.rule_id.as_str(), r)).collect();
-        let mut report = TickReport::default();
-        for episode in store.indexed_episodes().await? {
-            report.episodes += 1;
-            let silenced = silences.iter().any(|s| {
-                s.silence_id == format!("rule:{}", episode.rule_id)
-                    || s.silence_id == format!("sku:{}", episode.sku)
-            });
-            match self
-                .one(
-                    &episode,
-                    rules.get(episode.rule_id.as_str()).copied(),
-                    silenced,
-                    &mut report,
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(e) => {
-                    // One episode never blocks the others; it is tried again on the next tick.
-                    tracing::error!(error = %e, rule = %episode.rule_id, sku = %episode.sku,
-                        location = %episode.location, "clock: episode failed");
-                    report.failed += 1;
+        let episodes = store.indexed_episodes().await?;
+        let mut report = TickReport {
+            episodes: episodes.len(),
+            ..TickReport::default()
+        };
+        let (rules, silences) = (&rules, &silences);
+        let outcomes: Vec<Result<Handled, RecordError>> = stream::iter(episodes)
+            .map(|episode| {
+                let silenced = silences.iter().any(|s| {
+                    s.silence_id == format!("rule:{}", episode.rule_id)
+                        || s.silence_id == format!("sku:{}", episode.sku)
+                });
+                let rule = rules.get(episode.rule_id.as_str()).copied();
+                async move {
+                    let outcome = self.one(&episode, rule, silenced).await;
+                    if let Err(e) = &outcome {
+                        // One episode never blocks the others; it is tried on the next tick.
+                        tracing::error!(error = %e, rule = %episode.rule_id, sku = %episode.sku,
+                            location = %episode.location, "clock: episode failed");
+                    }
+                    outcome
                 }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(Handled::Driven) => {}
+                Ok(Handled::ClosedForRuleChange) => report.closed_for_rule_change += 1,
+                Ok(Handled::ClosedForMissingLevel) => report.closed_for_missing_level += 1,
+                Err(_) => report.failed += 1,
             }
         }
         Ok(report)
@@ -86,8 +106,7 @@ impl AlertClock {
         episode: &IndexedEpisode,
         rule: Option<&Rule>,
         silenced: bool,
-        report: &mut TickReport,
-    ) -> Result<(), RecordError> {
+    ) -> Result<Handled, RecordError> {
         let store = self.evaluator.store();
         let now = self.evaluator.now();
         let current = rule.filter(|r| {
@@ -95,8 +114,7 @@ impl AlertClock {
         });
         let Some(rule) = current else {
             // Deleted, disabled or changed: the episode it opened no longer means anything.
-            if episode.open {
-                report.closed_for_rule_change += 1;
+            let handled = if episode.open {
                 self.evaluator
                     .close_episode(
                         episode,
@@ -104,23 +122,28 @@ impl AlertClock {
                         "rule-changed",
                     )
                     .await?;
-            }
+                Handled::ClosedForRuleChange
+            } else {
+                Handled::Driven
+            };
             store.unindex_if_settled(episode).await?;
-            return Ok(());
+            return Ok(handled);
         };
         let Some(level) = self
             .evaluator
             .level(&episode.sku, &episode.location)
             .await?
         else {
-            if episode.open {
-                report.closed_for_missing_level += 1;
+            let handled = if episode.open {
                 self.evaluator
                     .close_episode(episode, None, "level-gone")
                     .await?;
-            }
+                Handled::ClosedForMissingLevel
+            } else {
+                Handled::Driven
+            };
             store.unindex_if_settled(episode).await?;
-            return Ok(());
+            return Ok(handled);
         };
         let verdict = if rule.condition.on_change() {
             evaluate_change(rule, &level, now)
@@ -144,8 +167,12 @@ impl AlertClock {
                 silenced,
             )
             .await?;
-        store.unindex_if_settled(episode).await?;
-        Ok(())
+        // Only an episode that was closed, or may just have been, can leave the index (a
+        // conditional write that fails still costs a write unit).
+        if !episode.open || verdict == Verdict::Clear {
+            store.unindex_if_settled(episode).await?;
+        }
+        Ok(Handled::Driven)
     }
 }
 

@@ -1,0 +1,224 @@
+//! One alert-clock tick at scale, on DynamoDB Local: 100,000 stock levels, 10,000 open episodes
+//! over 100 rules; 9,000 still hold (their level is still low) and 1,000 resolve (their level
+//! was restocked without the stream telling). Prints the tick's run time and the write capacity
+//! it consumed (metered by the proxy in front of DynamoDB Local).
+//!
+//! Run: `cargo run --profile perf -p local-stack --bin clock-bench`
+
+use std::{collections::HashMap, net::SocketAddr, time::Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use local_stack::{
+    jwt::JwtKey,
+    proxy::Proxy,
+    system::{Options, System},
+    Emulators, Endpoints,
+};
+use serde_json::json;
+use shared::alerts::{clock::fingerprint, rules::RuleBody, store::RuleCreated};
+
+const LEVELS: usize = 100_000;
+const EPISODES: usize = 10_000;
+const RESOLVING: usize = 1_000;
+const RULES: usize = 100;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn ring(len: usize) -> AttributeValue {
+    AttributeValue::L(vec![n(0); len])
+}
+
+fn level(i: usize, available: i64, hour: i64) -> Item {
+    let now = "2026-12-01T00:00:00.000Z";
+    Item::from([
+        ("pk".into(), s(format!("SKU#B-{i:06}"))),
+        ("sk".into(), s("LOC#WH1")),
+        ("entity".into(), s("stock_level")),
+        ("sku".into(), s(format!("B-{i:06}"))),
+        ("location".into(), s("WH1")),
+        ("on_hand".into(), n(available)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(available)),
+        ("version".into(), n(1)),
+        ("created_at".into(), s(now)),
+        ("updated_at".into(), s(now)),
+        ("last_movement".into(), s(format!("MOV#{i:040}|LINE#00"))),
+        ("ctr_hour".into(), n(hour)),
+        ("sold_h".into(), ring(48)),
+        ("sold_d".into(), ring(32)),
+        ("rcv_d".into(), ring(32)),
+        ("rfd_d".into(), ring(32)),
+    ])
+}
+
+async fn put_all(system: &System, items: Vec<Item>) -> anyhow::Result<()> {
+    let mut batches = Vec::new();
+    for chunk in items.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|i| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(i.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        let (client, table) = (system.dynamodb.clone(), system.table.clone());
+        batches.push(async move {
+            while !requests.is_empty() {
+                let out = client
+                    .batch_write_item()
+                    .request_items(&table, std::mem::take(&mut requests))
+                    .send()
+                    .await?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&table))
+                    .unwrap_or_default();
+            }
+            anyhow::Ok(())
+        });
+    }
+    for batch in batches {
+        batch.await?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let emulators = Emulators::start()?;
+    let proxy = Proxy::start(&emulators.dynamodb.endpoint(), true).await?;
+    let endpoints = Endpoints {
+        dynamodb: proxy.endpoint(),
+        moto: emulators.moto.endpoint(),
+    };
+    let mut options = Options::new(
+        "clockbench",
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        JwtKey::random(),
+    );
+    options.rule_cache = std::time::Duration::from_secs(600);
+    let system = System::start(&endpoints, options).await?;
+    let store = system.evaluator.store().clone();
+    let now = system.evaluator.now();
+    let hour = now.div_euclid(3600);
+
+    let started = Instant::now();
+    let mut rules = Vec::new();
+    for r in 0..RULES {
+        let body: RuleBody = serde_json::from_value(json!({
+            "name": format!("low B-{r:02}"), "kind": "low_stock", "threshold": 10, "clear_at": 20,
+            "severity": "warning", "selector": { "sku_prefix": format!("B-00{r:02}") },
+        }))?;
+        let rule = body
+            .clone()
+            .into_rule(format!("rl_bench{r:03}"), "t".into(), "t".into())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if let RuleCreated::Existing { .. } = store.create_rule(&rule, &body, "h").await? {
+            anyhow::bail!("rule exists");
+        }
+        rules.push(rule);
+    }
+    // Levels: the first EPISODES are watched; the last RESOLVING of those were restocked.
+    let levels: Vec<Item> = (0..LEVELS)
+        .map(|i| {
+            let restocked = (EPISODES - RESOLVING..EPISODES).contains(&i);
+            level(i, if restocked { 50 } else { 5 }, hour)
+        })
+        .collect();
+    put_all(&system, levels).await?;
+    let mut episodes = Vec::new();
+    for i in 0..EPISODES {
+        let rule = &rules[i / (EPISODES / RULES)];
+        let sku = format!("B-{i:06}");
+        let alert_id = format!("al_bench{i:06}");
+        episodes.push(Item::from([
+            ("pk".into(), s(format!("TRACK#{}", rule.rule_id))),
+            ("sk".into(), s(format!("{sku}#WH1"))),
+            ("entity".into(), s("alert_tracker")),
+            ("open".into(), AttributeValue::Bool(true)),
+            ("alert_id".into(), s(&alert_id)),
+            ("state".into(), s("firing")),
+            ("last_notified_at".into(), n(now - 60)),
+            ("level_version".into(), n(1)),
+            ("rule_id".into(), s(&rule.rule_id)),
+            ("sku".into(), s(&sku)),
+            ("location".into(), s("WH1")),
+            ("rule_fingerprint".into(), s(fingerprint(rule))),
+            ("gsi1pk".into(), s("EPISODES")),
+            ("gsi1sk".into(), s(format!("{}#{sku}#WH1", rule.rule_id))),
+        ]));
+        episodes.push(Item::from([
+            ("pk".into(), s(format!("ALERT#{alert_id}"))),
+            ("sk".into(), s("META")),
+            ("entity".into(), s("alert")),
+            ("alert_id".into(), s(&alert_id)),
+            ("rule_id".into(), s(&rule.rule_id)),
+            ("rule_name".into(), s(&rule.name)),
+            ("kind".into(), s("low_stock")),
+            ("severity".into(), s("warning")),
+            ("sku".into(), s(&sku)),
+            ("location".into(), s("WH1")),
+            ("state".into(), s("firing")),
+            ("fired_at".into(), s("2026-12-01T00:00:00.000Z")),
+            ("reminders".into(), n(0)),
+            ("observation".into(), s("{\"available\":5}")),
+            ("history".into(), AttributeValue::L(vec![])),
+            ("deliveries".into(), AttributeValue::M(HashMap::new())),
+        ]));
+    }
+    put_all(&system, episodes).await?;
+    let seeded = started.elapsed();
+    eprintln!("seeded {LEVELS} levels, {EPISODES} episodes and {RULES} rules in {seeded:.1?}");
+
+    let before = proxy.capacity();
+    let tick_started = Instant::now();
+    let report = system.alert_clock.tick().await?;
+    let took = tick_started.elapsed();
+    let capacity = proxy.capacity().since(&before);
+    anyhow::ensure!(report.failed == 0, "{report:?}");
+    let left = store.indexed_episodes().await?;
+    let still_open = left.iter().filter(|e| e.open).count();
+
+    println!(
+        "Alert clock, one tick on DynamoDB Local ({} cores): {LEVELS} stock levels, {EPISODES} open \
+         episodes over {RULES} rules ({RESOLVING} of them on restocked levels)\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| measure | result |");
+    println!("|---|---:|");
+    println!("| tick run time | {:.1} s |", took.as_secs_f64());
+    println!(
+        "| episodes per second | {:.0} |",
+        EPISODES as f64 / took.as_secs_f64()
+    );
+    println!(
+        "| episodes resolved (and out of the index) | {} |",
+        EPISODES - left.len()
+    );
+    println!("| episodes still open (still low) | {still_open} |");
+    let writes: Vec<String> = capacity
+        .writes
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    println!("| writes | {} |", writes.join(", "));
+    println!("| write capacity consumed | {:.0} WCU |", capacity.total());
+    println!(
+        "| seeding (not timed above) | {:.1} s |",
+        seeded.as_secs_f64()
+    );
+    Ok(())
+}
