@@ -36,6 +36,18 @@ async function waitFor(fn, what, ms = 120_000) {
 }
 
 /** Calls the API directly (as a storefront or a setup script would). */
+/** Polls `read` until `ok(value)` holds (listings go through an index that DynamoDB updates a
+ * moment after the write, as on AWS); returns the last value read. */
+async function eventually(read, ok, ms = 5000) {
+  const started = Date.now();
+  let value = await read();
+  while (!ok(value) && Date.now() - started < ms) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
+
 async function apiCall(role, method, path, body, key) {
   const headers = { authorization: `Bearer ${state.tokens[role]}` };
   if (body) headers["content-type"] = "application/json";
@@ -231,7 +243,7 @@ describe("admin console", () => {
     await page.getByRole("button", { name: "Create rule" }).click();
     await page.getByRole("heading", { level: 1, name: "Rules" }).waitFor();
     await page.getByRole("row", { name: /E2E low stock Low stock available ≤ 5, clears at ≥ 8/ }).waitFor();
-    const rules = (await apiCall("ops", "GET", "/v1/rules")).items;
+    const rules = (await eventually(() => apiCall("ops", "GET", "/v1/rules"), (l) => l.items.length === 1)).items;
     assert.equal(rules.length, 1);
     assert.deepEqual(rules[0].selector, { sku: SKU });
     assert.deepEqual(rules[0].channels, { sms: true, email: ["ops@shop.example"], inbox: true });
@@ -362,12 +374,15 @@ describe("admin console", () => {
     const row = page.getByRole("row", { name: /E2E low stock/ });
     await row.filter({ hasText: "available ≤ 3, clears at ≥ 8" }).waitFor();
 
+    // The rule itself is read strongly consistent (GET /v1/rules/{id}).
+    const id = (await apiCall("readonly", "GET", "/v1/rules")).items.find((r) => r.name === "E2E low stock").rule_id;
+    const rule = () => apiCall("readonly", "GET", `/v1/rules/${encodeURIComponent(id)}`);
     await page.getByRole("button", { name: "Disable E2E low stock" }).click();
     await row.filter({ hasText: "disabled" }).waitFor();
-    assert.equal((await apiCall("readonly", "GET", "/v1/rules")).items[0].enabled, false);
+    assert.equal((await rule()).enabled, false);
     await page.getByRole("button", { name: "Enable E2E low stock" }).click();
     await row.filter({ hasText: "enabled" }).waitFor();
-    const stored = (await apiCall("readonly", "GET", "/v1/rules")).items[0];
+    const stored = await rule();
     assert.equal(stored.enabled, true);
     assert.equal(stored.threshold, 3);
     assert.deepEqual(stored.channels.email, ["ops@shop.example"], "a toggle keeps the rest of the rule");
@@ -375,7 +390,8 @@ describe("admin console", () => {
     page.once("dialog", (d) => d.accept());
     await page.getByRole("button", { name: "Delete E2E low stock" }).click();
     await page.getByText("No rules yet.").waitFor();
-    assert.equal((await apiCall("readonly", "GET", "/v1/rules")).items.length, 0);
+    const left = await eventually(() => apiCall("readonly", "GET", "/v1/rules"), (l) => l.items.length === 0);
+    assert.equal(left.items.length, 0);
   });
 
   test("every page passes the axe-core accessibility rules (WCAG 2.1 A/AA)", async () => {
