@@ -328,10 +328,8 @@ impl ReportWriter {
                             continue;
                         }
                     }
-                    let silenced = silences.iter().any(|s| {
-                        s.silence_id == format!("rule:{}", rule.rule_id)
-                            || s.silence_id == format!("sku:{}", level.sku)
-                    });
+                    let silenced =
+                        crate::alerts::store::silenced(&silences, &rule.rule_id, &level.sku);
                     let verdict = evaluate_clock(rule, &level, now);
                     evaluated += 1;
                     self.evaluator

@@ -21,7 +21,7 @@ use super::{
     evaluate::{evaluate_change, evaluate_clock, Verdict},
     evaluator::{Evaluator, RecordError, Trigger},
     rules::Rule,
-    store::IndexedEpisode,
+    store::{silenced, IndexedEpisode},
 };
 use crate::store::StoreError;
 
@@ -72,10 +72,7 @@ impl AlertClock {
         let (rules, silences) = (&rules, &silences);
         let outcomes: Vec<Result<Handled, RecordError>> = stream::iter(episodes)
             .map(|episode| {
-                let silenced = silences.iter().any(|s| {
-                    s.silence_id == format!("rule:{}", episode.rule_id)
-                        || s.silence_id == format!("sku:{}", episode.sku)
-                });
+                let silenced = silenced(silences, &episode.rule_id, &episode.sku);
                 let rule = rules.get(episode.rule_id.as_str()).copied();
                 async move {
                     let outcome = self.one(&episode, rule, silenced).await;

@@ -21,7 +21,7 @@ use super::{
     evaluate::{decide, message, Decision, Event, LevelSnapshot, RuleSet, Verdict},
     notify::{Attributes, Notifier, NotifyError},
     rules::Rule,
-    store::{AlertStore, EpisodeKey, Pending, Silence, Tracker, Transition},
+    store::{silenced, AlertStore, EpisodeKey, Pending, Silence, Tracker, Transition},
 };
 use crate::{clock::Clock, domain::Quantities, store::StoreError};
 
@@ -520,12 +520,7 @@ impl Evaluator {
 
         let (rules, silences) = self.rules().await?;
         let now = self.clock.now();
-        let silenced = |rule: &Rule| {
-            silences.iter().any(|s| {
-                s.silence_id == format!("rule:{}", rule.rule_id)
-                    || s.silence_id == format!("sku:{}", new.sku)
-            })
-        };
+        let silenced = |rule: &Rule| silenced(&silences, &rule.rule_id, &new.sku);
         let mut profile: Option<Option<(String, BTreeMap<String, String>)>> = None;
         for (rule, verdict) in rules.due(&new, old.as_ref(), now) {
             if rule.selector.needs_attributes() {

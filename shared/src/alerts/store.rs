@@ -150,11 +150,11 @@ impl Guard {
         }
     }
 
-    /// The tracker's version after the transition.
-    fn after(self, before: Option<i64>) -> Option<i64> {
+    /// The version the transition records on the tracker (a clock trigger records none).
+    fn recorded(self) -> Option<i64> {
         match self {
             Self::Stream(v) => Some(v),
-            Self::Clock(_) => before,
+            Self::Clock(_) => None,
         }
     }
 }
@@ -253,6 +253,17 @@ fn alert_from(item: &Item) -> Result<Alert, StoreError> {
         reminders: a.reminders,
         last_reminded_at: a.last_reminded_at,
         deliveries: a.deliveries,
+    })
+}
+
+/// Whether one of `silences` covers `rule_id` or `sku` (the one check every trigger makes).
+pub fn silenced(silences: &[Silence], rule_id: &str, sku: &str) -> bool {
+    silences.iter().any(|s| {
+        s.silence_id
+            .strip_prefix("rule:")
+            .map(|r| r == rule_id)
+            .or_else(|| s.silence_id.strip_prefix("sku:").map(|k| k == sku))
+            .unwrap_or(false)
     })
 }
 
@@ -780,7 +791,7 @@ impl AlertStore {
                     last_notified_at: Some(now),
                 }),
                 pending: pending.to_vec(),
-                level_version: guard.after(None),
+                level_version: guard.recorded(),
                 alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
@@ -871,7 +882,7 @@ impl AlertStore {
             Transition::Applied(_) => Ok(Transition::Applied(Tracker {
                 open: None,
                 pending: pending.to_vec(),
-                level_version: guard.and_then(|g| g.after(None)),
+                level_version: guard.and_then(Guard::recorded),
                 alert_id: Some(alert_id.to_owned()),
             })),
             done => Ok(done),
@@ -958,7 +969,7 @@ impl AlertStore {
                     ..episode.clone()
                 }),
                 pending: pending.to_vec(),
-                level_version: guard.after(None),
+                level_version: guard.recorded(),
                 alert_id: Some(episode.alert_id.clone()),
             })),
             done => Ok(done),
