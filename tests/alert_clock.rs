@@ -253,3 +253,147 @@ async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_cl
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+/// Sets a level's receipt and sale times (and creation) `days` back, as if it had sat untouched.
+async fn age_level(app: &TestApp, sku: &str, location: &str, days: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let then = time::OffsetDateTime::from_unix_timestamp(app.now() - days * 86_400)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+        .key("sk", AttributeValue::S(format!("LOC#{location}")))
+        .update_expression("SET last_sale_at = :t, last_receipt_at = :t, created_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S(then))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dead_stock_fires_from_the_clock_with_no_stock_change_once_and_resolves_on_a_sale() {
+    let app = spawn_app().await;
+    app.stocked("OLD", "WH1", 12).await;
+    app.stocked("FRESH", "WH1", 12).await;
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "Dead stock", "kind": "no_sale", "days": 3, "severity": "info",
+                "channels": { "sms": true } }),
+    )
+    .await;
+    app.tick().await;
+    assert!(app.alerts("").await.is_empty());
+
+    // Two days on, FRESH sells; OLD does not.
+    app.advance_clock(2 * 86_400);
+    app.sell("s1", "FRESH", 1).await;
+    app.process_stream().await;
+    app.tick().await;
+    // Three days since OLD was stocked, with nothing happening to it. DynamoDB throttles the
+    // sweep's reads twice on the way: the SDK's retries absorb it.
+    app.advance_clock(86_400 + 60);
+    app.dynamodb_proxy.inject(FaultRule::new(
+        Service::DynamoDb,
+        "BatchGetItem",
+        Fault::Throttle,
+        Schedule::Times(2),
+    ));
+    let report = app.tick().await;
+    assert_eq!(app.dynamodb_proxy.injected().len(), 2);
+    // The tick caught up a whole round of shards (every level) after the day without ticks.
+    assert_eq!(report.sweep.shards, 60, "{report:?}");
+    assert_eq!(
+        (report.sweep.levels, report.sweep.opened),
+        (2, 1),
+        "{report:?}"
+    );
+    assert_eq!(app.notices().await, vec!["OLD fire"]);
+    let alert = &app.alerts("state=firing").await[0];
+    assert_eq!(alert["kind"], "no_sale");
+    assert_eq!(alert["location"], "WH1");
+    assert_eq!(alert["observation"]["idle_days"], 3);
+
+    // Later ticks read one shard a minute (two when the wall clock's minute turned between
+    // them) and send nothing more: one notice per episode.
+    for _ in 0..3 {
+        app.advance_clock(60);
+        let report = app.tick().await;
+        assert!((1..=2).contains(&report.sweep.shards), "{report:?}");
+        assert_eq!(report.sweep.opened, 0, "{report:?}");
+    }
+    app.advance_clock(86_400);
+    app.tick().await;
+    assert_eq!(app.notices().await, vec!["OLD fire"]);
+
+    // A sale: the next tick resolves it (the episode walk re-evaluates open episodes).
+    app.sell("s2", "OLD", 1).await;
+    app.process_stream().await;
+    app.advance_clock(60);
+    app.tick().await;
+    let alert = &app.alerts("").await[0];
+    assert_eq!(alert["state"], "resolved", "{alert}");
+    // The report writer only writes reports: it opens and sends nothing.
+    let now = app.now();
+    let manifest = app.reports.run(now / 86_400, now).await.unwrap();
+    assert_eq!(manifest.alerts, 0, "the alert fired on an earlier day");
+    assert_eq!(app.notices().await, vec!["OLD fire"]);
+}
+
+#[tokio::test]
+async fn the_sweep_sees_every_level_once_an_hour_and_a_broken_level_blocks_none() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let skus: Vec<String> = (0..20).map(|i| format!("AGED-{i:02}")).collect();
+    for sku in &skus {
+        app.stocked(sku, "WH1", 5).await;
+    }
+    // A level item someone broke by hand (no quantities), in the index like the others.
+    app.dynamodb
+        .put_item()
+        .table_name(&app.table)
+        .item("pk", AttributeValue::S("SKU#BROKEN".into()))
+        .item("sk", AttributeValue::S("LOC#WH1".into()))
+        .item("entity", AttributeValue::S("stock_level".into()))
+        .item("lvl_shard", AttributeValue::S("LEVELS#00".into()))
+        .send()
+        .await
+        .unwrap();
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "Old stock", "kind": "stock_age", "days": 30, "severity": "warning",
+                "channels": { "sms": true } }),
+    )
+    .await;
+    app.tick().await;
+    for sku in &skus {
+        age_level(&app, sku, "WH1", 31).await;
+    }
+    // An hour of ticks, one a minute: every level read, every episode opened once. (The wall
+    // clock moves too, so a tick may read the next minute's shard as well, and the last ones may
+    // read a shard a second time: it opens nothing then.)
+    let (mut shards, mut levels, mut opened, mut skipped) = (0, 0, 0, 0);
+    for _ in 0..60 {
+        app.advance_clock(60);
+        let report = app.tick().await;
+        assert!((1..=2).contains(&report.sweep.shards), "{report:?}");
+        shards += report.sweep.shards;
+        levels += report.sweep.levels;
+        opened += report.sweep.opened;
+        skipped += report.sweep.skipped;
+    }
+    assert!(shards >= 60, "{shards}");
+    assert_eq!(opened, 20);
+    assert!(levels >= 20 && skipped >= 1, "{levels} {skipped}");
+    let mut fired: Vec<String> = app
+        .alerts("state=firing")
+        .await
+        .iter()
+        .map(|a| a["sku"].as_str().unwrap().to_owned())
+        .collect();
+    fired.sort();
+    assert_eq!(fired, skus);
+    assert_eq!(app.notices().await.len(), 20);
+}

@@ -329,7 +329,8 @@ async fn alert_clock_binary_answers_its_schedule() {
     assert_eq!(
         report,
         serde_json::json!({ "episodes": 0, "closed_for_rule_change": 0,
-                            "closed_for_missing_level": 0, "failed": 0 })
+                            "closed_for_missing_level": 0, "failed": 0,
+                            "sweep": { "shards": 0, "levels": 0, "opened": 0, "skipped": 0 } })
     );
 }
 

@@ -4,7 +4,6 @@
 
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -143,84 +142,6 @@ async fn writing_the_same_day_twice_yields_identical_objects() {
     for (o, bytes) in second.objects.iter().zip(before) {
         assert_eq!(app.object(&o.key).await, bytes, "{}", o.key);
     }
-}
-
-#[tokio::test]
-async fn a_stale_sku_raises_its_time_based_alert_once() {
-    let app = spawn_app().await;
-    app.stocked("OLD", "WH1", 12).await;
-    app.stocked("FRESH", "WH2", 12).await;
-    movement(
-        &app,
-        "/v1/sales",
-        Role::Storefront,
-        "s1",
-        json!({ "sku": "FRESH", "location": "WH2", "quantity": 1 }),
-    )
-    .await;
-    // OLD last sold (and was stocked) 40 days ago.
-    let long_ago = time::OffsetDateTime::from_unix_timestamp(app.now() - 40 * DAY)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("pk", AttributeValue::S("SKU#OLD".into()))
-        .key("sk", AttributeValue::S("LOC#WH1".into()))
-        .update_expression("SET last_sale_at = :t, created_at = :t")
-        .expression_attribute_values(":t", AttributeValue::S(long_ago))
-        .send()
-        .await
-        .unwrap();
-    let r = app
-        .post(
-            "/v1/rules",
-            Role::Ops,
-            "rule-1",
-            json!({ "name": "Dead stock", "kind": "no_sale", "days": 30,
-            "severity": "info", "channels": { "sms": true } }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-
-    let now = app.now();
-    let manifest = app.reports.run(now / DAY, now).await.unwrap();
-    assert_eq!(manifest.time_rules_evaluated, 2);
-    let firing = app
-        .get("/v1/alerts?state=firing", Role::ReadOnly)
-        .await
-        .json();
-    let items = firing["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{items:?}");
-    assert_eq!(items[0]["sku"], "OLD");
-    assert_eq!(items[0]["kind"], "no_sale");
-    assert_eq!(items[0]["observation"]["idle_days"], 40);
-    let published = app.published().await;
-    assert_eq!(published.len(), 1);
-    assert_eq!(published[0].attributes["kind"], "no_sale");
-    assert_eq!(manifest.alerts, 1, "the day's alert report has it");
-    assert_eq!(manifest.alerts_by_kind.get("no_sale"), Some(&1));
-
-    // The same day again, and the next day while still stale: no new alert, no new notice.
-    app.reports.run(now / DAY, now + 60).await.unwrap();
-    app.reports.run(now / DAY + 1, now + DAY).await.unwrap();
-    assert_eq!(app.published().await.len(), 1);
-    let all = app.get("/v1/alerts", Role::ReadOnly).await.json();
-    assert_eq!(all["items"].as_array().unwrap().len(), 1);
-
-    // A sale makes it fresh: the next run resolves it.
-    movement(
-        &app,
-        "/v1/sales",
-        Role::Storefront,
-        "s2",
-        json!({ "sku": "OLD", "location": "WH1", "quantity": 1 }),
-    )
-    .await;
-    app.reports.run(now / DAY + 2, app.now()).await.unwrap();
-    let alert = &app.get("/v1/alerts", Role::ReadOnly).await.json()["items"][0];
-    assert_eq!(alert["state"], "resolved");
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use shared::alerts::{
     evaluate::RuleSet,
-    evaluator::parse_record,
     rules::{Rule, RuleBody},
+    stream::parse_record,
 };
 
 const NOW: i64 = 1_800_000_000;

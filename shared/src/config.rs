@@ -213,20 +213,13 @@ pub fn load_or_report<T>(load: impl FnOnce() -> Result<T, ConfigError>) -> Resul
 }
 
 /// Every environment variable the report writer reads (and `template.yaml` declares).
-pub const REPORT_WRITER_ENV: &[&str] = &[
-    "TABLE_NAME",
-    "REPORTS_BUCKET",
-    "ALERT_TOPIC_ARN",
-    "SENDER_EMAIL",
-];
+pub const REPORT_WRITER_ENV: &[&str] = &["TABLE_NAME", "REPORTS_BUCKET"];
 
 /// The report writer's configuration.
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
     pub table_name: String,
     pub bucket: String,
-    pub topic_arn: String,
-    pub sender_email: String,
 }
 
 impl ReportConfig {
@@ -243,14 +236,7 @@ impl ReportConfig {
                 reason: "not an S3 bucket name".into(),
             });
         }
-        let topic_arn = required("ALERT_TOPIC_ARN")?;
-        let sender_email = required("SENDER_EMAIL")?;
-        Ok(Self {
-            table_name,
-            bucket,
-            topic_arn,
-            sender_email,
-        })
+        Ok(Self { table_name, bucket })
     }
 }
 
@@ -258,19 +244,7 @@ impl ReportConfig {
 pub fn report_writer_from_sdk(
     sdk: &aws_config::SdkConfig,
     config: &ReportConfig,
-    clock: crate::clock::Clock,
 ) -> crate::report_writer::ReportWriter {
-    let evaluator = evaluator_from_sdk(
-        sdk,
-        &EvaluatorConfig {
-            table_name: config.table_name.clone(),
-            topic_arn: config.topic_arn.clone(),
-            sender_email: config.sender_email.clone(),
-            rule_cache: std::time::Duration::ZERO,
-            notify_backoff: NOTIFY_BACKOFF,
-        },
-        clock,
-    );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(true)
@@ -281,7 +255,6 @@ pub fn report_writer_from_sdk(
         s3,
         &config.table_name,
         &config.bucket,
-        std::sync::Arc::new(evaluator),
     )
 }
 

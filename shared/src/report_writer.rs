@@ -1,7 +1,7 @@
 //! The scheduled function's work: page through the stock levels (never holding the table), write
 //! the day's snapshot, trend and alert datasets to S3 as CSV and JSON Lines with multipart
-//! uploads (memory bounded by one part), an HTML summary with SVG charts and a manifest, and
-//! evaluate the time-based rules through the same episode driver as the stream evaluator.
+//! uploads (memory bounded by one part), an HTML summary with SVG charts and a manifest. It only
+//! writes reports: the time-based alert rules are the alert clock's ([`crate::alerts::sweep`]).
 //!
 //! Layout (query engines read a dataset prefix directly; one format per prefix):
 //! `reports/<dataset>/dt=YYYY-MM-DD/part-00000.csv`, `reports/<dataset>-jsonl/dt=…/part-00000.jsonl`
@@ -9,7 +9,7 @@
 //! `reports/manifests/dt=…/manifest.json`. A run rewrites the same keys: re-running a day (after a
 //! timeout midway, say) replaces its objects.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use aws_sdk_s3::{
@@ -20,12 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    alerts::{
-        evaluate::{evaluate_clock, LevelSnapshot},
-        evaluator::Trigger,
-        evaluator::{Evaluator, RecordError},
-        rules::Rule,
-    },
+    alerts::evaluate::LevelSnapshot,
     domain::Quantities,
     reports::{self, LevelHistory, SECONDS_PER_DAY},
     store::{entity, Item, StoreError},
@@ -44,8 +39,6 @@ pub enum ReportError {
     Store(#[from] StoreError),
     #[error("S3: {0}")]
     S3(String),
-    #[error(transparent)]
-    Alerts(#[from] RecordError),
 }
 
 fn s3_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -202,7 +195,6 @@ pub struct Manifest {
     pub alerts: usize,
     /// The day's alert episodes by rule kind.
     pub alerts_by_kind: BTreeMap<String, i64>,
-    pub time_rules_evaluated: usize,
 }
 
 fn unix(text: Option<&str>) -> Option<i64> {
@@ -244,13 +236,12 @@ pub fn history(item: &Item) -> Result<(LevelHistory, LevelSnapshot), crate::sche
     Ok((h, snapshot))
 }
 
-/// Writes the reports and evaluates the time-based rules. Built once at init.
+/// Writes the reports. Built once at init.
 pub struct ReportWriter {
     dynamodb: Client,
     s3: aws_sdk_s3::Client,
     table: String,
     bucket: String,
-    evaluator: Arc<Evaluator>,
 }
 
 impl ReportWriter {
@@ -259,28 +250,21 @@ impl ReportWriter {
         s3: aws_sdk_s3::Client,
         table: impl Into<String>,
         bucket: impl Into<String>,
-        evaluator: Arc<Evaluator>,
     ) -> Self {
         Self {
             dynamodb,
             s3,
             table: table.into(),
             bucket: bucket.into(),
-            evaluator,
         }
     }
 
     /// Runs for `day` (days since the epoch) at `now` (seconds).
     pub async fn run(&self, day: i64, now: i64) -> Result<Manifest, ReportError> {
-        let (rules, silences) = self.evaluator.store().load_rules_and_silences(now).await?;
-        let clock_rules: Vec<Rule> = rules
-            .into_iter()
-            .filter(|r| r.enabled && !r.condition.on_change())
-            .collect();
         let mut snapshot = Dataset::new("snapshot", day, reports::SNAPSHOT_COLUMNS);
         let mut trends = Dataset::new("trends", day, reports::TREND_COLUMNS);
         let mut sold_per_day: BTreeMap<i64, i64> = BTreeMap::new();
-        let (mut levels, mut evaluated) = (0, 0);
+        let mut levels = 0;
         let mut start: Option<Item> = None;
         loop {
             let page = self
@@ -298,7 +282,7 @@ impl ReportWriter {
             let mut trend_rows = Vec::new();
             for item in page.items() {
                 // One malformed level never blocks the day's report: it is logged and left out.
-                let (h, level) = match history(item) {
+                let (h, _) = match history(item) {
                     Ok(read) => read,
                     Err(e) => {
                         tracing::error!(error = %e, pk = ?item.get("pk"), "level left out of the report");
@@ -312,39 +296,6 @@ impl ReportWriter {
                     *sold_per_day.entry(d).or_default() += h.sold.get(&d).copied().unwrap_or(0);
                 }
                 trend_rows.extend(rows);
-                let mut profile = None;
-                for rule in &clock_rules {
-                    if !rule.selector.needs_attributes()
-                        && !rule.selector.selects(&level.sku, &level.location, None)
-                    {
-                        continue;
-                    }
-                    if rule.selector.needs_attributes() {
-                        if profile.is_none() {
-                            profile = Some(self.evaluator.store().sku_profile(&level.sku).await?);
-                        }
-                        let attrs = profile.as_ref().and_then(|p| p.as_ref()).map(|(_, a)| a);
-                        if !rule.selector.selects(&level.sku, &level.location, attrs) {
-                            continue;
-                        }
-                    }
-                    let silenced =
-                        crate::alerts::store::silenced(&silences, &rule.rule_id, &level.sku);
-                    let verdict = evaluate_clock(rule, &level, now);
-                    evaluated += 1;
-                    self.evaluator
-                        .drive(
-                            rule,
-                            &level,
-                            verdict,
-                            Trigger::Clock {
-                                version: level.version,
-                                minute: now.div_euclid(60),
-                            },
-                            silenced,
-                        )
-                        .await?;
-                }
             }
             snapshot.push(self, &snapshot_rows).await?;
             trends.push(self, &trend_rows).await?;
@@ -423,7 +374,6 @@ impl ReportWriter {
                 sold_per_day.get(&day).copied().unwrap_or(0).to_string(),
             ),
             ("Alerts fired".to_owned(), alert_count.to_string()),
-            ("Time-based rule checks".to_owned(), evaluated.to_string()),
         ];
         let sold_chart: Vec<(String, f64)> = sold_per_day
             .iter()
@@ -469,7 +419,6 @@ impl ReportWriter {
             levels,
             alerts: alert_count,
             alerts_by_kind: by_kind,
-            time_rules_evaluated: evaluated,
         };
         let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         self.s3

@@ -26,6 +26,7 @@ pub mod entity {
     pub const ALERT: &str = "alert";
     pub const TRACKER: &str = "alert_tracker";
     pub const SILENCE: &str = "silence";
+    pub const CLOCK_CURSOR: &str = "clock_cursor";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -44,6 +45,30 @@ pub mod keys {
     pub const SILENCE_LIST: &str = "SILENCES";
     /// Trackers with an open episode or deliveries owed (what the alert clock walks).
     pub const EPISODE_LIST: &str = "EPISODES";
+
+    /// The sparse, keys-only index of stock levels (`levels`): every level carries the partition
+    /// `lvl_shard` = `LEVELS#nn`, one of [`LEVEL_SHARDS`], set when a movement creates it and
+    /// never changed after, so stock changes cost the index nothing. Whoever must see every level
+    /// (the alert clock's time-rule sweep) reads it shard by shard, never the ledger.
+    pub const LEVEL_INDEX: &str = "levels";
+    pub const LEVEL_SHARD_ATTRIBUTE: &str = "lvl_shard";
+    pub const LEVEL_SHARDS: u32 = 60;
+
+    /// The shard of the level of `sku` at `location`: a stable hash (FNV-1a), the same in every
+    /// process and release.
+    pub fn level_shard(sku: &str, location: &str) -> String {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in sku.bytes().chain([0]).chain(location.bytes()) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        level_shard_name(h % LEVEL_SHARDS)
+    }
+    pub fn level_shard_name(shard: u32) -> String {
+        format!("LEVELS#{shard:02}")
+    }
+    /// The alert clock's progress through the level shards.
+    pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";
 
     /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
     pub fn sku(sku: &str) -> String {
@@ -356,5 +381,21 @@ mod tests {
             keys::tracker("rl_1", "A", "WH1"),
             ("TRACK#rl_1".to_owned(), "A#WH1".to_owned())
         );
+    }
+
+    #[test]
+    fn levels_spread_over_every_shard_and_keep_theirs() {
+        // Pinned: a level's shard never changes between releases (it is stored on the level).
+        assert_eq!(keys::level_shard("A", "WH1"), keys::level_shard("A", "WH1"));
+        assert_ne!(keys::level_shard("AB", "C"), keys::level_shard("A", "BC"));
+        let mut counts = vec![0u32; keys::LEVEL_SHARDS as usize];
+        for i in 0..60_000 {
+            let shard = keys::level_shard(&format!("SKU-{i:05}"), "WH1");
+            let n: usize = shard.trim_start_matches("LEVELS#").parse().unwrap();
+            counts[n] += 1;
+        }
+        // 1,000 each on average; none empty or more than twice as full as another.
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(*min > 0 && max / min < 2, "{counts:?}");
     }
 }

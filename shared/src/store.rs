@@ -207,7 +207,7 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-const NAMES: [(&str, &str); 18] = [
+const NAMES: [(&str, &str); 19] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -226,6 +226,7 @@ const NAMES: [(&str, &str); 18] = [
     ("#ch", "ctr_hour"),
     ("#ls", "last_sale_at"),
     ("#lr", "last_receipt_at"),
+    ("#ix", keys::LEVEL_SHARD_ATTRIBUTE),
 ];
 
 /// How far back the counters a level carries reach (see [`crate::counters`]): hourly sales for
@@ -250,8 +251,9 @@ fn names(expr: &str, cond: &str) -> HashMap<String, String> {
 }
 
 /// Sets the identity attributes of a level the first time a movement creates it.
-const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #c = if_not_exists(#c, :now), \
-     #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv";
+/// (Its shard of the level index too, which no later change touches: see [`keys::LEVEL_INDEX`].)
+const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #ix = :ix, \
+     #c = if_not_exists(#c, :now), #v = if_not_exists(#v, :zero) + :one, #u = :now, #lm = :mv";
 /// Gives a level created by a movement that counts nothing its (empty) counters.
 const INIT_COUNTERS: &str = ", #sh = if_not_exists(#sh, :zh), #sd = if_not_exists(#sd, :zd), \
      #rd = if_not_exists(#rd, :zd), #fd = if_not_exists(#fd, :zd), #ch = if_not_exists(#ch, :h)";
@@ -577,6 +579,10 @@ pub fn movement_write_shaped(
         put_value(":entity", s(entity::STOCK_LEVEL));
         put_value(":sku", s(line.sku.as_str()));
         put_value(":loc", s(line.location.as_str()));
+        put_value(
+            ":ix",
+            s(keys::level_shard(line.sku.as_str(), line.location.as_str())),
+        );
         put_value(":zh", zeros(crate::counters::HOURS));
         put_value(":zd", zeros(crate::counters::DAYS));
         put_value(":h", n(hour));

@@ -27,6 +27,8 @@ async fn main() -> Result<(), Error> {
             episodes = report.episodes,
             closed = report.closed_for_rule_change,
             failed = report.failed,
+            swept_levels = report.sweep.levels,
+            opened_by_sweep = report.sweep.opened,
             "alert clock tick"
         );
         Ok::<Value, Error>(json!(report))

@@ -5,7 +5,7 @@
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::{
-    alerts::evaluator::StreamBatch,
+    alerts::stream::StreamBatch,
     config::{evaluator_from_env, init_tracing, load_or_report, EvaluatorConfig},
 };
 

@@ -1,5 +1,5 @@
 //! The report-writer Lambda: on its EventBridge schedule (00:15 UTC) it writes the reports of the
-//! day that just ended and evaluates the time-based alert rules. Invoked with
+//! day that just ended (reports only: the alert clock evaluates the time-based rules). Invoked with
 //! `{"day": "YYYY-MM-DD"}` it (re)writes that day instead. Wires configuration and clients once
 //! at init; the work lives in `shared::report_writer`.
 
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
     let config = load_or_report(ReportConfig::from_env)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clock = Clock::system();
-    let writer = report_writer_from_sdk(&sdk, &config, clock.clone());
+    let writer = report_writer_from_sdk(&sdk, &config);
     let (writer, clock) = (&writer, &clock);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = clock.now();

@@ -102,7 +102,8 @@ struct ActiveRule {
     remaining: Option<u32>,
 }
 
-/// Write capacity DynamoDB reported, summed over the metered writes.
+/// Capacity DynamoDB reported: write units summed over the metered writes, and read units of
+/// the metered reads kept apart.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capacity {
     /// Write requests that reported capacity, by operation.
@@ -113,11 +114,19 @@ pub struct Capacity {
     pub indexes: BTreeMap<String, f64>,
     /// Metered writes DynamoDB refused (cancelled transactions, failed conditions), by operation.
     pub refused: BTreeMap<String, u64>,
+    /// Read capacity units (table and indexes) by read operation.
+    pub reads: BTreeMap<String, f64>,
 }
 
 impl Capacity {
+    /// Write units, table and indexes.
     pub fn total(&self) -> f64 {
         self.table + self.indexes.values().sum::<f64>()
+    }
+
+    /// Read units, every read operation.
+    pub fn read_total(&self) -> f64 {
+        self.reads.values().sum()
     }
 
     /// What was consumed since `before`.
@@ -136,6 +145,12 @@ impl Capacity {
                 .filter(|(_, v)| *v > 0)
                 .collect(),
             table: self.table - before.table,
+            reads: self
+                .reads
+                .iter()
+                .map(|(k, v)| (k.clone(), v - before.reads.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, v)| *v > 0.0)
+                .collect(),
             indexes: self
                 .indexes
                 .iter()
@@ -166,6 +181,7 @@ impl Drop for Proxy {
     }
 }
 
+const READS: &[&str] = &["GetItem", "BatchGetItem", "Query", "Scan"];
 const WRITES: &[&str] = &[
     "PutItem",
     "UpdateItem",
@@ -369,6 +385,14 @@ impl Inner {
             _ => return,
         };
         let mut state = self.state.lock().expect("proxy state");
+        if READS.contains(&op) {
+            let units: f64 = entries
+                .iter()
+                .map(|c| c["CapacityUnits"].as_f64().unwrap_or(0.0))
+                .sum();
+            *state.capacity.reads.entry(op.to_owned()).or_default() += units;
+            return;
+        }
         *state.capacity.writes.entry(op.to_owned()).or_default() += 1;
         for c in entries {
             state.capacity.table += c["Table"]["CapacityUnits"].as_f64().unwrap_or(0.0);
@@ -391,9 +415,11 @@ impl Inner {
             return fault_response(service, &fault, &body);
         }
         let metered = self.meter && service == Service::DynamoDb && WRITES.contains(&op.as_str());
+        let metered_read =
+            self.meter && service == Service::DynamoDb && READS.contains(&op.as_str());
         let body = match serde_json::from_slice::<Value>(&body) {
-            Ok(mut v) if metered => {
-                v["ReturnConsumedCapacity"] = json!("INDEXES");
+            Ok(mut v) if metered || metered_read => {
+                v["ReturnConsumedCapacity"] = json!(if metered { "INDEXES" } else { "TOTAL" });
                 Bytes::from(v.to_string())
             }
             _ => body,
@@ -421,7 +447,7 @@ impl Inner {
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
             return respond(502, &[], b"upstream body".to_vec());
         };
-        if metered && parts.status.is_success() {
+        if (metered || metered_read) && parts.status.is_success() {
             self.record_capacity(&op, &body);
         } else if metered {
             let mut state = self.state.lock().expect("proxy state");

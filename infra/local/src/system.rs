@@ -143,10 +143,7 @@ impl System {
             &ReportConfig {
                 table_name: table.clone(),
                 bucket: bucket.clone(),
-                topic_arn: topic_arn.clone(),
-                sender_email: LOCAL_SENDER.into(),
             },
-            options.clock.clone(),
         ));
         let config = EvaluatorConfig {
             table_name: table.clone(),

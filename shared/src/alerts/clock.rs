@@ -7,12 +7,17 @@
 //! - re-evaluates the rule on the level as it is now, so a window rule (sales velocity, stock
 //!   drop, days of cover) resolves when its window has slid past the burst;
 //! - closes the episodes of rules that were deleted, disabled or changed in kind, thresholds or
-//!   selector (with the resolved notice when the rule, still there, asks for one).
+//!   selector (with the resolved notice when the rule, still there, asks for one);
+//! - sweeps one sixtieth of the stock levels for the time-based rules (no sale, no receipt,
+//!   stock age), so every level is checked once an hour ([`super::sweep`]).
 //!
 //! It goes through the same episode driver as the stream ([`Evaluator::drive`]), with a clock
 //! trigger: a level that changed after the clock read it is left to the stream.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -22,6 +27,7 @@ use super::{
     evaluator::{Evaluator, RecordError, Trigger},
     rules::Rule,
     store::{silenced, IndexedEpisode},
+    sweep::{due_shards, Sweep, SweepReport},
 };
 use crate::store::StoreError;
 
@@ -36,6 +42,8 @@ pub struct TickReport {
     pub closed_for_missing_level: usize,
     /// Episodes that failed this tick (tried again on the next); the others went on.
     pub failed: usize,
+    /// The time-rule sweep of this tick (empty while no time-based rule is enabled).
+    pub sweep: SweepReport,
 }
 
 /// Episodes handled at once in a tick (each is a few requests to DynamoDB and at most a send).
@@ -70,6 +78,11 @@ impl AlertClock {
             ..TickReport::default()
         };
         let (rules, silences) = (&rules, &silences);
+        let open: HashSet<(String, String, String)> = episodes
+            .iter()
+            .filter(|e| e.open)
+            .map(|e| (e.rule_id.clone(), e.sku.clone(), e.location.clone()))
+            .collect();
         let outcomes: Vec<Result<Handled, RecordError>> = stream::iter(episodes)
             .map(|episode| {
                 let silenced = silenced(silences, &episode.rule_id, &episode.sku);
@@ -95,6 +108,26 @@ impl AlertClock {
                 Err(_) => report.failed += 1,
             }
         }
+
+        // The time-rule sweep: this minute's shard of the levels (and any a missed tick left).
+        let minute = now.div_euclid(60);
+        let shards = due_shards(store.sweep_cursor().await?, minute);
+        let time_rules: Vec<&Rule> = rules
+            .values()
+            .copied()
+            .filter(|r| r.enabled && !r.condition.on_change())
+            .collect();
+        if !time_rules.is_empty() && !shards.is_empty() {
+            let sweep = Sweep {
+                evaluator: &self.evaluator,
+                rules: time_rules,
+                silences,
+                open,
+            };
+            // A shard that could not be read leaves the cursor, so the next tick reads it again.
+            report.sweep = sweep.run(&shards).await?;
+        }
+        store.advance_sweep_cursor(minute).await?;
         Ok(report)
     }
 
@@ -162,6 +195,7 @@ impl AlertClock {
                     minute: now.div_euclid(60),
                 },
                 silenced,
+                &mut None,
             )
             .await?;
         // Only an episode that was closed, or may just have been, can leave the index (a

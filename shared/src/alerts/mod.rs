@@ -3,8 +3,11 @@
 
 pub mod clock;
 pub mod deliveries;
+pub mod driver;
 pub mod evaluate;
 pub mod evaluator;
 pub mod notify;
 pub mod rules;
 pub mod store;
+pub mod stream;
+pub mod sweep;

@@ -998,6 +998,51 @@ impl AlertStore {
         Ok(out)
     }
 
+    /// The last minute whose level shard the time-rule sweep finished (None before the first).
+    pub async fn sweep_cursor(&self) -> Result<Option<i64>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::CLOCK_SWEEP, keys::META)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| i.get("through_minute"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Records that the sweep finished every shard through `minute` (never moves it back: a
+    /// slower tick that overlapped a later one leaves the later one's mark).
+    pub async fn advance_sweep_cursor(&self, minute: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::CLOCK_SWEEP, keys::META)))
+            .update_expression("SET entity = :e, through_minute = :m")
+            .condition_expression("attribute_not_exists(through_minute) OR through_minute < :m")
+            .expression_attribute_values(":e", s(entity::CLOCK_CURSOR))
+            .expression_attribute_values(":m", n(minute))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     /// Takes a tracker out of the episodes index once its episode is closed and nothing is owed
     /// (conditionally: a new episode or owed delivery keeps it in).
     pub async fn unindex_if_settled(&self, episode: &IndexedEpisode) -> Result<(), StoreError> {
@@ -1254,10 +1299,7 @@ impl AlertStore {
     }
 
     /// A SKU's name and attributes (for selectors and messages).
-    pub async fn sku_profile(
-        &self,
-        sku: &str,
-    ) -> Result<Option<(String, std::collections::BTreeMap<String, String>)>, StoreError> {
+    pub async fn sku_profile(&self, sku: &str) -> Result<SkuProfile, StoreError> {
         let out = self
             .client
             .get_item()
@@ -1266,14 +1308,36 @@ impl AlertStore {
             .send()
             .await
             .map_err(sdk)?;
-        out.item
-            .map(|item| {
-                decode::<SkuItem>(entity::SKU, &item)
-                    .map(|i| (i.name, i.attributes))
-                    .map_err(corrupt)
-            })
-            .transpose()
+        match out.item {
+            None => Ok(SkuProfile::default()),
+            Some(item) => decode::<SkuItem>(entity::SKU, &item)
+                .map(|i| SkuProfile {
+                    name: Some(i.name),
+                    attributes: i.attributes,
+                })
+                .map_err(corrupt),
+        }
     }
+
+    /// [`sku_profile`](Self::sku_profile), read once into `slot` and reused from there.
+    pub async fn sku_profile_once<'a>(
+        &self,
+        sku: &str,
+        slot: &'a mut Option<SkuProfile>,
+    ) -> Result<&'a SkuProfile, StoreError> {
+        if slot.is_none() {
+            *slot = Some(self.sku_profile(sku).await?);
+        }
+        Ok(slot.get_or_insert_with(SkuProfile::default))
+    }
+}
+
+/// What the alert engine knows of a SKU from its catalogue entry: the name its messages show and
+/// the attributes rule selectors match. A SKU sold before it was catalogued has neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkuProfile {
+    pub name: Option<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// Why an alert could not be acknowledged or resolved.

@@ -1,7 +1,10 @@
-//! One alert-clock tick at scale, on DynamoDB Local: 100,000 stock levels, 10,000 open episodes
-//! over 100 rules; 9,000 still hold (their level is still low) and 1,000 resolve (their level
-//! was restocked without the stream telling). Prints the tick's run time and the write capacity
-//! it consumed (metered by the proxy in front of DynamoDB Local).
+//! The alert clock at scale, on DynamoDB Local: 100,000 stock levels, 10,000 open episodes over
+//! 100 rules; 9,000 still hold (their level is still low) and 1,000 resolve (their level was
+//! restocked without the stream telling). Plus one time-based rule (stock age 30 days) over every
+//! level, of which 1,000 have stock 40 days old. Prints the run time and the capacity consumed
+//! (metered by the proxy in front of DynamoDB Local) of:
+//! - one tick: the episode walk and this minute's shard of the time-rule sweep;
+//! - one full round of the sweep (all 60 shards, every level: what the clock does in an hour).
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin clock-bench`
 
@@ -21,6 +24,8 @@ const LEVELS: usize = 100_000;
 const EPISODES: usize = 10_000;
 const RESOLVING: usize = 1_000;
 const RULES: usize = 100;
+/// Levels whose stock is older than the time-based rule's 30 days.
+const AGED: usize = 1_000;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -34,9 +39,15 @@ fn ring(len: usize) -> AttributeValue {
     AttributeValue::L(vec![n(0); len])
 }
 
-fn level(i: usize, available: i64, hour: i64) -> Item {
+fn level(i: usize, available: i64, hour: i64, received: &str) -> Item {
     let now = "2026-12-01T00:00:00.000Z";
+    let sku = format!("B-{i:06}");
     Item::from([
+        (
+            "lvl_shard".into(),
+            s(shared::schema::keys::level_shard(&sku, "WH1")),
+        ),
+        ("last_receipt_at".into(), s(received)),
         ("pk".into(), s(format!("SKU#B-{i:06}"))),
         ("sk".into(), s("LOC#WH1")),
         ("entity".into(), s("stock_level")),
@@ -131,11 +142,29 @@ async fn main() -> anyhow::Result<()> {
         }
         rules.push(rule);
     }
-    // Levels: the first EPISODES are watched; the last RESOLVING of those were restocked.
+    let aged_rule: RuleBody = serde_json::from_value(json!({
+        "name": "old stock", "kind": "stock_age", "days": 30, "severity": "info",
+        "selector": { "sku_prefix": "B-" },
+    }))?;
+    let rule = aged_rule
+        .clone()
+        .into_rule("rl_benchaged".into(), "t".into(), "t".into())
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    store.create_rule(&rule, &aged_rule, "h").await?;
+    let fmt = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .expect("time")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("rfc3339")
+    };
+    let (fresh, old) = (fmt(now - 86_400), fmt(now - 40 * 86_400));
+    // Levels: the first EPISODES are watched; the last RESOLVING of those were restocked; the
+    // last AGED hold stock 40 days old.
     let levels: Vec<Item> = (0..LEVELS)
         .map(|i| {
             let restocked = (EPISODES - RESOLVING..EPISODES).contains(&i);
-            level(i, if restocked { 50 } else { 5 }, hour)
+            let received = if i >= LEVELS - AGED { &old } else { &fresh };
+            level(i, if restocked { 50 } else { 5 }, hour, received)
         })
         .collect();
     put_all(&system, levels).await?;
@@ -192,6 +221,26 @@ async fn main() -> anyhow::Result<()> {
     let left = store.indexed_episodes().await?;
     let still_open = left.iter().filter(|e| e.open).count();
 
+    // A full round of the sweep: the cursor set back an hour, so the next tick reads all 60
+    // shards (the episode walk in that tick finds the 9,000 still open and holds them).
+    system
+        .dynamodb
+        .put_item()
+        .table_name(&system.table)
+        .item("pk", s("CLOCK#SWEEP"))
+        .item("sk", s("META"))
+        .item("entity", s("clock_cursor"))
+        .item("through_minute", n(now.div_euclid(60) - 60))
+        .send()
+        .await?;
+    let before_round = proxy.capacity();
+    let round_started = Instant::now();
+    let round = system.alert_clock.tick().await?;
+    let round_took = round_started.elapsed();
+    let round_capacity = proxy.capacity().since(&before_round);
+    anyhow::ensure!(round.sweep.shards == 60, "{round:?}");
+    anyhow::ensure!(round.sweep.levels == LEVELS, "{round:?}");
+
     println!(
         "Alert clock, one tick on DynamoDB Local ({} cores): {LEVELS} stock levels, {EPISODES} open \
          episodes over {RULES} rules ({RESOLVING} of them on restocked levels)\n",
@@ -199,7 +248,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| measure | result |");
     println!("|---|---:|");
-    println!("| tick run time | {:.1} s |", took.as_secs_f64());
+    println!(
+        "| tick run time (episode walk + one sweep shard of {} levels) | {:.1} s |",
+        report.sweep.levels,
+        took.as_secs_f64()
+    );
     println!(
         "| episodes per second | {:.0} |",
         EPISODES as f64 / took.as_secs_f64()
@@ -217,8 +270,39 @@ async fn main() -> anyhow::Result<()> {
     println!("| writes | {} |", writes.join(", "));
     println!("| write capacity consumed | {:.0} WCU |", capacity.total());
     println!(
+        "| read capacity consumed | {:.0} RCU ({}) |",
+        capacity.read_total(),
+        reads(&capacity)
+    );
+    println!(
+        "| full sweep round (60 shards, {} levels) in one tick, with the episode walk | {:.1} s |",
+        round.sweep.levels,
+        round_took.as_secs_f64()
+    );
+    println!(
+        "| time-based episodes opened by the sweep (all ticks) | {} |",
+        report.sweep.opened + round.sweep.opened
+    );
+    println!(
+        "| full round: read capacity | {:.0} RCU ({}) |",
+        round_capacity.read_total(),
+        reads(&round_capacity)
+    );
+    println!(
+        "| full round: write capacity | {:.0} WCU |",
+        round_capacity.total()
+    );
+    println!(
         "| seeding (not timed above) | {:.1} s |",
         seeded.as_secs_f64()
     );
     Ok(())
+}
+
+fn reads(c: &local_stack::proxy::Capacity) -> String {
+    c.reads
+        .iter()
+        .map(|(k, v)| format!("{v:.0} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

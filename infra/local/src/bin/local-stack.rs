@@ -175,10 +175,7 @@ async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()
         &shared::config::ReportConfig {
             table_name: text("table")?,
             bucket: text("reports_bucket")?,
-            topic_arn: text("ops_topic_arn")?,
-            sender_email: LOCAL_SENDER.into(),
         },
-        shared::clock::Clock::system(),
     );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let day = match day {

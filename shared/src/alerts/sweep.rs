@@ -1,0 +1,264 @@
+//! The time-rule sweep. A time-based rule (no sale, no receipt, stock age) becomes true because
+//! days pass, with no stock change to say so; only a look at the level finds it. The alert clock
+//! therefore looks at every stock level once an hour: the level index (`levels`, keys only, see
+//! [`keys::LEVEL_INDEX`]) splits the levels into 60 shards, and each minute's tick reads the shard
+//! of that minute (and any a missed tick left, at most one full round).
+//!
+//! A level is read with one eventually consistent `BatchGetItem` (0.5 read units up to 4 KB),
+//! never the ledger; the sweep writes only when a rule newly fires: through the one episode
+//! driver, with a clock trigger, so a level that changed after the sweep read it is left to the
+//! stream. Open episodes are the episode walk's (they resolve within a minute of a sale or a
+//! receipt); the sweep only opens. One level that cannot be read or driven is logged and counted,
+//! and the others go on.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use futures_util::stream::{self, StreamExt};
+
+use super::{
+    evaluate::{evaluate_clock, LevelSnapshot, Verdict},
+    evaluator::{Evaluator, RecordError, Trigger},
+    rules::Rule,
+    store::{silenced, Silence, SkuProfile},
+};
+use crate::{
+    schema::{keys, Item},
+    store::StoreError,
+};
+
+/// Levels read per `BatchGetItem` (DynamoDB's limit).
+const BATCH: usize = 100;
+/// Batches read at once.
+const READERS: usize = 8;
+/// Episodes opened at once.
+const DRIVERS: usize = 32;
+/// Attempts at keys DynamoDB left unprocessed (it does so under throttling).
+const UNPROCESSED_ATTEMPTS: u32 = 6;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Shards read (one a minute; more after missed ticks).
+    pub shards: usize,
+    /// Levels read and checked against the time-based rules.
+    pub levels: usize,
+    /// Episodes the sweep opened.
+    pub opened: usize,
+    /// Levels left out: unreadable items, or a failure opening their episode (seen again on the
+    /// next round).
+    pub skipped: usize,
+}
+
+/// The shards due at `minute` when the sweep last finished `cursor`: the minutes after it, each
+/// naming its shard (`minute mod 60`), at most one full round; only this minute's before the
+/// first sweep.
+pub fn due_shards(cursor: Option<i64>, minute: i64) -> Vec<u32> {
+    let shards = i64::from(keys::LEVEL_SHARDS);
+    let from = match cursor {
+        Some(c) if c >= minute => return Vec::new(),
+        Some(c) => (c + 1).max(minute - shards + 1),
+        None => minute,
+    };
+    (from..=minute)
+        .map(|m| m.rem_euclid(shards) as u32)
+        .collect()
+}
+
+/// The sweep of one tick.
+pub(super) struct Sweep<'a> {
+    pub evaluator: &'a Evaluator,
+    /// The enabled time-based rules.
+    pub rules: Vec<&'a Rule>,
+    pub silences: &'a [Silence],
+    /// (rule, SKU, location) of the episodes already open.
+    pub open: HashSet<(String, String, String)>,
+}
+
+impl Sweep<'_> {
+    /// Reads and checks the levels of `shards`. An error means a shard could not be read (the
+    /// caller leaves the cursor so the next tick reads it again).
+    pub async fn run(&self, shards: &[u32]) -> Result<SweepReport, StoreError> {
+        let mut report = SweepReport::default();
+        for &shard in shards {
+            let keys = self.shard_keys(shard).await?;
+            let chunks: Vec<Vec<Item>> = keys.chunks(BATCH).map(<[Item]>::to_vec).collect();
+            let items: Vec<Result<Vec<Item>, StoreError>> = stream::iter(chunks)
+                .map(|chunk| self.batch_get(chunk))
+                .buffer_unordered(READERS)
+                .collect()
+                .await;
+            let mut levels = Vec::new();
+            for batch in items {
+                for item in batch? {
+                    match crate::report_writer::history(&item) {
+                        Ok((_, level)) => levels.push(level),
+                        Err(e) => {
+                            tracing::error!(error = %e, pk = ?item.get("pk"), sk = ?item.get("sk"),
+                                "sweep: level left out");
+                            report.skipped += 1;
+                        }
+                    }
+                }
+            }
+            report.shards += 1;
+            report.levels += levels.len();
+            let outcomes: Vec<Result<usize, RecordError>> = stream::iter(levels)
+                .map(|level| async move { self.level(&level).await })
+                .buffer_unordered(DRIVERS)
+                .collect()
+                .await;
+            for outcome in outcomes {
+                match outcome {
+                    Ok(opened) => report.opened += opened,
+                    Err(e) => {
+                        tracing::error!(error = %e, "sweep: level failed; seen again next round");
+                        report.skipped += 1;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Checks one level against every time-based rule that selects it; opens what fires and is
+    /// not open yet. Returns the number of episodes it opened.
+    async fn level(&self, level: &LevelSnapshot) -> Result<usize, RecordError> {
+        let now = self.evaluator.now();
+        let store = self.evaluator.store();
+        let mut profile: Option<SkuProfile> = None;
+        let mut opened = 0;
+        for rule in &self.rules {
+            if self.open.contains(&(
+                rule.rule_id.clone(),
+                level.sku.clone(),
+                level.location.clone(),
+            )) {
+                continue;
+            }
+            let verdict = evaluate_clock(rule, level, now);
+            if !matches!(verdict, Verdict::Firing(_)) {
+                continue;
+            }
+            if rule.selector.needs_attributes() {
+                let attrs = &store
+                    .sku_profile_once(&level.sku, &mut profile)
+                    .await?
+                    .attributes;
+                if !rule
+                    .selector
+                    .selects(&level.sku, &level.location, Some(attrs))
+                {
+                    continue;
+                }
+            } else if !rule.selector.selects(&level.sku, &level.location, None) {
+                continue;
+            }
+            let fired = self
+                .evaluator
+                .drive(
+                    rule,
+                    level,
+                    verdict,
+                    Trigger::Clock {
+                        version: level.version,
+                        minute: now.div_euclid(60),
+                    },
+                    silenced(self.silences, &rule.rule_id, &level.sku),
+                    &mut profile,
+                )
+                .await?;
+            opened += usize::from(fired);
+        }
+        Ok(opened)
+    }
+
+    /// The table keys of every level in `shard` (the index holds nothing else).
+    async fn shard_keys(&self, shard: u32) -> Result<Vec<Item>, StoreError> {
+        let store = self.evaluator.store();
+        let mut pages = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name(keys::LEVEL_INDEX)
+            .key_condition_expression("#s = :s")
+            .expression_attribute_names("#s", keys::LEVEL_SHARD_ATTRIBUTE)
+            .expression_attribute_values(":s", AttributeValue::S(keys::level_shard_name(shard)))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from_sdk)?;
+            if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                out.push(HashMap::from([
+                    ("pk".to_owned(), pk.clone()),
+                    ("sk".to_owned(), sk.clone()),
+                ]));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The levels of `keys` (at most 100), retrying what DynamoDB leaves unprocessed with
+    /// exponential backoff.
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let store = self.evaluator.store();
+        let mut out = Vec::with_capacity(keys.len());
+        for attempt in 0..UNPROCESSED_ATTEMPTS {
+            if keys.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                let ms = 25u64 << attempt;
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .build()
+                .map_err(|e| StoreError::Failed(e.to_string()))?;
+            let got = store
+                .client()
+                .batch_get_item()
+                .request_items(store.table(), request)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            if let Some(mut responses) = got.responses {
+                out.extend(responses.remove(store.table()).unwrap_or_default());
+            }
+            keys = got
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(store.table()))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !keys.is_empty() {
+            return Err(StoreError::Busy(format!(
+                "{} levels still unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
+                keys.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_minute_reads_its_shard_and_a_missed_tick_is_caught_up_once() {
+        assert_eq!(due_shards(None, 125), vec![5]);
+        assert_eq!(due_shards(Some(124), 125), vec![5]);
+        assert_eq!(due_shards(Some(125), 125), Vec::<u32>::new());
+        assert_eq!(due_shards(Some(130), 125), Vec::<u32>::new());
+        assert_eq!(due_shards(Some(121), 125), vec![2, 3, 4, 5]);
+        // Hours missed: one full round, every shard once.
+        let mut all = due_shards(Some(0), 1_000);
+        assert_eq!(all.len(), 60);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 60);
+    }
+}
