@@ -116,7 +116,7 @@ async fn a_velocity_alert_resolves_when_its_window_passes_and_fires_again_on_a_l
 #[tokio::test]
 async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
     let app = spawn_app().await;
-    for sku in ["A", "B", "C"] {
+    for sku in ["A", "B", "C", "D"] {
         app.stocked(sku, "WH1", 1).await;
     }
     let rule = |sku: &str| {
@@ -126,11 +126,12 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
     let a = app.create_rule("rule-a", rule("A")).await;
     let b = app.create_rule("rule-b", rule("B")).await;
     let c = app.create_rule("rule-c", rule("C")).await;
-    for sku in ["A", "B", "C"] {
+    let d = app.create_rule("rule-d", rule("D")).await;
+    for sku in ["A", "B", "C", "D"] {
         app.sell(&format!("s-{sku}"), sku, 1).await;
     }
     app.process_stream().await;
-    assert_eq!(app.alerts("state=firing").await.len(), 3);
+    assert_eq!(app.alerts("state=firing").await.len(), 4);
 
     // A is disabled, B changes kind, C is deleted.
     let mut disabled = rule("A");
@@ -154,18 +155,40 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
         )
         .await;
     assert!(r.status.is_success(), "{:?}", r.json());
+    // D is deleted and created again with the same Idempotency-Key and content: the same id,
+    // but another rule, which does not inherit the old one's episode.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/rules/{d}"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.json());
+    app.advance_clock(1);
+    assert_eq!(app.create_rule("rule-d", rule("D")).await, d);
 
     let report = app.tick().await;
-    assert_eq!(report.closed_for_rule_change, 3, "{report:?}");
+    assert_eq!(report.closed_for_rule_change, 4, "{report:?}");
     let resolved = app.alerts("state=resolved").await;
-    assert_eq!(resolved.len(), 3);
+    assert_eq!(resolved.len(), 4);
     assert!(resolved.iter().all(|a| a["resolved_by"] == "rule-changed"));
     // The rules that still exist and ask for it send the resolved notice; the deleted one cannot.
     let mut sent = app.notices().await;
     sent.sort();
     assert_eq!(
         sent,
-        vec!["A fire", "A resolve", "B fire", "B resolve", "C fire"]
+        vec![
+            "A fire",
+            "A resolve",
+            "B fire",
+            "B resolve",
+            "C fire",
+            "D fire",
+            "D resolve"
+        ]
     );
     // Nothing is left for the clock; another tick changes nothing.
     assert_eq!(app.tick().await.episodes, 0);

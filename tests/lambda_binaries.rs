@@ -58,6 +58,7 @@ fn value_of(var: &str, system: &System) -> String {
         "ALERT_TOPIC_ARN" => system.topic_arn.clone(),
         "SENDER_EMAIL" => LOCAL_SENDER.into(),
         "RULE_CACHE_SECONDS" => "0".into(),
+        "TIME_RULE_SWEEP_HOURS" => "1".into(),
         "REPORTS_BUCKET" => system.bucket.clone(),
         "RUST_LOG" => "warn".into(),
         other => panic!("template declares {other}: give it a test value here"),
@@ -293,6 +294,13 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             &[][..],
             &[("RULE_CACHE_SECONDS", "soon")][..],
             "RULE_CACHE_SECONDS",
+        ),
+        (
+            "AlertClockFunction",
+            "alert-clock",
+            &[][..],
+            &[("TIME_RULE_SWEEP_HOURS", "25")][..],
+            "TIME_RULE_SWEEP_HOURS",
         ),
     ] {
         let mut f = start(&system, logical_id, binary_name, omit, set).await;

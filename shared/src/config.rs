@@ -81,7 +81,25 @@ pub const EVALUATOR_ENV: &[&str] = &[
 ];
 
 /// Every environment variable the alert clock reads (and `template.yaml` declares).
-pub const ALERT_CLOCK_ENV: &[&str] = &["TABLE_NAME", "ALERT_TOPIC_ARN", "SENDER_EMAIL"];
+pub const ALERT_CLOCK_ENV: &[&str] = &[
+    "TABLE_NAME",
+    "ALERT_TOPIC_ARN",
+    "SENDER_EMAIL",
+    "TIME_RULE_SWEEP_HOURS",
+];
+
+/// How many hours the alert clock's time-rule sweep takes to check every stock level once
+/// (`TIME_RULE_SWEEP_HOURS`, 1 to 24).
+pub fn sweep_hours_from_env() -> Result<u32, ConfigError> {
+    required("TIME_RULE_SWEEP_HOURS")?
+        .parse()
+        .ok()
+        .filter(|h| (1..=24).contains(h))
+        .ok_or_else(|| ConfigError::Invalid {
+            name: "TIME_RULE_SWEEP_HOURS",
+            reason: "not a whole number of hours from 1 to 24".into(),
+        })
+}
 
 /// The alert evaluator's configuration.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 //!   drop, days of cover) resolves when its window has slid past the burst;
 //! - closes the episodes of rules that were deleted, disabled or changed in kind, thresholds or
 //!   selector (with the resolved notice when the rule, still there, asks for one);
-//! - sweeps one sixtieth of the stock levels for the time-based rules (no sale, no receipt,
-//!   stock age), so every level is checked once an hour ([`super::sweep`]).
+//! - sweeps its share of the stock levels for the time-based rules (no sale, no receipt, stock
+//!   age), so every level is checked once an hour, or once in N hours ([`super::sweep`]).
 //!
 //! It goes through the same episode driver as the stream ([`Evaluator::drive`]), with a clock
 //! trigger: a level that changed after the clock read it is left to the stream.
@@ -59,11 +59,22 @@ enum Handled {
 /// The clock, built once at init.
 pub struct AlertClock {
     evaluator: Arc<Evaluator>,
+    sweep_hours: u32,
 }
 
 impl AlertClock {
+    /// A clock whose sweep checks every level once an hour.
     pub fn new(evaluator: Arc<Evaluator>) -> Self {
-        Self { evaluator }
+        Self {
+            evaluator,
+            sweep_hours: 1,
+        }
+    }
+
+    /// Checks every level once in `hours` (1 to 24) instead: one shard every `hours` minutes.
+    pub fn with_sweep_hours(mut self, hours: u32) -> Self {
+        self.sweep_hours = hours.clamp(1, 24);
+        self
     }
 
     /// One tick at the evaluator's clock time.
@@ -111,7 +122,7 @@ impl AlertClock {
 
         // The time-rule sweep: this minute's shard of the levels (and any a missed tick left).
         let minute = now.div_euclid(60);
-        let shards = due_shards(store.sweep_cursor().await?, minute);
+        let shards = due_shards(store.sweep_cursor().await?, minute, self.sweep_hours);
         let time_rules: Vec<&Rule> = rules
             .values()
             .copied()
@@ -207,10 +218,13 @@ impl AlertClock {
     }
 }
 
-/// What an episode's meaning depends on: the rule's kind, parameters and selector. A rule
-/// replaced with other values of these closes its open episodes.
+/// What an episode's meaning depends on: the rule's kind, parameters and selector, and the rule
+/// itself (its creation time: a rule deleted and created again under the same id, from the same
+/// Idempotency-Key, is another rule). A rule replaced with other values of these closes its open
+/// episodes.
 pub fn fingerprint(rule: &Rule) -> String {
     use sha2::{Digest, Sha256};
-    let text = serde_json::json!({ "condition": rule.condition, "selector": rule.selector });
+    let text = serde_json::json!({ "condition": rule.condition, "selector": rule.selector,
+                                   "created_at": rule.created_at });
     hex::encode(&Sha256::digest(text.to_string().as_bytes())[..8])
 }

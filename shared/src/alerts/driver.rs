@@ -5,6 +5,7 @@
 use sha2::{Digest, Sha256};
 
 use super::{
+    clock::fingerprint,
     deliveries::{Channel, Delivery, DeliveryStatus},
     evaluate::{decide, message, Decision, Event, LevelSnapshot, Verdict},
     evaluator::{Evaluator, RecordError},
@@ -96,6 +97,35 @@ impl Evaluator {
             Trigger::Clock { version, .. } => tracker.level_version.is_some_and(|v| v > version),
         };
         let guard = trigger.guard();
+        if let Some(open) = tracker.open.as_ref() {
+            if tracker.rule_fingerprint.as_deref() != Some(fingerprint(rule).as_str()) {
+                // Opened under another version of the rule (changed, or deleted and created
+                // again): that episode ends here, as the clock would end it; this rule's own
+                // episode opens on the next verdict.
+                let pending = if rule.notify_on_resolve {
+                    deliveries(rule, Event::Resolved)
+                } else {
+                    Vec::new()
+                };
+                tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "episode of an earlier rule version closed");
+                let tracker = settle(
+                    self.store
+                        .resolve(
+                            &rule.rule_id,
+                            &new.sku,
+                            &new.location,
+                            &open.alert_id,
+                            &pending,
+                            None,
+                            "rule-changed",
+                            &rfc3339(now),
+                        )
+                        .await?,
+                );
+                self.deliver(rule, &tracker, new, now, profile).await?;
+                return Ok(false);
+            }
+        }
         let decision = if stale {
             Decision::Nothing
         } else {

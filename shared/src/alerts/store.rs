@@ -67,6 +67,9 @@ pub struct Tracker {
     pub level_version: Option<i64>,
     /// The alert of the last episode, open or resolved (what owed deliveries belong to).
     pub alert_id: Option<String>,
+    /// What the rule was when the episode opened ([`crate::alerts::clock::fingerprint`]); None
+    /// in the tracker a resolve or a reminder hands back (the driver compares only what it read).
+    pub rule_fingerprint: Option<String>,
 }
 
 fn tracker_from(item: &Item) -> Result<Tracker, StoreError> {
@@ -89,6 +92,7 @@ fn tracker_from(item: &Item) -> Result<Tracker, StoreError> {
         pending: t.pending,
         level_version: t.level_version,
         alert_id: t.alert_id,
+        rule_fingerprint: t.rule_fingerprint,
     })
 }
 
@@ -793,6 +797,7 @@ impl AlertStore {
                 pending: pending.to_vec(),
                 level_version: guard.recorded(),
                 alert_id: Some(alert_id.to_owned()),
+                rule_fingerprint: Some(crate::alerts::clock::fingerprint(rule)),
             })),
             done => Ok(done),
         }
@@ -884,6 +889,7 @@ impl AlertStore {
                 pending: pending.to_vec(),
                 level_version: guard.and_then(Guard::recorded),
                 alert_id: Some(alert_id.to_owned()),
+                rule_fingerprint: None,
             })),
             done => Ok(done),
         }
@@ -971,6 +977,7 @@ impl AlertStore {
                 pending: pending.to_vec(),
                 level_version: guard.recorded(),
                 alert_id: Some(episode.alert_id.clone()),
+                rule_fingerprint: None,
             })),
             done => Ok(done),
         }

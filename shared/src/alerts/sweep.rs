@@ -50,18 +50,20 @@ pub struct SweepReport {
     pub skipped: usize,
 }
 
-/// The shards due at `minute` when the sweep last finished `cursor`: the minutes after it, each
-/// naming its shard (`minute mod 60`), at most one full round; only this minute's before the
-/// first sweep.
-pub fn due_shards(cursor: Option<i64>, minute: i64) -> Vec<u32> {
+/// The shards due at `minute` when the sweep last finished `cursor`, for a round of `hours`:
+/// shard `(m / hours) mod 60` falls due at each minute `m` divisible by `hours`. All the due
+/// minutes after the cursor, at most one full round; only this minute's before the first sweep.
+pub fn due_shards(cursor: Option<i64>, minute: i64, hours: u32) -> Vec<u32> {
     let shards = i64::from(keys::LEVEL_SHARDS);
+    let every = i64::from(hours.max(1));
     let from = match cursor {
         Some(c) if c >= minute => return Vec::new(),
-        Some(c) => (c + 1).max(minute - shards + 1),
+        Some(c) => (c + 1).max(minute - shards * every + 1),
         None => minute,
     };
     (from..=minute)
-        .map(|m| m.rem_euclid(shards) as u32)
+        .filter(|m| m.rem_euclid(every) == 0)
+        .map(|m| m.div_euclid(every).rem_euclid(shards) as u32)
         .collect()
 }
 
@@ -249,16 +251,33 @@ mod tests {
 
     #[test]
     fn each_minute_reads_its_shard_and_a_missed_tick_is_caught_up_once() {
-        assert_eq!(due_shards(None, 125), vec![5]);
-        assert_eq!(due_shards(Some(124), 125), vec![5]);
-        assert_eq!(due_shards(Some(125), 125), Vec::<u32>::new());
-        assert_eq!(due_shards(Some(130), 125), Vec::<u32>::new());
-        assert_eq!(due_shards(Some(121), 125), vec![2, 3, 4, 5]);
+        assert_eq!(due_shards(None, 125, 1), vec![5]);
+        assert_eq!(due_shards(Some(124), 125, 1), vec![5]);
+        assert_eq!(due_shards(Some(125), 125, 1), Vec::<u32>::new());
+        assert_eq!(due_shards(Some(130), 125, 1), Vec::<u32>::new());
+        assert_eq!(due_shards(Some(121), 125, 1), vec![2, 3, 4, 5]);
         // Hours missed: one full round, every shard once.
-        let mut all = due_shards(Some(0), 1_000);
+        let mut all = due_shards(Some(0), 1_000, 1);
         assert_eq!(all.len(), 60);
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 60);
+    }
+
+    #[test]
+    fn a_longer_round_reads_a_shard_every_few_minutes_and_each_once_per_round() {
+        // Every 6 hours: a shard at each minute divisible by 6.
+        assert_eq!(due_shards(Some(599), 600, 6), vec![40]);
+        assert_eq!(due_shards(Some(600), 605, 6), Vec::<u32>::new());
+        assert_eq!(due_shards(Some(600), 606, 6), vec![41]);
+        // A tick every 5 minutes (the schedule a parameter) still reads every shard in turn.
+        let mut seen = Vec::new();
+        let mut cursor = Some(0);
+        for minute in (5..=360).step_by(5) {
+            seen.extend(due_shards(cursor, minute, 6));
+            cursor = Some(minute);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..60).collect::<Vec<u32>>());
     }
 }

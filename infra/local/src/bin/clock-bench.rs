@@ -258,10 +258,13 @@ async fn main() -> anyhow::Result<()> {
         EPISODES as f64 / took.as_secs_f64()
     );
     println!(
-        "| episodes resolved (and out of the index) | {} |",
-        EPISODES - left.len()
+        "| low-stock episodes resolved (and out of the index) | {} |",
+        EPISODES + report.sweep.opened - left.len()
     );
-    println!("| episodes still open (still low) | {still_open} |");
+    println!(
+        "| low-stock episodes still open (still low) | {} |",
+        still_open - report.sweep.opened
+    );
     let writes: Vec<String> = capacity
         .writes
         .iter()
