@@ -588,7 +588,7 @@ async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
             None,
         )
         .await;
-    assert_problem(&readonly, StatusCode::FORBIDDEN, "forbidden");
+    assert_edge_forbidden(&readonly);
 }
 
 #[tokio::test]
@@ -656,7 +656,7 @@ async fn rules_are_managed_through_the_api_and_invalid_ones_refused() {
     let storefront = app
         .post("/v1/rules", Role::Storefront, "r-5", json!({}))
         .await;
-    assert_problem(&storefront, StatusCode::FORBIDDEN, "forbidden");
+    assert_edge_forbidden(&storefront);
 
     assert_problem(
         &app.get("/v1/rules/rl_nothing", Role::ReadOnly).await,

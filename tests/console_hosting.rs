@@ -180,6 +180,49 @@ async fn the_console_config_is_the_configured_value_never_cached() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_common_headers(&r);
     assert_eq!(r.json(), c.config);
+    for host in ["localhost:3000", "127.0.0.1", "[::1]:3000", "LOCALHOST"] {
+        let r = c
+            .api
+            .send(Method::GET, "/console/config.json", &[("host", host)], None)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{host}");
+    }
+}
+
+/// The config hands out the local sign-in tokens: a page from any other name (a DNS-rebinding
+/// site whose name now points at 127.0.0.1) is refused it.
+#[tokio::test]
+async fn the_console_config_is_refused_to_other_host_names() {
+    let c = console().await;
+    for host in [
+        "evil.example",
+        "evil.example:3000",
+        "127.0.0.1.evil.example",
+        "10.0.0.1",
+    ] {
+        let r = c
+            .api
+            .send(Method::GET, "/console/config.json", &[("host", host)], None)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{host}");
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("token"),
+            "{host}"
+        );
+    }
+    let r = c
+        .api
+        .send(
+            Method::GET,
+            "/console/app.js",
+            &[("host", "evil.example")],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "the static files carry no secret");
 }
 
 #[tokio::test]

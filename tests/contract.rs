@@ -59,20 +59,24 @@ fn openapi_documents_exactly_the_routes_the_code_serves() {
     assert_eq!(documented, code_routes());
 }
 
+/// Each route goes to the function that serves it, and API Gateway checks the same scope as the
+/// code (`AuthorizationScopes`: the edge refuses before a function runs; the code checks again).
 #[test]
-fn template_routes_each_route_to_the_function_that_serves_it() {
-    let deployed: BTreeSet<(String, String, String)> = template()
+fn template_routes_each_route_to_the_function_that_serves_it_behind_its_scope() {
+    type Row = (String, String, String, Vec<String>);
+    let deployed: BTreeSet<Row> = template()
         .routes()
         .into_iter()
-        .map(|r| (r.method, r.path, r.function))
+        .map(|r| (r.method, r.path, r.function, r.scopes))
         .collect();
-    let code: BTreeSet<(String, String, String)> = ROUTES
+    let code: BTreeSet<Row> = ROUTES
         .iter()
         .map(|r| {
             (
                 r.method.to_owned(),
                 r.path.to_owned(),
                 r.function.logical_id().to_owned(),
+                vec![r.scope.to_owned()],
             )
         })
         .collect();

@@ -465,6 +465,13 @@ impl TestApp {
 }
 
 /// Asserts a problem+json response with the given status and type slug; returns its body.
+/// API Gateway's own refusal of a token without the route's scope (`AuthorizationScopes`): the
+/// function never runs.
+pub fn assert_edge_forbidden(r: &ApiResponse) {
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.json());
+    assert_eq!(r.json(), json!({ "message": "Forbidden" }));
+}
+
 pub fn assert_problem(r: &ApiResponse, status: StatusCode, slug: &str) -> Value {
     assert_eq!(
         r.status,

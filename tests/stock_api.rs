@@ -774,22 +774,19 @@ async fn routes_need_a_valid_token_with_the_right_scope() {
             sale("HAT", "WH1", 1),
         )
         .await;
-    assert_eq!(
-        assert_problem(&r, StatusCode::FORBIDDEN, "forbidden")["required_scope"],
-        "inventory/admin"
-    );
+    assert_edge_forbidden(&r);
     let r = app
         .post("/v1/sales", Role::ReadOnly, "k2", sale("HAT", "WH1", 1))
         .await;
-    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert_edge_forbidden(&r);
     let r = app
         .post("/v1/sales", Role::Ops, "k3", sale("HAT", "WH1", 1))
         .await;
-    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert_edge_forbidden(&r);
     let r = app
         .put("/v1/skus/NEW", Role::Storefront, json!({ "name": "x" }))
         .await;
-    assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert_edge_forbidden(&r);
     let no_sub = app.token_with(json!({ "scope": "inventory/read" }));
     let r = app
         .call(Method::GET, "/v1/skus/HAT", Some(&no_sub), None, None)
@@ -1087,4 +1084,74 @@ fn time_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// Okta and Entra put the scopes in `scp`, as an array: API Gateway passes it as "[a b]", and
+/// both the edge and the code read it.
+#[tokio::test]
+async fn scopes_in_an_scp_array_are_honoured() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 5).await;
+    let okta =
+        app.token_with(json!({ "sub": "shop-1", "scp": ["inventory/read", "inventory/sell"] }));
+    let r = app
+        .call(Method::GET, "/v1/skus/HAT", Some(&okta), None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/sales",
+            Some(&okta),
+            Some("scp-1"),
+            Some(&sale("HAT", "WH1", 1)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/receipts",
+            Some(&okta),
+            Some("scp-2"),
+            Some(&sale("HAT", "WH1", 1)),
+        )
+        .await;
+    assert_edge_forbidden(&r);
+    assert_eq!(app.level("HAT", "WH1").await, Some((4, 0, 0, 4)));
+}
+
+/// The scope check in the code is a second layer behind the edge's: a request that reached the
+/// function without the scope (a route deployed without `AuthorizationScopes`, say) is refused
+/// with problem+json and changes nothing.
+#[tokio::test]
+async fn the_code_checks_the_scope_again_behind_the_edge() {
+    use shared::api::{App, Function};
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 5).await;
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /v1/receipts", "rawPath": "/v1/receipts",
+        "rawQueryString": "",
+        "headers": { "content-type": "application/json", "idempotency-key": "k-1" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "x", "domainName": "x", "domainPrefix": "x",
+            "http": { "method": "POST", "path": "/v1/receipts", "protocol": "HTTP/1.1",
+                      "sourceIp": "127.0.0.1", "userAgent": "t" },
+            "authorizer": { "jwt": { "claims": { "sub": "shop-1", "scope": "inventory/sell" },
+                                     "scopes": null } },
+            "requestId": "r-1", "routeKey": "POST /v1/receipts", "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000", "timeEpoch": 0
+        },
+        "body": sale("HAT", "WH1", 1).to_string(), "isBase64Encoded": false
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let store = shared::store::Store::new(app.dynamodb.clone(), &app.table);
+    let response = App::for_function(store, Function::StockCommand)
+        .handle(request)
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["type"], "/problems/forbidden");
+    assert_eq!(body["required_scope"], "inventory/admin");
+    assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
 }

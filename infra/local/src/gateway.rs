@@ -238,7 +238,11 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         // The console's static files come before the authorizer: they carry no data.
         if let Some(console) = &self.console {
-            if let Some(response) = console.respond(&parts.method, parts.uri.path()).await {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            if let Some(response) = console.respond(&parts.method, parts.uri.path(), host).await {
                 return response;
             }
         }
@@ -265,11 +269,26 @@ impl Gateway {
             Ok(b) => b.to_bytes(),
             Err(_) => return plain(413, "Request Entity Too Large"),
         };
+        // Claims as API Gateway hands them to the function: every value a string, arrays as
+        // "[a b]"; the route's AuthorizationScopes checked against `scope` and `scp` first.
+        let claims = api_gateway_claims(claims);
+        if let Some((route, _)) = &found {
+            let held: Vec<String> = ["scope", "scp"]
+                .iter()
+                .filter_map(|c| claims.get(*c).and_then(Value::as_str))
+                .flat_map(shared::api::scope_claim)
+                .collect();
+            if !route.scopes.is_empty() && !route.scopes.iter().any(|s| held.contains(s)) {
+                return json_response(403, r#"{"message":"Forbidden"}"#);
+            }
+        }
         let Some((route, path_params)) = found else {
             // The local clock control: ops only.
-            let admin = claims["scope"]
-                .as_str()
-                .is_some_and(|s| s.split(' ').any(|s| s == shared::api::scope::ADMIN));
+            let admin = ["scope", "scp"]
+                .iter()
+                .filter_map(|c| claims.get(*c).and_then(Value::as_str))
+                .flat_map(shared::api::scope_claim)
+                .any(|s| s == shared::api::scope::ADMIN);
             return match (&self.clock_control, admin) {
                 (Some(control), true) => self.move_clock(control, &body).await,
                 (Some(_), false) => plain(403, "Forbidden: the clock needs the admin scope"),
@@ -314,13 +333,24 @@ struct Console {
 
 impl Console {
     /// The response to a console request, or `None` when the request is not the console's.
-    async fn respond(&self, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+    async fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        host: Option<&str>,
+    ) -> Option<Response<Full<Bytes>>> {
         if method != Method::GET && method != Method::HEAD {
             return None;
         }
         let response = match path {
             "/" | "/console" => console_redirect("/console/"),
             "/console/" => self.file("index.html").await,
+            // It hands out the local sign-in tokens: only to a page loaded from a loopback name,
+            // so a site whose name is rebound to 127.0.0.1 (DNS rebinding) cannot read them.
+            "/console/config.json" if !host.is_some_and(loopback_host) => plain(
+                403,
+                "Forbidden: the console configuration is served to loopback hosts only",
+            ),
             "/console/config.json" => {
                 console_response(self.config.clone(), "application/json", "no-store", false)
             }
@@ -357,6 +387,24 @@ impl Console {
             content_type.starts_with("text/html"),
         )
     }
+}
+
+/// `localhost`, `127.0.0.1` (any of 127/8) or `[::1]`, with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `[A-Za-z0-9_-][A-Za-z0-9._-]*`
@@ -436,6 +484,35 @@ fn console_not_found() -> Response<Full<Bytes>> {
     let mut r = plain(404, "Not Found");
     console_headers(&mut r, "no-cache");
     r
+}
+
+/// JWT claims as an HTTP API's authorizer passes them on: strings as they are, numbers and
+/// booleans as their text, arrays as `[a b]`, objects as JSON text.
+pub fn api_gateway_claims(claims: Map<String, Value>) -> Map<String, Value> {
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => {
+                format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(" "))
+            }
+            other => other.to_string(),
+        }
+    }
+    claims
+        .into_iter()
+        .map(|(k, v)| {
+            let t = text(&v);
+            (k, Value::String(t))
+        })
+        .collect()
+}
+
+fn json_response(status: u16, body: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
 /// The payload-format-2.0 event API Gateway sends for a request.

@@ -25,6 +25,8 @@ pub struct TemplateRoute {
     pub method: String,
     pub path: String,
     pub function: String,
+    /// `Auth.AuthorizationScopes`: the token needs one of them (checked by API Gateway).
+    pub scopes: Vec<String>,
 }
 
 fn untag(v: &Value) -> &Value {
@@ -81,10 +83,17 @@ impl Template {
                 }
                 let p = &event["Properties"];
                 if let (Ok(method), Ok(path)) = (str_of(p, "Method"), str_of(p, "Path")) {
+                    let scopes = p["Auth"]["AuthorizationScopes"]
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect();
                     out.push(TemplateRoute {
                         method: method.to_ascii_uppercase(),
                         path: path.to_owned(),
                         function: function.clone(),
+                        scopes,
                     });
                 }
             }

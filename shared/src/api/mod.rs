@@ -294,8 +294,10 @@ impl Principal {
         let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
         let subject = jwt.claims.get("sub").filter(|s| !s.is_empty())?.to_owned();
         let mut scopes: Vec<String> = jwt.scopes.clone().unwrap_or_default();
-        if let Some(claim) = jwt.claims.get("scope") {
-            scopes.extend(claim.split_whitespace().map(str::to_owned));
+        for name in ["scope", "scp"] {
+            if let Some(claim) = jwt.claims.get(name) {
+                scopes.extend(scope_claim(claim));
+            }
         }
         Some(Self { subject, scopes })
     }
@@ -303,6 +305,26 @@ impl Principal {
     pub fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+}
+
+/// The scopes of a `scope` or `scp` claim as API Gateway hands it over: a space-separated string
+/// (`"a b"`, the OAuth form; Cognito, Auth0), or an array, which HTTP APIs pass as `"[a b]"` (Okta
+/// and Entra send `scp` as an array), or as JSON text (`["a","b"]`).
+pub fn scope_claim(claim: &str) -> Vec<String> {
+    let text = claim.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(text) {
+        return list.into_iter().filter(|s| !s.is_empty()).collect();
+    }
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    inner
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|s| s.trim_matches('"'))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Runs one API function on Lambda: configuration and the DynamoDB client once at init, then
@@ -830,6 +852,17 @@ pub fn method_of(route: &Route) -> Method {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_claims_are_read_in_every_form_providers_send() {
+        let both = vec!["inventory/read".to_owned(), "inventory/sell".to_owned()];
+        assert_eq!(scope_claim("inventory/read inventory/sell"), both);
+        assert_eq!(scope_claim("[inventory/read inventory/sell]"), both);
+        assert_eq!(scope_claim(r#"["inventory/read","inventory/sell"]"#), both);
+        assert_eq!(scope_claim(" [inventory/read, inventory/sell] "), both);
+        assert_eq!(scope_claim("inventory/read"), both[..1].to_vec());
+        assert!(scope_claim("").is_empty() && scope_claim("[]").is_empty());
+    }
 
     #[test]
     fn routes_match_templates_and_report_allowed_methods() {
