@@ -1155,3 +1155,113 @@ async fn the_code_checks_the_scope_again_behind_the_edge() {
     assert_eq!(body["required_scope"], "inventory/admin");
     assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
 }
+
+/// serde would read a JSON array into a struct field by field: `["SKU1","WH1",1]` as a sale,
+/// `"selector": []` as a rule watching every SKU. Wherever an object is expected, an array is
+/// refused, naming the place, and nothing is written.
+#[tokio::test]
+async fn arrays_are_refused_wherever_an_object_is_expected() {
+    let app = spawn_app().await;
+    app.stocked("SKU1", "WH1", 5).await;
+    let rule = |extra: Value| {
+        let mut r = json!({ "name": "Low", "kind": "low_stock", "threshold": 2, "clear_at": 4,
+                            "severity": "warning" });
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        r
+    };
+    let cases: Vec<(Method, &str, Role, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/v1/sales",
+            Role::Storefront,
+            json!(["SKU1", "WH1", 1]),
+            "body",
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            Role::Storefront,
+            json!({ "order_id": "o-1", "lines": [["SKU1", "WH1", 1]] }),
+            "lines[0]",
+        ),
+        (
+            Method::POST,
+            "/v1/receipts",
+            Role::Ops,
+            json!(["SKU1", "WH1", 9]),
+            "body",
+        ),
+        (
+            Method::PUT,
+            "/v1/skus/NEW",
+            Role::Ops,
+            json!(["New thing"]),
+            "body",
+        ),
+        (
+            Method::PUT,
+            "/v1/locations/WH9",
+            Role::Ops,
+            json!(["Nine", "warehouse"]),
+            "body",
+        ),
+        (
+            Method::POST,
+            "/v1/rules",
+            Role::Ops,
+            rule(json!({ "selector": [] })),
+            "selector",
+        ),
+        (
+            Method::POST,
+            "/v1/rules",
+            Role::Ops,
+            rule(json!({ "channels": [] })),
+            "channels",
+        ),
+        (
+            Method::POST,
+            "/v1/rules",
+            Role::Ops,
+            rule(json!({ "quiet_hours": [22, 6] })),
+            "quiet_hours",
+        ),
+        (
+            Method::POST,
+            "/v1/rules",
+            Role::Ops,
+            rule(json!({ "selector": { "attribute": ["brand", "acme"] } })),
+            "selector.attribute",
+        ),
+        (
+            Method::POST,
+            "/v1/silences",
+            Role::Ops,
+            json!([null, "SKU1", 60, "stocktake"]),
+            "body",
+        ),
+    ];
+    for (i, (method, path, role, body, field)) in cases.into_iter().enumerate() {
+        let key = format!("array-{i}");
+        let token = app.token(role);
+        let r = app
+            .call(method.clone(), path, Some(&token), Some(&key), Some(&body))
+            .await;
+        let problem = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, vec![field], "{method} {path} {body}");
+    }
+    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
+    assert_eq!(app.ledger("SKU1").await.len(), 1);
+    let rules = app.get("/v1/rules", Role::ReadOnly).await.json();
+    assert_eq!(rules["items"], json!([]));
+    let skus = app.get("/v1/skus/NEW", Role::ReadOnly).await;
+    assert_eq!(skus.status, StatusCode::NOT_FOUND);
+}

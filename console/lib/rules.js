@@ -36,10 +36,15 @@ export function kindOf(id) {
   return KINDS.find((k) => k.id === id);
 }
 
+// A character that shows as something (the API's `visible`, shared/src/domain.rs): not white
+// space, not a control, not a format or blank-filler character.
+const VISIBLE_RE = /[^\s\p{Cc}\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\u{1d159}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/u;
+
 function text(errors, field, value) {
   const v = (value ?? "").trim();
   if (v.length < 1 || v.length > 256) errors.push({ field, message: "must be 1 to 256 characters of text" });
   else if (CONTROL_RE.test(v)) errors.push({ field, message: "must not contain control characters" });
+  else if (!VISIBLE_RE.test(v)) errors.push({ field, message: "must contain a visible character" });
   return v;
 }
 

@@ -158,7 +158,25 @@ pub fn parse_text(field: &str, raw: &str) -> Result<String, FieldError> {
             "must not contain control characters",
         ));
     }
+    if !trimmed.chars().any(visible) {
+        return Err(FieldError::new(field, "must contain a visible character"));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Whether `c` shows as something: not white space, not a control, and not one of the
+/// characters that render as nothing (format characters such as zero-width spaces and joiners,
+/// bidirectional controls, variation selectors, tag characters, and the blank fillers: Hangul
+/// fillers, braille blank). The console's form uses the same list.
+pub fn visible(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1D159}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'))
 }
 
 /// The kind of place stock is kept.

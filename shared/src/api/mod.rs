@@ -683,7 +683,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Api
 }
 
 /// Checks size and media type, then parses the JSON body, naming the field of any type error.
-pub fn parse_body<B: DeserializeOwned>(req: &Request) -> Result<B, ApiError> {
+pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Result<B, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
@@ -706,7 +706,24 @@ pub fn parse_body<B: DeserializeOwned>(req: &Request) -> Result<B, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<B, _> = serde_path_to_error::deserialize(de);
     match result {
-        Ok(body) => Ok(body),
+        Ok(body) => {
+            // serde reads a JSON array into a struct field by field (`"selector": []` would be a
+            // selector of nothing, so of every SKU): wherever the body has an object, the input
+            // must have had one.
+            let input: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+            let shape = serde_json::to_value(&body).unwrap_or_default();
+            match array_for_object(&input, &shape, "") {
+                Some(field) => Err(ApiError::Validation(vec![FieldError::new(
+                    if field.is_empty() {
+                        "body".to_owned()
+                    } else {
+                        field
+                    },
+                    "must be a JSON object",
+                )])),
+                None => Ok(body),
+            }
+        }
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -720,6 +737,33 @@ pub fn parse_body<B: DeserializeOwned>(req: &Request) -> Result<B, ApiError> {
                 Err(ApiError::MalformedJson(inner.to_string()))
             }
         }
+    }
+}
+
+/// The first place (`selector`, `lines[1]`; "" for the body itself) where `input` has an array
+/// and `shape`, the body as read, an object.
+fn array_for_object(
+    input: &serde_json::Value,
+    shape: &serde_json::Value,
+    path: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (input, shape) {
+        (Value::Array(_), Value::Object(_)) => Some(path.to_owned()),
+        (Value::Object(given), Value::Object(read)) => read.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            given.get(k).and_then(|g| array_for_object(g, v, &field))
+        }),
+        (Value::Array(given), Value::Array(read)) => given
+            .iter()
+            .zip(read)
+            .enumerate()
+            .find_map(|(i, (g, r))| array_for_object(g, r, &format!("{path}[{i}]"))),
+        _ => None,
     }
 }
 
