@@ -41,11 +41,12 @@ fn openapi_documents_exactly_the_routes_the_code_serves() {
                     path.as_str().unwrap().to_owned(),
                 );
                 // Each operation names the scope the code enforces.
-                let scope = ROUTES
+                let scopes = ROUTES
                     .iter()
                     .find(|r| r.method == route.0 && r.path == route.1)
-                    .map(|r| r.scope);
-                if let Some(scope) = scope {
+                    .map(|r| r.scopes())
+                    .unwrap_or_default();
+                for scope in scopes {
                     let description = op["description"].as_str().unwrap_or("");
                     assert!(
                         description.contains(&format!("`{scope}`")),
@@ -76,7 +77,7 @@ fn template_routes_each_route_to_the_function_that_serves_it_behind_its_scope() 
                 r.method.to_owned(),
                 r.path.to_owned(),
                 r.function.logical_id().to_owned(),
-                vec![r.scope.to_owned()],
+                r.scopes().into_iter().map(str::to_owned).collect(),
             )
         })
         .collect();

@@ -63,12 +63,14 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
             "/v1/sales",
             Role::Storefront,
             "sale-1",
-            json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001" }),
+            json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001",
+                    "order_id": "web-1001" }),
         )
         .await;
     assert_eq!(sold.status, StatusCode::CREATED, "{:?}", sold.json());
     let body = sold.json();
     assert_eq!(body["kind"], "sale");
+    assert_eq!(body["order_id"], "web-1001");
     assert_eq!(body["actor"], "shop-1");
     assert_eq!(body["lines"][0]["delta"]["available"], -7);
 
@@ -77,7 +79,8 @@ async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
             "/v1/refunds",
             Role::Storefront,
             "refund-1",
-            json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "reason": "changed mind" }),
+            json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "order_id": "web-1001",
+                    "reason": "changed mind" }),
         )
         .await;
     assert_eq!(
@@ -428,12 +431,7 @@ async fn unknown_sku_or_location_is_404() {
         "sku-not-found",
     );
     let r = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-1",
-            sale("KNOWN", "MARS", 1),
-        )
+        .post("/v1/refunds", Role::Ops, "rf-1", sale("KNOWN", "MARS", 1))
         .await;
     assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
     assert_eq!(app.level("KNOWN", "WH1").await, Some((3, 0, 0, 3)));
@@ -1264,4 +1262,94 @@ async fn arrays_are_refused_wherever_an_object_is_expected() {
     assert_eq!(rules["items"], json!([]));
     let skus = app.get("/v1/skus/NEW", Role::ReadOnly).await;
     assert_eq!(skus.status, StatusCode::NOT_FOUND);
+}
+
+/// Who may put stock back: a storefront restocks only against a recorded order and within what it
+/// sold; a refund that restocks nothing needs no order; ops may restock without one.
+#[tokio::test]
+async fn a_storefront_restocks_only_against_its_orders_and_ops_may_without_one() {
+    let app = spawn_app().await;
+    app.stocked("CUP", "WH1", 10).await;
+    let refund = |extra: Value| {
+        let mut b = json!({ "sku": "CUP", "location": "WH1", "quantity": 2 });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // No order named: refused, nothing changes.
+    let r = app
+        .post("/v1/refunds", Role::Storefront, "rf-1", refund(json!({})))
+        .await;
+    let problem = assert_problem(&r, StatusCode::FORBIDDEN, "refund-needs-order");
+    assert_eq!(problem["required_scope"], "inventory/admin");
+    let r = app
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-2",
+            refund(json!({ "quantity": 1_000_000 })),
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN, "refund-needs-order");
+    assert_eq!(app.level("CUP", "WH1").await, Some((10, 0, 0, 10)));
+
+    // A sale with an order id is refundable by the storefront, up to what it sold.
+    let r = app
+        .post(
+            "/v1/sales",
+            Role::Storefront,
+            "s-1",
+            json!({ "sku": "CUP", "location": "WH1", "quantity": 3, "order_id": "web-7" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = app
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-3",
+            refund(json!({ "order_id": "web-7" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = app
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-4",
+            refund(json!({ "order_id": "web-7" })),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "only 1 of 3 left to refund: {:?}",
+        r.json()
+    );
+    assert_eq!(app.level("CUP", "WH1").await, Some((9, 0, 0, 9)));
+
+    // Goods kept or damaged: recorded without an order, no stock back.
+    let r = app
+        .post(
+            "/v1/refunds",
+            Role::Storefront,
+            "rf-5",
+            refund(json!({ "restock": false, "reason": "arrived broken" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(app.level("CUP", "WH1").await, Some((9, 0, 0, 9)));
+
+    // Ops restock a return that came without its order.
+    let r = app
+        .post("/v1/refunds", Role::Ops, "rf-6", refund(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(app.level("CUP", "WH1").await, Some((11, 0, 0, 11)));
+    // Read-only tokens are stopped at the edge.
+    let r = app
+        .post("/v1/refunds", Role::ReadOnly, "rf-7", refund(json!({})))
+        .await;
+    assert_edge_forbidden(&r);
 }

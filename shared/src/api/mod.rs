@@ -99,8 +99,17 @@ pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub scope: &'static str,
+    /// A second scope that also opens the route (the edge lets either through).
+    pub or_scope: Option<&'static str>,
     pub function: Function,
     pub operation: Operation,
+}
+
+impl Route {
+    /// The scopes of which a token needs one (`AuthorizationScopes` in the template).
+    pub fn scopes(&self) -> Vec<&'static str> {
+        std::iter::once(self.scope).chain(self.or_scope).collect()
+    }
 }
 
 const fn route(
@@ -114,6 +123,7 @@ const fn route(
         method,
         path,
         scope,
+        or_scope: None,
         function,
         operation,
     }
@@ -150,7 +160,11 @@ pub const ROUTES: &[Route] = {
         ),
         route("POST", "/v1/sales", scope::SELL, StockCommand, Sale),
         route("POST", "/v1/orders", scope::SELL, StockCommand, Order),
-        route("POST", "/v1/refunds", scope::SELL, StockCommand, Refund),
+        // Storefronts refund against their orders; ops may also restock without one.
+        Route {
+            or_scope: Some(scope::ADMIN),
+            ..route("POST", "/v1/refunds", scope::SELL, StockCommand, Refund)
+        },
         route("POST", "/v1/receipts", scope::ADMIN, StockCommand, Receipt),
         route("POST", "/v1/incoming", scope::ADMIN, StockCommand, Incoming),
         route(
@@ -417,7 +431,7 @@ impl App {
             .collect();
         let params: Vec<&str> = decoded.iter().map(String::as_str).collect();
         let principal = Principal::from_request(req).ok_or(ApiError::Unauthenticated)?;
-        if !principal.has(route.scope) {
+        if !route.scopes().iter().any(|s| principal.has(s)) {
             return Err(ApiError::Forbidden(route.scope));
         }
         let query = Query::parse(req.uri().query());
@@ -480,6 +494,10 @@ impl App {
                     .await
             }
             Refund => {
+                let body: RefundBody = parse_body(req)?;
+                if body.needs_admin() && !principal.has(scope::ADMIN) {
+                    return Err(ApiError::RefundNeedsOrder);
+                }
                 self.movement::<RefundBody>(req, route, &principal, RefundBody::validate)
                     .await
             }
@@ -594,7 +612,8 @@ pub fn prepare_movement<B: Serialize>(
             .finalize(),
     );
     let movement_id = format!("mv_{}", &scope_hex[..24]);
-    let response = movement_response(movement, &movement_id, principal, &at).to_string();
+    let order = route.operation == Operation::Order;
+    let response = movement_response(movement, order, &movement_id, principal, &at).to_string();
     PreparedMovement {
         record: MovementRecord {
             partition: crate::schema::keys::movement(&scope_hex[..40]),
@@ -607,7 +626,13 @@ pub fn prepare_movement<B: Serialize>(
     }
 }
 
-fn movement_response(movement: &Movement, id: &str, principal: &Principal, at: &str) -> Value {
+fn movement_response(
+    movement: &Movement,
+    order: bool,
+    id: &str,
+    principal: &Principal,
+    at: &str,
+) -> Value {
     let lines: Vec<Value> = movement
         .lines
         .iter()
@@ -634,7 +659,7 @@ fn movement_response(movement: &Movement, id: &str, principal: &Principal, at: &
         .collect();
     let kind = match movement.kind {
         MovementKind::TransferOut | MovementKind::TransferIn => "transfer",
-        k if movement.new_order.is_some() && k == MovementKind::Sale => "order",
+        k if order && k == MovementKind::Sale => "order",
         k => k.as_str(),
     };
     let mut v = json!({

@@ -17,6 +17,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("the token lacks scope {0}")]
     Forbidden(&'static str),
+    #[error("a restocking refund without an order needs the admin scope")]
+    RefundNeedsOrder,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -104,6 +106,16 @@ impl ApiError {
                 format!("This route needs a token with the scope {scope}."),
             )
             .with("required_scope", json!(scope)),
+            Self::RefundNeedsOrder => problem(
+                S::FORBIDDEN,
+                "refund-needs-order",
+                "Refund needs its order",
+                "A storefront's restocking refund names the order it refunds (order_id) and \
+                 stays within what that order sold. Record the sale with an order_id, or have \
+                 ops (the admin scope) make the refund."
+                    .into(),
+            )
+            .with("required_scope", json!(crate::api::scope::ADMIN)),
             Self::RouteNotFound => problem(
                 S::NOT_FOUND,
                 "route-not-found",

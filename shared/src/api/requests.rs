@@ -121,6 +121,9 @@ pub struct SaleBody {
     pub quantity: i64,
     #[serde(default)]
     pub reference: Option<String>,
+    /// Recorded like a one-line order of this id, so a storefront can refund it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
 }
 
 /// One line of a multi-line order.
@@ -224,8 +227,12 @@ impl SaleBody {
         let location = e.take(LocationId::parse("location", &self.location));
         let q = e.take(Quantity::parse("quantity", self.quantity));
         let reference = opt_text(&mut e, "reference", &self.reference);
+        let order_id = match &self.order_id {
+            None => Some(None),
+            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
+        };
         e.finish(|| {
-            Some(single(
+            let mut sale = single(
                 MovementKind::Sale,
                 MovementLine {
                     kind: MovementKind::Sale,
@@ -234,7 +241,9 @@ impl SaleBody {
                     change: LevelChange::Withdraw(q?),
                 },
                 reference?,
-            ))
+            );
+            sale.new_order = order_id?;
+            Some(sale)
         })
     }
 }
@@ -289,6 +298,13 @@ impl OrderBody {
 }
 
 impl RefundBody {
+    /// Whether only ops (the admin scope) may make this refund: it restocks without naming the
+    /// order it refunds. A storefront's restocking refund names a recorded order and stays
+    /// within what that order sold; one that restocks nothing (goods damaged or kept) needs none.
+    pub fn needs_admin(&self) -> bool {
+        self.restock && self.order_id.is_none()
+    }
+
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = Errors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
@@ -459,6 +475,7 @@ mod tests {
             location: "".into(),
             quantity: 0,
             reference: None,
+            order_id: None,
         };
         let errors = body.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -370,6 +370,7 @@ fn sale_body() -> SaleBody {
         location: LOCATION.into(),
         quantity: 1,
         reference: None,
+        order_id: None,
     }
 }
 
