@@ -87,10 +87,10 @@ fn template_routes_each_route_to_the_function_that_serves_it_behind_its_scope() 
 #[test]
 fn every_function_declares_exactly_the_environment_it_reads() {
     let t = template();
-    // RUST_LOG is read by the tracing filter of every function.
+    // The log level and format come from Lambda's LoggingConfig (AWS_LAMBDA_LOG_LEVEL and
+    // AWS_LAMBDA_LOG_FORMAT, which Lambda sets itself), not from a variable of ours.
     let with_log = |vars: &[&str]| {
         let mut v: Vec<String> = vars.iter().map(|s| s.to_string()).collect();
-        v.push("RUST_LOG".into());
         v.sort();
         v
     };
@@ -311,5 +311,37 @@ fn rule_validation_cases_match_the_api() {
         fields.sort();
         let expected: Vec<String> = serde_json::from_value(case["errors"].clone()).unwrap();
         assert_eq!(fields, expected, "{}", case["why"]);
+    }
+}
+
+/// Logs an on-call person can use: JSON at a level the stack sets, kept for a set time (not
+/// forever), one log group per function, and an access log line per API request.
+#[test]
+fn every_function_logs_json_to_a_group_with_a_retention_and_the_api_logs_access() {
+    let t = template();
+    let text = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let root: Value = serde_yaml::from_str(&text).unwrap();
+    let logging = &root["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(logging["LogFormat"].as_str(), Some("JSON"));
+    assert!(serde_yaml::to_string(&logging["ApplicationLogLevel"])
+        .unwrap()
+        .contains("LogLevel"));
+    let groups = t.resources_of_type("AWS::Logs::LogGroup");
+    for function in t.resources_of_type("AWS::Serverless::Function") {
+        let named = groups.iter().any(|g| {
+            let props = &root["Resources"][g.as_str()]["Properties"];
+            serde_yaml::to_string(&props["LogGroupName"])
+                .unwrap()
+                .contains(&format!("/aws/lambda/${{{function}}}"))
+                && serde_yaml::to_string(&props["RetentionInDays"])
+                    .unwrap()
+                    .contains("LogRetentionDays")
+        });
+        assert!(named, "{function} needs a log group with a retention");
+    }
+    let access = &root["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    let format = access["Format"].as_str().unwrap();
+    for field in ["$context.requestId", "$context.status", "$context.routeKey"] {
+        assert!(format.contains(field), "{field}");
     }
 }

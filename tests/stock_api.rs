@@ -1353,3 +1353,22 @@ async fn a_storefront_restocks_only_against_its_orders_and_ops_may_without_one()
         .await;
     assert_edge_forbidden(&r);
 }
+
+/// A client can quote the request it made: API Gateway's request id comes back in
+/// `X-Request-Id`, and a problem names it as its `instance` (the same id is on the log line).
+#[tokio::test]
+async fn every_response_names_its_request_and_a_problem_its_instance() {
+    let app = spawn_app().await;
+    let ok = app.get("/v1/skus", Role::ReadOnly).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let first = ok.header("x-request-id").expect("a request id").to_owned();
+    assert!(!first.is_empty());
+    let missing = app.get("/v1/skus/NOPE", Role::ReadOnly).await;
+    let id = missing
+        .header("x-request-id")
+        .expect("a request id")
+        .to_owned();
+    assert_ne!(id, first, "each request its own id");
+    let problem = assert_problem(&missing, StatusCode::NOT_FOUND, "sku-not-found");
+    assert_eq!(problem["instance"], format!("urn:request:{id}"));
+}

@@ -61,15 +61,37 @@ pub async fn store_from_env(config: &StockApiConfig) -> Store {
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+    let filter = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
-        .without_time()
-        .try_init();
+        .without_time();
+    let _ = if text {
+        builder.try_init()
+    } else {
+        builder.json().try_init()
+    };
+}
+
+/// The log filter: Lambda's application log level (`AWS_LAMBDA_LOG_LEVEL`, set by the function's
+/// `LoggingConfig`) wins, then `RUST_LOG`, then `info`.
+pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    let lambda = lambda_level.map(|l| match l.to_ascii_uppercase().as_str() {
+        "TRACE" => "trace",
+        "DEBUG" => "debug",
+        "WARN" => "warn",
+        "ERROR" | "FATAL" => "error",
+        _ => "info",
+    });
+    match (lambda, rust_log.filter(|r| !r.trim().is_empty())) {
+        (Some(level), _) => level.to_owned(),
+        (None, Some(r)) => r.to_owned(),
+        (None, None) => "info".to_owned(),
+    }
 }
 
 /// Every environment variable the alert evaluator reads (and `template.yaml` declares).
@@ -258,16 +280,22 @@ impl ReportConfig {
     }
 }
 
+/// An S3 client for `sdk`: path-style URLs only against an emulator (an endpoint override is
+/// set); on AWS, the default virtual-hosted style.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
+}
+
 /// Builds the report writer from an SDK configuration (once, at init).
 pub fn report_writer_from_sdk(
     sdk: &aws_config::SdkConfig,
     config: &ReportConfig,
 ) -> crate::report_writer::ReportWriter {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(sdk);
     crate::report_writer::ReportWriter::new(
         Client::new(sdk),
         s3,
@@ -298,5 +326,22 @@ impl ReportsApiConfig {
             });
         }
         Ok(Self { bucket })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_log_level_wins_then_rust_log_then_info() {
+        assert_eq!(log_filter(Some("DEBUG"), Some("warn")), "debug");
+        assert_eq!(log_filter(Some("FATAL"), None), "error");
+        assert_eq!(
+            log_filter(None, Some("shared=debug,warn")),
+            "shared=debug,warn"
+        );
+        assert_eq!(log_filter(None, Some(" ")), "info");
+        assert_eq!(log_filter(None, None), "info");
     }
 }

@@ -4,7 +4,7 @@
 use lambda_http::{run, service_fn, Error, Request};
 use shared::{
     api::{App, Function, ReportsBucket},
-    config::{init_tracing, load_or_report, ReportsApiConfig},
+    config::{init_tracing, load_or_report, s3_client, ReportsApiConfig},
     store::Store,
 };
 
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let config = load_or_report(ReportsApiConfig::from_env)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let s3 = s3_client(&sdk);
     // The reports routes never touch the table; the store is only the shape App expects.
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), "unused");
     let app = App::for_function(store, Function::ReportsApi).with_reports(ReportsBucket {

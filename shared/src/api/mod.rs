@@ -321,6 +321,14 @@ impl Principal {
     }
 }
 
+/// API Gateway's id of the request (`requestContext.requestId`).
+fn request_id(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
+        _ => None,
+    }
+}
+
 /// The scopes of a `scope` or `scp` claim as API Gateway hands it over: a space-separated string
 /// (`"a b"`, the OAuth form; Cognito, Auth0), or an array, which HTTP APIs pass as `"[a b]"` (Okta
 /// and Entra send `scp` as an array), or as JSON text (`["a","b"]`).
@@ -414,11 +422,36 @@ impl App {
     }
 
     /// Handles one API Gateway request. Never fails: every error is a problem+json response.
+    /// Each request logs one line (route, status, latency, actor, API Gateway's request id), and
+    /// the request id goes back in `X-Request-Id` and as a problem's `instance`, so a client can
+    /// quote the log line it caused.
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        match self.dispatch(&req).await {
+        let started = std::time::Instant::now();
+        let request_id = request_id(&req);
+        let mut response = match self.dispatch(&req).await {
             Ok(response) => response,
-            Err(e) => e.into_response(),
+            Err(e) => e.into_response_for(request_id.as_deref()),
+        };
+        if let Some(id) = request_id
+            .as_deref()
+            .and_then(|i| HeaderValue::from_str(i).ok())
+        {
+            response.headers_mut().insert("x-request-id", id);
         }
+        let actor = Principal::from_request(&req).map(|p| p.subject);
+        let status = response.status().as_u16();
+        let route = match_route(self.function, req.method().as_str(), req.uri().path())
+            .map(|(r, _)| format!("{} {}", r.method, r.path))
+            .unwrap_or_else(|_| format!("{} (no route)", req.method()));
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let actor = actor.as_deref().unwrap_or("-");
+        let request_id = request_id.as_deref().unwrap_or("-");
+        if status >= 500 {
+            tracing::error!(route, status, latency_ms, actor, request_id, "request");
+        } else {
+            tracing::info!(route, status, latency_ms, actor, request_id, "request");
+        }
+        response
     }
 
     async fn dispatch(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -228,6 +228,11 @@ impl ApiError {
 
     /// The problem+json response for this error.
     pub fn into_response(self) -> Response<Body> {
+        self.into_response_for(None)
+    }
+
+    /// The problem+json response; `instance` names the request (API Gateway's request id).
+    pub fn into_response_for(self, request_id: Option<&str>) -> Response<Body> {
         if let Self::Movement(MovementError::Store(e)) = &self {
             tracing::error!(error = %e, "store failure");
         }
@@ -237,6 +242,9 @@ impl ApiError {
         body.insert("title".into(), json!(p.title));
         body.insert("status".into(), json!(p.status.as_u16()));
         body.insert("detail".into(), json!(p.detail));
+        if let Some(id) = request_id {
+            body.insert("instance".into(), json!(format!("urn:request:{id}")));
+        }
         body.extend(p.extra);
         let mut response = Response::new(Body::from(Value::Object(body).to_string()));
         *response.status_mut() = p.status;
