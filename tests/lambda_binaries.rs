@@ -24,14 +24,19 @@ use system_tests::{endpoints, moto_endpoint};
 struct Function {
     runtime: RuntimeApi,
     child: Child,
+    /// What the function printed on stdout (where Lambda collects logs and EMF metrics).
+    stdout: PathBuf,
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout);
     }
 }
+
+static NEXT_LOG: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 fn binary(name: &str) -> PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/<name>
@@ -75,6 +80,11 @@ async fn start(
 ) -> Function {
     let runtime = RuntimeApi::start().await.expect("runtime API");
     let template = Template::load(&project_root().join("template.yaml")).expect("template");
+    let stdout = std::env::temp_dir().join(format!(
+        "inventory-{binary_name}-{}-{}.log",
+        std::process::id(),
+        NEXT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let mut cmd = Command::new(binary(binary_name));
     cmd.env_clear()
         // What Lambda sets for every function.
@@ -95,7 +105,9 @@ async fn start(
         // The emulators stand in for AWS's endpoints (DynamoDB Local for DynamoDB, moto for the
         // rest), reached through the SDK's own endpoint variables.
         .envs(endpoints().env())
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(
+            std::fs::File::create(&stdout).expect("stdout file"),
+        ))
         .stderr(Stdio::null());
     for var in template.environment(logical_id) {
         if !omit.contains(&var.as_str()) {
@@ -106,10 +118,35 @@ async fn start(
         cmd.env(k, v);
     }
     let child = cmd.spawn().expect("start the function binary");
-    Function { runtime, child }
+    Function {
+        runtime,
+        child,
+        stdout,
+    }
 }
 
 impl Function {
+    /// The JSON lines the function printed so far.
+    fn lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.stdout)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The value of each EMF metric `name` printed so far (with its line).
+    fn metric(&self, name: &str) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| {
+                l["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m["Name"] == name))
+            })
+            .collect()
+    }
+
     async fn invoke(&self, event: &Value) -> Outcome {
         self.runtime
             .invoke(event, Duration::from_secs(20))
@@ -192,6 +229,33 @@ async fn api_binaries_answer_api_gateway_events_and_change_stock() {
         (status, body["allowed"].clone()),
         (405, serde_json::json!(["PUT"]))
     );
+
+    // What it printed: one JSON line per request, and the accepted movements as EMF metrics.
+    let accepted = command.metric("MovementsAccepted");
+    let kinds: Vec<&str> = accepted
+        .iter()
+        .map(|l| l["Kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["receipt", "sale"],
+        "the replay is not counted again"
+    );
+    assert_eq!(
+        accepted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Inventory"
+    );
+    let requests: Vec<Value> = command
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 6, "{requests:?}");
+    let sale = &requests[3]["fields"];
+    assert_eq!(sale["route"], "POST /v1/sales");
+    assert_eq!(sale["status"], 201);
+    assert_eq!(sale["actor"], "storefront-1");
+    assert!(sale["latency_ms"].as_f64().is_some() && sale["request_id"].is_string());
 }
 
 #[tokio::test]
@@ -254,6 +318,16 @@ async fn evaluator_binary_answers_stream_events_and_notifies() {
         .map(|t| t["sent_notifications"].as_array().map_or(0, Vec::len))
         .sum::<usize>();
     assert_eq!(again, 1);
+
+    // Its metrics: one alert fired, its SMS sent, and each delivery of the batch with one
+    // failed record counted.
+    assert_eq!(evaluator.metric("AlertsFired").len(), 1);
+    let sent = evaluator.metric("DeliveriesSent");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["Channel"], "sms");
+    let failed = evaluator.metric("StreamRecordsFailed");
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["StreamRecordsFailed"], 1.0);
 }
 
 #[tokio::test]
@@ -360,6 +434,17 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
     };
     assert_eq!(manifest["dt"], "2026-11-27", "{manifest}");
     assert_eq!(manifest["levels"], 1);
+    let written = writer.metric("ReportWritten");
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["ReportRows"].as_f64(), {
+        let rows: u64 = manifest["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["rows"].as_u64().unwrap())
+            .sum();
+        Some(rows as f64)
+    });
     let key = manifest["objects"][0]["key"].as_str().unwrap();
     assert_eq!(key, "reports/snapshot/dt=2026-11-27/part-00000.csv");
     let s3 = aws_sdk_s3::Client::from_conf(

@@ -261,6 +261,7 @@ impl ReportWriter {
 
     /// Runs for `day` (days since the epoch) at `now` (seconds).
     pub async fn run(&self, day: i64, now: i64) -> Result<Manifest, ReportError> {
+        let started = std::time::Instant::now();
         let mut snapshot = Dataset::new("snapshot", day, reports::SNAPSHOT_COLUMNS);
         let mut trends = Dataset::new("trends", day, reports::TREND_COLUMNS);
         let mut sold_per_day: BTreeMap<i64, i64> = BTreeMap::new();
@@ -430,6 +431,19 @@ impl ReportWriter {
             .send()
             .await
             .map_err(s3_err)?;
+        let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+        crate::metrics::emit(
+            &[("Report", "daily")],
+            &[
+                ("ReportWritten", 1.0, crate::metrics::Unit::Count),
+                ("ReportRows", rows as f64, crate::metrics::Unit::Count),
+                (
+                    "ReportDuration",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    crate::metrics::Unit::Milliseconds,
+                ),
+            ],
+        );
         Ok(manifest)
     }
 

@@ -13,7 +13,7 @@ use super::{
     rules::Rule,
     store::{EpisodeKey, Pending, SkuProfile, Tracker, Transition},
 };
-use crate::store::StoreError;
+use crate::{metrics, store::StoreError};
 
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -155,6 +155,9 @@ impl Evaluator {
                     )
                     .await?;
                 opened = matches!(fired, Transition::Applied(_));
+                if opened {
+                    metrics::count("AlertsFired", ("Kind", rule.condition.kind()));
+                }
                 settle(fired)
             }
             Decision::Resolve => {
@@ -167,20 +170,23 @@ impl Evaluator {
                     Vec::new()
                 };
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "alert resolves");
-                settle(
-                    self.store
-                        .resolve(
-                            &rule.rule_id,
-                            &new.sku,
-                            &new.location,
-                            &open.alert_id,
-                            &pending,
-                            Some(guard),
-                            "evaluator",
-                            &now_text,
-                        )
-                        .await?,
-                )
+                let resolved = self
+                    .store
+                    .resolve(
+                        &rule.rule_id,
+                        &new.sku,
+                        &new.location,
+                        &open.alert_id,
+                        &pending,
+                        Some(guard),
+                        "evaluator",
+                        &now_text,
+                    )
+                    .await?;
+                if matches!(resolved, Transition::Applied(_)) {
+                    metrics::count("AlertsResolved", ("Kind", rule.condition.kind()));
+                }
+                settle(resolved)
             }
             Decision::Remind(_) => {
                 let Some(open) = tracker.open.as_ref() else {
@@ -361,6 +367,12 @@ impl Evaluator {
                     status
                 }
             };
+            let outcome = match &status {
+                DeliveryStatus::Sent { .. } => "DeliveriesSent",
+                DeliveryStatus::Failed { .. } => "DeliveriesFailed",
+                _ => "DeliveriesRetried",
+            };
+            metrics::count(outcome, ("Channel", delivery.channel.as_str()));
             self.store
                 .record_delivery(&episode, alert_id, delivery, &status)
                 .await?;

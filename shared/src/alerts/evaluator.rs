@@ -121,6 +121,16 @@ impl Evaluator {
                 response.batch_item_failures.push(failure);
             }
         }
+        if !response.batch_item_failures.is_empty() {
+            crate::metrics::emit(
+                &[("Function", "alert-evaluator")],
+                &[(
+                    "StreamRecordsFailed",
+                    response.batch_item_failures.len() as f64,
+                    crate::metrics::Unit::Count,
+                )],
+            );
+        }
         response
     }
 

@@ -597,7 +597,22 @@ impl App {
             &movement,
             self.clock.rfc3339(),
         );
-        match self.store.execute(&movement, &prepared.record).await? {
+        let kind = movement.kind.as_str();
+        let outcome = match self.store.execute(&movement, &prepared.record).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let e = ApiError::from(e);
+                crate::metrics::emit(
+                    &[("Kind", kind), ("Reason", e.slug())],
+                    &[("MovementsRefused", 1.0, crate::metrics::Unit::Count)],
+                );
+                return Err(e);
+            }
+        };
+        if matches!(outcome, MovementOutcome::Applied) {
+            crate::metrics::count("MovementsAccepted", ("Kind", kind));
+        }
+        match outcome {
             MovementOutcome::Applied => Ok(raw_json_response(
                 StatusCode::CREATED,
                 prepared.record.response,

@@ -227,6 +227,11 @@ impl ApiError {
     }
 
     /// The problem+json response for this error.
+    /// The problem type's stable name (`insufficient-stock`).
+    pub fn slug(&self) -> &'static str {
+        self.problem().slug
+    }
+
     pub fn into_response(self) -> Response<Body> {
         self.into_response_for(None)
     }
