@@ -192,6 +192,8 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "dynamodb:PutItem",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:GenerateDataKey*",
             "ses:SendEmail",
             "sns:Publish",
             "sqs:SendMessage",
@@ -207,6 +209,8 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "dynamodb:PutItem",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:GenerateDataKey*",
             "ses:SendEmail",
             "sns:Publish",
         ])
@@ -343,5 +347,119 @@ fn every_function_logs_json_to_a_group_with_a_retention_and_the_api_logs_access(
     let format = access["Format"].as_str().unwrap();
     for field in ["$context.requestId", "$context.status", "$context.routeKey"] {
         assert!(format.contains(field), "{field}");
+    }
+}
+
+fn raw_template() -> Value {
+    let text = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn yaml_text(v: &Value) -> String {
+    serde_yaml::to_string(v).unwrap()
+}
+
+/// What on-call is told, and where: every alarm an operator would ask for goes to the ops topic,
+/// and the dashboard is a valid CloudWatch dashboard body.
+#[test]
+fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
+    let root = raw_template();
+    let resources = root["Resources"].as_mapping().unwrap();
+    let alarms: Vec<(&str, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(k, r)| (k.as_str().unwrap(), r))
+        .collect();
+    let names: BTreeSet<&str> = alarms.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "AlertFailuresQueued",
+            "AlertStreamLagging",
+            "ApiServerErrors",
+            "DailyReportMissing",
+            "FunctionErrors",
+            "FunctionThrottles",
+        ])
+    );
+    for (name, alarm) in &alarms {
+        assert!(
+            yaml_text(&alarm["Properties"]["AlarmActions"]).contains("OpsAlertsTopic"),
+            "{name}"
+        );
+    }
+    // The error and throttle alarms cover every function.
+    let functions = template().resources_of_type("AWS::Serverless::Function");
+    for alarm in ["FunctionErrors", "FunctionThrottles"] {
+        let text = yaml_text(&root["Resources"][alarm]);
+        for f in &functions {
+            assert!(text.contains(f.as_str()), "{alarm} misses {f}");
+        }
+    }
+    let body = root["Resources"]["OpsDashboard"]["Properties"]["DashboardBody"].clone();
+    let body = yaml_text(&body);
+    let body = body
+        .trim_start_matches("!Sub")
+        .trim()
+        .trim_start_matches('|')
+        .trim();
+    // `${Name}` and `${Name.Attr}` are filled in by CloudFormation; anything is JSON-safe here.
+    let mut filled = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("${") {
+        filled.push_str(&rest[..i]);
+        let end = rest[i..].find('}').unwrap();
+        filled.push_str("x");
+        rest = &rest[i + end + 1..];
+    }
+    filled.push_str(rest);
+    let dashboard: serde_json::Value = serde_json::from_str(&filled).expect("dashboard JSON");
+    assert!(dashboard["widgets"].as_array().unwrap().len() >= 6);
+}
+
+/// Data at rest encrypted, in transit TLS only.
+#[test]
+fn topic_and_queue_are_encrypted_and_buckets_refuse_plain_http() {
+    let root = raw_template();
+    let r = &root["Resources"];
+    assert!(
+        yaml_text(&r["OpsAlertsTopic"]["Properties"]["KmsMasterKeyId"]).contains("OpsTopicKey")
+    );
+    assert_eq!(
+        r["OpsTopicKey"]["Properties"]["EnableKeyRotation"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        r["AlertEvaluatorFailures"]["Properties"]["SqsManagedSseEnabled"].as_bool(),
+        Some(true)
+    );
+    for (policy, bucket) in [
+        ("ReportsBucketPolicy", "ReportsBucket"),
+        ("ConsoleBucketPolicy", "ConsoleBucket"),
+    ] {
+        let statements = r[policy]["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+        let deny = statements
+            .iter()
+            .find(|s| s["Effect"].as_str() == Some("Deny"))
+            .unwrap_or_else(|| panic!("{policy} has no deny"));
+        assert_eq!(deny["Action"].as_str(), Some("s3:*"));
+        assert_eq!(
+            deny["Condition"]["Bool"]["aws:SecureTransport"].as_bool(),
+            Some(false)
+        );
+        assert!(yaml_text(&deny["Resource"]).contains(bucket));
+    }
+    let csp = yaml_text(
+        &r["ConsoleHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+            ["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+    );
+    for directive in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "connect-src 'self'",
+    ] {
+        assert!(csp.contains(directive), "{directive}");
     }
 }
