@@ -409,7 +409,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
     while let Some(i) = rest.find("${") {
         filled.push_str(&rest[..i]);
         let end = rest[i..].find('}').unwrap();
-        filled.push_str("x");
+        filled.push('x');
         rest = &rest[i + end + 1..];
     }
     filled.push_str(rest);
