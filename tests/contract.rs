@@ -463,3 +463,71 @@ fn topic_and_queue_are_encrypted_and_buckets_refuse_plain_http() {
         assert!(csp.contains(directive), "{directive}");
     }
 }
+
+/// Least privilege by key: every statement that reaches items of the table (not an index, the
+/// stream or a Scan) is limited to the partition-key prefixes of what that function owns, so the
+/// alerts API cannot touch stock, ledger or order items, and the stock API cannot touch alerts.
+#[test]
+fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
+    let t = template();
+    let prefixes = |function: &str| -> BTreeSet<String> {
+        let mut all = BTreeSet::new();
+        let policies = &t.resource(function).unwrap()["Properties"]["Policies"];
+        for policy in policies.as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                let resource = serde_yaml::to_string(&statement["Resource"]).unwrap();
+                let on_items = resource.contains("InventoryTable.Arn")
+                    && !resource.contains("/index/")
+                    && !resource.contains("StreamArn");
+                let actions = serde_yaml::to_string(&statement["Action"]).unwrap();
+                if !on_items || actions.contains("dynamodb:Scan") {
+                    continue;
+                }
+                let keys =
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                let keys = keys
+                    .as_sequence()
+                    .unwrap_or_else(|| panic!("{function}: {actions} without LeadingKeys"));
+                all.extend(keys.iter().map(|k| k.as_str().unwrap().to_owned()));
+            }
+        }
+        all
+    };
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        prefixes("StockCommandFunction"),
+        set(&["LEDGER#*", "LOC#*", "MOV#*", "ORDER#*", "SKU#*"])
+    );
+    assert_eq!(
+        prefixes("StockQueryFunction"),
+        set(&["LEDGER#*", "LOC#*", "SKU#*"])
+    );
+    assert_eq!(
+        prefixes("AlertsApiFunction"),
+        set(&["ALERT#*", "RULE#*", "SILENCE#*", "TRACK#*"])
+    );
+    assert_eq!(
+        prefixes("AlertEvaluatorFunction"),
+        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RULE#*", "SKU#*", "TRACK#*"])
+    );
+    assert_eq!(
+        prefixes("AlertClockFunction"),
+        set(&["ALERT#*", "CLOCK#SWEEP", "RULE#*", "SKU#*", "TRACK#*"])
+    );
+    // The prefixes are the schema's own (a key builder renamed fails here).
+    use shared::schema::keys;
+    for (built, prefix) in [
+        (keys::sku("x"), "SKU#"),
+        (keys::location("x"), "LOC#"),
+        (keys::order("x"), "ORDER#"),
+        (keys::movement("x"), "MOV#"),
+        (keys::ledger("x"), "LEDGER#"),
+        (keys::rule("x"), "RULE#"),
+        (keys::alert("x"), "ALERT#"),
+        (keys::tracker("x", "y", "z").0, "TRACK#"),
+        (keys::silence("x"), "SILENCE#"),
+    ] {
+        assert!(built.starts_with(prefix), "{built}");
+    }
+    assert_eq!(keys::CLOCK_SWEEP, "CLOCK#SWEEP");
+}
