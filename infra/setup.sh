@@ -9,9 +9,17 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+source infra/lib.sh
+
 python="${PYTHON:-python3}"
-command -v "$python" >/dev/null || { echo "python3 is required" >&2; exit 1; }
-command -v cargo >/dev/null || { echo "cargo (Rust) is required" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "cargo (Rust) is required: install it with rustup (https://rustup.rs)" >&2; exit 1; }
+# A Python that can make virtual environments: Debian splits `venv` (ensurepip) into python3-venv.
+if ! command -v "$python" >/dev/null 2>&1 || ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt_install python3 python3-venv || {
+    echo "need $python with the venv module (Debian/Ubuntu: apt-get install python3-venv)" >&2
+    exit 1
+  }
+fi
 
 # install_venv <dir> <requirements> <what>
 install_venv() {
@@ -26,8 +34,6 @@ install_venv() {
     echo "$want" > "$stamp"
   fi
 }
-
-source infra/lib.sh
 
 install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator"
 if [ "${1:-}" = "--deploy" ]; then
