@@ -1372,3 +1372,132 @@ async fn every_response_names_its_request_and_a_problem_its_instance() {
     let problem = assert_problem(&missing, StatusCode::NOT_FOUND, "sku-not-found");
     assert_eq!(problem["instance"], format!("urn:request:{id}"));
 }
+
+/// Every route, hostile input: bodies of the wrong shape, odd path parameters and query strings,
+/// and tokens with malformed claims. Nothing answers 5xx, every refusal is problem+json (or API
+/// Gateway's own 401/403), and nothing changes.
+#[tokio::test]
+async fn hostile_input_on_every_route_never_gets_a_5xx() {
+    let app = spawn_app().await;
+    app.stocked("SKU1", "WH1", 5).await;
+    let all = app.token_with(json!({
+        "sub": "fuzzer", "scope": "inventory/sell inventory/admin inventory/read"
+    }));
+    let params = [
+        "%00",
+        "..",
+        "a%2Fb",
+        &"x".repeat(300),
+        "%F0%9F%92%A9",
+        "%25",
+        "-",
+    ];
+    let queries = [
+        "",
+        "?limit=-1",
+        "?limit=99999999999999999999",
+        "?cursor=not-a-cursor",
+        "?cursor=%00%01",
+        "?state=%00&sku=",
+        "?limit=&cursor=",
+    ];
+    let bodies: Vec<&[u8]> = vec![b"", b"null", b"[]", b"{}", b"\"x\"", b"{\"a\":", b"1e999"];
+    let mut checked = 0;
+    for route in shared::api::ROUTES {
+        for param in params {
+            let path = route
+                .path
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        param.to_owned()
+                    } else {
+                        seg.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let sends: Vec<(String, Option<&[u8]>)> = if route.method == "GET" {
+                queries
+                    .iter()
+                    .map(|q| (format!("{path}{q}"), None))
+                    .collect()
+            } else {
+                bodies.iter().map(|b| (path.clone(), Some(*b))).collect()
+            };
+            for (target, body) in sends {
+                checked += 1;
+                let auth = format!("Bearer {all}");
+                let key = format!("hostile-{checked}");
+                let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+                let r = app
+                    .api
+                    .send(
+                        method,
+                        &target,
+                        &[("authorization", &auth), ("idempotency-key", &key)],
+                        body.map(<[u8]>::to_vec),
+                    )
+                    .await
+                    .unwrap();
+                assert!(
+                    !r.status.is_server_error(),
+                    "{} {target} {:?} -> {}",
+                    route.method,
+                    body.map(String::from_utf8_lossy),
+                    r.status
+                );
+                if r.status.is_client_error() && r.status != StatusCode::NOT_FOUND {
+                    assert_eq!(
+                        r.header("content-type"),
+                        Some("application/problem+json"),
+                        "{} {target}",
+                        route.method
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
+
+    // Tokens with malformed claims: no subject, or claims of the wrong type.
+    for claims in [
+        json!({ "scope": "inventory/read" }),
+        json!({ "sub": "", "scope": "inventory/read" }),
+        json!({ "sub": "x", "scope": 5 }),
+        json!({ "sub": "x", "scope": { "read": true } }),
+        json!({ "sub": "x", "scp": [1, 2] }),
+        json!({ "sub": ["a", "b"], "scope": "inventory/read" }),
+        json!({ "sub": "x", "scope": null }),
+    ] {
+        let token = app.token_with(claims.clone());
+        let r = app
+            .call(Method::GET, "/v1/skus/SKU1", Some(&token), None, None)
+            .await;
+        assert!(
+            matches!(r.status.as_u16(), 200 | 401 | 403),
+            "{claims} -> {}",
+            r.status
+        );
+        let sale = app
+            .call(
+                Method::POST,
+                "/v1/sales",
+                Some(&token),
+                Some("claims"),
+                Some(&sale("SKU1", "WH1", 1)),
+            )
+            .await;
+        assert!(
+            matches!(sale.status.as_u16(), 401 | 403),
+            "{claims} -> {}",
+            sale.status
+        );
+    }
+    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
+    assert_eq!(app.ledger("SKU1").await.len(), 1);
+    assert_eq!(
+        app.get("/v1/rules", Role::ReadOnly).await.json()["items"],
+        json!([])
+    );
+}
