@@ -36,6 +36,7 @@ install_venv() {
 }
 
 install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator"
+install_venv .venv-scan infra/requirements-scan.txt "checkov"
 if [ "${1:-}" = "--deploy" ]; then
   install_venv .venv-lambda infra/requirements-deploy.txt "aws-sam-cli, cargo-lambda"
   if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs every check and test: formatting, lints, the template (cfn-lint, sam validate
-# --lint) and OpenAPI linters, unit tests, the integration tests against DynamoDB Local and moto, the function
+# Sets up and runs every check and test: formatting, lints, the template (cfn-lint, checkov, sam
+# validate --lint) and OpenAPI linters, unit tests, the integration tests against DynamoDB Local and moto, the function
 # binaries under the Lambda Runtime API emulator, the admin console in headless Chromium, and the
 # arm64 Lambda build. This is the README's test command, and .ci/run runs exactly this.
 set -euo pipefail
@@ -15,6 +15,8 @@ echo "==> cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+echo "==> checkov template.yaml (security scan; every skipped check is explained in infra/checkov.yaml)"
+.venv-scan/bin/checkov --config-file infra/checkov.yaml -f template.yaml
 echo "==> sam validate --lint"
 SAM_CLI_TELEMETRY=0 .venv-lambda/bin/sam validate --lint --template template.yaml --region us-east-1
 echo "==> OpenAPI document"
