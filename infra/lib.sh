@@ -24,3 +24,20 @@ npm_ci() {
     echo "$want" > "$stamp"
   fi
 }
+
+# use_node: puts the pinned Node.js 20 of infra/node first on PATH when setup-browser.sh installed
+# it (the machine's own Node.js was older); otherwise leaves PATH alone. Fails when neither is 20+.
+use_node() {
+  local pinned
+  pinned="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/node/node_modules/.bin"
+  if [ -x "$pinned/node" ]; then
+    export PATH="$pinned:$PATH"
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$major" -lt 20 ]; then
+    echo "Node.js 20 or newer is needed (node on PATH: $(node --version 2>/dev/null || echo none))" >&2
+    return 1
+  fi
+}
+

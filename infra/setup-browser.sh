@@ -13,14 +13,15 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
-# The console tests use node --test with --test-concurrency (Node 20 or newer).
+# The console tests use node --test with --test-concurrency (Node 20 or newer). An older Node.js
+# (Debian 12's is 18) gets Node.js 20 from the npm registry, pinned by infra/node/package-lock.json;
+# use_node (infra/lib.sh) puts it first on PATH for the test and run scripts.
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
-  echo "the console tests need Node.js 20 or newer; node on PATH is $(node --version)." >&2
-  echo "Debian 12's own nodejs package is 18: install Node 20 or newer (nodejs.org's binaries," >&2
-  echo "NodeSource's apt repository, or nvm), put it first on PATH, and run this again." >&2
-  exit 1
+  echo "==> node $(node --version) is older than 20: Node.js 20 from the npm registry into infra/node"
+  npm_ci infra/node
 fi
+use_node
 echo "==> $(/usr/bin/chromium --version 2>/dev/null | head -1), node $(node --version)"
 
 npm_ci tests/console

@@ -26,6 +26,8 @@ cargo build --workspace --bins --locked
 echo "==> cargo test (unit and integration, against DynamoDB Local and moto)"
 cargo test --workspace --locked
 echo "==> admin console: unit tests and end-to-end tests in headless Chromium against the local stack"
+source infra/lib.sh
+use_node
 (cd tests/console && npm test)
 echo "==> arm64 Lambda build (cargo lambda build --release --arm64)"
 bash infra/build-arm64.sh
