@@ -28,11 +28,15 @@ npm_ci() {
 # use_node: puts the pinned Node.js 20 of infra/node first on PATH when setup-browser.sh installed
 # it (the machine's own Node.js was older); otherwise leaves PATH alone. Fails when neither is 20+.
 use_node() {
-  local pinned
-  pinned="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/node/node_modules/.bin"
-  if [ -x "$pinned/node" ]; then
-    export PATH="$pinned:$PATH"
-  fi
+  local here pinned
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  # The platform package's own binary (npm 9 with --ignore-scripts links no .bin for it).
+  for pinned in "$here"/node/node_modules/node-linux-*/bin; do
+    if [ -x "$pinned/node" ]; then
+      export PATH="$pinned:$PATH"
+      break
+    fi
+  done
   local major
   major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
   if [ "$major" -lt 20 ]; then

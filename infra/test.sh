@@ -2,7 +2,7 @@
 # Sets up and runs every check and test: formatting, lints, the template (cfn-lint, checkov, sam
 # validate --lint) and OpenAPI linters, unit tests, the integration tests against DynamoDB Local and moto, the function
 # binaries under the Lambda Runtime API emulator, the admin console in headless Chromium, and the
-# arm64 Lambda build. This is the README's test command, and .ci/run runs exactly this.
+# arm64 Lambda build with `sam build`. This is the README's test command, and .ci/run runs exactly this.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,4 +31,6 @@ use_node
 (cd tests/console && npm test)
 echo "==> arm64 Lambda build (cargo lambda build --release --arm64)"
 bash infra/build-arm64.sh
+echo "==> sam build (the template builds as deployed; reuses the arm64 build above)"
+(export PATH="$root/.venv-lambda/bin:$PATH" SAM_CLI_TELEMETRY=0 && sam build --template template.yaml)
 echo "==> all checks passed"
