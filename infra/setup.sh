@@ -13,6 +13,13 @@ source infra/lib.sh
 
 python="${PYTHON:-python3}"
 command -v cargo >/dev/null || { echo "cargo (Rust) is required: install it with rustup (https://rustup.rs)" >&2; exit 1; }
+# Rust links with the system C toolchain (and build scripts compile a little C): a bare Debian has none.
+if ! command -v cc >/dev/null 2>&1; then
+  apt_install gcc libc6-dev || {
+    echo "need a C compiler and linker as cc (Debian/Ubuntu: apt-get install gcc libc6-dev)" >&2
+    exit 1
+  }
+fi
 # A Python that can make virtual environments: Debian splits `venv` (ensurepip) into python3-venv.
 if ! command -v "$python" >/dev/null 2>&1 || ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3 python3-venv || {
