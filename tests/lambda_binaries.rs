@@ -24,12 +24,20 @@ use system_tests::{endpoints, moto_endpoint};
 struct Function {
     runtime: RuntimeApi,
     child: Child,
+    /// The function's own way to DynamoDB Local: refuses, as IAM would, any item outside the
+    /// `dynamodb:LeadingKeys` of its policy in the template.
+    dynamodb: local_stack::proxy::Proxy,
     /// What the function printed on stdout (where Lambda collects logs and EMF metrics).
     stdout: PathBuf,
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
+        // Every request the function made was inside its policy's key prefixes.
+        let denied = self.dynamodb.denied();
+        if !denied.is_empty() && !std::thread::panicking() {
+            panic!("requests outside the function's dynamodb:LeadingKeys: {denied:?}");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.stdout);
@@ -85,6 +93,13 @@ async fn start(
         std::process::id(),
         NEXT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
+    let dynamodb = local_stack::proxy::Proxy::start(&endpoints().dynamodb, false)
+        .await
+        .expect("DynamoDB proxy");
+    let keys = template.leading_keys(logical_id);
+    if !keys.is_empty() {
+        dynamodb.enforce_leading_keys(keys);
+    }
     let mut cmd = Command::new(binary(binary_name));
     cmd.env_clear()
         // What Lambda sets for every function.
@@ -105,6 +120,7 @@ async fn start(
         // The emulators stand in for AWS's endpoints (DynamoDB Local for DynamoDB, moto for the
         // rest), reached through the SDK's own endpoint variables.
         .envs(endpoints().env())
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint())
         .stdout(Stdio::from(
             std::fs::File::create(&stdout).expect("stdout file"),
         ))
@@ -121,6 +137,7 @@ async fn start(
     Function {
         runtime,
         child,
+        dynamodb,
         stdout,
     }
 }

@@ -166,6 +166,88 @@ struct State {
     rules: Vec<ActiveRule>,
     injected: Vec<(Service, String, Fault)>,
     capacity: Capacity,
+    /// IAM `dynamodb:LeadingKeys` patterns (`SKU#*`, `CLOCK#SWEEP`) item requests must match.
+    leading_keys: Option<Vec<String>>,
+    /// Item requests refused for a key outside them: (operation, partition key).
+    denied: Vec<(String, String)>,
+}
+
+/// Whether `key` matches an IAM `StringLike` pattern (`*` any run of characters, `?` one).
+fn string_like(pattern: &str, key: &str) -> bool {
+    fn go(p: &[char], k: &[char]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &k[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let (p, k): (Vec<char>, Vec<char>) = (pattern.chars().collect(), key.chars().collect());
+    go(&p, &k)
+}
+
+/// The partition keys (`pk`) a DynamoDB request reaches on the table itself, as IAM's
+/// `dynamodb:LeadingKeys` sees them; index queries, scans and stream calls name none.
+pub fn leading_keys(op: &str, body: &Value) -> Vec<String> {
+    let pk = |item: &Value| item["pk"]["S"].as_str().map(str::to_owned);
+    let mut out = Vec::new();
+    match op {
+        "GetItem" | "UpdateItem" | "DeleteItem" => out.extend(pk(&body["Key"])),
+        "PutItem" => out.extend(pk(&body["Item"])),
+        "TransactWriteItems" | "TransactGetItems" => {
+            for t in body["TransactItems"].as_array().into_iter().flatten() {
+                for (kind, field) in [
+                    ("Put", "Item"),
+                    ("Update", "Key"),
+                    ("Delete", "Key"),
+                    ("ConditionCheck", "Key"),
+                    ("Get", "Key"),
+                ] {
+                    out.extend(pk(&t[kind][field]));
+                }
+            }
+        }
+        "BatchGetItem" => {
+            for table in body["RequestItems"].as_object().into_iter().flatten() {
+                for key in table.1["Keys"].as_array().into_iter().flatten() {
+                    out.extend(pk(key));
+                }
+            }
+        }
+        "BatchWriteItem" => {
+            for table in body["RequestItems"].as_object().into_iter().flatten() {
+                for r in table.1.as_array().into_iter().flatten() {
+                    out.extend(pk(&r["PutRequest"]["Item"]));
+                    out.extend(pk(&r["DeleteRequest"]["Key"]));
+                }
+            }
+        }
+        "Query" if body.get("IndexName").is_none() => {
+            // `pk = :v` (or `#n = :v` with #n naming pk) in the key condition.
+            let condition = body["KeyConditionExpression"].as_str().unwrap_or("");
+            let names = body["ExpressionAttributeNames"].as_object();
+            for part in condition.split(" AND ") {
+                let Some((left, right)) = part.split_once('=') else {
+                    continue;
+                };
+                let left = left.trim();
+                let name = names
+                    .and_then(|n| n.get(left))
+                    .and_then(Value::as_str)
+                    .unwrap_or(left);
+                if name == "pk" {
+                    out.extend(
+                        body["ExpressionAttributeValues"][right.trim()]["S"]
+                            .as_str()
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// A running proxy; stops when dropped.
@@ -338,6 +420,18 @@ struct Inner {
 }
 
 impl Inner {
+    /// The first partition key of this request outside the enforced `LeadingKeys`, recorded.
+    fn outside_leading_keys(&self, op: &str, body: &[u8]) -> Option<String> {
+        let mut state = self.state.lock().expect("proxy state");
+        let patterns = state.leading_keys.as_ref()?;
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let denied = leading_keys(op, &body)
+            .into_iter()
+            .find(|k| !patterns.iter().any(|p| string_like(p, k)))?;
+        state.denied.push((op.to_owned(), denied.clone()));
+        Some(denied)
+    }
+
     /// The fault for this call, if a rule says so (and counts it against the rule).
     fn fault_for(&self, service: Service, op: &str, body: &[u8]) -> Option<Fault> {
         let mut state = self.state.lock().expect("proxy state");
@@ -413,6 +507,21 @@ impl Inner {
         let (service, op) = classify(parts.uri.path(), &parts.headers, &body);
         if let Some(fault) = self.fault_for(service, &op, &body) {
             return fault_response(service, &fault, &body);
+        }
+        if service == Service::DynamoDb {
+            if let Some(denied) = self.outside_leading_keys(&op, &body) {
+                return fault_response(
+                    service,
+                    &Fault::Reject {
+                        code: "AccessDeniedException".into(),
+                        message: format!(
+                            "not authorized to perform dynamodb:{op} on an item with partition key \
+                             {denied} (outside the policy's dynamodb:LeadingKeys)"
+                        ),
+                    },
+                    &body,
+                );
+            }
         }
         let metered = self.meter && service == Service::DynamoDb && WRITES.contains(&op.as_str());
         let metered_read =
@@ -512,6 +621,18 @@ impl Proxy {
             });
     }
 
+    /// Refuses, as IAM would with `AccessDeniedException`, every item request whose partition
+    /// key matches none of `patterns` (a policy's `dynamodb:LeadingKeys`, `StringLike`).
+    pub fn enforce_leading_keys(&self, patterns: Vec<String>) {
+        self.state.lock().expect("proxy state").leading_keys = Some(patterns);
+    }
+
+    /// Item requests refused by [`enforce_leading_keys`](Self::enforce_leading_keys) so far:
+    /// (operation, partition key).
+    pub fn denied(&self) -> Vec<(String, String)> {
+        self.state.lock().expect("proxy state").denied.clone()
+    }
+
     /// Removes every fault rule: calls reach the emulator again.
     pub fn heal(&self) {
         self.state.lock().expect("proxy state").rules.clear();
@@ -531,6 +652,28 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_keys_are_read_from_every_item_request_like_iam() {
+        assert!(string_like("SKU#*", "SKU#A") && string_like("CLOCK#SWEEP", "CLOCK#SWEEP"));
+        assert!(!string_like("SKU#*", "LEDGER#A") && !string_like("CLOCK#SWEEP", "CLOCK#SWEEPX"));
+        let t = json!({ "TransactItems": [
+            { "Update": { "Key": { "pk": { "S": "SKU#A" } } } },
+            { "Put": { "Item": { "pk": { "S": "MOV#x" } } } },
+            { "ConditionCheck": { "Key": { "pk": { "S": "LOC#W" } } } } ] });
+        assert_eq!(
+            leading_keys("TransactWriteItems", &t),
+            vec!["SKU#A", "MOV#x", "LOC#W"]
+        );
+        let q = json!({ "KeyConditionExpression": "#p = :p AND begins_with(sk, :s)",
+                        "ExpressionAttributeNames": { "#p": "pk" },
+                        "ExpressionAttributeValues": { ":p": { "S": "LEDGER#A" }, ":s": { "S": "x" } } });
+        assert_eq!(leading_keys("Query", &q), vec!["LEDGER#A"]);
+        let on_index = json!({ "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p" });
+        assert!(leading_keys("Query", &on_index).is_empty());
+        let batch = json!({ "RequestItems": { "t": { "Keys": [{ "pk": { "S": "SKU#B" } }] } } });
+        assert_eq!(leading_keys("BatchGetItem", &batch), vec!["SKU#B"]);
+    }
 
     #[test]
     fn calls_are_told_apart_by_target_path_or_action() {

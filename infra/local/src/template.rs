@@ -101,6 +101,27 @@ impl Template {
         out
     }
 
+    /// The `dynamodb:LeadingKeys` patterns of a function's policy statements (every
+    /// statement's, together); empty when none limits its item access by key.
+    pub fn leading_keys(&self, function: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let policies = &self.root["Resources"][function]["Properties"]["Policies"];
+        for policy in policies.as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let keys =
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                for k in keys.as_sequence().into_iter().flatten() {
+                    if let Some(k) = k.as_str() {
+                        out.push(k.to_owned());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The environment variable names a function declares (its own and the globals).
     pub fn environment(&self, function: &str) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
