@@ -31,6 +31,6 @@ use_node
 (cd tests/console && npm test)
 echo "==> arm64 Lambda build (cargo lambda build --release --arm64)"
 bash infra/build-arm64.sh
-echo "==> sam build (the template builds as deployed; reuses the arm64 build above)"
+echo "==> sam build (the template builds as deployed: cargo lambda, one function at a time)"
 (export PATH="$root/.venv-lambda/bin:$PATH" SAM_CLI_TELEMETRY=0 && sam build --template template.yaml)
 echo "==> all checks passed"
