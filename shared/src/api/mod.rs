@@ -428,7 +428,13 @@ impl App {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = std::time::Instant::now();
         let request_id = request_id(&req);
-        let mut response = match self.dispatch(&req).await {
+        let matched = match_route(self.function, req.method().as_str(), req.uri().path());
+        let principal = Principal::from_request(&req);
+        let route = matched
+            .as_ref()
+            .map(|(r, _)| format!("{} {}", r.method, r.path))
+            .unwrap_or_else(|_| format!("{} (no route)", req.method()));
+        let mut response = match self.dispatch(&req, matched, principal.as_ref()).await {
             Ok(response) => response,
             Err(e) => e.into_response_for(request_id.as_deref()),
         };
@@ -438,13 +444,9 @@ impl App {
         {
             response.headers_mut().insert("x-request-id", id);
         }
-        let actor = Principal::from_request(&req).map(|p| p.subject);
         let status = response.status().as_u16();
-        let route = match_route(self.function, req.method().as_str(), req.uri().path())
-            .map(|(r, _)| format!("{} {}", r.method, r.path))
-            .unwrap_or_else(|_| format!("{} (no route)", req.method()));
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let actor = actor.as_deref().unwrap_or("-");
+        let actor = principal.as_ref().map_or("-", |p| p.subject.as_str());
         let request_id = request_id.as_deref().unwrap_or("-");
         if status >= 500 {
             tracing::error!(route, status, latency_ms, actor, request_id, "request");
@@ -454,16 +456,20 @@ impl App {
         response
     }
 
-    async fn dispatch(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let path = req.uri().path().to_owned();
-        let (route, raw_params) = match_route(self.function, req.method().as_str(), &path)?;
+    async fn dispatch(
+        &self,
+        req: &Request,
+        matched: Result<(&'static Route, Vec<&str>), ApiError>,
+        principal: Option<&Principal>,
+    ) -> Result<Response<Body>, ApiError> {
+        let (route, raw_params) = matched?;
         // Path parameters arrive as the client encoded them (`sku%3AABC` for `sku:ABC`).
         let decoded: Vec<String> = raw_params
             .iter()
             .map(|p| percent_decode(p, false))
             .collect();
         let params: Vec<&str> = decoded.iter().map(String::as_str).collect();
-        let principal = Principal::from_request(req).ok_or(ApiError::Unauthenticated)?;
+        let principal = principal.ok_or(ApiError::Unauthenticated)?;
         if !route.scopes().iter().any(|s| principal.has(s)) {
             return Err(ApiError::Forbidden(route.scope));
         }
@@ -519,40 +525,48 @@ impl App {
                 Ok(json_response(created_or_ok(created), &location))
             }
             Sale => {
-                self.movement::<SaleBody>(req, route, &principal, SaleBody::validate)
+                self.movement::<SaleBody>(req, route, principal, SaleBody::validate, anyone)
                     .await
             }
             Order => {
-                self.movement::<OrderBody>(req, route, &principal, OrderBody::validate)
+                self.movement::<OrderBody>(req, route, principal, OrderBody::validate, anyone)
                     .await
             }
             Refund => {
-                let body: RefundBody = parse_body(req)?;
-                if body.needs_admin() && !principal.has(scope::ADMIN) {
-                    return Err(ApiError::RefundNeedsOrder);
-                }
-                self.movement::<RefundBody>(req, route, &principal, RefundBody::validate)
-                    .await
+                self.movement::<RefundBody>(
+                    req,
+                    route,
+                    principal,
+                    RefundBody::validate,
+                    refund_policy,
+                )
+                .await
             }
             Receipt => {
-                self.movement::<ReceiptBody>(req, route, &principal, ReceiptBody::validate)
+                self.movement::<ReceiptBody>(req, route, principal, ReceiptBody::validate, anyone)
                     .await
             }
             Incoming => {
-                self.movement::<IncomingBody>(req, route, &principal, IncomingBody::validate)
+                self.movement::<IncomingBody>(req, route, principal, IncomingBody::validate, anyone)
                     .await
             }
             Adjustment => {
-                self.movement::<AdjustmentBody>(req, route, &principal, AdjustmentBody::validate)
-                    .await
+                self.movement::<AdjustmentBody>(
+                    req,
+                    route,
+                    principal,
+                    AdjustmentBody::validate,
+                    anyone,
+                )
+                .await
             }
             Transfer => {
-                self.movement::<TransferBody>(req, route, &principal, TransferBody::validate)
+                self.movement::<TransferBody>(req, route, principal, TransferBody::validate, anyone)
                     .await
             }
             ListReports | GetReport => self.reports_route(route, &params, &query).await,
             _ => {
-                self.alerts_route(req, route, &params, &principal, &query)
+                self.alerts_route(req, route, &params, principal, &query)
                     .await
             }
         }
@@ -582,12 +596,14 @@ impl App {
         route: &Route,
         principal: &Principal,
         validate: fn(&B) -> Result<Movement, Vec<FieldError>>,
+        authorize: fn(&B, &Principal) -> Result<(), ApiError>,
     ) -> Result<Response<Body>, ApiError>
     where
         B: DeserializeOwned + Serialize,
     {
         let key = idempotency_key(req.headers())?;
         let body: B = parse_body(req)?;
+        authorize(&body, principal)?;
         let movement = validate(&body).map_err(ApiError::Validation)?;
         let prepared = prepare_movement(
             route,
@@ -629,6 +645,20 @@ impl App {
             }
         }
     }
+}
+
+/// A movement any caller with the route's scope may make.
+fn anyone<B>(_: &B, _: &Principal) -> Result<(), ApiError> {
+    Ok(())
+}
+
+/// Who may refund what: a restocking refund without its order needs the admin scope
+/// ([`RefundBody::needs_admin`]).
+fn refund_policy(body: &RefundBody, principal: &Principal) -> Result<(), ApiError> {
+    if body.needs_admin() && !principal.has(scope::ADMIN) {
+        return Err(ApiError::RefundNeedsOrder);
+    }
+    Ok(())
 }
 
 /// A validated movement ready for the store: its record, including the response it will return.
@@ -783,9 +813,15 @@ pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Resu
             // serde reads a JSON array into a struct field by field (`"selector": []` would be a
             // selector of nothing, so of every SKU): wherever the body has an object, the input
             // must have had one.
-            let input: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-            let shape = serde_json::to_value(&body).unwrap_or_default();
-            match array_for_object(&input, &shape, "") {
+            // (A body with no `[` has no array: the common single-line movement skips this.)
+            let array = if bytes.contains(&b'[') {
+                let input: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+                let shape = serde_json::to_value(&body).unwrap_or_default();
+                array_for_object(&input, &shape, "")
+            } else {
+                None
+            };
+            match array {
                 Some(field) => Err(ApiError::Validation(vec![FieldError::new(
                     if field.is_empty() {
                         "body".to_owned()
