@@ -273,21 +273,15 @@ impl Gateway {
         // "[a b]"; the route's AuthorizationScopes checked against `scope` and `scp` first.
         let claims = api_gateway_claims(claims);
         if let Some((route, _)) = &found {
-            let held: Vec<String> = ["scope", "scp"]
-                .iter()
-                .filter_map(|c| claims.get(*c).and_then(Value::as_str))
-                .flat_map(shared::api::scope_claim)
-                .collect();
+            let held = token_scopes(&claims);
             if !route.scopes.is_empty() && !route.scopes.iter().any(|s| held.contains(s)) {
                 return json_response(403, r#"{"message":"Forbidden"}"#);
             }
         }
         let Some((route, path_params)) = found else {
             // The local clock control: ops only.
-            let admin = ["scope", "scp"]
+            let admin = token_scopes(&claims)
                 .iter()
-                .filter_map(|c| claims.get(*c).and_then(Value::as_str))
-                .flat_map(shared::api::scope_claim)
                 .any(|s| s == shared::api::scope::ADMIN);
             return match (&self.clock_control, admin) {
                 (Some(control), true) => self.move_clock(control, &body).await,
@@ -504,6 +498,15 @@ pub fn api_gateway_claims(claims: Map<String, Value>) -> Map<String, Value> {
             let t = text(&v);
             (k, Value::String(t))
         })
+        .collect()
+}
+
+/// The scopes a token holds (its `scope` and `scp` claims, as API Gateway reads them).
+fn token_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    ["scope", "scp"]
+        .iter()
+        .filter_map(|c| claims.get(*c).and_then(Value::as_str))
+        .flat_map(shared::api::scope_claim)
         .collect()
 }
 

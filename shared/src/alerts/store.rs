@@ -352,6 +352,29 @@ where
     StoreError::from_sdk(e)
 }
 
+/// An update whose condition may not hold: the output when it held (and the write was made),
+/// `None` when it did not (nothing written); any other failure is an error.
+fn if_condition_held<R: std::fmt::Debug>(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            R,
+        >,
+    >,
+) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk(e)),
+    }
+}
+
 impl AlertStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -483,15 +506,9 @@ impl AlertStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.as_ref().map(rule_from).transpose(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk(e)),
+        match if_condition_held(result)? {
+            Some(out) => out.attributes.as_ref().map(rule_from).transpose(),
+            None => Ok(None),
         }
     }
 
@@ -1038,16 +1055,7 @@ impl AlertStore {
             .expression_attribute_values(":m", n(minute))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        if_condition_held(result).map(|_| ())
     }
 
     /// Takes a tracker out of the episodes index once its episode is closed and nothing is owed
@@ -1070,16 +1078,7 @@ impl AlertStore {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk(e)),
-        }
+        if_condition_held(result).map(|_| ())
     }
 
     /// Records how a delivery went: on the alert (its `deliveries` map, for the inbox) and, once

@@ -131,15 +131,16 @@ impl Sweep<'_> {
         let mut profile: Option<SkuProfile> = None;
         let mut opened = 0;
         for rule in &self.rules {
+            // The verdict first: most levels hold no time-based alert, and it costs no lookup.
+            let verdict = evaluate_clock(rule, level, now);
+            if !matches!(verdict, Verdict::Firing(_)) {
+                continue;
+            }
             if self.open.contains(&(
                 rule.rule_id.clone(),
                 level.sku.clone(),
                 level.location.clone(),
             )) {
-                continue;
-            }
-            let verdict = evaluate_clock(rule, level, now);
-            if !matches!(verdict, Verdict::Firing(_)) {
                 continue;
             }
             if rule.selector.needs_attributes() {

@@ -10,7 +10,7 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     jwt::JwtKey,
     proxy::Proxy,
@@ -67,44 +67,6 @@ fn level(i: usize, available: i64, hour: i64, received: &str) -> Item {
         ("rcv_d".into(), ring(32)),
         ("rfd_d".into(), ring(32)),
     ])
-}
-
-async fn put_all(system: &System, items: Vec<Item>) -> anyhow::Result<()> {
-    let mut batches = Vec::new();
-    for chunk in items.chunks(25) {
-        let mut requests: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|i| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(i.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        let (client, table) = (system.dynamodb.clone(), system.table.clone());
-        batches.push(async move {
-            while !requests.is_empty() {
-                let out = client
-                    .batch_write_item()
-                    .request_items(&table, std::mem::take(&mut requests))
-                    .send()
-                    .await?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&table))
-                    .unwrap_or_default();
-            }
-            anyhow::Ok(())
-        });
-    }
-    for batch in batches {
-        batch.await?;
-    }
-    Ok(())
 }
 
 #[tokio::main]
@@ -167,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
             level(i, if restocked { 50 } else { 5 }, hour, received)
         })
         .collect();
-    put_all(&system, levels).await?;
+    system.put_all(levels).await?;
     let mut episodes = Vec::new();
     for i in 0..EPISODES {
         let rule = &rules[i / (EPISODES / RULES)];
@@ -208,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
             ("deliveries".into(), AttributeValue::M(HashMap::new())),
         ]));
     }
-    put_all(&system, episodes).await?;
+    system.put_all(episodes).await?;
     let seeded = started.elapsed();
     eprintln!("seeded {LEVELS} levels, {EPISODES} episodes and {RULES} rules in {seeded:.1?}");
 

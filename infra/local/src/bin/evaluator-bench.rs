@@ -7,7 +7,7 @@
 
 use std::{net::SocketAddr, time::Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use http::Method;
 use local_stack::{
     client::ApiClient,
@@ -46,31 +46,6 @@ fn level_item(i: usize, available: i64) -> std::collections::HashMap<String, Att
     .collect()
 }
 
-async fn batch_put(system: &System, items: Vec<std::collections::HashMap<String, AttributeValue>>) {
-    for chunk in items.chunks(25) {
-        let requests = chunk
-            .iter()
-            .map(|i| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(i.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        system
-            .dynamodb
-            .batch_write_item()
-            .request_items(&system.table, requests)
-            .send()
-            .await
-            .expect("batch write");
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let emulators = Emulators::start()?;
@@ -104,9 +79,13 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("{RULES} rules created in {:.1?}", started.elapsed());
 
     // 1,000 levels, then one change to each: 1,000 MODIFY records, nothing due.
-    batch_put(&system, (0..LEVELS).map(|i| level_item(i, 1000)).collect()).await;
+    system
+        .put_all((0..LEVELS).map(|i| level_item(i, 1000)).collect())
+        .await?;
     system.poller.drain().await?; // the INSERTs: also loads the rule cache
-    batch_put(&system, (0..LEVELS).map(|i| level_item(i, 999)).collect()).await;
+    system
+        .put_all((0..LEVELS).map(|i| level_item(i, 999)).collect())
+        .await?;
     let stream: Vec<Value> = stream_records(&system).await?;
     let batch: Vec<Value> = stream[stream.len().saturating_sub(LEVELS)..].to_vec();
     assert!(batch.iter().all(|r| r["eventName"] == "MODIFY"));
