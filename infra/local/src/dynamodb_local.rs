@@ -46,19 +46,61 @@ impl DynamoDbLocal {
             .with_context(|| format!("no DynamoDBLocal.jar under {}", lib.display()))
     }
 
-    /// Starts DynamoDB Local on a free port and waits until it answers.
+    /// Starts DynamoDB Local on a free port and waits until it answers as DynamoDB.
+    ///
+    /// The port is picked by binding and releasing it, so another process (a moto starting at
+    /// the same moment, another test binary) can take it before the JVM binds. Readiness is
+    /// therefore a DynamoDB request answered by our child, not a bare TCP connect, and a lost
+    /// port means a fresh port and another try.
     pub fn start() -> anyhow::Result<Self> {
+        const ATTEMPTS: u32 = 5;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            match Self::start_once()? {
+                Ok(engine) => return Ok(engine),
+                Err(lost) => last = Some(lost),
+            }
+        }
+        bail!(
+            "DynamoDB Local could not keep a port in {ATTEMPTS} tries: {}",
+            last.unwrap_or_default()
+        )
+    }
+
+    /// The shim that keeps DynamoDB Local on loopback (`infra/dynamodb-local/loopback.c`): Jetty
+    /// binds every interface and the engine has no option to say otherwise.
+    pub fn loopback_shim() -> anyhow::Result<PathBuf> {
+        let shim = project_root().join("infra/dynamodb-local/libloopback.so");
+        if !shim.exists() {
+            bail!(
+                "{} not found: run `bash infra/setup.sh` (the README's commands do) to build it",
+                shim.display()
+            );
+        }
+        Ok(shim)
+    }
+
+    /// One try: `Ok(Err(why))` when the port was lost to another process (worth another try).
+    fn start_once() -> anyhow::Result<Result<Self, String>> {
         let home = Self::home()?;
+        let shim = Self::loopback_shim()?;
         let java = std::env::var_os("JAVA").unwrap_or_else(|| "java".into());
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut child = Command::new(&java)
             .current_dir(&home)
+            .env("LD_PRELOAD", &shim)
             .arg("-Djava.library.path=./DynamoDBLocal_lib")
             // Quick to start (a test binary runs one), and measured faster for the benchmarks'
             // minute-long runs too: with the JVM's optimising compiler on, DynamoDB Local spent
             // most of both CPUs compiling and served 20-35 % fewer sales/s.
             .args(["-Xss1m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-            .args(["-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb"])
+            .args([
+                "-jar",
+                "DynamoDBLocal.jar",
+                "-inMemory",
+                "-sharedDb",
+                "-disableTelemetry",
+            ])
             .args(["-port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -92,21 +134,52 @@ impl DynamoDbLocal {
                     use std::io::Read;
                     let _ = e.read_to_string(&mut err);
                 }
+                if err.contains("Address already in use") || err.contains("BindException") {
+                    return Ok(Err(format!("port {port} was taken")));
+                }
                 bail!("DynamoDB Local exited ({status}): {err}");
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Another server holding the port may answer first; our JVM then fails to bind and
+            // the exit above says so.
+            if answers_as_dynamodb(port) {
                 break;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("DynamoDB Local did not listen on port {port} within 60 s");
+                bail!("DynamoDB Local did not answer on port {port} within 60 s");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         // Its log goes nowhere once it runs (a full pipe would stall it).
         drop(child.stderr.take());
-        Ok(Self { child, port })
+        Ok(Ok(Self { child, port }))
     }
+}
+
+/// Sends `ListTables` over plain HTTP and tells whether a DynamoDB answered. DynamoDB Local checks
+/// the credential's shape, not the signature.
+fn answers_as_dynamodb(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let body = "{}";
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nX-Amz-Date: 20260101T000000Z\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
+         SignedHeaders=host;x-amz-date;x-amz-target, Signature=00\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.starts_with("HTTP/1.1 200") && answer.contains("TableNames")
 }
 
 impl Drop for DynamoDbLocal {
