@@ -110,7 +110,7 @@ async fn report_totals_match_the_movements_and_files_load_with_standard_readers(
     assert_eq!(trends.len(), 2 * 28);
     let today_a = trends
         .iter()
-        .find(|r| r["sku"] == "A" && r["dt"] == a["dt"])
+        .find(|r| r["sku"] == "A" && r["day"] == a["day"])
         .unwrap();
     assert_eq!(n(today_a, "sold"), 9);
 

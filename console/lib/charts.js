@@ -100,15 +100,15 @@ export function dailyFromLedger(entries, days) {
   return { sold, received, refunded };
 }
 
-/** Totals per day from trend rows ({dt, sold, received, refunded}). */
+/** Totals per day from trend rows ({day, sold, received, refunded}). */
 export function dailyFromTrends(rows) {
   const byDay = new Map();
   for (const r of rows) {
-    const d = byDay.get(r.dt) ?? { sold: 0, received: 0, refunded: 0 };
+    const d = byDay.get(r.day) ?? { sold: 0, received: 0, refunded: 0 };
     d.sold += r.sold;
     d.received += r.received;
     d.refunded += r.refunded;
-    byDay.set(r.dt, d);
+    byDay.set(r.day, d);
   }
   const labels = [...byDay.keys()].sort();
   return {

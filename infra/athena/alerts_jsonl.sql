@@ -1,6 +1,6 @@
 -- Alert episodes fired each day, with times to acknowledge and resolve (JSON Lines).
 CREATE EXTERNAL TABLE IF NOT EXISTS inventory_alerts (
-  alert_id string, rule_id string, rule_name string, kind string, severity string,
+  day string, alert_id string, rule_id string, rule_name string, kind string, severity string,
   sku string, location string, state string,
   fired_at string, acknowledged_at string, resolved_at string,
   minutes_to_acknowledge bigint, minutes_to_resolve bigint

@@ -1,8 +1,8 @@
 -- Daily stock snapshot (CSV with a header row). Replace <bucket> with the ReportsBucketName output.
--- Columns by position, as in the file (its first column, the day, is row_dt); partitions by
+-- Columns by position, as in the file (its first column is the row's own day); partitions by
 -- projection: no crawler, no MSCK REPAIR. OpenCSVSerde reads every column as text; cast in queries.
 CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
-  row_dt string,
+  day string,
   sku string,
   location string,
   on_hand string,

@@ -1,6 +1,6 @@
 -- Daily stock snapshot as JSON Lines (columns by name). Replace <bucket>.
 CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
-  sku string, location string,
+  day string, sku string, location string,
   on_hand bigint, reserved bigint, in_transit bigint, available bigint,
   sold bigint, received bigint, refunded bigint, net_change bigint,
   avg_daily_sales_7d double, days_of_cover double,

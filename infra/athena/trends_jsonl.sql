@@ -1,6 +1,6 @@
 -- Daily totals per SKU and location over the 28 days up to each report day (JSON Lines).
 CREATE EXTERNAL TABLE IF NOT EXISTS inventory_trends (
-  sku string, location string, sold bigint, received bigint, refunded bigint
+  day string, sku string, location string, sold bigint, received bigint, refunded bigint
 )
 PARTITIONED BY (report_dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
@@ -12,5 +12,3 @@ TBLPROPERTIES (
   'projection.report_dt.range' = '2026-01-01,NOW',
   'storage.location.template' = 's3://<bucket>/reports/trends-jsonl/dt=${report_dt}/'
 );
--- Each row also carries its own day in the JSON field `dt`; add `dt string` to the columns to
--- read it (JsonSerDe maps by name).

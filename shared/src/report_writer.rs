@@ -338,7 +338,7 @@ impl ReportWriter {
             *by_severity.entry(a.severity.clone()).or_default() += 1;
             *by_kind.entry(a.kind.clone()).or_default() += 1;
             alert_rows.push(reports::AlertRow {
-                dt: date.clone(),
+                day: date.clone(),
                 minutes_to_acknowledge: reports::minutes_between(
                     &a.fired_at,
                     a.acknowledged_at.as_deref(),

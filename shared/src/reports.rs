@@ -45,7 +45,9 @@ pub struct LevelHistory {
 /// One row of the stock snapshot dataset.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SnapshotRow {
-    pub dt: String,
+    /// The row's own day (`YYYY-MM-DD`); named apart from the `dt=` partition key, which query
+    /// engines would let shadow a column of the same name.
+    pub day: String,
     pub sku: String,
     pub location: String,
     pub on_hand: i64,
@@ -66,7 +68,7 @@ pub struct SnapshotRow {
 }
 
 pub const SNAPSHOT_COLUMNS: &[&str] = &[
-    "dt",
+    "day",
     "sku",
     "location",
     "on_hand",
@@ -94,7 +96,7 @@ pub fn snapshot_row(level: &LevelHistory, day: i64, now: i64) -> SnapshotRow {
     let avg = sum_days(&level.sold, day - 6, day) as f64 / 7.0;
     let since = |t: Option<i64>| t.map(|t| (now - t).div_euclid(SECONDS_PER_DAY).max(0));
     SnapshotRow {
-        dt: date_of_day(day),
+        day: date_of_day(day),
         sku: level.sku.clone(),
         location: level.location.clone(),
         on_hand: level.quantities.on_hand,
@@ -116,7 +118,7 @@ pub fn snapshot_row(level: &LevelHistory, day: i64, now: i64) -> SnapshotRow {
 /// One row of the trend dataset: a level's totals for one day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrendRow {
-    pub dt: String,
+    pub day: String,
     pub sku: String,
     pub location: String,
     pub sold: i64,
@@ -124,13 +126,13 @@ pub struct TrendRow {
     pub refunded: i64,
 }
 
-pub const TREND_COLUMNS: &[&str] = &["dt", "sku", "location", "sold", "received", "refunded"];
+pub const TREND_COLUMNS: &[&str] = &["day", "sku", "location", "sold", "received", "refunded"];
 
 /// Daily totals of a level over the `days` days ending with `last_day`, oldest first.
 pub fn trend_rows(level: &LevelHistory, last_day: i64, days: i64) -> Vec<TrendRow> {
     (last_day - days + 1..=last_day)
         .map(|d| TrendRow {
-            dt: date_of_day(d),
+            day: date_of_day(d),
             sku: level.sku.clone(),
             location: level.location.clone(),
             sold: level.sold.get(&d).copied().unwrap_or(0),
@@ -143,7 +145,7 @@ pub fn trend_rows(level: &LevelHistory, last_day: i64, days: i64) -> Vec<TrendRo
 /// One row of the alert report: an episode active during the period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertRow {
-    pub dt: String,
+    pub day: String,
     pub alert_id: String,
     pub rule_id: String,
     pub rule_name: String,
@@ -160,7 +162,7 @@ pub struct AlertRow {
 }
 
 pub const ALERT_COLUMNS: &[&str] = &[
-    "dt",
+    "day",
     "alert_id",
     "rule_id",
     "rule_name",
@@ -186,41 +188,41 @@ pub fn minutes_between(from: &str, to: Option<&str>) -> Option<i64> {
     Some((parse(to?)? - parse(from)?).div_euclid(60))
 }
 
-/// Escapes one CSV field per RFC 4180: quoted when it holds a comma, quote, CR or LF.
-pub fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or CR that
+/// some of them strip first) gets a leading apostrophe, so it reads as text. Numbers are never
+/// text cells, so a negative quantity stays a number.
+pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
     } else {
-        value.to_owned()
+        text.into()
     }
 }
 
-fn cell(v: &serde_json::Value) -> String {
+fn cell(v: &serde_json::Value) -> std::borrow::Cow<'_, str> {
     match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => csv_field(s),
-        other => csv_field(&other.to_string()),
+        serde_json::Value::Null => "".into(),
+        serde_json::Value::String(s) => neutralise(s),
+        other => other.to_string().into(),
     }
 }
 
-/// Appends rows to a CSV document (CRLF line ends, RFC 4180), in `columns` order.
+/// Appends rows to a CSV document (RFC 4180 through the `csv` crate: CRLF line ends, fields
+/// quoted when they need it), in `columns` order, with text cells neutralised.
 pub fn write_csv<T: Serialize>(out: &mut String, columns: &[&str], rows: &[T], header: bool) {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     if header {
-        out.push_str(
-            &columns
-                .iter()
-                .map(|c| csv_field(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
+        let _ = writer.write_record(columns);
     }
     for row in rows {
         let v = serde_json::to_value(row).unwrap_or_default();
-        let line: Vec<String> = columns.iter().map(|c| cell(&v[*c])).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        let _ = writer.write_record(columns.iter().map(|c| cell(&v[*c]).into_owned()));
     }
+    // Writing to a Vec cannot fail, and every field is UTF-8.
+    let bytes = writer.into_inner().unwrap_or_default();
+    out.push_str(&String::from_utf8(bytes).unwrap_or_default());
 }
 
 /// Appends rows as JSON Lines.
@@ -334,7 +336,7 @@ mod tests {
     #[test]
     fn snapshot_rows_follow_the_stock_rule_and_measure_cover() {
         let row = snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY + 7200);
-        assert_eq!(row.dt, "1970-04-11");
+        assert_eq!(row.day, "1970-04-11");
         assert_eq!(
             (row.sold, row.received, row.refunded, row.net_change),
             (7, 20, 1, 14)
@@ -353,10 +355,28 @@ mod tests {
         let rows = vec![snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY)];
         write_csv(&mut out, SNAPSHOT_COLUMNS, &rows, true);
         let lines: Vec<&str> = out.split("\r\n").collect();
-        assert!(lines[0].starts_with("dt,sku,location,on_hand"));
+        assert!(lines[0].starts_with("day,sku,location,on_hand"));
         assert!(lines[1]
             .starts_with("1970-04-11,\"MUG, \"\"large\"\"\",WH1,30,2,5,28,7,20,1,14,2.0,14.0,"));
         assert_eq!(lines.len(), 3); // header, row, and the empty string after the last CRLF
+    }
+
+    #[test]
+    fn text_cells_that_spreadsheets_would_run_are_neutralised_and_numbers_are_not() {
+        let mut out = String::new();
+        let mut row = snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY);
+        row.sku = "=HYPERLINK(\"http://x\")".into();
+        row.location = "@SUM(A1)".into();
+        row.net_change = -3;
+        write_csv(&mut out, SNAPSHOT_COLUMNS, &[row], false);
+        assert!(
+            out.starts_with("1970-04-11,\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1),"),
+            "{out}"
+        );
+        assert!(out.contains(",-3,"), "a negative number stays a number: {out}");
+        for (text, safe) in [("+1", "'+1"), ("-x", "'-x"), ("\tcmd", "'\tcmd"), ("ok=1", "ok=1")] {
+            assert_eq!(neutralise(text), safe);
+        }
     }
 
     #[test]

@@ -108,9 +108,9 @@ test("daily series from the ledger and from trend rows", () => {
   ], days);
   assert.deepEqual(t, { sold: [3, 0, 2], received: [0, 10, 0], refunded: [0, 0, 0] });
   const r = dailyFromTrends([
-    { dt: "2026-11-28", sold: 1, received: 0, refunded: 0 },
-    { dt: "2026-11-27", sold: 2, received: 5, refunded: 1 },
-    { dt: "2026-11-28", sold: 4, received: 1, refunded: 0 },
+    { day: "2026-11-28", sold: 1, received: 0, refunded: 0 },
+    { day: "2026-11-27", sold: 2, received: 5, refunded: 1 },
+    { day: "2026-11-28", sold: 4, received: 1, refunded: 0 },
   ]);
   assert.deepEqual(r, { labels: ["2026-11-27", "2026-11-28"], sold: [2, 5], received: [5, 1], refunded: [1, 0] });
 });
