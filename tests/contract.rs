@@ -217,11 +217,15 @@ fn iam_policies_grant_only_what_each_function_uses() {
     );
     assert_eq!(
         policy_actions(&t, "ReportWriterFunction"),
-        // Reports only: it reads the table and writes the bucket; it alerts no one.
+        // Reports only: it reads levels, ledgers and alerts (no Scan) and writes the bucket
+        // (staging, promotion by copy, clean-up); it alerts no one.
         set(&[
+            "dynamodb:BatchGetItem",
             "dynamodb:Query",
-            "dynamodb:Scan",
             "s3:AbortMultipartUpload",
+            "s3:DeleteObject",
+            "s3:GetObject",
+            "s3:ListBucket",
             "s3:PutObject",
         ])
     );
@@ -513,6 +517,11 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     assert_eq!(
         prefixes("AlertClockFunction"),
         set(&["ALERT#*", "CLOCK#SWEEP", "RULE#*", "SKU#*", "TRACK#*"])
+    );
+    // The report writer reads levels and ledgers, nothing else by key.
+    assert_eq!(
+        prefixes("ReportWriterFunction"),
+        set(&["LEDGER#*", "SKU#*"])
     );
     // The prefixes are the schema's own (a key builder renamed fails here).
     use shared::schema::keys;

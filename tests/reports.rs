@@ -69,19 +69,32 @@ async fn report_totals_match_the_movements_and_files_load_with_standard_readers(
     let day = now / DAY;
     let manifest = app.reports.run(day, now).await.expect("report run");
     assert_eq!(manifest.levels, 2);
-    let key = |name: &str| {
-        manifest
-            .objects
-            .iter()
-            .find(|o| o.key.contains(name))
-            .unwrap()
-            .key
-            .clone()
-    };
-    let snapshot_key = key("reports/snapshot/dt=");
-    assert!(snapshot_key.ends_with("/part-00000.csv"), "{snapshot_key}");
-
-    let rows = csv_rows(&app.object(&snapshot_key).await);
+    // Each dataset is one part per level-index shard: read them all, as a query engine would.
+    let mut snapshot_parts = 0;
+    let mut rows = Vec::new();
+    let mut trends = Vec::new();
+    let mut jsonl_objects = 0;
+    for o in &manifest.objects {
+        if o.key.starts_with("reports/snapshot/dt=") {
+            assert!(
+                o.key.ends_with(".csv") && o.key.contains("/part-000"),
+                "{}",
+                o.key
+            );
+            snapshot_parts += 1;
+            rows.extend(csv_rows(&app.object(&o.key).await));
+        } else if o.key.starts_with("reports/trends/dt=") {
+            trends.extend(csv_rows(&app.object(&o.key).await));
+        } else if o.key.starts_with("reports/snapshot-jsonl/") {
+            let text = String::from_utf8(app.object(&o.key).await).unwrap();
+            for line in text.lines() {
+                let _: Value = serde_json::from_str(line).unwrap();
+                jsonl_objects += 1;
+            }
+        }
+    }
+    assert_eq!(snapshot_parts, 60, "one part per shard");
+    assert_eq!(rows.len(), 2);
     let a = rows.iter().find(|r| r["sku"] == "A").expect("row for A");
     let b = rows.iter().find(|r| r["sku"] == "B").expect("row for B");
     let n = |r: &serde_json::Map<String, Value>, k: &str| {
@@ -100,29 +113,60 @@ async fn report_totals_match_the_movements_and_files_load_with_standard_readers(
     assert_eq!(a["days_since_last_sale"], "0");
 
     // JSON Lines: one object per line, the same rows.
-    let jsonl = String::from_utf8(app.object(&key("reports/snapshot-jsonl/")).await).unwrap();
-    let objects: Vec<Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(objects.len(), 2);
-    let trends = csv_rows(&app.object(&key("reports/trends/")).await);
+    assert_eq!(jsonl_objects, 2);
     assert_eq!(trends.len(), 2 * 28);
     let today_a = trends
         .iter()
         .find(|r| r["sku"] == "A" && r["day"] == a["day"])
         .unwrap();
     assert_eq!(n(today_a, "sold"), 9);
+    let key = |name: &str| {
+        manifest
+            .objects
+            .iter()
+            .find(|o| o.key.contains(name))
+            .unwrap()
+            .key
+            .clone()
+    };
 
     let html = app.object(&key("reports/summary/")).await;
     assert!(well_formed(&html), "{}", String::from_utf8_lossy(&html));
     assert!(String::from_utf8_lossy(&html).contains("<svg"));
 }
 
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Every object of a day under `reports/` (not staging), with its SHA-256.
+async fn day_objects(app: &TestApp, date: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let listed = app
+        .s3
+        .list_objects_v2()
+        .bucket(&app.bucket)
+        .prefix("reports/")
+        .send()
+        .await
+        .unwrap();
+    for o in listed.contents() {
+        let key = o.key().unwrap().to_owned();
+        if key.contains(&format!("/dt={date}/")) && !key.starts_with("reports/_staging/") {
+            let bytes = app.object(&key).await;
+            out.push((key, sha256(&bytes)));
+        }
+    }
+    out.sort();
+    out
+}
+
 #[tokio::test]
-async fn writing_the_same_day_twice_yields_identical_objects() {
+async fn a_day_written_again_after_more_trading_is_byte_identical() {
     let app = spawn_app().await;
     app.stocked("A", "WH1", 20).await;
+    app.stocked("B", "WH1", 8).await;
     movement(
         &app,
         "/v1/sales",
@@ -131,17 +175,115 @@ async fn writing_the_same_day_twice_yields_identical_objects() {
         json!({ "sku": "A", "location": "WH1", "quantity": 4 }),
     )
     .await;
+    // The stream writes the ledger entries (with each level's quantities after the line).
+    app.process_stream().await;
     let now = app.now();
-    let first = app.reports.run(now / DAY, now).await.unwrap();
-    let mut before = Vec::new();
+    let day = now / DAY;
+    let first = app.reports.run(day, now).await.unwrap();
+    let before = day_objects(&app, &first.dt).await;
+    assert_eq!(
+        before.len(),
+        first.objects.len() + 1,
+        "objects and the manifest"
+    );
     for o in &first.objects {
-        before.push(app.object(&o.key).await);
+        assert!(
+            before.contains(&(o.key.clone(), o.sha256.clone())),
+            "{} as the manifest says",
+            o.key
+        );
     }
-    let second = app.reports.run(now / DAY, now + 60).await.unwrap();
-    assert_eq!(first, second);
-    for (o, bytes) in second.objects.iter().zip(before) {
-        assert_eq!(app.object(&o.key).await, bytes, "{}", o.key);
+
+    // The next day: sales, a receipt, a count and a level that did not exist on the day.
+    app.advance_clock(DAY);
+    let line = |sku: &str, q: i64| json!({ "sku": sku, "location": "WH1", "quantity": q });
+    movement(&app, "/v1/sales", Role::Storefront, "s2", line("A", 3)).await;
+    movement(&app, "/v1/receipts", Role::Ops, "p2", line("A", 50)).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s3", line("B", 8)).await;
+    app.stocked("C", "WH1", 9).await;
+    app.process_stream().await;
+    assert_eq!(app.level("A", "WH1").await.unwrap().0, 20 - 4 - 3 + 50);
+
+    let (again, stats) = app.reports.run_with_stats(day, app.now()).await.unwrap();
+    assert_eq!(stats.levels_from_ledger, 2, "A and B changed after the day");
+    assert_eq!(again, first);
+    assert_eq!(day_objects(&app, &first.dt).await, before);
+}
+
+#[tokio::test]
+async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what_is_left() {
+    let app = spawn_app().await;
+    for sku in ["A", "B", "C", "D"] {
+        app.stocked(sku, "WH1", 10).await;
     }
+    let now = app.now();
+    let day = now / DAY;
+    let date = shared::reports::date_of_day(day);
+    let reject = |shard: u32| local_stack::proxy::FaultRule {
+        service: local_stack::proxy::Service::S3,
+        operation: None,
+        body_contains: Some(format!("{{\"shard\":{shard},\"levels\"")),
+        fault: local_stack::proxy::Fault::Reject {
+            code: "AccessDenied".into(),
+            message: "injected".into(),
+        },
+        schedule: local_stack::proxy::Schedule::Times(1),
+    };
+
+    // The first run of the day fails when shard 7 records that it is done.
+    app.moto_proxy.inject(reject(7));
+    assert!(app.reports.run(day, now).await.is_err());
+    assert!(
+        day_objects(&app, &date).await.is_empty(),
+        "nothing of the day is visible"
+    );
+    assert_problem(
+        &app.get(&format!("/v1/reports/{date}"), Role::ReadOnly)
+            .await,
+        StatusCode::NOT_FOUND,
+        "report-not-found",
+    );
+    let listed = app.get("/v1/reports", Role::ReadOnly).await.json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+
+    // The retry reads the one shard left and commits the day.
+    let (manifest, stats) = app.reports.run_with_stats(day, now).await.unwrap();
+    assert_eq!(stats.shards_read, 1);
+    assert_eq!(manifest.levels, 4);
+    let committed = day_objects(&app, &date).await;
+    assert_eq!(committed.len(), manifest.objects.len() + 1);
+    let staged = app
+        .s3
+        .list_objects_v2()
+        .bucket(&app.bucket)
+        .prefix("reports/_staging/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        staged.key_count(),
+        Some(0),
+        "staging is cleared after the commit"
+    );
+
+    // A later run that fails leaves the committed day as it was.
+    app.moto_proxy.inject(reject(30));
+    assert!(app.reports.run(day, now).await.is_err());
+    assert_eq!(day_objects(&app, &date).await, committed);
+    let r = app
+        .get(&format!("/v1/reports/{date}"), Role::ReadOnly)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["levels"], 4);
+}
+
+#[tokio::test]
+async fn a_day_beyond_the_counters_window_is_refused() {
+    let app = spawn_app().await;
+    let now = app.now();
+    let old = now / DAY - shared::report_writer::MAX_RERUN_DAYS - 1;
+    let e = app.reports.run(old, now).await.unwrap_err();
+    assert!(e.to_string().contains("cannot be written as it was"), "{e}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod domain;
+pub mod levels;
 pub mod metrics;
 pub mod report_writer;
 pub mod reports;

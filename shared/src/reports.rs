@@ -28,6 +28,21 @@ pub fn object_key(dataset: &str, day: i64, file: &str) -> String {
     format!("reports/{dataset}/dt={}/{file}", date_of_day(day))
 }
 
+/// Where a run writes its objects before the day is promoted: `reports/_staging/dt=YYYY-MM-DD/`
+/// (outside every dataset's prefix, so no reader of a dataset sees a half-written day).
+pub fn staging_prefix(day: i64) -> String {
+    format!("reports/_staging/dt={}/", date_of_day(day))
+}
+
+/// The staging key of a final object key of `day`.
+pub fn staged_key(day: i64, final_key: &str) -> String {
+    format!(
+        "{}{}",
+        staging_prefix(day),
+        final_key.strip_prefix("reports/").unwrap_or(final_key)
+    )
+}
+
 /// One stock level as the report reads it: quantities and per-day movement counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LevelHistory {
@@ -89,12 +104,13 @@ fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
     map.range(first..=last).map(|(_, v)| v).sum()
 }
 
-/// The snapshot row of a level for `day`, as seen at `now` (seconds).
-pub fn snapshot_row(level: &LevelHistory, day: i64, now: i64) -> SnapshotRow {
+/// The snapshot row of a level for `day` (the level as it was at the end of that day).
+pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
     let get = |m: &BTreeMap<i64, i64>| m.get(&day).copied().unwrap_or(0);
     let (sold, received, refunded) = (get(&level.sold), get(&level.received), get(&level.refunded));
     let avg = sum_days(&level.sold, day - 6, day) as f64 / 7.0;
-    let since = |t: Option<i64>| t.map(|t| (now - t).div_euclid(SECONDS_PER_DAY).max(0));
+    // Calendar days between the day and the last sale or receipt.
+    let since = |t: Option<i64>| t.map(|t| (day - t.div_euclid(SECONDS_PER_DAY)).max(0));
     SnapshotRow {
         day: date_of_day(day),
         sku: level.sku.clone(),
@@ -335,7 +351,7 @@ mod tests {
 
     #[test]
     fn snapshot_rows_follow_the_stock_rule_and_measure_cover() {
-        let row = snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY + 7200);
+        let row = snapshot_row(&level(), 100);
         assert_eq!(row.day, "1970-04-11");
         assert_eq!(
             (row.sold, row.received, row.refunded, row.net_change),
@@ -352,7 +368,7 @@ mod tests {
     #[test]
     fn csv_is_rfc_4180_with_a_header() {
         let mut out = String::new();
-        let rows = vec![snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY)];
+        let rows = vec![snapshot_row(&level(), 100)];
         write_csv(&mut out, SNAPSHOT_COLUMNS, &rows, true);
         let lines: Vec<&str> = out.split("\r\n").collect();
         assert!(lines[0].starts_with("day,sku,location,on_hand"));
@@ -364,7 +380,7 @@ mod tests {
     #[test]
     fn text_cells_that_spreadsheets_would_run_are_neutralised_and_numbers_are_not() {
         let mut out = String::new();
-        let mut row = snapshot_row(&level(), 100, 100 * SECONDS_PER_DAY);
+        let mut row = snapshot_row(&level(), 100);
         row.sku = "=HYPERLINK(\"http://x\")".into();
         row.location = "@SUM(A1)".into();
         row.net_change = -3;
@@ -373,8 +389,16 @@ mod tests {
             out.starts_with("1970-04-11,\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1),"),
             "{out}"
         );
-        assert!(out.contains(",-3,"), "a negative number stays a number: {out}");
-        for (text, safe) in [("+1", "'+1"), ("-x", "'-x"), ("\tcmd", "'\tcmd"), ("ok=1", "ok=1")] {
+        assert!(
+            out.contains(",-3,"),
+            "a negative number stays a number: {out}"
+        );
+        for (text, safe) in [
+            ("+1", "'+1"),
+            ("-x", "'-x"),
+            ("\tcmd", "'\tcmd"),
+            ("ok=1", "ok=1"),
+        ] {
             assert_eq!(neutralise(text), safe);
         }
     }

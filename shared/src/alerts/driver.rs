@@ -234,8 +234,8 @@ impl Evaluator {
             .item;
         match item {
             None => Ok(None),
-            Some(item) => crate::report_writer::history(&item)
-                .map(|(_, snapshot)| Some(snapshot))
+            Some(item) => crate::levels::decode(&item)
+                .map(|level| Some(level.snapshot))
                 .map_err(|e| RecordError::Store(StoreError::Corrupt(e.to_string()))),
         }
     }

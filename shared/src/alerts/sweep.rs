@@ -11,9 +11,8 @@
 //! receipt); the sweep only opens. One level that cannot be read or driven is logged and counted,
 //! and the others go on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures_util::stream::{self, StreamExt};
 
 use super::{
@@ -23,18 +22,15 @@ use super::{
     store::{silenced, Silence, SkuProfile},
 };
 use crate::{
+    levels,
     schema::{keys, Item},
     store::StoreError,
 };
 
-/// Levels read per `BatchGetItem` (DynamoDB's limit).
-const BATCH: usize = 100;
 /// Batches read at once.
 const READERS: usize = 8;
 /// Episodes opened at once.
 const DRIVERS: usize = 32;
-/// Attempts at keys DynamoDB left unprocessed (it does so under throttling).
-const UNPROCESSED_ATTEMPTS: u32 = 6;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -83,18 +79,20 @@ impl Sweep<'_> {
     pub async fn run(&self, shards: &[u32]) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
         for &shard in shards {
-            let keys = self.shard_keys(shard).await?;
-            let chunks: Vec<Vec<Item>> = keys.chunks(BATCH).map(<[Item]>::to_vec).collect();
+            let store = self.evaluator.store();
+            let (client, table) = (store.client(), store.table());
+            let keys = levels::shard_keys(client, table, shard).await?;
+            let chunks: Vec<Vec<Item>> = keys.chunks(levels::BATCH).map(<[Item]>::to_vec).collect();
             let items: Vec<Result<Vec<Item>, StoreError>> = stream::iter(chunks)
-                .map(|chunk| self.batch_get(chunk))
+                .map(|chunk| levels::batch_get(client, table, chunk))
                 .buffer_unordered(READERS)
                 .collect()
                 .await;
-            let mut levels = Vec::new();
+            let mut found = Vec::new();
             for batch in items {
                 for item in batch? {
-                    match crate::report_writer::history(&item) {
-                        Ok((_, level)) => levels.push(level),
+                    match levels::decode(&item) {
+                        Ok(level) => found.push(level.snapshot),
                         Err(e) => {
                             tracing::error!(error = %e, pk = ?item.get("pk"), sk = ?item.get("sk"),
                                 "sweep: level left out");
@@ -104,8 +102,8 @@ impl Sweep<'_> {
                 }
             }
             report.shards += 1;
-            report.levels += levels.len();
-            let outcomes: Vec<Result<usize, RecordError>> = stream::iter(levels)
+            report.levels += found.len();
+            let outcomes: Vec<Result<usize, RecordError>> = stream::iter(found)
                 .map(|level| async move { self.level(&level).await })
                 .buffer_unordered(DRIVERS)
                 .collect()
@@ -174,75 +172,6 @@ impl Sweep<'_> {
             opened += usize::from(fired);
         }
         Ok(opened)
-    }
-
-    /// The table keys of every level in `shard` (the index holds nothing else).
-    async fn shard_keys(&self, shard: u32) -> Result<Vec<Item>, StoreError> {
-        let store = self.evaluator.store();
-        let mut pages = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(keys::LEVEL_INDEX)
-            .key_condition_expression("#s = :s")
-            .expression_attribute_names("#s", keys::LEVEL_SHARD_ATTRIBUTE)
-            .expression_attribute_values(":s", AttributeValue::S(keys::level_shard_name(shard)))
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(StoreError::from_sdk)?;
-            if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
-                out.push(HashMap::from([
-                    ("pk".to_owned(), pk.clone()),
-                    ("sk".to_owned(), sk.clone()),
-                ]));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The levels of `keys` (at most 100), retrying what DynamoDB leaves unprocessed with
-    /// exponential backoff.
-    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let store = self.evaluator.store();
-        let mut out = Vec::with_capacity(keys.len());
-        for attempt in 0..UNPROCESSED_ATTEMPTS {
-            if keys.is_empty() {
-                break;
-            }
-            if attempt > 0 {
-                let ms = 25u64 << attempt;
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .build()
-                .map_err(|e| StoreError::Failed(e.to_string()))?;
-            let got = store
-                .client()
-                .batch_get_item()
-                .request_items(store.table(), request)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            if let Some(mut responses) = got.responses {
-                out.extend(responses.remove(store.table()).unwrap_or_default());
-            }
-            keys = got
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(store.table()))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-        }
-        if !keys.is_empty() {
-            return Err(StoreError::Busy(format!(
-                "{} levels still unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
-                keys.len()
-            )));
-        }
-        Ok(out)
     }
 }
 

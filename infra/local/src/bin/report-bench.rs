@@ -10,10 +10,7 @@
 use std::{collections::HashMap, time::Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::{
-    report_writer::{history, TREND_DAYS},
-    reports,
-};
+use shared::{levels, report_writer::TREND_DAYS, reports};
 
 const PAGE: usize = 200;
 const PART: usize = 5 * 1024 * 1024;
@@ -88,8 +85,8 @@ fn run(levels: usize) -> (usize, f64) {
         let mut snapshot = Vec::with_capacity(page.len());
         let mut trends = Vec::with_capacity(page.len() * TREND_DAYS as usize);
         for it in &page {
-            let (h, _) = history(it).expect("level");
-            snapshot.push(reports::snapshot_row(&h, DAY, DAY * 86_400 + 3600));
+            let h = levels::decode(it).expect("level").history;
+            snapshot.push(reports::snapshot_row(&h, DAY));
             trends.extend(reports::trend_rows(&h, DAY, TREND_DAYS));
         }
         reports::write_csv(&mut csv, reports::SNAPSHOT_COLUMNS, &snapshot, false);

@@ -1,0 +1,158 @@
+//! Reading stock levels without the rest of the table: the level index (`levels`, keys only,
+//! 60 shards, see [`keys::LEVEL_INDEX`]) lists a shard's keys, and eventually consistent
+//! `BatchGetItem`s (0.5 read units per level up to 4 KB) read the levels. The ledger, orders and
+//! alerts are never touched. The alert clock's sweep and the report writer read levels this way.
+//! Also the decoder of a level item into what both read from it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    types::{AttributeValue, KeysAndAttributes},
+    Client,
+};
+
+use crate::{
+    alerts::evaluate::LevelSnapshot,
+    domain::Quantities,
+    reports::LevelHistory,
+    schema::{entity, keys, Item, LevelItem, Malformed},
+    store::StoreError,
+};
+
+/// Levels read per `BatchGetItem` (DynamoDB's limit).
+pub const BATCH: usize = 100;
+/// Attempts at keys DynamoDB left unprocessed (it does so under throttling).
+const UNPROCESSED_ATTEMPTS: u32 = 6;
+
+/// The table keys (`pk`, `sk`) of every level in `shard` (the index holds nothing else), sorted.
+pub async fn shard_keys(client: &Client, table: &str, shard: u32) -> Result<Vec<Item>, StoreError> {
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .index_name(keys::LEVEL_INDEX)
+        .key_condition_expression("#s = :s")
+        .expression_attribute_names("#s", keys::LEVEL_SHARD_ATTRIBUTE)
+        .expression_attribute_values(":s", AttributeValue::S(keys::level_shard_name(shard)))
+        .into_paginator()
+        .items()
+        .send();
+    let mut out = Vec::new();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(StoreError::from_sdk)?;
+        if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+            (item.get("pk"), item.get("sk"))
+        {
+            out.push((pk.clone(), sk.clone()));
+        }
+    }
+    // The index returns a shard in no defined order; sorted, a shard reads the same every time.
+    out.sort();
+    Ok(out
+        .into_iter()
+        .map(|(pk, sk)| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk)),
+                ("sk".to_owned(), AttributeValue::S(sk)),
+            ])
+        })
+        .collect())
+}
+
+/// The items of `keys` (at most [`BATCH`]), retrying what DynamoDB leaves unprocessed with
+/// exponential backoff. In no particular order.
+pub async fn batch_get(
+    client: &Client,
+    table: &str,
+    mut keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for attempt in 0..UNPROCESSED_ATTEMPTS {
+        if keys.is_empty() {
+            break;
+        }
+        if attempt > 0 {
+            let ms = 25u64 << attempt;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut keys)))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let got = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        if let Some(mut responses) = got.responses {
+            out.extend(responses.remove(table).unwrap_or_default());
+        }
+        keys = got
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+    }
+    if !keys.is_empty() {
+        return Err(StoreError::Busy(format!(
+            "{} levels still unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
+            keys.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+pub fn unix(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp())
+    })
+}
+
+/// A stock level as the reports read it (with the item's creation and last change, seconds) and
+/// as the rules see it.
+pub struct DecodedLevel {
+    pub history: LevelHistory,
+    pub snapshot: LevelSnapshot,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Decodes a stock-level item.
+pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
+    use crate::counters::{unroll, DAYS, HOURS};
+    let i: LevelItem = crate::schema::decode(entity::STOCK_LEVEL, item)?;
+    let quantities: Quantities = i.quantities.into();
+    // The counter rings, read back for the window ending at their head.
+    let today = i.ctr_hour.div_euclid(24);
+    let created_at = unix(Some(&i.created_at));
+    let history = LevelHistory {
+        sku: i.sku.clone(),
+        location: i.location.clone(),
+        quantities,
+        sold: unroll(&i.sold_d, today, DAYS),
+        received: unroll(&i.rcv_d, today, DAYS),
+        refunded: unroll(&i.rfd_d, today, DAYS),
+        last_sale_at: unix(i.last_sale_at.as_deref()),
+        last_receipt_at: unix(i.last_receipt_at.as_deref()),
+    };
+    let snapshot = LevelSnapshot {
+        sku: i.sku,
+        location: i.location,
+        quantities,
+        sold_hourly: unroll(&i.sold_h, i.ctr_hour, HOURS),
+        sold_daily: history.sold.clone(),
+        last_sale_at: history.last_sale_at,
+        last_receipt_at: history.last_receipt_at,
+        created_at,
+        version: i.version,
+    };
+    Ok(DecodedLevel {
+        history,
+        snapshot,
+        created_at: created_at.unwrap_or(0),
+        updated_at: unix(Some(&i.updated_at)).unwrap_or(i64::MAX),
+    })
+}

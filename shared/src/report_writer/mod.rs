@@ -1,0 +1,520 @@
+//! The scheduled function's work: the day's stock snapshot, trend and alert datasets as CSV and
+//! JSON Lines, an HTML summary with SVG charts, and a manifest. It only writes reports: the
+//! time-based alert rules are the alert clock's ([`crate::alerts::sweep`]).
+//!
+//! **Only levels are read.** The levels come from the level index's 60 shards ([`crate::levels`]),
+//! a few shards at once, never from a table scan (the ledger, kept forever, is most of the
+//! table). A shard is read in key order, 100 levels per `BatchGetItem`, and written as its own
+//! part (`part-000SS`), so memory holds a few batches and one part buffer per object, whatever
+//! the number of levels, and each part's bytes depend only on the data.
+//!
+//! **As of the end of the day** ([`as_of`]): re-running a day after more trading writes the same
+//! bytes. A day can be re-run while its trend window is still in the levels' daily counters
+//! ([`MAX_RERUN_DAYS`]); an older day is refused rather than written with figures that are gone.
+//!
+//! **Checkpointed and atomic.** Parts go to a staging prefix (`reports/_staging/dt=…/`); each
+//! shard done leaves a marker there, so a retry after a timeout or a failure reads only the
+//! shards left. When every part is staged, the run copies them to their final keys, removes
+//! final keys of the day that the new run did not write, and then writes the manifest. The
+//! manifest is the commit: `GET /v1/reports`, the console and the Athena views show a day only
+//! once it has one, and a run that fails before then leaves the previous complete day as it was.
+//!
+//! Layout (query engines read a dataset prefix directly; one format per prefix):
+//! `reports/<dataset>/dt=YYYY-MM-DD/part-000SS.csv`, `reports/<dataset>-jsonl/dt=…/part-000SS.jsonl`
+//! for `snapshot`, `trends` (one part per shard) and `alerts` (one part);
+//! `reports/summary/dt=…/index.html`; `reports/manifests/dt=…/manifest.json`.
+
+mod as_of;
+mod objects;
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::{types::AttributeValue, Client};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+pub use objects::ObjectEntry;
+use objects::{Bucket, Dataset, ObjectWriter};
+
+use crate::{
+    counters::DAYS,
+    levels,
+    reports::{self, SECONDS_PER_DAY},
+    schema::{entity, keys, Item},
+    store::StoreError,
+};
+
+/// Days in the trend series.
+pub const TREND_DAYS: i64 = 28;
+/// How many days back a day can be (re-)written: the daily counters keep [`DAYS`] days, and the
+/// trend window needs [`TREND_DAYS`] of them.
+pub const MAX_RERUN_DAYS: i64 = DAYS - TREND_DAYS;
+/// Shards read at once.
+const SHARDS_AT_ONCE: usize = 4;
+/// Batches of a shard read at once (their rows are written in key order).
+const BATCHES_AT_ONCE: usize = 4;
+/// Alert rows per write.
+const ALERT_PAGE: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("S3: {0}")]
+    S3(String),
+    #[error(
+        "{day} is more than {MAX_RERUN_DAYS} days back: its trend window has left the daily \
+         counters, so it cannot be written as it was"
+    )]
+    TooOld { day: String },
+}
+
+/// The result of one run: the commit record of the day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    pub dt: String,
+    /// The figures are those at this time (the end of the day).
+    pub as_of: String,
+    pub objects: Vec<ObjectEntry>,
+    pub levels: usize,
+    pub alerts: usize,
+    /// The day's alert episodes by rule kind.
+    pub alerts_by_kind: BTreeMap<String, i64>,
+}
+
+/// What one shard's run left in staging (its marker): enough to write the manifest and the
+/// summary without reading the shard again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ShardDone {
+    shard: u32,
+    levels: usize,
+    /// Units sold per day over the trend window, summed over the shard's levels.
+    sold_per_day: BTreeMap<i64, i64>,
+    objects: Vec<ObjectEntry>,
+}
+
+/// What a run read and wrote, beyond the manifest (for tests and the benchmark).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Shards read in this run (the others were done by an earlier, failed run).
+    pub shards_read: usize,
+    /// Levels put back from their ledger (changed after the day).
+    pub levels_from_ledger: usize,
+}
+
+/// Writes the reports. Built once at init.
+pub struct ReportWriter {
+    dynamodb: Client,
+    bucket: Bucket,
+    table: String,
+}
+
+impl ReportWriter {
+    pub fn new(
+        dynamodb: Client,
+        s3: aws_sdk_s3::Client,
+        table: impl Into<String>,
+        bucket: impl Into<String>,
+    ) -> Self {
+        Self {
+            dynamodb,
+            bucket: Bucket {
+                s3,
+                name: bucket.into(),
+            },
+            table: table.into(),
+        }
+    }
+
+    /// Writes `day` (days since the epoch) as it was at its end; `now` (seconds) only bounds how
+    /// far back a day may be.
+    pub async fn run(&self, day: i64, now: i64) -> Result<Manifest, ReportError> {
+        self.run_with_stats(day, now).await.map(|(m, _)| m)
+    }
+
+    /// [`Self::run`], with what it read.
+    pub async fn run_with_stats(
+        &self,
+        day: i64,
+        now: i64,
+    ) -> Result<(Manifest, RunStats), ReportError> {
+        let started = std::time::Instant::now();
+        if day < Self::day_of(now) - MAX_RERUN_DAYS {
+            return Err(ReportError::TooOld {
+                day: reports::date_of_day(day),
+            });
+        }
+        let b = &self.bucket;
+        let staging = reports::staging_prefix(day);
+        let mut stats = RunStats::default();
+
+        // The shards an earlier run of this day finished are not read again.
+        let mut done: BTreeMap<u32, ShardDone> = BTreeMap::new();
+        for key in objects::list(b, &format!("{staging}done/")).await? {
+            if let Some(bytes) = objects::get(b, &key).await? {
+                match serde_json::from_slice::<ShardDone>(&bytes) {
+                    Ok(d) => {
+                        done.insert(d.shard, d);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, %key, "report: unreadable marker, shard read again")
+                    }
+                }
+            }
+        }
+        let todo: Vec<u32> = (0..keys::LEVEL_SHARDS)
+            .filter(|s| !done.contains_key(s))
+            .collect();
+        stats.shards_read = todo.len();
+        let results: Vec<Result<(ShardDone, usize), ReportError>> = stream::iter(todo)
+            .map(|shard| self.shard(day, shard))
+            .buffer_unordered(SHARDS_AT_ONCE)
+            .collect()
+            .await;
+        let mut failed = None;
+        for r in results {
+            match r {
+                Ok((d, from_ledger)) => {
+                    stats.levels_from_ledger += from_ledger;
+                    done.insert(d.shard, d);
+                }
+                // The other shards' markers stay: the retry reads only what is left.
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+
+        let (alert_objects, alert_count, by_kind, by_severity) = self.alerts(day).await?;
+        let levels: usize = done.values().map(|d| d.levels).sum();
+        let mut sold_per_day: BTreeMap<i64, i64> = BTreeMap::new();
+        for d in done.values() {
+            for (day, units) in &d.sold_per_day {
+                *sold_per_day.entry(*day).or_default() += units;
+            }
+        }
+        let summary = self
+            .summary(
+                day,
+                levels,
+                alert_count,
+                &sold_per_day,
+                &by_kind,
+                &by_severity,
+            )
+            .await?;
+
+        let mut objects: Vec<ObjectEntry> = done.into_values().flat_map(|d| d.objects).collect();
+        objects.extend(alert_objects);
+        objects.push(summary);
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+
+        self.promote(day, &objects).await?;
+        let manifest = Manifest {
+            dt: reports::date_of_day(day),
+            as_of: crate::clock::rfc3339_millis((day + 1) * SECONDS_PER_DAY * 1000),
+            objects,
+            levels,
+            alerts: alert_count,
+            alerts_by_kind: by_kind,
+        };
+        let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        // The commit: from here on readers see the day.
+        objects::put(
+            b,
+            &reports::object_key("manifests", day, "manifest.json"),
+            "application/json",
+            body,
+        )
+        .await?;
+        // Staging is only a resume point now; what a failed clean-up leaves expires.
+        match objects::list(b, &staging).await {
+            Ok(keys) => {
+                if let Err(e) = objects::delete(b, &keys).await {
+                    tracing::warn!(error = %e, "report: staging left behind");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "report: staging left behind"),
+        }
+
+        let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+        crate::metrics::emit(
+            &[("Report", "daily")],
+            &[
+                ("ReportWritten", 1.0, crate::metrics::Unit::Count),
+                ("ReportRows", rows as f64, crate::metrics::Unit::Count),
+                (
+                    "ReportDuration",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    crate::metrics::Unit::Milliseconds,
+                ),
+            ],
+        );
+        Ok((manifest, stats))
+    }
+
+    /// Reads one shard and stages its snapshot and trend parts, then its marker. Returns the
+    /// marker and how many levels were put back from the ledger.
+    async fn shard(&self, day: i64, shard: u32) -> Result<(ShardDone, usize), ReportError> {
+        let b = &self.bucket;
+        let stem = format!("part-{shard:05}");
+        let mut snapshot = Dataset::new("snapshot", day, &stem, reports::SNAPSHOT_COLUMNS);
+        let mut trends = Dataset::new("trends", day, &stem, reports::TREND_COLUMNS);
+        let mut marker = ShardDone {
+            shard,
+            ..ShardDone::default()
+        };
+        let mut from_ledger = 0;
+        let keys = levels::shard_keys(&self.dynamodb, &self.table, shard).await?;
+        let chunks: Vec<Vec<Item>> = keys.chunks(levels::BATCH).map(<[Item]>::to_vec).collect();
+        // `buffered` keeps the chunks' order, so the rows come out in key order.
+        let mut batches = stream::iter(chunks)
+            .map(|chunk| self.batch(chunk, day))
+            .buffered(BATCHES_AT_ONCE);
+        while let Some(batch) = batches.try_next().await? {
+            let mut snapshot_rows = Vec::with_capacity(batch.len());
+            let mut trend_rows = Vec::with_capacity(batch.len() * TREND_DAYS as usize);
+            for (h, changed) in batch {
+                from_ledger += usize::from(changed);
+                marker.levels += 1;
+                snapshot_rows.push(reports::snapshot_row(&h, day));
+                for d in day - TREND_DAYS + 1..=day {
+                    *marker.sold_per_day.entry(d).or_default() +=
+                        h.sold.get(&d).copied().unwrap_or(0);
+                }
+                trend_rows.extend(reports::trend_rows(&h, day, TREND_DAYS));
+            }
+            snapshot.push(b, &snapshot_rows).await?;
+            trends.push(b, &trend_rows).await?;
+        }
+        marker.objects.extend(snapshot.finish(b).await?);
+        marker.objects.extend(trends.finish(b).await?);
+        objects::put(
+            b,
+            &format!("{}done/shard-{shard:02}.json", reports::staging_prefix(day)),
+            "application/json",
+            serde_json::to_vec(&marker).unwrap_or_default(),
+        )
+        .await?;
+        Ok((marker, from_ledger))
+    }
+
+    /// The levels of one chunk of keys, in the chunk's order, as of the end of `day` (with
+    /// whether each was put back from its ledger). Levels that did not exist yet are left out,
+    /// and so is a malformed one (logged): it never blocks the day's report.
+    async fn batch(
+        &self,
+        chunk: Vec<Item>,
+        day: i64,
+    ) -> Result<Vec<(reports::LevelHistory, bool)>, ReportError> {
+        let order: Vec<(String, String)> = chunk.iter().map(key_of).collect();
+        let items = levels::batch_get(&self.dynamodb, &self.table, chunk).await?;
+        let mut by_key: HashMap<(String, String), Item> =
+            items.into_iter().map(|i| (key_of(&i), i)).collect();
+        let end = (day + 1) * SECONDS_PER_DAY;
+        let mut out = Vec::with_capacity(order.len());
+        for key in order {
+            let Some(item) = by_key.remove(&key) else {
+                continue; // deleted since the index listed it
+            };
+            let level = match levels::decode(&item) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, pk = %key.0, sk = %key.1, "level left out of the report");
+                    continue;
+                }
+            };
+            let changed = level.updated_at >= end && level.created_at < end;
+            if let Some(h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
+                out.push((h, changed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The alert report (episodes fired during the day, as they stood at its end), staged.
+    async fn alerts(
+        &self,
+        day: i64,
+    ) -> Result<
+        (
+            Vec<ObjectEntry>,
+            usize,
+            BTreeMap<String, i64>,
+            BTreeMap<String, i64>,
+        ),
+        ReportError,
+    > {
+        let date = reports::date_of_day(day);
+        let mut alerts = Vec::new();
+        let mut pages = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::store::INDEX)
+            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :d)")
+            .expression_attribute_values(":p", AttributeValue::S(keys::ALERT_LIST.into()))
+            .expression_attribute_values(":d", AttributeValue::S(date.clone()))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from_sdk)?;
+            match crate::schema::decode::<crate::schema::AlertItem>(entity::ALERT, &item) {
+                Ok(a) => alerts.push(as_of::alert(a, day)),
+                Err(e) => tracing::error!(error = %e, "alert left out of the report"),
+            }
+        }
+        alerts.sort_by(|a, b| (&a.fired_at, &a.alert_id).cmp(&(&b.fired_at, &b.alert_id)));
+        let mut by_severity: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
+        let mut dataset = Dataset::new("alerts", day, "part-00000", reports::ALERT_COLUMNS);
+        for page in alerts.chunks(ALERT_PAGE) {
+            let rows: Vec<reports::AlertRow> = page
+                .iter()
+                .map(|a| {
+                    *by_severity.entry(a.severity.clone()).or_default() += 1;
+                    *by_kind.entry(a.kind.clone()).or_default() += 1;
+                    reports::AlertRow {
+                        day: date.clone(),
+                        minutes_to_acknowledge: reports::minutes_between(
+                            &a.fired_at,
+                            a.acknowledged_at.as_deref(),
+                        ),
+                        minutes_to_resolve: reports::minutes_between(
+                            &a.fired_at,
+                            a.resolved_at.as_deref(),
+                        ),
+                        alert_id: a.alert_id.clone(),
+                        rule_id: a.rule_id.clone(),
+                        rule_name: a.rule_name.clone(),
+                        kind: a.kind.clone(),
+                        severity: a.severity.clone(),
+                        sku: a.sku.clone(),
+                        location: a.location.clone(),
+                        state: a.state.clone(),
+                        acknowledged_at: a.acknowledged_at.clone(),
+                        resolved_at: a.resolved_at.clone(),
+                        fired_at: a.fired_at.clone(),
+                    }
+                })
+                .collect();
+            dataset.push(&self.bucket, &rows).await?;
+        }
+        let count = dataset.csv.rows;
+        Ok((
+            dataset.finish(&self.bucket).await?,
+            count,
+            by_kind,
+            by_severity,
+        ))
+    }
+
+    /// The HTML summary, staged.
+    async fn summary(
+        &self,
+        day: i64,
+        levels: usize,
+        alerts: usize,
+        sold_per_day: &BTreeMap<i64, i64>,
+        by_kind: &BTreeMap<String, i64>,
+        by_severity: &BTreeMap<String, i64>,
+    ) -> Result<ObjectEntry, ReportError> {
+        let totals = vec![
+            ("Stock levels".to_owned(), levels.to_string()),
+            (
+                "Units sold".to_owned(),
+                sold_per_day.get(&day).copied().unwrap_or(0).to_string(),
+            ),
+            ("Alerts fired".to_owned(), alerts.to_string()),
+        ];
+        let chart = |m: &BTreeMap<String, i64>| -> Vec<(String, f64)> {
+            m.iter().map(|(k, v)| (k.clone(), *v as f64)).collect()
+        };
+        let sold_chart: Vec<(String, f64)> = sold_per_day
+            .iter()
+            .map(|(d, v)| (reports::date_of_day(*d), *v as f64))
+            .collect();
+        let html = reports::html_summary(
+            day,
+            &totals,
+            &[
+                (
+                    "Units sold per day".to_owned(),
+                    reports::svg_bars("Units sold per day", &sold_chart),
+                ),
+                (
+                    "Alerts by severity".to_owned(),
+                    reports::svg_bars("Alerts by severity", &chart(by_severity)),
+                ),
+                (
+                    "Alerts by kind".to_owned(),
+                    reports::svg_bars("Alerts by kind", &chart(by_kind)),
+                ),
+            ],
+        );
+        let final_key = reports::object_key("summary", day, "index.html");
+        let mut summary = ObjectWriter::new(
+            reports::staged_key(day, &final_key),
+            final_key,
+            "text/html; charset=utf-8",
+        );
+        summary.buffer = html;
+        summary.rows = 1;
+        summary.finish(&self.bucket).await
+    }
+
+    /// Copies the staged objects to their final keys, then removes the day's final keys this run
+    /// did not write (a part that no longer exists).
+    async fn promote(&self, day: i64, objects: &[ObjectEntry]) -> Result<(), ReportError> {
+        let b = &self.bucket;
+        for chunk in objects.chunks(16) {
+            let copies: Vec<_> = chunk
+                .iter()
+                .map(|o| {
+                    let from = reports::staged_key(day, &o.key);
+                    let to = o.key.clone();
+                    async move { objects::copy(b, &from, &to).await }
+                })
+                .collect();
+            futures_util::future::try_join_all(copies).await?;
+        }
+        let written: std::collections::HashSet<&str> =
+            objects.iter().map(|o| o.key.as_str()).collect();
+        let mut stale = Vec::new();
+        for dataset in DATASETS {
+            let prefix = reports::object_key(dataset, day, "");
+            for key in objects::list(b, &prefix).await? {
+                if !written.contains(key.as_str()) {
+                    stale.push(key);
+                }
+            }
+        }
+        objects::delete(b, &stale).await
+    }
+
+    /// Today's day number at `now`.
+    pub fn day_of(now: i64) -> i64 {
+        now.div_euclid(SECONDS_PER_DAY)
+    }
+}
+
+/// Every dataset prefix a day has (the manifest is written apart, last).
+const DATASETS: &[&str] = &[
+    "snapshot",
+    "snapshot-jsonl",
+    "trends",
+    "trends-jsonl",
+    "alerts",
+    "alerts-jsonl",
+    "summary",
+];
+
+fn key_of(item: &Item) -> (String, String) {
+    let s = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
+    (s("pk"), s("sk"))
+}
