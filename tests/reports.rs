@@ -335,3 +335,105 @@ async fn the_reports_api_lists_days_and_signs_urls_that_download_the_objects() {
     let anonymous = app.call(Method::GET, "/v1/reports", None, None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Runs DuckDB (from the project's virtualenv) over a directory laid out like the bucket, as an
+/// analyst would point it at a download of `reports/`, and returns what the query printed.
+fn duckdb(root: &std::path::Path, sql: &str) -> Value {
+    let script = "import duckdb, json, sys\n\
+                  con = duckdb.connect()\n\
+                  con.execute(\"SET file_search_path = '\" + sys.argv[1] + \"'\")\n\
+                  rows = con.sql(sys.argv[2]).fetchall()\n\
+                  print(json.dumps(rows, default=str))";
+    let out = Command::new(local_stack::moto::Moto::python())
+        .args(["-c", script])
+        .arg(root)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "DuckDB refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() {
+    let app = spawn_app().await;
+    for (sku, quantity) in [("A", 20), ("B", 9), ("C", 5)] {
+        app.stocked(sku, "WH1", quantity).await;
+    }
+    app.stocked("A", "WH2", 4).await;
+    // A rule whose name reads like a formula, firing for B.
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "=HYPERLINK(\"http://evil.example\")", "kind": "low_stock",
+                "threshold": 7, "clear_at": 9, "severity": "warning",
+                "selector": { "sku_prefix": "B" }, "channels": { "sms": true } }),
+    )
+    .await;
+    app.sell("s1", "A", 6).await;
+    app.sell("s2", "B", 2).await;
+    app.process_stream().await;
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.unwrap();
+
+    // The bucket's objects, downloaded as they are keyed.
+    let root = std::env::temp_dir().join(format!("inventory-duckdb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for o in &manifest.objects {
+        let path = root.join(&o.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, app.object(&o.key).await).unwrap();
+    }
+
+    let mut on_hand_api = 0;
+    for (sku, location) in [("A", "WH1"), ("B", "WH1"), ("C", "WH1"), ("A", "WH2")] {
+        on_hand_api += app.level(sku, location).await.unwrap().0;
+    }
+    let snapshot = duckdb(
+        &root,
+        "SELECT count(*), sum(on_hand), sum(sold), min(dt), min(day), max(day) \
+         FROM read_csv('reports/snapshot/dt=*/*.csv', hive_partitioning = true)",
+    );
+    assert_eq!(
+        snapshot[0],
+        json!([4, on_hand_api, 8, manifest.dt, manifest.dt, manifest.dt])
+    );
+    let jsonl = duckdb(
+        &root,
+        "SELECT count(*), sum(on_hand), sum(sold) \
+         FROM read_json('reports/snapshot-jsonl/dt=*/*.jsonl', hive_partitioning = true)",
+    );
+    assert_eq!(jsonl[0], json!([4, on_hand_api, 8]));
+    // The trend's day axis survives the partition: 28 days per level, all in one report.
+    let trends = duckdb(
+        &root,
+        "SELECT count(*), count(DISTINCT day), count(DISTINCT dt), sum(sold), max(day) \
+         FROM read_csv('reports/trends/dt=*/*.csv', hive_partitioning = true)",
+    );
+    assert_eq!(trends[0], json!([4 * 28, 28, 1, 8, manifest.dt]));
+    let trends_jsonl = duckdb(
+        &root,
+        "SELECT count(DISTINCT day), sum(sold) \
+         FROM read_json('reports/trends-jsonl/dt=*/*.jsonl', hive_partitioning = true)",
+    );
+    assert_eq!(trends_jsonl[0], json!([28, 8]));
+    // A rule name that reads like a formula is text in the CSV, the name itself in JSON Lines.
+    let alerts = duckdb(
+        &root,
+        "SELECT sku, rule_name, day, dt \
+         FROM read_csv('reports/alerts/dt=*/*.csv', hive_partitioning = true)",
+    );
+    assert_eq!(
+        alerts,
+        json!([["B", "'=HYPERLINK(\"http://evil.example\")", manifest.dt, manifest.dt]])
+    );
+    let alerts_jsonl = duckdb(
+        &root,
+        "SELECT rule_name FROM read_json('reports/alerts-jsonl/dt=*/*.jsonl')",
+    );
+    assert_eq!(alerts_jsonl, json!([["=HYPERLINK(\"http://evil.example\")"]]));
+    let _ = std::fs::remove_dir_all(&root);
+}
