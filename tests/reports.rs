@@ -1,6 +1,7 @@
-//! The scheduled function's reports and time-based rules, against the emulator's S3, DynamoDB
-//! and SNS: totals that match the movements, files that standard readers load, identical
-//! objects when a day is written twice, and a stale SKU alerted once.
+//! The scheduled function's reports against DynamoDB Local and moto's S3: totals that match the
+//! movements, files that standard readers (Python's csv, DuckDB) load, figures as of the end of
+//! the day (byte-identical when the day is written again after more trading), end-of-day stock
+//! through a stocktake, and a run that fails midway showing nothing new.
 
 use std::process::Command;
 
@@ -208,6 +209,91 @@ async fn a_day_written_again_after_more_trading_is_byte_identical() {
     assert_eq!(stats.levels_from_ledger, 2, "A and B changed after the day");
     assert_eq!(again, first);
     assert_eq!(day_objects(&app, &first.dt).await, before);
+}
+
+/// Rows of a dataset's CSV parts for `sku`, in day order.
+async fn rows_of(
+    app: &TestApp,
+    manifest: &shared::report_writer::Manifest,
+    prefix: &str,
+    sku: &str,
+) -> Vec<serde_json::Map<String, Value>> {
+    let mut rows = Vec::new();
+    for o in &manifest.objects {
+        if o.key.starts_with(prefix) && o.key.ends_with(".csv") {
+            rows.extend(
+                csv_rows(&app.object(&o.key).await)
+                    .into_iter()
+                    .filter(|r| r["sku"] == sku),
+            );
+        }
+    }
+    rows.sort_by(|a, b| a["day"].as_str().cmp(&b["day"].as_str()));
+    rows
+}
+
+#[tokio::test]
+async fn the_trend_shows_end_of_day_stock_through_a_stocktake_and_stays_put_when_re_run() {
+    let app = spawn_app().await;
+    let line = |sku: &str, q: i64| json!({ "sku": sku, "location": "WH1", "quantity": q });
+    let count = |counted: i64| json!({ "sku": "A", "location": "WH1", "counted": counted, "reason": "stocktake" });
+    // Three days back: A gets 20 and sells 5.
+    app.advance_clock(-3 * DAY);
+    app.stocked("A", "WH1", 20).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s1", line("A", 5)).await;
+    // Two days back: a stocktake finds 12 (the counters do not see it); B gets 10.
+    app.advance_clock(DAY);
+    movement(&app, "/v1/adjustments", Role::Ops, "c1", count(12)).await;
+    app.stocked("B", "WH1", 10).await;
+    // Yesterday: A sells 2 and receives 6.
+    app.advance_clock(DAY);
+    movement(&app, "/v1/sales", Role::Storefront, "s2", line("A", 2)).await;
+    movement(&app, "/v1/receipts", Role::Ops, "p1", line("A", 6)).await;
+    // Today: A sells 1, B sells 3.
+    app.advance_clock(DAY);
+    movement(&app, "/v1/sales", Role::Storefront, "s3", line("A", 1)).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s4", line("B", 3)).await;
+    app.process_stream().await;
+
+    let now = app.now();
+    let day = now / DAY;
+    let (manifest, stats) = app.reports.run_with_stats(day, now).await.unwrap();
+    assert_eq!(stats.levels_from_ledger, 1, "A: a stocktake in the window");
+    let on_hand = |rows: &[serde_json::Map<String, Value>]| -> Vec<i64> {
+        rows.iter()
+            .map(|r| r["on_hand"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    let a = rows_of(&app, &manifest, "reports/trends/", "A").await;
+    assert_eq!(a.len(), 28);
+    assert_eq!(on_hand(&a)[24..], [15, 12, 16, 15]);
+    assert!(
+        on_hand(&a)[..24].iter().all(|&q| q == 0),
+        "{:?}",
+        on_hand(&a)
+    );
+    let b = rows_of(&app, &manifest, "reports/trends/", "B").await;
+    assert_eq!(on_hand(&b)[25..], [10, 10, 7]);
+
+    let snapshot = rows_of(&app, &manifest, "reports/snapshot/", "A").await;
+    let a_row = &snapshot[0];
+    assert_eq!(a_row["sold_30d"], "8");
+    assert_eq!(a_row["on_hand"], "15");
+    assert_eq!(a_row["on_hand_change_7d"], "15");
+    // 58 units-days over 30 days: 15 + 12 + 16 + 15 = 58.
+    assert_eq!(a_row["avg_on_hand_30d"], "1.93");
+    assert_eq!(a_row["turnover_30d"], "4.138");
+    assert_eq!(a_row["sell_through_30d_pct"], "34.8"); // 8 / (8 + 15)
+
+    // Tomorrow: another stocktake and a sale; today's report, written again, is the same.
+    let before = day_objects(&app, &manifest.dt).await;
+    app.advance_clock(DAY);
+    movement(&app, "/v1/adjustments", Role::Ops, "c2", count(30)).await;
+    movement(&app, "/v1/sales", Role::Storefront, "s5", line("B", 1)).await;
+    app.process_stream().await;
+    let again = app.reports.run(day, app.now()).await.unwrap();
+    assert_eq!(again, manifest);
+    assert_eq!(day_objects(&app, &manifest.dt).await, before);
 }
 
 #[tokio::test]
@@ -428,12 +514,20 @@ async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() 
     );
     assert_eq!(
         alerts,
-        json!([["B", "'=HYPERLINK(\"http://evil.example\")", manifest.dt, manifest.dt]])
+        json!([[
+            "B",
+            "'=HYPERLINK(\"http://evil.example\")",
+            manifest.dt,
+            manifest.dt
+        ]])
     );
     let alerts_jsonl = duckdb(
         &root,
         "SELECT rule_name FROM read_json('reports/alerts-jsonl/dt=*/*.jsonl')",
     );
-    assert_eq!(alerts_jsonl, json!([["=HYPERLINK(\"http://evil.example\")"]]));
+    assert_eq!(
+        alerts_jsonl,
+        json!([["=HYPERLINK(\"http://evil.example\")"]])
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -16,7 +16,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
   avg_daily_sales_7d string,
   days_of_cover string,
   days_since_last_sale string,
-  days_since_last_receipt string
+  days_since_last_receipt string,
+  sold_30d string,
+  avg_on_hand_30d string,
+  turnover_30d string,
+  sell_through_30d_pct string,
+  sales_change_7d_pct string,
+  on_hand_change_7d string
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'

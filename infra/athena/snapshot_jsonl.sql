@@ -4,7 +4,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
   on_hand bigint, reserved bigint, in_transit bigint, available bigint,
   sold bigint, received bigint, refunded bigint, net_change bigint,
   avg_daily_sales_7d double, days_of_cover double,
-  days_since_last_sale bigint, days_since_last_receipt bigint
+  days_since_last_sale bigint, days_since_last_receipt bigint,
+  sold_30d bigint, avg_on_hand_30d double, turnover_30d double,
+  sell_through_30d_pct double, sales_change_7d_pct double, on_hand_change_7d bigint
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

@@ -1,6 +1,7 @@
 -- Daily totals per SKU and location over the 28 days up to each report day (JSON Lines).
 CREATE EXTERNAL TABLE IF NOT EXISTS inventory_trends (
-  day string, sku string, location string, sold bigint, received bigint, refunded bigint
+  day string, sku string, location string, sold bigint, received bigint, refunded bigint,
+  on_hand bigint
 )
 PARTITIONED BY (report_dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

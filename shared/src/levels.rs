@@ -4,7 +4,7 @@
 //! alerts are never touched. The alert clock's sweep and the report writer read levels this way.
 //! Also the decoder of a level item into what both read from it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::{
     types::{AttributeValue, KeysAndAttributes},
@@ -137,6 +137,8 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         refunded: unroll(&i.rfd_d, today, DAYS),
         last_sale_at: unix(i.last_sale_at.as_deref()),
         last_receipt_at: unix(i.last_receipt_at.as_deref()),
+        uncounted_day: i.uncounted_day,
+        on_hand_by_day: BTreeMap::new(),
     };
     let snapshot = LevelSnapshot {
         sku: i.sku,

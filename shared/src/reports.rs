@@ -55,6 +55,29 @@ pub struct LevelHistory {
     pub refunded: BTreeMap<i64, i64>,
     pub last_sale_at: Option<i64>,
     pub last_receipt_at: Option<i64>,
+    /// The last day a stocktake or transfer changed on_hand (the counters do not see those).
+    pub uncounted_day: Option<i64>,
+    /// End-of-day on_hand per day of the [`SERIES_DAYS`] ending with the report's day (filled by
+    /// the report writer as of that day; empty otherwise).
+    pub on_hand_by_day: BTreeMap<i64, i64>,
+}
+
+/// Days of the end-of-day stock series: turnover's window (the trend shows the last 28).
+pub const SERIES_DAYS: i64 = 30;
+
+/// End-of-day on_hand for the [`SERIES_DAYS`] ending with `day`, put back from the day's
+/// on_hand with the daily counters: the day before holds what the day received and had refunded
+/// less, and what it sold more. Exact when no stocktake or transfer fell in the window (those
+/// the counters do not see: the report writer reads the ledger for them).
+pub fn on_hand_series_from_counters(level: &LevelHistory, day: i64) -> BTreeMap<i64, i64> {
+    let get = |m: &BTreeMap<i64, i64>, d: i64| m.get(&d).copied().unwrap_or(0);
+    let mut series = BTreeMap::new();
+    let mut on_hand = level.quantities.on_hand;
+    for d in (day - SERIES_DAYS + 1..=day).rev() {
+        series.insert(d, on_hand);
+        on_hand = on_hand - get(&level.received, d) - get(&level.refunded, d) + get(&level.sold, d);
+    }
+    series
 }
 
 /// One row of the stock snapshot dataset.
@@ -80,6 +103,20 @@ pub struct SnapshotRow {
     pub days_of_cover: Option<f64>,
     pub days_since_last_sale: Option<i64>,
     pub days_since_last_receipt: Option<i64>,
+    /// Units sold over the 30 days ending with the day.
+    pub sold_30d: i64,
+    /// Average end-of-day on_hand over those 30 days.
+    pub avg_on_hand_30d: f64,
+    /// Turnover: units sold ÷ average on_hand, over 30 days; empty with no stock on average.
+    pub turnover_30d: Option<f64>,
+    /// Sell-through, %: units sold ÷ (units sold + on_hand at the end of the day), over 30 days;
+    /// empty when both are zero.
+    pub sell_through_30d_pct: Option<f64>,
+    /// Rate of change of sales: the last 7 days against the 7 before, %; empty without sales
+    /// in the 7 before.
+    pub sales_change_7d_pct: Option<f64>,
+    /// Change of on_hand over the last 7 days (end of the day against the end of 7 days before).
+    pub on_hand_change_7d: i64,
 }
 
 pub const SNAPSHOT_COLUMNS: &[&str] = &[
@@ -98,6 +135,12 @@ pub const SNAPSHOT_COLUMNS: &[&str] = &[
     "days_of_cover",
     "days_since_last_sale",
     "days_since_last_receipt",
+    "sold_30d",
+    "avg_on_hand_30d",
+    "turnover_30d",
+    "sell_through_30d_pct",
+    "sales_change_7d_pct",
+    "on_hand_change_7d",
 ];
 
 fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
@@ -111,6 +154,22 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
     let avg = sum_days(&level.sold, day - 6, day) as f64 / 7.0;
     // Calendar days between the day and the last sale or receipt.
     let since = |t: Option<i64>| t.map(|t| (day - t.div_euclid(SECONDS_PER_DAY)).max(0));
+    let round = |v: f64, places: i32| {
+        let f = 10f64.powi(places);
+        (v * f).round() / f
+    };
+    let series = if level.on_hand_by_day.is_empty() {
+        on_hand_series_from_counters(level, day)
+    } else {
+        level.on_hand_by_day.clone()
+    };
+    let end_on_hand = level.quantities.on_hand;
+    let sold_30d = sum_days(&level.sold, day - SERIES_DAYS + 1, day);
+    let avg_on_hand = series.values().sum::<i64>() as f64 / SERIES_DAYS as f64;
+    let (last_7, previous_7) = (
+        sum_days(&level.sold, day - 6, day),
+        sum_days(&level.sold, day - 13, day - 7),
+    );
     SnapshotRow {
         day: date_of_day(day),
         sku: level.sku.clone(),
@@ -128,6 +187,14 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
             .then(|| (level.quantities.available.max(0) as f64 / avg * 10.0).round() / 10.0),
         days_since_last_sale: since(level.last_sale_at),
         days_since_last_receipt: since(level.last_receipt_at),
+        sold_30d,
+        avg_on_hand_30d: round(avg_on_hand, 2),
+        turnover_30d: (avg_on_hand > 0.0).then(|| round(sold_30d as f64 / avg_on_hand, 3)),
+        sell_through_30d_pct: (sold_30d + end_on_hand > 0)
+            .then(|| round(100.0 * sold_30d as f64 / (sold_30d + end_on_hand) as f64, 1)),
+        sales_change_7d_pct: (previous_7 > 0)
+            .then(|| round(100.0 * (last_7 - previous_7) as f64 / previous_7 as f64, 1)),
+        on_hand_change_7d: end_on_hand - series.get(&(day - 7)).copied().unwrap_or(end_on_hand),
     }
 }
 
@@ -140,14 +207,27 @@ pub struct TrendRow {
     pub sold: i64,
     pub received: i64,
     pub refunded: i64,
+    /// on_hand at the end of the day.
+    pub on_hand: i64,
 }
 
-pub const TREND_COLUMNS: &[&str] = &["day", "sku", "location", "sold", "received", "refunded"];
+pub const TREND_COLUMNS: &[&str] = &[
+    "day", "sku", "location", "sold", "received", "refunded", "on_hand",
+];
 
-/// Daily totals of a level over the `days` days ending with `last_day`, oldest first.
+/// Daily totals and end-of-day stock of a level over the `days` days ending with `last_day`,
+/// oldest first.
 pub fn trend_rows(level: &LevelHistory, last_day: i64, days: i64) -> Vec<TrendRow> {
+    let computed;
+    let series = if level.on_hand_by_day.is_empty() {
+        computed = on_hand_series_from_counters(level, last_day);
+        &computed
+    } else {
+        &level.on_hand_by_day
+    };
     (last_day - days + 1..=last_day)
         .map(|d| TrendRow {
+            on_hand: series.get(&d).copied().unwrap_or(0),
             day: date_of_day(d),
             sku: level.sku.clone(),
             location: level.location.clone(),
@@ -346,6 +426,8 @@ mod tests {
             refunded: [(100, 1)].into(),
             last_sale_at: Some(100 * SECONDS_PER_DAY + 3600),
             last_receipt_at: Some(95 * SECONDS_PER_DAY),
+            uncounted_day: None,
+            on_hand_by_day: BTreeMap::new(),
         }
     }
 
@@ -401,6 +483,27 @@ mod tests {
         ] {
             assert_eq!(neutralise(text), safe);
         }
+    }
+
+    #[test]
+    fn stock_is_put_back_day_by_day_and_turnover_and_sell_through_follow() {
+        // on_hand 30 at the end of day 100, which received 20, had 1 refunded and sold 7; day 99
+        // sold 7; day 90 sold 50.
+        let series = on_hand_series_from_counters(&level(), 100);
+        assert_eq!(series.len(), SERIES_DAYS as usize);
+        assert_eq!((series[&100], series[&99], series[&98]), (30, 16, 23));
+        assert_eq!((series[&91], series[&90], series[&89]), (23, 23, 73));
+        let row = snapshot_row(&level(), 100);
+        assert_eq!(row.sold_30d, 64);
+        let avg = series.values().sum::<i64>() as f64 / 30.0;
+        assert_eq!(row.avg_on_hand_30d, (avg * 100.0).round() / 100.0);
+        assert_eq!(
+            row.turnover_30d,
+            Some((64.0 / avg * 1000.0).round() / 1000.0)
+        );
+        assert_eq!(row.sell_through_30d_pct, Some(68.1)); // 64 / (64 + 30)
+        assert_eq!(row.sales_change_7d_pct, Some(-72.0)); // 14 in days 94-100 against 50
+        assert_eq!(row.on_hand_change_7d, 30 - 23);
     }
 
     #[test]

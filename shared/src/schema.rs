@@ -205,6 +205,9 @@ pub struct LevelItem {
     pub sold_d: Vec<i64>,
     pub rcv_d: Vec<i64>,
     pub rfd_d: Vec<i64>,
+    /// The last day a line the counters do not count (a stocktake, a transfer) changed on_hand.
+    #[serde(default)]
+    pub uncounted_day: Option<i64>,
 }
 
 /// `LEDGER#<sku>` / `<at>#<movement>#<line>`: one movement line in its SKU's ledger, with the

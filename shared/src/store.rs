@@ -207,7 +207,7 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-const NAMES: [(&str, &str); 19] = [
+const NAMES: [(&str, &str); 20] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -227,6 +227,7 @@ const NAMES: [(&str, &str); 19] = [
     ("#ls", "last_sale_at"),
     ("#lr", "last_receipt_at"),
     ("#ix", keys::LEVEL_SHARD_ATTRIBUTE),
+    ("#ud", "uncounted_day"),
 ];
 
 /// How far back the counters a level carries reach (see [`crate::counters`]): hourly sales for
@@ -497,6 +498,14 @@ fn level_update(
     }
     if let Some(counter) = counter {
         count(&mut u, counter, shape, hour, i64::from(q));
+    } else if matches!(
+        change,
+        LevelChange::Withdraw(_) | LevelChange::Receive { .. } | LevelChange::Count { .. }
+    ) {
+        // A change of on_hand the daily counters do not see (a count, a transfer): the day is
+        // kept, so the report knows to put that day's stock back from the ledger.
+        u.set.push("#ud = :day".into());
+        u.values.insert(":day".into(), n(hour.div_euclid(24)));
     }
     let condition = u.condition.trim_start_matches(" AND ").to_owned();
     (Some(u), condition)

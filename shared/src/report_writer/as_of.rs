@@ -8,17 +8,20 @@
 //! is over (while it is in the ring, see [`crate::counters`]). An alert's acknowledgement and
 //! resolution after the day are left out.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::{types::AttributeValue, Client};
 
 use crate::{
     domain::MovementKind,
     levels::{unix, DecodedLevel},
-    reports::{self, LevelHistory, SECONDS_PER_DAY},
+    reports::{self, LevelHistory, SECONDS_PER_DAY, SERIES_DAYS},
     schema::{self, entity, keys, AlertItem, LedgerEntryItem},
     store::StoreError,
 };
 
-/// The level as it was at the end of `day`, or `None` when it did not exist yet.
+/// The level as it was at the end of `day`, with its end-of-day on_hand series, or `None` when
+/// it did not exist yet.
 pub(super) async fn level(
     client: &Client,
     table: &str,
@@ -30,11 +33,18 @@ pub(super) async fn level(
         return Ok(None);
     }
     let mut h = level.history;
-    if level.updated_at < end {
+    let changed = level.updated_at >= end;
+    let window_start = day - SERIES_DAYS + 1;
+    // A stocktake or transfer in the window (or after it: an earlier one may hide behind it):
+    // the counters cannot put that stock back, the ledger can.
+    let series_from_ledger = h.uncounted_day.is_some_and(|d| d >= window_start);
+    if !changed && !series_from_ledger {
+        h.on_hand_by_day = reports::on_hand_series_from_counters(&h, day);
         return Ok(Some(h));
     }
-    let mut need_sale = h.last_sale_at.is_some_and(|t| t >= end);
-    let mut need_receipt = h.last_receipt_at.is_some_and(|t| t >= end);
+    let mut need_quantities = changed;
+    let mut need_sale = changed && h.last_sale_at.is_some_and(|t| t >= end);
+    let mut need_receipt = changed && h.last_receipt_at.is_some_and(|t| t >= end);
     if need_sale {
         h.last_sale_at = None;
     }
@@ -42,6 +52,8 @@ pub(super) async fn level(
         h.last_receipt_at = None;
     }
     let mut quantities = None;
+    // The on_hand before the oldest entry of each day of the window: the previous day's end.
+    let mut opening: BTreeMap<i64, i64> = BTreeMap::new();
     // Entries sort by time first; every entry of a later day sorts after the next day's date.
     let mut pages = client
         .query()
@@ -65,34 +77,63 @@ pub(super) async fn level(
                 continue;
             }
         };
-        if quantities.is_none() {
+        let at = unix(Some(&entry.at));
+        let entry_day = at.map_or(i64::MIN, |t| t.div_euclid(SECONDS_PER_DAY));
+        if need_quantities && entry.after.is_some() {
             quantities = entry.after;
+            need_quantities = false;
         }
         if need_sale && entry.kind == MovementKind::Sale {
-            h.last_sale_at = unix(Some(&entry.at));
+            h.last_sale_at = at;
             need_sale = false;
         }
         if need_receipt && entry.kind == MovementKind::Receipt {
-            h.last_receipt_at = unix(Some(&entry.at));
+            h.last_receipt_at = at;
             need_receipt = false;
         }
-        if quantities.is_some() && !need_sale && !need_receipt {
+        if series_from_ledger && entry_day >= window_start {
+            match (entry.before, entry.after) {
+                (Some(b), _) => {
+                    opening.insert(entry_day, b.on_hand);
+                }
+                // The line that created the level: nothing before it.
+                (None, Some(_)) => {
+                    opening.insert(entry_day, 0);
+                }
+                (None, None) => {}
+            }
+        }
+        let series_done = !series_from_ledger || entry_day < window_start;
+        if !need_quantities && !need_sale && !need_receipt && series_done {
             break;
         }
     }
-    match quantities {
-        Some(q) => {
-            h.quantities = q.into();
-            Ok(Some(h))
-        }
-        None => {
-            // Its ledger has no entry of the day yet (the stream is far behind): left out, and
-            // said, rather than written with figures of another day.
-            tracing::error!(sku = %h.sku, location = %h.location,
-                "report: level changed after the day but its ledger has nothing up to it; left out");
-            Ok(None)
+    if changed {
+        match quantities {
+            Some(q) => h.quantities = q.into(),
+            None => {
+                // Its ledger has no entry of the day yet (the stream is far behind): left out,
+                // and said, rather than written with figures of another day.
+                tracing::error!(sku = %h.sku, location = %h.location,
+                    "report: level changed after the day but its ledger has nothing up to it; left out");
+                return Ok(None);
+            }
         }
     }
+    h.on_hand_by_day = if series_from_ledger {
+        let mut series = BTreeMap::new();
+        let mut on_hand = h.quantities.on_hand;
+        for d in (window_start..=day).rev() {
+            series.insert(d, on_hand);
+            if let Some(open) = opening.get(&d) {
+                on_hand = *open;
+            }
+        }
+        series
+    } else {
+        reports::on_hand_series_from_counters(&h, day)
+    };
+    Ok(Some(h))
 }
 
 /// An alert of `day` as it stood at the end of the day.

@@ -39,7 +39,7 @@ use objects::{Bucket, Dataset, ObjectWriter};
 use crate::{
     counters::DAYS,
     levels,
-    reports::{self, SECONDS_PER_DAY},
+    reports::{self, SECONDS_PER_DAY, SERIES_DAYS},
     schema::{entity, keys, Item},
     store::StoreError,
 };
@@ -47,8 +47,8 @@ use crate::{
 /// Days in the trend series.
 pub const TREND_DAYS: i64 = 28;
 /// How many days back a day can be (re-)written: the daily counters keep [`DAYS`] days, and the
-/// trend window needs [`TREND_DAYS`] of them.
-pub const MAX_RERUN_DAYS: i64 = DAYS - TREND_DAYS;
+/// stock series (turnover's 30 days, of which the trend shows 28) needs [`SERIES_DAYS`] of them.
+pub const MAX_RERUN_DAYS: i64 = DAYS - SERIES_DAYS;
 /// Shards read at once.
 const SHARDS_AT_ONCE: usize = 4;
 /// Batches of a shard read at once (their rows are written in key order).
@@ -219,7 +219,9 @@ impl ReportWriter {
             alerts: alert_count,
             alerts_by_kind: by_kind,
         };
-        let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        // One line: Athena's JSON reader (infra/athena/committed_days.sql) reads a row per line.
+        let mut body = serde_json::to_vec(&manifest).unwrap_or_default();
+        body.push(b'\n');
         // The commit: from here on readers see the day.
         objects::put(
             b,
@@ -325,9 +327,14 @@ impl ReportWriter {
                     continue;
                 }
             };
-            let changed = level.updated_at >= end && level.created_at < end;
+            let from_ledger = level.created_at < end
+                && (level.updated_at >= end
+                    || level
+                        .history
+                        .uncounted_day
+                        .is_some_and(|d| d > day - SERIES_DAYS));
             if let Some(h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
-                out.push((h, changed));
+                out.push((h, from_ledger));
             }
         }
         Ok(out)
