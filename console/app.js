@@ -14,7 +14,7 @@ import {
   signOut,
   startOidcSignIn,
 } from "./lib/api.js";
-import { barChart, dailyFromLedger, dailyFromTrends, lastDays } from "./lib/charts.js";
+import { barChart, dailyFromLedger, dailyFromTrends, lastDays, lineChart, projectStockOut, stockFromLedger, stockFromTrends } from "./lib/charts.js";
 import {
   bodyOfRule,
   describeCondition,
@@ -707,6 +707,7 @@ async function viewSku(seq, id) {
   const older = h("button", { type: "button" }, "Older");
   const pageInfo = h("span", { class: "muted", "aria-live": "polite" });
   const chartSlot = h("div", { class: "chart-slot" });
+  const stockSlot = h("div", { class: "chart-slot" });
 
   async function loadLedger(target = page) {
     newer.disabled = older.disabled = true;
@@ -763,6 +764,14 @@ async function viewSku(seq, id) {
       series: [{ name: "sold", values: t.sold, cls: "s1" }, { name: "received", values: t.received, cls: "s2" }],
       caption: "Units sold and received per day, last 14 days (UTC), from the ledger.",
     }));
+    const perDay = t.sold.slice(-7).reduce((a, b) => a + b, 0) / 7;
+    stockSlot.replaceChildren(lineChart({
+      title: `Units on hand at the end of each day, last 14 days (${sku.sku}, all locations)`,
+      labels: days.map((d) => d.slice(5)),
+      values: stockFromLedger(entries, days, sku.totals.on_hand),
+      projection: projectStockOut(sku.totals.available, perDay, days.at(-1)),
+      caption: "Units on hand at the end of each day (UTC), from the ledger; days of cover = available ÷ units sold per day over the last 7 days.",
+    }));
   }
 
   const levels = h("table", { "aria-label": `Stock levels of ${sku.sku}` },
@@ -785,12 +794,16 @@ async function viewSku(seq, id) {
     s.canAdmin ? movementForms(sku, locs, () => route()) : null,
     s.canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Edit SKU"), skuEditor({ sku, onSaved: () => route() })) : null,
     h("section", { "aria-labelledby": "trend-h" }, h("h2", { id: "trend-h" }, "Trend"), chartSlot),
+    h("section", { "aria-labelledby": "stock-h" }, h("h2", { id: "stock-h" }, "Stock on hand"), stockSlot),
     h("section", { "aria-labelledby": "ledger-h" }, h("h2", { id: "ledger-h" }, "Ledger (newest first)"),
       tableWrap(h("table", { "aria-label": `Ledger of ${sku.sku}` },
         h("thead", {}, h("tr", {}, ["When", "Movement", "Location", "Quantity", "Change", "Reference", "By"].map((c) => h("th", { scope: "col" }, c)))),
         ledgerBody)),
       h("div", { class: "pager" }, newer, pageInfo, older)));
-  await Promise.all([loadLedger(), drawTrend().catch((e) => chartSlot.replaceChildren(errorBox(e)))]);
+  await Promise.all([loadLedger(), drawTrend().catch((e) => {
+    chartSlot.replaceChildren(errorBox(e));
+    stockSlot.replaceChildren();
+  })]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1201,6 +1214,12 @@ function datasetOf(key) {
   return key.split("/")[1] ?? key;
 }
 
+/** Every row of a dataset's JSON Lines parts (one part per level-index shard). */
+async function fetchDataset(urls) {
+  const parts = await Promise.all(urls.map(fetchJsonLines));
+  return parts.flat();
+}
+
 async function viewReports(seq, dt) {
   const { items } = await api("GET", "/v1/reports");
   if (!items.length) {
@@ -1211,8 +1230,10 @@ async function viewReports(seq, dt) {
   const m = await api("GET", `/v1/reports/${day}`);
   const picker = h("select", { name: "dt", onchange: (e) => (location.hash = `#/reports/${e.target.value}`) },
     items.map((i) => h("option", { value: i.dt, selected: i.dt === day }, i.dt)));
-  const url = (dataset) => m.objects.find((o) => datasetOf(o.key) === dataset)?.url;
+  const urls = (dataset) => m.objects.filter((o) => datasetOf(o.key) === dataset).map((o) => o.url);
+  const url = (dataset) => urls(dataset)[0];
   const trendSlot = h("div", { class: "chart-slot" }, h("p", { class: "muted" }, "Loading…"));
+  const stockSlot = h("div", { class: "chart-slot" }, h("p", { class: "muted" }, "Loading…"));
   const coverSlot = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const episodesSlot = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const kinds = Object.entries(m.alerts_by_kind ?? {});
@@ -1225,6 +1246,7 @@ async function viewReports(seq, dt) {
       h("dt", {}, "Alerts fired"), h("dd", {}, m.alerts)),
     summary ? h("p", {}, h("a", { href: summary, target: "_blank", rel: "noopener" }, "Open the HTML summary"), " (link valid ", Math.round(m.url_expires_in_seconds / 60), " minutes)") : null,
     h("section", { "aria-labelledby": "rtrend-h" }, h("h2", { id: "rtrend-h" }, "Units per day"), trendSlot),
+    h("section", { "aria-labelledby": "rstock-h" }, h("h2", { id: "rstock-h" }, "Stock on hand"), stockSlot),
     h("section", { "aria-labelledby": "rkind-h" }, h("h2", { id: "rkind-h" }, "Alerts by kind"),
       kinds.length
         ? barChart({ title: `Alerts fired on ${day} by kind`, labels: kinds.map(([k]) => k.replace(/_/g, " ")), series: [{ name: "alerts", values: kinds.map(([, n]) => n), cls: "s3" }], caption: `Alerts fired on ${day}, by kind.` })
@@ -1238,9 +1260,23 @@ async function viewReports(seq, dt) {
           h("td", {}, h("a", { href: o.url, download: o.key.split("/").at(-1) }, o.key)),
           h("td", { class: "num" }, o.rows),
           h("td", { class: "num" }, `${(o.bytes / 1024).toFixed(1)} KiB`))))))));
-  const trends = url("trends-jsonl");
-  if (trends) {
-    fetchJsonLines(trends).then((rows) => {
+  const trends = urls("trends-jsonl");
+  const snapshot = urls("snapshot-jsonl");
+  const snapshotRows = snapshot.length ? fetchDataset(snapshot) : Promise.resolve(null);
+  if (trends.length) {
+    const trendRows = fetchDataset(trends);
+    Promise.all([trendRows, snapshotRows]).then(([rows, levels]) => {
+      const stock = stockFromTrends(rows);
+      const sum = (k) => (levels ?? []).reduce((a, r) => a + (Number(r[k]) || 0), 0);
+      stockSlot.replaceChildren(lineChart({
+        title: `Units on hand at the end of each day, all SKUs, to ${day}`,
+        labels: stock.labels.map((l) => l.slice(5)),
+        values: stock.values,
+        projection: projectStockOut(sum("available"), sum("avg_daily_sales_7d"), day),
+        caption: `Units on hand at the end of each day across all SKUs and locations (trend report of ${day}); days of cover = available ÷ the 7-day average of units sold per day.`,
+      }));
+    }).catch((e) => stockSlot.replaceChildren(errorBox(e)));
+    trendRows.then((rows) => {
       const t = dailyFromTrends(rows);
       trendSlot.replaceChildren(barChart({
         title: `Units sold and received per day, all SKUs, to ${day}`,
@@ -1249,10 +1285,12 @@ async function viewReports(seq, dt) {
         caption: `Units sold and received per day across all SKUs and locations (trend report of ${day}).`,
       }));
     }).catch((e) => trendSlot.replaceChildren(errorBox(e)));
-  } else trendSlot.replaceChildren(h("p", { class: "muted" }, "No trend report that day."));
-  const snapshot = url("snapshot-jsonl");
-  if (snapshot) {
-    fetchJsonLines(snapshot).then((rows) => {
+  } else {
+    trendSlot.replaceChildren(h("p", { class: "muted" }, "No trend report that day."));
+    stockSlot.replaceChildren(h("p", { class: "muted" }, "No trend report that day."));
+  }
+  if (snapshot.length) {
+    snapshotRows.then((rows) => {
       const low = rows.filter((r) => r.days_of_cover !== null && r.days_of_cover !== undefined).sort((a, b) => a.days_of_cover - b.days_of_cover).slice(0, 10);
       coverSlot.replaceChildren(low.length
         ? tableWrap(h("table", { "aria-label": "Lowest days of cover" },
@@ -1264,10 +1302,10 @@ async function viewReports(seq, dt) {
         : h("p", { class: "muted" }, "No sales in the last 7 days, so no cover to compute."));
     }).catch((e) => coverSlot.replaceChildren(errorBox(e)));
   } else coverSlot.replaceChildren(h("p", { class: "muted" }, "No snapshot that day."));
-  const episodes = url("alerts-jsonl");
+  const episodes = urls("alerts-jsonl");
   const minutes = (m) => (m === null || m === undefined ? "—" : m < 120 ? `${m} min` : `${(m / 60).toFixed(1)} h`);
-  if (episodes) {
-    fetchJsonLines(episodes).then((rows) => {
+  if (episodes.length) {
+    fetchDataset(episodes).then((rows) => {
       episodesSlot.replaceChildren(rows.length
         ? tableWrap(h("table", { "aria-label": "Alert episodes fired that day" },
           h("thead", {}, h("tr", {}, ["Fired", "Severity", "Rule", "SKU", "Location", "State", "To acknowledge", "To resolve"].map((c) => h("th", { scope: "col" }, c)))),

@@ -461,9 +461,23 @@ async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() 
     .await;
     app.sell("s1", "A", 6).await;
     app.sell("s2", "B", 2).await;
+    // A has a unit cost; B and C have none.
+    let a = app
+        .put(
+            "/v1/skus/A",
+            Role::Ops,
+            json!({ "name": "A", "unit_cost": 2.5, "currency": "EUR" }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.json());
     app.process_stream().await;
     let now = app.now();
     let manifest = app.reports.run(now / DAY, now).await.unwrap();
+    // 14 + 4 units of A at 2.5 EUR.
+    assert_eq!(
+        manifest.inventory_value,
+        [("EUR".to_owned(), "45".to_owned())].into()
+    );
 
     // The bucket's objects, downloaded as they are keyed.
     let root = std::env::temp_dir().join(format!("inventory-duckdb-{}", std::process::id()));
@@ -487,6 +501,21 @@ async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() 
         snapshot[0],
         json!([4, on_hand_api, 8, manifest.dt, manifest.dt, manifest.dt])
     );
+    let value = duckdb(
+        &root,
+        // CSV carries no types: a part whose sample has no cost reads the column as text, so
+        // the analyst casts (Athena's DDL declares the types); JSON Lines too, where a column is
+        // null in every row DuckDB samples.
+        "SELECT sum(inventory_value::DOUBLE), min(currency), count(unit_cost) \
+         FROM read_csv('reports/snapshot/dt=*/*.csv', hive_partitioning = true)",
+    );
+    assert_eq!(value[0], json!([45.0, "EUR", 2]));
+    let value_jsonl = duckdb(
+        &root,
+        "SELECT sum(inventory_value::DOUBLE), sum(unit_cost::DOUBLE) \
+         FROM read_json('reports/snapshot-jsonl/dt=*/*.jsonl', hive_partitioning = true)",
+    );
+    assert_eq!(value_jsonl[0], json!([45.0, 5.0]));
     let jsonl = duckdb(
         &root,
         "SELECT count(*), sum(on_hand), sum(sold) \

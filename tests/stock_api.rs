@@ -10,6 +10,70 @@ fn sale(sku: &str, location: &str, quantity: i64) -> Value {
 }
 
 #[tokio::test]
+async fn a_sku_carries_an_exact_unit_cost_in_its_currency_and_loses_it_when_replaced_without() {
+    let app = spawn_app().await;
+    let put = |body: Value| app.put("/v1/skus/COST-1", Role::Ops, body);
+    let r = put(json!({ "name": "Mug", "unit_cost": 12.5, "currency": "EUR" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(
+        (r.json()["unit_cost"].clone(), r.json()["currency"].clone()),
+        (json!(12.5), json!("EUR"))
+    );
+    let read = app.get("/v1/skus/COST-1", Role::ReadOnly).await.json();
+    assert_eq!(
+        (read["unit_cost"].clone(), read["currency"].clone()),
+        (json!(12.5), json!("EUR"))
+    );
+    for (body, fields) in [
+        (
+            json!({ "name": "Mug", "unit_cost": -1, "currency": "EUR" }),
+            vec!["unit_cost"],
+        ),
+        (
+            json!({ "name": "Mug", "unit_cost": 1.23456, "currency": "EUR" }),
+            vec!["unit_cost"],
+        ),
+        (
+            json!({ "name": "Mug", "unit_cost": 1e12, "currency": "EUR" }),
+            vec!["unit_cost"],
+        ),
+        (
+            json!({ "name": "Mug", "unit_cost": 3, "currency": "euro" }),
+            vec!["currency"],
+        ),
+        (json!({ "name": "Mug", "unit_cost": 3 }), vec!["currency"]),
+        (
+            json!({ "name": "Mug", "currency": "EUR" }),
+            vec!["unit_cost"],
+        ),
+    ] {
+        let problem = assert_problem(
+            &put(body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        );
+        let got: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, fields, "{body}");
+    }
+    let unchanged = app.get("/v1/skus/COST-1", Role::ReadOnly).await.json();
+    assert_eq!(
+        unchanged["unit_cost"],
+        json!(12.5),
+        "a refused PUT changes nothing"
+    );
+    let replaced = put(json!({ "name": "Mug" })).await.json();
+    assert!(
+        replaced.get("unit_cost").is_none() && replaced.get("currency").is_none(),
+        "{replaced}"
+    );
+}
+
+#[tokio::test]
 async fn sku_is_created_then_updated_and_read_back_with_levels_and_totals() {
     let app = spawn_app().await;
     let created = app

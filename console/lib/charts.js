@@ -118,3 +118,101 @@ export function dailyFromTrends(rows) {
     refunded: labels.map((l) => byDay.get(l).refunded),
   };
 }
+
+/** The change of on_hand a ledger entry made (from its before/after, else its delta). */
+function onHandChange(e) {
+  if (e.before && e.after) return e.after.on_hand - e.before.on_hand;
+  return e.delta?.on_hand ?? 0;
+}
+
+/**
+ * End-of-day on_hand per day of `days` (YYYY-MM-DD, oldest first), put back from the on_hand now
+ * (`current`) and the ledger entries since: each day ends with what is on hand now less what
+ * every later entry changed.
+ */
+export function stockFromLedger(entries, days, current) {
+  const changeAfter = (day) => entries
+    .filter((e) => String(e.at).slice(0, 10) > day)
+    .reduce((sum, e) => sum + onHandChange(e), 0);
+  return days.map((d) => current - changeAfter(d));
+}
+
+/** End-of-day on_hand per day from trend rows ({day, on_hand}), summed over levels. */
+export function stockFromTrends(rows) {
+  const byDay = new Map();
+  for (const r of rows) byDay.set(r.day, (byDay.get(r.day) ?? 0) + (r.on_hand ?? 0));
+  const labels = [...byDay.keys()].sort();
+  return { labels, values: labels.map((l) => byDay.get(l)) };
+}
+
+/**
+ * When stock runs out at the current rate: `days` of cover (available ÷ units sold per day) and
+ * the date, from `lastDay` (YYYY-MM-DD). Null without sales.
+ */
+export function projectStockOut(available, perDay, lastDay) {
+  if (!(perDay > 0)) return null;
+  const days = Math.max(0, available) / perDay;
+  const t = Date.parse(`${lastDay}T00:00:00Z`) + Math.floor(days) * 86_400_000;
+  return { days: Math.round(days * 10) / 10, date: new Date(t).toISOString().slice(0, 10) };
+}
+
+/**
+ * A line chart of one series (`values` over `labels`), and, with `projection` ({days, date}), a
+ * dashed line from the last point down to zero at the projected stock-out, drawn to scale when it
+ * falls within as many days again as the chart shows (else to the right edge, and said).
+ */
+export function lineChart({ title, labels, values, caption, projection, height = 180 }) {
+  const n = labels.length;
+  const ahead = projection ? Math.min(Math.ceil(projection.days), n) : 0;
+  const slots = Math.max(1, n - 1 + ahead);
+  const width = Math.max(320, (n + ahead) * 14 + 60);
+  const left = 44, bottom = 34, top = 10;
+  const plotH = height - bottom - top;
+  const max = niceMax(Math.max(0, ...values));
+  const x = (i) => left + (i / slots) * (width - left - 12);
+  const y = (v) => top + plotH - (Math.max(0, v) / max) * plotH;
+  const svg = el("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${title}: ` + labels.map((l, i) => `${l} ${values[i]}`).join("; ") +
+      (projection ? `; projected stock-out ${projection.date}` : ""),
+    class: "chart",
+    width,
+    height,
+    preserveAspectRatio: "xMinYMin meet",
+  });
+  svg.append(el("title", {}, title));
+  for (const f of [0, 0.5, 1]) {
+    const gy = top + plotH - f * plotH;
+    svg.append(el("line", { x1: left, x2: width - 4, y1: gy, y2: gy, class: "grid" }));
+    const v = max * f;
+    svg.append(el("text", { x: left - 6, y: gy + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
+  }
+  const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+  svg.append(el("polyline", { points, class: "line s1", fill: "none" }));
+  values.forEach((v, i) => {
+    const dot = el("circle", { cx: x(i), cy: y(v), r: 2.5, class: "dot s1" });
+    dot.append(el("title", {}, `${labels[i]}: on hand ${v}`));
+    svg.append(dot);
+    const every = Math.ceil(n / 10);
+    if (i % every === 0) svg.append(el("text", { x: x(i), y: height - bottom + 16, "text-anchor": "middle", class: "axis" }, labels[i]));
+  });
+  if (projection && n) {
+    const last = values[n - 1];
+    const end = n - 1 + ahead;
+    const line = el("line", { x1: x(n - 1), y1: y(last), x2: x(end), y2: y(0), class: "projection" });
+    line.append(el("title", {}, `Projected stock-out ${projection.date} (${projection.days} days of cover)`));
+    svg.append(line);
+    svg.append(el("text", { x: x(end), y: y(0) - 6, "text-anchor": "end", class: "axis" }, `out ~${projection.date.slice(5)}`));
+  }
+  const fig = document.createElement("figure");
+  fig.className = "chart-figure";
+  fig.append(svg);
+  const cap = document.createElement("figcaption");
+  const beyond = projection && Math.ceil(projection.days) > n ? " (beyond the chart's right edge)" : "";
+  cap.textContent = (caption ?? title) + (projection
+    ? ` Projected stock-out at the current rate: ${projection.date}, in ${projection.days} days${beyond}.`
+    : " No sales in the last 7 days, so no stock-out is projected.");
+  fig.append(cap);
+  return fig;
+}

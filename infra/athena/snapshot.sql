@@ -22,7 +22,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
   turnover_30d string,
   sell_through_30d_pct string,
   sales_change_7d_pct string,
-  on_hand_change_7d string
+  on_hand_change_7d string,
+  unit_cost string,
+  currency string,
+  inventory_value string
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'

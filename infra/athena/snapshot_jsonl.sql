@@ -6,7 +6,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
   avg_daily_sales_7d double, days_of_cover double,
   days_since_last_sale bigint, days_since_last_receipt bigint,
   sold_30d bigint, avg_on_hand_30d double, turnover_30d double,
-  sell_through_30d_pct double, sales_change_7d_pct double, on_hand_change_7d bigint
+  sell_through_30d_pct double, sales_change_7d_pct double, on_hand_change_7d bigint,
+  unit_cost double, currency string, inventory_value double
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

@@ -648,3 +648,123 @@ mod tests {
         }
     }
 }
+
+/// What one unit of a SKU cost, for inventory value: an exact decimal amount (at most 4 decimal
+/// places, 0 to 1,000,000,000) in an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnitCost {
+    /// The amount in ten-thousandths.
+    #[serde(skip)]
+    pub ten_thousandths: i64,
+    /// The amount as written (canonical: no exponent, no trailing zeros after the point).
+    pub amount: String,
+    pub currency: String,
+}
+
+/// Ten-thousandths in a unit.
+const COST_SCALE: i64 = 10_000;
+const MAX_COST_UNITS: i64 = 1_000_000_000;
+
+impl UnitCost {
+    /// Parses a decimal amount (`12`, `12.5`, `0.0125`) and a currency (`EUR`).
+    pub fn parse(amount: &str, currency: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let ten_thousandths = Self::parse_amount(amount);
+        if ten_thousandths.is_none() {
+            errors.push(FieldError::new(
+                "unit_cost",
+                "must be a number from 0 to 1000000000 with at most 4 decimal places",
+            ));
+        }
+        if !(currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase())) {
+            errors.push(FieldError::new(
+                "currency",
+                "must be an ISO 4217 code such as EUR",
+            ));
+        }
+        match ten_thousandths {
+            Some(t) if errors.is_empty() => Ok(Self {
+                ten_thousandths: t,
+                amount: Self::format(i128::from(t), 4),
+                currency: currency.to_owned(),
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    fn parse_amount(text: &str) -> Option<i64> {
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || (text.contains('.') && !digits(fraction)) || fraction.len() > 4 {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        if whole > MAX_COST_UNITS {
+            return None;
+        }
+        let fraction: i64 = format!("{fraction:0<4}").parse().ok()?;
+        let t = whole * COST_SCALE + fraction;
+        (t <= MAX_COST_UNITS * COST_SCALE).then_some(t)
+    }
+
+    /// `value` (in 10^-`places` units) as a decimal with no trailing zeros after the point.
+    fn format(value: i128, places: u32) -> String {
+        let scale = 10i128.pow(places);
+        let (sign, v) = if value < 0 {
+            ("-", -value)
+        } else {
+            ("", value)
+        };
+        let (whole, fraction) = (v / scale, v % scale);
+        if fraction == 0 {
+            return format!("{sign}{whole}");
+        }
+        let f = format!("{fraction:0width$}", width = places as usize);
+        format!("{sign}{whole}.{}", f.trim_end_matches('0'))
+    }
+
+    /// The amount as a JSON number (exactly as written).
+    pub fn amount_number(&self) -> serde_json::Number {
+        self.amount
+            .parse::<serde_json::Number>()
+            .unwrap_or_else(|_| serde_json::Number::from(0))
+    }
+
+    /// An amount in ten-thousandths as a decimal.
+    pub fn format_ten_thousandths(value: i128) -> String {
+        Self::format(value, 4)
+    }
+
+    /// The value of `units` at this cost, exactly, as a decimal.
+    pub fn value_of(&self, units: i64) -> String {
+        Self::format(i128::from(units) * i128::from(self.ten_thousandths), 4)
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::UnitCost;
+
+    #[test]
+    fn a_unit_cost_is_an_exact_decimal_and_values_stock_exactly() {
+        let c = UnitCost::parse("12.5", "EUR").unwrap();
+        assert_eq!((c.ten_thousandths, c.amount.as_str()), (125_000, "12.5"));
+        assert_eq!(c.value_of(3), "37.5");
+        assert_eq!(
+            UnitCost::parse("0.0125", "USD").unwrap().value_of(7),
+            "0.0875"
+        );
+        assert_eq!(UnitCost::parse("3", "JPY").unwrap().value_of(-2), "-6");
+        // 0.1 × 3 is 0.3 exactly, not 0.30000000000000004.
+        assert_eq!(UnitCost::parse("0.1", "EUR").unwrap().value_of(3), "0.3");
+        assert_eq!(UnitCost::format_ten_thousandths(1_234_567), "123.4567");
+        for bad in ["-1", "1.23456", "1e3", "", ".5", "5.", "1000000001", "abc"] {
+            let e = UnitCost::parse(bad, "EUR").unwrap_err();
+            assert_eq!(e[0].field, "unit_cost", "{bad}");
+        }
+        for bad in ["eur", "EURO", "E1R", ""] {
+            let e = UnitCost::parse("1", bad).unwrap_err();
+            assert_eq!(e[0].field, "currency", "{bad}");
+        }
+    }
+}

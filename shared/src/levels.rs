@@ -139,6 +139,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         last_receipt_at: unix(i.last_receipt_at.as_deref()),
         uncounted_day: i.uncounted_day,
         on_hand_by_day: BTreeMap::new(),
+        cost: None,
     };
     let snapshot = LevelSnapshot {
         sku: i.sku,

@@ -60,6 +60,8 @@ pub struct LevelHistory {
     /// End-of-day on_hand per day of the [`SERIES_DAYS`] ending with the report's day (filled by
     /// the report writer as of that day; empty otherwise).
     pub on_hand_by_day: BTreeMap<i64, i64>,
+    /// The SKU's unit cost, when it has one.
+    pub cost: Option<crate::domain::UnitCost>,
 }
 
 /// Days of the end-of-day stock series: turnover's window (the trend shows the last 28).
@@ -117,6 +119,11 @@ pub struct SnapshotRow {
     pub sales_change_7d_pct: Option<f64>,
     /// Change of on_hand over the last 7 days (end of the day against the end of 7 days before).
     pub on_hand_change_7d: i64,
+    /// The SKU's unit cost and its currency (empty without one).
+    pub unit_cost: Option<serde_json::Number>,
+    pub currency: Option<String>,
+    /// on_hand × unit_cost, at cost, in `currency`.
+    pub inventory_value: Option<serde_json::Number>,
 }
 
 pub const SNAPSHOT_COLUMNS: &[&str] = &[
@@ -141,6 +148,9 @@ pub const SNAPSHOT_COLUMNS: &[&str] = &[
     "sell_through_30d_pct",
     "sales_change_7d_pct",
     "on_hand_change_7d",
+    "unit_cost",
+    "currency",
+    "inventory_value",
 ];
 
 fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
@@ -195,6 +205,12 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
         sales_change_7d_pct: (previous_7 > 0)
             .then(|| round(100.0 * (last_7 - previous_7) as f64 / previous_7 as f64, 1)),
         on_hand_change_7d: end_on_hand - series.get(&(day - 7)).copied().unwrap_or(end_on_hand),
+        unit_cost: level.cost.as_ref().map(|c| c.amount_number()),
+        currency: level.cost.as_ref().map(|c| c.currency.clone()),
+        inventory_value: level
+            .cost
+            .as_ref()
+            .and_then(|c| c.value_of(end_on_hand).parse::<serde_json::Number>().ok()),
     }
 }
 
@@ -428,6 +444,7 @@ mod tests {
             last_receipt_at: Some(95 * SECONDS_PER_DAY),
             uncounted_day: None,
             on_hand_by_day: BTreeMap::new(),
+            cost: None,
         }
     }
 

@@ -166,6 +166,11 @@ pub struct SkuItem {
     pub sku: String,
     pub name: String,
     pub attributes: BTreeMap<String, String>,
+    /// A decimal amount as text (exact), with its ISO 4217 currency.
+    #[serde(default)]
+    pub unit_cost: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

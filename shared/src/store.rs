@@ -874,6 +874,11 @@ pub struct Sku {
     pub sku: SkuId,
     pub name: String,
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// What one unit cost, in `currency` (absent: no cost recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_cost: Option<serde_json::Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -935,10 +940,19 @@ fn corrupt(e: crate::schema::Malformed) -> StoreError {
 
 fn sku_from_item(item: &Item) -> Result<Sku, StoreError> {
     let i: SkuItem = decode(entity::SKU, item).map_err(corrupt)?;
+    let cost = match (&i.unit_cost, &i.currency) {
+        (Some(amount), Some(currency)) => Some(
+            crate::domain::UnitCost::parse(amount, currency)
+                .map_err(|_| StoreError::Corrupt(format!("unit cost {amount} {currency}")))?,
+        ),
+        _ => None,
+    };
     Ok(Sku {
         sku: SkuId::parse("sku", &i.sku).map_err(|e| StoreError::Corrupt(e.message))?,
         name: i.name,
         attributes: i.attributes,
+        unit_cost: cost.as_ref().map(|c| c.amount_number()),
+        currency: cost.map(|c| c.currency),
         created_at: i.created_at,
         updated_at: i.updated_at,
     })
@@ -1082,19 +1096,29 @@ impl Store {
         sku: &SkuId,
         name: &str,
         attributes: &std::collections::BTreeMap<String, String>,
+        cost: Option<&crate::domain::UnitCost>,
         now: &str,
     ) -> Result<(Sku, bool), StoreError> {
         let attrs: Item = attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect();
-        let out = self
+        let base = "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
+                    #u = :now, gsi1pk = :list, gsi1sk = :sku";
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(keys::sku(sku.as_str())))
             .key("sk", s(keys::META))
-            .update_expression(
-                "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
-                 #u = :now, gsi1pk = :list, gsi1sk = :sku",
-            )
+            .expression_attribute_names("#uc", "unit_cost")
+            .expression_attribute_names("#cur", "currency");
+        // A PUT replaces the SKU: without a cost, any earlier one goes.
+        update = match cost {
+            Some(c) => update
+                .update_expression(format!("{base}, #uc = :uc, #cur = :cur"))
+                .expression_attribute_values(":uc", s(&c.amount))
+                .expression_attribute_values(":cur", s(&c.currency)),
+            None => update.update_expression(format!("{base} REMOVE #uc, #cur")),
+        };
+        let out = update
             .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#sku", "sku")
             .expression_attribute_names("#n", "name")

@@ -299,9 +299,19 @@ describe("admin console", () => {
     await page.getByRole("table", { name: "Lowest days of cover" }).getByRole("row", { name: new RegExp(`${SKU} ${LOC} 4`) }).waitFor();
     const episodes = page.getByRole("table", { name: "Alert episodes fired that day" });
     await episodes.getByRole("row", { name: new RegExp(`E2E low stock ${SKU} ${LOC} acknowledged \\d+ min —`) }).waitFor();
-    const link = page.getByRole("link", { name: /reports\/snapshot\/dt=.*part-00000\.csv/ });
-    const csv = await (await fetch(await link.getAttribute("href"))).text();
-    assert.match(csv, /^dt,sku,location,/);
+    // The stock line, with the stock-out projected from days of cover.
+    const stock = page.getByRole("img", { name: /Units on hand at the end of each day, all SKUs/ });
+    await stock.waitFor();
+    assert.match(await stock.getAttribute("aria-label"), /projected stock-out \d{4}-\d{2}-\d{2}$/);
+    // The snapshot is one part per level-index shard: the SKU's row is in one of them.
+    const links = page.getByRole("link", { name: /reports\/snapshot\/dt=.*part-000\d\d\.csv/ });
+    assert.equal(await links.count(), 60);
+    let csv = "";
+    for (const link of await links.all()) {
+      const text = await (await fetch(await link.getAttribute("href"))).text();
+      assert.match(text, /^day,sku,location,/);
+      if (text.includes(`${SKU},${LOC},`)) csv = text;
+    }
     assert.match(csv, new RegExp(`${SKU},${LOC},4,0,0,4,8,17,0`));
     await shot("reports");
   });
@@ -311,6 +321,10 @@ describe("admin console", () => {
     await signInAs("Read-only analyst");
     await page.goto(`${state.api_url}/console/#/stock/${SKU}`);
     await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
+    // The SKU's stock line, from its ledger, with its projected stock-out.
+    const stock = page.getByRole("img", { name: new RegExp(`Units on hand at the end of each day, last 14 days \\(${SKU}`) });
+    await stock.waitFor();
+    assert.match(await stock.getAttribute("aria-label"), /projected stock-out \d{4}-\d{2}-\d{2}$/);
     assert.equal(await page.getByText("Record a movement").count(), 0);
     assert.equal(await page.locator("form button[type=submit]").count(), 0);
     await page.goto(`${state.api_url}/console/#/alerts`);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 import { bodyOfRule, describeSelector, formFromRule, ruleFromForm, selects, validEmail } from "../../console/lib/rules.js";
 import { describeProblem } from "../../console/lib/api.js";
-import { dailyFromLedger, dailyFromTrends, lastDays } from "../../console/lib/charts.js";
+import { dailyFromLedger, dailyFromTrends, lastDays, projectStockOut, stockFromLedger, stockFromTrends } from "../../console/lib/charts.js";
 
 const base = { name: "Low socks", kind: "low_stock", severity: "warning", selector_type: "all", inbox: true, enabled: true };
 
@@ -113,6 +113,24 @@ test("daily series from the ledger and from trend rows", () => {
     { day: "2026-11-28", sold: 4, received: 1, refunded: 0 },
   ]);
   assert.deepEqual(r, { labels: ["2026-11-27", "2026-11-28"], sold: [2, 5], received: [5, 1], refunded: [1, 0] });
+});
+
+test("the stock line is put back from the ledger or the trend rows, and stock-out is projected from days of cover", () => {
+  const days = ["2026-11-26", "2026-11-27", "2026-11-28"];
+  // 8 on hand now. The 28th sold 2; the 27th received 10 and a stocktake found one missing.
+  const entries = [
+    { kind: "sale", delta: { on_hand: -2 }, at: "2026-11-28T09:00:00Z" },
+    { kind: "adjustment", before: { on_hand: 11 }, after: { on_hand: 10 }, at: "2026-11-27T12:00:00Z" },
+    { kind: "receipt", delta: { on_hand: 10 }, at: "2026-11-27T09:00:00Z" },
+  ];
+  assert.deepEqual(stockFromLedger(entries, days, 8), [1, 10, 8]);
+  const s = stockFromTrends([
+    { day: "2026-11-28", on_hand: 3 }, { day: "2026-11-27", on_hand: 5 }, { day: "2026-11-28", on_hand: 4 },
+  ]);
+  assert.deepEqual(s, { labels: ["2026-11-27", "2026-11-28"], values: [5, 7] });
+  assert.deepEqual(projectStockOut(20, 4, "2026-11-28"), { days: 5, date: "2026-12-03" });
+  assert.deepEqual(projectStockOut(7, 2, "2026-11-28"), { days: 3.5, date: "2026-12-01" });
+  assert.equal(projectStockOut(20, 0, "2026-11-28"), null);
 });
 
 test("the form refuses exactly what the API refuses (cases shared with tests/contract.rs)", async () => {

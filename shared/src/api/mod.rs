@@ -500,10 +500,16 @@ impl App {
             PutSku => {
                 let sku = sku_param(params[0])?;
                 let body: SkuBody = parse_body(req)?;
-                let (name, attributes) = body.validate().map_err(ApiError::Validation)?;
+                let input = body.validate().map_err(ApiError::Validation)?;
                 let (sku, created) = self
                     .store
-                    .put_sku(&sku, &name, &attributes, &self.clock.rfc3339())
+                    .put_sku(
+                        &sku,
+                        &input.name,
+                        &input.attributes,
+                        input.cost.as_ref(),
+                        &self.clock.rfc3339(),
+                    )
                     .await?;
                 Ok(json_response(created_or_ok(created), &sku))
             }

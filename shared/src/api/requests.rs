@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     parse_count, parse_text, FieldError, LevelChange, LocationId, LocationKind, Movement,
-    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, MAX_ATTRIBUTES,
+    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, UnitCost, MAX_ATTRIBUTES,
     MAX_ORDER_LINES,
 };
 
@@ -43,12 +43,48 @@ pub struct SkuBody {
     pub name: String,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// What one unit cost (a decimal number), with `currency`: the report's inventory value.
+    #[serde(default)]
+    pub unit_cost: Option<serde_json::Number>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// A SKU as a PUT validated it.
+pub struct SkuInput {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub cost: Option<UnitCost>,
 }
 
 impl SkuBody {
-    pub fn validate(&self) -> Result<(String, BTreeMap<String, String>), Vec<FieldError>> {
+    pub fn validate(&self) -> Result<SkuInput, Vec<FieldError>> {
         let mut errors = Errors::default();
         let name = errors.take(parse_text("name", &self.name));
+        let cost = match (&self.unit_cost, &self.currency) {
+            (None, None) => Some(None),
+            (Some(amount), Some(currency)) => {
+                match UnitCost::parse(&amount.to_string(), currency) {
+                    Ok(cost) => Some(Some(cost)),
+                    Err(e) => {
+                        errors.0.extend(e);
+                        None
+                    }
+                }
+            }
+            (Some(_), None) => {
+                errors
+                    .0
+                    .push(FieldError::new("currency", "is required with unit_cost"));
+                None
+            }
+            (None, Some(_)) => {
+                errors
+                    .0
+                    .push(FieldError::new("unit_cost", "is required with currency"));
+                None
+            }
+        };
         if self.attributes.len() > MAX_ATTRIBUTES {
             errors.0.push(FieldError::new(
                 "attributes",
@@ -72,7 +108,13 @@ impl SkuBody {
                 attributes.insert(k.clone(), v);
             }
         }
-        errors.finish(|| Some((name?, attributes)))
+        errors.finish(|| {
+            Some(SkuInput {
+                name: name?,
+                attributes,
+                cost: cost?,
+            })
+        })
     }
 }
 

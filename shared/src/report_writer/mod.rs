@@ -80,6 +80,9 @@ pub struct Manifest {
     pub alerts: usize,
     /// The day's alert episodes by rule kind.
     pub alerts_by_kind: BTreeMap<String, i64>,
+    /// Inventory value at cost at the end of the day, per currency (exact decimals), over the
+    /// SKUs that have a unit cost.
+    pub inventory_value: BTreeMap<String, String>,
 }
 
 /// What one shard's run left in staging (its marker): enough to write the manifest and the
@@ -90,6 +93,9 @@ struct ShardDone {
     levels: usize,
     /// Units sold per day over the trend window, summed over the shard's levels.
     sold_per_day: BTreeMap<i64, i64>,
+    /// Inventory value at cost per currency, in ten-thousandths (as text: exact).
+    #[serde(default)]
+    value_by_currency: BTreeMap<String, String>,
     objects: Vec<ObjectEntry>,
 }
 
@@ -194,12 +200,24 @@ impl ReportWriter {
                 *sold_per_day.entry(*day).or_default() += units;
             }
         }
+        let mut value_by_currency: BTreeMap<String, i128> = BTreeMap::new();
+        for d in done.values() {
+            for (currency, v) in &d.value_by_currency {
+                *value_by_currency.entry(currency.clone()).or_default() +=
+                    v.parse::<i128>().unwrap_or(0);
+            }
+        }
+        let inventory_value: BTreeMap<String, String> = value_by_currency
+            .into_iter()
+            .map(|(c, v)| (c, crate::domain::UnitCost::format_ten_thousandths(v)))
+            .collect();
         let summary = self
             .summary(
                 day,
                 levels,
                 alert_count,
                 &sold_per_day,
+                &inventory_value,
                 &by_kind,
                 &by_severity,
             )
@@ -218,6 +236,7 @@ impl ReportWriter {
             levels,
             alerts: alert_count,
             alerts_by_kind: by_kind,
+            inventory_value,
         };
         // One line: Athena's JSON reader (infra/athena/committed_days.sql) reads a row per line.
         let mut body = serde_json::to_vec(&manifest).unwrap_or_default();
@@ -268,6 +287,7 @@ impl ReportWriter {
             ..ShardDone::default()
         };
         let mut from_ledger = 0;
+        let mut values: BTreeMap<String, i128> = BTreeMap::new();
         let keys = levels::shard_keys(&self.dynamodb, &self.table, shard).await?;
         let chunks: Vec<Vec<Item>> = keys.chunks(levels::BATCH).map(<[Item]>::to_vec).collect();
         // `buffered` keeps the chunks' order, so the rows come out in key order.
@@ -280,6 +300,10 @@ impl ReportWriter {
             for (h, changed) in batch {
                 from_ledger += usize::from(changed);
                 marker.levels += 1;
+                if let Some(cost) = &h.cost {
+                    *values.entry(cost.currency.clone()).or_default() +=
+                        i128::from(h.quantities.on_hand) * i128::from(cost.ten_thousandths);
+                }
                 snapshot_rows.push(reports::snapshot_row(&h, day));
                 for d in day - TREND_DAYS + 1..=day {
                     *marker.sold_per_day.entry(d).or_default() +=
@@ -290,6 +314,10 @@ impl ReportWriter {
             snapshot.push(b, &snapshot_rows).await?;
             trends.push(b, &trend_rows).await?;
         }
+        marker.value_by_currency = values
+            .into_iter()
+            .map(|(c, v)| (c, v.to_string()))
+            .collect();
         marker.objects.extend(snapshot.finish(b).await?);
         marker.objects.extend(trends.finish(b).await?);
         objects::put(
@@ -314,6 +342,7 @@ impl ReportWriter {
         let items = levels::batch_get(&self.dynamodb, &self.table, chunk).await?;
         let mut by_key: HashMap<(String, String), Item> =
             items.into_iter().map(|i| (key_of(&i), i)).collect();
+        let costs = self.costs(&order).await?;
         let end = (day + 1) * SECONDS_PER_DAY;
         let mut out = Vec::with_capacity(order.len());
         for key in order {
@@ -333,11 +362,54 @@ impl ReportWriter {
                         .history
                         .uncounted_day
                         .is_some_and(|d| d > day - SERIES_DAYS));
-            if let Some(h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
+            if let Some(mut h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
+                h.cost = costs.get(&h.sku).cloned();
                 out.push((h, from_ledger));
             }
         }
         Ok(out)
+    }
+
+    /// The unit costs of the SKUs of a chunk of level keys (their SKU items, one read each;
+    /// the chunk is in key order, so a SKU's locations share it). A SKU item that cannot be read
+    /// as a cost leaves its levels without a value (logged).
+    async fn costs(
+        &self,
+        order: &[(String, String)],
+    ) -> Result<HashMap<String, crate::domain::UnitCost>, ReportError> {
+        let mut partitions: Vec<&String> = order.iter().map(|(pk, _)| pk).collect();
+        partitions.dedup();
+        let keys: Vec<Item> = partitions
+            .into_iter()
+            .map(|pk| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                    ("sk".to_owned(), AttributeValue::S(keys::META.to_owned())),
+                ])
+            })
+            .collect();
+        let mut costs = HashMap::new();
+        for chunk in keys.chunks(levels::BATCH) {
+            for item in levels::batch_get(&self.dynamodb, &self.table, chunk.to_vec()).await? {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                if let (Some(sku), Some(amount), Some(currency)) =
+                    (text("sku"), text("unit_cost"), text("currency"))
+                {
+                    match crate::domain::UnitCost::parse(&amount, &currency) {
+                        Ok(cost) => {
+                            costs.insert(sku, cost);
+                        }
+                        Err(_) => {
+                            tracing::error!(%sku, %amount, %currency, "report: unit cost unreadable")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(costs)
     }
 
     /// The alert report (episodes fired during the day, as they stood at its end), staged.
@@ -425,10 +497,11 @@ impl ReportWriter {
         levels: usize,
         alerts: usize,
         sold_per_day: &BTreeMap<i64, i64>,
+        inventory_value: &BTreeMap<String, String>,
         by_kind: &BTreeMap<String, i64>,
         by_severity: &BTreeMap<String, i64>,
     ) -> Result<ObjectEntry, ReportError> {
-        let totals = vec![
+        let mut totals = vec![
             ("Stock levels".to_owned(), levels.to_string()),
             (
                 "Units sold".to_owned(),
@@ -436,6 +509,12 @@ impl ReportWriter {
             ),
             ("Alerts fired".to_owned(), alerts.to_string()),
         ];
+        for (currency, value) in inventory_value {
+            totals.push((
+                format!("Inventory value at cost ({currency})"),
+                value.clone(),
+            ));
+        }
         let chart = |m: &BTreeMap<String, i64>| -> Vec<(String, f64)> {
             m.iter().map(|(k, v)| (k.clone(), *v as f64)).collect()
         };

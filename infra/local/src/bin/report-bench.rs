@@ -1,64 +1,138 @@
-//! Snapshot aggregation in-process, as the report writer does it page by page: stock-level items
-//! (with their counter rings: 48 hourly and 32 daily slots of sales, receipts and refunds) into
-//! snapshot and trend rows, encoded
-//! as CSV and JSON Lines into part buffers that are dropped at 5 MiB (uploaded, in the function).
-//! Prints rows per second and the peak resident memory for 10,000, 100,000 and 300,000 levels, each in
-//! its own process so the peaks are independent.
+//! The daily report at scale, on DynamoDB Local and moto's S3: 100,000 SKU-locations (25,000
+//! SKUs × 4 locations) with 30 days of counters, beside a ledger of 30 entries per level
+//! (3,000,000 items) that a table scan would have to read and the report must not. 1 % of the
+//! levels changed after the report's day (their figures are put back from the ledger) and 1 % had
+//! a stocktake in the window (their stock series comes from the ledger).
 //!
-//! Run: `cargo run --profile perf -p local-stack --bin report-bench`
+//! The parent seeds the table; a child process runs the report through a metering proxy, so the
+//! run's time, read capacity and peak memory (VmHWM) are its own. Prints a table.
+//!
+//! Run: `cargo run --profile perf -p local-stack --bin report-bench` (`-- --levels N` for another size)
 
-use std::{collections::HashMap, time::Instant};
+use std::{collections::HashMap, net::SocketAddr, time::Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::{levels, report_writer::TREND_DAYS, reports};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use local_stack::{
+    jwt::JwtKey,
+    proxy::Proxy,
+    system::{Options, System},
+    Emulators, Endpoints,
+};
+use shared::{
+    counters::{slot, DAYS, HOURS},
+    report_writer::ReportWriter,
+    schema::keys,
+};
 
-const PAGE: usize = 200;
-const PART: usize = 5 * 1024 * 1024;
-const DAY: i64 = 20_785;
+const LOCATIONS: usize = 4;
+const LEDGER_DAYS: i64 = 30;
+const DAY: i64 = 86_400;
 
-fn item(i: usize) -> HashMap<String, AttributeValue> {
-    use shared::counters::{slot, DAYS, HOURS};
-    let s = |v: String| AttributeValue::S(v);
-    let n = |v: i64| AttributeValue::N(v.to_string());
-    let ring =
-        |len: i64, at: &dyn Fn(i64) -> i64| AttributeValue::L((0..len).map(|j| n(at(j))).collect());
-    let head = DAY * 24 + 12;
-    let sold_d = ring(DAYS, &|j| (i as i64 + j) % 7);
-    let day = |units: i64| {
-        move |j: i64| {
-            if j == slot(DAY, DAYS) as i64 {
-                units
-            } else {
-                0
-            }
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn at(t: i64) -> String {
+    shared::clock::rfc3339_millis(t * 1000)
+}
+fn quantities(on_hand: i64) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("on_hand".into(), n(on_hand)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(on_hand)),
+    ]))
+}
+
+/// Level `i`'s SKU and location.
+fn names(i: usize) -> (String, String) {
+    (
+        format!("R-{:06}", i / LOCATIONS),
+        format!("WH{}", i % LOCATIONS),
+    )
+}
+
+/// Units level `i` sold on day `d` (0 to 6).
+fn sold(i: usize, d: i64) -> i64 {
+    (i as i64 + d).rem_euclid(7)
+}
+
+/// Level `i` as of `today` (its report day is `today - 1`), with its ledger: one sale a day.
+fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
+    let (sku, location) = names(i);
+    let first = today - LEDGER_DAYS;
+    let changed_after = i % 100 == 0;
+    let stocktake = i % 100 == 1;
+    let last_day = if changed_after { today } else { today - 1 };
+    // Stock starts at 500 and falls by each day's sale.
+    let mut on_hand = 500;
+    let mut items = Vec::with_capacity(LEDGER_DAYS as usize + 2);
+    let mut sold_d = vec![0; DAYS as usize];
+    for d in first..=last_day {
+        let q = sold(i, d).max(1);
+        let t = d * DAY + 3600 * 9 + (i % 3600) as i64;
+        let movement_id = format!("mv_{i:07}_{d}");
+        items.push(Item::from([
+            ("pk".into(), s(keys::ledger(&sku))),
+            ("sk".into(), s(keys::ledger_sort(&at(t), &movement_id, 0))),
+            ("entity".into(), s("ledger_entry")),
+            ("movement_id".into(), s(movement_id.clone())),
+            ("movement".into(), s(format!("MOV#{movement_id}|LINE#00"))),
+            ("kind".into(), s("sale")),
+            ("sku".into(), s(sku.clone())),
+            ("location".into(), s(location.clone())),
+            ("quantity".into(), n(q)),
+            ("actor".into(), s("storefront-bench")),
+            ("at".into(), s(at(t))),
+            ("d_on_hand".into(), n(-q)),
+            ("d_available".into(), n(-q)),
+            ("d_in_transit".into(), n(0)),
+            ("before".into(), quantities(on_hand)),
+            ("after".into(), quantities(on_hand - q)),
+        ]));
+        on_hand -= q;
+        if d > today - DAYS {
+            sold_d[slot(d, DAYS)] += q;
         }
-    };
-    [
-        ("entity", s("stock_level".into())),
-        ("sku", s(format!("SKU-{i:06}"))),
-        ("location", s(format!("WH{}", i % 4))),
-        ("on_hand", n(100 + (i % 50) as i64)),
-        ("reserved", n(0)),
-        ("in_transit", n(5)),
-        ("available", n(100 + (i % 50) as i64)),
-        ("version", n(40)),
-        ("created_at", s("2026-10-01T01:00:00.000Z".into())),
-        ("updated_at", s("2026-11-28T01:00:00.000Z".into())),
-        ("last_sale_at", s("2026-11-28T01:00:00.000Z".into())),
-        ("last_receipt_at", s("2026-11-20T01:00:00.000Z".into())),
+    }
+    let ring = |v: &[i64]| AttributeValue::L(v.iter().map(|x| n(*x)).collect());
+    let last_sale = last_day * DAY + 3600 * 9 + (i % 3600) as i64;
+    let mut level = Item::from([
+        ("pk".into(), s(keys::sku(&sku))),
+        ("sk".into(), s(keys::location(&location))),
         (
-            "last_movement",
-            s("MOV#0000000000000000000000000000000000000000|LINE#00".into()),
+            keys::LEVEL_SHARD_ATTRIBUTE.into(),
+            s(keys::level_shard(&sku, &location)),
         ),
-        ("ctr_hour", n(head)),
-        ("sold_h", ring(HOURS, &|j| (i as i64 + j) % 3)),
-        ("sold_d", sold_d),
-        ("rcv_d", ring(DAYS, &day(12))),
-        ("rfd_d", ring(DAYS, &day(1))),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+        ("entity".into(), s("stock_level")),
+        ("sku".into(), s(sku.clone())),
+        ("location".into(), s(location.clone())),
+        ("on_hand".into(), n(on_hand)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(on_hand)),
+        ("version".into(), n(LEDGER_DAYS + 1)),
+        ("created_at".into(), s(at(first * DAY))),
+        ("updated_at".into(), s(at(last_sale))),
+        ("last_sale_at".into(), s(at(last_sale))),
+        ("last_receipt_at".into(), s(at(first * DAY))),
+        ("last_movement".into(), s("MOV#bench|LINE#00")),
+        ("ctr_hour".into(), n(last_day * 24 + 9)),
+        ("sold_h".into(), ring(&vec![0; HOURS as usize])),
+        ("sold_d".into(), ring(&sold_d)),
+        ("rcv_d".into(), ring(&vec![0; DAYS as usize])),
+        ("rfd_d".into(), ring(&vec![0; DAYS as usize])),
+    ]);
+    if stocktake {
+        level.insert("uncounted_day".into(), n(today - 5));
+    }
+    items.push(level);
+    items
 }
 
 fn peak_rss_kib() -> u64 {
@@ -72,71 +146,124 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Aggregates `levels` levels page by page; returns (rows written, seconds).
-fn run(levels: usize) -> (usize, f64) {
-    let (mut csv, mut jsonl, mut trend_csv, mut trend_jsonl) =
-        (String::new(), String::new(), String::new(), String::new());
-    let mut rows = 0;
-    let mut elapsed = 0.0;
-    for start in (0..levels).step_by(PAGE) {
-        // Building the page stands in for the Scan; it is not timed.
-        let page: Vec<_> = (start..(start + PAGE).min(levels)).map(item).collect();
-        let t = Instant::now();
-        let mut snapshot = Vec::with_capacity(page.len());
-        let mut trends = Vec::with_capacity(page.len() * TREND_DAYS as usize);
-        for it in &page {
-            let h = levels::decode(it).expect("level").history;
-            snapshot.push(reports::snapshot_row(&h, DAY));
-            trends.extend(reports::trend_rows(&h, DAY, TREND_DAYS));
-        }
-        reports::write_csv(&mut csv, reports::SNAPSHOT_COLUMNS, &snapshot, false);
-        reports::write_jsonl(&mut jsonl, &snapshot);
-        reports::write_csv(&mut trend_csv, reports::TREND_COLUMNS, &trends, false);
-        reports::write_jsonl(&mut trend_jsonl, &trends);
-        rows += snapshot.len() + trends.len();
-        for buffer in [&mut csv, &mut jsonl, &mut trend_csv, &mut trend_jsonl] {
-            if buffer.len() >= PART {
-                // The function uploads this part; here it is dropped.
-                std::hint::black_box(std::mem::take(buffer));
-            }
-        }
-        elapsed += t.elapsed().as_secs_f64();
+/// The child: one report run through a metering proxy; prints one JSON line.
+async fn run_report(args: &[String]) -> anyhow::Result<()> {
+    let (dynamodb, moto, table, bucket) = (&args[0], &args[1], &args[2], &args[3]);
+    let (day, now): (i64, i64) = (args[4].parse()?, args[5].parse()?);
+    let proxy = Proxy::start(dynamodb, true).await?;
+    let sdk = Endpoints {
+        dynamodb: proxy.endpoint(),
+        moto: moto.clone(),
     }
-    (rows, elapsed)
+    .sdk_config();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let writer = ReportWriter::new(aws_sdk_dynamodb::Client::new(&sdk), s3, table, bucket);
+    let started = Instant::now();
+    let (manifest, stats) = writer.run_with_stats(day, now).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let capacity = proxy.capacity();
+    let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+    let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
+    println!(
+        "{}",
+        serde_json::json!({
+            "seconds": seconds, "levels": manifest.levels, "rows": rows, "bytes": bytes,
+            "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
+            "rcu": capacity.read_total(), "reads": capacity.reads,
+            "peak_kib": peak_rss_kib(),
+        })
+    );
+    Ok(())
 }
 
-fn main() {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(n) = args
+    if let Some(i) = args.iter().position(|a| a == "--run") {
+        return run_report(&args[i + 1..]).await;
+    }
+    let levels: usize = args
         .iter()
         .position(|a| a == "--levels")
         .and_then(|i| args.get(i + 1))
-    {
-        let levels: usize = n.parse().expect("--levels N");
-        let (rows, secs) = run(levels);
-        println!("{levels} {rows} {secs} {}", peak_rss_kib());
-        return;
+        .map_or(Ok(100_000), |v| v.parse())?;
+
+    let emulators = Emulators::start()?;
+    let endpoints = emulators.endpoints();
+    let options = Options::new(
+        "reportbench",
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        JwtKey::random(),
+    );
+    let system = System::start(&endpoints, options).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let today = now.div_euclid(DAY);
+
+    let seeding = Instant::now();
+    let mut written = 0usize;
+    // A thousand levels at a time (about 31,000 items), four batches in flight.
+    for start in (0..levels).step_by(1000) {
+        let items: Vec<Item> = (start..(start + 1000).min(levels))
+            .flat_map(|i| level_and_ledger(i, today))
+            .collect();
+        written += items.len();
+        let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+        stream::iter(chunks)
+            .map(|c| system.put_all(c))
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
     }
-    println!("Snapshot aggregation in-process (one process per size; CSV + JSON Lines, snapshot + 28-day trends):\n");
-    println!("| stock levels | rows written | time | levels/s | rows/s | peak memory (VmHWM) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
-    for levels in [10_000, 100_000, 300_000] {
-        let out = std::process::Command::new(std::env::current_exe().expect("self"))
-            .args(["--levels", &levels.to_string()])
-            .output()
-            .expect("run the measurement");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<&str> = text.split_whitespace().collect();
-        let (rows, secs, kib): (f64, f64, f64) = (
-            f[1].parse().unwrap(),
-            f[2].parse().unwrap(),
-            f[3].parse().unwrap(),
-        );
-        println!(
-            "| {levels} | {rows:.0} | {secs:.2} s | {:.0} | {:.0} | {:.1} MiB |",
-            levels as f64 / secs,
-            rows / secs,
-            kib / 1024.0
+    let seeded = seeding.elapsed().as_secs_f64();
+    eprintln!("seeded {written} items in {seeded:.0} s");
+
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--run")
+        .args([
+            &emulators.dynamodb.endpoint(),
+            &endpoints.moto,
+            &system.table,
+            &system.bucket,
+            &(today - 1).to_string(),
+            &now.to_string(),
+        ])
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "report run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The last line is the child's figures (its log lines come before).
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("{}");
+    let r: serde_json::Value = serde_json::from_str(last)?;
+    println!(
+        "Daily report on DynamoDB Local: {levels} SKU-locations, {written} items in the table \
+         ({} ledger entries), seeded in {seeded:.0} s\n",
+        written - levels
+    );
+    println!("| levels | rows written | objects | bytes | levels from the ledger | run time | read units | peak memory (VmHWM) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {} | {:.1} MiB | {} | {:.1} s | {:.0} | {:.1} MiB |",
+        r["levels"],
+        r["rows"],
+        r["objects"],
+        r["bytes"].as_f64().unwrap_or(0.0) / 1048576.0,
+        r["from_ledger"],
+        r["seconds"].as_f64().unwrap_or(0.0),
+        r["rcu"].as_f64().unwrap_or(0.0),
+        r["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0
+    );
+    println!("\nread units by operation: {}", r["reads"]);
+    Ok(())
 }
