@@ -99,6 +99,17 @@ struct ShardDone {
     objects: Vec<ObjectEntry>,
 }
 
+/// The day's totals the summary shows.
+#[derive(Clone, Copy)]
+struct DayTotals<'a> {
+    levels: usize,
+    alerts: usize,
+    sold_per_day: &'a BTreeMap<i64, i64>,
+    inventory_value: &'a BTreeMap<String, String>,
+    by_kind: &'a BTreeMap<String, i64>,
+    by_severity: &'a BTreeMap<String, i64>,
+}
+
 /// What a run read and wrote, beyond the manifest (for tests and the benchmark).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RunStats {
@@ -214,12 +225,14 @@ impl ReportWriter {
         let summary = self
             .summary(
                 day,
-                levels,
-                alert_count,
-                &sold_per_day,
-                &inventory_value,
-                &by_kind,
-                &by_severity,
+                &DayTotals {
+                    levels,
+                    alerts: alert_count,
+                    sold_per_day: &sold_per_day,
+                    inventory_value: &inventory_value,
+                    by_kind: &by_kind,
+                    by_severity: &by_severity,
+                },
             )
             .await?;
 
@@ -491,16 +504,15 @@ impl ReportWriter {
     }
 
     /// The HTML summary, staged.
-    async fn summary(
-        &self,
-        day: i64,
-        levels: usize,
-        alerts: usize,
-        sold_per_day: &BTreeMap<i64, i64>,
-        inventory_value: &BTreeMap<String, String>,
-        by_kind: &BTreeMap<String, i64>,
-        by_severity: &BTreeMap<String, i64>,
-    ) -> Result<ObjectEntry, ReportError> {
+    async fn summary(&self, day: i64, t: &DayTotals<'_>) -> Result<ObjectEntry, ReportError> {
+        let DayTotals {
+            levels,
+            alerts,
+            sold_per_day,
+            inventory_value,
+            by_kind,
+            by_severity,
+        } = *t;
         let mut totals = vec![
             ("Stock levels".to_owned(), levels.to_string()),
             (

@@ -66,7 +66,7 @@ fn sold(i: usize, d: i64) -> i64 {
 fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     let (sku, location) = names(i);
     let first = today - LEDGER_DAYS;
-    let changed_after = i % 100 == 0;
+    let changed_after = i.is_multiple_of(100);
     let stocktake = i % 100 == 1;
     let last_day = if changed_after { today } else { today - 1 };
     // Stock starts at 500 and falls by each day's sale.
