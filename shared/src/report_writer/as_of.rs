@@ -65,6 +65,9 @@ pub(super) async fn level(
         .expression_attribute_values(":next", AttributeValue::S(reports::date_of_day(day + 1)))
         .expression_attribute_values(":l", AttributeValue::S(h.location.clone()))
         .scan_index_forward(false)
+        // The filter applies after the read, and a SKU's partition holds every location's
+        // entries: small pages read only as far back as the answer (the paginator goes on).
+        .limit(if series_from_ledger { 100 } else { 16 })
         .into_paginator()
         .items()
         .send();
