@@ -352,6 +352,19 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
         "staging is cleared after the commit"
     );
 
+    // A run cut off midway (its future dropped, as Lambda's timeout ends the process) shows
+    // nothing new either, and the next run commits the same bytes. (A whole run is over 500
+    // requests; 150 ms is a fraction of it.)
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(150),
+        app.reports.run(day, now),
+    )
+    .await;
+    assert!(cut.is_err(), "the run was cut off before it finished");
+    assert_eq!(day_objects(&app, &date).await, committed);
+    app.reports.run(day, now).await.unwrap();
+    assert_eq!(day_objects(&app, &date).await, committed);
+
     // A later run that fails leaves the committed day as it was.
     app.moto_proxy.inject(reject(30));
     assert!(app.reports.run(day, now).await.is_err());

@@ -115,7 +115,8 @@ struct DayTotals<'a> {
 pub struct RunStats {
     /// Shards read in this run (the others were done by an earlier, failed run).
     pub shards_read: usize,
-    /// Levels put back from their ledger (changed after the day).
+    /// Levels read from their ledger as well (changed after the day, or a stocktake or transfer
+    /// in the stock series window).
     pub levels_from_ledger: usize,
 }
 

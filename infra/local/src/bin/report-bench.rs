@@ -1,6 +1,7 @@
 //! The daily report at scale, on DynamoDB Local and moto's S3: 100,000 SKU-locations (25,000
 //! SKUs × 4 locations) with 30 days of counters, beside a ledger of 30 entries per level
-//! (3,000,000 items) that a table scan would have to read and the report must not. 1 % of the
+//! (3,000,000 items) that a table scan would have to read and the report must not, and the SKU
+//! items (half with a unit cost). 1 % of the
 //! levels changed after the report's day (their figures are put back from the ledger) and 1 % had
 //! a stocktake in the window (their stock series comes from the ledger).
 //!
@@ -132,6 +133,24 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
         level.insert("uncounted_day".into(), n(today - 5));
     }
     items.push(level);
+    // The SKU item, once per SKU: half the SKUs have a unit cost.
+    if i % LOCATIONS == 0 {
+        let mut item = Item::from([
+            ("pk".into(), s(keys::sku(&sku))),
+            ("sk".into(), s(keys::META)),
+            ("entity".into(), s("sku")),
+            ("sku".into(), s(sku.clone())),
+            ("name".into(), s(format!("Product {sku}"))),
+            ("attributes".into(), AttributeValue::M(HashMap::new())),
+            ("created_at".into(), s(at(first * DAY))),
+            ("updated_at".into(), s(at(first * DAY))),
+        ]);
+        if (i / LOCATIONS) % 2 == 0 {
+            item.insert("unit_cost".into(), s("4.25"));
+            item.insert("currency".into(), s("EUR"));
+        }
+        items.push(item);
+    }
     items
 }
 
@@ -174,7 +193,7 @@ async fn run_report(args: &[String]) -> anyhow::Result<()> {
             "seconds": seconds, "levels": manifest.levels, "rows": rows, "bytes": bytes,
             "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
             "rcu": capacity.read_total(), "reads": capacity.reads,
-            "peak_kib": peak_rss_kib(),
+            "peak_kib": peak_rss_kib(), "value": manifest.inventory_value,
         })
     );
     Ok(())
@@ -249,8 +268,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "Daily report on DynamoDB Local: {levels} SKU-locations, {written} items in the table \
          ({} ledger entries), seeded in {seeded:.0} s\n",
-        written - levels
+        written - levels - levels / LOCATIONS
     );
+    println!("inventory value: {}\n", r["value"]);
     println!("| levels | rows written | objects | bytes | levels from the ledger | run time | read units | peak memory (VmHWM) |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
