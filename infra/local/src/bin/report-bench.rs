@@ -134,7 +134,7 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     }
     items.push(level);
     // The SKU item, once per SKU: half the SKUs have a unit cost.
-    if i % LOCATIONS == 0 {
+    if i.is_multiple_of(LOCATIONS) {
         let mut item = Item::from([
             ("pk".into(), s(keys::sku(&sku))),
             ("sk".into(), s(keys::META)),
@@ -145,7 +145,7 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
             ("created_at".into(), s(at(first * DAY))),
             ("updated_at".into(), s(at(first * DAY))),
         ]);
-        if (i / LOCATIONS) % 2 == 0 {
+        if (i / LOCATIONS).is_multiple_of(2) {
             item.insert("unit_cost".into(), s("4.25"));
             item.insert("currency".into(), s("EUR"));
         }
