@@ -42,7 +42,7 @@ install_venv() {
   fi
 }
 
-install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator"
+install_venv .venv infra/requirements.txt "moto, cfn-lint, openapi-spec-validator, duckdb"
 install_venv .venv-scan infra/requirements-scan.txt "checkov"
 if [ "${1:-}" = "--deploy" ]; then
   install_venv .venv-lambda infra/requirements-deploy.txt "aws-sam-cli, cargo-lambda"
