@@ -297,6 +297,55 @@ async fn the_trend_shows_end_of_day_stock_through_a_stocktake_and_stays_put_when
 }
 
 #[tokio::test]
+async fn stock_on_hand_is_aged_first_in_first_out_from_its_receipts() {
+    let app = spawn_app().await;
+    let line = |q: i64| json!({ "sku": "OLD", "location": "WH1", "quantity": q });
+    app.create_location("WH1").await;
+    app.create_sku("OLD").await;
+    // Receipts 200, 100, 40 and 0 days back, 10, 10, 10 and 5 units; 4 sold 3 days back.
+    for (back, key, units) in [(200, "p1", 10), (100, "p2", 10), (40, "p3", 10)] {
+        app.advance_clock(-back * DAY);
+        movement(&app, "/v1/receipts", Role::Ops, key, line(units)).await;
+        app.advance_clock(back * DAY);
+    }
+    app.advance_clock(-3 * DAY);
+    movement(&app, "/v1/sales", Role::Storefront, "s1", line(4)).await;
+    app.advance_clock(3 * DAY);
+    movement(&app, "/v1/receipts", Role::Ops, "p4", line(5)).await;
+    // A second SKU whose stock came from a count, not a receipt: its age is unknown.
+    app.create_sku("COUNTED").await;
+    app.stocked("COUNTED", "WH1", 3).await;
+    movement(
+        &app,
+        "/v1/adjustments",
+        Role::Ops,
+        "c1",
+        json!({ "sku": "COUNTED", "location": "WH1", "counted": 8, "reason": "found" }),
+    )
+    .await;
+    app.process_stream().await;
+
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.unwrap();
+    let old = &rows_of(&app, &manifest, "reports/snapshot/", "OLD").await[0];
+    assert_eq!(old["on_hand"], "31");
+    // First in, first out: the 4 sold came out of the oldest units.
+    let ages = |r: &serde_json::Map<String, Value>| {
+        [
+            "age_0_30_days",
+            "age_31_90_days",
+            "age_91_180_days",
+            "age_over_180_days",
+            "age_unknown",
+        ]
+        .map(|k| r[k].as_str().unwrap().parse::<i64>().unwrap())
+    };
+    assert_eq!(ages(old), [5, 10, 10, 6, 0]);
+    let counted = &rows_of(&app, &manifest, "reports/snapshot/", "COUNTED").await[0];
+    assert_eq!(ages(counted), [3, 0, 0, 0, 5]);
+}
+
+#[tokio::test]
 async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what_is_left() {
     let app = spawn_app().await;
     for sku in ["A", "B", "C", "D"] {

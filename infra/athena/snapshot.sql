@@ -25,7 +25,12 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
   on_hand_change_7d string,
   unit_cost string,
   currency string,
-  inventory_value string
+  inventory_value string,
+  age_0_30_days string,
+  age_31_90_days string,
+  age_91_180_days string,
+  age_over_180_days string,
+  age_unknown string
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'

@@ -7,7 +7,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
   days_since_last_sale bigint, days_since_last_receipt bigint,
   sold_30d bigint, avg_on_hand_30d double, turnover_30d double,
   sell_through_30d_pct double, sales_change_7d_pct double, on_hand_change_7d bigint,
-  unit_cost double, currency string, inventory_value double
+  unit_cost double, currency string, inventory_value double,
+  age_0_30_days bigint, age_31_90_days bigint, age_91_180_days bigint, age_over_180_days bigint,
+  age_unknown bigint
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

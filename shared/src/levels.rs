@@ -140,6 +140,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         uncounted_day: i.uncounted_day,
         on_hand_by_day: BTreeMap::new(),
         cost: None,
+        age: Default::default(),
     };
     let snapshot = LevelSnapshot {
         sku: i.sku,

@@ -62,6 +62,42 @@ pub struct LevelHistory {
     pub on_hand_by_day: BTreeMap<i64, i64>,
     /// The SKU's unit cost, when it has one.
     pub cost: Option<crate::domain::UnitCost>,
+    /// The units on hand by age (filled by the report writer).
+    pub age: StockAge,
+}
+
+/// The units on hand by how long ago they were received, first in first out: the units left are
+/// the ones received last. Units beyond every receipt on record (opening stock, a count that
+/// found more) are of unknown age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StockAge {
+    pub days_0_30: i64,
+    pub days_31_90: i64,
+    pub days_91_180: i64,
+    pub days_over_180: i64,
+    pub unknown: i64,
+}
+
+/// Ages `on_hand` units on `day` against `receipts` (day received, units), newest first.
+pub fn fifo_age(on_hand: i64, receipts: &[(i64, i64)], day: i64) -> StockAge {
+    let mut age = StockAge::default();
+    let mut left = on_hand.max(0);
+    for &(received, units) in receipts {
+        if left == 0 {
+            break;
+        }
+        let take = units.max(0).min(left);
+        left -= take;
+        let bucket = match day - received {
+            ..=30 => &mut age.days_0_30,
+            31..=90 => &mut age.days_31_90,
+            91..=180 => &mut age.days_91_180,
+            _ => &mut age.days_over_180,
+        };
+        *bucket += take;
+    }
+    age.unknown = left;
+    age
 }
 
 /// Days of the end-of-day stock series: turnover's window (the trend shows the last 28).
@@ -124,6 +160,13 @@ pub struct SnapshotRow {
     pub currency: Option<String>,
     /// on_hand × unit_cost, at cost, in `currency`.
     pub inventory_value: Option<serde_json::Number>,
+    /// Units on hand received 0–30, 31–90, 91–180 and over 180 days before the day, first in
+    /// first out, and units older than every receipt on record.
+    pub age_0_30_days: i64,
+    pub age_31_90_days: i64,
+    pub age_91_180_days: i64,
+    pub age_over_180_days: i64,
+    pub age_unknown: i64,
 }
 
 pub const SNAPSHOT_COLUMNS: &[&str] = &[
@@ -151,6 +194,11 @@ pub const SNAPSHOT_COLUMNS: &[&str] = &[
     "unit_cost",
     "currency",
     "inventory_value",
+    "age_0_30_days",
+    "age_31_90_days",
+    "age_91_180_days",
+    "age_over_180_days",
+    "age_unknown",
 ];
 
 fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
@@ -211,6 +259,11 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
             .cost
             .as_ref()
             .and_then(|c| c.value_of(end_on_hand).parse::<serde_json::Number>().ok()),
+        age_0_30_days: level.age.days_0_30,
+        age_31_90_days: level.age.days_31_90,
+        age_91_180_days: level.age.days_91_180,
+        age_over_180_days: level.age.days_over_180,
+        age_unknown: level.age.unknown,
     }
 }
 
@@ -445,6 +498,7 @@ mod tests {
             uncounted_day: None,
             on_hand_by_day: BTreeMap::new(),
             cost: None,
+            age: StockAge::default(),
         }
     }
 
@@ -521,6 +575,37 @@ mod tests {
         assert_eq!(row.sell_through_30d_pct, Some(68.1)); // 64 / (64 + 30)
         assert_eq!(row.sales_change_7d_pct, Some(-72.0)); // 14 in days 94-100 against 50
         assert_eq!(row.on_hand_change_7d, 30 - 23);
+    }
+
+    #[test]
+    fn stock_is_aged_first_in_first_out() {
+        // 50 on hand on day 200: the newest receipts hold them.
+        let receipts = [(195, 10), (150, 15), (100, 20), (10, 100)];
+        assert_eq!(
+            fifo_age(50, &receipts, 200),
+            StockAge {
+                days_0_30: 10,
+                days_31_90: 15,
+                days_91_180: 20,
+                days_over_180: 5,
+                unknown: 0
+            }
+        );
+        assert_eq!(
+            fifo_age(8, &receipts, 200),
+            StockAge {
+                days_0_30: 8,
+                ..StockAge::default()
+            }
+        );
+        // More on hand than ever received: the rest is of unknown age.
+        assert_eq!(fifo_age(150, &receipts, 200).unknown, 5);
+        assert_eq!(fifo_age(0, &receipts, 200), StockAge::default());
+        // Boundaries: 30 days is still 0-30, 31 is not; 180 is 91-180, 181 is over.
+        assert_eq!(fifo_age(1, &[(170, 1)], 200).days_0_30, 1);
+        assert_eq!(fifo_age(1, &[(169, 1)], 200).days_31_90, 1);
+        assert_eq!(fifo_age(1, &[(20, 1)], 200).days_91_180, 1);
+        assert_eq!(fifo_age(1, &[(19, 1)], 200).days_over_180, 1);
     }
 
     #[test]

@@ -67,6 +67,17 @@ pub mod keys {
     pub fn level_shard_name(shard: u32) -> String {
         format!("LEVELS#{shard:02}")
     }
+
+    /// The sparse index of receipts (`receipts`): a receipt's or a transfer's arrival ledger
+    /// entry carries `rcpt_pk` = `RCPT#<sku>#<location>` and `rcpt_sk` = its time, so the daily
+    /// report reads a level's receipts newest first (stock age, first in first out) without the
+    /// rest of its SKU's ledger. Sales write nothing to it.
+    pub const RECEIPT_INDEX: &str = "receipts";
+    pub const RECEIPT_PARTITION_ATTRIBUTE: &str = "rcpt_pk";
+    pub const RECEIPT_SORT_ATTRIBUTE: &str = "rcpt_sk";
+    pub fn receipts(sku: &str, location: &str) -> String {
+        format!("RCPT#{sku}#{location}")
+    }
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";
 

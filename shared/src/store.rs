@@ -813,6 +813,18 @@ pub fn ledger_entry(
     entry.insert("sk".into(), s(keys::ledger_sort(at, movement_id, number)));
     entry.insert("entity".into(), s(entity::LEDGER_ENTRY));
     entry.insert("movement".into(), s(line_ref));
+    // Stock that arrived: listed in the receipts index, for its age.
+    let arrived = matches!(get_s(line, "kind"), Some("receipt" | "transfer_in"));
+    if let (true, Some(location)) = (arrived, get_s(line, "location")) {
+        entry.insert(
+            keys::RECEIPT_PARTITION_ATTRIBUTE.into(),
+            s(keys::receipts(sku, location)),
+        );
+        entry.insert(
+            keys::RECEIPT_SORT_ATTRIBUTE.into(),
+            s(keys::ledger_sort(at, movement_id, number)),
+        );
+    }
     let q = |x: &Quantities| {
         AttributeValue::M(HashMap::from([
             ("on_hand".into(), n(x.on_hand)),

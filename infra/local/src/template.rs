@@ -217,6 +217,16 @@ impl Template {
                                 &g["Projection"],
                                 "ProjectionType",
                             )?))
+                            .set_non_key_attributes(
+                                g["Projection"]["NonKeyAttributes"]
+                                    .as_sequence()
+                                    .map(|names| {
+                                        names
+                                            .iter()
+                                            .filter_map(|n| n.as_str().map(str::to_owned))
+                                            .collect()
+                                    }),
+                            )
                             .build(),
                     )
                     .build()?,

@@ -163,3 +163,61 @@ pub(super) fn alert(mut a: AlertItem, day: i64) -> AlertItem {
     .to_owned();
     a
 }
+
+/// The level's units on hand at the end of `day` by age, first in first out. The daily counters
+/// answer when the last 29 days' receipts cover the stock (all of it is then 0–30 days old);
+/// otherwise the level's receipts are read from the receipts index, newest first, up to the day,
+/// until they cover it.
+pub(super) async fn age(
+    client: &Client,
+    table: &str,
+    h: &LevelHistory,
+    day: i64,
+) -> Result<reports::StockAge, StoreError> {
+    let on_hand = h.quantities.on_hand;
+    if on_hand <= 0 {
+        return Ok(reports::StockAge::default());
+    }
+    let recent: i64 = h.received.range(day - 28..=day).map(|(_, v)| v).sum();
+    if recent >= on_hand {
+        return Ok(reports::StockAge {
+            days_0_30: on_hand,
+            ..Default::default()
+        });
+    }
+    let mut receipts = Vec::new();
+    let mut covered = 0;
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .index_name(keys::RECEIPT_INDEX)
+        .key_condition_expression("#p = :p AND #s < :next")
+        .expression_attribute_names("#p", keys::RECEIPT_PARTITION_ATTRIBUTE)
+        .expression_attribute_names("#s", keys::RECEIPT_SORT_ATTRIBUTE)
+        .expression_attribute_values(":p", AttributeValue::S(keys::receipts(&h.sku, &h.location)))
+        .expression_attribute_values(":next", AttributeValue::S(reports::date_of_day(day + 1)))
+        .scan_index_forward(false)
+        .limit(25)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(StoreError::from_sdk)?;
+        let at = match item.get(keys::RECEIPT_SORT_ATTRIBUTE) {
+            Some(AttributeValue::S(sk)) => unix(sk.split('#').next()),
+            _ => None,
+        };
+        let units = match item.get("quantity") {
+            Some(AttributeValue::N(q)) => q.parse::<i64>().ok(),
+            _ => None,
+        };
+        if let (Some(at), Some(units)) = (at, units) {
+            receipts.push((at.div_euclid(SECONDS_PER_DAY), units));
+            covered += units;
+            if covered >= on_hand {
+                break;
+            }
+        }
+    }
+    Ok(reports::fifo_age(on_hand, &receipts, day))
+}

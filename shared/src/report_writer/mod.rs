@@ -378,6 +378,7 @@ impl ReportWriter {
                         .is_some_and(|d| d > day - SERIES_DAYS));
             if let Some(mut h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
                 h.cost = costs.get(&h.sku).cloned();
+                h.age = as_of::age(&self.dynamodb, &self.table, &h, day).await?;
                 out.push((h, from_ledger));
             }
         }
