@@ -1,5 +1,6 @@
 //! The daily report at scale, on DynamoDB Local and moto's S3: 100,000 SKU-locations (25,000
-//! SKUs × 4 locations) with 30 days of counters, beside a ledger of 30 entries per level
+//! SKUs × 4 locations) with 30 days of counters, beside a ledger of 31 entries per level (an
+//! opening receipt, in the receipts index, and a sale a day)
 //! (3,000,000 items) that a table scan would have to read and the report must not, and the SKU
 //! items (half with a unit cost). 1 % of the
 //! levels changed after the report's day (their figures are put back from the ledger) and 1 % had
@@ -74,6 +75,34 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     let mut on_hand = 500;
     let mut items = Vec::with_capacity(LEDGER_DAYS as usize + 2);
     let mut sold_d = vec![0; DAYS as usize];
+    // The opening receipt of 500 units (in the receipts index, as the stream writes it).
+    let opening = format!("mv_{i:07}_open");
+    let opened_at = at(first * DAY);
+    items.push(Item::from([
+        ("pk".into(), s(keys::ledger(&sku))),
+        ("sk".into(), s(keys::ledger_sort(&opened_at, &opening, 0))),
+        (
+            keys::RECEIPT_PARTITION_ATTRIBUTE.into(),
+            s(keys::receipts(&sku, &location)),
+        ),
+        (
+            keys::RECEIPT_SORT_ATTRIBUTE.into(),
+            s(keys::ledger_sort(&opened_at, &opening, 0)),
+        ),
+        ("entity".into(), s("ledger_entry")),
+        ("movement_id".into(), s(opening.clone())),
+        ("movement".into(), s(format!("MOV#{opening}|LINE#00"))),
+        ("kind".into(), s("receipt")),
+        ("sku".into(), s(sku.clone())),
+        ("location".into(), s(location.clone())),
+        ("quantity".into(), n(500)),
+        ("actor".into(), s("ops-bench")),
+        ("at".into(), s(opened_at.clone())),
+        ("d_on_hand".into(), n(500)),
+        ("d_available".into(), n(500)),
+        ("d_in_transit".into(), n(0)),
+        ("after".into(), quantities(500)),
+    ]));
     for d in first..=last_day {
         let q = sold(i, d).max(1);
         let t = d * DAY + 3600 * 9 + (i % 3600) as i64;
