@@ -343,6 +343,23 @@ async fn stock_on_hand_is_aged_first_in_first_out_from_its_receipts() {
     assert_eq!(ages(old), [5, 10, 10, 6, 0]);
     let counted = &rows_of(&app, &manifest, "reports/snapshot/", "COUNTED").await[0];
     assert_eq!(ages(counted), [3, 0, 0, 0, 5]);
+    // The summary totals them, with turnover and sell-through over every level.
+    let summary = manifest
+        .objects
+        .iter()
+        .find(|o| o.key.starts_with("reports/summary/"))
+        .unwrap();
+    let html = String::from_utf8(app.object(&summary.key).await).unwrap();
+    for row in [
+        "<th scope=\"row\">Units on hand</th><td>39</td>",
+        "<th scope=\"row\">Units on hand received 0-30 days ago</th><td>8</td>",
+        "<th scope=\"row\">Units on hand received over 180 days ago</th><td>6</td>",
+        "<th scope=\"row\">Units on hand of unknown age</th><td>5</td>",
+        "<th scope=\"row\">Sell-through, 30 days</th><td>9.3 %</td>",
+    ] {
+        assert!(html.contains(row), "{row} in {html}");
+    }
+    assert!(html.contains("Turnover, 30 days"), "{html}");
 }
 
 #[tokio::test]

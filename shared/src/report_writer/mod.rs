@@ -96,7 +96,32 @@ struct ShardDone {
     /// Inventory value at cost per currency, in ten-thousandths (as text: exact).
     #[serde(default)]
     value_by_currency: BTreeMap<String, String>,
+    /// Stock totals over the shard's levels (for the summary's turnover, sell-through and age).
+    #[serde(default)]
+    stock: StockTotals,
     objects: Vec<ObjectEntry>,
+}
+
+/// Stock totals the summary shows, summed exactly (integers) over levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct StockTotals {
+    on_hand: i64,
+    sold_30d: i64,
+    /// End-of-day on_hand summed over the 30 days (units × days).
+    unit_days_30d: i64,
+    /// Units by age: 0–30, 31–90, 91–180, >180 days, unknown.
+    age: [i64; 5],
+}
+
+impl StockTotals {
+    fn add(&mut self, o: &StockTotals) {
+        self.on_hand += o.on_hand;
+        self.sold_30d += o.sold_30d;
+        self.unit_days_30d += o.unit_days_30d;
+        for (a, b) in self.age.iter_mut().zip(o.age) {
+            *a += b;
+        }
+    }
 }
 
 /// The day's totals the summary shows.
@@ -106,6 +131,7 @@ struct DayTotals<'a> {
     alerts: usize,
     sold_per_day: &'a BTreeMap<i64, i64>,
     inventory_value: &'a BTreeMap<String, String>,
+    stock: StockTotals,
     by_kind: &'a BTreeMap<String, i64>,
     by_severity: &'a BTreeMap<String, i64>,
 }
@@ -219,6 +245,10 @@ impl ReportWriter {
                     v.parse::<i128>().unwrap_or(0);
             }
         }
+        let mut stock = StockTotals::default();
+        for d in done.values() {
+            stock.add(&d.stock);
+        }
         let inventory_value: BTreeMap<String, String> = value_by_currency
             .into_iter()
             .map(|(c, v)| (c, crate::domain::UnitCost::format_ten_thousandths(v)))
@@ -231,6 +261,7 @@ impl ReportWriter {
                     alerts: alert_count,
                     sold_per_day: &sold_per_day,
                     inventory_value: &inventory_value,
+                    stock,
                     by_kind: &by_kind,
                     by_severity: &by_severity,
                 },
@@ -314,6 +345,23 @@ impl ReportWriter {
             for (h, changed) in batch {
                 from_ledger += usize::from(changed);
                 marker.levels += 1;
+                let series: i64 = h.on_hand_by_day.values().sum();
+                marker.stock.add(&StockTotals {
+                    on_hand: h.quantities.on_hand,
+                    sold_30d: h
+                        .sold
+                        .range(day - SERIES_DAYS + 1..=day)
+                        .map(|(_, v)| v)
+                        .sum(),
+                    unit_days_30d: series,
+                    age: [
+                        h.age.days_0_30,
+                        h.age.days_31_90,
+                        h.age.days_91_180,
+                        h.age.days_over_180,
+                        h.age.unknown,
+                    ],
+                });
                 if let Some(cost) = &h.cost {
                     *values.entry(cost.currency.clone()).or_default() +=
                         i128::from(h.quantities.on_hand) * i128::from(cost.ten_thousandths);
@@ -512,6 +560,7 @@ impl ReportWriter {
             alerts,
             sold_per_day,
             inventory_value,
+            stock,
             by_kind,
             by_severity,
         } = *t;
@@ -523,6 +572,36 @@ impl ReportWriter {
             ),
             ("Alerts fired".to_owned(), alerts.to_string()),
         ];
+        totals.push(("Units on hand".to_owned(), stock.on_hand.to_string()));
+        // Over every level: units sold ÷ average units on hand, and sold ÷ (sold + on hand).
+        let avg_on_hand = stock.unit_days_30d as f64 / SERIES_DAYS as f64;
+        if avg_on_hand > 0.0 {
+            totals.push((
+                "Turnover, 30 days".to_owned(),
+                format!("{:.3}", stock.sold_30d as f64 / avg_on_hand),
+            ));
+        }
+        if stock.sold_30d + stock.on_hand > 0 {
+            totals.push((
+                "Sell-through, 30 days".to_owned(),
+                format!(
+                    "{:.1} %",
+                    100.0 * stock.sold_30d as f64 / (stock.sold_30d + stock.on_hand) as f64
+                ),
+            ));
+        }
+        for (label, units) in [
+            "Units on hand received 0-30 days ago",
+            "Units on hand received 31-90 days ago",
+            "Units on hand received 91-180 days ago",
+            "Units on hand received over 180 days ago",
+            "Units on hand of unknown age",
+        ]
+        .into_iter()
+        .zip(stock.age)
+        {
+            totals.push((label.to_owned(), units.to_string()));
+        }
         for (currency, value) in inventory_value {
             totals.push((
                 format!("Inventory value at cost ({currency})"),
