@@ -532,6 +532,8 @@ function skuEditor({ sku = null, onSaved }) {
     sku ? null : field("SKU id", h("input", { name: "sku", required: true, maxlength: 64, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}", autocomplete: "off" }), "Letters, digits, . _ - (up to 64)"),
     field("SKU name", h("input", { name: "name", required: true, maxlength: 256, value: sku?.name ?? "" })),
     field("Attributes", h("textarea", { name: "attributes", rows: 3, value: attrs }), "One name=value per line, e.g. brand=Acme"),
+    field("Unit cost", h("input", { name: "unit_cost", inputmode: "decimal", pattern: "\\d{1,10}(\\.\\d{1,4})?", value: sku?.unit_cost ?? "", autocomplete: "off" }), "What one unit cost (up to 4 decimals), for the report's inventory value; empty for none"),
+    field("Currency", h("input", { name: "currency", maxlength: 3, pattern: "[A-Z]{3}", value: sku?.currency ?? "", autocomplete: "off" }), "ISO 4217, e.g. EUR; with the unit cost"),
     h("button", { type: "submit" }, sku ? "Save SKU" : "Create SKU"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -554,7 +556,12 @@ function skuEditor({ sku = null, onSaved }) {
           return;
         }
       }
-      await api("PUT", `/v1/skus/${encodeURIComponent(id)}`, { body: { name: v.name, attributes } });
+      // A PUT replaces the SKU: the cost goes with it, so the form always sends what it shows.
+      const body = { name: v.name, attributes };
+      const cost = (v.unit_cost ?? "").trim(), currency = (v.currency ?? "").trim();
+      if (cost !== "") body.unit_cost = Number(cost);
+      if (currency !== "") body.currency = currency;
+      await api("PUT", `/v1/skus/${encodeURIComponent(id)}`, { body });
       flash(sku ? `SKU ${id} saved.` : `SKU ${id} created.`);
       onSaved(id);
     } catch (e) {

@@ -445,11 +445,18 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
         assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
     }
     let writer = start(&system, "ReportWriterFunction", "report-writer", &[], &[]).await;
-    let Outcome::Response(manifest) = writer.invoke(&fixture("eventbridge-scheduled.json")).await
-    else {
-        panic!("the report writer failed");
+    // Scheduled at 00:15 tomorrow: the report of today, the day the stock came in (a day only
+    // holds the levels that existed at its end, and only the last days can be written).
+    let now = time::OffsetDateTime::now_utc();
+    let today = shared::reports::date_of_day(now.unix_timestamp().div_euclid(86_400));
+    let tomorrow = shared::reports::date_of_day(now.unix_timestamp().div_euclid(86_400) + 1);
+    let mut event = fixture("eventbridge-scheduled.json");
+    event["time"] = serde_json::json!(format!("{tomorrow}T00:15:00Z"));
+    let manifest = match writer.invoke(&event).await {
+        Outcome::Response(manifest) => manifest,
+        Outcome::Error(e) => panic!("the report writer failed: {e}"),
     };
-    assert_eq!(manifest["dt"], "2026-11-27", "{manifest}");
+    assert_eq!(manifest["dt"], today.as_str(), "{manifest}");
     assert_eq!(manifest["levels"], 1);
     let written = writer.metric("ReportWritten");
     assert_eq!(written.len(), 1);
@@ -462,8 +469,20 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
             .sum();
         Some(rows as f64)
     });
-    let key = manifest["objects"][0]["key"].as_str().unwrap();
-    assert_eq!(key, "reports/snapshot/dt=2026-11-27/part-00000.csv");
+    // The level's snapshot part is its level-index shard's.
+    let shard = shared::schema::keys::level_shard("CAP", "WH1");
+    let key = format!(
+        "reports/snapshot/dt={today}/part-000{}.csv",
+        shard.trim_start_matches("LEVELS#")
+    );
+    assert!(
+        manifest["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["key"] == key.as_str()),
+        "{manifest}"
+    );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&system.sdk)
             .force_path_style(true)
@@ -472,12 +491,15 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
     let object = s3
         .get_object()
         .bucket(&system.bucket)
-        .key(key)
+        .key(&key)
         .send()
         .await
         .unwrap();
     let body = object.body.collect().await.unwrap().into_bytes();
     let text = String::from_utf8(body.to_vec()).unwrap();
-    assert!(text.starts_with("dt,sku,location,"), "{text}");
-    assert!(text.contains("2026-11-27,CAP,WH1,10,0,0,10,"), "{text}");
+    assert!(text.starts_with("day,sku,location,"), "{text}");
+    assert!(
+        text.contains(&format!("{today},CAP,WH1,10,0,0,10,")),
+        "{text}"
+    );
 }

@@ -104,11 +104,13 @@ export function dailyFromLedger(entries, days) {
 export function dailyFromTrends(rows) {
   const byDay = new Map();
   for (const r of rows) {
-    const d = byDay.get(r.day) ?? { sold: 0, received: 0, refunded: 0 };
+    // Reports written before the row's day was `day` named it `dt`.
+    const day = r.day ?? r.dt;
+    const d = byDay.get(day) ?? { sold: 0, received: 0, refunded: 0 };
     d.sold += r.sold;
     d.received += r.received;
     d.refunded += r.refunded;
-    byDay.set(r.day, d);
+    byDay.set(day, d);
   }
   const labels = [...byDay.keys()].sort();
   return {
@@ -140,7 +142,10 @@ export function stockFromLedger(entries, days, current) {
 /** End-of-day on_hand per day from trend rows ({day, on_hand}), summed over levels. */
 export function stockFromTrends(rows) {
   const byDay = new Map();
-  for (const r of rows) byDay.set(r.day, (byDay.get(r.day) ?? 0) + (r.on_hand ?? 0));
+  for (const r of rows) {
+    const day = r.day ?? r.dt;
+    byDay.set(day, (byDay.get(day) ?? 0) + (r.on_hand ?? 0));
+  }
   const labels = [...byDay.keys()].sort();
   return { labels, values: labels.map((l) => byDay.get(l)) };
 }
@@ -152,6 +157,8 @@ export function stockFromTrends(rows) {
 export function projectStockOut(available, perDay, lastDay) {
   if (!(perDay > 0)) return null;
   const days = Math.max(0, available) / perDay;
+  // Beyond ten years is no stock-out to plan for (and past what a date can hold).
+  if (!(days <= 3650)) return null;
   const t = Date.parse(`${lastDay}T00:00:00Z`) + Math.floor(days) * 86_400_000;
   return { days: Math.round(days * 10) / 10, date: new Date(t).toISOString().slice(0, 10) };
 }

@@ -117,6 +117,8 @@ pub struct DecodedLevel {
     pub history: LevelHistory,
     pub snapshot: LevelSnapshot,
     pub created_at: i64,
+    /// `created_at` as the item writes it (the time of the movement that created the level).
+    pub created_at_text: String,
     pub updated_at: i64,
 }
 
@@ -157,6 +159,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         history,
         snapshot,
         created_at: created_at.unwrap_or(0),
+        created_at_text: i.created_at.clone(),
         updated_at: unix(Some(&i.updated_at)).unwrap_or(i64::MAX),
     })
 }

@@ -131,6 +131,7 @@ test("the stock line is put back from the ledger or the trend rows, and stock-ou
   assert.deepEqual(projectStockOut(20, 4, "2026-11-28"), { days: 5, date: "2026-12-03" });
   assert.deepEqual(projectStockOut(7, 2, "2026-11-28"), { days: 3.5, date: "2026-12-01" });
   assert.equal(projectStockOut(20, 0, "2026-11-28"), null);
+  assert.equal(projectStockOut(1e12, 1e-3, "2026-11-28"), null, "no date beyond ten years");
 });
 
 test("the form refuses exactly what the API refuses (cases shared with tests/contract.rs)", async () => {

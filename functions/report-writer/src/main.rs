@@ -39,6 +39,12 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = clock.now();
         let day = requested_day(&event.payload, now)?;
+        if day > ReportWriter::day_of(now) {
+            return Err(Error::from(format!(
+                "{} has not begun: a day is written once it has",
+                shared::reports::date_of_day(day)
+            )));
+        }
         let manifest = writer.run(day, now).await?;
         Ok::<Value, Error>(json!(manifest))
     }))

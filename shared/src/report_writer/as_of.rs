@@ -55,13 +55,15 @@ pub(super) async fn level(
     // The on_hand before the oldest entry of each day of the window: the previous day's end.
     let mut opening: BTreeMap<i64, i64> = BTreeMap::new();
     // Entries sort by time first; every entry of a later day sorts after the next day's date.
+    // No entry of the level is older than the level: the walk stops there at the latest.
     let mut pages = client
         .query()
         .table_name(table)
-        .key_condition_expression("pk = :p AND sk < :next")
+        .key_condition_expression("pk = :p AND sk BETWEEN :from AND :next")
         .filter_expression("#l = :l")
         .expression_attribute_names("#l", "location")
         .expression_attribute_values(":p", AttributeValue::S(keys::ledger(&h.sku)))
+        .expression_attribute_values(":from", AttributeValue::S(level.created_at_text))
         .expression_attribute_values(":next", AttributeValue::S(reports::date_of_day(day + 1)))
         .expression_attribute_values(":l", AttributeValue::S(h.location.clone()))
         .scan_index_forward(false)
@@ -80,18 +82,28 @@ pub(super) async fn level(
                 continue;
             }
         };
-        let at = unix(Some(&entry.at));
-        let entry_day = at.map_or(i64::MIN, |t| t.div_euclid(SECONDS_PER_DAY));
+        let Some(at) = unix(Some(&entry.at)) else {
+            tracing::error!(sku = %h.sku, at = %entry.at, "report: ledger entry time unreadable, skipped");
+            continue;
+        };
+        let entry_day = at.div_euclid(SECONDS_PER_DAY);
         if need_quantities && entry.after.is_some() {
             quantities = entry.after;
             need_quantities = false;
         }
         if need_sale && entry.kind == MovementKind::Sale {
-            h.last_sale_at = at;
+            h.last_sale_at = Some(at);
             need_sale = false;
         }
-        if need_receipt && entry.kind == MovementKind::Receipt {
-            h.last_receipt_at = at;
+        // The same rule as the level's `last_receipt_at`: stock that arrived from outside
+        // in-transit (a receipt) or from another location (a transfer's arrival).
+        let arrival = match entry.kind {
+            MovementKind::Receipt => entry.d_in_transit.unwrap_or(0) == 0,
+            MovementKind::TransferIn => true,
+            _ => false,
+        };
+        if need_receipt && arrival {
+            h.last_receipt_at = Some(at);
             need_receipt = false;
         }
         if series_from_ledger && entry_day >= window_start {

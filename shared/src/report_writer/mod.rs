@@ -192,9 +192,15 @@ impl ReportWriter {
         let staging = reports::staging_prefix(day);
         let mut stats = RunStats::default();
 
-        // The shards an earlier run of this day finished are not read again.
+        // The shards an earlier run of this day finished are not read again, once the day is
+        // over: a day still going on (the local stack writes today's) may have changed since.
         let mut done: BTreeMap<u32, ShardDone> = BTreeMap::new();
-        for key in objects::list(b, &format!("{staging}done/")).await? {
+        let resumable = if day < Self::day_of(now) {
+            objects::list(b, &format!("{staging}done/")).await?
+        } else {
+            Vec::new()
+        };
+        for key in resumable {
             if let Some(bytes) = objects::get(b, &key).await? {
                 match serde_json::from_slice::<ShardDone>(&bytes) {
                     Ok(d) => {
@@ -294,14 +300,17 @@ impl ReportWriter {
             body,
         )
         .await?;
-        // Staging is only a resume point now; what a failed clean-up leaves expires.
-        match objects::list(b, &staging).await {
-            Ok(keys) => {
-                if let Err(e) = objects::delete(b, &keys).await {
-                    tracing::warn!(error = %e, "report: staging left behind");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "report: staging left behind"),
+        // Staging is only a resume point now. The markers go first, in a request of their own,
+        // so a clean-up that fails halfway never leaves a marker without its parts (a later run
+        // would trust it); what a failed clean-up leaves expires.
+        let cleared = async {
+            let markers = objects::list(b, &format!("{staging}done/")).await?;
+            objects::delete(b, &markers).await?;
+            let parts = objects::list(b, &staging).await?;
+            objects::delete(b, &parts).await
+        };
+        if let Err(e) = cleared.await {
+            tracing::warn!(error = %e, "report: staging left behind");
         }
 
         let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
