@@ -20,14 +20,14 @@ use crate::{
     store::StoreError,
 };
 
-/// The level as it was at the end of `day`, with its end-of-day on_hand series, or `None` when
-/// it did not exist yet.
+/// The level as it was at the end of `day`, with its end-of-day on_hand series and whether its
+/// ledger was read for it, or `None` when it did not exist yet.
 pub(super) async fn level(
     client: &Client,
     table: &str,
     level: DecodedLevel,
     day: i64,
-) -> Result<Option<LevelHistory>, StoreError> {
+) -> Result<Option<(LevelHistory, bool)>, StoreError> {
     let end = (day + 1) * SECONDS_PER_DAY;
     if level.created_at >= end {
         return Ok(None);
@@ -40,7 +40,7 @@ pub(super) async fn level(
     let series_from_ledger = h.uncounted_day.is_some_and(|d| d >= window_start);
     if !changed && !series_from_ledger {
         h.on_hand_by_day = reports::on_hand_series_from_counters(&h, day);
-        return Ok(Some(h));
+        return Ok(Some((h, false)));
     }
     let mut need_quantities = changed;
     let mut need_sale = changed && h.last_sale_at.is_some_and(|t| t >= end);
@@ -148,7 +148,7 @@ pub(super) async fn level(
     } else {
         reports::on_hand_series_from_counters(&h, day)
     };
-    Ok(Some(h))
+    Ok(Some((h, true)))
 }
 
 /// An alert of `day` as it stood at the end of the day.

@@ -414,7 +414,6 @@ impl ReportWriter {
         let mut by_key: HashMap<(String, String), Item> =
             items.into_iter().map(|i| (key_of(&i), i)).collect();
         let costs = self.costs(&order).await?;
-        let end = (day + 1) * SECONDS_PER_DAY;
         let mut out = Vec::with_capacity(order.len());
         for key in order {
             let Some(item) = by_key.remove(&key) else {
@@ -427,13 +426,9 @@ impl ReportWriter {
                     continue;
                 }
             };
-            let from_ledger = level.created_at < end
-                && (level.updated_at >= end
-                    || level
-                        .history
-                        .uncounted_day
-                        .is_some_and(|d| d > day - SERIES_DAYS));
-            if let Some(mut h) = as_of::level(&self.dynamodb, &self.table, level, day).await? {
+            if let Some((mut h, from_ledger)) =
+                as_of::level(&self.dynamodb, &self.table, level, day).await?
+            {
                 h.cost = costs.get(&h.sku).cloned();
                 h.age = as_of::age(&self.dynamodb, &self.table, &h, day).await?;
                 out.push((h, from_ledger));
