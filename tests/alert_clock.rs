@@ -420,3 +420,260 @@ async fn the_sweep_sees_every_level_once_an_hour_and_a_broken_level_blocks_none(
     assert_eq!(fired, skus);
     assert_eq!(app.notices().await.len(), 20);
 }
+
+/// Moves the app's clock to half past the current UTC hour and returns a quiet-hours setting for
+/// that hour alone.
+fn quiet_this_hour(app: &TestApp) -> serde_json::Value {
+    app.advance_clock((1800 - app.now().rem_euclid(3600)).rem_euclid(3600));
+    let hour = app.now().div_euclid(3600).rem_euclid(24);
+    json!({ "start_hour": hour, "end_hour": (hour + 1) % 24 })
+}
+
+/// Moves the app's clock just past the end of the current UTC hour.
+fn end_the_hour(app: &TestApp) {
+    app.advance_clock(3600 - app.now().rem_euclid(3600) + 1);
+}
+
+#[tokio::test]
+async fn days_of_cover_and_stock_drop_resolve_when_their_window_passes_and_fire_again_later() {
+    let app = spawn_app().await;
+    app.stocked("COV", "WH1", 100).await;
+    app.stocked("DROP", "WH1", 10).await;
+    app.create_rule(
+        "rule-cover",
+        json!({ "name": "Cover", "kind": "days_of_cover", "lookback_days": 1, "max_days": 10,
+                "severity": "warning", "notify_on_resolve": true, "selector": { "sku": "COV" },
+                "channels": { "sms": true } }),
+    )
+    .await;
+    app.create_rule(
+        "rule-drop",
+        json!({ "name": "Drop", "kind": "stock_drop", "window_hours": 1, "drop_percent": 50,
+                "severity": "warning", "notify_on_resolve": true, "selector": { "sku": "DROP" },
+                "channels": { "sms": true } }),
+    )
+    .await;
+    // 40 sold in a day leaves 60: 1.5 days of cover. 6 of 10 gone within the hour: a 60 % drop.
+    app.sell("cov-1", "COV", 40).await;
+    app.sell("drop-1", "DROP", 6).await;
+    app.process_stream().await;
+    let mut sent = app.notices().await;
+    sent.sort();
+    assert_eq!(sent, vec!["COV fire", "DROP fire"]);
+
+    // Two hours without a sale: the drop's window is empty. Cover still holds (a day's look).
+    app.advance_clock(2 * 3600);
+    app.tick().await;
+    assert_eq!(app.notices().await[2..], ["DROP resolve"]);
+    // Two days without a sale: no rate of sale, so no days-of-cover alarm either.
+    app.advance_clock(2 * 86_400);
+    app.tick().await;
+    assert_eq!(app.notices().await[2..], ["DROP resolve", "COV resolve"]);
+    assert_eq!(app.alerts("state=firing").await.len(), 0);
+    assert_eq!(app.tick().await.episodes, 0, "nothing left for the clock");
+
+    // Later bursts are new episodes.
+    app.sell("cov-2", "COV", 50).await; // 10 left at 50 a day
+    app.sell("drop-2", "DROP", 3).await; // 3 of 4
+    app.process_stream().await;
+    let mut later = app.notices().await[4..].to_vec();
+    later.sort();
+    assert_eq!(later, vec!["COV fire", "DROP fire"]);
+    assert_eq!(app.alerts("state=firing").await.len(), 2);
+    assert_eq!(app.alerts("state=resolved").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_resolved_notice_held_by_quiet_hours_goes_out_for_its_own_alert_before_the_next_fired() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 1).await;
+    let quiet = quiet_this_hour(&app);
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
+                "notify_on_resolve": true, "channels": { "sms": true }, "quiet_hours": quiet }),
+    )
+    .await;
+    // Out, back in, out again: all inside the quiet hour, so every notice waits.
+    app.sell("s1", "HAT", 1).await;
+    app.process_stream().await;
+    app.receive("HAT", "WH1", 2).await;
+    app.process_stream().await;
+    app.sell("s2", "HAT", 2).await;
+    app.process_stream().await;
+    assert!(app.notices().await.is_empty());
+    let first = app.alerts("state=resolved").await[0]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app.alerts("state=firing").await[0]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    end_the_hour(&app);
+    app.tick().await;
+    // In the order things happened, each for its own alert.
+    assert_eq!(
+        app.notices().await,
+        vec!["HAT fire", "HAT resolve", "HAT fire"]
+    );
+    let alert = |id: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/v1/alerts/{id}"), Role::ReadOnly).await;
+            assert_eq!(r.status, StatusCode::OK);
+            r.json()
+        }
+    };
+    let first = alert(first).await;
+    assert_eq!(first["deliveries"]["fire:sms"]["status"], "sent", "{first}");
+    assert_eq!(
+        first["deliveries"]["resolve:sms"]["status"], "sent",
+        "{first}"
+    );
+    let second = alert(second).await;
+    assert_eq!(second["deliveries"]["fire:sms"]["status"], "sent");
+    assert!(
+        second["deliveries"].get("resolve:sms").is_none(),
+        "{second}"
+    );
+    app.tick().await;
+    assert_eq!(app.notices().await.len(), 3, "sent once");
+}
+
+#[tokio::test]
+async fn a_channel_whose_fired_notice_is_retrying_holds_back_its_resolved_notice() {
+    let app = spawn_app().await;
+    app.stocked("GUM", "WH1", 100).await;
+    let quiet = quiet_this_hour(&app);
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
+                "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true },
+                "quiet_hours": quiet }),
+    )
+    .await;
+    app.sell("burst", "GUM", 6).await;
+    app.process_stream().await;
+    assert!(
+        app.notices().await.is_empty(),
+        "quiet: the fired notice waits"
+    );
+    // The quiet hour ends and the window has passed: the clock resolves, and both notices are
+    // owed. SNS fails every attempt of the first publish (the fired one) and then recovers.
+    end_the_hour(&app);
+    app.advance_clock(3600);
+    app.moto_proxy.inject(FaultRule::new(
+        Service::Sns,
+        "Publish",
+        Fault::ServerError,
+        Schedule::Times(5),
+    ));
+    let first = app.alert_clock.tick().await.expect("tick");
+    assert_eq!(first.failed, 1, "the episode stays owed: {first:?}");
+    assert!(
+        app.notices().await.is_empty(),
+        "the resolved notice must not overtake the fired one"
+    );
+    let alert = &app.alerts("state=resolved").await[0];
+    assert_eq!(alert["deliveries"]["fire:sms"]["status"], "retrying");
+    assert_eq!(alert["deliveries"]["resolve:sms"]["status"], "pending");
+    app.tick().await;
+    assert_eq!(app.notices().await, vec!["GUM fire", "GUM resolve"]);
+    app.tick().await;
+    assert_eq!(app.notices().await.len(), 2, "sent once");
+    assert_eq!(app.tick().await.episodes, 0);
+}
+
+#[tokio::test]
+async fn notices_owed_when_a_rule_changes_or_goes_are_sent_in_their_time_or_dropped_with_a_reason()
+{
+    let app = spawn_app().await;
+    app.stocked("A", "WH1", 1).await;
+    app.stocked("B", "WH1", 1).await;
+    let quiet = quiet_this_hour(&app);
+    let rule = |sku: &str| {
+        json!({ "name": format!("Out {sku}"), "kind": "out_of_stock", "severity": "warning",
+                "selector": { "sku": sku }, "notify_on_resolve": true,
+                "channels": { "sms": true }, "quiet_hours": quiet })
+    };
+    let a = app.create_rule("rule-a", rule("A")).await;
+    let b = app.create_rule("rule-b", rule("B")).await;
+    app.sell("s-a", "A", 1).await;
+    app.sell("s-b", "B", 1).await;
+    app.process_stream().await;
+    assert!(app.notices().await.is_empty(), "quiet");
+    // A changes kind (its episode closes; the closing notice waits for the quiet hour to end);
+    // B is deleted with its fired notice still owed.
+    let mut changed = rule("A");
+    changed["kind"] = json!("low_stock");
+    changed["threshold"] = json!(5);
+    let r = app.put(&format!("/v1/rules/{a}"), Role::Ops, changed).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/rules/{b}"),
+            Some(&app.token(Role::Ops)),
+            None,
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.json());
+    let report = app.tick().await;
+    assert_eq!(report.closed_for_rule_change, 2, "{report:?}");
+    assert!(app.notices().await.is_empty(), "still quiet");
+    // B's notice has nothing left to go out with: recorded as failed, with the reason.
+    let gone = app
+        .alerts("state=resolved")
+        .await
+        .into_iter()
+        .find(|a| a["sku"] == "B")
+        .unwrap();
+    assert_eq!(gone["deliveries"]["fire:sms"]["status"], "failed", "{gone}");
+    assert!(gone["deliveries"]["fire:sms"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("deleted"));
+
+    end_the_hour(&app);
+    app.tick().await;
+    assert_eq!(app.notices().await, vec!["A fire", "A resolve"]);
+    app.tick().await;
+    assert_eq!(app.notices().await.len(), 2, "sent once");
+    assert_eq!(app.tick().await.episodes, 0, "every tracker settled");
+}
+
+#[tokio::test]
+async fn a_thousand_reminders_from_the_clock_leave_the_alert_item_the_same_size() {
+    let app = spawn_app().await;
+    app.stocked("PEN", "WH1", 1).await;
+    app.create_rule(
+        "rule-1",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "info",
+                "repeat_minutes": 5, "channels": { "sms": true } }),
+    )
+    .await;
+    app.sell("s1", "PEN", 1).await;
+    app.process_stream().await;
+    let id = app.alerts("").await[0]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut sizes = Vec::new();
+    for i in 1..=1000 {
+        app.advance_clock(5 * 60 + 1);
+        app.tick().await;
+        if i == 10 || i == 1000 {
+            sizes.push(item_bytes(&app.alert_item(&id).await));
+        }
+    }
+    let alert = &app.alerts("").await[0];
+    assert_eq!(alert["reminders"], 1000);
+    assert_eq!(alert["history"].as_array().unwrap().len(), 1, "{alert}");
+    assert_eq!(app.published().await.len(), 1001);
+    // Ten reminders or a thousand: the same item, give or take the counter's digits.
+    assert!(sizes[1] <= sizes[0] + 2, "{sizes:?}");
+    assert!(sizes[1] < 16 * 1024, "{sizes:?}");
+}

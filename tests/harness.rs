@@ -10,6 +10,7 @@ use std::{
     },
 };
 
+pub use aws_sdk_dynamodb::types::AttributeValue;
 pub use http::{Method, StatusCode};
 pub use local_stack::client::ApiResponse;
 use local_stack::{
@@ -489,4 +490,50 @@ pub fn assert_problem(r: &ApiResponse, status: StatusCode, slug: &str) -> Value 
     assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
     assert_eq!(body["status"], status.as_u16(), "{body}");
     body
+}
+
+/// An item's size as DynamoDB counts it (what its 400 KB limit and its write units are measured
+/// in): each attribute's name plus its value; a number by its significant digits; a map or
+/// list 3 bytes plus 1 per element, plus its elements.
+pub fn item_bytes(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => {
+                let digits = n.trim_start_matches('-').replace('.', "");
+                let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+                significant.div_ceil(2) + 1
+            }
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+            AttributeValue::Ns(v) => v.iter().map(|n| value(&AttributeValue::N(n.clone()))).sum(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+impl TestApp {
+    /// The stored alert item of `alert_id`, as DynamoDB holds it.
+    pub async fn alert_item(
+        &self,
+        alert_id: &str,
+    ) -> std::collections::HashMap<String, AttributeValue> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("ALERT#{alert_id}")))
+            .key("sk", AttributeValue::S("META".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get alert item")
+            .item
+            .expect("the alert item exists")
+    }
 }

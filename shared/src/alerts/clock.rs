@@ -154,17 +154,15 @@ impl AlertClock {
             r.enabled && episode.rule_fingerprint.as_deref() == Some(fingerprint(r).as_str())
         });
         let Some(rule) = current else {
-            // Deleted, disabled or changed: the episode it opened no longer means anything.
+            // Deleted, disabled or changed: the episode it opened no longer means anything. What
+            // it still owes is sent with the rule as it is, or dropped if the rule is gone.
             let handled = if episode.open {
                 self.evaluator
-                    .close_episode(
-                        episode,
-                        rule.filter(|r| r.notify_on_resolve),
-                        "rule-changed",
-                    )
+                    .close_episode(episode, rule, "rule-changed")
                     .await?;
                 Handled::ClosedForRuleChange
             } else {
+                self.evaluator.settle_owed(episode, rule).await?;
                 Handled::Driven
             };
             store.unindex_if_settled(episode).await?;
@@ -177,10 +175,11 @@ impl AlertClock {
         else {
             let handled = if episode.open {
                 self.evaluator
-                    .close_episode(episode, None, "level-gone")
+                    .close_episode(episode, Some(rule), "level-gone")
                     .await?;
                 Handled::ClosedForMissingLevel
             } else {
+                self.evaluator.settle_owed(episode, Some(rule)).await?;
                 Handled::Driven
             };
             store.unindex_if_settled(episode).await?;

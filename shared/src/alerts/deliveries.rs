@@ -25,9 +25,12 @@ impl Channel {
     }
 }
 
-/// One notice owed on one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One notice owed on one channel, for one alert (an episode). A tracker can owe the notices of
+/// two alerts at once: the resolved notice of an episode held back by quiet hours, and the fired
+/// notice of the next one; each goes out for its own alert, the older one's first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Delivery {
+    pub alert_id: String,
     pub event: Event,
     pub channel: Channel,
 }
@@ -53,47 +56,66 @@ impl Event {
 }
 
 impl Delivery {
-    /// What a rule's channels owe for an event, in the order they are sent.
-    pub fn owed(rule: &Rule, event: Event) -> Vec<Delivery> {
+    /// What a rule's channels owe for an event of `alert_id`, in the order they are sent.
+    pub fn owed(rule: &Rule, alert_id: &str, event: Event) -> Vec<Delivery> {
         let mut out = Vec::new();
-        if rule.channels.sms {
+        let mut push = |channel| {
             out.push(Delivery {
+                alert_id: alert_id.to_owned(),
                 event,
-                channel: Channel::Sms,
-            });
+                channel,
+            })
+        };
+        if rule.channels.sms {
+            push(Channel::Sms);
         }
         if !rule.channels.email.is_empty() {
-            out.push(Delivery {
-                event,
-                channel: Channel::Email,
-            });
+            push(Channel::Email);
         }
         out
     }
 
-    /// The stored form: `<event>:<channel>` (`fire:sms`), the key in the tracker's set of owed
-    /// deliveries and in the alert's `deliveries` map.
-    pub fn key(self) -> String {
+    /// The key in the alert's `deliveries` map: `<event>:<channel>` (`fire:sms`).
+    pub fn slot(&self) -> String {
         format!("{}:{}", self.event.as_str(), self.channel.as_str())
     }
 
-    pub fn parse(key: &str) -> Option<Self> {
-        let (event, channel) = key.split_once(':')?;
+    /// The stored form in the tracker's set of owed deliveries: `<alert>/<event>:<channel>`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.alert_id, self.slot())
+    }
+
+    /// Reads a stored key. A key written before deliveries named their alert (`fire:sms`)
+    /// belongs to the tracker's `current` alert.
+    pub fn parse(key: &str, current: Option<&str>) -> Option<Self> {
+        let (alert_id, slot) = match key.split_once('/') {
+            Some((alert, slot)) if !alert.is_empty() => (alert, slot),
+            Some(_) => return None,
+            None => (current?, key),
+        };
+        let (event, channel) = slot.split_once(':')?;
         let channel = match channel {
             "sms" => Channel::Sms,
             "email" => Channel::Email,
             _ => return None,
         };
         Some(Self {
+            alert_id: alert_id.to_owned(),
             event: Event::parse(event)?,
             channel,
         })
     }
 
-    /// The order notices go out: an episode's fired notice before its reminders before its
-    /// resolved notice; SMS before email.
-    pub fn sorted(mut deliveries: Vec<Delivery>) -> Vec<Delivery> {
-        deliveries.sort();
+    /// The order notices go out: an earlier episode's notices before the `current` one's (the
+    /// tracker moved on from them); within an episode its fired notice before its reminders
+    /// before its resolved notice; SMS before email.
+    pub fn sorted(mut deliveries: Vec<Delivery>, current: Option<&str>) -> Vec<Delivery> {
+        deliveries.sort_by(|a, b| {
+            let rank = |d: &Delivery| (Some(d.alert_id.as_str()) == current, d.event, d.channel);
+            rank(a)
+                .cmp(&rank(b))
+                .then_with(|| a.alert_id.cmp(&b.alert_id))
+        });
         deliveries
     }
 }
@@ -120,21 +142,42 @@ mod tests {
 
     #[test]
     fn deliveries_round_trip_their_stored_keys_and_sort_in_sending_order() {
-        for key in ["fire:sms", "remind:email", "resolve:sms"] {
-            assert_eq!(Delivery::parse(key).unwrap().key(), key);
+        for key in ["al_1/fire:sms", "al_1/remind:email", "al_2/resolve:sms"] {
+            assert_eq!(Delivery::parse(key, None).unwrap().key(), key);
         }
-        assert_eq!(Delivery::parse("fire:fax"), None);
-        assert_eq!(Delivery::parse("fire"), None);
+        // A key from before deliveries named their alert belongs to the current one.
+        let legacy = Delivery::parse("resolve:email", Some("al_9")).unwrap();
+        assert_eq!(legacy.key(), "al_9/resolve:email");
+        assert_eq!(legacy.slot(), "resolve:email");
+        assert_eq!(Delivery::parse("fire:sms", None), None);
+        assert_eq!(Delivery::parse("al_1/fire:fax", None), None);
+        assert_eq!(Delivery::parse("al_1/fire", None), None);
+        assert_eq!(Delivery::parse("/fire:sms", None), None);
+        // The episode before (al_1, its resolved notice held back) goes first, then the current
+        // episode (al_2) in its own order.
         let sorted = Delivery::sorted(
-            ["resolve:sms", "fire:email", "fire:sms", "remind:sms"]
-                .iter()
-                .map(|k| Delivery::parse(k).unwrap())
-                .collect(),
+            [
+                "al_2/resolve:sms",
+                "al_2/fire:email",
+                "al_1/resolve:sms",
+                "al_2/fire:sms",
+                "al_2/remind:sms",
+            ]
+            .iter()
+            .map(|k| Delivery::parse(k, None).unwrap())
+            .collect(),
+            Some("al_2"),
         );
-        let keys: Vec<String> = sorted.into_iter().map(Delivery::key).collect();
+        let keys: Vec<String> = sorted.iter().map(Delivery::key).collect();
         assert_eq!(
             keys,
-            ["fire:sms", "fire:email", "remind:sms", "resolve:sms"]
+            [
+                "al_1/resolve:sms",
+                "al_2/fire:sms",
+                "al_2/fire:email",
+                "al_2/remind:sms",
+                "al_2/resolve:sms"
+            ]
         );
     }
 }

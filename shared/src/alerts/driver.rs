@@ -11,7 +11,7 @@ use super::{
     evaluator::{Evaluator, RecordError},
     notify::Attributes,
     rules::Rule,
-    store::{EpisodeKey, Pending, SkuProfile, Tracker, Transition},
+    store::{EpisodeKey, SkuProfile, Step, Tracker, Transition},
 };
 use crate::{metrics, store::StoreError};
 
@@ -51,11 +51,13 @@ impl Trigger<'_> {
     }
 }
 
-fn deliveries(rule: &Rule, event: Event) -> Vec<Pending> {
-    Delivery::owed(rule, event)
-        .into_iter()
-        .map(Delivery::key)
-        .collect()
+/// What the rule owes for `event` of `alert_id`: nothing for a resolve the rule does not
+/// announce.
+fn deliveries(rule: &Rule, alert_id: &str, event: Event) -> Vec<Delivery> {
+    if event == Event::Resolved && !rule.notify_on_resolve {
+        return Vec::new();
+    }
+    Delivery::owed(rule, alert_id, event)
 }
 
 /// The alert id of the episode a stream record opens: the same on every redelivery.
@@ -97,30 +99,29 @@ impl Evaluator {
             Trigger::Clock { version, .. } => tracker.level_version.is_some_and(|v| v > version),
         };
         let guard = trigger.guard();
+        let now_text = rfc3339(now);
+        let episode = EpisodeKey {
+            rule_id: &rule.rule_id,
+            sku: &new.sku,
+            location: &new.location,
+        };
         if let Some(open) = tracker.open.as_ref() {
             if tracker.rule_fingerprint.as_deref() != Some(fingerprint(rule).as_str()) {
                 // Opened under another version of the rule (changed, or deleted and created
                 // again): that episode ends here, as the clock would end it; this rule's own
                 // episode opens on the next verdict.
-                let pending = if rule.notify_on_resolve {
-                    deliveries(rule, Event::Resolved)
-                } else {
-                    Vec::new()
-                };
+                let pending = deliveries(rule, &open.alert_id, Event::Resolved);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "episode of an earlier rule version closed");
-                let tracker = settle(
-                    self.store
-                        .resolve(
-                            &rule.rule_id,
-                            &new.sku,
-                            &new.location,
-                            &open.alert_id,
-                            &pending,
-                            None,
-                            "rule-changed",
-                            &rfc3339(now),
-                        )
-                        .await?,
+                let step = Step {
+                    episode,
+                    alert_id: &open.alert_id,
+                    pending: &pending,
+                    now,
+                    now_text: &now_text,
+                };
+                let tracker = owing(
+                    self.store.resolve(&step, None, "rule-changed").await?,
+                    &tracker,
                 );
                 self.deliver(rule, &tracker, new, now, profile).await?;
                 return Ok(false);
@@ -131,85 +132,81 @@ impl Evaluator {
         } else {
             decide(rule, verdict, tracker.open.as_ref(), now)
         };
-        let now_text = rfc3339(now);
         let mut opened = false;
         let tracker = match decision {
             Decision::Nothing => tracker,
             Decision::Fire(_) | Decision::Remind(_) if silenced => return Ok(false),
             Decision::Fire(obs) => {
                 let id = alert_id(&rule.rule_id, &new.sku, &new.location, &trigger.id());
-                let pending = deliveries(rule, Event::Fired);
+                let pending = deliveries(rule, &id, Event::Fired);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
-                let fired = self
-                    .store
-                    .fire(
-                        rule,
-                        &id,
-                        &new.sku,
-                        &new.location,
-                        &obs,
-                        &pending,
-                        guard,
-                        now,
-                        &now_text,
-                    )
-                    .await?;
+                let step = Step {
+                    episode,
+                    alert_id: &id,
+                    pending: &pending,
+                    now,
+                    now_text: &now_text,
+                };
+                let fired = self.store.fire(rule, &step, &obs, guard).await?;
                 opened = matches!(fired, Transition::Applied(_));
                 if opened {
                     metrics::count("AlertsFired", ("Kind", rule.condition.kind()));
                 }
-                settle(fired)
+                owing(fired, &tracker)
             }
             Decision::Resolve => {
                 let Some(open) = tracker.open.as_ref() else {
                     return Ok(false);
                 };
-                let pending = if rule.notify_on_resolve {
-                    deliveries(rule, Event::Resolved)
-                } else {
-                    Vec::new()
-                };
+                let pending = deliveries(rule, &open.alert_id, Event::Resolved);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "alert resolves");
-                let resolved = self
-                    .store
-                    .resolve(
-                        &rule.rule_id,
-                        &new.sku,
-                        &new.location,
-                        &open.alert_id,
-                        &pending,
-                        Some(guard),
-                        "evaluator",
-                        &now_text,
-                    )
-                    .await?;
+                let step = Step {
+                    episode,
+                    alert_id: &open.alert_id,
+                    pending: &pending,
+                    now,
+                    now_text: &now_text,
+                };
+                let resolved = self.store.resolve(&step, Some(guard), "evaluator").await?;
                 if matches!(resolved, Transition::Applied(_)) {
                     metrics::count("AlertsResolved", ("Kind", rule.condition.kind()));
                 }
-                settle(resolved)
+                owing(resolved, &tracker)
             }
             Decision::Remind(_) => {
                 let Some(open) = tracker.open.as_ref() else {
                     return Ok(false);
                 };
-                settle(
-                    self.store
-                        .remind(
-                            &rule.rule_id,
-                            &new.sku,
-                            &new.location,
-                            open,
-                            &deliveries(rule, Event::Reminder),
-                            guard,
-                            now,
-                            &now_text,
-                        )
-                        .await?,
-                )
+                let pending = deliveries(rule, &open.alert_id, Event::Reminder);
+                let step = Step {
+                    episode,
+                    alert_id: &open.alert_id,
+                    pending: &pending,
+                    now,
+                    now_text: &now_text,
+                };
+                owing(self.store.remind(&step, open, guard).await?, &tracker)
             }
         };
         self.deliver(rule, &tracker, new, now, profile).await?;
         Ok(opened)
+    }
+
+    /// The one rule matcher: whether `rule`'s selector takes the level of `sku` at `location`,
+    /// reading the SKU's attributes only if the selector needs them (once per level, through
+    /// `profile`). The stream, the clock and the time-rule sweep all ask here.
+    pub async fn selects(
+        &self,
+        rule: &Rule,
+        sku: &str,
+        location: &str,
+        profile: &mut Option<SkuProfile>,
+    ) -> Result<bool, RecordError> {
+        if !rule.selector.needs_attributes() {
+            return Ok(rule.selector.selects(sku, location, None));
+        }
+        let attributes = &self.store.sku_profile_once(sku, profile).await?.attributes;
+        Ok(rule.selector.selects(sku, location, Some(attributes)))
     }
 
     /// A stock level as it is now (strongly consistent), None when there is none.
@@ -241,7 +238,8 @@ impl Evaluator {
     }
 
     /// Closes an open episode whose rule no longer holds it (deleted, disabled or changed) or
-    /// whose level is gone, with the resolved notice when `notify` (the rule, still there) asks.
+    /// whose level is gone, with the resolved notice when the rule (`notify`, if it is still
+    /// there) asks for one.
     pub async fn close_episode(
         &self,
         episode: &crate::alerts::store::IndexedEpisode,
@@ -252,38 +250,74 @@ impl Evaluator {
             return Ok(());
         };
         let pending = notify
-            .map(|r| deliveries(r, Event::Resolved))
+            .map(|r| deliveries(r, alert_id, Event::Resolved))
             .unwrap_or_default();
-        let now_text = rfc3339(self.clock.now());
+        let now = self.clock.now();
+        let now_text = rfc3339(now);
         tracing::info!(rule = %episode.rule_id, sku = %episode.sku, alert = %alert_id, by, "episode closed");
-        let tracker = settle(
-            self.store
-                .resolve(
-                    &episode.rule_id,
-                    &episode.sku,
-                    &episode.location,
-                    alert_id,
-                    &pending,
-                    None,
-                    by,
-                    &now_text,
-                )
-                .await?,
-        );
-        if let (Some(rule), Some(level)) =
-            (notify, self.level(&episode.sku, &episode.location).await?)
+        let step = Step {
+            episode: episode.key(),
+            alert_id,
+            pending: &pending,
+            now,
+            now_text: &now_text,
+        };
+        settle(self.store.resolve(&step, None, by).await?);
+        self.settle_owed(episode, notify).await
+    }
+
+    /// Settles what a tracker whose rule no longer holds it (deleted, disabled or changed) still
+    /// owes: sent with the rule as it now is, if it is still there (in its quiet hours' time);
+    /// recorded as failed for good if the rule or the level is gone, since nothing is left to
+    /// say it with. The tracker can then leave the episodes index.
+    pub async fn settle_owed(
+        &self,
+        episode: &crate::alerts::store::IndexedEpisode,
+        rule: Option<&Rule>,
+    ) -> Result<(), RecordError> {
+        let key = episode.key();
+        let tracker = self
+            .store
+            .tracker(key.rule_id, key.sku, key.location)
+            .await?;
+        if tracker.pending.is_empty() {
+            return Ok(());
+        }
+        let level = self.level(key.sku, key.location).await?;
+        if let (Some(rule), Some(level)) = (rule, level.as_ref()) {
+            return self
+                .deliver(rule, &tracker, level, self.clock.now(), &mut None)
+                .await;
+        }
+        let reason = if rule.is_none() {
+            "the rule was deleted before this notice could go out"
+        } else {
+            "the stock level is gone"
+        };
+        let status = DeliveryStatus::Failed {
+            at: rfc3339(self.clock.now()),
+            reason: reason.to_owned(),
+        };
+        for delivery in tracker
+            .pending
+            .iter()
+            .filter_map(|k| Delivery::parse(k, tracker.alert_id.as_deref()))
         {
-            self.deliver(rule, &tracker, &level, self.clock.now(), &mut None)
-                .await?;
+            tracing::warn!(delivery = %delivery.key(), reason, "owed delivery dropped");
+            metrics::count("DeliveriesFailed", ("Channel", delivery.channel.as_str()));
+            self.store.record_delivery(&key, &delivery, &status).await?;
         }
         Ok(())
     }
 
     /// Sends what the tracker still owes, outside the rule's quiet hours, each channel on its own
-    /// and in order (fired before reminders before resolved). Each outcome is recorded on the
-    /// alert: sent; refused for good (a non-throttling 4xx: recorded with the provider's reason,
-    /// never retried); or retrying (throttling, 5xx, timeouts past the SDK's own retries: it stays
-    /// owed, and the record fails so it is tried again, without the deliveries already settled).
+    /// and in order (an earlier episode's notices first; fired before reminders before resolved).
+    /// Each outcome is recorded on its alert: sent; refused for good (a non-throttling 4xx:
+    /// recorded with the provider's reason, never retried); or retrying (throttling, 5xx,
+    /// timeouts past the SDK's own retries: it stays owed, and the record fails so it is tried
+    /// again, without the deliveries already settled). Once a channel has a delivery retrying,
+    /// the later ones on that channel wait behind it, so a channel never says RESOLVED before
+    /// the FIRED it ends.
     async fn deliver(
         &self,
         rule: &Rule,
@@ -295,9 +329,7 @@ impl Evaluator {
         if tracker.pending.is_empty() || rule.quiet_hours.is_some_and(|q| q.contains(now)) {
             return Ok(());
         }
-        let Some(alert_id) = tracker.alert_id.as_deref() else {
-            return Ok(());
-        };
+        let current = tracker.alert_id.as_deref();
         let name = self
             .store
             .sku_profile_once(&level.sku, profile)
@@ -315,12 +347,17 @@ impl Evaluator {
             tracker
                 .pending
                 .iter()
-                .filter_map(|k| Delivery::parse(k))
+                .filter_map(|k| Delivery::parse(k, current))
                 .collect(),
+            current,
         );
         let now_text = rfc3339(now);
         let mut transient = None;
+        let mut waiting: Vec<Channel> = Vec::new();
         for delivery in owed {
+            if waiting.contains(&delivery.channel) {
+                continue;
+            }
             let msg = message(
                 rule,
                 delivery.event,
@@ -364,6 +401,7 @@ impl Evaluator {
                         reason: e.message.clone(),
                     };
                     transient = Some(e);
+                    waiting.push(delivery.channel);
                     status
                 }
             };
@@ -374,13 +412,30 @@ impl Evaluator {
             };
             metrics::count(outcome, ("Channel", delivery.channel.as_str()));
             self.store
-                .record_delivery(&episode, alert_id, delivery, &status)
+                .record_delivery(&episode, &delivery, &status)
                 .await?;
         }
         match transient {
             Some(e) => Err(RecordError::Notify(e)),
             None => Ok(()),
         }
+    }
+}
+
+/// The tracker after a transition, owing what it owed before as well as what the transition
+/// added (an applied transition hands back only what it added), so that a notice still owed
+/// from before goes out first, in order.
+fn owing(t: Transition, before: &Tracker) -> Tracker {
+    match t {
+        Transition::Applied(mut t) => {
+            for key in &before.pending {
+                if !t.pending.contains(key) {
+                    t.pending.push(key.clone());
+                }
+            }
+            t
+        }
+        Transition::AlreadyDone(t) => t,
     }
 }
 

@@ -161,15 +161,11 @@ impl Evaluator {
         let silenced = |rule: &Rule| silenced(&silences, &rule.rule_id, &new.sku);
         let mut profile = None;
         for (rule, verdict) in rules.due(&new, old.as_ref(), now) {
-            if rule.selector.needs_attributes() {
-                let attrs = &self
-                    .store
-                    .sku_profile_once(&new.sku, &mut profile)
-                    .await?
-                    .attributes;
-                if !rule.selector.selects(&new.sku, &new.location, Some(attrs)) {
-                    continue;
-                }
+            if !self
+                .selects(rule, &new.sku, &new.location, &mut profile)
+                .await?
+            {
+                continue;
             }
             self.drive(
                 rule,

@@ -57,6 +57,22 @@ pub struct EpisodeKey<'a> {
     pub location: &'a str,
 }
 
+/// One transition of an episode: which episode, its alert, the deliveries it makes owed, and
+/// when (seconds and the same instant as RFC 3339 text).
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub episode: EpisodeKey<'a>,
+    pub alert_id: &'a str,
+    pub pending: &'a [Delivery],
+    pub now: i64,
+    pub now_text: &'a str,
+}
+
+/// The tracker's stored keys of `pending` ([`Delivery::key`]).
+fn owed_keys(pending: &[Delivery]) -> AttributeValue {
+    AttributeValue::Ss(pending.iter().map(Delivery::key).collect())
+}
+
 /// The tracker of one (rule, SKU, location): the open episode and what is still to be sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tracker {
@@ -103,7 +119,7 @@ fn status_value(status: &DeliveryStatus) -> AttributeValue {
 
 /// SET clauses recording `pending` as owed on the alert (`deliveries.<key> = pending since now`),
 /// with their names and values.
-fn pending_clauses(pending: &[Pending], now_text: &str) -> (Vec<String>, Filter) {
+fn pending_clauses(pending: &[Delivery], now_text: &str) -> (Vec<String>, Filter) {
     let status = status_value(&DeliveryStatus::Pending {
         since: now_text.to_owned(),
     });
@@ -112,7 +128,7 @@ fn pending_clauses(pending: &[Pending], now_text: &str) -> (Vec<String>, Filter)
     let mut values = HashMap::new();
     for (i, key) in pending.iter().enumerate() {
         clauses.push(format!("#dl.#d{i} = :d{i}"));
-        names.insert(format!("#d{i}"), key.clone());
+        names.insert(format!("#d{i}"), key.slot());
         values.insert(format!(":d{i}"), status.clone());
     }
     if !clauses.is_empty() {
@@ -178,6 +194,16 @@ pub struct IndexedEpisode {
     pub pending: Vec<Pending>,
     /// What the rule was when the episode opened ([`crate::alerts::clock::fingerprint`]).
     pub rule_fingerprint: Option<String>,
+}
+
+impl IndexedEpisode {
+    pub fn key(&self) -> EpisodeKey<'_> {
+        EpisodeKey {
+            rule_id: &self.rule_id,
+            sku: &self.sku,
+            location: &self.location,
+        }
+    }
 }
 
 /// One alert episode as the inbox shows it.
@@ -694,19 +720,20 @@ impl AlertStore {
     }
 
     /// Opens an episode: the tracker (only if none is open) and the alert item, in one transaction.
-    #[allow(clippy::too_many_arguments)]
     pub async fn fire(
         &self,
         rule: &Rule,
-        alert_id: &str,
-        sku: &str,
-        location: &str,
+        step: &Step<'_>,
         observation: &Observation,
-        pending: &[Pending],
         guard: Guard,
-        now: i64,
-        now_text: &str,
     ) -> Result<Transition, StoreError> {
+        let Step {
+            episode: EpisodeKey { sku, location, .. },
+            alert_id,
+            pending,
+            now,
+            now_text,
+        } = *step;
         let mut tracker = Update::builder()
             .table_name(&self.table)
             .set_key(Some(tracker_key(&rule.rule_id, sku, location)))
@@ -742,7 +769,7 @@ impl AlertStore {
         } else {
             tracker
                 .update_expression(format!("{set} ADD pending :pending"))
-                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+                .expression_attribute_values(":pending", owed_keys(pending))
         };
         let mut alert: Item = alert_key(alert_id);
         alert.extend([
@@ -773,7 +800,7 @@ impl AlertStore {
                         .iter()
                         .map(|k| {
                             (
-                                k.clone(),
+                                k.slot(),
                                 status_value(&DeliveryStatus::Pending {
                                     since: now_text.to_owned(),
                                 }),
@@ -811,7 +838,7 @@ impl AlertStore {
                     state: AlertState::Firing,
                     last_notified_at: Some(now),
                 }),
-                pending: pending.to_vec(),
+                pending: pending.iter().map(Delivery::key).collect(),
                 level_version: guard.recorded(),
                 alert_id: Some(alert_id.to_owned()),
                 rule_fingerprint: Some(crate::alerts::clock::fingerprint(rule)),
@@ -821,18 +848,24 @@ impl AlertStore {
     }
 
     /// Closes the open episode `alert_id` (by the evaluator or a person).
-    #[allow(clippy::too_many_arguments)]
     pub async fn resolve(
         &self,
-        rule_id: &str,
-        sku: &str,
-        location: &str,
-        alert_id: &str,
-        pending: &[Pending],
+        step: &Step<'_>,
         guard: Option<Guard>,
         by: &str,
-        now_text: &str,
     ) -> Result<Transition, StoreError> {
+        let Step {
+            episode:
+                EpisodeKey {
+                    rule_id,
+                    sku,
+                    location,
+                },
+            alert_id,
+            pending,
+            now_text,
+            ..
+        } = *step;
         let mut tracker = Update::builder()
             .table_name(&self.table)
             .set_key(Some(tracker_key(rule_id, sku, location)));
@@ -862,7 +895,7 @@ impl AlertStore {
         } else {
             tracker
                 .update_expression(format!("{set} ADD pending :pending"))
-                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+                .expression_attribute_values(":pending", owed_keys(pending))
         };
         let (owed, (_, owed_names, owed_values)) = pending_clauses(pending, now_text);
         let mut set = "SET #state = :resolved, resolved_at = :now, resolved_by = :by, \
@@ -903,7 +936,7 @@ impl AlertStore {
         match self.transact(items, 0).await? {
             Transition::Applied(_) => Ok(Transition::Applied(Tracker {
                 open: None,
-                pending: pending.to_vec(),
+                pending: pending.iter().map(Delivery::key).collect(),
                 level_version: guard.and_then(Guard::recorded),
                 alert_id: Some(alert_id.to_owned()),
                 rule_fingerprint: None,
@@ -913,18 +946,24 @@ impl AlertStore {
     }
 
     /// Records a reminder if the episode is still firing and was last notified at `previous`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn remind(
         &self,
-        rule_id: &str,
-        sku: &str,
-        location: &str,
+        step: &Step<'_>,
         episode: &OpenEpisode,
-        pending: &[Pending],
         guard: Guard,
-        now: i64,
-        now_text: &str,
     ) -> Result<Transition, StoreError> {
+        let Step {
+            episode:
+                EpisodeKey {
+                    rule_id,
+                    sku,
+                    location,
+                },
+            pending,
+            now,
+            now_text,
+            ..
+        } = *step;
         let previous = episode.last_notified_at.unwrap_or(0);
         let mut tracker = Update::builder()
             .table_name(&self.table)
@@ -951,7 +990,7 @@ impl AlertStore {
                     "SET last_notified_at = :now{} ADD pending :pending",
                     guard.set()
                 ))
-                .expression_attribute_values(":pending", AttributeValue::Ss(pending.to_vec()))
+                .expression_attribute_values(":pending", owed_keys(pending))
         };
         // Reminders are counted, not appended to the history: the alert item stays the same size
         // however long an episode reminds (the history holds fired, acknowledged and resolved).
@@ -991,7 +1030,7 @@ impl AlertStore {
                     last_notified_at: Some(now),
                     ..episode.clone()
                 }),
-                pending: pending.to_vec(),
+                pending: pending.iter().map(Delivery::key).collect(),
                 level_version: guard.recorded(),
                 alert_id: Some(episode.alert_id.clone()),
                 rule_fingerprint: None,
@@ -1087,14 +1126,13 @@ impl AlertStore {
     pub async fn record_delivery(
         &self,
         episode: &EpisodeKey<'_>,
-        alert_id: &str,
-        delivery: Delivery,
+        delivery: &Delivery,
         status: &DeliveryStatus,
     ) -> Result<(), StoreError> {
-        let key = delivery.key();
+        let key = delivery.slot();
         let alert = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(alert_key(alert_id)))
+            .set_key(Some(alert_key(&delivery.alert_id)))
             .update_expression("SET #dl.#k = :st")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#dl", "deliveries")
@@ -1233,19 +1271,18 @@ impl AlertStore {
         if alert.state == AlertState::Resolved {
             return Err(AckError::NotFiring(alert.state));
         }
-        match self
-            .resolve(
-                &alert.rule_id,
-                &alert.sku,
-                &alert.location,
-                alert_id,
-                &[],
-                None,
-                by,
-                now_text,
-            )
-            .await?
-        {
+        let step = Step {
+            episode: EpisodeKey {
+                rule_id: &alert.rule_id,
+                sku: &alert.sku,
+                location: &alert.location,
+            },
+            alert_id,
+            pending: &[],
+            now: 0,
+            now_text,
+        };
+        match self.resolve(&step, None, by).await? {
             Transition::Applied(_) => Ok(self.get_alert(alert_id).await?),
             Transition::AlreadyDone(_) => Err(AckError::NotFiring(AlertState::Resolved)),
         }

@@ -125,7 +125,6 @@ impl Sweep<'_> {
     /// not open yet. Returns the number of episodes it opened.
     async fn level(&self, level: &LevelSnapshot) -> Result<usize, RecordError> {
         let now = self.evaluator.now();
-        let store = self.evaluator.store();
         let mut profile: Option<SkuProfile> = None;
         let mut opened = 0;
         for rule in &self.rules {
@@ -141,18 +140,11 @@ impl Sweep<'_> {
             )) {
                 continue;
             }
-            if rule.selector.needs_attributes() {
-                let attrs = &store
-                    .sku_profile_once(&level.sku, &mut profile)
-                    .await?
-                    .attributes;
-                if !rule
-                    .selector
-                    .selects(&level.sku, &level.location, Some(attrs))
-                {
-                    continue;
-                }
-            } else if !rule.selector.selects(&level.sku, &level.location, None) {
+            if !self
+                .evaluator
+                .selects(rule, &level.sku, &level.location, &mut profile)
+                .await?
+            {
                 continue;
             }
             let fired = self
