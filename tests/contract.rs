@@ -392,6 +392,18 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "{name}"
         );
     }
+    // The missing-report alarm watches the morning check, which runs at 01:00 UTC.
+    let missing = &root["Resources"]["DailyReportMissing"]["Properties"];
+    assert_eq!(missing["MetricName"].as_str(), Some("ReportMissing"));
+    assert_eq!(missing["Period"].as_u64(), Some(300));
+    let check = &root["Resources"]["ReportWriterFunction"]["Properties"]["Events"]["MorningCheck"]
+        ["Properties"];
+    assert_eq!(
+        check["ScheduleExpression"].as_str(),
+        Some("cron(0 1 * * ? *)")
+    );
+    assert_eq!(check["ScheduleExpressionTimezone"].as_str(), Some("UTC"));
+    assert_eq!(check["Input"].as_str(), Some(r#"{"check": true}"#));
     // The error and throttle alarms cover every function.
     let functions = template().resources_of_type("AWS::Serverless::Function");
     for alarm in ["FunctionErrors", "FunctionThrottles"] {
@@ -539,4 +551,55 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         assert!(built.starts_with(prefix), "{built}");
     }
     assert_eq!(keys::CLOCK_SWEEP, "CLOCK#SWEEP");
+}
+
+/// Every problem type the code can answer with (`problem(<status>, "<slug>", …)` in
+/// `shared/src/api/problem.rs`).
+fn code_problem_types() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(project_root().join("shared/src/api/problem.rs")).unwrap();
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("problem(") {
+        rest = &rest[at + "problem(".len()..];
+        // The status argument, then the slug literal.
+        let Some(comma) = rest.find(',') else { break };
+        let after = rest[comma + 1..].trim_start();
+        if let Some(lit) = after.strip_prefix('"') {
+            if let Some(end) = lit.find('"') {
+                out.insert(lit[..end].to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn openapi_and_the_readme_list_exactly_the_problem_types_the_code_answers_with() {
+    let code = code_problem_types();
+    assert!(code.len() > 20, "{code:?}");
+    let doc = openapi();
+    let listed: BTreeSet<String> = doc["components"]["schemas"]["Problem"]["properties"]["type"]
+        ["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .unwrap()
+                .trim_start_matches("/problems/")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(listed, code, "OpenAPI's Problem.type against the code");
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    let missing: Vec<&String> = code
+        .iter()
+        .filter(|slug| {
+            !readme.contains(&format!("`{slug}`")) && !readme.contains(&format!("/problems/{slug}"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "problem types the README does not name: {missing:?}"
+    );
 }

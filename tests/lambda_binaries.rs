@@ -247,6 +247,45 @@ async fn api_binaries_answer_api_gateway_events_and_change_stock() {
         (405, serde_json::json!(["PUT"]))
     );
 
+    // Refusals: the store's (more than is available) and the caller's (an invalid body).
+    let refusal = |key: &str, body: serde_json::Value| {
+        let mut event = fixture("apigw-v2-post-sale.json");
+        event["headers"]["idempotency-key"] = serde_json::json!(key);
+        event["body"] = serde_json::json!(body.to_string());
+        event
+    };
+    let (status, body) = command
+        .http(&refusal(
+            "too-many",
+            serde_json::json!({ "sku": "CAP", "location": "WH1", "quantity": 500 }),
+        ))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = command
+        .http(&refusal(
+            "bad-body",
+            serde_json::json!({ "sku": "CAP", "location": "WH1", "quantity": -1 }),
+        ))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let refused: Vec<(String, String)> = command
+        .metric("MovementsRefused")
+        .iter()
+        .map(|l| {
+            (
+                l["Kind"].as_str().unwrap().to_owned(),
+                l["Reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            ("sale".to_owned(), "insufficient-stock".to_owned()),
+            ("sale".to_owned(), "validation".to_owned())
+        ]
+    );
+
     // What it printed: one JSON line per request, and the accepted movements as EMF metrics.
     let accepted = command.metric("MovementsAccepted");
     let kinds: Vec<&str> = accepted
@@ -267,7 +306,7 @@ async fn api_binaries_answer_api_gateway_events_and_change_stock() {
         .into_iter()
         .filter(|l| l["fields"]["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), 6, "{requests:?}");
+    assert_eq!(requests.len(), 8, "{requests:?}");
     let sale = &requests[3]["fields"];
     assert_eq!(sale["route"], "POST /v1/sales");
     assert_eq!(sale["status"], 201);
@@ -336,9 +375,31 @@ async fn evaluator_binary_answers_stream_events_and_notifies() {
         .sum::<usize>();
     assert_eq!(again, 1);
 
-    // Its metrics: one alert fired, its SMS sent, and each delivery of the batch with one
-    // failed record counted.
+    // Restocked (a newer version of the level, back above clear_at): the episode resolves.
+    let mut restock = event["Records"][0].clone();
+    let before = restock["dynamodb"]["NewImage"].clone();
+    let image = &mut restock["dynamodb"]["NewImage"];
+    for quantity in ["on_hand", "available"] {
+        image[quantity] = serde_json::json!({ "N": "12" });
+    }
+    image["version"] = serde_json::json!({ "N": "6" });
+    restock["dynamodb"]["OldImage"] = before;
+    restock["dynamodb"]["SequenceNumber"] = serde_json::json!("111100000000000000003");
+    restock["eventID"] = serde_json::json!("c4ca4238a0b923820dcc509a6f75849c");
+    let Outcome::Response(response) = evaluator
+        .invoke(&serde_json::json!({ "Records": [restock] }))
+        .await
+    else {
+        panic!("the evaluator failed the restock");
+    };
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+
+    // Its metrics: one alert fired and resolved, its SMS sent, and each delivery of the batch
+    // with one failed record counted.
     assert_eq!(evaluator.metric("AlertsFired").len(), 1);
+    let resolved = evaluator.metric("AlertsResolved");
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["Kind"], "low_stock");
     let sent = evaluator.metric("DeliveriesSent");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["Channel"], "sms");
@@ -460,6 +521,12 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
     assert_eq!(manifest["levels"], 1);
     let written = writer.metric("ReportWritten");
     assert_eq!(written.len(), 1);
+    assert!(
+        written[0]["ReportDuration"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{written:?}"
+    );
     assert_eq!(written[0]["ReportRows"].as_f64(), {
         let rows: u64 = manifest["objects"]
             .as_array()
@@ -501,5 +568,37 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
     assert!(
         text.contains(&format!("{today},CAP,WH1,10,0,0,10,")),
         "{text}"
+    );
+
+    // The 01:00 check (its schedule's input alone): last night's report is not there yet.
+    let check = serde_json::json!({ "check": true });
+    let Outcome::Response(answer) = writer.invoke(&check).await else {
+        panic!("the check failed");
+    };
+    let yesterday = shared::reports::date_of_day(now.unix_timestamp().div_euclid(86_400) - 1);
+    assert_eq!(
+        answer,
+        serde_json::json!({ "dt": yesterday, "committed": false })
+    );
+    // Written late (a re-run of that day), then checked again: committed.
+    let Outcome::Response(_) = writer
+        .invoke(&serde_json::json!({ "day": yesterday }))
+        .await
+    else {
+        panic!("the re-run failed");
+    };
+    let Outcome::Response(answer) = writer.invoke(&check).await else {
+        panic!("the check failed");
+    };
+    assert_eq!(answer["committed"], true);
+    let missing: Vec<f64> = writer
+        .metric("ReportMissing")
+        .iter()
+        .map(|l| l["ReportMissing"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        vec![1.0, 0.0, 0.0],
+        "missing, written late, present"
     );
 }

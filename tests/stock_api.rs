@@ -1304,6 +1304,48 @@ async fn arrays_are_refused_wherever_an_object_is_expected() {
             json!([null, "SKU1", 60, "stocktake"]),
             "body",
         ),
+        (
+            Method::POST,
+            "/v1/refunds",
+            Role::Ops,
+            json!(["SKU1", "WH1", 3]),
+            "body",
+        ),
+        (
+            Method::POST,
+            "/v1/incoming",
+            Role::Ops,
+            json!(["SKU1", "WH1", 4]),
+            "body",
+        ),
+        (
+            Method::POST,
+            "/v1/adjustments",
+            Role::Ops,
+            json!(["SKU1", "WH1", 50, "recount"]),
+            "body",
+        ),
+        (
+            Method::POST,
+            "/v1/transfers",
+            Role::Ops,
+            json!(["SKU1", "WH1", "WH2", 1]),
+            "body",
+        ),
+        (
+            Method::PUT,
+            "/v1/rules/rl_missing",
+            Role::Ops,
+            json!(["Low", "low_stock", 2]),
+            "body",
+        ),
+        (
+            Method::PUT,
+            "/v1/rules/rl_missing",
+            Role::Ops,
+            rule(json!({ "selector": [] })),
+            "selector",
+        ),
     ];
     for (i, (method, path, role, body, field)) in cases.into_iter().enumerate() {
         let key = format!("array-{i}");
@@ -1624,4 +1666,49 @@ async fn hostile_input_on_every_route_never_gets_a_5xx() {
         app.get("/v1/rules", Role::ReadOnly).await.json()["items"],
         json!([])
     );
+}
+
+#[tokio::test]
+async fn names_made_only_of_invisible_or_format_characters_are_refused() {
+    let app = spawn_app().await;
+    for name in [
+        "\u{200b}\u{200d}",
+        " \u{2060}\u{00ad} ",
+        "\u{feff}",
+        "\t\u{3000}",
+    ] {
+        let r = app
+            .put(
+                "/v1/skus/GHOST",
+                Role::Ops,
+                json!({ "name": name, "attributes": {} }),
+            )
+            .await;
+        let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(p["errors"][0]["field"], "name", "{name:?}: {p}");
+        let r = app
+            .put(
+                "/v1/locations/NOWHERE",
+                Role::Ops,
+                json!({ "name": name, "kind": "warehouse" }),
+            )
+            .await;
+        let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(p["errors"][0]["field"], "name", "{name:?}: {p}");
+    }
+    assert_eq!(
+        app.get("/v1/skus/GHOST", Role::ReadOnly).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let locations = app.get("/v1/locations", Role::ReadOnly).await.json();
+    assert!(!locations.to_string().contains("NOWHERE"), "{locations}");
+    // A visible character among them is a name.
+    let r = app
+        .put(
+            "/v1/skus/GHOST",
+            Role::Ops,
+            json!({ "name": "\u{200b}Ghost\u{200d}", "attributes": {} }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
 }

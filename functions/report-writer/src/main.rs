@@ -1,7 +1,9 @@
 //! The report-writer Lambda: on its EventBridge schedule (00:15 UTC) it writes the reports of the
 //! day that just ended (reports only: the alert clock evaluates the time-based rules). Invoked with
-//! `{"day": "YYYY-MM-DD"}` it (re)writes that day instead. Wires configuration and clients once
-//! at init; the work lives in `shared::report_writer`.
+//! `{"day": "YYYY-MM-DD"}` it (re)writes that day instead. On its morning schedule (01:00 UTC,
+//! `{"check": true}`) it only checks that the night's report is committed, and says so in the
+//! `ReportMissing` metric its alarm watches. Wires configuration and clients once at init; the
+//! work lives in `shared::report_writer`.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -39,6 +41,10 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = clock.now();
         let day = requested_day(&event.payload, now)?;
+        if event.payload.get("check").and_then(Value::as_bool) == Some(true) {
+            let committed = writer.check(day).await?;
+            return Ok(json!({ "dt": shared::reports::date_of_day(day), "committed": committed }));
+        }
         if day > ReportWriter::day_of(now) {
             return Err(Error::from(format!(
                 "{} has not begun: a day is written once it has",

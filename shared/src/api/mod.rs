@@ -607,10 +607,22 @@ impl App {
     where
         B: DeserializeOwned + Serialize,
     {
-        let key = idempotency_key(req.headers())?;
-        let body: B = parse_body(req)?;
-        authorize(&body, principal)?;
-        let movement = validate(&body).map_err(ApiError::Validation)?;
+        // Every refusal is counted, the caller's (a bad body, a policy, a validation) as well as
+        // the store's (insufficient stock, a stale count), by the route's movement kind.
+        let refused = |e: ApiError, kind: &str| {
+            crate::metrics::emit(
+                &[("Kind", kind), ("Reason", e.slug())],
+                &[("MovementsRefused", 1.0, crate::metrics::Unit::Count)],
+            );
+            e
+        };
+        let route_kind = route_movement_kind(route.operation);
+        let key = idempotency_key(req.headers()).map_err(|e| refused(e, route_kind))?;
+        let body: B = parse_body(req).map_err(|e| refused(e, route_kind))?;
+        authorize(&body, principal).map_err(|e| refused(e, route_kind))?;
+        let movement = validate(&body)
+            .map_err(ApiError::Validation)
+            .map_err(|e| refused(e, route_kind))?;
         let prepared = prepare_movement(
             route,
             principal,
@@ -622,14 +634,7 @@ impl App {
         let kind = movement.kind.as_str();
         let outcome = match self.store.execute(&movement, &prepared.record).await {
             Ok(outcome) => outcome,
-            Err(e) => {
-                let e = ApiError::from(e);
-                crate::metrics::emit(
-                    &[("Kind", kind), ("Reason", e.slug())],
-                    &[("MovementsRefused", 1.0, crate::metrics::Unit::Count)],
-                );
-                return Err(e);
-            }
+            Err(e) => return Err(refused(ApiError::from(e), kind)),
         };
         if matches!(outcome, MovementOutcome::Applied) {
             crate::metrics::count("MovementsAccepted", ("Kind", kind));
@@ -650,6 +655,19 @@ impl App {
                 Ok(raw_json_response(StatusCode::CREATED, response, true))
             }
         }
+    }
+}
+
+/// The movement kind a route records (what its refusals are counted under before the body is
+/// read).
+fn route_movement_kind(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Sale | Operation::Order => MovementKind::Sale.as_str(),
+        Operation::Refund => MovementKind::Refund.as_str(),
+        Operation::Receipt => MovementKind::Receipt.as_str(),
+        Operation::Incoming => MovementKind::Incoming.as_str(),
+        Operation::Adjustment => MovementKind::Adjustment.as_str(),
+        _ => MovementKind::TransferOut.as_str(),
     }
 }
 
@@ -811,6 +829,14 @@ pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Resu
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     if !json_type {
         return Err(ApiError::UnsupportedMediaType);
+    }
+    // Every body is an object: an array is refused as one, before serde would read it
+    // position by position (and name whichever element did not fit).
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<B, _> = serde_path_to_error::deserialize(de);

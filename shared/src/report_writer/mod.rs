@@ -314,18 +314,20 @@ impl ReportWriter {
         }
 
         let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
-        crate::metrics::emit(
-            &[("Report", "daily")],
-            &[
-                ("ReportWritten", 1.0, crate::metrics::Unit::Count),
-                ("ReportRows", rows as f64, crate::metrics::Unit::Count),
-                (
-                    "ReportDuration",
-                    started.elapsed().as_secs_f64() * 1000.0,
-                    crate::metrics::Unit::Milliseconds,
-                ),
-            ],
-        );
+        let mut figures = vec![
+            ("ReportWritten", 1.0, crate::metrics::Unit::Count),
+            ("ReportRows", rows as f64, crate::metrics::Unit::Count),
+            (
+                "ReportDuration",
+                started.elapsed().as_secs_f64() * 1000.0,
+                crate::metrics::Unit::Milliseconds,
+            ),
+        ];
+        // Last night's report written (late, by a re-run after the alarm): no longer missing.
+        if day == Self::day_of(now) - 1 {
+            figures.push(("ReportMissing", 0.0, crate::metrics::Unit::Count));
+        }
+        crate::metrics::emit(&[("Report", "daily")], &figures);
         Ok((manifest, stats))
     }
 
@@ -675,6 +677,25 @@ impl ReportWriter {
             }
         }
         objects::delete(b, &stale).await
+    }
+
+    /// Whether `day`'s report is committed (its manifest is written), as the morning check asks;
+    /// emits `ReportMissing` (1 or 0), which the `DailyReportMissing` alarm watches.
+    pub async fn check(&self, day: i64) -> Result<bool, ReportError> {
+        let key = reports::object_key("manifests", day, "manifest.json");
+        let committed = objects::get(&self.bucket, &key).await?.is_some();
+        if !committed {
+            tracing::error!(day = %reports::date_of_day(day), "no daily report is committed");
+        }
+        crate::metrics::emit(
+            &[("Report", "daily")],
+            &[(
+                "ReportMissing",
+                if committed { 0.0 } else { 1.0 },
+                crate::metrics::Unit::Count,
+            )],
+        );
+        Ok(committed)
     }
 
     /// Today's day number at `now`.
