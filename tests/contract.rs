@@ -169,7 +169,11 @@ fn iam_policies_grant_only_what_each_function_uses() {
     );
     assert_eq!(
         policy_actions(&t, "StockQueryFunction"),
-        set(&["dynamodb:GetItem", "dynamodb:Query"])
+        set(&[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query"
+        ])
     );
     assert_eq!(
         policy_actions(&t, "AlertsApiFunction"),
@@ -524,7 +528,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     );
     assert_eq!(
         prefixes("AlertEvaluatorFunction"),
-        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RULE#*", "SKU#*", "TRACK#*"])
+        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RULE#*", "SKU#*", "STK#*", "TRACK#*"])
     );
     assert_eq!(
         prefixes("AlertClockFunction"),
@@ -547,6 +551,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         (keys::alert("x"), "ALERT#"),
         (keys::tracker("x", "y", "z").0, "TRACK#"),
         (keys::silence("x"), "SILENCE#"),
+        (keys::listing_entry("x", "y"), "STK#"),
     ] {
         assert!(built.starts_with(prefix), "{built}");
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod counters;
 pub mod domain;
 pub mod levels;
+pub mod listing;
 pub mod metrics;
 pub mod report_writer;
 pub mod reports;

@@ -27,6 +27,7 @@ pub mod entity {
     pub const TRACKER: &str = "alert_tracker";
     pub const SILENCE: &str = "silence";
     pub const CLOCK_CURSOR: &str = "clock_cursor";
+    pub const LISTING_ENTRY: &str = "listing_entry";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -77,6 +78,19 @@ pub mod keys {
     pub const RECEIPT_SORT_ATTRIBUTE: &str = "rcpt_sk";
     pub fn receipts(sku: &str, location: &str) -> String {
         format!("RCPT#{sku}#{location}")
+    }
+    /// The stock listing's index (`stock`, keys only, see [`crate::listing`]): one listing entry
+    /// per level (`STK#<sku>#<location>`), written by the stream evaluator when the level is
+    /// created and when its availability band changes, with `stk_pk` = `STOCK#<location>` and
+    /// `stk_sk` = `<band>#<sku>`.
+    pub const STOCK_INDEX: &str = "stock";
+    pub const STOCK_PARTITION_ATTRIBUTE: &str = "stk_pk";
+    pub const STOCK_SORT_ATTRIBUTE: &str = "stk_sk";
+    pub fn stock_partition(location: &str) -> String {
+        format!("STOCK#{location}")
+    }
+    pub fn listing_entry(sku: &str, location: &str) -> String {
+        format!("STK#{sku}#{location}")
     }
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";

@@ -1113,7 +1113,7 @@ impl Store {
     ) -> Result<(Sku, bool), StoreError> {
         let attrs: Item = attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect();
         let base = "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
-                    #u = :now, gsi1pk = :list, gsi1sk = :sku";
+                    #u = :now, gsi1pk = :list, gsi1sk = :sku, #search = :search";
         let mut update = self
             .client
             .update_item()
@@ -1134,6 +1134,11 @@ impl Store {
             .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#sku", "sku")
             .expression_attribute_names("#n", "name")
+            .expression_attribute_names("#search", "search")
+            .expression_attribute_values(
+                ":search",
+                s(crate::listing::search_text(sku.as_str(), name)),
+            )
             .expression_attribute_names("#a", "attributes")
             .expression_attribute_names("#c", "created_at")
             .expression_attribute_names("#u", "updated_at")
@@ -1306,6 +1311,44 @@ impl Store {
             .map(location_from_item)
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// Every location's id, in id order (the listing reads each one's partition).
+    pub async fn all_location_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list_locations(100, cursor.as_deref()).await?;
+            out.extend(page.items.into_iter().map(|l| l.location.to_string()));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The stock-level items of a SKU (None when the SKU is not in the catalogue).
+    pub async fn sku_level_items(&self, sku: &SkuId) -> Result<Option<Vec<Item>>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::sku(sku.as_str())))
+            .into_paginator()
+            .items()
+            .send();
+        let mut found = false;
+        let mut levels = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from_sdk)?;
+            match get_s(&item, "entity") {
+                Some(entity::SKU) => found = true,
+                Some(entity::STOCK_LEVEL) => levels.push(item),
+                _ => {}
+            }
+        }
+        Ok(found.then_some(levels))
     }
 
     /// A SKU's ledger, newest first.

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod moto;
 pub mod proxy;
 pub mod runtime_api;
+pub mod seed;
 pub mod streams;
 pub mod system;
 pub mod template;

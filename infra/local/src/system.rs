@@ -87,31 +87,7 @@ impl System {
         &self,
         items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
     ) -> anyhow::Result<()> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in items.chunks(25) {
-            let mut requests = chunk
-                .iter()
-                .map(|i| {
-                    Ok(WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(i.clone())).build()?)
-                        .build())
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            while !requests.is_empty() {
-                let out = self
-                    .dynamodb
-                    .batch_write_item()
-                    .request_items(&self.table, std::mem::take(&mut requests))
-                    .send()
-                    .await
-                    .context("BatchWriteItem")?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-            }
-        }
-        Ok(())
+        crate::seed::put_all(&self.dynamodb, &self.table, items).await
     }
 
     pub async fn start(endpoints: &Endpoints, options: Options) -> anyhow::Result<Self> {

@@ -156,6 +156,18 @@ impl Evaluator {
                 .await?;
         }
 
+        // The level's entry in the stock listing, when it is new or its availability band moved.
+        crate::listing::index_level(
+            self.ledger.client(),
+            self.ledger.table(),
+            &new.sku,
+            &new.location,
+            new.version,
+            &new.quantities,
+            old.as_ref(),
+        )
+        .await?;
+
         let (rules, silences) = self.rules().await?;
         let now = self.clock.now();
         let silenced = |rule: &Rule| silenced(&silences, &rule.rule_id, &new.sku);

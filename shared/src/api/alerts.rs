@@ -34,6 +34,30 @@ pub struct SilenceBody {
 /// The longest silence: a week.
 pub const MAX_SILENCE_MINUTES: i64 = 7 * 24 * 60;
 
+/// The most alerts one bulk action takes.
+pub const MAX_BULK_ALERTS: usize = 100;
+
+/// Many alerts at once: acknowledge, resolve, or silence each one's SKU or rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAlertsBody {
+    pub action: String,
+    pub alert_ids: Vec<String>,
+    /// For the silence actions.
+    #[serde(default)]
+    pub minutes: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BulkAction {
+    Acknowledge,
+    Resolve,
+    SilenceSku,
+    SilenceRule,
+}
+
 fn id_param(field: &str, raw: &str) -> Result<String, ApiError> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
@@ -247,8 +271,161 @@ impl App {
                     Err(ApiError::SilenceNotFound(id.to_owned()))
                 }
             }
+            BulkAlerts => self.bulk_alerts(req, principal).await,
             _ => Err(ApiError::RouteNotFound),
         }
+    }
+
+    /// `POST /v1/alerts/bulk`: one action on up to [`MAX_BULK_ALERTS`] alerts, each done (or
+    /// refused) on its own, answered with a result per id in the order given. A silence action
+    /// silences each distinct SKU (or rule) once.
+    async fn bulk_alerts(
+        &self,
+        req: &Request,
+        principal: &Principal,
+    ) -> Result<Response<Body>, ApiError> {
+        use futures_util::StreamExt;
+        let body: BulkAlertsBody = parse_body(req)?;
+        let mut errors = Vec::new();
+        let action = match body.action.as_str() {
+            "acknowledge" => Some(BulkAction::Acknowledge),
+            "resolve" => Some(BulkAction::Resolve),
+            "silence_sku" => Some(BulkAction::SilenceSku),
+            "silence_rule" => Some(BulkAction::SilenceRule),
+            _ => {
+                errors.push(FieldError::new(
+                    "action",
+                    "must be acknowledge, resolve, silence_sku or silence_rule",
+                ));
+                None
+            }
+        };
+        if body.alert_ids.is_empty() || body.alert_ids.len() > MAX_BULK_ALERTS {
+            errors.push(FieldError::new(
+                "alert_ids",
+                format!("must list 1 to {MAX_BULK_ALERTS} alert ids"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, id) in body.alert_ids.iter().enumerate() {
+            if id_param("alert_id", id).is_err() {
+                errors.push(FieldError::new(
+                    format!("alert_ids[{i}]"),
+                    "not an id this API issues",
+                ));
+            } else if !seen.insert(id.as_str()) {
+                errors.push(FieldError::new(format!("alert_ids[{i}]"), "listed twice"));
+            }
+        }
+        let silencing = matches!(
+            action,
+            Some(BulkAction::SilenceSku | BulkAction::SilenceRule)
+        );
+        let mut silence = None;
+        if silencing {
+            let minutes = body
+                .minutes
+                .filter(|m| (1..=MAX_SILENCE_MINUTES).contains(m));
+            if minutes.is_none() {
+                errors.push(FieldError::new(
+                    "minutes",
+                    format!("must be an integer from 1 to {MAX_SILENCE_MINUTES}"),
+                ));
+            }
+            let reason = parse_text("reason", body.reason.as_deref().unwrap_or(""))
+                .map_err(|e| errors.push(e))
+                .ok();
+            silence = minutes.zip(reason);
+        } else if body.minutes.is_some() || body.reason.is_some() {
+            errors.push(FieldError::new(
+                "minutes",
+                "minutes and reason are for the silence actions",
+            ));
+        }
+        let (Some(action), true) = (action, errors.is_empty()) else {
+            return Err(ApiError::Validation(errors));
+        };
+        let now = self.clock.rfc3339();
+        let until_unix = self.clock.now() + silence.as_ref().map_or(0, |(m, _)| m * 60);
+        let silenced: tokio::sync::Mutex<std::collections::HashSet<String>> = Default::default();
+        let one = |id: String| {
+            let (now, silence, silenced) = (&now, &silence, &silenced);
+            async move {
+                let outcome: Result<serde_json::Value, ApiError> = async {
+                    match action {
+                        BulkAction::Acknowledge | BulkAction::Resolve => {
+                            let result = if action == BulkAction::Acknowledge {
+                                self.alerts.acknowledge(&id, &principal.subject, now).await
+                            } else {
+                                self.alerts
+                                    .resolve_by_hand(&id, &principal.subject, now)
+                                    .await
+                            };
+                            match result {
+                                Ok(Some(alert)) => Ok(serde_json::json!({ "state": alert.state })),
+                                Ok(None) => Err(ApiError::AlertNotFound(id.clone())),
+                                Err(AckError::NotFiring(state)) => {
+                                    Err(ApiError::AlertStateConflict(state.as_str()))
+                                }
+                                Err(AckError::Store(e)) => Err(e.into()),
+                            }
+                        }
+                        BulkAction::SilenceSku | BulkAction::SilenceRule => {
+                            let Some(alert) = self.alerts.get_alert(&id).await? else {
+                                return Err(ApiError::AlertNotFound(id.clone()));
+                            };
+                            let target = if action == BulkAction::SilenceSku {
+                                format!("sku:{}", alert.sku)
+                            } else {
+                                format!("rule:{}", alert.rule_id)
+                            };
+                            let (_, reason) = silence.as_ref().expect("validated");
+                            // Each target once, however many of its alerts are listed.
+                            if silenced.lock().await.insert(target.clone()) {
+                                self.alerts
+                                    .put_silence(&Silence {
+                                        silence_id: target.clone(),
+                                        until: rfc3339(until_unix),
+                                        until_unix,
+                                        reason: reason.clone(),
+                                        created_by: principal.subject.clone(),
+                                    })
+                                    .await?;
+                            }
+                            Ok(serde_json::json!({ "silence_id": target }))
+                        }
+                    }
+                }
+                .await;
+                match outcome {
+                    Ok(mut done) => {
+                        done["alert_id"] = serde_json::json!(id);
+                        done["status"] = serde_json::json!(200);
+                        done
+                    }
+                    Err(e) => serde_json::json!({
+                        "alert_id": id,
+                        "status": e.as_json()["status"],
+                        "problem": e.as_json(),
+                    }),
+                }
+            }
+        };
+        let results: Vec<serde_json::Value> = futures_util::stream::iter(body.alert_ids.clone())
+            .map(one)
+            .buffered(8)
+            .collect()
+            .await;
+        let succeeded = results.iter().filter(|r| r["status"] == 200).count();
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "action": body.action,
+                "succeeded": succeeded,
+                "failed": results.len() - succeeded,
+                "results": results,
+            }),
+        ))
     }
 
     async fn create_rule(
@@ -290,6 +467,16 @@ impl App {
             RuleCreated::Existing { .. } => Err(ApiError::IdempotencyKeyReused),
         }
     }
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 fn empty(status: StatusCode) -> Response<Body> {

@@ -2,6 +2,7 @@
 //! subset of [`ROUTES`] (its [`Function`]); the handlers are the same code locally and on AWS.
 
 mod alerts;
+mod levels;
 pub mod problem;
 mod reports;
 pub mod requests;
@@ -68,6 +69,8 @@ pub enum Operation {
     GetSku,
     ListSkus,
     GetLedger,
+    GetDaily,
+    ListLevels,
     PutLocation,
     ListLocations,
     Sale,
@@ -86,6 +89,7 @@ pub enum Operation {
     GetAlert,
     AcknowledgeAlert,
     ResolveAlert,
+    BulkAlerts,
     ListSilences,
     CreateSilence,
     DeleteSilence,
@@ -144,6 +148,14 @@ pub const ROUTES: &[Route] = {
             StockQuery,
             GetLedger,
         ),
+        route(
+            "GET",
+            "/v1/skus/{sku}/daily",
+            scope::READ,
+            StockQuery,
+            GetDaily,
+        ),
+        route("GET", "/v1/levels", scope::READ, StockQuery, ListLevels),
         route(
             "GET",
             "/v1/locations",
@@ -205,6 +217,13 @@ pub const ROUTES: &[Route] = {
             DeleteRule,
         ),
         route("GET", "/v1/alerts", scope::READ, AlertsApi, ListAlerts),
+        route(
+            "POST",
+            "/v1/alerts/bulk",
+            scope::ADMIN,
+            AlertsApi,
+            BulkAlerts,
+        ),
         route(
             "GET",
             "/v1/alerts/{alert_id}",
@@ -491,6 +510,20 @@ impl App {
                     return Err(ApiError::SkuNotFound(sku.to_string()));
                 }
                 Ok(page_response(page))
+            }
+            ListLevels => {
+                levels::list(
+                    &self.store,
+                    &self.alerts,
+                    &query,
+                    req.uri().path(),
+                    self.clock.now(),
+                )
+                .await
+            }
+            GetDaily => {
+                let sku = sku_param(params[0])?;
+                levels::daily(&self.store, &sku, &query, self.clock.now()).await
             }
             ListLocations => {
                 let (limit, cursor) = query.page()?;

@@ -232,6 +232,19 @@ impl ApiError {
         self.problem().slug
     }
 
+    /// The problem as a JSON object (`type`, `title`, `status`, `detail` and its extra fields),
+    /// for an answer that reports one per item (bulk actions).
+    pub fn as_json(&self) -> Value {
+        let p = self.problem();
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("{PROBLEM_BASE}{}", p.slug)));
+        body.insert("title".into(), json!(p.title));
+        body.insert("status".into(), json!(p.status.as_u16()));
+        body.insert("detail".into(), json!(p.detail));
+        body.extend(p.extra);
+        Value::Object(body)
+    }
+
     pub fn into_response(self) -> Response<Body> {
         self.into_response_for(None)
     }

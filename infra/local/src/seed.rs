@@ -1,0 +1,102 @@
+//! Catalogues seeded straight into the table, item by item as the API and the stream write
+//! them, for the tests and benchmarks that need thousands of SKUs (the API would take minutes).
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Context;
+use aws_sdk_dynamodb::{
+    types::{AttributeValue, PutRequest, WriteRequest},
+    Client,
+};
+use shared::{
+    counters::{DAYS, HOURS},
+    schema::{entity, keys},
+};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// A SKU's catalogue entry, as `PUT /v1/skus/{sku}` writes it.
+pub fn sku_item(sku: &str, name: &str, attributes: &BTreeMap<String, String>, at: &str) -> Item {
+    Item::from([
+        ("pk".into(), s(keys::sku(sku))),
+        ("sk".into(), s(keys::META)),
+        ("entity".into(), s(entity::SKU)),
+        ("sku".into(), s(sku)),
+        ("name".into(), s(name)),
+        (
+            "attributes".into(),
+            AttributeValue::M(attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+        ),
+        ("search".into(), s(shared::listing::search_text(sku, name))),
+        ("created_at".into(), s(at)),
+        ("updated_at".into(), s(at)),
+        ("gsi1pk".into(), s(keys::SKU_LIST)),
+        ("gsi1sk".into(), s(sku)),
+    ])
+}
+
+/// A stock level with `available` on hand (nothing reserved or in transit), as a receipt
+/// creates it, with empty counters and no movement for the stream to put in the ledger.
+pub fn level_item(sku: &str, location: &str, available: i64, at: &str, hour: i64) -> Item {
+    let ring = |len: i64| AttributeValue::L((0..len).map(|_| n(0)).collect());
+    Item::from([
+        ("pk".into(), s(keys::sku(sku))),
+        ("sk".into(), s(keys::location(location))),
+        (
+            keys::LEVEL_SHARD_ATTRIBUTE.into(),
+            s(keys::level_shard(sku, location)),
+        ),
+        ("entity".into(), s(entity::STOCK_LEVEL)),
+        ("sku".into(), s(sku)),
+        ("location".into(), s(location)),
+        ("on_hand".into(), n(available)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(available)),
+        ("version".into(), n(1)),
+        ("created_at".into(), s(at)),
+        ("updated_at".into(), s(at)),
+        ("last_receipt_at".into(), s(at)),
+        ("last_movement".into(), s("seeded")),
+        ("ctr_hour".into(), n(hour)),
+        ("sold_h".into(), ring(HOURS)),
+        ("sold_d".into(), ring(DAYS)),
+        ("rcv_d".into(), ring(DAYS)),
+        ("rfd_d".into(), ring(DAYS)),
+    ])
+}
+
+/// Writes `items` with `BatchWriteItem`, 25 at a time, sending again whatever DynamoDB leaves
+/// unprocessed.
+pub async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> anyhow::Result<()> {
+    for chunk in items.chunks(25) {
+        let mut requests = chunk
+            .iter()
+            .map(|i| {
+                Ok(WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(i.clone())).build()?)
+                    .build())
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        while !requests.is_empty() {
+            let out = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut requests))
+                .send()
+                .await
+                .context("BatchWriteItem")?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+        }
+    }
+    Ok(())
+}

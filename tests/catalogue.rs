@@ -1,0 +1,523 @@
+//! Operations at catalogue scale: the server-side stock listing and its filters over ten
+//! thousand SKUs, the daily counters, bulk alert actions and the stocktake import.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use local_stack::seed;
+use serde_json::{json, Value};
+use system_tests::*;
+
+const SKUS: usize = 10_000;
+
+fn brand(i: usize) -> &'static str {
+    ["acme", "zeta", "nova"][i % 3]
+}
+
+/// Every SKU at WH1; every third also at WH2; every tenth at FR (sold out there).
+fn levels_of(i: usize) -> Vec<(&'static str, i64)> {
+    let mut out = vec![("WH1", (i % 50) as i64)];
+    if i.is_multiple_of(3) {
+        out.push(("WH2", (i % 13) as i64));
+    }
+    if i.is_multiple_of(10) {
+        out.push(("FR", 0));
+    }
+    out
+}
+
+fn sku_name(i: usize) -> (String, String) {
+    let colour = if i.is_multiple_of(7) { "Blue" } else { "Red" };
+    (format!("SKU-{i:05}"), format!("{colour} widget {i}"))
+}
+
+/// Every row a filter should give, from the table read in full (the reference the listing is
+/// compared with): (sku, location, available).
+type Expected = BTreeSet<(String, String, i64)>;
+
+/// A seeded SKU: id, name, brand and its levels (location, available).
+type Seeded = (String, String, &'static str, Vec<(&'static str, i64)>);
+
+struct Catalogue {
+    skus: Vec<Seeded>,
+}
+
+impl Catalogue {
+    fn rows(&self, keep: impl Fn(&str, &str, &str, &str, i64) -> bool) -> Expected {
+        let mut out = Expected::new();
+        for (sku, name, brand, levels) in &self.skus {
+            for (loc, available) in levels {
+                if keep(sku, name, brand, loc, *available) {
+                    out.insert((sku.clone(), (*loc).to_owned(), *available));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every page of `GET /v1/levels?<query>`, following the cursors; the rows, and the pages.
+async fn all_pages(app: &TestApp, query: &str) -> (Vec<Value>, usize) {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let path = match &cursor {
+            Some(c) => format!("/v1/levels?{query}{sep}limit=100&cursor={c}"),
+            None => format!("/v1/levels?{query}{sep}limit=100"),
+        };
+        let r = app.get(&path, Role::ReadOnly).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.json());
+        let body = r.json();
+        pages += 1;
+        rows.extend(body["items"].as_array().cloned().unwrap_or_default());
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (rows, pages),
+        }
+        assert!(pages < 1000, "{query}: no end");
+    }
+}
+
+fn as_set(rows: &[Value]) -> Expected {
+    rows.iter()
+        .filter(|r| !r["location"].is_null())
+        .map(|r| {
+            (
+                r["sku"].as_str().unwrap().to_owned(),
+                r["location"].as_str().unwrap().to_owned(),
+                r["available"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_filter_returns_the_complete_result_over_ten_thousand_skus() {
+    let app = spawn_app().await;
+    for loc in ["WH1", "WH2", "FR"] {
+        app.create_location(loc).await;
+    }
+    let at = "2026-11-30T08:00:00.000Z";
+    let hour = app.now().div_euclid(3600);
+    let mut catalogue = Catalogue { skus: Vec::new() };
+    let mut items = Vec::new();
+    for i in 0..SKUS {
+        let (sku, name) = sku_name(i);
+        let attrs = BTreeMap::from([("brand".to_owned(), brand(i).to_owned())]);
+        items.push(seed::sku_item(&sku, &name, &attrs, at));
+        let levels = levels_of(i);
+        for (loc, available) in &levels {
+            items.push(seed::level_item(&sku, loc, *available, at, hour));
+            // Its listing entry, as the stream evaluator writes it for a new level (the next
+            // test watches the evaluator keep entries up to date as stock changes).
+            items.push(shared::listing::entry_item(&sku, loc, 1, *available));
+        }
+        catalogue.skus.push((sku, name, brand(i), levels));
+    }
+    // Two SKUs with no stock anywhere yet.
+    for sku in ["ZZ-NEW-1", "ZZ-NEW-2"] {
+        items.push(seed::sku_item(sku, "Not stocked", &BTreeMap::new(), at));
+    }
+    let started = std::time::Instant::now();
+    // Four writers at a time.
+    let mut writers = tokio::task::JoinSet::new();
+    for chunk in items.chunks(1000) {
+        let (client, table, chunk) = (app.dynamodb.clone(), app.table.clone(), chunk.to_vec());
+        writers.spawn(async move { seed::put_all(&client, &table, chunk).await });
+        if writers.len() >= 4 {
+            writers.join_next().await.unwrap().unwrap().expect("seed");
+        }
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap().expect("seed");
+    }
+    eprintln!("seeded in {:?}", started.elapsed());
+    // Low stock for acme at 5 or less; sold out anywhere.
+    app.create_rule(
+        "low-acme",
+        json!({ "name": "Acme low", "kind": "low_stock", "threshold": 5, "clear_at": 8,
+                "severity": "warning", "selector": { "attribute": { "name": "brand", "value": "acme" } } }),
+    )
+    .await;
+    app.create_rule(
+        "out",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical" }),
+    )
+    .await;
+    let below = |_: &str, _: &str, b: &str, _: &str, a: i64| a <= 0 || (b == "acme" && a <= 5);
+
+    type Keep = Box<dyn Fn(&str, &str, &str, &str, i64) -> bool>;
+    let cases: Vec<(&str, Keep)> = vec![
+        ("", Box::new(|_, _, _, _, _| true)),
+        ("location=WH2", Box::new(|_, _, _, l, _| l == "WH2")),
+        ("available_max=3", Box::new(|_, _, _, _, a| a <= 3)),
+        (
+            "location=FR&available_max=0",
+            Box::new(|_, _, _, l, a| l == "FR" && a <= 0),
+        ),
+        ("below_threshold=true", Box::new(below)),
+        (
+            "below_threshold=true&location=WH1",
+            Box::new(move |s, n, b, l, a| l == "WH1" && below(s, n, b, l, a)),
+        ),
+        (
+            "sku_prefix=SKU-012",
+            Box::new(|s, _, _, _, _| s.starts_with("SKU-012")),
+        ),
+        (
+            "attribute=brand:zeta",
+            Box::new(|_, _, b, _, _| b == "zeta"),
+        ),
+        (
+            "q=BLUE",
+            Box::new(|_, n, _, _, _| n.to_lowercase().contains("blue")),
+        ),
+        (
+            "q=sku-0999",
+            Box::new(|s, _, _, _, _| s.to_lowercase().contains("sku-0999")),
+        ),
+        (
+            "q=blue&available_max=10&attribute=brand:nova",
+            Box::new(|_, n, b, _, a| n.contains("Blue") && a <= 10 && b == "nova"),
+        ),
+        (
+            "sku_prefix=SKU-05&below_threshold=true",
+            Box::new(move |s, n, b, l, a| s.starts_with("SKU-05") && below(s, n, b, l, a)),
+        ),
+    ];
+    for (query, keep) in &cases {
+        let listed = std::time::Instant::now();
+        let (rows, pages) = all_pages(&app, query).await;
+        eprintln!(
+            "{query}: {} rows, {pages} pages in {:?}",
+            rows.len(),
+            listed.elapsed()
+        );
+        let expected = catalogue.rows(keep);
+        let got = as_set(&rows);
+        assert_eq!(
+            got.len(),
+            rows.iter().filter(|r| !r["location"].is_null()).count(),
+            "{query}: a row twice"
+        );
+        let missing: Vec<_> = expected.difference(&got).take(5).collect();
+        let extra: Vec<_> = got.difference(&expected).take(5).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{query}: {} expected, {} got over {pages} pages; missing {missing:?}, extra {extra:?}",
+            expected.len(),
+            got.len()
+        );
+        // Names come with the rows; the threshold is the one that applies.
+        for r in rows.iter().filter(|r| !r["location"].is_null()).take(200) {
+            let i: usize = r["sku"].as_str().unwrap()[4..].parse().unwrap();
+            assert_eq!(r["name"], sku_name(i).1.as_str());
+            let expect_threshold = if brand(i) == "acme" { 5 } else { 0 };
+            assert_eq!(r["alert_threshold"], expect_threshold, "{r}");
+        }
+    }
+    // Orders: by SKU without a location or availability filter (the unstocked SKUs too, with no
+    // location); lowest availability band first with one.
+    let (rows, _) = all_pages(&app, "").await;
+    let skus: Vec<&str> = rows.iter().map(|r| r["sku"].as_str().unwrap()).collect();
+    let mut sorted = skus.clone();
+    sorted.sort();
+    assert_eq!(skus, sorted);
+    assert_eq!(rows.len(), catalogue.rows(|_, _, _, _, _| true).len() + 2);
+    assert!(rows
+        .iter()
+        .any(|r| r["sku"] == "ZZ-NEW-1" && r["location"].is_null()));
+    let (rows, _) = all_pages(&app, "available_max=20").await;
+    let bands: Vec<u32> = rows
+        .iter()
+        .map(|r| shared::listing::band(r["available"].as_i64().unwrap()))
+        .collect();
+    assert!(bands.windows(2).all(|w| w[0] <= w[1]), "band order");
+}
+
+#[tokio::test]
+async fn the_listing_follows_stock_changes_and_refuses_bad_parameters() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 40).await;
+    app.stocked("CAP", "WH1", 3).await;
+    app.process_stream().await;
+    let skus = |r: &ApiResponse| -> Vec<String> {
+        r.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["sku"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let low = app.get("/v1/levels?available_max=5", Role::ReadOnly).await;
+    assert_eq!(skus(&low), vec!["CAP"]);
+    // A sale moves HAT down through the bands; the stream moves its entry with it.
+    app.sell("s1", "HAT", 36).await;
+    app.process_stream().await;
+    let low = app.get("/v1/levels?available_max=5", Role::ReadOnly).await;
+    assert_eq!(skus(&low), vec!["CAP", "HAT"], "{:?}", low.json());
+    assert_eq!(low.json()["items"][1]["available"], 4);
+    assert_eq!(low.json()["order"], "availability");
+    // A receipt moves it back up.
+    app.receive("HAT", "WH1", 100).await;
+    app.process_stream().await;
+    let low = app.get("/v1/levels?available_max=5", Role::ReadOnly).await;
+    assert_eq!(skus(&low), vec!["CAP"]);
+
+    // CSV export: the header, the rows, formula-like names neutralised.
+    let r = app
+        .put(
+            "/v1/skus/CAP",
+            Role::Ops,
+            json!({ "name": "=HYPERLINK(\"x\")", "attributes": {} }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let csv = app.get("/v1/levels?format=csv", Role::ReadOnly).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "sku,name,location,on_hand,reserved,in_transit,available,alert_threshold,below_threshold,updated_at"
+    );
+    assert!(
+        lines[1].starts_with("CAP,\"'=HYPERLINK(\"\"x\"\")\",WH1,3,0,0,3,,false,"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("HAT,Product HAT,WH1,104,0,0,104,"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 3);
+
+    for bad in [
+        "available_max=-1",
+        "available_max=x",
+        "below_threshold=yes",
+        "sku_prefix=%24%24",
+        "attribute=nocolon",
+        "q=",
+        "format=xml",
+        "limit=0",
+        "limit=101",
+        "cursor=garbage",
+        "colour=red",
+    ] {
+        let r = app.get(&format!("/v1/levels?{bad}"), Role::ReadOnly).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
+    // A cursor of one plan is refused by the other.
+    let first = app
+        .get("/v1/levels?available_max=500&limit=1", Role::ReadOnly)
+        .await
+        .json();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let r = app
+        .get(
+            &format!("/v1/levels?limit=1&cursor={cursor}"),
+            Role::ReadOnly,
+        )
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+}
+
+#[tokio::test]
+async fn the_daily_counters_show_each_days_units_per_location_without_the_ledger() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 50).await; // received today
+    app.create_location("WH2").await;
+    app.receive("HAT", "WH2", 10).await;
+    app.sell("d0-1", "HAT", 3).await;
+    app.advance_clock(86_400);
+    app.sell("d1-1", "HAT", 2).await;
+    app.sell("d1-2", "HAT", 4).await;
+    let r = app.get("/v1/skus/HAT/daily?days=3", Role::ReadOnly).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let body = r.json();
+    let days: Vec<(i64, i64, i64)> = body["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["sold"].as_i64().unwrap(),
+                d["received"].as_i64().unwrap(),
+                d["refunded"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(days, vec![(0, 0, 0), (3, 60, 0), (6, 0, 0)]);
+    let today = shared::reports::date_of_day(app.now().div_euclid(86_400));
+    assert_eq!(body["days"][2]["day"], today.as_str());
+    let wh2 = body["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["location"] == "WH2")
+        .unwrap();
+    assert_eq!(wh2["days"][1]["received"], 10);
+    for bad in ["days=0", "days=33", "days=x", "weeks=2"] {
+        let r = app
+            .get(&format!("/v1/skus/HAT/daily?{bad}"), Role::ReadOnly)
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
+    let r = app.get("/v1/skus/NOPE/daily", Role::ReadOnly).await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
+}
+
+#[tokio::test]
+async fn a_bulk_acknowledge_of_a_hundred_alerts_answers_for_each_and_refuses_the_resolved() {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    for i in 0..100 {
+        let sku = format!("B-{i:03}");
+        app.create_sku(&sku).await;
+        app.receive(&sku, "WH1", 1).await;
+    }
+    app.create_rule(
+        "out",
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning" }),
+    )
+    .await;
+    for i in 0..100 {
+        app.sell(&format!("s-{i}"), &format!("B-{i:03}"), 1).await;
+    }
+    app.process_stream().await;
+    let mut ids: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/alerts?state=firing&limit=100&cursor={c}"),
+            None => "/v1/alerts?state=firing&limit=100".to_owned(),
+        };
+        let page = app.get(&path, Role::ReadOnly).await.json();
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["alert_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 100);
+    ids.sort();
+    // Three are resolved by hand first.
+    for id in &ids[10..13] {
+        let r = app
+            .post(
+                &format!("/v1/alerts/{id}/resolve"),
+                Role::Ops,
+                id,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    }
+    let r = app
+        .post(
+            "/v1/alerts/bulk",
+            Role::Ops,
+            "bulk-1",
+            json!({ "action": "acknowledge", "alert_ids": ids }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let body = r.json();
+    assert_eq!(
+        (body["succeeded"].as_u64(), body["failed"].as_u64()),
+        (Some(97), Some(3))
+    );
+    let results = body["results"].as_array().unwrap();
+    // One result per id, in the order sent.
+    let order: Vec<&str> = results
+        .iter()
+        .map(|r| r["alert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    for (i, r) in results.iter().enumerate() {
+        if (10..13).contains(&i) {
+            assert_eq!(r["status"], 409, "{r}");
+            assert_eq!(r["problem"]["type"], "/problems/alert-state-conflict");
+            assert!(
+                r["problem"]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("resolved"),
+                "{r}"
+            );
+        } else {
+            assert_eq!(r["status"], 200, "{r}");
+            assert_eq!(r["state"], "acknowledged");
+        }
+    }
+    assert_eq!(app.alerts("state=acknowledged&limit=100").await.len(), 97);
+    assert_eq!(app.alerts("state=resolved&limit=100").await.len(), 3);
+
+    // Silence the SKUs of a few alerts (one id unknown): each SKU once.
+    let r = app
+        .post(
+            "/v1/alerts/bulk",
+            Role::Ops,
+            "bulk-2",
+            json!({ "action": "silence_sku", "alert_ids": [ids[0], ids[1], "al_nothere"],
+                    "minutes": 60, "reason": "restock on its way" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let body = r.json();
+    assert_eq!(body["results"][2]["status"], 404);
+    assert_eq!(
+        body["results"][2]["problem"]["type"],
+        "/problems/alert-not-found"
+    );
+    let silences = app.get("/v1/silences", Role::ReadOnly).await.json();
+    assert_eq!(silences["items"].as_array().unwrap().len(), 2, "{silences}");
+
+    // Refused whole, and nothing done: a bad action, too many ids, an id twice, silence
+    // without its minutes, a read-only token.
+    for (body, field) in [
+        (
+            json!({ "action": "delete", "alert_ids": [ids[0]] }),
+            "action",
+        ),
+        (
+            json!({ "action": "resolve", "alert_ids": (0..101).map(|i| format!("al_{i}")).collect::<Vec<_>>() }),
+            "alert_ids",
+        ),
+        (
+            json!({ "action": "resolve", "alert_ids": [ids[0], ids[0]] }),
+            "alert_ids[1]",
+        ),
+        (
+            json!({ "action": "silence_rule", "alert_ids": [ids[0]], "reason": "x" }),
+            "minutes",
+        ),
+    ] {
+        let r = app
+            .post("/v1/alerts/bulk", Role::Ops, "bulk-bad", body)
+            .await;
+        let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    let r = app
+        .post(
+            "/v1/alerts/bulk",
+            Role::ReadOnly,
+            "bulk-ro",
+            json!({ "action": "resolve", "alert_ids": [ids[0]] }),
+        )
+        .await;
+    assert_edge_forbidden(&r);
+    assert_eq!(app.alerts("state=resolved&limit=100").await.len(), 3);
+}
