@@ -521,3 +521,361 @@ async fn a_bulk_acknowledge_of_a_hundred_alerts_answers_for_each_and_refuses_the
     assert_edge_forbidden(&r);
     assert_eq!(app.alerts("state=resolved&limit=100").await.len(), 3);
 }
+
+/// Uploads a stocktake file.
+async fn upload(
+    app: &TestApp,
+    role: Role,
+    key: &str,
+    content_type: &str,
+    file: Vec<u8>,
+) -> ApiResponse {
+    let auth = format!("Bearer {}", app.token(role));
+    app.api
+        .send(
+            Method::POST,
+            "/v1/stocktakes",
+            &[
+                ("authorization", &auth),
+                ("idempotency-key", key),
+                ("content-type", content_type),
+            ],
+            Some(file),
+        )
+        .await
+        .expect("HTTP call")
+}
+
+#[tokio::test]
+async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_changes_nothing_twice(
+) {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    let at = "2026-11-30T08:00:00.000Z";
+    let hour = app.now().div_euclid(3600);
+    let mut items = Vec::new();
+    for i in 0..990 {
+        let sku = format!("ST-{i:04}");
+        items.push(seed::sku_item(&sku, "Counted thing", &BTreeMap::new(), at));
+        items.push(seed::level_item(&sku, "WH1", 10, at, hour));
+    }
+    seed::put_all(&app.dynamodb, &app.table, items)
+        .await
+        .expect("seed");
+    // 980 good lines (every other one with the right `expected`), and 20 bad ones spread
+    // through the file: unknown SKUs, stale counts, bad numbers, a formula, an unknown place.
+    let mut file = String::from("sku,location,counted,expected,reason\n");
+    let mut bad: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut good = 0;
+    for row in 0..1000u64 {
+        let line = row + 2; // the header is line 1
+        let i = row as usize;
+        let text = match row % 50 {
+            7 if bad.len() < 20 => {
+                let (text, problem) = match bad.len() % 5 {
+                    0 => (format!("NOPE-{row},WH1,5,,"), "/problems/sku-not-found"),
+                    1 => (
+                        format!("ST-{:04},WH1,5,99,", 980 + bad.len() / 5),
+                        "/problems/stale-count",
+                    ),
+                    2 => (
+                        format!("ST-{:04},WH1,twelve,,", 984 + bad.len() / 5),
+                        "/problems/validation",
+                    ),
+                    3 => ("=SUM(A1:A9),WH1,5,,".to_owned(), "/problems/validation"),
+                    _ => (
+                        format!("ST-{:04},MARS,5,,", bad.len()),
+                        "/problems/location-not-found",
+                    ),
+                };
+                bad.insert(line, problem);
+                text
+            }
+            _ => {
+                let sku = format!("ST-{:04}", i - bad.len());
+                good += 1;
+                if i.is_multiple_of(2) {
+                    format!("{sku},WH1,{},10,shelf count\n", 20 + i % 5)
+                        .trim_end()
+                        .to_owned()
+                } else {
+                    format!("{sku},WH1,{},,", 20 + i % 5)
+                }
+            }
+        };
+        file.push_str(&text);
+        file.push('\n');
+    }
+    assert_eq!((good, bad.len()), (980, 20));
+
+    let r = upload(
+        &app,
+        Role::Ops,
+        "count-2026-11",
+        "text/csv",
+        file.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
+    let queued = r.json();
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["lines"], 1000);
+    let id = queued["import_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.headers["location"].to_str().unwrap(),
+        format!("/v1/stocktakes/{id}")
+    );
+    let r = app
+        .get(&format!("/v1/stocktakes/{id}/result"), Role::ReadOnly)
+        .await;
+    assert_problem(&r, StatusCode::CONFLICT, "import-not-finished");
+
+    // The function the new import's stream record starts.
+    assert_eq!(app.run_imports().await, 1);
+    let done = app
+        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        (
+            done["processed"].as_u64(),
+            done["applied"].as_u64(),
+            done["failed"].as_u64()
+        ),
+        (Some(1000), Some(980), Some(20))
+    );
+    let reported: BTreeMap<u64, String> = done["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<u64, String> = bad.iter().map(|(l, p)| (*l, (*p).to_owned())).collect();
+    assert_eq!(reported, expected);
+    // The counts are in the levels, and each in the SKU's ledger.
+    assert_eq!(app.level("ST-0000", "WH1").await, Some((20, 0, 0, 20)));
+    assert_eq!(app.level("ST-0003", "WH1").await, Some((23, 0, 0, 23)));
+    let ledger = app.ledger("ST-0000").await;
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["kind"], "adjustment");
+    assert_eq!(ledger[0]["reason"], "shelf count");
+    // Stale or unknown lines changed nothing.
+    assert_eq!(app.level("ST-0980", "WH1").await, Some((10, 0, 0, 10)));
+
+    // The result: a row per line, the failed ones with their problem; the formula neutralised.
+    let r = app
+        .get(&format!("/v1/stocktakes/{id}/result"), Role::ReadOnly)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    let mut reader = csv_rows(&text);
+    assert_eq!(
+        reader.remove(0),
+        vec!["line", "sku", "location", "counted", "expected", "status", "problem", "detail"]
+    );
+    assert_eq!(reader.len(), 1000);
+    assert_eq!(reader.iter().filter(|r| r[5] == "failed").count(), 20);
+    assert!(reader
+        .iter()
+        .any(|r| r[1] == "'=SUM(A1:A9)" && r[5] == "failed"));
+
+    // The same upload again is the same import: nothing applied twice.
+    let r = upload(
+        &app,
+        Role::Ops,
+        "count-2026-11",
+        "text/csv",
+        file.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.headers["idempotent-replayed"], "true");
+    assert_eq!(r.json()["import_id"], id.as_str());
+    assert_eq!(r.json()["status"], "done");
+    assert_eq!(app.run_imports().await, 0, "no new import");
+    // A run started again (a retry after a cut-off) replays every line: nothing changes twice.
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S(format!("IMPORT#{id}")))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("SET #s = :r")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":r", AttributeValue::S("running".into()))
+        .send()
+        .await
+        .unwrap();
+    let again = shared::stocktake::Stocktakes::new(app.dynamodb.clone(), &app.table)
+        .run(
+            &shared::store::Store::new(app.dynamodb.clone(), &app.table),
+            &id,
+            app.now(),
+            "2026-12-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.applied, again.failed), (980, 20));
+    assert_eq!(app.ledger("ST-0000").await.len(), 1);
+    assert_eq!(app.level("ST-0000", "WH1").await, Some((20, 0, 0, 20)));
+    // The same key with another file is refused.
+    let r = upload(
+        &app,
+        Role::Ops,
+        "count-2026-11",
+        "text/csv",
+        b"sku,location,counted\nST-0000,WH1,1\n".to_vec(),
+    )
+    .await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
+}
+
+/// A CSV's rows as cells (quotes and doubled quotes undone).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let mut quoted = false;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    cell.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => cells.push(std::mem::take(&mut cell)),
+                c => cell.push(c),
+            }
+        }
+        cells.push(cell);
+        rows.push(cells);
+    }
+    rows
+}
+
+#[tokio::test]
+async fn hostile_stocktake_files_get_a_clear_error_and_never_a_5xx() {
+    let app = spawn_app().await;
+    app.stocked("HAT", "WH1", 5).await;
+    // Whole-file refusals, each with a reason a person can act on.
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str, &str)> = vec![
+        (
+            "missing",
+            b"sku,qty\nHAT,1\n".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "missing columns: location, counted",
+        ),
+        (
+            "utf16",
+            b"\xff\xfes\x00k\x00u\x00\n\x00".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "UTF-8",
+        ),
+        (
+            "empty",
+            Vec::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "empty",
+        ),
+        (
+            "big",
+            {
+                let mut f = b"sku,location,counted\n".to_vec();
+                while f.len() <= 2 * 1024 * 1024 {
+                    f.extend_from_slice(b"HAT,WH1,1\n");
+                }
+                f
+            },
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "",
+        ),
+    ];
+    for (key, file, status, slug, says) in cases {
+        let r = upload(&app, Role::Ops, key, "text/csv", file).await;
+        let p = assert_problem(&r, status, slug);
+        assert!(p.to_string().contains(says), "{key}: {p}");
+    }
+    // 100 MB: API Gateway's own limit (10 MB) refuses it before any function runs.
+    let huge = vec![b'a'; 100 * 1024 * 1024];
+    let r = upload(&app, Role::Ops, "huge", "text/csv", huge).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let r = upload(&app, Role::Ops, "json", "application/json", b"{}".to_vec()).await;
+    let p = assert_problem(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    );
+    assert!(p["detail"].as_str().unwrap().contains("text/csv"));
+    let r = upload(
+        &app,
+        Role::ReadOnly,
+        "ro",
+        "text/csv",
+        b"sku,location,counted\nHAT,WH1,1\n".to_vec(),
+    )
+    .await;
+    assert_edge_forbidden(&r);
+    assert_eq!(app.run_imports().await, 0, "nothing was queued");
+    assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
+
+    // Line by line: text that is not UTF-8, a formula, too few cells, a negative count: each
+    // line refused with its reason; the good line applied.
+    let file = b"sku,location,counted\nHAT,WH1,7\nCAF\xc9,WH1,1\n=cmd|' /C calc'!A0,WH1,1\nHAT\nHAT,WH1,-3\n".to_vec();
+    let r = upload(&app, Role::Ops, "lines", "text/csv", file).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
+    let id = r.json()["import_id"].as_str().unwrap().to_owned();
+    app.run_imports().await;
+    let done = app
+        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(
+        (done["applied"].as_u64(), done["failed"].as_u64()),
+        (Some(1), Some(4)),
+        "{done}"
+    );
+    let details: Vec<String> = done["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["line"], f["detail"]))
+        .collect();
+    assert!(
+        details[0].starts_with("3 ") && details[0].contains("UTF-8"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].starts_with("4 ") && details[1].contains("sku"),
+        "{details:?}"
+    );
+    assert!(
+        details[2].starts_with("5 ") && details[2].contains("fewer cells"),
+        "{details:?}"
+    );
+    assert!(
+        details[3].starts_with("6 ") && details[3].contains("counted"),
+        "{details:?}"
+    );
+    assert_eq!(app.level("HAT", "WH1").await, Some((7, 0, 0, 7)));
+    let r = app
+        .get("/v1/stocktakes/st_00000000000000000000", Role::ReadOnly)
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "import-not-found");
+    let r = app.get("/v1/stocktakes/nope", Role::ReadOnly).await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+}

@@ -122,9 +122,14 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("ReportsApiFunction"),
         with_log(REPORTS_API_ENV)
     );
+    // The stocktake import reads what the stock API functions read.
+    assert_eq!(
+        t.environment("StocktakeImportFunction"),
+        with_log(STOCK_API_ENV)
+    );
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        7,
+        8,
         "a new function needs its own parity check here"
     );
 }
@@ -158,9 +163,11 @@ fn iam_policies_grant_only_what_each_function_uses() {
     let t = template();
     // Writes are conditional Update/Put (and ConditionCheck in transactions); GetItem only
     // explains a refusal. No Scan, Query or Delete on the sale path.
+    // (BatchWriteItem stores a stocktake upload's lines, under IMPORT# alone.)
     assert_eq!(
         policy_actions(&t, "StockCommandFunction"),
         set(&[
+            "dynamodb:BatchWriteItem",
             "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -217,6 +224,24 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "kms:GenerateDataKey*",
             "ses:SendEmail",
             "sns:Publish",
+        ])
+    );
+    // The stocktake import: adjustments as the stock API makes them, its import items, the
+    // stream that starts it, the queue for runs that never succeed.
+    assert_eq!(
+        policy_actions(&t, "StocktakeImportFunction"),
+        set(&[
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DescribeStream",
+            "dynamodb:GetItem",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "sqs:SendMessage",
         ])
     );
     assert_eq!(
@@ -388,6 +413,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "DailyReportMissing",
             "FunctionErrors",
             "FunctionThrottles",
+            "StocktakeImportsFailed",
         ])
     );
     for (name, alarm) in &alarms {
@@ -516,11 +542,15 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
         prefixes("StockCommandFunction"),
-        set(&["LEDGER#*", "LOC#*", "MOV#*", "ORDER#*", "SKU#*"])
+        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "MOV#*", "ORDER#*", "SKU#*"])
     );
     assert_eq!(
         prefixes("StockQueryFunction"),
-        set(&["LEDGER#*", "LOC#*", "SKU#*"])
+        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "SKU#*"])
+    );
+    assert_eq!(
+        prefixes("StocktakeImportFunction"),
+        set(&["IMPORT#*", "LOC#*", "MOV#*", "SKU#*"])
     );
     assert_eq!(
         prefixes("AlertsApiFunction"),
@@ -552,6 +582,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         (keys::tracker("x", "y", "z").0, "TRACK#"),
         (keys::silence("x"), "SILENCE#"),
         (keys::listing_entry("x", "y"), "STK#"),
+        (keys::import("x"), "IMPORT#"),
     ] {
         assert!(built.starts_with(prefix), "{built}");
     }

@@ -60,6 +60,7 @@ pub struct TestApp {
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
+    import_poller: Mutex<StreamPoller>,
     /// Seconds added to the evaluator's clock.
     clock_offset: Arc<AtomicI64>,
     moto: ApiClient,
@@ -120,6 +121,7 @@ pub async fn spawn_app() -> TestApp {
                 .build(),
         ),
         poller: Mutex::new(system.poller),
+        import_poller: Mutex::new(system.import_poller),
         clock_offset,
         moto: ApiClient::new(emulators.moto),
         dynamodb_proxy,
@@ -142,6 +144,17 @@ impl TestApp {
     /// Runs the evaluator over everything on the stream, as Lambda's event source mapping would.
     pub async fn process_stream(&self) -> usize {
         self.poller
+            .lock()
+            .await
+            .drain()
+            .await
+            .expect("stream delivery")
+    }
+
+    /// Runs the stocktake-import function over the new imports on the stream, as its event
+    /// source mapping would.
+    pub async fn run_imports(&self) -> usize {
+        self.import_poller
             .lock()
             .await
             .drain()

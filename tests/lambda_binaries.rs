@@ -454,6 +454,13 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             &[("TIME_RULE_SWEEP_HOURS", "25")][..],
             "TIME_RULE_SWEEP_HOURS",
         ),
+        (
+            "StocktakeImportFunction",
+            "stocktake-import",
+            &["TABLE_NAME"][..],
+            &[][..],
+            "TABLE_NAME",
+        ),
     ] {
         let mut f = start(&system, logical_id, binary_name, omit, set).await;
         let status = f.exit_status().await.expect("the process stops at init");
@@ -475,6 +482,78 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             "never asked for work"
         );
     }
+}
+
+#[tokio::test]
+async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
+    let system = system().await;
+    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    for f in [
+        "apigw-v2-put-location.json",
+        "apigw-v2-put-sku.json",
+        "apigw-v2-post-receipt.json",
+    ] {
+        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
+    }
+    // An upload through the API (the command function stores it and queues it).
+    let mut upload = fixture("apigw-v2-post-receipt.json");
+    upload["routeKey"] = serde_json::json!("POST /v1/stocktakes");
+    upload["requestContext"]["routeKey"] = serde_json::json!("POST /v1/stocktakes");
+    upload["rawPath"] = serde_json::json!("/v1/stocktakes");
+    upload["requestContext"]["http"]["path"] = serde_json::json!("/v1/stocktakes");
+    upload["headers"]["content-type"] = serde_json::json!("text/csv");
+    upload["headers"]["idempotency-key"] = serde_json::json!("count-1");
+    upload["body"] =
+        serde_json::json!("sku,location,counted,expected\nCAP,WH1,4,10\nCAP,WH1,3,9\n");
+    let (status, queued) = command.http(&upload).await;
+    assert_eq!(status, 202, "{queued}");
+    let id = queued["import_id"].as_str().unwrap().to_owned();
+
+    // Its stream record (the import item's INSERT, as the event source mapping's filter passes
+    // it) starts the function.
+    let worker = start(
+        &system,
+        "StocktakeImportFunction",
+        "stocktake-import",
+        &[],
+        &[],
+    )
+    .await;
+    let record = serde_json::json!({ "Records": [{
+        "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "Keys": { "pk": { "S": format!("IMPORT#{id}") }, "sk": { "S": "META" } },
+            "NewImage": { "pk": { "S": format!("IMPORT#{id}") }, "sk": { "S": "META" },
+                          "entity": { "S": "stocktake_import" }, "import_id": { "S": id } },
+            "SequenceNumber": "100", "StreamViewType": "NEW_AND_OLD_IMAGES" } }] });
+    let Outcome::Response(response) = worker.invoke(&record).await else {
+        panic!("the import function failed");
+    };
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+    // The first line counted 4 where 10 were; the second expected 9, which was stale by then.
+    let query = start(&system, "StockQueryFunction", "stock-query", &[], &[]).await;
+    let (_, sku) = query.http(&fixture("apigw-v2-get-sku.json")).await;
+    assert_eq!(sku["levels"][0]["on_hand"], 4, "{sku}");
+    let mut get = fixture("apigw-v2-get-sku.json");
+    let path = format!("/v1/stocktakes/{id}");
+    get["routeKey"] = serde_json::json!("GET /v1/stocktakes/{import_id}");
+    get["requestContext"]["routeKey"] = get["routeKey"].clone();
+    get["rawPath"] = serde_json::json!(path);
+    get["requestContext"]["http"]["path"] = serde_json::json!(path);
+    get["pathParameters"] = serde_json::json!({ "import_id": id });
+    let (status, done) = query.http(&get).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["applied"].as_u64(),
+            done["failed"].as_u64()
+        ),
+        (Some("done"), Some(1), Some(1)),
+        "{done}"
+    );
+    assert_eq!(done["failures"][0]["line"], 3);
+    assert_eq!(done["failures"][0]["type"], "/problems/stale-count");
 }
 
 #[tokio::test]

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod report_writer;
 pub mod reports;
 pub mod schema;
+pub mod stocktake;
 pub mod store;

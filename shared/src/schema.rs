@@ -28,6 +28,8 @@ pub mod entity {
     pub const SILENCE: &str = "silence";
     pub const CLOCK_CURSOR: &str = "clock_cursor";
     pub const LISTING_ENTRY: &str = "listing_entry";
+    pub const IMPORT: &str = "stocktake_import";
+    pub const IMPORT_CHUNK: &str = "stocktake_chunk";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -91,6 +93,10 @@ pub mod keys {
     }
     pub fn listing_entry(sku: &str, location: &str) -> String {
         format!("STK#{sku}#{location}")
+    }
+    /// A stocktake import's partition: the import (`META`), its lines and its failures.
+    pub fn import(import_id: &str) -> String {
+        format!("IMPORT#{import_id}")
     }
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";

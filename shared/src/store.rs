@@ -1022,6 +1022,48 @@ fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
 }
 
 /// Encodes the last evaluated key of a page as an opaque cursor.
+/// Writes `items` with `BatchWriteItem`, 25 a request, sending again whatever DynamoDB leaves
+/// unprocessed (with backoff).
+pub async fn batch_write(client: &Client, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let mut requests = chunk
+            .iter()
+            .map(|i| {
+                PutRequest::builder()
+                    .set_item(Some(i.clone()))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::Failed(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut attempt = 0u32;
+        while !requests.is_empty() {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            attempt += 1;
+            let out = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut requests))
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if attempt > 8 && !requests.is_empty() {
+                return Err(StoreError::Busy(format!(
+                    "{} items still unprocessed",
+                    requests.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn encode_cursor(key: &Item) -> Option<String> {
     let map: std::collections::BTreeMap<&str, &str> = key
         .iter()

@@ -2,9 +2,10 @@
 //! read the table's stream, keep the records the template's filter criteria select, hand them to
 //! the handler as a Lambda stream event in batches, and retry from the first failed record.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
+use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde_json::{json, Value};
 use shared::alerts::evaluator::Evaluator;
@@ -205,11 +206,16 @@ pub fn matches(pattern: &Value, record: &Value) -> bool {
     }
 }
 
-/// Polls the table's stream and invokes the evaluator.
+/// A stream function's handler: a Lambda stream event in, its batch response out.
+pub type Handler =
+    Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = DynamoDbEventResponse> + Send>> + Send + Sync>;
+
+/// Polls the table's stream and invokes one function's handler (the evaluator, the stocktake
+/// import), as that function's event source mapping would.
 pub struct StreamPoller {
     reader: StreamReader,
     backlog: Vec<Value>,
-    evaluator: Arc<Evaluator>,
+    handler: Handler,
     config: MappingConfig,
     /// Batches given up after `max_retries` (what would go to the on-failure queue).
     pub dead_letters: Vec<Value>,
@@ -218,10 +224,18 @@ pub struct StreamPoller {
 impl StreamPoller {
     /// Starts reading the stream from its start (an emulator's table is new).
     pub fn new(reader: StreamReader, evaluator: Arc<Evaluator>, config: MappingConfig) -> Self {
+        let handler: Handler = Arc::new(move |event| {
+            let evaluator = evaluator.clone();
+            Box::pin(async move { evaluator.handle_json(event).await })
+        });
+        Self::with_handler(reader, handler, config)
+    }
+
+    pub fn with_handler(reader: StreamReader, handler: Handler, config: MappingConfig) -> Self {
         Self {
             reader,
             backlog: Vec::new(),
-            evaluator,
+            handler,
             config,
             dead_letters: Vec::new(),
         }
@@ -249,10 +263,7 @@ impl StreamPoller {
             let mut batch: Vec<Value> = self.backlog.drain(..take).collect();
             let mut attempts = 0;
             loop {
-                let response = self
-                    .evaluator
-                    .handle_json(json!({ "Records": batch }))
-                    .await;
+                let response = (self.handler)(json!({ "Records": batch })).await;
                 let sequence = |r: &Value| {
                     r.pointer("/dynamodb/SequenceNumber")
                         .and_then(Value::as_str)

@@ -67,6 +67,8 @@ impl Options {
 pub struct System {
     pub gateway: GatewayHandle,
     pub poller: StreamPoller,
+    /// The stocktake-import function's stream mapping (new imports).
+    pub import_poller: StreamPoller,
     pub evaluator: Arc<Evaluator>,
     /// The alert clock's work (the local stack runs it on a ticker).
     pub alert_clock: Arc<AlertClock>,
@@ -163,6 +165,10 @@ impl System {
         };
         let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock.clone()));
         let alert_clock = Arc::new(AlertClock::new(evaluator.clone()));
+        let worker = Arc::new(shared::stocktake::ImportWorker::new(
+            shared::store::Store::new(dynamodb.clone(), &table),
+            options.clock.clone(),
+        ));
         if let Some(offset) = options.clock_offset {
             gateway = gateway.with_clock_control(offset, options.clock, alert_clock.clone());
         }
@@ -175,9 +181,19 @@ impl System {
             evaluator.clone(),
             template.stream_mapping("AlertEvaluatorFunction")?,
         );
+        let import_handler: crate::streams::Handler = Arc::new(move |event| {
+            let worker = worker.clone();
+            Box::pin(async move { worker.handle_json(event).await })
+        });
+        let import_poller = StreamPoller::with_handler(
+            StreamReader::for_table(&sdk, &endpoints.dynamodb, &table).await?,
+            import_handler,
+            template.stream_mapping("StocktakeImportFunction")?,
+        );
         Ok(Self {
             gateway,
             poller,
+            import_poller,
             alert_clock,
             evaluator,
             dynamodb,

@@ -6,6 +6,7 @@ mod levels;
 pub mod problem;
 mod reports;
 pub mod requests;
+mod stocktakes;
 
 use std::collections::BTreeMap;
 
@@ -95,6 +96,9 @@ pub enum Operation {
     DeleteSilence,
     ListReports,
     GetReport,
+    UploadStocktake,
+    GetStocktake,
+    GetStocktakeResult,
 }
 
 /// One route of the API.
@@ -192,6 +196,27 @@ pub const ROUTES: &[Route] = {
             scope::ADMIN,
             StockCommand,
             Transfer,
+        ),
+        route(
+            "POST",
+            "/v1/stocktakes",
+            scope::ADMIN,
+            StockCommand,
+            UploadStocktake,
+        ),
+        route(
+            "GET",
+            "/v1/stocktakes/{import_id}",
+            scope::READ,
+            StockQuery,
+            GetStocktake,
+        ),
+        route(
+            "GET",
+            "/v1/stocktakes/{import_id}/result",
+            scope::READ,
+            StockQuery,
+            GetStocktakeResult,
         ),
         route("GET", "/v1/rules", scope::READ, AlertsApi, ListRules),
         route("POST", "/v1/rules", scope::ADMIN, AlertsApi, CreateRule),
@@ -521,6 +546,18 @@ impl App {
                 )
                 .await
             }
+            UploadStocktake => {
+                stocktakes::upload(
+                    &self.store,
+                    req,
+                    principal,
+                    self.clock.now(),
+                    &self.clock.rfc3339(),
+                )
+                .await
+            }
+            GetStocktake => stocktakes::get(&self.store, params[0]).await,
+            GetStocktakeResult => stocktakes::result(&self.store, params[0]).await,
             GetDaily => {
                 let sku = sku_param(params[0])?;
                 levels::daily(&self.store, &sku, &query, self.clock.now()).await
@@ -861,7 +898,7 @@ pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Resu
         })
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     if !json_type {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("application/json"));
     }
     // Every body is an object: an array is refused as one, before serde would read it
     // position by position (and name whichever element did not fit).

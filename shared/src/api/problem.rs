@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("body larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("unsupported media type")]
-    UnsupportedMediaType,
+    UnsupportedMediaType(&'static str),
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("invalid request")]
@@ -53,6 +53,14 @@ pub enum ApiError {
     AlertStateConflict(&'static str),
     #[error("no report for {0}")]
     ReportNotFound(String),
+    #[error("no import {0}")]
+    ImportNotFound(String),
+    #[error("import {import_id} is not finished")]
+    ImportNotFinished {
+        import_id: String,
+        processed: u64,
+        lines: u64,
+    },
 }
 
 impl From<StoreError> for ApiError {
@@ -136,11 +144,11 @@ impl ApiError {
                 format!("Request bodies are limited to {limit} bytes."),
             )
             .with("limit_bytes", json!(limit)),
-            Self::UnsupportedMediaType => problem(
+            Self::UnsupportedMediaType(expected) => problem(
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
-                "Send the body as application/json.".into(),
+                format!("Send the body as {expected}."),
             ),
             Self::MalformedJson(m) => problem(
                 S::BAD_REQUEST,
@@ -215,6 +223,29 @@ impl ApiError {
                 format!("The alert is {state}; nothing changed."),
             )
             .with("state", json!(state)),
+            Self::ImportNotFound(id) => problem(
+                S::NOT_FOUND,
+                "import-not-found",
+                "Unknown import",
+                format!("There is no stocktake import {id}."),
+            )
+            .with("import_id", json!(id)),
+            Self::ImportNotFinished {
+                import_id,
+                processed,
+                lines,
+            } => problem(
+                S::CONFLICT,
+                "import-not-finished",
+                "Import still running",
+                format!(
+                    "Import {import_id} has applied {processed} of {lines} lines; its result \
+                     is ready once it is done."
+                ),
+            )
+            .with("import_id", json!(import_id))
+            .with("processed", json!(processed))
+            .with("lines", json!(lines)),
             Self::ReportNotFound(dt) => problem(
                 S::NOT_FOUND,
                 "report-not-found",
