@@ -3,18 +3,20 @@
 
 import {
   api,
+  apiRaw,
   ApiError,
   completeOidcSignIn,
   config,
   listAll,
   loadConfig,
   newIdempotencyKey,
+  nextLink,
   session,
   signIn,
   signOut,
   startOidcSignIn,
 } from "./lib/api.js";
-import { barChart, dailyFromLedger, dailyFromTrends, lastDays, lineChart, projectStockOut, stockFromLedger, stockFromTrends } from "./lib/charts.js";
+import { barChart, dailyFromCounters, dailyFromTrends, lineChart, projectStockOut, stockFromCounters, stockFromTrends } from "./lib/charts.js";
 import {
   bodyOfRule,
   describeCondition,
@@ -32,8 +34,6 @@ const main = document.getElementById("main");
 const flashBox = document.getElementById("flash");
 const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 };
 const POLL_MS = 5000;
-/** How many SKUs a stock search reads at most (50 per request, with their levels). */
-const SEARCH_LIMIT = 1000;
 let viewTimers = [];
 let viewSeq = 0;
 
@@ -375,117 +375,91 @@ async function viewSignIn(seq) {
 // ---------------------------------------------------------------------------------------------
 // Stock
 
-async function skuDetails(skus) {
-  const out = new Array(skus.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < skus.length) {
-      const i = next++;
-      out[i] = await api("GET", `/v1/skus/${encodeURIComponent(skus[i].sku)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, skus.length) }, worker));
-  return out;
+/** The listing query of a filter form's values (the API filters on the server). */
+function levelsQuery(f) {
+  const q = new URLSearchParams();
+  if (f.q.trim()) q.set("q", f.q.trim());
+  if (f.location) q.set("location", f.location);
+  if (f.max.trim() !== "") q.set("available_max", f.max.trim());
+  if (f.below) q.set("below_threshold", "true");
+  return q;
 }
 
-async function enabledStockRules() {
-  try {
-    const { items } = await listAll("/v1/rules", { max: 1000 });
-    return items.filter((r) => r.enabled && (r.kind === "low_stock" || r.kind === "out_of_stock"));
-  } catch {
-    return [];
-  }
+/** Saves `text` as a file named `name` in the browser. */
+function download(name, text, type = "text/csv") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** The lowest threshold at which an enabled stock rule fires for a level, or null. */
-function thresholdFor(rules, sku, level) {
-  let t = null;
-  for (const r of rules) {
-    if (!selects(r.selector, sku.sku, sku.attributes, level.location)) continue;
-    const v = r.kind === "low_stock" ? r.threshold : 0;
-    t = t === null ? v : Math.max(t, v);
+/** Every page of a filtered CSV export, following the API's `Link: rel="next"`. */
+async function exportLevels(query) {
+  const parts = [];
+  let path = `/v1/levels?${query}${query.toString() ? "&" : ""}format=csv&limit=1000`;
+  for (let n = 0; path && n < 500; n++) {
+    const r = await apiRaw("GET", path);
+    parts.push(await r.text());
+    path = nextLink(r.headers.get("link"));
   }
-  return t;
+  return parts.join("");
 }
 
 async function viewStock(seq) {
   const s = session();
-  const [locs, rules] = await Promise.all([locations(), enabledStockRules()]);
-  const state = { skus: [], cursor: null, done: false, loading: null };
+  const locs = await locations();
+  const state = { cursor: null, done: false, loading: null, rows: [], query: "" };
   const body = h("tbody");
   const status = h("p", { class: "muted", "aria-live": "polite" });
-  const more = h("button", { type: "button", hidden: true }, "Load more SKUs");
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  const exportButton = h("button", { type: "button", class: "secondary" }, "Download as CSV");
   const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter stock" },
-    field("Search", h("input", { name: "q", type: "search", placeholder: "SKU, name or attribute" })),
+    field("Search", h("input", { name: "q", type: "search", placeholder: "SKU id or name" })),
     field("Location", locationSelect("location", locs, { all: true })),
     field("Available at or below", h("input", { name: "max", type: "number", min: 0, inputmode: "numeric" })),
     checkbox("Only below an alert threshold", "below", false));
+  let debounce = null;
   filters.addEventListener("input", () => {
-    draw();
-    // A search or filter covers the whole catalogue (up to SEARCH_LIMIT SKUs), not just the page.
-    if (filtering()) loadAll().catch((e) => flash(e.message, "bad"));
+    clearTimeout(debounce);
+    debounce = setTimeout(() => restart().catch((e) => flash(e.message, "bad")), 300);
   });
   filters.addEventListener("submit", (e) => e.preventDefault());
 
-  function filtering() {
-    const f = values(filters);
-    return !!(f.q.trim() || f.location || f.max.trim() || f.below);
-  }
-
-  async function loadAll() {
-    while (!state.done && state.skus.length < SEARCH_LIMIT && seq === viewSeq) await loadPage();
-  }
-
   function draw() {
-    const f = values(filters);
-    const q = f.q.trim().toLowerCase();
-    const max = intOrNull(f.max);
-    const rows = [];
-    let shown = 0;
-    for (const sku of state.skus) {
-      const hay = [sku.sku, sku.name, ...Object.entries(sku.attributes ?? {}).flat()].join(" ").toLowerCase();
-      if (q && !hay.includes(q)) continue;
-      const levels = sku.levels.filter((l) => !f.location || l.location === f.location);
-      const visible = levels.filter((l) => {
-        if (max !== null && !(l.available <= max)) return false;
-        if (f.below) {
-          const t = thresholdFor(rules, sku, l);
-          if (t === null || l.available > t) return false;
-        }
-        return true;
-      });
-      if ((max !== null || f.below || f.location) && visible.length === 0) continue;
-      shown++;
-      const link = h("a", { href: `#/stock/${encodeURIComponent(sku.sku)}` }, sku.sku);
-      if (visible.length === 0) {
-        rows.push(h("tr", {}, h("th", { scope: "row" }, link), h("td", {}, sku.name), h("td", { colspan: 5, class: "muted" }, "no stock recorded")));
+    const rows = state.rows.map((r) => {
+      const link = h("a", { href: `#/stock/${encodeURIComponent(r.sku)}` }, r.sku);
+      if (r.location === null) {
+        return h("tr", {}, h("th", { scope: "row" }, link), h("td", {}, r.name), h("td", { colspan: 5, class: "muted" }, "no stock recorded"));
       }
-      visible.forEach((l, i) => {
-        const t = thresholdFor(rules, sku, l);
-        const low = t !== null && l.available <= t;
-        rows.push(h("tr", { class: low ? "low" : null },
-          i === 0 ? h("th", { scope: "row", rowspan: visible.length }, link) : null,
-          i === 0 ? h("td", { rowspan: visible.length }, sku.name) : null,
-          h("td", {}, l.location),
-          h("td", { class: "num" }, l.on_hand),
-          h("td", { class: "num" }, l.reserved),
-          h("td", { class: "num" }, l.in_transit),
-          h("td", { class: "num" }, l.available, low ? h("span", { class: "tag warn" }, ` ≤ ${t}`) : null)));
-      });
-    }
+      const low = r.below_threshold;
+      return h("tr", { class: low ? "low" : null },
+        h("th", { scope: "row" }, link),
+        h("td", {}, r.name),
+        h("td", {}, r.location),
+        h("td", { class: "num" }, r.on_hand),
+        h("td", { class: "num" }, r.reserved),
+        h("td", { class: "num" }, r.in_transit),
+        h("td", { class: "num" }, r.available, low ? h("span", { class: "tag warn" }, ` ≤ ${r.alert_threshold}`) : null));
+    });
     keepingFocus(body, () => body.replaceChildren(...rows));
-    const partial = state.done ? "" : filtering() && state.skus.length >= SEARCH_LIMIT ? ` (only the first ${SEARCH_LIMIT} SKUs searched)` : " (more available)";
-    status.textContent = `${shown} of ${state.skus.length} SKUs${partial}.`;
+    status.textContent = `${state.rows.length} rows${state.done ? "" : " (more available)"}.`;
     more.hidden = state.done;
   }
 
-  /** Loads the next 50 SKUs with their levels (one load at a time). */
+  /** Loads the next page of the current filter (one request; one load at a time). */
   function loadPage() {
     state.loading ??= (async () => {
       more.disabled = true;
+      const query = state.query;
       try {
-        const page = await api("GET", `/v1/skus?limit=50${state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : ""}`);
-        state.skus.push(...(await skuDetails(page.items)));
+        const q = new URLSearchParams(query);
+        q.set("limit", "50");
+        if (state.cursor) q.set("cursor", state.cursor);
+        const page = await api("GET", `/v1/levels?${q}`);
+        if (query !== state.query || seq !== viewSeq) return;
+        state.rows.push(...page.items);
         state.cursor = page.next_cursor;
         state.done = !page.next_cursor;
         draw();
@@ -496,12 +470,32 @@ async function viewStock(seq) {
     })();
     return state.loading;
   }
+
+  async function restart() {
+    await state.loading;
+    state.query = levelsQuery(values(filters)).toString();
+    state.rows = [];
+    state.cursor = null;
+    state.done = false;
+    await loadPage();
+  }
   more.addEventListener("click", () => loadPage().catch((e) => flash(e.message, "bad")));
+  exportButton.addEventListener("click", async () => {
+    exportButton.disabled = true;
+    try {
+      download("stock.csv", await exportLevels(levelsQuery(values(filters))));
+    } catch (e) {
+      flash(e.message, "bad");
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
 
   const parts = [h("h1", {}, "Stock")];
-  if (s.canAdmin) parts.push(newSkuForm(), locationsPanel(locs));
+  if (s.canAdmin) parts.push(newSkuForm(), locationsPanel(locs), stocktakePanel());
   parts.push(
     filters,
+    h("p", {}, exportButton),
     tableWrap(h("table", { "aria-label": "Stock levels" },
       h("thead", {}, h("tr", {}, ["SKU", "Name", "Location", "On hand", "Reserved", "In transit", "Available"].map((c) => h("th", { scope: "col" }, c)))),
       body)),
@@ -509,7 +503,55 @@ async function viewStock(seq) {
     more,
   );
   render(seq, ...parts);
-  await loadPage();
+  await restart();
+}
+
+/** Uploading a stocktake CSV, then its progress and result (admin). */
+function stocktakePanel() {
+  const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv" });
+  const progress = h("div", { "aria-live": "polite" });
+  let key = null;
+  file.addEventListener("change", () => (key = newIdempotencyKey()));
+  const form = h("form", { novalidate: true },
+    h("p", { class: "muted" }, "A CSV with the columns sku, location, counted and optionally expected and reason (UTF-8). Each line is applied as a stocktake; lines that fail are listed with their line number."),
+    field("Stocktake file", file),
+    h("button", { type: "submit" }, "Upload stocktake"),
+    progress);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const chosen = file.files?.[0];
+    if (!chosen) return flash("Choose a CSV file first.", "bad");
+    key ??= newIdempotencyKey();
+    setBusy(form, true);
+    try {
+      const r = await apiRaw("POST", "/v1/stocktakes", { body: await chosen.text(), contentType: "text/csv", idempotencyKey: key });
+      let job = await r.json();
+      for (;;) {
+        progress.replaceChildren(h("p", {}, `Import ${job.import_id}: ${job.status}, ${job.processed} of ${job.lines} lines (${job.applied} applied, ${job.failed} failed).`));
+        if (job.status === "done") break;
+        await new Promise((res) => setTimeout(res, 1000));
+        job = await api("GET", `/v1/stocktakes/${job.import_id}`);
+      }
+      const result = h("button", { type: "button", class: "secondary" }, "Download the result (CSV)");
+      result.addEventListener("click", async () => {
+        const res = await apiRaw("GET", `/v1/stocktakes/${job.import_id}/result`);
+        download(`${job.import_id}-result.csv`, await res.text());
+      });
+      const failures = (job.failures ?? []).map((f) => h("tr", {}, h("td", { class: "num" }, f.line), h("td", {}, f.sku), h("td", {}, f.location), h("td", {}, f.detail)));
+      progress.append(h("p", {}, result),
+        failures.length ? tableWrap(h("table", { "aria-label": "Lines that failed" },
+          h("thead", {}, h("tr", {}, ["Line", "SKU", "Location", "Why"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, failures))) : h("p", {}, "Every line was applied."));
+      key = null;
+    } catch (err) {
+      progress.replaceChildren(errorBox(err));
+      // A refusal is final for this file; a network failure keeps the key for a safe retry.
+      if (err instanceof ApiError && err.status < 500) key = null;
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  return h("details", { class: "panel" }, h("summary", {}, "Import a stocktake (CSV)"), form);
 }
 
 function parseAttributes(text) {
@@ -755,29 +797,23 @@ async function viewSku(seq, id) {
   older.addEventListener("click", () => loadLedger(page + 1).catch((e) => flash(e.message, "bad")));
 
   async function drawTrend() {
-    const days = lastDays(14);
-    const entries = [];
-    let cursor = null;
-    for (let i = 0; i < 5; i++) {
-      const d = await api("GET", `${path}/ledger?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-      entries.push(...d.items);
-      cursor = d.next_cursor;
-      if (!cursor || String(d.items.at(-1)?.at).slice(0, 10) < days[0]) break;
-    }
-    const t = dailyFromLedger(entries, days);
+    // One request: the daily counters every level keeps (no ledger paging, nothing cut off).
+    const daily = (await api("GET", `${path}/daily?days=14`)).days;
+    const days = daily.map((d) => d.day);
+    const t = dailyFromCounters(daily);
     chartSlot.replaceChildren(barChart({
       title: `Units sold and received per day, last 14 days (${sku.sku})`,
       labels: days.map((d) => d.slice(5)),
       series: [{ name: "sold", values: t.sold, cls: "s1" }, { name: "received", values: t.received, cls: "s2" }],
-      caption: "Units sold and received per day, last 14 days (UTC), from the ledger.",
+      caption: "Units sold and received per day, last 14 days (UTC), from the daily counters.",
     }));
     const perDay = t.sold.slice(-7).reduce((a, b) => a + b, 0) / 7;
     stockSlot.replaceChildren(lineChart({
       title: `Units on hand at the end of each day, last 14 days (${sku.sku}, all locations)`,
       labels: days.map((d) => d.slice(5)),
-      values: stockFromLedger(entries, days, sku.totals.on_hand),
+      values: stockFromCounters(daily, sku.totals.on_hand),
       projection: projectStockOut(sku.totals.available, perDay, days.at(-1)),
-      caption: "Units on hand at the end of each day (UTC), from the ledger; days of cover = available ÷ units sold per day over the last 7 days.",
+      caption: "Units on hand at the end of each day (UTC), put back from today's stock by the units sold, received and refunded each day (stocktakes and transfers are not in those counters); days of cover = available ÷ units sold per day over the last 7 days.",
     }));
   }
 
@@ -944,6 +980,34 @@ async function viewAlerts(seq, presetSku) {
   let known = null;
   let shown = null;
   let latest = 0;
+  // Alerts ticked for a bulk action (kept across refreshes).
+  const picked = new Set();
+  const canAdmin = session().canAdmin;
+  const pickedCount = h("span", { "aria-live": "polite" }, "");
+  const bulk = h("div", { class: "bulk", hidden: !canAdmin },
+    pickedCount,
+    ...[["acknowledge", "Acknowledge selected"], ["resolve", "Resolve selected"], ["silence_sku", "Silence their SKUs for an hour"]].map(([action, label]) => {
+      const b = h("button", { type: "button", class: "secondary", "data-action": action }, label);
+      b.addEventListener("click", () => bulkAction(action).catch((e) => flash(e.message, "bad")));
+      return b;
+    }));
+  function showPicked() {
+    pickedCount.textContent = picked.size ? `${picked.size} selected. ` : "Tick alerts to act on many at once. ";
+    for (const b of bulk.querySelectorAll("button")) b.disabled = picked.size === 0;
+  }
+  async function bulkAction(action) {
+    const ids = [...picked];
+    const body = { action, alert_ids: ids.slice(0, 100) };
+    if (action === "silence_sku") Object.assign(body, { minutes: 60, reason: "silenced from the inbox" });
+    const r = await api("POST", "/v1/alerts/bulk", { body });
+    const refused = r.results.filter((x) => x.status !== 200);
+    const why = refused.slice(0, 3).map((x) => `${x.alert_id}: ${x.problem?.detail ?? x.status}`).join("; ");
+    flash(`${r.succeeded} done, ${r.failed} refused${why ? ` (${why})` : ""}.`, r.failed ? "warn" : "ok");
+    picked.clear();
+    showPicked();
+    shown = null;
+    await refresh(false);
+  }
 
   async function refresh(announce) {
     // Only the answer to the latest request is drawn: a slow poll never overwrites the result of
@@ -971,6 +1035,16 @@ async function viewAlerts(seq, presetSku) {
 
   function drawRows(items) {
     body.replaceChildren(...items.map((a) => h("tr", { class: `state-${a.state}`, "data-alert": a.alert_id, "data-key": a.alert_id },
+      canAdmin ? h("td", {}, (() => {
+        const box = h("input", { type: "checkbox", "aria-label": `Select ${a.rule_name}, ${a.sku} at ${a.location}` });
+        box.checked = picked.has(a.alert_id);
+        box.addEventListener("change", () => {
+          if (box.checked) picked.add(a.alert_id);
+          else picked.delete(a.alert_id);
+          showPicked();
+        });
+        return box;
+      })()) : null,
       h("td", {}, severityTag(a.severity)),
       h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}` }, a.rule_name)),
       h("td", {}, h("a", { href: `#/stock/${encodeURIComponent(a.sku)}` }, a.sku)),
@@ -979,7 +1053,7 @@ async function viewAlerts(seq, presetSku) {
       h("td", {}, timeCell(a.fired_at)),
       h("td", {}, observationText(a)),
       h("td", {}, alertButtons(a, () => refresh(false))))));
-    if (!items.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No alerts match.")));
+    if (!items.length) body.append(h("tr", {}, h("td", { colspan: canAdmin ? 9 : 8, class: "muted" }, "No alerts match.")));
   }
   filters.addEventListener("change", () => { known = null; refresh(false).catch((e) => flash(e.message, "bad")); });
   filters.addEventListener("submit", (e) => e.preventDefault());
@@ -988,12 +1062,14 @@ async function viewAlerts(seq, presetSku) {
   const drawn = render(seq,
     h("h1", {}, "Alerts"),
     filters,
+    bulk,
     tableWrap(h("table", { "aria-label": "Alert inbox" },
-      h("thead", {}, h("tr", {}, ["Severity", "Rule", "SKU", "Location", "State", "Fired", "Observed", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, [...(canAdmin ? ["Select"] : []), "Severity", "Rule", "SKU", "Location", "State", "Fired", "Observed", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
       body)),
     status,
     silences);
   if (!drawn) return;
+  showPicked();
   await refresh(false);
   every(seq, POLL_MS, () => refresh(true).catch(() => {}));
 }
@@ -1161,14 +1237,25 @@ async function viewRuleForm(seq, id) {
       out.replaceChildren(errorBox(selErrors.map((e) => `${e.field}: ${e.message}`).join("; ")));
       return;
     }
-    out.replaceChildren(h("p", {}, "Loading the catalogue…"));
+    out.replaceChildren(h("p", {}, "Looking through the catalogue…"));
     try {
-      const { items, more } = await listAll("/v1/skus", { max: 1000 });
-      const hits = items.filter((k) => selects(body.selector, k.sku, k.attributes, undefined));
-      const where = body.selector.location ? ` at ${body.selector.location}` : " at every location";
+      // The server filters the whole catalogue (SKU, prefix, attribute, location); up to 500
+      // levels are shown.
+      const sel = body.selector;
+      const q = new URLSearchParams();
+      if (sel.sku || sel.sku_prefix) q.set("sku_prefix", sel.sku ?? sel.sku_prefix);
+      if (sel.attribute) q.set("attribute", `${sel.attribute.name}:${sel.attribute.value}`);
+      if (sel.location) q.set("location", sel.location);
+      const { items, more } = await listAll(`/v1/levels?${q}`, { max: 500 });
+      const seen = new Map();
+      for (const r of items) {
+        if (!sel.sku || r.sku === sel.sku) seen.set(r.sku, r.name);
+      }
+      const hits = [...seen];
+      const where = sel.location ? ` at ${sel.location}` : " at every location";
       out.replaceChildren(...[
-        h("p", {}, `${describeSelector(body.selector)}: ${hits.length} of ${items.length}${more ? "+" : ""} SKUs${where}.`),
-        hits.length ? h("ul", { class: "columns" }, hits.slice(0, 200).map((k) => h("li", {}, h("a", { href: `#/stock/${encodeURIComponent(k.sku)}` }, k.sku), ` — ${k.name}`))) : null,
+        h("p", {}, `${describeSelector(sel)}: ${hits.length}${more ? "+" : ""} SKUs${where}.`),
+        hits.length ? h("ul", { class: "columns" }, hits.slice(0, 200).map(([k, name]) => h("li", {}, h("a", { href: `#/stock/${encodeURIComponent(k)}` }, k), ` — ${name}`))) : null,
         hits.length > 200 ? h("p", { class: "muted" }, `and ${hits.length - 200} more.`) : null,
       ].filter(Boolean));
     } catch (e) {

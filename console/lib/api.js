@@ -195,3 +195,34 @@ export async function listAll(path, { max = 1000, limit = 100 } = {}) {
   } while (cursor && items.length < max);
   return { items, more: !!cursor };
 }
+
+/**
+ * Calls the API with a body that is not JSON (a CSV upload) or for an answer that is not JSON
+ * (a CSV download). Returns the Response; throws ApiError for a refusal and Error for a network
+ * failure.
+ */
+export async function apiRaw(method, path, { body, contentType, idempotencyKey } = {}) {
+  const s = session();
+  const headers = {};
+  if (s) headers.authorization = `Bearer ${s.token}`;
+  if (contentType) headers["content-type"] = contentType;
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+  let r;
+  try {
+    r = await fetch(config.api_url + path, { method, headers, body });
+  } catch {
+    throw new Error("The API could not be reached. Check the connection and try again; a retry is safe.");
+  }
+  if (!r.ok) {
+    const data = (r.headers.get("content-type") ?? "").includes("json") ? await r.json().catch(() => null) : null;
+    if (r.status === 401) window.dispatchEvent(new CustomEvent("console:unauthorized"));
+    throw new ApiError(r.status, data);
+  }
+  return r;
+}
+
+/** The `rel="next"` target of a Link header, or null. */
+export function nextLink(header) {
+  const m = /<([^>]+)>\s*;\s*rel="next"/.exec(header ?? "");
+  return m ? m[1] : null;
+}

@@ -223,3 +223,26 @@ export function lineChart({ title, labels, values, caption, projection, height =
   fig.append(cap);
   return fig;
 }
+
+/** Units sold and received per day from `GET /v1/skus/{sku}/daily` (oldest day first). */
+export function dailyFromCounters(days) {
+  return {
+    sold: days.map((d) => d.sold),
+    received: days.map((d) => d.received),
+  };
+}
+
+/**
+ * End-of-day units on hand, put back from today's stock by the daily counters (what was sold,
+ * received and refunded each day); stocktakes and transfers are not in the counters.
+ */
+export function stockFromCounters(days, current) {
+  const out = new Array(days.length);
+  let onHand = current;
+  for (let i = days.length - 1; i >= 0; i--) {
+    out[i] = onHand;
+    const d = days[i];
+    onHand = onHand + d.sold - d.received - d.refunded;
+  }
+  return out;
+}
