@@ -524,7 +524,8 @@ function stocktakePanel() {
     key ??= newIdempotencyKey();
     setBusy(form, true);
     try {
-      const r = await apiRaw("POST", "/v1/stocktakes", { body: await chosen.text(), contentType: "text/csv", idempotencyKey: key });
+      // The file's own bytes (the API says which lines are not UTF-8).
+      const r = await apiRaw("POST", "/v1/stocktakes", { body: chosen, contentType: "text/csv", idempotencyKey: key });
       let job = await r.json();
       for (;;) {
         progress.replaceChildren(h("p", {}, `Import ${job.import_id}: ${job.status}, ${job.processed} of ${job.lines} lines (${job.applied} applied, ${job.failed} failed).`));

@@ -518,6 +518,17 @@ impl Stocktakes {
         let Some(import) = self.get(id).await? else {
             return Err(StoreError::Corrupt(format!("no import {id}")));
         };
+        self.apply_all(store, import, now, now_text).await
+    }
+
+    async fn apply_all(
+        &self,
+        store: &Store,
+        import: Import,
+        now: i64,
+        now_text: &str,
+    ) -> Result<Import, StoreError> {
+        let id = import.import_id.as_str();
         if import.status == "done" {
             return Ok(import);
         }
@@ -680,7 +691,17 @@ async fn apply(
     let mut attempt = 0;
     loop {
         match store.execute(&movement, &prepared.record).await {
-            Ok(MovementOutcome::Applied | MovementOutcome::Replayed { .. }) => return Ok(()),
+            Ok(MovementOutcome::Applied) => return Ok(()),
+            // This line, applied by an earlier run.
+            Ok(MovementOutcome::Replayed { request_hash, .. })
+                if request_hash == prepared.record.request_hash =>
+            {
+                return Ok(())
+            }
+            // The key was used for something else (an adjustment sent by hand under it).
+            Ok(MovementOutcome::Replayed { .. }) => {
+                return Err(refuse(ApiError::IdempotencyKeyReused))
+            }
             Err(MovementError::Store(e)) if e.is_retryable() && attempt < 4 => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
@@ -723,11 +744,20 @@ impl ImportWorker {
                 continue;
             };
             let now = self.clock.now();
-            match self
-                .stocktakes
-                .run(&self.store, id, now, &self.clock.rfc3339())
-                .await
-            {
+            let outcome = match self.stocktakes.get(id).await {
+                // Gone (expired, or removed by hand): nothing left to apply.
+                Ok(None) => {
+                    tracing::warn!(import = id, "stocktake import is gone; skipped");
+                    continue;
+                }
+                Ok(Some(import)) => {
+                    self.stocktakes
+                        .apply_all(&self.store, import, now, &self.clock.rfc3339())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
                 Ok(done) => tracing::info!(
                     import = id,
                     lines = done.lines,

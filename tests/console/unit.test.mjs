@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 
 import { bodyOfRule, describeSelector, formFromRule, ruleFromForm, selects, validEmail } from "../../console/lib/rules.js";
 import { describeProblem } from "../../console/lib/api.js";
-import { dailyFromLedger, dailyFromTrends, lastDays, projectStockOut, stockFromLedger, stockFromTrends } from "../../console/lib/charts.js";
+import { dailyFromCounters, dailyFromLedger, dailyFromTrends, lastDays, projectStockOut, stockFromCounters, stockFromLedger, stockFromTrends } from "../../console/lib/charts.js";
+import { nextLink } from "../../console/lib/api.js";
 
 const base = { name: "Low socks", kind: "low_stock", severity: "warning", selector_type: "all", inbox: true, enabled: true };
 
@@ -132,6 +133,21 @@ test("the stock line is put back from the ledger or the trend rows, and stock-ou
   assert.deepEqual(projectStockOut(7, 2, "2026-11-28"), { days: 3.5, date: "2026-12-01" });
   assert.equal(projectStockOut(20, 0, "2026-11-28"), null);
   assert.equal(projectStockOut(1e12, 1e-3, "2026-11-28"), null, "no date beyond ten years");
+});
+
+test("the SKU chart and stock line come from the daily counters; an export follows Link", () => {
+  const daily = [
+    { day: "2026-11-26", sold: 1, received: 0, refunded: 0 },
+    { day: "2026-11-27", sold: 0, received: 10, refunded: 0 },
+    { day: "2026-11-28", sold: 2, received: 0, refunded: 1 },
+  ];
+  assert.deepEqual(dailyFromCounters(daily), { sold: [1, 0, 2], received: [0, 10, 0] });
+  // 8 now: the 28th sold 2 and took 1 back (9 before it), the 27th received 10 (so -1 before:
+  // the counters hold no stocktake, as the caption says).
+  assert.deepEqual(stockFromCounters(daily, 8), [-1, 9, 8]);
+  assert.equal(nextLink('</v1/levels?format=csv&cursor=abc>; rel="next"'), "/v1/levels?format=csv&cursor=abc");
+  assert.equal(nextLink(null), null);
+  assert.equal(nextLink('</x>; rel="prev"'), null);
 });
 
 test("the form refuses exactly what the API refuses (cases shared with tests/contract.rs)", async () => {
