@@ -527,9 +527,12 @@ function stocktakePanel() {
       // The file's own bytes (the API says which lines are not UTF-8).
       const r = await apiRaw("POST", "/v1/stocktakes", { body: chosen, contentType: "text/csv", idempotencyKey: key });
       let job = await r.json();
+      const mine = viewSeq;
       for (;;) {
         progress.replaceChildren(h("p", {}, `Import ${job.import_id}: ${job.status}, ${job.processed} of ${job.lines} lines (${job.applied} applied, ${job.failed} failed).`));
         if (job.status === "done") break;
+        // Left the page: the import goes on without us (its page: GET /v1/stocktakes/{id}).
+        if (mine !== viewSeq) return;
         await new Promise((res) => setTimeout(res, 1000));
         job = await api("GET", `/v1/stocktakes/${job.import_id}`);
       }
@@ -998,12 +1001,16 @@ async function viewAlerts(seq, presetSku) {
   }
   async function bulkAction(action) {
     const ids = [...picked];
-    const body = { action, alert_ids: ids.slice(0, 100) };
-    if (action === "silence_sku") Object.assign(body, { minutes: 60, reason: "silenced from the inbox" });
-    const r = await api("POST", "/v1/alerts/bulk", { body });
-    const refused = r.results.filter((x) => x.status !== 200);
+    const results = [];
+    // 100 alerts a request.
+    for (let i = 0; i < ids.length; i += 100) {
+      const body = { action, alert_ids: ids.slice(i, i + 100) };
+      if (action === "silence_sku") Object.assign(body, { minutes: 60, reason: "silenced from the inbox" });
+      results.push(...(await api("POST", "/v1/alerts/bulk", { body })).results);
+    }
+    const refused = results.filter((x) => x.status !== 200);
     const why = refused.slice(0, 3).map((x) => `${x.alert_id}: ${x.problem?.detail ?? x.status}`).join("; ");
-    flash(`${r.succeeded} done, ${r.failed} refused${why ? ` (${why})` : ""}.`, r.failed ? "warn" : "ok");
+    flash(`${results.length - refused.length} done, ${refused.length} refused${why ? ` (${why})` : ""}.`, refused.length ? "warn" : "ok");
     picked.clear();
     showPicked();
     shown = null;
@@ -1056,7 +1063,13 @@ async function viewAlerts(seq, presetSku) {
       h("td", {}, alertButtons(a, () => refresh(false))))));
     if (!items.length) body.append(h("tr", {}, h("td", { colspan: canAdmin ? 9 : 8, class: "muted" }, "No alerts match.")));
   }
-  filters.addEventListener("change", () => { known = null; refresh(false).catch((e) => flash(e.message, "bad")); });
+  filters.addEventListener("change", () => {
+    known = null;
+    // Ticks are for the alerts shown: a new filter starts without any.
+    picked.clear();
+    showPicked();
+    refresh(false).catch((e) => flash(e.message, "bad"));
+  });
   filters.addEventListener("submit", (e) => e.preventDefault());
 
   const silences = await silencesSection();

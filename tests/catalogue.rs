@@ -699,28 +699,57 @@ async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_ch
     assert_eq!(r.json()["import_id"], id.as_str());
     assert_eq!(r.json()["status"], "done");
     assert_eq!(app.run_imports().await, 0, "no new import");
-    // A run started again (a retry after a cut-off) replays every line: nothing changes twice.
+    // A run that stopped (left running, its retries spent): the same upload again after 20
+    // minutes queues it once more, and the rerun replays every line: nothing changes twice.
     app.dynamodb
         .update_item()
         .table_name(&app.table)
         .key("pk", AttributeValue::S(format!("IMPORT#{id}")))
         .key("sk", AttributeValue::S("META".into()))
-        .update_expression("SET #s = :r")
+        .update_expression("SET #s = :r, started_at = :t")
         .expression_attribute_names("#s", "status")
         .expression_attribute_values(":r", AttributeValue::S("running".into()))
+        .expression_attribute_values(
+            ":t",
+            AttributeValue::S(done["started_at"].as_str().unwrap().into()),
+        )
         .send()
         .await
         .unwrap();
-    let again = shared::stocktake::Stocktakes::new(app.dynamodb.clone(), &app.table)
-        .run(
-            &shared::store::Store::new(app.dynamodb.clone(), &app.table),
-            &id,
-            app.now(),
-            "2026-12-01T00:00:00Z",
-        )
+    let r = upload(
+        &app,
+        Role::Ops,
+        "count-2026-11",
+        "text/csv",
+        file.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.json()["status"], "running", "not stalled yet");
+    assert_eq!(app.run_imports().await, 0);
+    app.advance_clock(21 * 60);
+    let r = upload(
+        &app,
+        Role::Ops,
+        "count-2026-11",
+        "text/csv",
+        file.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.json()["status"], "queued", "stalled: queued again");
+    assert_eq!(app.run_imports().await, 1);
+    let again = app
+        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
         .await
-        .unwrap();
-    assert_eq!((again.applied, again.failed), (980, 20));
+        .json();
+    assert_eq!(
+        (
+            again["status"].as_str(),
+            again["applied"].as_u64(),
+            again["failed"].as_u64()
+        ),
+        (Some("done"), Some(980), Some(20))
+    );
     assert_eq!(app.ledger("ST-0000").await.len(), 1);
     assert_eq!(app.level("ST-0000", "WH1").await, Some((20, 0, 0, 20)));
     // The same key with another file is refused.

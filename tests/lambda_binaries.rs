@@ -524,7 +524,8 @@ async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
         "dynamodb": {
             "Keys": { "pk": { "S": format!("IMPORT#{id}") }, "sk": { "S": "META" } },
             "NewImage": { "pk": { "S": format!("IMPORT#{id}") }, "sk": { "S": "META" },
-                          "entity": { "S": "stocktake_import" }, "import_id": { "S": id } },
+                          "entity": { "S": "stocktake_import" }, "import_id": { "S": id },
+                          "status": { "S": "queued" } },
             "SequenceNumber": "100", "StreamViewType": "NEW_AND_OLD_IMAGES" } }] });
     let Outcome::Response(response) = worker.invoke(&record).await else {
         panic!("the import function failed");

@@ -40,8 +40,11 @@ pub const MAX_EXPORT_LIMIT: usize = 1000;
 const MAX_ROUNDS: usize = 12;
 /// Keys read from the index per request, per location.
 const INDEX_PAGE: i32 = 200;
-/// SKU entries DynamoDB evaluates per SKU-list request (before the filter).
-const SKU_PAGE: i32 = 500;
+/// SKU entries DynamoDB evaluates per filtered SKU-list request (before the filter; about 1 MB,
+/// DynamoDB's own page), so a rare text is looked for through about 48,000 SKUs a page.
+const SKU_PAGE: i32 = 4000;
+/// Level keys the by-SKU plan reads for one page at most (SKUs × locations).
+const MAX_LEVEL_KEYS: usize = 5000;
 
 /// The availability band of a quantity: 0 for none (or less), else 1 + ⌊log2 n⌋ (1; 2–3; 4–7; …).
 pub fn band(available: i64) -> u32 {
@@ -138,6 +141,8 @@ pub struct Filter {
     pub attribute: Option<(String, String)>,
     /// A case-insensitive substring of the SKU id or its name (lower case here).
     pub text: Option<String>,
+    /// The text as the caller typed it.
+    pub text_as_typed: Option<String>,
 }
 
 impl Filter {
@@ -351,9 +356,10 @@ impl Listing<'_> {
             {
                 st.fill(self.client, self.table, &ceiling).await?;
             }
-            // The next entries in order, up to twice what the page still needs (at most 100),
-            // stopping where a stream must be read again.
-            let want = ((limit - rows.len()) * 2).clamp(1, 100);
+            // The next entries in order, as many as the page still needs (at most 100; the
+            // filters that drop some take further rounds), stopping where a stream must be read
+            // again.
+            let want = (limit - rows.len()).clamp(1, 100);
             let mut batch: Vec<(String, String)> = Vec::new();
             while batch.len() < want {
                 let next = streams
@@ -509,16 +515,30 @@ impl Listing<'_> {
             Some(Cursor::Sku { s }) => Some(s.clone()),
             _ => None,
         };
+        // Each SKU's level at every location is read: a page takes as many SKUs as keep that
+        // under MAX_LEVEL_KEYS.
+        let limit = limit.min((MAX_LEVEL_KEYS / self.locations.len().max(1)).max(1));
         let prefix = filter.sku_prefix.clone().unwrap_or_default();
         let mut lo = match &after {
             Some(a) if a.as_str() >= prefix.as_str() => just_after(a),
             _ => prefix.clone(),
         };
         let hi = format!("{prefix}~");
+        // A cursor past this prefix's range (another filter's): nothing more.
+        if lo > hi {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+                order: "sku",
+            });
+        }
         let mut found: Vec<SkuItem> = Vec::new();
         let mut start: Option<Item> = None;
         let mut exhausted = false;
         let mut rounds = 0;
+        // A filtered page reads a few times what it needs first, then four times more each round
+        // (up to DynamoDB's 1 MB page), so a common match costs little and a rare one ends soon.
+        let mut evaluate = (limit as i32 * 4).max(100);
         while found.len() <= limit && rounds < MAX_ROUNDS {
             rounds += 1;
             let mut q = self
@@ -532,7 +552,9 @@ impl Listing<'_> {
                 .limit(if filter.attribute.is_none() && filter.text.is_none() {
                     (limit + 1 - found.len()) as i32
                 } else {
-                    SKU_PAGE
+                    let this = evaluate;
+                    evaluate = (evaluate * 4).min(SKU_PAGE);
+                    this
                 })
                 .set_exclusive_start_key(start.take());
             // DynamoDB takes no empty key value: from the start, only the upper bound.
@@ -551,14 +573,21 @@ impl Listing<'_> {
                     .expression_attribute_values(":av", AttributeValue::S(v.clone()));
             }
             if let Some(text) = &filter.text {
+                // A SKU written before entries carried their search text is matched on its id
+                // and name as typed (DynamoDB's `contains` knows no case).
                 conditions.push(
                     "(contains(#search, :q) OR (attribute_not_exists(#search) AND \
-                     (contains(sku, :q) OR contains(#name, :q))))",
+                     (contains(sku, :q) OR contains(#name, :q) OR contains(sku, :raw) \
+                     OR contains(#name, :raw))))",
                 );
                 q = q
                     .expression_attribute_names("#search", "search")
                     .expression_attribute_names("#name", "name")
-                    .expression_attribute_values(":q", AttributeValue::S(text.clone()));
+                    .expression_attribute_values(":q", AttributeValue::S(text.clone()))
+                    .expression_attribute_values(
+                        ":raw",
+                        AttributeValue::S(filter.text_as_typed.clone().unwrap_or(text.clone())),
+                    );
             }
             if !conditions.is_empty() {
                 q = q.filter_expression(conditions.join(" AND "));

@@ -44,6 +44,13 @@ const PROGRESS_EVERY: usize = 250;
 /// Import items expire (TTL) after 30 days.
 const KEEP_SECONDS: i64 = 30 * 86_400;
 
+/// The longest cell kept (a reason is at most 256 characters): a longer one makes its line
+/// unreadable, so a chunk of lines stays far below DynamoDB's 400 KB item limit.
+const MAX_CELL_BYTES: usize = 1024;
+/// An import left `running` this long (past Lambda's 15 minutes) has stopped: the same upload
+/// again starts it once more.
+const STALLED_SECONDS: i64 = 20 * 60;
+
 const REQUIRED: &[&str] = &["sku", "location", "counted"];
 const OPTIONAL: &[&str] = &["expected", "reason"];
 
@@ -158,6 +165,13 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, ApiError> {
             return Err(file_error(format!(
                 "more than {MAX_IMPORT_LINES} lines: split the file"
             )));
+        }
+        if record.iter().any(|c| c.len() > MAX_CELL_BYTES) {
+            lines.push(unreadable(
+                number,
+                format!("a cell is longer than {MAX_CELL_BYTES} bytes"),
+            ));
+            continue;
         }
         let cell = |name: &str| -> Result<Option<String>, ()> {
             match columns.get(name).and_then(|i| record.get(*i)) {
@@ -337,11 +351,25 @@ impl Stocktakes {
         now_text: &str,
     ) -> Result<Result<Uploaded, ApiError>, StoreError> {
         if let Some(existing) = self.get(id).await? {
-            return Ok(if existing.request_hash == request_hash {
-                Ok(Uploaded::Again(existing))
-            } else {
-                Err(ApiError::IdempotencyKeyReused)
-            });
+            if existing.request_hash != request_hash {
+                return Ok(Err(ApiError::IdempotencyKeyReused));
+            }
+            // A run that stopped (every retry failed, or cut off): queued again, which starts
+            // the function once more; it replays what was applied and applies the rest.
+            let stalled = existing.status == "running"
+                && existing
+                    .started_at
+                    .as_deref()
+                    .and_then(|t| crate::levels::unix(Some(t)))
+                    .is_some_and(|t| now - t > STALLED_SECONDS);
+            if stalled {
+                self.requeue(id).await?;
+                return Ok(Ok(Uploaded::Again(Import {
+                    status: "queued".into(),
+                    ..existing
+                })));
+            }
+            return Ok(Ok(Uploaded::Again(existing)));
         }
         let expires = n(now + KEEP_SECONDS);
         let chunks: Vec<Item> = lines
@@ -413,6 +441,23 @@ impl Stocktakes {
             }
             Err(e) => Err(StoreError::from_sdk(e)),
         }
+    }
+
+    /// Puts a stopped import back in the queue (its `queued` change on the stream starts it).
+    async fn requeue(&self, id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::import(id), keys::META)))
+            .update_expression("SET #st = :q REMOVE started_at")
+            .condition_expression("#st = :r")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":q", s("queued"))
+            .expression_attribute_values(":r", s("running"))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Import>, StoreError> {
@@ -736,8 +781,9 @@ impl ImportWorker {
     ) -> aws_lambda_events::streams::DynamoDbEventResponse {
         let mut response = aws_lambda_events::streams::DynamoDbEventResponse::default();
         for record in event["Records"].as_array().into_iter().flatten() {
+            // A new import, or one queued again (the mapping's filter passes those alone).
             let image = &record["dynamodb"]["NewImage"];
-            if record["eventName"] != "INSERT" || image["entity"]["S"] != entity::IMPORT {
+            if image["entity"]["S"] != entity::IMPORT || image["status"]["S"] != "queued" {
                 continue;
             }
             let Some(id) = image["import_id"]["S"].as_str() else {

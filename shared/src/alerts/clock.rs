@@ -158,7 +158,7 @@ impl AlertClock {
             // it still owes is sent with the rule as it is, or dropped if the rule is gone.
             let handled = if episode.open {
                 self.evaluator
-                    .close_episode(episode, rule, "rule-changed")
+                    .close_episode(episode, rule, true, "rule-changed")
                     .await?;
                 Handled::ClosedForRuleChange
             } else {
@@ -175,7 +175,7 @@ impl AlertClock {
         else {
             let handled = if episode.open {
                 self.evaluator
-                    .close_episode(episode, Some(rule), "level-gone")
+                    .close_episode(episode, Some(rule), false, "level-gone")
                     .await?;
                 Handled::ClosedForMissingLevel
             } else {

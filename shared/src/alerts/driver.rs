@@ -244,12 +244,14 @@ impl Evaluator {
         &self,
         episode: &crate::alerts::store::IndexedEpisode,
         notify: Option<&Rule>,
+        announce: bool,
         by: &str,
     ) -> Result<(), RecordError> {
         let Some(alert_id) = episode.alert_id.as_deref() else {
             return Ok(());
         };
         let pending = notify
+            .filter(|_| announce)
             .map(|r| deliveries(r, alert_id, Event::Resolved))
             .unwrap_or_default();
         let now = self.clock.now();
@@ -429,8 +431,11 @@ fn owing(t: Transition, before: &Tracker) -> Tracker {
     match t {
         Transition::Applied(mut t) => {
             for key in &before.pending {
-                if !t.pending.contains(key) {
-                    t.pending.push(key.clone());
+                // A key of the old form belongs to the alert the tracker had before.
+                let key = Delivery::parse(key, before.alert_id.as_deref())
+                    .map_or_else(|| key.clone(), |d| d.key());
+                if !t.pending.contains(&key) {
+                    t.pending.push(key);
                 }
             }
             t

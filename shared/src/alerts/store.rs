@@ -1150,8 +1150,12 @@ impl AlertStore {
                     episode.sku,
                     episode.location,
                 )))
+                // Its stored key, and the form written before deliveries named their alert.
                 .update_expression("DELETE pending :e")
-                .expression_attribute_values(":e", AttributeValue::Ss(vec![delivery.key()]))
+                .expression_attribute_values(
+                    ":e",
+                    AttributeValue::Ss(vec![delivery.key(), delivery.slot()]),
+                )
                 .build()
                 .map_err(|e| StoreError::Failed(e.to_string()))
         };

@@ -380,8 +380,10 @@ impl App {
                                 format!("rule:{}", alert.rule_id)
                             };
                             let (_, reason) = silence.as_ref().expect("validated");
-                            // Each target once, however many of its alerts are listed.
-                            if silenced.lock().await.insert(target.clone()) {
+                            // Each target once, however many of its alerts are listed (silence
+                            // actions run one at a time, so a target is marked only once its
+                            // silence is written).
+                            if !silenced.lock().await.contains(&target) {
                                 self.alerts
                                     .put_silence(&Silence {
                                         silence_id: target.clone(),
@@ -391,6 +393,7 @@ impl App {
                                         created_by: principal.subject.clone(),
                                     })
                                     .await?;
+                                silenced.lock().await.insert(target.clone());
                             }
                             Ok(serde_json::json!({ "silence_id": target }))
                         }
@@ -413,7 +416,7 @@ impl App {
         };
         let results: Vec<serde_json::Value> = futures_util::stream::iter(body.alert_ids.clone())
             .map(one)
-            .buffered(8)
+            .buffered(if silencing { 1 } else { 8 })
             .collect()
             .await;
         let succeeded = results.iter().filter(|r| r["status"] == 200).count();

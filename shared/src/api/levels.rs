@@ -108,6 +108,7 @@ fn parse(query: &Query) -> Result<(Filter, usize, Option<String>, bool), ApiErro
             ));
         } else {
             filter.text = Some(q);
+            filter.text_as_typed = query.get("q").map(|t| t.trim().to_owned());
         }
     }
     let cursor = query.get("cursor").map(str::to_owned);
