@@ -252,6 +252,15 @@ impl StreamPoller {
         Ok(())
     }
 
+    /// Reads past everything on the stream now without delivering it (a benchmark's seeded
+    /// items, which no function would have seen as changes).
+    pub async fn discard(&mut self) -> anyhow::Result<usize> {
+        self.fetch().await?;
+        let n = self.backlog.len();
+        self.backlog.clear();
+        Ok(n)
+    }
+
     /// Delivers everything on the stream now, batch by batch; returns how many records the
     /// handler processed successfully. Like Lambda, a batch with failures is retried from its
     /// first failed record; after `max_retries` the rest goes to the on-failure destination.

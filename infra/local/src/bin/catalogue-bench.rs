@@ -164,6 +164,9 @@ async fn main() -> anyhow::Result<()> {
     while let Some(done) = writers.join_next().await {
         done??;
     }
+    // The seeded items are no stock changes: both stream mappings start after them.
+    system.poller.discard().await?;
+    system.import_poller.discard().await?;
     eprintln!(
         "seeded {total} items ({} levels) in {:.0} s",
         skus * 2,
