@@ -64,6 +64,18 @@ impl Clock {
     }
 }
 
+/// RFC 3339, UTC, to the second, of a time in seconds since the epoch (a silence's end, a
+/// delivery's time); empty for a time out of range.
+pub fn rfc3339_seconds(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// RFC 3339 with milliseconds, UTC, of a time in milliseconds since the epoch.
 pub fn rfc3339_millis(millis: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)

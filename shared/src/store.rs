@@ -1250,6 +1250,19 @@ impl Store {
 
     /// A SKU with its stock level at every location, read consistently in one query.
     pub async fn get_sku(&self, sku: &SkuId) -> Result<Option<(Sku, Vec<StockLevel>)>, StoreError> {
+        let Some((meta, items)) = self.sku_partition(sku).await? else {
+            return Ok(None);
+        };
+        let levels = items
+            .iter()
+            .map(level_from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Some((sku_from_item(&meta)?, levels)))
+    }
+
+    /// A SKU's partition read strongly consistent: its catalogue item and its stock-level items
+    /// (None when the SKU is not in the catalogue).
+    async fn sku_partition(&self, sku: &SkuId) -> Result<Option<(Item, Vec<Item>)>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -1265,8 +1278,8 @@ impl Store {
         while let Some(item) = pages.next().await {
             let item = item.map_err(StoreError::from_sdk)?;
             match get_s(&item, "entity") {
-                Some(entity::SKU) => meta = Some(sku_from_item(&item)?),
-                Some(entity::STOCK_LEVEL) => levels.push(level_from_item(&item)?),
+                Some(entity::SKU) => meta = Some(item),
+                Some(entity::STOCK_LEVEL) => levels.push(item),
                 _ => {}
             }
         }
@@ -1371,26 +1384,7 @@ impl Store {
 
     /// The stock-level items of a SKU (None when the SKU is not in the catalogue).
     pub async fn sku_level_items(&self, sku: &SkuId) -> Result<Option<Vec<Item>>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::sku(sku.as_str())))
-            .into_paginator()
-            .items()
-            .send();
-        let mut found = false;
-        let mut levels = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(StoreError::from_sdk)?;
-            match get_s(&item, "entity") {
-                Some(entity::SKU) => found = true,
-                Some(entity::STOCK_LEVEL) => levels.push(item),
-                _ => {}
-            }
-        }
-        Ok(found.then_some(levels))
+        Ok(self.sku_partition(sku).await?.map(|(_, levels)| levels))
     }
 
     /// A SKU's ledger, newest first.

@@ -15,15 +15,7 @@ use super::{
 };
 use crate::{metrics, store::StoreError};
 
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+use crate::clock::rfc3339_seconds as rfc3339;
 
 /// What moves an episode, and what orders it against the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use crate::{
         rules::{RuleBody, Severity},
         store::{AckError, AlertFilter, RuleCreated, Silence},
     },
+    clock::rfc3339_seconds as rfc3339,
     domain::{parse_text, FieldError, LocationId},
 };
 
@@ -240,13 +241,7 @@ impl App {
                 let until_unix = self.clock.now() + body.minutes * 60;
                 let silence = Silence {
                     silence_id: target,
-                    until: time::OffsetDateTime::from_unix_timestamp(until_unix)
-                        .ok()
-                        .and_then(|t| {
-                            t.format(&time::format_description::well_known::Rfc3339)
-                                .ok()
-                        })
-                        .unwrap_or_default(),
+                    until: rfc3339(until_unix),
                     until_unix,
                     reason,
                     created_by: principal.subject.clone(),
@@ -470,16 +465,6 @@ impl App {
             RuleCreated::Existing { .. } => Err(ApiError::IdempotencyKeyReused),
         }
     }
-}
-
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn empty(status: StatusCode) -> Response<Body> {

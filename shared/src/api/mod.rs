@@ -879,14 +879,9 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Api
         .map_err(|e| ApiError::IdempotencyKeyInvalid(e.message))
 }
 
-/// Checks size and media type, then parses the JSON body, naming the field of any type error.
-pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Result<B, ApiError> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
-    let json_type = req
-        .headers()
+/// The request's media type (`Content-Type` without its parameters), in lower case.
+pub(crate) fn media_type(req: &Request) -> Option<String> {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
@@ -896,7 +891,16 @@ pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Resu
                 .trim()
                 .to_ascii_lowercase()
         })
-        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+}
+
+/// Checks size and media type, then parses the JSON body, naming the field of any type error.
+pub fn parse_body<B: DeserializeOwned + serde::Serialize>(req: &Request) -> Result<B, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let json_type =
+        media_type(req).is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     if !json_type {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{idempotency_key, raw_json_response, ApiError, Principal};
+use super::{idempotency_key, media_type, raw_json_response, ApiError, Principal};
 use crate::{
     domain::FieldError,
     stocktake::{import_id, parse, Import, Stocktakes, Uploaded, MAX_IMPORT_BYTES},
@@ -58,18 +58,7 @@ pub(super) async fn upload(
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_IMPORT_BYTES));
     }
-    let csv_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|m| m == "text/csv" || m == "application/csv");
+    let csv_type = media_type(req).is_some_and(|m| m == "text/csv" || m == "application/csv");
     if !csv_type {
         return Err(ApiError::UnsupportedMediaType("text/csv"));
     }
