@@ -127,9 +127,14 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("StocktakeImportFunction"),
         with_log(STOCK_API_ENV)
     );
+    // So does the reservation-expiry sweep.
+    assert_eq!(
+        t.environment("ReservationExpiryFunction"),
+        with_log(STOCK_API_ENV)
+    );
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        8,
+        9,
         "a new function needs its own parity check here"
     );
 }
@@ -542,11 +547,16 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
         prefixes("StockCommandFunction"),
-        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "MOV#*", "ORDER#*", "SKU#*"])
+        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "MOV#*", "ORDER#*", "RES#*", "SKU#*"])
     );
     assert_eq!(
         prefixes("StockQueryFunction"),
-        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "SKU#*"])
+        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "RES#*", "SKU#*"])
+    );
+    // The expiry sweep changes levels and reservations, and reads nothing else by key.
+    assert_eq!(
+        prefixes("ReservationExpiryFunction"),
+        set(&["LOC#*", "RES#*", "SKU#*"])
     );
     assert_eq!(
         prefixes("StocktakeImportFunction"),
@@ -558,7 +568,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     );
     assert_eq!(
         prefixes("AlertEvaluatorFunction"),
-        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RULE#*", "SKU#*", "STK#*", "TRACK#*"])
+        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RES#*", "RULE#*", "SKU#*", "STK#*", "TRACK#*"])
     );
     assert_eq!(
         prefixes("AlertClockFunction"),
@@ -583,6 +593,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         (keys::silence("x"), "SILENCE#"),
         (keys::listing_entry("x", "y"), "STK#"),
         (keys::import("x"), "IMPORT#"),
+        (keys::reservation("x"), "RES#"),
     ] {
         assert!(built.starts_with(prefix), "{built}");
     }

@@ -55,6 +55,8 @@ pub struct TestApp {
     pub evaluator: Arc<Evaluator>,
     /// The alert clock (scheduled every minute on AWS).
     pub alert_clock: Arc<shared::alerts::clock::AlertClock>,
+    /// The reservation-expiry sweep (scheduled every minute on AWS), on the app's clock.
+    pub expiry: Arc<shared::reservations::expiry::ExpirySweep>,
     /// The scheduled function's work, and where it writes.
     pub reports: Arc<shared::report_writer::ReportWriter>,
     pub bucket: String,
@@ -113,6 +115,7 @@ pub async fn spawn_app() -> TestApp {
         requests,
         evaluator: system.evaluator,
         alert_clock: system.alert_clock,
+        expiry: system.expiry,
         reports: system.reports,
         bucket: system.bucket,
         s3: aws_sdk_s3::Client::from_conf(
@@ -167,6 +170,11 @@ impl TestApp {
         self.alert_clock.tick().await.expect("alert clock tick")
     }
 
+    /// One pass of the reservation-expiry sweep at the app's clock time.
+    pub async fn expire_holds(&self) -> shared::reservations::expiry::SweepReport {
+        self.expiry.sweep().await.expect("hold expiry sweep")
+    }
+
     /// Records the poller gave up on (what would reach the on-failure queue).
     pub async fn dead_letters(&self) -> usize {
         self.poller.lock().await.dead_letters.len()
@@ -188,6 +196,12 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("{key}: {e:?}"));
         out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    /// The app's clock offset (seconds ahead of the system's), for a clock of another
+    /// machine that must move with it.
+    pub fn clock_offset(&self) -> Arc<AtomicI64> {
+        self.clock_offset.clone()
     }
 
     /// Moves the evaluator's clock forward.

@@ -244,6 +244,14 @@ pub enum MovementKind {
     Adjustment,
     TransferOut,
     TransferIn,
+    /// Stock held for a cart (a reservation's line): reserved rises, available falls.
+    Hold,
+    /// A hold's expiry moved (no quantity changes).
+    HoldExtend,
+    /// A hold given back before it expired (the cart was abandoned, or the rest of a commit).
+    HoldRelease,
+    /// A hold given back because its time ran out.
+    HoldExpire,
 }
 
 impl MovementKind {
@@ -256,6 +264,10 @@ impl MovementKind {
             Self::Adjustment => "adjustment",
             Self::TransferOut => "transfer_out",
             Self::TransferIn => "transfer_in",
+            Self::Hold => "hold",
+            Self::HoldExtend => "hold_extend",
+            Self::HoldRelease => "hold_release",
+            Self::HoldExpire => "hold_expire",
         }
     }
 
@@ -268,6 +280,10 @@ impl MovementKind {
             "adjustment" => Self::Adjustment,
             "transfer_out" => Self::TransferOut,
             "transfer_in" => Self::TransferIn,
+            "hold" => Self::Hold,
+            "hold_extend" => Self::HoldExtend,
+            "hold_release" => Self::HoldRelease,
+            "hold_expire" => Self::HoldExpire,
             _ => return None,
         })
     }
@@ -292,15 +308,36 @@ pub enum LevelChange {
     Record,
     /// Stocktake: on_hand becomes `counted`; with `expected`, refused unless on_hand equals it.
     Count { counted: u32, expected: Option<u32> },
+    /// A hold: reserved rises and available falls; refused when available is short.
+    Reserve(Quantity),
+    /// A hold given back: reserved falls and available rises.
+    Unreserve(Quantity),
+    /// A hold turned into a sale: `take` units leave on_hand, the whole `held` leaves reserved,
+    /// and what was held but not taken becomes available again.
+    Commit { take: u32, held: Quantity },
 }
 
 /// Why a movement could not be applied to a level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    InsufficientAvailable { available: i64 },
-    InsufficientInTransit { in_transit: i64 },
-    StaleCount { expected: u32, on_hand: i64 },
-    CountBelowReserved { counted: u32, reserved: i64 },
+    InsufficientAvailable {
+        available: i64,
+    },
+    InsufficientInTransit {
+        in_transit: i64,
+    },
+    StaleCount {
+        expected: u32,
+        on_hand: i64,
+    },
+    CountBelowReserved {
+        counted: u32,
+        reserved: i64,
+    },
+    /// Less is reserved than a hold gives back (the level was changed by hand).
+    InsufficientReserved {
+        reserved: i64,
+    },
     NoLevel,
 }
 
@@ -313,7 +350,12 @@ impl LevelChange {
             } => !from_in_transit,
             Self::Expect(_) => true,
             Self::Count { expected, .. } => matches!(expected, None | Some(0)),
-            Self::Withdraw(_) | Self::Restock(_) | Self::Record => false,
+            Self::Withdraw(_)
+            | Self::Restock(_)
+            | Self::Record
+            | Self::Reserve(_)
+            | Self::Unreserve(_)
+            | Self::Commit { .. } => false,
         }
     }
 
@@ -358,6 +400,22 @@ impl LevelChange {
                 }
             }
             Self::Count { expected: None, .. } => return None,
+            Self::Reserve(n) => Quantities {
+                reserved: q(n),
+                available: -q(n),
+                ..Quantities::default()
+            },
+            Self::Unreserve(n) => Quantities {
+                reserved: -q(n),
+                available: q(n),
+                ..Quantities::default()
+            },
+            Self::Commit { take, held } => Quantities {
+                on_hand: -i64::from(take),
+                reserved: -q(held),
+                available: q(held) - i64::from(take),
+                in_transit: 0,
+            },
         })
     }
 
@@ -418,6 +476,33 @@ impl LevelChange {
                 l.on_hand = i64::from(counted);
                 l.available = l.on_hand - l.reserved;
             }
+            Self::Reserve(n) => {
+                let n = i64::from(n.get());
+                if l.available < n {
+                    return Err(Refusal::InsufficientAvailable {
+                        available: l.available,
+                    });
+                }
+                l.reserved += n;
+                l.available -= n;
+            }
+            Self::Unreserve(n) | Self::Commit { held: n, .. }
+                if l.reserved < i64::from(n.get()) =>
+            {
+                return Err(Refusal::InsufficientReserved {
+                    reserved: l.reserved,
+                });
+            }
+            Self::Unreserve(n) => {
+                l.reserved -= i64::from(n.get());
+                l.available += i64::from(n.get());
+            }
+            Self::Commit { take, held } => {
+                let (take, held) = (i64::from(take), i64::from(held.get()));
+                l.on_hand -= take;
+                l.reserved -= held;
+                l.available += held - take;
+            }
         }
         Ok(l)
     }
@@ -439,7 +524,10 @@ impl MovementLine {
             LevelChange::Withdraw(q)
             | LevelChange::Expect(q)
             | LevelChange::Restock(q)
-            | LevelChange::Receive { quantity: q, .. } => q.get(),
+            | LevelChange::Receive { quantity: q, .. }
+            | LevelChange::Reserve(q)
+            | LevelChange::Unreserve(q) => q.get(),
+            LevelChange::Commit { take, .. } => take,
             LevelChange::Record => 0,
             LevelChange::Count { counted, .. } => counted,
         }
@@ -627,6 +715,39 @@ mod tests {
     }
 
     #[test]
+    fn holds_move_units_between_available_and_reserved() {
+        let start = level(10, 0, 0);
+        let held = LevelChange::Reserve(q(4)).apply(start).unwrap();
+        assert_eq!((held.on_hand, held.reserved, held.available), (10, 4, 6));
+        assert_eq!(
+            LevelChange::Reserve(q(7)).apply(Some(held)).unwrap_err(),
+            Refusal::InsufficientAvailable { available: 6 }
+        );
+        // A sale cannot take held units; a commit of 3 of the 4 gives the fourth back.
+        assert!(LevelChange::Withdraw(q(7)).apply(Some(held)).is_err());
+        let committed = LevelChange::Commit {
+            take: 3,
+            held: q(4),
+        }
+        .apply(Some(held))
+        .unwrap();
+        assert_eq!(
+            (committed.on_hand, committed.reserved, committed.available),
+            (7, 0, 7)
+        );
+        assert_eq!(
+            LevelChange::Unreserve(q(1))
+                .apply(Some(committed))
+                .unwrap_err(),
+            Refusal::InsufficientReserved { reserved: 0 }
+        );
+        assert_eq!(
+            LevelChange::Reserve(q(1)).apply(None).unwrap_err(),
+            Refusal::NoLevel
+        );
+    }
+
+    #[test]
     fn deltas_match_the_applied_change() {
         let start = level(20, 2, 9);
         for change in [
@@ -638,10 +759,22 @@ mod tests {
             LevelChange::Expect(q(2)),
             LevelChange::Restock(q(1)),
             LevelChange::Record,
+            LevelChange::Reserve(q(5)),
+            LevelChange::Unreserve(q(2)),
+            LevelChange::Commit {
+                take: 1,
+                held: q(2),
+            },
         ] {
             let after = change.apply(start).unwrap();
             let d = change.delta().unwrap();
             let s = start.unwrap();
+            assert_eq!(after.reserved - s.reserved, d.reserved, "{change:?}");
+            assert_eq!(
+                after.available,
+                after.on_hand - after.reserved,
+                "{change:?}"
+            );
             assert_eq!(after.on_hand - s.on_hand, d.on_hand, "{change:?}");
             assert_eq!(after.available - s.available, d.available, "{change:?}");
             assert_eq!(after.in_transit - s.in_transit, d.in_transit, "{change:?}");

@@ -12,6 +12,7 @@ pub mod listing;
 pub mod metrics;
 pub mod report_writer;
 pub mod reports;
+pub mod reservations;
 pub mod schema;
 pub mod stocktake;
 pub mod store;

@@ -30,6 +30,7 @@ pub mod entity {
     pub const LISTING_ENTRY: &str = "listing_entry";
     pub const IMPORT: &str = "stocktake_import";
     pub const IMPORT_CHUNK: &str = "stocktake_chunk";
+    pub const RESERVATION: &str = "reservation";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -60,12 +61,8 @@ pub mod keys {
     /// The shard of the level of `sku` at `location`: a stable hash (FNV-1a), the same in every
     /// process and release.
     pub fn level_shard(sku: &str, location: &str) -> String {
-        let mut h: u32 = 0x811c_9dc5;
-        for b in sku.bytes().chain([0]).chain(location.bytes()) {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        level_shard_name(h % LEVEL_SHARDS)
+        let bytes: Vec<u8> = sku.bytes().chain([0]).chain(location.bytes()).collect();
+        level_shard_name(fnv1a(&bytes) % LEVEL_SHARDS)
     }
     pub fn level_shard_name(shard: u32) -> String {
         format!("LEVELS#{shard:02}")
@@ -98,6 +95,50 @@ pub mod keys {
     pub fn import(import_id: &str) -> String {
         format!("IMPORT#{import_id}")
     }
+    /// A reservation (checkout hold): `RES#<id>` / `META`.
+    pub fn reservation(reservation_id: &str) -> String {
+        format!("RES#{reservation_id}")
+    }
+    /// The index of active holds by expiry (`expiry`, see [`crate::reservations`]): an active
+    /// reservation carries `exp_pk` = `HOLDEXP#nn` (one of [`EXPIRY_SHARDS`], from its id) and
+    /// `exp_sk` = `<expiry in ms, 13 digits>#<id>`; both are removed when it closes, so the
+    /// expiry sweep reads only what is still held.
+    pub const EXPIRY_INDEX: &str = "expiry";
+    pub const EXPIRY_PARTITION_ATTRIBUTE: &str = "exp_pk";
+    pub const EXPIRY_SORT_ATTRIBUTE: &str = "exp_sk";
+    pub const EXPIRY_SHARDS: u32 = 16;
+    pub fn expiry_shard(reservation_id: &str) -> String {
+        expiry_shard_name(fnv1a(reservation_id.as_bytes()) % EXPIRY_SHARDS)
+    }
+    pub fn expiry_shard_name(shard: u32) -> String {
+        format!("HOLDEXP#{shard:02}")
+    }
+    pub fn expiry_sort(expires_ms: i64, reservation_id: &str) -> String {
+        format!("{expires_ms:013}#{reservation_id}")
+    }
+    /// The index of a SKU's holds (`holds`, keys only): a hold's ledger entry carries `hold_pk`
+    /// = `HOLDS#<sku>` and `hold_sk` = `<location>#<reservation id>` until the reservation
+    /// closes (the stream evaluator removes them with the closing entry).
+    pub const HOLD_INDEX: &str = "holds";
+    pub const HOLD_PARTITION_ATTRIBUTE: &str = "hold_pk";
+    pub const HOLD_SORT_ATTRIBUTE: &str = "hold_sk";
+    pub fn holds(sku: &str) -> String {
+        format!("HOLDS#{sku}")
+    }
+    pub fn hold_sort(location: &str, reservation_id: &str) -> String {
+        format!("{location}#{reservation_id}")
+    }
+
+    /// FNV-1a: a stable hash, the same in every process and release.
+    fn fnv1a(bytes: &[u8]) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in bytes {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        h
+    }
+
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";
 
@@ -264,6 +305,12 @@ pub struct LedgerEntryItem {
     #[serde(default)]
     pub d_in_transit: Option<i64>,
     #[serde(default)]
+    pub d_reserved: Option<i64>,
+    #[serde(default)]
+    pub reservation_id: Option<String>,
+    #[serde(default)]
+    pub released: Option<i64>,
+    #[serde(default)]
     pub counted: Option<i64>,
     #[serde(default)]
     pub expected: Option<i64>,
@@ -290,6 +337,44 @@ pub struct OrderItem {
     pub created_at: String,
     pub sold: BTreeMap<String, i64>,
     pub refundable: BTreeMap<String, i64>,
+}
+
+/// One line of a reservation: what it holds, and once committed what the order took.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HoldLineItem {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[serde(default)]
+    pub taken: Option<i64>,
+}
+
+/// `RES#<id>` / `META`: a reservation (checkout hold) and how it ended.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReservationItem {
+    pub reservation_id: String,
+    /// `active`, `committed`, `released` or `expired`.
+    pub status: String,
+    pub lines: Vec<HoldLineItem>,
+    pub created_at: String,
+    pub created_by: String,
+    /// When the hold runs out (ms since the epoch, and as RFC 3339).
+    pub hold_until_ms: i64,
+    pub hold_until: String,
+    pub request_hash: String,
+    pub version: i64,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub extended: i64,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    #[serde(default)]
+    pub closed_by: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    pub commit_hash: Option<String>,
 }
 
 /// `RULE#<id>` / `META`: the rule as its last create or replace sent it.

@@ -274,6 +274,7 @@ impl Counter {
             (MovementKind::Sale, LevelChange::Withdraw(_)) => Some(Self::Sold),
             (MovementKind::Receipt, LevelChange::Receive { .. }) => Some(Self::Received),
             (_, LevelChange::Restock(_)) => Some(Self::Refunded),
+            (MovementKind::Sale, LevelChange::Commit { take, .. }) if take > 0 => Some(Self::Sold),
             _ => None,
         }
     }
@@ -483,6 +484,28 @@ fn level_update(
             u.condition = "attribute_exists(pk)".into();
         }
         LevelChange::Record => return (None, "attribute_exists(pk)".into()),
+        LevelChange::Reserve(_) => {
+            u.set
+                .push(format!("#rs = #rs + :q, #av = #av - :q, {BUMP_LEVEL}"));
+            u.condition = "attribute_exists(pk) AND #av >= :q".into();
+        }
+        LevelChange::Unreserve(_) => {
+            u.set
+                .push(format!("#rs = #rs - :q, #av = #av + :q, {BUMP_LEVEL}"));
+            u.condition = "attribute_exists(pk) AND #rs >= :q".into();
+        }
+        LevelChange::Commit { take, held } => {
+            u.set.push(format!(
+                "#oh = #oh - :q, #rs = #rs - :held, #av = #av + :rel, {BUMP_LEVEL}"
+            ));
+            if take > 0 {
+                u.set.push("#ls = :now".into());
+            }
+            u.values.insert(":held".into(), n(held.get()));
+            u.values
+                .insert(":rel".into(), n(i64::from(held.get()) - i64::from(take)));
+            u.condition = "attribute_exists(pk) AND #rs >= :held".into();
+        }
         LevelChange::Count { expected, .. } => {
             u.set.push(format!(
                 "#oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
@@ -511,11 +534,14 @@ fn level_update(
     (Some(u), condition)
 }
 
-fn delta_attrs(item: &mut Item, change: LevelChange) {
+pub(crate) fn delta_attrs(item: &mut Item, change: LevelChange) {
     if let Some(d) = change.delta() {
         item.insert("d_on_hand".into(), n(d.on_hand));
         item.insert("d_available".into(), n(d.available));
         item.insert("d_in_transit".into(), n(d.in_transit));
+        if d.reserved != 0 {
+            item.insert("d_reserved".into(), n(d.reserved));
+        }
     }
     if let LevelChange::Count { counted, expected } = change {
         item.insert("counted".into(), n(counted));
@@ -538,7 +564,7 @@ pub fn movement_write(table: &str, movement: &Movement, record: &MovementRecord)
 }
 
 /// The hour (since the epoch) of a movement's RFC 3339 time.
-fn hour_of(at: &str) -> i64 {
+pub(crate) fn hour_of(at: &str) -> i64 {
     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
         .unwrap_or(0)
@@ -558,88 +584,15 @@ pub fn movement_write_shaped(
     let mut roles = Vec::with_capacity(items.capacity());
 
     for (i, line) in movement.lines.iter().enumerate() {
-        let key = HashMap::from([
-            ("pk".to_owned(), s(keys::sku(line.sku.as_str()))),
-            ("sk".to_owned(), s(keys::location(line.location.as_str()))),
-        ]);
         let shape = shapes.get(i).copied().unwrap_or(CounterShape::Current);
-        let (level, cond) = level_update(line, shape, hour);
-        let (update, mut values) = match level {
-            Some(u) => (Some(format!("SET {}", u.set.join(", "))), u.values),
-            None => (None, HashMap::new()),
-        };
-        let mut put_value = |k: &str, v: AttributeValue| {
-            let used = |e: &str| {
-                e.match_indices(k).any(|(i, _)| {
-                    !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
-                })
-            };
-            if used(update.as_deref().unwrap_or("")) || used(&cond) {
-                values.insert(k.to_owned(), v);
-            }
-        };
-        put_value(":q", n(line.quantity()));
-        put_value(":zero", n(0));
-        put_value(":one", n(1));
-        put_value(":now", s(&record.at));
-        // The ledger line this change is recorded under: the stream consumer annotates it with the
-        // level's exact before and after values from the old and new images.
-        put_value(":mv", s(ledger_ref(&record.partition, i)));
-        put_value(":entity", s(entity::STOCK_LEVEL));
-        put_value(":sku", s(line.sku.as_str()));
-        put_value(":loc", s(line.location.as_str()));
-        put_value(
-            ":ix",
-            s(keys::level_shard(line.sku.as_str(), line.location.as_str())),
-        );
-        put_value(":zh", zeros(crate::counters::HOURS));
-        put_value(":zd", zeros(crate::counters::DAYS));
-        put_value(":h", n(hour));
-        if let LevelChange::Count { counted, expected } = line.change {
-            put_value(":counted", n(counted));
-            if let Some(e) = expected {
-                put_value(":expected", n(e));
-            }
-        }
-        values.retain(|k, _| {
-            let used = |e: &str| {
-                e.match_indices(k.as_str()).any(|(i, _)| {
-                    !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
-                })
-            };
-            used(update.as_deref().unwrap_or("")) || used(&cond)
-        });
-        let attr_names = names(update.as_deref().unwrap_or(""), &cond);
-        let cond = (!cond.is_empty()).then_some(cond);
-        let values = (!values.is_empty()).then_some(values);
-        let item = match update {
-            Some(update) => TransactWriteItem::builder().update(
-                Update::builder()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .update_expression(update)
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(Some(attr_names))
-                    .set_expression_attribute_values(values)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .expect("table, key and expression are set"),
-            ),
-            None => TransactWriteItem::builder().condition_check(
-                ConditionCheck::builder()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .condition_expression(cond.unwrap_or_default())
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .expect("table, key and condition are set"),
-            ),
-        };
-        items.push(item.build());
+        items.push(level_write(
+            table,
+            line,
+            shape,
+            hour,
+            &record.at,
+            &ledger_ref(&record.partition, i),
+        ));
         roles.push(Role::Level(i));
 
         if line.change.creates_level() {
@@ -787,6 +740,98 @@ pub fn movement_write_shaped(
     MovementWrite { items, roles }
 }
 
+/// The update (or condition check) of one level line, as one item of a transaction: the
+/// counters written in `shape` for `hour`, and `mv` (`partition|sort key`) as the level's
+/// `last_movement`, which names the record its ledger entry is made from.
+pub(crate) fn level_write(
+    table: &str,
+    line: &MovementLine,
+    shape: CounterShape,
+    hour: i64,
+    at: &str,
+    mv: &str,
+) -> TransactWriteItem {
+    let key = HashMap::from([
+        ("pk".to_owned(), s(keys::sku(line.sku.as_str()))),
+        ("sk".to_owned(), s(keys::location(line.location.as_str()))),
+    ]);
+    let (level, cond) = level_update(line, shape, hour);
+    let (update, mut values) = match level {
+        Some(u) => (Some(format!("SET {}", u.set.join(", "))), u.values),
+        None => (None, HashMap::new()),
+    };
+    let mut put_value = |k: &str, v: AttributeValue| {
+        let used = |e: &str| {
+            e.match_indices(k)
+                .any(|(i, _)| !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        };
+        if used(update.as_deref().unwrap_or("")) || used(&cond) {
+            values.insert(k.to_owned(), v);
+        }
+    };
+    put_value(":q", n(line.quantity()));
+    put_value(":zero", n(0));
+    put_value(":one", n(1));
+    put_value(":now", s(at));
+    // The ledger line this change is recorded under: the stream consumer annotates it with the
+    // level's exact before and after values from the old and new images.
+    put_value(":mv", s(mv));
+    put_value(":entity", s(entity::STOCK_LEVEL));
+    put_value(":sku", s(line.sku.as_str()));
+    put_value(":loc", s(line.location.as_str()));
+    put_value(
+        ":ix",
+        s(keys::level_shard(line.sku.as_str(), line.location.as_str())),
+    );
+    put_value(":zh", zeros(crate::counters::HOURS));
+    put_value(":zd", zeros(crate::counters::DAYS));
+    put_value(":h", n(hour));
+    if let LevelChange::Count { counted, expected } = line.change {
+        put_value(":counted", n(counted));
+        if let Some(e) = expected {
+            put_value(":expected", n(e));
+        }
+    }
+    values.retain(|k, _| {
+        let used = |e: &str| {
+            e.match_indices(k.as_str())
+                .any(|(i, _)| !e[i + k.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        };
+        used(update.as_deref().unwrap_or("")) || used(&cond)
+    });
+    let attr_names = names(update.as_deref().unwrap_or(""), &cond);
+    let cond = (!cond.is_empty()).then_some(cond);
+    let values = (!values.is_empty()).then_some(values);
+    let item = match update {
+        Some(update) => TransactWriteItem::builder().update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .update_expression(update)
+                .set_condition_expression(cond)
+                .set_expression_attribute_names(Some(attr_names))
+                .set_expression_attribute_values(values)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .expect("table, key and expression are set"),
+        ),
+        None => TransactWriteItem::builder().condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .condition_expression(cond.unwrap_or_default())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .expect("table, key and condition are set"),
+        ),
+    };
+    item.build()
+}
+
 /// Attributes of a movement line that are its idempotency record, not part of the ledger.
 const RECORD_ONLY: [&str; 5] = ["pk", "sk", "request_hash", "response", "line_count"];
 
@@ -929,6 +974,13 @@ pub struct LedgerEntry {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// The reservation of a hold, its extension, release or expiry, or of a sale that
+    /// committed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
+    /// Held units a commit gave back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<i64>,
     pub actor: String,
     pub at: String,
     /// The level's exact quantities before and after this line, written from the table's
@@ -1006,8 +1058,10 @@ fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
             on_hand,
             available: i.d_available.unwrap_or(0),
             in_transit: i.d_in_transit.unwrap_or(0),
-            reserved: 0,
+            reserved: i.d_reserved.unwrap_or(0),
         }),
+        reservation_id: i.reservation_id,
+        released: i.released,
         counted: i.counted,
         expected: i.expected,
         restocked: i.restocked,
@@ -1118,11 +1172,11 @@ pub struct Store {
 /// Retries a transaction only for conflicts between concurrent transactions on the same items.
 /// Attempts of a movement's transaction when DynamoDB cancels it for a conflict with another
 /// transaction on the same items; after that the caller gets 503 `busy` and retries with its key.
-const TRANSACTION_ATTEMPTS: u32 = 5;
+pub(crate) const TRANSACTION_ATTEMPTS: u32 = 5;
 
 /// "Full jitter" backoff before retry `attempt` (1-based): uniform in 0..=10 ms × 2^attempt, so
 /// transactions that conflicted once do not collide again in lockstep.
-fn conflict_backoff(attempt: u32) -> Duration {
+pub(crate) fn conflict_backoff(attempt: u32) -> Duration {
     use rand::Rng;
     let cap = 10u64 << attempt.min(8);
     Duration::from_millis(rand::rng().random_range(1..=cap))
@@ -1437,6 +1491,18 @@ impl Store {
         let Some((pk, sk)) = line_ref.split_once('|') else {
             return Ok(());
         };
+        // A reservation's step: its entry is made from the reservation item.
+        if pk.starts_with(&keys::reservation("")) {
+            let zero = Quantities::default();
+            return crate::reservations::ledger::record(
+                &self.client,
+                &self.table,
+                line_ref,
+                before.unwrap_or(&zero),
+                after,
+            )
+            .await;
+        }
         let line = self
             .client
             .get_item()
@@ -1523,6 +1589,70 @@ impl Store {
         Err(StoreError::Busy("the level's counters kept moving".into()).into())
     }
 
+    /// What the failed condition of level line `i` means: the line fits and its counters must
+    /// be written in another shape (Ok), or it is refused (Err), as DynamoDB's answer shows
+    /// (`item`: the level as it was, None when it does not exist).
+    pub(crate) async fn explain_level(
+        &self,
+        i: usize,
+        line: &MovementLine,
+        item: Option<&Item>,
+    ) -> Result<CounterShape, MovementError> {
+        let counts = Counter::of(line.kind, line.change).is_some();
+        let refusal = match item {
+            Some(item) => {
+                let current = quantities(item)?;
+                match line.change.apply(Some(current)) {
+                    Err(refusal) => refusal,
+                    // The movement fits: the level's counters were not at the
+                    // movement's hour. Roll them from where they are.
+                    Ok(_) if counts => {
+                        return Ok(CounterShape::RollFrom {
+                            head: get_n(item, "ctr_hour"),
+                        });
+                    }
+                    // The guard failed on DynamoDB but not here: the level changed
+                    // between the two evaluations. Report what the guard protects.
+                    Ok(_) => Refusal::InsufficientAvailable {
+                        available: current.available,
+                    },
+                }
+            }
+            None => {
+                if !self.exists(keys::sku(line.sku.as_str())).await? {
+                    return Err(MovementError::SkuNotFound(line.sku.clone()));
+                }
+                if !self.exists(keys::location(line.location.as_str())).await? {
+                    return Err(MovementError::LocationNotFound(line.location.clone()));
+                }
+                if counts && line.change.creates_level() {
+                    return Ok(CounterShape::Create);
+                }
+                match line.change {
+                    // Known SKU and location, never stocked there: nothing available.
+                    LevelChange::Withdraw(_) | LevelChange::Reserve(_) => {
+                        Refusal::InsufficientAvailable { available: 0 }
+                    }
+                    LevelChange::Receive { .. } => Refusal::InsufficientInTransit { in_transit: 0 },
+                    LevelChange::Count {
+                        expected: Some(expected),
+                        ..
+                    } => Refusal::StaleCount {
+                        expected,
+                        on_hand: 0,
+                    },
+                    _ => Refusal::NoLevel,
+                }
+            }
+        };
+        Err(MovementError::Refused {
+            line: i,
+            sku: line.sku.clone(),
+            location: line.location.clone(),
+            refusal,
+        })
+    }
+
     /// Turns the cancellation reasons of a movement's transaction into its outcome.
     async fn explain(
         &self,
@@ -1558,67 +1688,9 @@ impl Store {
             let item = reason.item();
             match *role {
                 Role::Level(i) => {
-                    let line = &movement.lines[i];
-                    let counts = Counter::of(line.kind, line.change).is_some();
-                    let refusal = match item {
-                        Some(item) => {
-                            let current = quantities(item)?;
-                            match line.change.apply(Some(current)) {
-                                Err(refusal) => refusal,
-                                // The movement fits: the level's counters were not at the
-                                // movement's hour. Roll them from where they are.
-                                Ok(_) if counts => {
-                                    reshape.push((
-                                        i,
-                                        CounterShape::RollFrom {
-                                            head: get_n(item, "ctr_hour"),
-                                        },
-                                    ));
-                                    continue;
-                                }
-                                // The guard failed on DynamoDB but not here: the level changed
-                                // between the two evaluations. Report what the guard protects.
-                                Ok(_) => Refusal::InsufficientAvailable {
-                                    available: current.available,
-                                },
-                            }
-                        }
-                        None => {
-                            if !self.exists(keys::sku(line.sku.as_str())).await? {
-                                return Err(MovementError::SkuNotFound(line.sku.clone()));
-                            }
-                            if !self.exists(keys::location(line.location.as_str())).await? {
-                                return Err(MovementError::LocationNotFound(line.location.clone()));
-                            }
-                            if counts && line.change.creates_level() {
-                                reshape.push((i, CounterShape::Create));
-                                continue;
-                            }
-                            match line.change {
-                                // Known SKU and location, never stocked there: nothing available.
-                                LevelChange::Withdraw(_) => {
-                                    Refusal::InsufficientAvailable { available: 0 }
-                                }
-                                LevelChange::Receive { .. } => {
-                                    Refusal::InsufficientInTransit { in_transit: 0 }
-                                }
-                                LevelChange::Count {
-                                    expected: Some(expected),
-                                    ..
-                                } => Refusal::StaleCount {
-                                    expected,
-                                    on_hand: 0,
-                                },
-                                _ => Refusal::NoLevel,
-                            }
-                        }
-                    };
-                    return Err(MovementError::Refused {
-                        line: i,
-                        sku: line.sku.clone(),
-                        location: line.location.clone(),
-                        refusal,
-                    });
+                    let shape = self.explain_level(i, &movement.lines[i], item).await?;
+                    reshape.push((i, shape));
+                    continue;
                 }
                 Role::SkuExists(i) => {
                     return Err(MovementError::SkuNotFound(movement.lines[i].sku.clone()))

@@ -72,6 +72,8 @@ pub struct System {
     pub evaluator: Arc<Evaluator>,
     /// The alert clock's work (the local stack runs it on a ticker).
     pub alert_clock: Arc<AlertClock>,
+    /// The reservation-expiry function's work (the local stack runs it on a ticker).
+    pub expiry: Arc<shared::reservations::expiry::ExpirySweep>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sdk: aws_config::SdkConfig,
     pub endpoints: Endpoints,
@@ -165,6 +167,10 @@ impl System {
         };
         let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock.clone()));
         let alert_clock = Arc::new(AlertClock::new(evaluator.clone()));
+        let expiry = Arc::new(shared::reservations::expiry::ExpirySweep::new(
+            Store::new(dynamodb.clone(), &table),
+            options.clock.clone(),
+        ));
         let worker = Arc::new(shared::stocktake::ImportWorker::new(
             shared::store::Store::new(dynamodb.clone(), &table),
             options.clock.clone(),
@@ -195,6 +201,7 @@ impl System {
             poller,
             import_poller,
             alert_clock,
+            expiry,
             evaluator,
             dynamodb,
             sdk,

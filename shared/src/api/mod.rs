@@ -6,6 +6,7 @@ mod levels;
 pub mod problem;
 mod reports;
 pub mod requests;
+mod reservations;
 mod stocktakes;
 
 use std::collections::BTreeMap;
@@ -99,6 +100,13 @@ pub enum Operation {
     UploadStocktake,
     GetStocktake,
     GetStocktakeResult,
+    GetAvailability,
+    CreateReservation,
+    GetReservation,
+    ExtendReservation,
+    ReleaseReservation,
+    CommitReservation,
+    ListSkuReservations,
 }
 
 /// One route of the API.
@@ -217,6 +225,59 @@ pub const ROUTES: &[Route] = {
             scope::READ,
             StockQuery,
             GetStocktakeResult,
+        ),
+        route(
+            "GET",
+            "/v1/availability",
+            scope::READ,
+            StockQuery,
+            GetAvailability,
+        ),
+        route(
+            "POST",
+            "/v1/reservations",
+            scope::SELL,
+            StockCommand,
+            CreateReservation,
+        ),
+        route(
+            "GET",
+            "/v1/reservations/{reservation_id}",
+            scope::READ,
+            StockQuery,
+            GetReservation,
+        ),
+        route(
+            "POST",
+            "/v1/reservations/{reservation_id}/extend",
+            scope::SELL,
+            StockCommand,
+            ExtendReservation,
+        ),
+        // Storefronts release abandoned carts; ops may release a hold that is stuck.
+        Route {
+            or_scope: Some(scope::ADMIN),
+            ..route(
+                "POST",
+                "/v1/reservations/{reservation_id}/release",
+                scope::SELL,
+                StockCommand,
+                ReleaseReservation,
+            )
+        },
+        route(
+            "POST",
+            "/v1/reservations/{reservation_id}/commit",
+            scope::SELL,
+            StockCommand,
+            CommitReservation,
+        ),
+        route(
+            "GET",
+            "/v1/skus/{sku}/reservations",
+            scope::READ,
+            StockQuery,
+            ListSkuReservations,
         ),
         route("GET", "/v1/rules", scope::READ, AlertsApi, ListRules),
         route("POST", "/v1/rules", scope::ADMIN, AlertsApi, CreateRule),
@@ -641,6 +702,48 @@ impl App {
                     .await
             }
             ListReports | GetReport => self.reports_route(route, &params, &query).await,
+            GetAvailability => reservations::availability(&self.store, &query).await,
+            CreateReservation => {
+                reservations::hold(&self.store, req, route, principal, self.clock.now_millis())
+                    .await
+            }
+            GetReservation => {
+                reservations::get(&self.store, params[0], self.clock.now_millis()).await
+            }
+            ExtendReservation => {
+                reservations::extend(
+                    &self.store,
+                    req,
+                    params[0],
+                    principal,
+                    self.clock.now_millis(),
+                )
+                .await
+            }
+            ReleaseReservation => {
+                reservations::release(
+                    &self.store,
+                    req,
+                    params[0],
+                    principal,
+                    self.clock.now_millis(),
+                )
+                .await
+            }
+            CommitReservation => {
+                reservations::commit(
+                    &self.store,
+                    req,
+                    params[0],
+                    principal,
+                    self.clock.now_millis(),
+                )
+                .await
+            }
+            ListSkuReservations => {
+                let sku = sku_param(params[0])?;
+                reservations::list_for_sku(&self.store, &sku, &query, self.clock.now_millis()).await
+            }
             _ => {
                 self.alerts_route(req, route, &params, principal, &query)
                     .await
@@ -1008,6 +1111,10 @@ impl Query {
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
     }
 
     /// Page parameters, accepting also the listing's own filter parameters.

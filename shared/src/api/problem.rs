@@ -55,12 +55,35 @@ pub enum ApiError {
     ReportNotFound(String),
     #[error("no import {0}")]
     ImportNotFound(String),
+    #[error("unknown reservation {0}")]
+    ReservationNotFound(String),
+    #[error("reservation {id} expired")]
+    ReservationExpired { id: String, expires_at: String },
+    #[error("reservation {id} is {status}")]
+    ReservationClosed { id: String, status: &'static str },
     #[error("import {import_id} is not finished")]
     ImportNotFinished {
         import_id: String,
         processed: u64,
         lines: u64,
     },
+}
+
+impl From<crate::reservations::ReservationError> for ApiError {
+    fn from(e: crate::reservations::ReservationError) -> Self {
+        use crate::reservations::ReservationError as R;
+        match e {
+            R::NotFound(id) => Self::ReservationNotFound(id),
+            R::Expired { id, expires_at } => Self::ReservationExpired { id, expires_at },
+            R::Closed { id, status } => Self::ReservationClosed {
+                id,
+                status: status.as_str(),
+            },
+            R::KeyReused => Self::IdempotencyKeyReused,
+            R::Invalid(errors) => Self::Validation(errors),
+            R::Movement(e) => Self::Movement(e),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -253,6 +276,29 @@ impl ApiError {
                 format!("No report has been written for {dt}."),
             )
             .with("dt", json!(dt)),
+            Self::ReservationNotFound(id) => problem(
+                S::NOT_FOUND,
+                "reservation-not-found",
+                "Unknown reservation",
+                format!("There is no reservation {id}."),
+            )
+            .with("reservation_id", json!(id)),
+            Self::ReservationExpired { id, expires_at } => problem(
+                S::CONFLICT,
+                "reservation-expired",
+                "Reservation expired",
+                format!("Reservation {id} ran out at {expires_at}; its stock is no longer held. Nothing changed; hold again to check out."),
+            )
+            .with("reservation_id", json!(id))
+            .with("expires_at", json!(expires_at)),
+            Self::ReservationClosed { id, status } => problem(
+                S::CONFLICT,
+                "reservation-closed",
+                "Reservation closed",
+                format!("Reservation {id} is already {status}; nothing changed."),
+            )
+            .with("reservation_id", json!(id))
+            .with("reservation_status", json!(status)),
             Self::Movement(e) => movement_problem(e),
         }
     }
@@ -361,6 +407,13 @@ fn movement_problem(e: &MovementError) -> Problem {
                     "count-below-reserved",
                     "Count below reserved",
                     format!("{reserved} of {sku} are reserved at {location}; a count of {counted} would leave negative availability."),
+                )
+                .with("reserved", json!(reserved)),
+                Refusal::InsufficientReserved { reserved } => problem(
+                    S::CONFLICT,
+                    "insufficient-reserved",
+                    "Less reserved than held",
+                    format!("Only {reserved} of {sku} are reserved at {location}, less than the hold gives back; the level was changed outside its holds. Nothing changed."),
                 )
                 .with("reserved", json!(reserved)),
                 Refusal::NoLevel => problem(

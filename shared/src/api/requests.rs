@@ -581,3 +581,161 @@ mod tests {
         assert!(err.to_string().contains("unknown field `price`"));
     }
 }
+
+/// `POST /v1/reservations`: hold every line for `ttl_minutes`, or nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldBody {
+    pub lines: Vec<OrderLineBody>,
+    #[serde(default)]
+    pub ttl_minutes: Option<i64>,
+    /// The storefront's cart or checkout id, kept on the reservation and its ledger entries.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+fn ttl(field: &str, raw: Option<i64>) -> Result<i64, FieldError> {
+    use crate::reservations::{DEFAULT_TTL_MINUTES, MAX_TTL_MINUTES, MIN_TTL_MINUTES};
+    match raw {
+        None => Ok(DEFAULT_TTL_MINUTES),
+        Some(t) if (MIN_TTL_MINUTES..=MAX_TTL_MINUTES).contains(&t) => Ok(t),
+        Some(_) => Err(FieldError::new(
+            field,
+            format!("must be an integer from {MIN_TTL_MINUTES} to {MAX_TTL_MINUTES} (minutes)"),
+        )),
+    }
+}
+
+impl HoldBody {
+    pub fn validate(&self) -> Result<crate::reservations::HoldRequest, Vec<FieldError>> {
+        use crate::reservations::{HoldLine, HoldRequest};
+        let mut e = Errors::default();
+        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
+            e.0.push(FieldError::new(
+                "lines",
+                format!("a reservation has 1 to {MAX_ORDER_LINES} lines"),
+            ));
+        }
+        let mut lines: Vec<HoldLine> = Vec::with_capacity(self.lines.len());
+        for (i, l) in self.lines.iter().enumerate() {
+            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
+            let location = e.take(LocationId::parse(
+                &format!("lines[{i}].location"),
+                &l.location,
+            ));
+            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
+            if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
+                if lines.iter().any(|x| x.sku == sku && x.location == location) {
+                    e.0.push(FieldError::new(
+                        format!("lines[{i}]"),
+                        "repeats the SKU and location of an earlier line; merge them",
+                    ));
+                }
+                lines.push(HoldLine {
+                    sku,
+                    location,
+                    quantity,
+                });
+            }
+        }
+        let ttl_minutes = e.take(ttl("ttl_minutes", self.ttl_minutes));
+        let reference = opt_text(&mut e, "reference", &self.reference);
+        e.finish(|| {
+            Some(HoldRequest {
+                lines,
+                ttl_minutes: ttl_minutes?,
+                reference: reference?,
+            })
+        })
+    }
+}
+
+/// `POST /v1/reservations/{id}/extend`: the hold runs out `ttl_minutes` from now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    pub ttl_minutes: i64,
+}
+
+impl ExtendBody {
+    pub fn validate(&self) -> Result<i64, Vec<FieldError>> {
+        ttl("ttl_minutes", Some(self.ttl_minutes)).map_err(|e| vec![e])
+    }
+}
+
+/// One line of a commit: how many of a held line the order takes (0 gives it all back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitLineBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+}
+
+/// `POST /v1/reservations/{id}/commit`: the hold becomes order `order_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    pub order_id: String,
+    /// What the order takes of each held line; absent: everything held. A held line not
+    /// named takes nothing.
+    #[serde(default)]
+    pub lines: Option<Vec<CommitLineBody>>,
+}
+
+impl CommitBody {
+    pub fn validate(
+        &self,
+    ) -> Result<(OrderId, Option<Vec<crate::reservations::Take>>), Vec<FieldError>> {
+        use crate::reservations::Take;
+        let mut e = Errors::default();
+        let order_id = e.take(OrderId::parse("order_id", &self.order_id));
+        let mut takes = None;
+        if let Some(lines) = &self.lines {
+            if lines.is_empty() || lines.len() > MAX_ORDER_LINES {
+                e.0.push(FieldError::new(
+                    "lines",
+                    format!("a commit names 1 to {MAX_ORDER_LINES} lines, or none for all"),
+                ));
+            }
+            let mut out: Vec<Take> = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
+                let location = e.take(LocationId::parse(
+                    &format!("lines[{i}].location"),
+                    &l.location,
+                ));
+                let q = e.take(
+                    parse_count(&format!("lines[{i}].quantity"), l.quantity).and_then(|q| {
+                        if q > crate::domain::MAX_QUANTITY {
+                            Err(FieldError::new(
+                                format!("lines[{i}].quantity"),
+                                format!(
+                                    "must be an integer from 0 to {}",
+                                    crate::domain::MAX_QUANTITY
+                                ),
+                            ))
+                        } else {
+                            Ok(q)
+                        }
+                    }),
+                );
+                if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
+                    if out.iter().any(|x| x.sku == sku && x.location == location) {
+                        e.0.push(FieldError::new(
+                            format!("lines[{i}]"),
+                            "repeats the SKU and location of an earlier line; merge them",
+                        ));
+                    }
+                    out.push(Take {
+                        sku,
+                        location,
+                        quantity,
+                    });
+                }
+            }
+            takes = Some(out);
+        }
+        e.finish(|| Some((order_id?, takes)))
+    }
+}

@@ -241,6 +241,16 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
+    // The reservation-expiry function: holds past their time are given back within seconds.
+    let expiry = system.expiry.clone();
+    let _expiry = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = expiry.sweep().await {
+                eprintln!("hold expiry failed: {e}");
+            }
+        }
+    });
     // The scheduled function: today's reports and the time-based rules every five minutes.
     let reports = system.reports.clone();
     let report_clock = Clock::offset(options_offset.clone());

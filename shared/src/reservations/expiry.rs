@@ -1,0 +1,239 @@
+//! The expiry sweep: every minute (its own schedule), every active hold whose time has come is
+//! given back, without waiting for DynamoDB's TTL, which can lag by hours. It reads the sparse
+//! `expiry` index shard by shard (`exp_sk` up to now), and expires each hold in its own
+//! conditional transaction, so a hold committed or extended meanwhile is left alone and a hold
+//! that fails (throttled) is taken again by the next pass. On Lambda one run also waits for the
+//! holds due before its next start ([`ExpirySweep::run_for`]), so a hold is given back within
+//! seconds of its time, not up to a minute after.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::{future::join_all, stream, StreamExt};
+use serde::Serialize;
+
+use super::{Reservations, ReservedLine, EXPIRY_ACTOR};
+use crate::{
+    clock::Clock,
+    schema::{keys, HoldLineItem},
+    store::{Store, StoreError},
+};
+
+/// Holds expired at once.
+const CONCURRENCY: usize = 32;
+/// Most holds one pass takes (the next pass takes the rest).
+const MAX_PER_PASS: usize = 50_000;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Passes over the index.
+    pub passes: u32,
+    /// Holds found due.
+    pub due: u64,
+    /// Holds this run gave back.
+    pub expired: u64,
+    /// Holds closed or extended by someone else first.
+    pub skipped: u64,
+    /// Holds whose expiry failed (retried by the next pass).
+    pub failed: u64,
+}
+
+impl SweepReport {
+    fn add(&mut self, other: &SweepReport) {
+        self.passes += other.passes;
+        self.due += other.due;
+        self.expired += other.expired;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
+/// The sweep over one table, on one clock.
+#[derive(Debug, Clone)]
+pub struct ExpirySweep {
+    reservations: Reservations,
+    clock: Clock,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+impl ExpirySweep {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self {
+            reservations: Reservations::new(store),
+            clock,
+        }
+    }
+
+    /// One pass: every hold due at the clock's time now.
+    pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
+        let now = self.clock.now_millis();
+        let due = self.due(now).await?;
+        let mut report = SweepReport {
+            passes: 1,
+            due: due.len() as u64,
+            ..SweepReport::default()
+        };
+        let results: Vec<_> = stream::iter(due)
+            .map(|(id, lines)| async move {
+                let r = self
+                    .reservations
+                    .expire(&id, &lines, EXPIRY_ACTOR, now)
+                    .await;
+                if let Err(e) = &r {
+                    tracing::warn!(reservation = %id, error = %e, "hold expiry failed; the next pass retries it");
+                }
+                r
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            match r {
+                Ok(true) => report.expired += 1,
+                Ok(false) => report.skipped += 1,
+                Err(_) => report.failed += 1,
+            }
+        }
+        crate::metrics::emit(
+            &[("Function", "reservation-expiry")],
+            &[
+                (
+                    "HoldsExpired",
+                    report.expired as f64,
+                    crate::metrics::Unit::Count,
+                ),
+                (
+                    "HoldExpiriesFailed",
+                    report.failed as f64,
+                    crate::metrics::Unit::Count,
+                ),
+            ],
+        );
+        Ok(report)
+    }
+
+    /// Passes for `window`: one now, then one at each due time of a hold inside the window,
+    /// so the holds that fall due before the next scheduled run are given back on time.
+    pub async fn run_for(&self, window: Duration) -> Result<SweepReport, StoreError> {
+        let end = self.clock.now_millis() + window.as_millis() as i64;
+        let mut report = SweepReport::default();
+        loop {
+            report.add(&self.sweep().await?);
+            let now = self.clock.now_millis();
+            match self.next_due(now, end).await? {
+                Some(at) if at < end => {
+                    tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64 + 20)).await
+                }
+                _ => return Ok(report),
+            }
+        }
+    }
+
+    /// The active holds due at `now_ms`, with their lines, from every shard of the index.
+    async fn due(&self, now_ms: i64) -> Result<Vec<(String, Vec<ReservedLine>)>, StoreError> {
+        let upto = keys::expiry_sort(now_ms, "~");
+        let shards = (0..keys::EXPIRY_SHARDS).map(|shard| {
+            let upto = upto.clone();
+            async move {
+                let mut out = Vec::new();
+                let mut pages = self
+                    .reservations
+                    .store()
+                    .client()
+                    .query()
+                    .table_name(self.reservations.store().table())
+                    .index_name(keys::EXPIRY_INDEX)
+                    .key_condition_expression("#p = :p AND #s <= :upto")
+                    .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
+                    .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
+                    .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
+                    .expression_attribute_values(":upto", s(upto))
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(item) = pages.next().await {
+                    let item = item.map_err(StoreError::from_sdk)?;
+                    let id = item
+                        .get(keys::EXPIRY_SORT_ATTRIBUTE)
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|v| v.split_once('#'))
+                        .map(|(_, id)| id.to_owned());
+                    let lines: Option<Vec<HoldLineItem>> = item
+                        .get("lines")
+                        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
+                    match (id, lines) {
+                        (Some(id), Some(lines)) => out.push((
+                            id,
+                            lines
+                                .into_iter()
+                                .map(|l| ReservedLine {
+                                    sku: l.sku,
+                                    location: l.location,
+                                    quantity: l.quantity,
+                                    taken: None,
+                                })
+                                .collect(),
+                        )),
+                        _ => tracing::error!(?item, "expiry index entry unreadable; skipped"),
+                    }
+                    if out.len() >= MAX_PER_PASS / keys::EXPIRY_SHARDS as usize {
+                        break;
+                    }
+                }
+                Ok::<_, StoreError>(out)
+            }
+        });
+        let mut due = Vec::new();
+        for shard in join_all(shards).await {
+            due.extend(shard?);
+        }
+        Ok(due)
+    }
+
+    /// The earliest expiry in `(after_ms, until_ms]` of any active hold.
+    async fn next_due(&self, after_ms: i64, until_ms: i64) -> Result<Option<i64>, StoreError> {
+        let (from, to) = (
+            keys::expiry_sort(after_ms, "~"),
+            keys::expiry_sort(until_ms, "~"),
+        );
+        let shards = (0..keys::EXPIRY_SHARDS).map(|shard| {
+            let (from, to) = (from.clone(), to.clone());
+            async move {
+                let out = self
+                    .reservations
+                    .store()
+                    .client()
+                    .query()
+                    .table_name(self.reservations.store().table())
+                    .index_name(keys::EXPIRY_INDEX)
+                    .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
+                    .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
+                    .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
+                    .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(to))
+                    .limit(1)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                Ok::<_, StoreError>(out.items().first().and_then(|i| {
+                    i.get(keys::EXPIRY_SORT_ATTRIBUTE)
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|v| v.split_once('#'))
+                        .and_then(|(ms, _)| ms.parse::<i64>().ok())
+                }))
+            }
+        });
+        let mut next: Option<i64> = None;
+        for shard in join_all(shards).await {
+            if let Some(at) = shard? {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok(next)
+    }
+}

@@ -1,0 +1,249 @@
+//! Checkout holds: a reservation keeps stock for a cart while the shopper pays.
+//!
+//! A hold is one transaction: for each line `reserved` rises and `available` falls under the
+//! condition `available >= quantity` (no read first), and the reservation item
+//! (`RES#<id>`/`META`) is put under `attribute_not_exists`, which makes the caller's
+//! `Idempotency-Key` good for exactly one hold. Every later step (extend, release, commit,
+//! expiry) is one transaction conditioned on the reservation still being `active` and on which
+//! side of its expiry the writer's clock is, so between an expiry and a commit that race exactly
+//! one wins, and the levels change with it.
+//!
+//! The levels name the reservation (`RES#<id>|<event>#<line>`) as their `last_movement`, and the
+//! stream evaluator writes each event's ledger entries from the reservation item
+//! ([`ledger`]); an extension changes no level, so its entries are written in its transaction.
+//! Active reservations are listed by expiry in the sparse `expiry` index, which the expiry
+//! sweep ([`expiry`]) reads every minute; a SKU's active holds are listed by the `holds` index
+//! of their ledger entries.
+
+pub mod availability;
+pub mod expiry;
+pub mod ledger;
+mod store;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::{
+    domain::{LocationId, Quantity, SkuId},
+    schema::{self, entity, Item, ReservationItem},
+    store::StoreError,
+};
+
+pub use self::store::{taken, valid_id as valid_reservation_id, ReservationError, Reservations};
+
+/// A hold's time to live, in minutes.
+pub const MIN_TTL_MINUTES: i64 = 1;
+pub const MAX_TTL_MINUTES: i64 = 1440;
+pub const DEFAULT_TTL_MINUTES: i64 = 15;
+/// Who the expiry sweep records as the actor of an expiry.
+pub const EXPIRY_ACTOR: &str = "system:hold-expiry";
+/// How long a closed reservation is kept (DynamoDB TTL removes it after): long enough for any
+/// replay of its hold or commit.
+pub const KEEP_CLOSED_SECONDS: i64 = 30 * 86_400;
+
+/// How a reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Committed,
+    Released,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Committed => "committed",
+            Self::Released => "released",
+            Self::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => Self::Active,
+            "committed" => Self::Committed,
+            "released" => Self::Released,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// The steps of a reservation that change levels, as named in a level's `last_movement`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Hold,
+    Commit,
+    Release,
+    Expire,
+    /// Changes no level: its ledger entries are written with it.
+    Extend,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::Commit => "commit",
+            Self::Release => "release",
+            Self::Expire => "expire",
+            Self::Extend => "extend",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "hold" => Self::Hold,
+            "commit" => Self::Commit,
+            "release" => Self::Release,
+            "expire" => Self::Expire,
+            "extend" => Self::Extend,
+            _ => return None,
+        })
+    }
+}
+
+/// `RES#<id>|<event>#<line>`: what a level's `last_movement` names for a reservation's step.
+pub fn ledger_ref(reservation_id: &str, event: Event, line: usize) -> String {
+    format!(
+        "{}|{}#{line:02}",
+        schema::keys::reservation(reservation_id),
+        event.as_str()
+    )
+}
+
+/// One line of a hold request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldLine {
+    pub sku: SkuId,
+    pub location: LocationId,
+    pub quantity: Quantity,
+}
+
+/// A validated hold request.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    pub lines: Vec<HoldLine>,
+    pub ttl_minutes: i64,
+    pub reference: Option<String>,
+}
+
+/// One line of a commit: how many of a held line the order takes (0 to what is held).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    pub sku: SkuId,
+    pub location: LocationId,
+    pub quantity: u32,
+}
+
+/// One held line of a stored reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReservedLine {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    /// What the order took, once committed (the rest was released).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<i64>,
+}
+
+/// A reservation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: String,
+    pub status: Status,
+    pub lines: Vec<ReservedLine>,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_ms: i64,
+    pub expires_at: String,
+    pub request_hash: String,
+    pub version: i64,
+    pub reference: Option<String>,
+    pub extended: i64,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<String>,
+    pub order_id: Option<String>,
+    pub commit_hash: Option<String>,
+}
+
+impl Reservation {
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let i: ReservationItem = schema::decode(entity::RESERVATION, item)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let status = Status::parse(&i.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("reservation status {}", i.status)))?;
+        Ok(Self {
+            id: i.reservation_id,
+            status,
+            lines: i
+                .lines
+                .into_iter()
+                .map(|l| ReservedLine {
+                    sku: l.sku,
+                    location: l.location,
+                    quantity: l.quantity,
+                    taken: l.taken,
+                })
+                .collect(),
+            created_at: i.created_at,
+            created_by: i.created_by,
+            expires_ms: i.hold_until_ms,
+            expires_at: i.hold_until,
+            request_hash: i.request_hash,
+            version: i.version,
+            reference: i.reference,
+            extended: i.extended,
+            closed_at: i.closed_at,
+            closed_by: i.closed_by,
+            order_id: i.order_id,
+            commit_hash: i.commit_hash,
+        })
+    }
+
+    /// How it stands at `now_ms`: an active hold past its expiry is expired (the sweep gives
+    /// its stock back within a minute; nothing can commit it meanwhile).
+    pub fn status_at(&self, now_ms: i64) -> Status {
+        match self.status {
+            Status::Active if now_ms >= self.expires_ms => Status::Expired,
+            s => s,
+        }
+    }
+
+    /// The reservation as the API shows it at `now_ms`.
+    pub fn view(&self, now_ms: i64) -> Value {
+        let status = self.status_at(now_ms);
+        let mut v = json!({
+            "reservation_id": self.id,
+            "status": status,
+            "lines": self.lines,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "expires_at": self.expires_at,
+            "extensions": self.extended,
+        });
+        if let Some(r) = &self.reference {
+            v["reference"] = json!(r);
+        }
+        if status == Status::Active {
+            v["expires_in_seconds"] = json!((self.expires_ms - now_ms).div_euclid(1000));
+        }
+        if self.status == Status::Active && status == Status::Expired {
+            // Past its time, and the sweep has not given the stock back yet.
+            v["stock_released"] = json!(false);
+        }
+        if let Some(at) = &self.closed_at {
+            v["closed_at"] = json!(at);
+        }
+        if let Some(by) = &self.closed_by {
+            v["closed_by"] = json!(by);
+        }
+        if let Some(o) = &self.order_id {
+            v["order_id"] = json!(o);
+        }
+        v
+    }
+}
