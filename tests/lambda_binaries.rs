@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     jwt::JwtKey,
     project_root,
@@ -18,6 +19,7 @@ use local_stack::{
     template::Template,
 };
 use serde_json::Value;
+use shared::schema::keys;
 use system_tests::{endpoints, moto_endpoint};
 
 /// A function binary running under its own Runtime API emulator; killed when dropped.
@@ -461,6 +463,13 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             &[][..],
             "TABLE_NAME",
         ),
+        (
+            "ReservationExpiryFunction",
+            "reservation-expiry",
+            &["TABLE_NAME"][..],
+            &[][..],
+            "TABLE_NAME",
+        ),
     ] {
         let mut f = start(&system, logical_id, binary_name, omit, set).await;
         let status = f.exit_status().await.expect("the process stops at init");
@@ -555,6 +564,83 @@ async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
     );
     assert_eq!(done["failures"][0]["line"], 3);
     assert_eq!(done["failures"][0]["type"], "/problems/stale-count");
+}
+
+#[tokio::test]
+async fn reservation_expiry_binary_gives_back_a_hold_past_its_time() {
+    let system = system().await;
+    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    for f in [
+        "apigw-v2-put-location.json",
+        "apigw-v2-put-sku.json",
+        "apigw-v2-post-receipt.json",
+    ] {
+        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
+    }
+    // A storefront holds 4 of the 10 through the command function.
+    let mut hold = fixture("apigw-v2-post-sale.json");
+    for (path, value) in [
+        ("/routeKey", "POST /v1/reservations"),
+        ("/requestContext/routeKey", "POST /v1/reservations"),
+        ("/rawPath", "/v1/reservations"),
+        ("/requestContext/http/path", "/v1/reservations"),
+        ("/headers/idempotency-key", "cart-77"),
+    ] {
+        *hold.pointer_mut(path).unwrap() = serde_json::json!(value);
+    }
+    hold["body"] = serde_json::json!(
+        r#"{"lines":[{"sku":"CAP","location":"WH1","quantity":4}],"ttl_minutes":1}"#
+    );
+    let (status, held) = command.http(&hold).await;
+    assert_eq!(status, 201, "{held}");
+    let id = held["reservation_id"].as_str().unwrap().to_owned();
+    // A minute passes: its end is moved into the past (the binary runs on the system clock).
+    let past = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 - 1000;
+    system
+        .dynamodb
+        .update_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S(keys::reservation(&id)))
+        .key("sk", AttributeValue::S(keys::META.into()))
+        .update_expression("SET hold_until_ms = :ms, exp_sk = :sk")
+        .expression_attribute_values(":ms", AttributeValue::N(past.to_string()))
+        .expression_attribute_values(":sk", AttributeValue::S(keys::expiry_sort(past, &id)))
+        .send()
+        .await
+        .unwrap();
+    // One run of the schedule's function, under the template's key prefixes, gives it back.
+    let expiry = start(
+        &system,
+        "ReservationExpiryFunction",
+        "reservation-expiry",
+        &[],
+        &[],
+    )
+    .await;
+    let mut tick = fixture("eventbridge-scheduled.json");
+    tick["window_seconds"] = serde_json::json!(0);
+    let report = match expiry.invoke(&tick).await {
+        Outcome::Response(report) => report,
+        Outcome::Error(e) => panic!("the expiry function failed: {e}"),
+    };
+    assert_eq!(
+        report,
+        serde_json::json!({"passes": 1, "due": 1, "expired": 1, "skipped": 0, "failed": 0})
+    );
+    let level = system
+        .dynamodb
+        .get_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S(keys::sku("CAP")))
+        .key("sk", AttributeValue::S(keys::location("WH1")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(level["reserved"], AttributeValue::N("0".into()));
+    assert_eq!(level["available"], AttributeValue::N("10".into()));
+    assert_eq!(expiry.metric("HoldsExpired")[0]["HoldsExpired"], 1.0);
 }
 
 #[tokio::test]

@@ -196,6 +196,9 @@ impl ExpirySweep {
 
     /// The earliest expiry in `(after_ms, until_ms]` of any active hold.
     async fn next_due(&self, after_ms: i64, until_ms: i64) -> Result<Option<i64>, StoreError> {
+        if after_ms >= until_ms {
+            return Ok(None);
+        }
         let (from, to) = (
             keys::expiry_sort(after_ms, "~"),
             keys::expiry_sort(until_ms, "~"),
