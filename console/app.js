@@ -16,6 +16,7 @@ import {
   signOut,
   startOidcSignIn,
 } from "./lib/api.js";
+import { HOLDS_PAGES, holdsPath, timeLeft } from "./lib/holds.js";
 import { barChart, dailyFromCounters, dailyFromTrends, lineChart, projectStockOut, stockFromCounters, stockFromTrends } from "./lib/charts.js";
 import {
   bodyOfRule,
@@ -821,6 +822,80 @@ async function viewSku(seq, id) {
     }));
   }
 
+  // The SKU's active checkout holds, read alongside the charts: a failure shows in this section
+  // only. The list comes from an index the table's stream writes, so a hold placed a second ago
+  // may not be in it yet ("Refresh holds").
+  const holdsBody = h("tbody", {}, h("tr", {}, h("td", { colspan: 7, class: "muted" }, "Loading holds…")));
+  const holdsStatus = h("p", { class: "muted", "aria-live": "polite" });
+  const holdsError = h("div", { class: "holds-error" });
+  const moreHolds = h("button", { type: "button", class: "secondary", hidden: true }, "More holds");
+  const refreshHolds = h("button", { type: "button", class: "secondary" }, "Refresh holds");
+  const holds = { rows: [], cursor: null };
+
+  function holdRow(r) {
+    const left = h("td", { class: "time-left" }, timeLeft(r.secondsLeft()));
+    const row = h("tr", { "data-key": r.reservation_id },
+      h("th", { scope: "row" }, h("code", {}, r.reservation_id)),
+      h("td", {}, r.location),
+      h("td", { class: "num" }, r.quantity),
+      h("td", {}, timeCell(r.expires_at)),
+      left,
+      h("td", {}, r.reference ?? ""),
+      h("td", {}, r.created_by));
+    r.refresh = () => {
+      const secs = r.secondsLeft();
+      left.textContent = timeLeft(secs);
+      row.classList.toggle("expired", secs < 0);
+    };
+    return row;
+  }
+
+  function drawHolds() {
+    holdsBody.replaceChildren(...holds.rows.map(holdRow));
+    if (!holds.rows.length) holdsBody.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No active holds.")));
+    const units = holds.rows.reduce((a, r) => a + r.quantity, 0);
+    holdsStatus.textContent = holds.rows.length
+      ? `${holds.rows.length} active ${holds.rows.length === 1 ? "hold" : "holds"}, ${units} ${units === 1 ? "unit" : "units"}${holds.cursor ? " shown; there are more" : ""}.`
+      : "";
+    moreHolds.hidden = !holds.cursor;
+  }
+
+  /** Reads up to HOLDS_PAGES pages: from the start, or (`more`) on from where the last read ended. */
+  async function loadHolds(more = false) {
+    moreHolds.disabled = refreshHolds.disabled = true;
+    try {
+      let cursor = more ? holds.cursor : null;
+      const rows = more ? [...holds.rows] : [];
+      for (let i = 0; i < HOLDS_PAGES; i++) {
+        const data = await api("GET", holdsPath(sku.sku, { cursor }));
+        const readAt = Date.now();
+        for (const item of data.items) {
+          rows.push({ ...item, secondsLeft: () => item.expires_in_seconds - (Date.now() - readAt) / 1000 });
+        }
+        cursor = data.next_cursor ?? null;
+        if (!cursor) break;
+      }
+      if (seq !== viewSeq) return;
+      holds.rows = rows;
+      holds.cursor = cursor;
+      holdsError.replaceChildren();
+      drawHolds();
+    } catch (e) {
+      holdsError.replaceChildren(errorBox(`The holds could not be read: ${e.message}`));
+      if (!more) {
+        holdsBody.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "Holds not available.")));
+        holdsStatus.textContent = "";
+        moreHolds.hidden = true;
+      }
+    } finally {
+      moreHolds.disabled = refreshHolds.disabled = false;
+    }
+  }
+  moreHolds.addEventListener("click", () => loadHolds(true));
+  refreshHolds.addEventListener("click", () => loadHolds(false));
+  // The time left counts down while the page is open (no request: from the API's answer).
+  every(seq, 15_000, () => holds.rows.forEach((r) => r.refresh?.()));
+
   const levels = h("table", { "aria-label": `Stock levels of ${sku.sku}` },
     h("thead", {}, h("tr", {}, ["Location", "On hand", "Reserved", "In transit", "Available", "Updated"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {},
@@ -838,6 +913,13 @@ async function viewSku(seq, id) {
     attrs.length ? h("dl", { class: "attrs" }, attrs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
     h("p", {}, h("a", { href: `#/alerts/sku/${encodeURIComponent(sku.sku)}` }, "Alerts for this SKU")),
     h("section", { "aria-labelledby": "levels-h" }, h("h2", { id: "levels-h" }, "Levels"), tableWrap(levels)),
+    h("section", { "aria-labelledby": "holds-h" }, h("h2", { id: "holds-h" }, "Holds"),
+      h("p", { class: "muted" }, "Active checkout holds on this SKU: their units count as reserved until they are committed, released or run out."),
+      holdsError,
+      tableWrap(h("table", { "aria-label": `Active holds on ${sku.sku}` },
+        h("thead", {}, h("tr", {}, ["Reservation", "Location", "Quantity", "Expires at", "Time left", "Reference", "Created by"].map((c) => h("th", { scope: "col" }, c)))),
+        holdsBody)),
+      h("div", { class: "pager" }, refreshHolds, holdsStatus, moreHolds)),
     s.canAdmin ? movementForms(sku, locs, () => route()) : null,
     s.canAdmin ? h("details", { class: "panel" }, h("summary", {}, "Edit SKU"), skuEditor({ sku, onSaved: () => route() })) : null,
     h("section", { "aria-labelledby": "trend-h" }, h("h2", { id: "trend-h" }, "Trend"), chartSlot),
@@ -847,7 +929,7 @@ async function viewSku(seq, id) {
         h("thead", {}, h("tr", {}, ["When", "Movement", "Location", "Quantity", "Change", "Reference", "By"].map((c) => h("th", { scope: "col" }, c)))),
         ledgerBody)),
       h("div", { class: "pager" }, newer, pageInfo, older)));
-  await Promise.all([loadLedger(), drawTrend().catch((e) => {
+  await Promise.all([loadLedger(), loadHolds(), drawTrend().catch((e) => {
     chartSlot.replaceChildren(errorBox(e));
     stockSlot.replaceChildren();
   })]);

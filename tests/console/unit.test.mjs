@@ -1,5 +1,6 @@
 // Unit tests of the console's pure modules: rule form validation (must agree with the API's),
-// selector matching (as Selector::selects), problem+json messages and the chart data helpers.
+// selector matching (as Selector::selects), problem+json messages, the chart data helpers and the
+// SKU page's holds (their path and time left).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
@@ -7,6 +8,7 @@ import { bodyOfRule, describeSelector, formFromRule, ruleFromForm, selects, vali
 import { describeProblem } from "../../console/lib/api.js";
 import { dailyFromCounters, dailyFromLedger, dailyFromTrends, lastDays, projectStockOut, stockFromCounters, stockFromLedger, stockFromTrends } from "../../console/lib/charts.js";
 import { nextLink } from "../../console/lib/api.js";
+import { HOLDS_PAGE_LIMIT, holdsPath, timeLeft } from "../../console/lib/holds.js";
 
 const base = { name: "Low socks", kind: "low_stock", severity: "warning", selector_type: "all", inbox: true, enabled: true };
 
@@ -148,6 +150,31 @@ test("the SKU chart and stock line come from the daily counters; an export follo
   assert.equal(nextLink('</v1/levels?format=csv&cursor=abc>; rel="next"'), "/v1/levels?format=csv&cursor=abc");
   assert.equal(nextLink(null), null);
   assert.equal(nextLink('</x>; rel="prev"'), null);
+});
+
+test("a hold's time left reads in whole units, rounded down", () => {
+  assert.equal(timeLeft(45), "45 s");
+  assert.equal(timeLeft(0), "0 s");
+  assert.equal(timeLeft(59.9), "59 s");
+  assert.equal(timeLeft(60), "1 min");
+  assert.equal(timeLeft(14 * 60 + 59), "14 min", "never longer than it is");
+  assert.equal(timeLeft(899), "14 min", "a 15-minute hold a moment after it was placed");
+  assert.equal(timeLeft(3599), "59 min");
+  assert.equal(timeLeft(3600), "1 h");
+  assert.equal(timeLeft(2 * 3600 + 5 * 60 + 30), "2 h 5 min");
+  assert.equal(timeLeft(1440 * 60), "24 h", "the longest hold the API grants");
+  assert.equal(timeLeft(-1), "expired");
+  assert.equal(timeLeft(-0.5), "expired", "a hold past its expiry by less than a second");
+  for (const bad of [null, undefined, "", "soon", NaN, Infinity]) assert.equal(timeLeft(bad), "", String(bad));
+  assert.equal(timeLeft("90"), "1 min", "a number in a string still reads");
+});
+
+test("the holds of a SKU are read page by page, optionally at one location", () => {
+  assert.ok(HOLDS_PAGE_LIMIT >= 1 && HOLDS_PAGE_LIMIT <= 100, "within the API's limit");
+  assert.equal(holdsPath("SOCK-BLK"), `/v1/skus/SOCK-BLK/reservations?limit=${HOLDS_PAGE_LIMIT}`);
+  assert.equal(holdsPath("A B/1", { cursor: "eyJ+/=", location: "WH-1", limit: 10 }),
+    "/v1/skus/A%20B%2F1/reservations?limit=10&location=WH-1&cursor=eyJ%2B%2F%3D");
+  assert.equal(holdsPath("X", { cursor: null }), `/v1/skus/X/reservations?limit=${HOLDS_PAGE_LIMIT}`);
 });
 
 test("the form refuses exactly what the API refuses (cases shared with tests/contract.rs)", async () => {
