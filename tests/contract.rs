@@ -418,6 +418,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "DailyReportMissing",
             "FunctionErrors",
             "FunctionThrottles",
+            "HoldExpiriesFailing",
             "StocktakeImportsFailed",
         ])
     );

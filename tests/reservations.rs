@@ -665,3 +665,43 @@ async fn hostile_input_on_every_reservation_route_gets_a_clear_4xx() {
         .await;
     assert_edge_forbidden(&r);
 }
+
+#[tokio::test]
+async fn one_run_of_the_expiry_function_gives_back_a_hold_at_its_time_not_a_minute_later() {
+    let app = spawn_app().await;
+    app.stocked("SOON", "WH1", 3).await;
+    let id = held(&app, "soon", &[("SOON", "WH1", 3)], 1).await;
+    // The schedule starts a run 58 s into the hold's minute: nothing is due yet, but the hold
+    // falls due 2 s into the run, which waits for it instead of leaving it to the next run.
+    app.advance_clock(58);
+    let started = std::time::Instant::now();
+    let report = app
+        .expiry
+        .run_for(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!((report.expired, report.failed), (1, 0), "{report:?}");
+    assert!(report.passes >= 2, "{report:?}");
+    assert!(waited.as_millis() >= 1_000, "{waited:?}");
+    // Given back within a second of its end (by the same clock), and the run stopped then.
+    let r = app
+        .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(r["status"], "expired");
+    let at = |field: &str| {
+        time::OffsetDateTime::parse(
+            r[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let late = at("closed_at") - at("expires_at");
+    assert!(
+        late >= time::Duration::ZERO && late < time::Duration::seconds(1),
+        "{late}"
+    );
+    assert!(waited.as_secs() < 10, "{waited:?}");
+    assert_eq!(app.level("SOON", "WH1").await, Some((3, 0, 0, 3)));
+}

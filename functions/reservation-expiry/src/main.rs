@@ -38,6 +38,7 @@ async fn main() -> Result<(), Error> {
             expired = report.expired,
             skipped = report.skipped,
             failed = report.failed,
+            deferred = report.deferred,
             "hold expiry run"
         );
         Ok::<Value, Error>(json!(report))

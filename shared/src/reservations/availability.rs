@@ -1,8 +1,8 @@
 //! What a storefront's listing page shows: available and reserved for many (SKU, location)
 //! pairs at once, read with `BatchGetItem` (100 keys a request, sent together), eventually
-//! consistent unless asked (which costs twice the read units). Each SKU's catalogue item is read
-//! beside its levels, so an unknown SKU is listed as unknown, and a known one never stocked at a
-//! location shows 0.
+//! consistent unless asked (which costs twice the read units). A SKU none of whose asked levels
+//! exists has its catalogue item read after, so an unknown SKU is listed as unknown, and a known
+//! one never stocked at a location shows 0.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -59,46 +59,54 @@ pub async fn read(
     consistent: bool,
     all_stocked: bool,
 ) -> Result<Answer, StoreError> {
-    let skus: BTreeSet<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
-    let mut wanted: Vec<HashMap<String, AttributeValue>> = skus
-        .iter()
-        .map(|sku| key(keys::sku(sku), keys::META.to_owned()))
-        .collect();
-    wanted.extend(
+    let mut requests = 0;
+    // The levels first; only a SKU with a level missing needs its catalogue item read, to tell
+    // an unknown SKU from one never stocked there (a listing page's SKUs are mostly stocked).
+    let levels = get_all(
+        store,
         pairs
             .iter()
-            .map(|(sku, loc)| key(keys::sku(sku), keys::location(loc))),
-    );
-    let chunks: Vec<_> = wanted.chunks(BATCH).map(<[_]>::to_vec).collect();
-    let results = join_all(
-        chunks
-            .into_iter()
-            .map(|chunk| batch_get(store, chunk, consistent)),
+            .map(|(sku, loc)| key(keys::sku(sku), keys::location(loc)))
+            .collect(),
+        consistent,
+        &mut requests,
     )
-    .await;
-    let mut requests = 0;
-    let mut found: BTreeMap<(String, String), Item> = BTreeMap::new();
-    for r in results {
-        let (items, sent) = r?;
-        requests += sent;
-        for item in items {
-            if let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) {
-                found.insert((pk.to_owned(), sk.to_owned()), item);
-            }
-        }
-    }
-    let known = |sku: &str| found.contains_key(&(keys::sku(sku), keys::META.to_owned()));
-    let unknown_skus = skus
+    .await?;
+    let stocked: BTreeSet<&str> = pairs
+        .iter()
+        .filter(|(sku, loc)| levels.contains_key(&(keys::sku(sku), keys::location(loc))))
+        .map(|(sku, _)| sku.as_str())
+        .collect();
+    let unsure: BTreeSet<&str> = pairs
+        .iter()
+        .map(|(sku, _)| sku.as_str())
+        .filter(|sku| !stocked.contains(sku))
+        .collect();
+    let metas = get_all(
+        store,
+        unsure
+            .iter()
+            .map(|sku| key(keys::sku(sku), keys::META.to_owned()))
+            .collect(),
+        consistent,
+        &mut requests,
+    )
+    .await?;
+    let known = |sku: &str| {
+        stocked.contains(sku) || metas.contains_key(&(keys::sku(sku), keys::META.to_owned()))
+    };
+    let mut unknown_skus: Vec<String> = unsure
         .iter()
         .filter(|sku| !known(sku))
         .map(|s| (*s).to_owned())
         .collect();
+    unknown_skus.sort();
     let mut items = Vec::new();
     for (sku, loc) in pairs {
         if !known(sku) {
             continue;
         }
-        let level = found
+        let level = levels
             .get(&(keys::sku(sku), keys::location(loc)))
             .filter(|i| get_s(i, "entity") == Some(entity::STOCK_LEVEL));
         match level {
@@ -127,6 +135,33 @@ pub async fn read(
         unknown_skus,
         requests,
     })
+}
+
+/// The items of `wanted`, by key, read 100 keys a request with every request sent at once.
+async fn get_all(
+    store: &Store,
+    wanted: Vec<HashMap<String, AttributeValue>>,
+    consistent: bool,
+    requests: &mut u32,
+) -> Result<BTreeMap<(String, String), Item>, StoreError> {
+    let chunks: Vec<_> = wanted.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let results = join_all(
+        chunks
+            .into_iter()
+            .map(|chunk| batch_get(store, chunk, consistent)),
+    )
+    .await;
+    let mut found = BTreeMap::new();
+    for r in results {
+        let (items, sent) = r?;
+        *requests += sent;
+        for item in items {
+            if let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) {
+                found.insert((pk.to_owned(), sk.to_owned()), item);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// One `BatchGetItem` of up to 100 keys, resending what DynamoDB leaves unprocessed.

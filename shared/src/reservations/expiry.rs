@@ -23,6 +23,9 @@ use crate::{
 const CONCURRENCY: usize = 32;
 /// Most holds one pass takes (the next pass takes the rest).
 const MAX_PER_PASS: usize = 50_000;
+/// How long after its window a run may still start expiries (the function's timeout is 70 s
+/// for a 55 s window: 10 s to spare for the last transactions).
+pub const RUN_GRACE: Duration = Duration::from_secs(5);
 
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub struct SweepReport {
     pub skipped: u64,
     /// Holds whose expiry failed (retried by the next pass).
     pub failed: u64,
+    /// Holds left for the next run: the run's time was up.
+    pub deferred: u64,
 }
 
 impl SweepReport {
@@ -46,6 +51,7 @@ impl SweepReport {
         self.expired += other.expired;
         self.skipped += other.skipped;
         self.failed += other.failed;
+        self.deferred += other.deferred;
     }
 }
 
@@ -70,6 +76,12 @@ impl ExpirySweep {
 
     /// One pass: every hold due at the clock's time now.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
+        self.pass(i64::MAX).await
+    }
+
+    /// One pass that starts no expiry after `deadline_ms` (the rest wait in the index for the
+    /// next pass), so a run ends inside its Lambda timeout whatever the backlog.
+    async fn pass(&self, deadline_ms: i64) -> Result<SweepReport, StoreError> {
         let now = self.clock.now_millis();
         let due = self.due(now).await?;
         let mut report = SweepReport {
@@ -79,6 +91,9 @@ impl ExpirySweep {
         };
         let results: Vec<_> = stream::iter(due)
             .map(|(id, lines)| async move {
+                if self.clock.now_millis() >= deadline_ms {
+                    return Ok(None);
+                }
                 let r = self
                     .reservations
                     .expire(&id, &lines, EXPIRY_ACTOR, now)
@@ -86,15 +101,16 @@ impl ExpirySweep {
                 if let Err(e) = &r {
                     tracing::warn!(reservation = %id, error = %e, "hold expiry failed; the next pass retries it");
                 }
-                r
+                r.map(Some)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         for r in results {
             match r {
-                Ok(true) => report.expired += 1,
-                Ok(false) => report.skipped += 1,
+                Ok(Some(true)) => report.expired += 1,
+                Ok(Some(false)) => report.skipped += 1,
+                Ok(None) => report.deferred += 1,
                 Err(_) => report.failed += 1,
             }
         }
@@ -117,12 +133,14 @@ impl ExpirySweep {
     }
 
     /// Passes for `window`: one now, then one at each due time of a hold inside the window,
-    /// so the holds that fall due before the next scheduled run are given back on time.
+    /// so the holds that fall due before the next scheduled run are given back on time. No
+    /// expiry starts later than [`RUN_GRACE`] after the window.
     pub async fn run_for(&self, window: Duration) -> Result<SweepReport, StoreError> {
         let end = self.clock.now_millis() + window.as_millis() as i64;
+        let deadline = end + RUN_GRACE.as_millis() as i64;
         let mut report = SweepReport::default();
         loop {
-            report.add(&self.sweep().await?);
+            report.add(&self.pass(deadline).await?);
             let now = self.clock.now_millis();
             match self.next_due(now, end).await? {
                 Some(at) if at < end => {
