@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod domain;
+pub mod forecast;
 pub mod levels;
 pub mod listing;
 pub mod metrics;
