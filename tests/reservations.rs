@@ -474,6 +474,12 @@ async fn holds_run_out_on_time_as_the_clock_passes_and_cannot_be_committed_after
     assert_eq!(rel.status, StatusCode::OK);
     assert_eq!(rel.header("idempotent-replayed"), Some("true"));
     assert_eq!(app.level("TICK", "WH1").await, Some((6, 0, 0, 6)));
+    // A released hold cannot be committed or extended.
+    let late = step(&app, &c, "commit", json!({"order_id": "AFTER"})).await;
+    let p = assert_problem(&late, StatusCode::CONFLICT, "reservation-closed");
+    assert_eq!(p["reservation_status"], "released");
+    let ext = step(&app, &c, "extend", json!({"ttl_minutes": 5})).await;
+    assert_problem(&ext, StatusCode::CONFLICT, "reservation-closed");
     app.advance_clock(10 * 60);
     assert_eq!(app.expire_holds().await.due, 0);
     let ledger = app.ledger("TICK").await;

@@ -10,10 +10,12 @@
 //! - the seasonal-naive forecast (the same weekday last week) as the baseline.
 //!
 //! [`forecast`] fits every method that the series is long enough for on all but its last
-//! [`holdout`] days, keeps the one with the least absolute error there, and refits it on the whole
-//! series. A series shorter than [`MIN_HISTORY`] days gets the mean of what it has (or 0), marked
-//! as a fallback. Each forecast keeps its mean per day and the spread of its one-step errors
-//! (`sigma`), from which [`reorder`] sets the safety stock.
+//! [`holdout`] days and scores each by its absolute error there, simplest first: a more complex
+//! method is chosen only when it beats the choice so far by [`COMPLEXITY_MARGIN`]. The choice is
+//! refitted on the whole series. A series shorter than [`MIN_HISTORY`] days gets the mean of what it has (or 0), marked
+//! as a fallback. Each forecast keeps its mean per day, the spread of its one-step errors
+//! (`sigma`) and of its demand summed over k days (`spread`, measured by refitting at past
+//! origins), from which [`reorder`] sets the safety stock.
 //!
 //! The `augurs` crate's ETS has no seasonal models yet and no Croston family, so these few
 //! methods are written here: each is a short recursion, fitted by a small grid search.
@@ -48,6 +50,10 @@ pub struct Forecast {
     pub mean: Vec<f64>,
     /// Standard deviation of the method's one-step errors over the history (units per day).
     pub sigma: f64,
+    /// Standard deviation of the error summed over `k + 1` days running (`spread[k]`, up to the
+    /// horizon): what a lead time of that many days is uncertain by. Errors that persist (a
+    /// level or trend off for days) make it grow faster than √k × sigma.
+    pub spread: Vec<f64>,
     /// Mean absolute error of the chosen method on the hold-out days (None for a fallback).
     pub holdout_mae: Option<f64>,
 }
@@ -305,12 +311,21 @@ pub fn holdout(n: usize) -> usize {
     (n / 4).clamp(SEASON, 28)
 }
 
-/// The methods tried on a series of `n` days with that share of zero days.
+/// Past origins the spread of a forecast over several days is measured from, a week apart.
+pub const ORIGINS: usize = 8;
+/// Days after the last origin (the most recent origin is this many days before the end).
+const HORIZON_CHECK: usize = 28;
+
+/// How much less hold-out error a more complex method needs to be chosen over a simpler one.
+pub const COMPLEXITY_MARGIN: f64 = 0.05;
+
+/// The methods tried on a series of `n` days with that share of zero days, simplest first.
 fn candidates(n: usize, zeros: f64) -> Vec<Method> {
-    let mut m = vec![Method::SeasonalNaive, Method::Ses];
+    let mut m = vec![Method::Ses];
     if zeros >= 0.3 {
-        m.extend([Method::Croston, Method::Sba, Method::Tsb]);
+        m.extend([Method::Sba, Method::Croston, Method::Tsb]);
     }
+    m.push(Method::SeasonalNaive);
     if n >= 3 * SEASON {
         m.push(Method::Holt);
     }
@@ -344,17 +359,26 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
             method: Method::Fallback,
             mean: vec![m.max(0.0); horizon],
             sigma,
+            spread: (1..=horizon).map(|k| sigma * (k as f64).sqrt()).collect(),
             holdout_mae: None,
         };
     }
     let h = holdout(n);
     let (train, test) = history.split_at(n - h);
     let zeros = zero_share(train);
-    let (method, holdout_mae) = candidates(train.len(), zeros)
+    // Candidates come simplest first; a more complex one must beat the best so far by
+    // [`COMPLEXITY_MARGIN`] on the hold-out, so a trend or a season seen in noise is not
+    // extrapolated over the lead time.
+    let mut scored = candidates(train.len(), zeros)
         .into_iter()
-        .map(|m| (m, mae(test, &fit(m, train, h).ahead)))
-        .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
-        .expect("at least one candidate");
+        .map(|m| (m, mae(test, &fit(m, train, h).ahead)));
+    let mut chosen = scored.next().expect("at least one candidate");
+    for (m, e) in scored {
+        if e < chosen.1 * (1.0 - COMPLEXITY_MARGIN) {
+            chosen = (m, e);
+        }
+    }
+    let (method, holdout_mae) = chosen;
     let full = fit(method, history, horizon);
     let warm = (2 * SEASON).min(n - 1);
     let residuals: Vec<f64> = history
@@ -367,10 +391,43 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
     let sigma = (residuals.iter().map(|r| (r - r_mean).powi(2)).sum::<f64>()
         / residuals.len().saturating_sub(1).max(1) as f64)
         .sqrt();
+    // How far off the method's demand over k days was, forecast from earlier days of the
+    // history: a fit at each of up to [`ORIGINS`] past origins a week apart, its forecast
+    // summed over k days against what sold. This keeps what one-step errors miss: a level or a
+    // trend that is off stays off for the whole lead time. Never less than independent daily
+    // errors would give.
+    let mut squares = vec![0.0f64; horizon];
+    let mut counts = vec![0usize; horizon];
+    for j in 0..ORIGINS {
+        let Some(origin) = n.checked_sub(HORIZON_CHECK + SEASON * j) else {
+            break;
+        };
+        if origin < 2 * MIN_HISTORY {
+            break;
+        }
+        let ahead = fit(method, &history[..origin], horizon.min(n - origin)).ahead;
+        let mut cumulative = 0.0;
+        for (k, (f, a)) in ahead.iter().zip(&history[origin..]).enumerate() {
+            cumulative += a - f;
+            squares[k] += cumulative * cumulative;
+            counts[k] += 1;
+        }
+    }
+    let spread = (0..horizon)
+        .map(|k| {
+            let independent = sigma * ((k + 1) as f64).sqrt();
+            if counts[k] == 0 {
+                independent
+            } else {
+                (squares[k] / counts[k] as f64).sqrt().max(independent)
+            }
+        })
+        .collect();
     Forecast {
         method,
         mean: full.ahead,
         sigma,
+        spread,
         holdout_mae: Some(holdout_mae),
     }
 }
@@ -470,6 +527,9 @@ pub fn z_for(p: f64) -> f64 {
     }
 }
 
+/// Days between two checks of a level against its reorder point (the daily scheduled run).
+pub const CHECK_DAYS: usize = 1;
+
 /// The reorder point and the order a forecast implies for a level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Reorder {
@@ -490,12 +550,20 @@ fn demand_over(f: &Forecast, days: usize) -> f64 {
 
 /// The reorder point of `f` under `supply`, and what to order with `available` and `in_transit`.
 pub fn reorder(f: &Forecast, supply: &Supply, available: i64, in_transit: i64) -> Reorder {
-    let lead = supply.lead_days as usize;
+    // Levels are checked once a day, so an order placed today must cover the lead time and the
+    // day until the next check (the protection interval).
+    let lead = supply.lead_days as usize + CHECK_DAYS;
     let z = z_for(supply.service_level.clamp(0.5, 0.999));
-    let safety_stock = (z * f.sigma * (lead as f64).sqrt()).max(0.0);
+    let spread = f
+        .spread
+        .get(lead - 1)
+        .copied()
+        .unwrap_or(f.sigma * (lead as f64).sqrt());
+    let safety_stock = (z * spread).max(0.0);
     let reorder_point = demand_over(f, lead) + safety_stock;
     let position = (available + in_transit) as f64;
-    let target = demand_over(f, lead + supply.review_days as usize) + safety_stock;
+    let target =
+        demand_over(f, supply.lead_days as usize + supply.review_days as usize) + safety_stock;
     let suggested = if position <= reorder_point {
         let need = (target - position).max(0.0).ceil() as u64;
         let pack = u64::from(supply.pack_size.max(1));
@@ -621,6 +689,7 @@ mod tests {
             method: Method::Ses,
             mean: vec![10.0; 28],
             sigma: 4.0,
+            spread: (1..=28).map(|k| 4.0 * (k as f64).sqrt()).collect(),
             holdout_mae: Some(1.0),
         };
         let supply = Supply {
@@ -630,15 +699,15 @@ mod tests {
             pack_size: 12,
             service_level: 0.95,
         };
-        // 40 over the lead time + 1.645 × 4 × 2 = 13.16 of safety stock.
+        // The lead time and the day to the next check: 50 + 1.645 × 4 × √5 = 14.71 of safety stock.
         let r = reorder(&f, &supply, 30, 0);
-        assert!(close(r.reorder_point, 53.16, 0.01), "{r:?}");
-        // Target 110 + 13.16 − 30 = 93.2 → 8 packs of 12.
+        assert!(close(r.reorder_point, 64.71, 0.01), "{r:?}");
+        // Target 110 + 14.71 − 30 = 94.7 → 8 packs of 12.
         assert_eq!(r.suggested, 96);
         // Enough on its way: nothing to order.
         assert_eq!(reorder(&f, &supply, 30, 40).suggested, 0);
         // A small need still orders the minimum.
-        let r = reorder(&f, &supply, 50, 0);
+        let r = reorder(&f, &supply, 60, 0);
         assert!(r.suggested >= 50 && r.suggested.is_multiple_of(12), "{r:?}");
     }
 
