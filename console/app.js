@@ -608,6 +608,8 @@ function skuEditor({ sku = null, onSaved }) {
       const cost = (v.unit_cost ?? "").trim(), currency = (v.currency ?? "").trim();
       if (cost !== "") body.unit_cost = Number(cost);
       if (currency !== "") body.currency = currency;
+      // The form does not edit supply facts yet: they are sent back as they were.
+      if (sku?.supply) body.supply = sku.supply;
       await api("PUT", `/v1/skus/${encodeURIComponent(id)}`, { body });
       flash(sku ? `SKU ${id} saved.` : `SKU ${id} created.`);
       onSaved(id);

@@ -74,6 +74,58 @@ async fn a_sku_carries_an_exact_unit_cost_in_its_currency_and_loses_it_when_repl
 }
 
 #[tokio::test]
+async fn a_sku_carries_its_supply_facts_and_bad_ones_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let put = |body: Value| app.put("/v1/skus/BUY-1", Role::Ops, body);
+    let supply = json!({
+        "supplier": "ACME-TEXTILES", "lead_time_days": 10, "min_order_qty": 48, "pack_size": 12,
+        "lead_time_by_location": { "FR": 14 }
+    });
+    let r = put(json!({ "name": "Shirt", "unit_cost": 4.2, "currency": "EUR", "supply": supply }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["supply"], supply);
+    let read = app.get("/v1/skus/BUY-1", Role::ReadOnly).await.json();
+    assert_eq!(read["supply"], supply);
+    assert_eq!(read["unit_cost"], json!(4.2));
+    for (bad, field) in [
+        (json!({ "lead_time_days": -1 }), "supply.lead_time_days"),
+        (json!({ "lead_time_days": 366 }), "supply.lead_time_days"),
+        (json!({ "pack_size": 0 }), "supply.pack_size"),
+        (json!({ "min_order_qty": 0 }), "supply.min_order_qty"),
+        (json!({ "supplier": "" }), "supply.supplier"),
+        (json!({ "supplier": "a b" }), "supply.supplier"),
+        (
+            json!({ "lead_time_by_location": { "FR": -3 } }),
+            "supply.lead_time_by_location.FR",
+        ),
+        (
+            json!({ "lead_time_by_location": { "no good": 3 } }),
+            "supply.lead_time_by_location.no good",
+        ),
+        (json!({ "lead_days": 3 }), "supply.lead_days"),
+        (json!({ "pack_size": "12" }), "supply.pack_size"),
+    ] {
+        let r = put(json!({ "name": "Shirt", "supply": bad })).await;
+        let problem = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, vec![field], "{bad}");
+    }
+    // Refused PUTs changed nothing; a PUT without supply facts removes them.
+    assert_eq!(
+        app.get("/v1/skus/BUY-1", Role::ReadOnly).await.json()["supply"],
+        supply
+    );
+    let replaced = put(json!({ "name": "Shirt" })).await.json();
+    assert!(replaced.get("supply").is_none(), "{replaced}");
+}
+
+#[tokio::test]
 async fn sku_is_created_then_updated_and_read_back_with_levels_and_totals() {
     let app = spawn_app().await;
     let created = app

@@ -784,6 +784,35 @@ mod tests {
 
 /// What one unit of a SKU cost, for inventory value: an exact decimal amount (at most 4 decimal
 /// places, 0 to 1,000,000,000) in an ISO 4217 currency.
+/// Longest lead time a SKU's supply facts may give, in days.
+pub const MAX_LEAD_DAYS: u32 = 365;
+
+/// Where a SKU is bought and how: all optional. `lead_time_by_location` overrides the lead time
+/// for a location (a warehouse further from the supplier).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplyFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_time_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_qty: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub lead_time_by_location: std::collections::BTreeMap<String, u32>,
+}
+
+impl SupplyFacts {
+    /// The lead time at `location`: its override, else the SKU's.
+    pub fn lead_time_at(&self, location: &str) -> Option<u32> {
+        self.lead_time_by_location
+            .get(location)
+            .copied()
+            .or(self.lead_time_days)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnitCost {
     /// The amount in ten-thousandths.

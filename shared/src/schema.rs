@@ -243,6 +243,8 @@ pub struct SkuItem {
     pub unit_cost: Option<String>,
     #[serde(default)]
     pub currency: Option<String>,
+    #[serde(default)]
+    pub supply: Option<crate::domain::SupplyFacts>,
     pub created_at: String,
     pub updated_at: String,
 }

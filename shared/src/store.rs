@@ -936,6 +936,9 @@ pub struct Sku {
     pub unit_cost: Option<serde_json::Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Where it is bought and how (replenishment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supply: Option<crate::domain::SupplyFacts>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -1017,6 +1020,7 @@ fn sku_from_item(item: &Item) -> Result<Sku, StoreError> {
         attributes: i.attributes,
         unit_cost: cost.as_ref().map(|c| c.amount_number()),
         currency: cost.map(|c| c.currency),
+        supply: i.supply,
         created_at: i.created_at,
         updated_at: i.updated_at,
     })
@@ -1205,6 +1209,7 @@ impl Store {
         name: &str,
         attributes: &std::collections::BTreeMap<String, String>,
         cost: Option<&crate::domain::UnitCost>,
+        supply: Option<&crate::domain::SupplyFacts>,
         now: &str,
     ) -> Result<(Sku, bool), StoreError> {
         let attrs: Item = attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect();
@@ -1218,14 +1223,34 @@ impl Store {
             .key("sk", s(keys::META))
             .expression_attribute_names("#uc", "unit_cost")
             .expression_attribute_names("#cur", "currency");
-        // A PUT replaces the SKU: without a cost, any earlier one goes.
-        update = match cost {
-            Some(c) => update
-                .update_expression(format!("{base}, #uc = :uc, #cur = :cur"))
-                .expression_attribute_values(":uc", s(&c.amount))
-                .expression_attribute_values(":cur", s(&c.currency)),
-            None => update.update_expression(format!("{base} REMOVE #uc, #cur")),
+        // A PUT replaces the SKU: without a cost or supply facts, any earlier ones go.
+        let mut set = base.to_owned();
+        let mut remove = Vec::new();
+        match cost {
+            Some(c) => {
+                set.push_str(", #uc = :uc, #cur = :cur");
+                update = update
+                    .expression_attribute_values(":uc", s(&c.amount))
+                    .expression_attribute_values(":cur", s(&c.currency));
+            }
+            None => remove.push("#uc, #cur"),
+        }
+        update = update.expression_attribute_names("#sp", "supply");
+        match supply {
+            Some(f) => {
+                set.push_str(", #sp = :sp");
+                let value = serde_dynamo::to_attribute_value(f)
+                    .map_err(|e| StoreError::Failed(format!("supply facts: {e}")))?;
+                update = update.expression_attribute_values(":sp", value);
+            }
+            None => remove.push("#sp"),
+        }
+        let expression = if remove.is_empty() {
+            set
+        } else {
+            format!("{set} REMOVE {}", remove.join(", "))
         };
+        update = update.update_expression(expression);
         let out = update
             .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#sku", "sku")

@@ -639,6 +639,7 @@ impl App {
                         &input.name,
                         &input.attributes,
                         input.cost.as_ref(),
+                        input.supply.as_ref(),
                         &self.clock.rfc3339(),
                     )
                     .await?;

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     parse_count, parse_text, FieldError, LevelChange, LocationId, LocationKind, Movement,
-    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, UnitCost, MAX_ATTRIBUTES,
-    MAX_ORDER_LINES,
+    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, SupplyFacts, UnitCost,
+    MAX_ATTRIBUTES, MAX_LEAD_DAYS, MAX_ORDER_LINES,
 };
 
 /// Collects every field error of one request, so a client sees them all at once.
@@ -48,6 +48,100 @@ pub struct SkuBody {
     pub unit_cost: Option<serde_json::Number>,
     #[serde(default)]
     pub currency: Option<String>,
+    /// Where the SKU is bought and how (replenishment); a PUT without it removes it.
+    #[serde(default)]
+    pub supply: Option<SupplyBody>,
+}
+
+/// A SKU's supply facts as a client sends them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplyBody {
+    #[serde(default)]
+    pub supplier: Option<String>,
+    #[serde(default)]
+    pub lead_time_days: Option<i64>,
+    #[serde(default)]
+    pub min_order_qty: Option<i64>,
+    #[serde(default)]
+    pub pack_size: Option<i64>,
+    #[serde(default)]
+    pub lead_time_by_location: BTreeMap<String, i64>,
+}
+
+impl SupplyBody {
+    fn validate(&self, e: &mut Errors) -> Option<SupplyFacts> {
+        let lead = |field: &str, v: i64| {
+            u32::try_from(v)
+                .ok()
+                .filter(|d| *d <= MAX_LEAD_DAYS)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        field,
+                        format!("must be a whole number of days from 0 to {MAX_LEAD_DAYS}"),
+                    )
+                })
+        };
+        let units = |field: &str, v: i64| {
+            u32::try_from(v)
+                .ok()
+                .filter(|q| (1..=crate::domain::MAX_QUANTITY).contains(q))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        field,
+                        format!(
+                            "must be an integer from 1 to {}",
+                            crate::domain::MAX_QUANTITY
+                        ),
+                    )
+                })
+        };
+        let before = e.0.len();
+        let supplier = match &self.supplier {
+            None => None,
+            Some(raw) => e.take(
+                OrderId::parse("supply.supplier", raw)
+                    .map(|_| raw.clone())
+                    .map_err(|_| {
+                        FieldError::new(
+                            "supply.supplier",
+                            "a supplier id is 1 to 64 of letters, digits and ._:- starting with a letter or digit",
+                        )
+                    }),
+            ),
+        };
+        let lead_time_days = self
+            .lead_time_days
+            .and_then(|v| e.take(lead("supply.lead_time_days", v)));
+        let min_order_qty = self
+            .min_order_qty
+            .and_then(|v| e.take(units("supply.min_order_qty", v)));
+        let pack_size = self
+            .pack_size
+            .and_then(|v| e.take(units("supply.pack_size", v)));
+        if self.lead_time_by_location.len() > 100 {
+            e.0.push(FieldError::new(
+                "supply.lead_time_by_location",
+                "at most 100 locations",
+            ));
+        }
+        let mut by_location = BTreeMap::new();
+        for (loc, days) in &self.lead_time_by_location {
+            let field = format!("supply.lead_time_by_location.{loc}");
+            let loc = e.take(LocationId::parse(&field, loc));
+            let days = e.take(lead(&field, *days));
+            if let (Some(loc), Some(days)) = (loc, days) {
+                by_location.insert(loc.to_string(), days);
+            }
+        }
+        (e.0.len() == before).then_some(SupplyFacts {
+            supplier,
+            lead_time_days,
+            min_order_qty,
+            pack_size,
+            lead_time_by_location: by_location,
+        })
+    }
 }
 
 /// A SKU as a PUT validated it.
@@ -55,6 +149,7 @@ pub struct SkuInput {
     pub name: String,
     pub attributes: BTreeMap<String, String>,
     pub cost: Option<UnitCost>,
+    pub supply: Option<SupplyFacts>,
 }
 
 impl SkuBody {
@@ -108,11 +203,16 @@ impl SkuBody {
                 attributes.insert(k.clone(), v);
             }
         }
+        let supply = match &self.supply {
+            None => Some(None),
+            Some(b) => b.validate(&mut errors).map(Some),
+        };
         errors.finish(|| {
             Some(SkuInput {
                 name: name?,
                 attributes,
                 cost: cost?,
+                supply: supply?,
             })
         })
     }

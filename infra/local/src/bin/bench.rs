@@ -783,7 +783,7 @@ async fn bench_txn_sale(
         .put_location(&location, "Warehouse", LocationKind::Warehouse, None, &now)
         .await?;
     store
-        .put_sku(&sku, "Product", &Default::default(), None, &now)
+        .put_sku(&sku, "Product", &Default::default(), None, None, &now)
         .await?;
     let receipt = ReceiptBody {
         sku: SKU.into(),
