@@ -625,7 +625,7 @@ async fn reservation_expiry_binary_gives_back_a_hold_past_its_time() {
     };
     assert_eq!(
         report,
-        serde_json::json!({"passes": 1, "due": 1, "expired": 1, "skipped": 0, "failed": 0, "deferred": 0})
+        serde_json::json!({"passes": 1, "due": 1, "expired": 1, "skipped": 0, "failed": 0, "deferred": 0, "shards_failed": 0})
     );
     let level = system
         .dynamodb

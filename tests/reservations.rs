@@ -711,3 +711,116 @@ async fn one_run_of_the_expiry_function_gives_back_a_hold_at_its_time_not_a_minu
     assert!(waited.as_secs() < 10, "{waited:?}");
     assert_eq!(app.level("SOON", "WH1").await, Some((3, 0, 0, 3)));
 }
+
+#[tokio::test]
+async fn a_five_line_cart_commits_on_levels_that_sold_nothing_for_hours() {
+    let app = spawn_app().await;
+    let skus = ["Q1", "Q2", "Q3", "Q4", "Q5"];
+    for sku in skus {
+        app.stocked(sku, "WH1", 10).await;
+    }
+    // Hours later no level has counted anything this hour: each line's counters must be rolled
+    // forward, all learned from one cancelled attempt.
+    app.advance_clock(3 * 3600);
+    let lines: Vec<(&str, &str, i64)> = skus.iter().map(|s| (*s, "WH1", 2)).collect();
+    let id = held(&app, "big-cart", &lines, 15).await;
+    let before = app.requests.get();
+    let r = step(&app, &id, "commit", json!({"order_id": "BIG-1"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    // The read, the cancelled attempt, and the attempt that applied (plus the explaining reads).
+    let sent = app.requests.get() - before;
+    assert!(sent <= 4, "{sent} requests");
+    for sku in skus {
+        assert_eq!(app.level(sku, "WH1").await, Some((8, 0, 0, 8)));
+        let daily = app
+            .get(&format!("/v1/skus/{sku}/daily?days=1"), Role::ReadOnly)
+            .await;
+        assert_eq!(daily.status, StatusCode::OK, "{:?}", daily.json());
+        assert_eq!(daily.json()["days"][0]["sold"], 2, "{:?}", daily.json());
+    }
+}
+
+#[tokio::test]
+async fn a_skus_holds_are_listed_page_by_page_and_a_cursor_of_another_location_is_refused() {
+    let app = spawn_app().await;
+    app.stocked("PAGE", "WH1", 10).await;
+    app.create_location("WH2").await;
+    app.receive("PAGE", "WH2", 10).await;
+    for i in 0..3 {
+        held(&app, &format!("p-{i}"), &[("PAGE", "WH1", 1)], 15).await;
+    }
+    held(&app, "p-wh2", &[("PAGE", "WH2", 1)], 15).await;
+    app.process_stream().await;
+    let first = app
+        .get(
+            "/v1/skus/PAGE/reservations?location=WH1&limit=2",
+            Role::ReadOnly,
+        )
+        .await
+        .json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first}");
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = app
+        .get(
+            &format!("/v1/skus/PAGE/reservations?location=WH1&limit=2&cursor={cursor}"),
+            Role::ReadOnly,
+        )
+        .await
+        .json();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1, "{second}");
+    let all = app
+        .get("/v1/skus/PAGE/reservations", Role::ReadOnly)
+        .await
+        .json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 4, "{all}");
+    let r = app
+        .get(
+            &format!("/v1/skus/PAGE/reservations?location=WH2&cursor={cursor}"),
+            Role::ReadOnly,
+        )
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    let r = app
+        .get(
+            &format!("/v1/skus/OTHER/reservations?cursor={cursor}"),
+            Role::ReadOnly,
+        )
+        .await;
+    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+}
+
+#[tokio::test]
+async fn an_expiry_index_shard_that_cannot_be_read_holds_back_only_its_own_holds() {
+    let app = spawn_app().await;
+    app.stocked("SHARD", "WH1", 12).await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(held(&app, &format!("s-{i}"), &[("SHARD", "WH1", 1)], 1).await);
+    }
+    let broken = shared::schema::keys::expiry_shard(&ids[0]);
+    let in_broken = ids
+        .iter()
+        .filter(|id| shared::schema::keys::expiry_shard(id) == broken)
+        .count() as u64;
+    app.advance_clock(61);
+    app.dynamodb_proxy.inject(
+        FaultRule::new(
+            Service::DynamoDb,
+            "Query",
+            Fault::ServerError,
+            Schedule::Always,
+        )
+        .containing(&broken),
+    );
+    let first = app.expire_holds().await;
+    app.dynamodb_proxy.heal();
+    assert_eq!(first.shards_failed, 1, "{first:?}");
+    assert_eq!(first.expired, 12 - in_broken, "{first:?}");
+    let second = app.expire_holds().await;
+    assert_eq!(
+        (second.expired, second.shards_failed),
+        (in_broken, 0),
+        "{second:?}"
+    );
+    assert_eq!(app.level("SHARD", "WH1").await, Some((12, 0, 0, 12)));
+}

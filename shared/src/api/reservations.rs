@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use http::StatusCode;
@@ -183,8 +184,24 @@ pub(super) async fn commit(
             let id = id_param(raw)?;
             let body: CommitBody = parse_body(req)?;
             let (order_id, takes) = body.validate().map_err(ApiError::Validation)?;
-            let request_hash =
-                hex_sha256(&[b"commit", &serde_json::to_vec(&body).unwrap_or_default()]);
+            // The same commit is the same order taking the same units, whatever the order of
+            // its lines.
+            let canonical = match &takes {
+                None => "all".to_owned(),
+                Some(t) => {
+                    let mut lines: Vec<String> = t
+                        .iter()
+                        .map(|l| format!("{}@{}={}", l.sku, l.location, l.quantity))
+                        .collect();
+                    lines.sort();
+                    lines.join(",")
+                }
+            };
+            let request_hash = hex_sha256(&[
+                b"commit",
+                order_id.as_str().as_bytes(),
+                canonical.as_bytes(),
+            ]);
             let (r, replayed) = Reservations::new(store.clone())
                 .commit(
                     id,
@@ -213,11 +230,17 @@ fn encode_cursor(key: &HashMap<String, AttributeValue>) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).ok()?))
 }
 
-fn decode_cursor(raw: &str, sku: &SkuId) -> Result<HashMap<String, AttributeValue>, ApiError> {
+fn decode_cursor(
+    raw: &str,
+    sku: &SkuId,
+    location: Option<&LocationId>,
+) -> Result<HashMap<String, AttributeValue>, ApiError> {
     let invalid = || ApiError::from(StoreError::InvalidCursor);
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let [pk, sk, hp, hs]: [String; 4] = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if hp != keys::holds(sku.as_str()) || pk != keys::ledger(sku.as_str()) {
+    // The cursor must be of this SKU's listing, and inside this location's part of it.
+    let in_location = location.is_none_or(|l| hs.starts_with(&keys::hold_sort(l.as_str(), "")));
+    if hp != keys::holds(sku.as_str()) || pk != keys::ledger(sku.as_str()) || !in_location {
         return Err(invalid());
     }
     Ok(HashMap::from([
@@ -245,7 +268,10 @@ pub(super) async fn list_for_sku(
         .map(|l| LocationId::parse("location", l))
         .transpose()
         .map_err(|e| ApiError::InvalidParameter(vec![e]))?;
-    let start = cursor.map(|c| decode_cursor(c, sku)).transpose()?;
+    let start = cursor
+        .map(|c| decode_cursor(c, sku, location.as_ref()))
+        .transpose()?;
+    let start_given = start.is_some();
     let mut q = store
         .client()
         .query()
@@ -262,7 +288,14 @@ pub(super) async fn list_for_sku(
             .expression_attribute_values(":l", AttributeValue::S(keys::hold_sort(l.as_str(), ""))),
         None => q.key_condition_expression("#p = :p"),
     };
-    let out = q.send().await.map_err(StoreError::from_sdk)?;
+    let out = q.send().await.map_err(|e| {
+        // A start key DynamoDB will not take is a cursor this listing did not issue.
+        if start_given && e.code() == Some("ValidationException") {
+            StoreError::InvalidCursor
+        } else {
+            StoreError::from_sdk(e)
+        }
+    })?;
     let entries: Vec<(String, String)> = out
         .items()
         .iter()
@@ -296,12 +329,25 @@ pub(super) async fn list_for_sku(
                 .and_then(|mut r| r.remove(store.table()))
                 .unwrap_or_default()
             {
-                let r = Reservation::from_item(&item)?;
-                reservations.insert(r.id.clone(), r);
+                // One unreadable reservation is logged and left out, not the whole page.
+                match Reservation::from_item(&item) {
+                    Ok(r) => {
+                        reservations.insert(r.id.clone(), r);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reservation unreadable; left out of the listing")
+                    }
+                }
             }
             request = resp.unprocessed_keys.unwrap_or_default();
             if request.values().all(|k| k.keys().is_empty()) {
                 break;
+            }
+            if round == 5 {
+                return Err(StoreError::Busy(
+                    "the table kept reservations of the listing unprocessed".into(),
+                )
+                .into());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
         }

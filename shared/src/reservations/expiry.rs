@@ -42,6 +42,8 @@ pub struct SweepReport {
     pub failed: u64,
     /// Holds left for the next run: the run's time was up.
     pub deferred: u64,
+    /// Shards of the expiry index a pass could not read (their holds wait for the next pass).
+    pub shards_failed: u32,
 }
 
 impl SweepReport {
@@ -52,6 +54,7 @@ impl SweepReport {
         self.skipped += other.skipped;
         self.failed += other.failed;
         self.deferred += other.deferred;
+        self.shards_failed += other.shards_failed;
     }
 }
 
@@ -83,10 +86,11 @@ impl ExpirySweep {
     /// next pass), so a run ends inside its Lambda timeout whatever the backlog.
     async fn pass(&self, deadline_ms: i64) -> Result<SweepReport, StoreError> {
         let now = self.clock.now_millis();
-        let due = self.due(now).await?;
+        let (due, shards_failed) = self.due(now).await?;
         let mut report = SweepReport {
             passes: 1,
             due: due.len() as u64,
+            shards_failed,
             ..SweepReport::default()
         };
         let results: Vec<_> = stream::iter(due)
@@ -152,7 +156,11 @@ impl ExpirySweep {
     }
 
     /// The active holds due at `now_ms`, with their lines, from every shard of the index.
-    async fn due(&self, now_ms: i64) -> Result<Vec<(String, Vec<ReservedLine>)>, StoreError> {
+    /// (And how many shards could not be read.)
+    async fn due(
+        &self,
+        now_ms: i64,
+    ) -> Result<(Vec<(String, Vec<ReservedLine>)>, u32), StoreError> {
         let upto = keys::expiry_sort(now_ms, "~");
         let shards = (0..keys::EXPIRY_SHARDS).map(|shard| {
             let upto = upto.clone();
@@ -205,11 +213,22 @@ impl ExpirySweep {
                 Ok::<_, StoreError>(out)
             }
         });
+        // A shard that cannot be read is left to the next pass; the others go on.
         let mut due = Vec::new();
+        let mut failed = 0;
         for shard in join_all(shards).await {
-            due.extend(shard?);
+            match shard {
+                Ok(d) => due.extend(d),
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "an expiry index shard could not be read; the next pass reads it");
+                    if failed == keys::EXPIRY_SHARDS {
+                        return Err(e);
+                    }
+                }
+            }
         }
-        Ok(due)
+        Ok((due, failed))
     }
 
     /// The earliest expiry in `(after_ms, until_ms]` of any active hold.

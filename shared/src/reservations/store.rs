@@ -394,7 +394,9 @@ impl Reservations {
             {
                 Closed::Done(r) => return Ok((*r, false)),
                 Closed::Lost => continue,
-                Closed::Conflict => tokio::time::sleep(conflict_backoff(attempt)).await,
+                Closed::Conflict | Closed::Reshaped => {
+                    tokio::time::sleep(conflict_backoff(attempt)).await
+                }
             }
         }
         Err(StoreError::Busy("the reservation kept changing".into()).into())
@@ -471,6 +473,8 @@ impl Reservations {
             {
                 Closed::Done(r) => return Ok((*r, false)),
                 Closed::Lost => continue,
+                // Reshaping is not a conflict: the next attempt has what it needs.
+                Closed::Reshaped => {}
                 Closed::Conflict => {
                     conflicts += 1;
                     if conflicts >= TRANSACTION_ATTEMPTS {
@@ -534,7 +538,9 @@ impl Reservations {
             {
                 Ok(Closed::Done(_)) => return Ok(true),
                 Ok(Closed::Lost) => return Ok(false),
-                Ok(Closed::Conflict) => tokio::time::sleep(conflict_backoff(attempt)).await,
+                Ok(Closed::Conflict | Closed::Reshaped) => {
+                    tokio::time::sleep(conflict_backoff(attempt)).await
+                }
                 Err(ReservationError::Movement(MovementError::Store(e))) => return Err(e),
                 Err(e) => return Err(StoreError::Failed(e.to_string())),
             }
@@ -704,23 +710,33 @@ impl Reservations {
             )
             .into());
         }
-        if let Some((i, reason)) = reasons
-            .iter()
-            .enumerate()
-            .take(lines.len())
-            .find(|(_, r)| failed(r))
-        {
+        // Every level line that failed: a refusal, or (a commit's sale) counters to write in
+        // another shape, all learned from this one answer.
+        let mut commit = commit;
+        let mut reshaped = false;
+        for (i, reason) in reasons.iter().enumerate().take(lines.len()) {
+            if !failed(reason) {
+                continue;
+            }
             let shape = self
                 .store
                 .explain_level(i, &lines[i], reason.item())
                 .await?;
-            if let Some(c) = commit {
-                c.shapes[i] = shape;
-                return Ok(Closed::Conflict);
+            match commit.as_mut() {
+                Some(c) => {
+                    c.shapes[i] = shape;
+                    reshaped = true;
+                }
+                None => {
+                    return Err(StoreError::Corrupt("a release's level refused it".into()).into())
+                }
             }
-            return Err(StoreError::Corrupt("a release's level refused it".into()).into());
         }
-        Ok(Closed::Conflict)
+        Ok(if reshaped {
+            Closed::Reshaped
+        } else {
+            Closed::Conflict
+        })
     }
 }
 
@@ -738,6 +754,8 @@ enum Closed {
     Lost,
     /// Another writer got in the way: try again.
     Conflict,
+    /// A commit's counters must be written in another shape (now known): send it again.
+    Reshaped,
 }
 
 /// How many of each held line a commit takes: `takes` in full when None; every line it names
