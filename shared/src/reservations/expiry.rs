@@ -155,8 +155,24 @@ impl ExpirySweep {
         }
     }
 
-    /// The active holds due at `now_ms`, with their lines, from every shard of the index.
-    /// (And how many shards could not be read.)
+    /// A query of one shard of the expiry index (`#p` and `#s` its keys, `:p` the shard).
+    fn shard_query(
+        &self,
+        shard: u32,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let store = self.reservations.store();
+        store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name(keys::EXPIRY_INDEX)
+            .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
+            .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
+            .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
+    }
+
+    /// The active holds due at `now_ms`, with their lines, from every shard of the index (and
+    /// how many shards could not be read).
     async fn due(
         &self,
         now_ms: i64,
@@ -167,16 +183,8 @@ impl ExpirySweep {
             async move {
                 let mut out = Vec::new();
                 let mut pages = self
-                    .reservations
-                    .store()
-                    .client()
-                    .query()
-                    .table_name(self.reservations.store().table())
-                    .index_name(keys::EXPIRY_INDEX)
+                    .shard_query(shard)
                     .key_condition_expression("#p = :p AND #s <= :upto")
-                    .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
-                    .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
-                    .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
                     .expression_attribute_values(":upto", s(upto))
                     .into_paginator()
                     .items()
@@ -244,16 +252,8 @@ impl ExpirySweep {
             let (from, to) = (from.clone(), to.clone());
             async move {
                 let out = self
-                    .reservations
-                    .store()
-                    .client()
-                    .query()
-                    .table_name(self.reservations.store().table())
-                    .index_name(keys::EXPIRY_INDEX)
+                    .shard_query(shard)
                     .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
-                    .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
-                    .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
-                    .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
                     .expression_attribute_values(":from", s(from))
                     .expression_attribute_values(":to", s(to))
                     .limit(1)

@@ -101,6 +101,20 @@ fn movement_line(
     })
 }
 
+/// The level lines that give every held unit back (a release or an expiry).
+fn giving_back(
+    lines: &[ReservedLine],
+    kind: MovementKind,
+) -> Result<Vec<MovementLine>, StoreError> {
+    lines
+        .iter()
+        .map(|l| {
+            movement_line(l, kind, LevelChange::Unreserve(held(l)?))
+                .ok_or_else(|| StoreError::Corrupt("reservation line".into()))
+        })
+        .collect()
+}
+
 fn held(l: &ReservedLine) -> Result<Quantity, StoreError> {
     Quantity::parse("quantity", l.quantity)
         .map_err(|_| StoreError::Corrupt(format!("held quantity {}", l.quantity)))
@@ -376,18 +390,7 @@ impl Reservations {
                 Some(r) => r,
             };
             let current = self.check_active(current, now_ms).await?;
-            let lines = current
-                .lines
-                .iter()
-                .map(|l| {
-                    Ok(movement_line(
-                        l,
-                        MovementKind::HoldRelease,
-                        LevelChange::Unreserve(held(l)?),
-                    ))
-                })
-                .collect::<Result<Option<Vec<_>>, StoreError>>()?
-                .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?;
+            let lines = giving_back(&current.lines, MovementKind::HoldRelease)?;
             match self
                 .close(&current, Event::Release, &lines, None, actor, now_ms)
                 .await?
@@ -513,17 +516,7 @@ impl Reservations {
             order_id: None,
             commit_hash: None,
         };
-        let movement_lines = lines
-            .iter()
-            .map(|l| {
-                Ok(movement_line(
-                    l,
-                    MovementKind::HoldExpire,
-                    LevelChange::Unreserve(held(l)?),
-                ))
-            })
-            .collect::<Result<Option<Vec<_>>, StoreError>>()?
-            .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?;
+        let movement_lines = giving_back(lines, MovementKind::HoldExpire)?;
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             match self
                 .close(
