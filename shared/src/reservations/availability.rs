@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     schema::{entity, keys, Item},
-    store::{get_n, get_s, Store, StoreError},
+    store::{get_n, get_s, s, Store, StoreError},
 };
 
 /// Keys per `BatchGetItem` request (DynamoDB's limit).
@@ -41,10 +41,6 @@ pub struct Answer {
     /// `BatchGetItem` requests sent (resends included).
     #[serde(skip)]
     pub requests: u32,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
 }
 
 fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::{future::join_all, stream, StreamExt};
 use serde::Serialize;
 
@@ -16,7 +15,7 @@ use super::{Reservations, ReservedLine, EXPIRY_ACTOR};
 use crate::{
     clock::Clock,
     schema::{keys, HoldLineItem},
-    store::{Store, StoreError},
+    store::{s, Store, StoreError},
 };
 
 /// Holds expired at once.
@@ -63,10 +62,6 @@ impl SweepReport {
 pub struct ExpirySweep {
     reservations: Reservations,
     clock: Clock,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
 }
 
 impl ExpirySweep {

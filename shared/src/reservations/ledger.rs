@@ -12,15 +12,8 @@ use super::{Event, Reservation, ReservedLine};
 use crate::{
     domain::{LevelChange, MovementKind, Quantities, Quantity},
     schema::{entity, keys, Item},
-    store::{delta_attrs, StoreError},
+    store::{delta_attrs, n, s, StoreError},
 };
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 fn quantities(q: &Quantities) -> AttributeValue {
     AttributeValue::M(HashMap::from([

@@ -20,8 +20,8 @@ use crate::{
     domain::{FieldError, LevelChange, LocationId, MovementKind, MovementLine, Quantity, SkuId},
     schema::{entity, keys, Item},
     store::{
-        conflict_backoff, hour_of, level_write, CounterShape, MovementError, Store, StoreError,
-        TRANSACTION_ATTEMPTS,
+        conflict_backoff, hour_of, level_write, n, s, CounterShape, MovementError, Store,
+        StoreError, TRANSACTION_ATTEMPTS,
     },
 };
 
@@ -50,13 +50,6 @@ impl From<StoreError> for ReservationError {
 
 /// The result of a step: the reservation after it, and whether it was done before (a replay).
 pub type Outcome = Result<(Reservation, bool), ReservationError>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 /// The reservations of one table.
 #[derive(Debug, Clone)]
