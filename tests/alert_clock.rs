@@ -437,6 +437,9 @@ fn end_the_hour(app: &TestApp) {
 #[tokio::test]
 async fn days_of_cover_and_stock_drop_resolve_when_their_window_passes_and_fire_again_later() {
     let app = spawn_app().await;
+    // Half past eleven at night (UTC), so the two hours below cross midnight: a one-day window
+    // slides through it and does not start empty.
+    app.advance_clock((84_600 - app.now().rem_euclid(86_400)).rem_euclid(86_400));
     app.stocked("COV", "WH1", 100).await;
     app.stocked("DROP", "WH1", 10).await;
     app.create_rule(

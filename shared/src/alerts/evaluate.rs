@@ -26,23 +26,31 @@ pub struct LevelSnapshot {
 }
 
 impl LevelSnapshot {
-    /// Units sold in the `hours` hourly buckets ending with the current one.
-    pub fn sold_in_hours(&self, now: i64, hours: i64) -> i64 {
-        let current = now.div_euclid(3600);
-        self.sold_hourly
-            .range(current - hours + 1..=current)
-            .map(|(_, v)| v)
-            .sum()
+    /// Units sold in the last `hours` hours, a window that slides with the clock: the current
+    /// hour so far, the full hours before it, and the part of the oldest hour still inside.
+    pub fn sold_in_hours(&self, now: i64, hours: i64) -> f64 {
+        sliding_sum(&self.sold_hourly, now, 3600, hours)
     }
 
-    /// Units sold in the `days` daily buckets ending with today.
-    pub fn sold_in_days(&self, now: i64, days: i64) -> i64 {
-        let today = now.div_euclid(86_400);
-        self.sold_daily
-            .range(today - days + 1..=today)
-            .map(|(_, v)| v)
-            .sum()
+    /// Units sold in the last `days` days (24-hour periods), sliding like [`Self::sold_in_hours`]:
+    /// midnight does not empty a one-day window, nor cut a day off a week.
+    pub fn sold_in_days(&self, now: i64, days: i64) -> f64 {
+        sliding_sum(&self.sold_daily, now, 86_400, days)
     }
+}
+
+/// The sum of `buckets` (each `width` seconds, keyed by `start / width`) over the `count × width`
+/// seconds ending at `now`. The oldest bucket only partly overlaps the window and counts in
+/// proportion, as if its sales were spread evenly through it; the rest count in full.
+fn sliding_sum(buckets: &BTreeMap<i64, i64>, now: i64, width: i64, count: i64) -> f64 {
+    let current = now.div_euclid(width);
+    let elapsed = now.rem_euclid(width) as f64 / width as f64;
+    let whole: i64 = buckets
+        .range(current - count + 1..=current)
+        .map(|(_, v)| v)
+        .sum();
+    let oldest = buckets.get(&(current - count)).copied().unwrap_or(0);
+    whole as f64 + oldest as f64 * (1.0 - elapsed)
 }
 
 /// What a rule says about a level right now.
@@ -100,7 +108,7 @@ pub fn days_of_cover(
     now: i64,
     lookback_days: i64,
 ) -> Option<f64> {
-    let per_day = level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64;
+    let per_day = level.sold_in_days(now, lookback_days) / lookback_days as f64;
     (per_day > 0.0).then(|| available.max(0) as f64 / per_day)
 }
 
@@ -147,9 +155,9 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> 
             min_units,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
-            if sold >= min_units {
+            if sold >= min_units as f64 {
                 Verdict::Firing(Observation {
-                    sold: Some(sold as f64),
+                    sold: Some(sold),
                     ..obs
                 })
             } else {
@@ -161,10 +169,10 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> 
             drop_percent,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
-            let start = available.max(0) + sold;
-            if sold > 0 && start > 0 && sold * 100 >= drop_percent * start {
+            let start = available.max(0) as f64 + sold;
+            if sold > 0.0 && start > 0.0 && sold * 100.0 >= drop_percent as f64 * start {
                 Verdict::Firing(Observation {
-                    sold: Some(sold as f64),
+                    sold: Some(sold),
                     ..obs
                 })
             } else {
@@ -177,7 +185,7 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> 
         } => match days_of_cover(level, available, now, lookback_days) {
             Some(cover) if cover <= max_days => Verdict::Firing(Observation {
                 days_of_cover: Some(cover),
-                sold: Some(level.sold_in_days(now, lookback_days) as f64 / lookback_days as f64),
+                sold: Some(level.sold_in_days(now, lookback_days) / lookback_days as f64),
                 ..obs
             }),
             _ => Verdict::Clear,
@@ -641,6 +649,30 @@ mod tests {
         }
         // No sales: infinite cover, quiet.
         assert_eq!(evaluate_change(&r, &level(1), NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn windows_slide_with_the_clock_and_midnight_does_not_empty_them() {
+        let r = rule(Condition::DaysOfCover {
+            lookback_days: 1,
+            max_days: 10.0,
+        });
+        let midnight = (NOW / 86_400 + 1) * 86_400;
+        let mut l = level(60);
+        // 48 sold yesterday: an hour after midnight, 23/24 of that day is still inside.
+        l.sold_daily = [(midnight / 86_400 - 1, 48)].into();
+        assert_eq!(l.sold_in_days(midnight + 3600, 1), 46.0);
+        match evaluate_change(&r, &l, midnight + 3600) {
+            Verdict::Firing(o) => assert_eq!(o.sold, Some(46.0)),
+            other => panic!("{other:?}"),
+        }
+        // A full day on, yesterday has left the window.
+        assert_eq!(l.sold_in_days(midnight + 86_400, 1), 0.0);
+        assert_eq!(evaluate_change(&r, &l, midnight + 86_400), Verdict::Clear);
+        // Hours slide the same way: half past, half the oldest hour still counts.
+        l.sold_hourly = [(NOW / 3600 - 1, 10), (NOW / 3600, 3)].into();
+        assert_eq!(l.sold_in_hours(NOW + 1800, 1), 8.0);
+        assert_eq!(l.sold_in_hours(NOW + 3600, 1), 3.0);
     }
 
     #[test]
