@@ -59,6 +59,8 @@ pub struct TestApp {
     pub expiry: Arc<shared::reservations::expiry::ExpirySweep>,
     /// The scheduled function's work, and where it writes.
     pub reports: Arc<shared::report_writer::ReportWriter>,
+    /// The replenishment function's work (scheduled daily on AWS), on the app's clock.
+    pub replenishment: Arc<shared::replenishment::run::Run>,
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
@@ -72,6 +74,18 @@ pub struct TestApp {
     /// Every SNS, SES and S3 call of this test's system goes through this proxy.
     pub moto_proxy: Proxy,
     _gateway: GatewayHandle,
+}
+
+/// The clock's starting offset: none, or with `TEST_CLOCK_AT=HH:MM` the seconds to the next such
+/// UTC time of day, so the suite can be run as if it were, say, a minute before midnight.
+fn start_offset() -> i64 {
+    let Ok(at) = std::env::var("TEST_CLOCK_AT") else {
+        return 0;
+    };
+    let (h, m) = at.split_once(':').expect("TEST_CLOCK_AT is HH:MM");
+    let target = h.parse::<i64>().expect("hour") * 3600 + m.parse::<i64>().expect("minute") * 60;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (target - now.rem_euclid(86_400)).rem_euclid(86_400)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -93,7 +107,7 @@ pub async fn spawn_app() -> TestApp {
     );
     let requests = RequestCounter::default();
     let key = JwtKey::random();
-    let clock_offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = Arc::new(AtomicI64::new(start_offset()));
     let offset = clock_offset.clone();
     let mut options = Options::new(&name, SocketAddr::from(([127, 0, 0, 1], 0)), key.clone());
     options.counter = Some(requests.clone());
@@ -117,6 +131,7 @@ pub async fn spawn_app() -> TestApp {
         alert_clock: system.alert_clock,
         expiry: system.expiry,
         reports: system.reports,
+        replenishment: system.replenishment,
         bucket: system.bucket,
         s3: aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&system.sdk)
@@ -168,6 +183,11 @@ impl TestApp {
     /// One run of the alert clock at the app's clock time.
     pub async fn tick(&self) -> shared::alerts::clock::TickReport {
         self.alert_clock.tick().await.expect("alert clock tick")
+    }
+
+    /// One replenishment run at the app's clock time.
+    pub async fn plan_replenishment(&self) -> shared::replenishment::run::RunReport {
+        self.replenishment.run(self.now()).await
     }
 
     /// One pass of the reservation-expiry sweep at the app's clock time.

@@ -304,6 +304,20 @@ pub fn report_writer_from_sdk(
     )
 }
 
+/// The replenishment run, with its clients built from `sdk` (the same table and bucket as the
+/// report writer's).
+pub fn replenishment_from_sdk(
+    sdk: &aws_config::SdkConfig,
+    config: &ReportConfig,
+) -> crate::replenishment::run::Run {
+    crate::replenishment::run::Run {
+        dynamodb: Client::new(sdk),
+        table: config.table_name.clone(),
+        s3: s3_client(sdk),
+        bucket: config.bucket.clone(),
+    }
+}
+
 /// Every environment variable the reports API reads (and `template.yaml` declares).
 pub const REPORTS_API_ENV: &[&str] = &["REPORTS_BUCKET"];
 

@@ -28,7 +28,7 @@ pub const MIN_HISTORY: usize = 14;
 pub const SEASON: usize = 7;
 
 /// A forecasting method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     SeasonalNaive,
@@ -536,6 +536,8 @@ pub struct Reorder {
     /// Forecast demand over the lead time plus the safety stock.
     pub reorder_point: f64,
     pub safety_stock: f64,
+    /// The order-up-to level: demand over the lead time and a review period plus safety stock.
+    pub target: f64,
     /// Units to order now (0: none needed): enough for the lead time and a review period,
     /// less what is available and on its way, in whole packs, at least the minimum order.
     pub suggested: u64,
@@ -564,19 +566,25 @@ pub fn reorder(f: &Forecast, supply: &Supply, available: i64, in_transit: i64) -
     let position = (available + in_transit) as f64;
     let target =
         demand_over(f, supply.lead_days as usize + supply.review_days as usize) + safety_stock;
-    let suggested = if position <= reorder_point {
-        let need = (target - position).max(0.0).ceil() as u64;
-        let pack = u64::from(supply.pack_size.max(1));
-        let packs = need.div_ceil(pack) * pack;
-        packs.max(u64::from(supply.min_order)).max(pack)
-    } else {
-        0
-    };
     Reorder {
         reorder_point,
         safety_stock,
-        suggested,
+        target,
+        suggested: suggest(reorder_point, target, position, supply),
     }
+}
+
+/// What to order at stock `position` (available + in transit): nothing above the reorder
+/// point, or with no demand to cover; else up to `target`, in whole packs, at least the
+/// minimum order.
+pub fn suggest(reorder_point: f64, target: f64, position: f64, supply: &Supply) -> u64 {
+    if position > reorder_point || target <= 0.0 {
+        return 0;
+    }
+    let need = (target - position).max(0.0).ceil() as u64;
+    let pack = u64::from(supply.pack_size.max(1));
+    let packs = need.div_ceil(pack) * pack;
+    packs.max(u64::from(supply.min_order)).max(pack)
 }
 
 #[cfg(test)]

@@ -119,6 +119,9 @@ pub struct DecodedLevel {
     pub created_at: i64,
     /// `created_at` as the item writes it (the time of the movement that created the level).
     pub created_at_text: String,
+    /// The newest day of the daily counters (days since the epoch): the level sold nothing
+    /// after it.
+    pub counted_to_day: i64,
     pub updated_at: i64,
 }
 
@@ -154,12 +157,14 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         last_receipt_at: history.last_receipt_at,
         created_at,
         version: i.version,
+        reorder_point: i.reorder_point,
     };
     Ok(DecodedLevel {
         history,
         snapshot,
         created_at: created_at.unwrap_or(0),
         created_at_text: i.created_at.clone(),
+        counted_to_day: today,
         updated_at: unix(Some(&i.updated_at)).unwrap_or(i64::MAX),
     })
 }

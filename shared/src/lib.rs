@@ -11,6 +11,7 @@ pub mod forecast;
 pub mod levels;
 pub mod listing;
 pub mod metrics;
+pub mod replenishment;
 pub mod report_writer;
 pub mod reports;
 pub mod reservations;

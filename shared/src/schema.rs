@@ -31,6 +31,7 @@ pub mod entity {
     pub const IMPORT: &str = "stocktake_import";
     pub const IMPORT_CHUNK: &str = "stocktake_chunk";
     pub const RESERVATION: &str = "reservation";
+    pub const FORECAST: &str = "forecast";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -141,6 +142,19 @@ pub mod keys {
 
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";
+
+    /// The replenishment list's index partition (`gsi1pk`): a forecast item whose level needed
+    /// an order when it was planned carries it, with `gsi1sk` from [`replenishment_sort`].
+    pub const REPLENISHMENT_LIST: &str = "REPLEN";
+    /// Where a suggestion sorts in the list: by supplier (`~` for none, last), location, SKU.
+    pub fn replenishment_sort(supplier: Option<&str>, location: &str, sku: &str) -> String {
+        format!("{}#{location}#{sku}", supplier.unwrap_or("~"))
+    }
+    /// A SKU's demand histories and forecasts, one item per location (`LOC#<location>`), apart
+    /// from the SKU's partition so reading a SKU with its levels does not read them.
+    pub fn forecast(sku: &str) -> String {
+        format!("FCST#{sku}")
+    }
 
     /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
     pub fn sku(sku: &str) -> String {
@@ -287,6 +301,22 @@ pub struct LevelItem {
     /// The last day a line the counters do not count (a stocktake, a transfer) changed on_hand.
     #[serde(default)]
     pub uncounted_day: Option<i64>,
+    /// Set by the replenishment run ([`crate::replenishment`]): what `reorder_point` rules
+    /// compare available + in_transit with. Stock changes never write it.
+    #[serde(default)]
+    pub reorder_point: Option<i64>,
+}
+
+/// `FCST#<sku>` / `LOC#<location>`: a level's daily demand history and its latest forecast and
+/// reorder plan (see [`crate::replenishment`]), written by the daily replenishment run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct ForecastItem {
+    /// Units sold per day, oldest first, the last on `demand_day` (at most 180 days).
+    pub demand: Vec<i64>,
+    /// The day (days since the epoch) of the last value of `demand`.
+    pub demand_day: i64,
+    #[serde(flatten)]
+    pub plan: crate::replenishment::Plan,
 }
 
 /// `LEDGER#<sku>` / `<at>#<movement>#<line>`: one movement line in its SKU's ledger, with the

@@ -82,6 +82,8 @@ pub struct System {
     pub bucket: String,
     /// The scheduled function's work (the local stack runs it on a ticker and on demand).
     pub reports: Arc<ReportWriter>,
+    /// The replenishment function's work (the local stack runs it with the reports).
+    pub replenishment: Arc<shared::replenishment::run::Run>,
 }
 
 impl System {
@@ -151,13 +153,12 @@ impl System {
             gateway = gateway.with_console(project_root().join("console"), config);
         }
 
-        let reports = Arc::new(report_writer_from_sdk(
-            &sdk,
-            &ReportConfig {
-                table_name: table.clone(),
-                bucket: bucket.clone(),
-            },
-        ));
+        let report_config = ReportConfig {
+            table_name: table.clone(),
+            bucket: bucket.clone(),
+        };
+        let reports = Arc::new(report_writer_from_sdk(&sdk, &report_config));
+        let replenishment = Arc::new(shared::config::replenishment_from_sdk(&sdk, &report_config));
         let config = EvaluatorConfig {
             table_name: table.clone(),
             topic_arn: topic_arn.clone(),
@@ -210,6 +211,7 @@ impl System {
             topic_arn,
             bucket,
             reports,
+            replenishment,
         })
     }
 }

@@ -126,7 +126,7 @@ impl AlertClock {
         let time_rules: Vec<&Rule> = rules
             .values()
             .copied()
-            .filter(|r| r.enabled && !r.condition.on_change())
+            .filter(|r| r.enabled && r.condition.swept())
             .collect();
         if !time_rules.is_empty() && !shards.is_empty() {
             let sweep = Sweep {

@@ -23,6 +23,8 @@ pub struct LevelSnapshot {
     pub created_at: Option<i64>,
     /// The level item's version (increments with every change).
     pub version: i64,
+    /// The reorder point the replenishment run last set on the level (None before its first).
+    pub reorder_point: Option<i64>,
 }
 
 impl LevelSnapshot {
@@ -77,6 +79,11 @@ pub struct Observation {
     pub days_of_cover: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_days: Option<i64>,
+    /// available + in_transit, and the reorder point it was compared with (reorder_point rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorder_point: Option<i64>,
 }
 
 impl Observation {
@@ -86,7 +93,23 @@ impl Observation {
             sold: None,
             days_of_cover: None,
             idle_days: None,
+            position: None,
+            reorder_point: None,
         }
+    }
+}
+
+/// Reorder point: the stock position (available + in_transit) at or below the level's reorder
+/// point fires; above it, or with no reorder point yet, clears.
+fn reorder_verdict(level: &LevelSnapshot, q: &Quantities, obs: Observation) -> Verdict {
+    let position = q.available + q.in_transit;
+    match level.reorder_point {
+        Some(rop) if position <= rop => Verdict::Firing(Observation {
+            position: Some(position),
+            reorder_point: Some(rop),
+            ..obs
+        }),
+        _ => Verdict::Clear,
     }
 }
 
@@ -114,13 +137,14 @@ pub fn days_of_cover(
 
 /// Evaluates a rule on stock changes.
 pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
-    evaluate_at(rule, level, level.quantities.available, now)
+    evaluate_at(rule, level, &level.quantities, now)
 }
 
-/// Evaluates a rule with `available` in place of the level's own (the state before a change:
+/// Evaluates a rule with `quantities` in place of the level's own (the state before a change:
 /// the sales counters only grow with the sale, so the new counters stand in for the old ones
 /// wherever the new state is clear).
-fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> Verdict {
+fn evaluate_at(rule: &Rule, level: &LevelSnapshot, quantities: &Quantities, now: i64) -> Verdict {
+    let available = quantities.available;
     if !rule.enabled || !rule.condition.on_change() {
         return Verdict::NotApplicable;
     }
@@ -190,6 +214,7 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, available: i64, now: i64) -> 
             }),
             _ => Verdict::Clear,
         },
+        Condition::ReorderPoint => reorder_verdict(level, quantities, obs),
         Condition::NoSale { .. } | Condition::NoReceipt { .. } | Condition::StockAge { .. } => {
             Verdict::NotApplicable
         }
@@ -227,6 +252,7 @@ pub fn evaluate_clock(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
             }),
             _ => Verdict::Clear,
         },
+        Condition::ReorderPoint => reorder_verdict(level, &q, obs),
         _ => Verdict::NotApplicable,
     }
 }
@@ -292,8 +318,9 @@ impl RuleSet {
                 let verdict = evaluate_change(rule, new, now);
                 let skip = match verdict {
                     Verdict::NotApplicable | Verdict::Hold => true,
-                    Verdict::Clear => old
-                        .is_none_or(|o| evaluate_at(rule, new, o.available, now) == Verdict::Clear),
+                    Verdict::Clear => {
+                        old.is_none_or(|o| evaluate_at(rule, new, o, now) == Verdict::Clear)
+                    }
                     Verdict::Firing(_) => false,
                 };
                 (!skip).then_some((rule, verdict))
@@ -467,6 +494,19 @@ fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
                  What to do: chase the supplier.",
                 obs.idle_days.unwrap_or(days),
                 obs.available
+            ),
+        ),
+        Condition::ReorderPoint => (
+            format!(
+                "at reorder point: {} available + on order, reorder at {}",
+                obs.position.unwrap_or(obs.available),
+                obs.reorder_point.unwrap_or(0)
+            ),
+            format!(
+                "Available plus in transit is {}, at or below the reorder point of {} (the                  forecast demand over the lead time plus safety stock).
+What to do: place the                  suggested order (GET /v1/replenishment, or the console's Replenishment page).",
+                obs.position.unwrap_or(obs.available),
+                obs.reorder_point.unwrap_or(0)
             ),
         ),
         Condition::StockAge { days } => (

@@ -167,6 +167,14 @@ impl Evaluator {
             old.as_ref(),
         )
         .await?;
+        // The level's place in the replenishment list, when the change crosses its reorder point.
+        crate::replenishment::store::index_due(
+            self.ledger.client(),
+            self.ledger.table(),
+            &new,
+            old.as_ref(),
+        )
+        .await?;
 
         let (rules, silences) = self.rules().await?;
         let now = self.clock.now();

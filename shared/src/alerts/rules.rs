@@ -57,6 +57,10 @@ pub enum Condition {
     NoReceipt { days: i64, below: i64 },
     /// Stock on hand and unchanged by receipts for `days` (stock age). Evaluated on a clock.
     StockAge { days: i64 },
+    /// available + in_transit ≤ the level's reorder point (set daily by the replenishment run
+    /// from its demand forecast); resolves once above it. Evaluated on stock changes, and by the
+    /// clock's sweep, so a reorder point that rises overnight fires with no stock change.
+    ReorderPoint,
 }
 
 impl Condition {
@@ -70,7 +74,14 @@ impl Condition {
             Self::NoSale { .. } => "no_sale",
             Self::NoReceipt { .. } => "no_receipt",
             Self::StockAge { .. } => "stock_age",
+            Self::ReorderPoint => "reorder_point",
         }
+    }
+
+    /// Whether the clock's sweep of every level evaluates this rule (time-based rules, and
+    /// reorder points, which the replenishment run moves without a stock change).
+    pub fn swept(&self) -> bool {
+        !self.on_change() || matches!(self, Self::ReorderPoint)
     }
 
     /// Whether stock changes drive this rule (the stream evaluator) rather than a clock.
@@ -249,6 +260,7 @@ pub const KINDS: &[&str] = &[
     "no_sale",
     "no_receipt",
     "stock_age",
+    "reorder_point",
 ];
 pub const MAX_RECIPIENTS: usize = 10;
 pub const MAX_STOCK_THRESHOLD: i64 = 1_000_000_000;
@@ -293,6 +305,7 @@ impl RuleBody {
             "days_of_cover" => &["lookback_days", "max_days"],
             "no_sale" | "stock_age" => &["days"],
             "no_receipt" => &["days", "below"],
+            "reorder_point" => &[],
             _ => {
                 errors.push(FieldError::new(
                     "kind",
@@ -406,6 +419,7 @@ impl RuleBody {
                 d.zip(b)
                     .map(|(days, below)| Condition::NoReceipt { days, below })
             }
+            "reorder_point" => Some(Condition::ReorderPoint),
             _ => None,
         };
 

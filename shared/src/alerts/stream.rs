@@ -119,6 +119,8 @@ struct Image<'a> {
     created_at: Option<S<'a>>,
     #[serde(borrow)]
     last_movement: Option<S<'a>>,
+    #[serde(borrow)]
+    reorder_point: Option<N<'a>>,
 }
 
 /// The old image: only its quantities matter (the counters of the new image stand in).
@@ -205,6 +207,7 @@ impl Image<'_> {
             last_receipt_at: unix_of(self.last_receipt_at.as_ref().map(|s| s.s.as_ref())),
             created_at: unix_of(self.created_at.as_ref().map(|s| s.s.as_ref())),
             version: int(&self.version)?,
+            reorder_point: self.reorder_point.as_ref().map(N::int).transpose()?,
         })
     }
 }

@@ -4,6 +4,7 @@
 mod alerts;
 mod levels;
 pub mod problem;
+mod replenishment;
 mod reports;
 pub mod requests;
 mod reservations;
@@ -101,6 +102,7 @@ pub enum Operation {
     GetStocktake,
     GetStocktakeResult,
     GetAvailability,
+    ListReplenishment,
     CreateReservation,
     GetReservation,
     ExtendReservation,
@@ -232,6 +234,13 @@ pub const ROUTES: &[Route] = {
             scope::READ,
             StockQuery,
             GetAvailability,
+        ),
+        route(
+            "GET",
+            "/v1/replenishment",
+            scope::READ,
+            StockQuery,
+            ListReplenishment,
         ),
         route(
             "POST",
@@ -704,6 +713,7 @@ impl App {
             }
             ListReports | GetReport => self.reports_route(route, &params, &query).await,
             GetAvailability => reservations::availability(&self.store, &query).await,
+            ListReplenishment => replenishment::list(&self.store, &query).await,
             CreateReservation => {
                 reservations::hold(&self.store, req, route, principal, self.clock.now_millis())
                     .await

@@ -251,8 +251,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    // The scheduled function: today's reports and the time-based rules every five minutes.
+    // The scheduled functions: today's reports and the replenishment plans every five minutes.
     let reports = system.reports.clone();
+    let replenishment = system.replenishment.clone();
     let report_clock = Clock::offset(options_offset.clone());
     let _ticker = tokio::spawn(async move {
         loop {
@@ -260,6 +261,13 @@ async fn main() -> anyhow::Result<()> {
             let now = report_clock.now();
             if let Err(e) = reports.run(now.div_euclid(86_400), now).await {
                 eprintln!("report run failed: {e}");
+            }
+            let planned = replenishment.run(now).await;
+            if planned.failed > 0 || !planned.shards_failed.is_empty() {
+                eprintln!(
+                    "replenishment run incomplete: {}",
+                    serde_json::json!(planned)
+                );
             }
         }
     });

@@ -1,0 +1,373 @@
+//! The daily replenishment run: every level, shard by shard of the level index (never a table
+//! scan), a few shards at once. For each level it carries the new days of its daily sales into
+//! its forecast item, forecasts, plans, writes the item (and the level's reorder point when it
+//! moved), and adds a row to its shard's part of the S3 dataset
+//! (`reports/replenishment/dt=…/part-000SS.csv`, `reports/replenishment-jsonl/dt=…/part-000SS.jsonl`).
+//!
+//! One level that cannot be read or written is counted and skipped; a shard that cannot be read
+//! is reported (`shards_failed`) and the rest go on. A rerun the same day appends no history
+//! and writes the same plans for the same stock, so retrying a failed run is safe.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Client};
+use aws_sdk_s3::primitives::ByteStream;
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::{plan, store, Demand, Plan};
+use crate::{
+    domain::SupplyFacts,
+    levels,
+    schema::{self, entity, keys, SkuItem},
+    store::StoreError,
+};
+
+/// Shards read at once.
+const SHARDS_AT_ONCE: usize = 4;
+/// Writes in flight within a shard.
+const WRITES_AT_ONCE: usize = 16;
+
+/// The dataset's columns (CSV; the JSON Lines rows carry the whole plan).
+pub const COLUMNS: &[&str] = &[
+    "dt",
+    "sku",
+    "location",
+    "supplier",
+    "method",
+    "history_days",
+    "demand_per_day",
+    "lead_time_days",
+    "reorder_point",
+    "safety_stock",
+    "target",
+    "available",
+    "in_transit",
+    "suggested",
+    "pack_size",
+    "min_order_qty",
+];
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    pub dt: String,
+    pub levels: usize,
+    pub planned: usize,
+    /// Plans that call for an order.
+    pub to_order: usize,
+    /// Plans from a history too short to choose a method.
+    pub fallback: usize,
+    /// Levels whose reorder point was written (new or moved).
+    pub reorder_points_written: usize,
+    /// Levels that could not be read, planned or written (skipped).
+    pub failed: usize,
+    pub shards_failed: Vec<u32>,
+    pub objects: Vec<String>,
+}
+
+#[derive(Default)]
+struct ShardReport {
+    levels: usize,
+    planned: usize,
+    to_order: usize,
+    fallback: usize,
+    reorder_points_written: usize,
+    failed: usize,
+    objects: Vec<String>,
+}
+
+/// The scheduled run's dependencies.
+pub struct Run {
+    pub dynamodb: Client,
+    pub table: String,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+/// What the level's item says, decoded for planning.
+struct LevelRead {
+    sku: String,
+    location: String,
+    quantities: crate::domain::Quantities,
+    sold: BTreeMap<i64, i64>,
+    counted_to_day: i64,
+    first_day: i64,
+    reorder_point: Option<i64>,
+}
+
+impl Run {
+    /// Plans every level as of `now` (seconds): the history runs to the day before.
+    pub async fn run(&self, now: i64) -> RunReport {
+        let today = now.div_euclid(86_400);
+        let dt = crate::reports::date_of_day(today);
+        let outcomes: Vec<(u32, Result<ShardReport, StoreError>)> =
+            stream::iter(0..keys::LEVEL_SHARDS)
+                .map(|shard| {
+                    let dt = dt.clone();
+                    async move { (shard, self.shard(shard, today, &dt).await) }
+                })
+                .buffer_unordered(SHARDS_AT_ONCE)
+                .collect()
+                .await;
+        let mut report = RunReport {
+            dt,
+            ..RunReport::default()
+        };
+        for (shard, outcome) in outcomes {
+            match outcome {
+                Ok(s) => {
+                    report.levels += s.levels;
+                    report.planned += s.planned;
+                    report.to_order += s.to_order;
+                    report.fallback += s.fallback;
+                    report.reorder_points_written += s.reorder_points_written;
+                    report.failed += s.failed;
+                    report.objects.extend(s.objects);
+                }
+                Err(e) => {
+                    tracing::error!(shard, error = %e, "replenishment shard not planned");
+                    report.shards_failed.push(shard);
+                }
+            }
+        }
+        report.shards_failed.sort_unstable();
+        report.objects.sort();
+        crate::metrics::emit(
+            &[("Function", "replenishment")],
+            &[
+                (
+                    "LevelsPlanned",
+                    report.planned as f64,
+                    crate::metrics::Unit::Count,
+                ),
+                (
+                    "OrdersSuggested",
+                    report.to_order as f64,
+                    crate::metrics::Unit::Count,
+                ),
+                (
+                    "LevelsNotPlanned",
+                    (report.failed + report.shards_failed.len()) as f64,
+                    crate::metrics::Unit::Count,
+                ),
+            ],
+        );
+        report
+    }
+
+    async fn shard(&self, shard: u32, today: i64, dt: &str) -> Result<ShardReport, StoreError> {
+        let keys_of_shard = levels::shard_keys(&self.dynamodb, &self.table, shard).await?;
+        let mut out = ShardReport::default();
+        let mut plans: Vec<Plan> = Vec::new();
+        for batch in keys_of_shard.chunks(levels::BATCH) {
+            let items = levels::batch_get(&self.dynamodb, &self.table, batch.to_vec()).await?;
+            let mut read = Vec::new();
+            for item in &items {
+                out.levels += 1;
+                match levels::decode(item) {
+                    Ok(l) => read.push(LevelRead {
+                        sku: l.snapshot.sku,
+                        location: l.snapshot.location,
+                        quantities: l.snapshot.quantities,
+                        sold: l.history.sold,
+                        counted_to_day: l.counted_to_day,
+                        first_day: l.created_at.div_euclid(86_400),
+                        reorder_point: l.snapshot.reorder_point,
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "level unreadable; not planned");
+                        out.failed += 1;
+                    }
+                }
+            }
+            let (facts, stored) = self.context(&read).await?;
+            let planned: Vec<Result<(Plan, bool), StoreError>> = stream::iter(read)
+                .map(|level| {
+                    let facts = facts.get(&level.sku).cloned().flatten();
+                    let stored = stored.get(&(level.sku.clone(), level.location.clone()));
+                    let demand = Demand::extend(
+                        stored,
+                        &level.sold,
+                        level.counted_to_day,
+                        level.first_day,
+                        today - 1,
+                    );
+                    let p = plan(
+                        &level.sku,
+                        &level.location,
+                        facts.as_ref(),
+                        &demand,
+                        &level.quantities,
+                        dt,
+                    );
+                    async move {
+                        let moved = self.write(&level, &demand, &p).await?;
+                        Ok((p, moved))
+                    }
+                })
+                .buffer_unordered(WRITES_AT_ONCE)
+                .collect()
+                .await;
+            for outcome in planned {
+                match outcome {
+                    Ok((p, moved)) => {
+                        out.planned += 1;
+                        out.to_order += usize::from(p.suggested > 0);
+                        out.fallback += usize::from(p.method == crate::forecast::Method::Fallback);
+                        out.reorder_points_written += usize::from(moved);
+                        plans.push(p);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "level plan not written");
+                        out.failed += 1;
+                    }
+                }
+            }
+        }
+        plans.sort_by(|a, b| (&a.sku, &a.location).cmp(&(&b.sku, &b.location)));
+        out.objects = self.write_parts(shard, dt, &plans).await?;
+        Ok(out)
+    }
+
+    /// The supply facts of the batch's SKUs and the stored forecast items of its levels.
+    #[allow(clippy::type_complexity)]
+    async fn context(
+        &self,
+        read: &[LevelRead],
+    ) -> Result<
+        (
+            HashMap<String, Option<SupplyFacts>>,
+            HashMap<(String, String), Demand>,
+        ),
+        StoreError,
+    > {
+        let mut skus: Vec<&str> = read.iter().map(|l| l.sku.as_str()).collect();
+        skus.sort_unstable();
+        skus.dedup();
+        let metas = levels::batch_get(
+            &self.dynamodb,
+            &self.table,
+            skus.iter()
+                .map(|s| keys::key(keys::sku(s), keys::META))
+                .collect(),
+        )
+        .await?;
+        let mut facts: HashMap<String, Option<SupplyFacts>> = HashMap::new();
+        for item in &metas {
+            match schema::decode::<SkuItem>(entity::SKU, item) {
+                Ok(s) => {
+                    facts.insert(s.sku, s.supply);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SKU unreadable; planned with default supply")
+                }
+            }
+        }
+        let forecasts = levels::batch_get(
+            &self.dynamodb,
+            &self.table,
+            read.iter()
+                .map(|l| store::key(&l.sku, &l.location))
+                .collect(),
+        )
+        .await?;
+        let mut stored = HashMap::new();
+        for item in &forecasts {
+            match store::from_item(item) {
+                Ok((demand, p)) => {
+                    stored.insert((p.sku, p.location), demand);
+                }
+                // Unreadable: the history starts again from the level's counters.
+                Err(e) => tracing::error!(error = %e, "forecast item unreadable; history restarts"),
+            }
+        }
+        Ok((facts, stored))
+    }
+
+    /// Writes the forecast item, and the level's reorder point when it moved (the level's
+    /// stock is not touched: a condition on the level's existence and on the value). True when
+    /// the reorder point was written.
+    async fn write(
+        &self,
+        level: &LevelRead,
+        demand: &Demand,
+        p: &Plan,
+    ) -> Result<bool, StoreError> {
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(store::to_item(demand, p)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        // With no demand forecast there is nothing to reorder: the level has no reorder point.
+        let wanted = (p.demand_per_day > 0.0).then_some(p.reorder_point);
+        if wanted == level.reorder_point {
+            return Ok(false);
+        }
+        let key = keys::key(keys::sku(&level.sku), keys::location(&level.location));
+        let update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .expression_attribute_names("#r", "reorder_point");
+        let update = match wanted {
+            Some(r) => update
+                .update_expression("SET #r = :r")
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(#r) OR #r <> :r)",
+                )
+                .expression_attribute_values(":r", AttributeValue::N(r.to_string())),
+            None => update
+                .update_expression("REMOVE #r")
+                .condition_expression("attribute_exists(pk) AND attribute_exists(#r)"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            // Already so, or the level went: nothing to write.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(StoreError::from_sdk(e)),
+        }
+    }
+
+    async fn write_parts(
+        &self,
+        shard: u32,
+        dt: &str,
+        plans: &[Plan],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut csv = String::new();
+        crate::reports::write_csv(&mut csv, COLUMNS, plans, true);
+        let mut jsonl = String::new();
+        crate::reports::write_jsonl(&mut jsonl, plans);
+        let mut keys_written = Vec::new();
+        for (key, content_type, body) in [
+            (
+                format!("reports/replenishment/dt={dt}/part-{shard:05}.csv"),
+                "text/csv; charset=utf-8",
+                csv,
+            ),
+            (
+                format!("reports/replenishment-jsonl/dt={dt}/part-{shard:05}.jsonl"),
+                "application/x-ndjson",
+                jsonl,
+            ),
+        ] {
+            self.s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .content_type(content_type)
+                .body(ByteStream::from(body.into_bytes()))
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Failed(format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                })?;
+            keys_written.push(key);
+        }
+        Ok(keys_written)
+    }
+}

@@ -1,0 +1,151 @@
+//! The forecast items: written by the run, read back by the next run and listed by the API.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Client};
+
+use super::{Demand, Plan};
+use crate::{
+    alerts::evaluate::LevelSnapshot,
+    domain::Quantities,
+    schema::{self, entity, keys, ForecastItem, Item, Malformed},
+    store::StoreError,
+};
+
+/// The key of the forecast item of a level.
+pub fn key(sku: &str, location: &str) -> Item {
+    keys::key(keys::forecast(sku), keys::location(location))
+}
+
+/// The forecast item of a level: its demand history and plan. A level that needs an order
+/// carries the replenishment list's index keys, so the list reads only those.
+pub fn to_item(demand: &Demand, plan: &Plan) -> Item {
+    let record = ForecastItem {
+        demand: demand.daily.clone(),
+        demand_day: demand.last_day,
+        plan: plan.clone(),
+    };
+    let mut item: Item = serde_dynamo::to_item(&record).expect("a forecast item serialises");
+    item.extend(key(&plan.sku, &plan.location));
+    item.insert("entity".into(), AttributeValue::S(entity::FORECAST.into()));
+    let sort = keys::replenishment_sort(plan.supplier.as_deref(), &plan.location, &plan.sku);
+    if plan.suggested > 0 {
+        item.insert(
+            "gsi1pk".into(),
+            AttributeValue::S(keys::REPLENISHMENT_LIST.into()),
+        );
+        item.insert("gsi1sk".into(), AttributeValue::S(sort.clone()));
+    }
+    // Kept so a stock change can put the item in the list (or take it out) in one update.
+    item.insert(LIST_SORT.into(), AttributeValue::S(sort));
+    item
+}
+
+/// The attribute holding the item's place in the list while it is out of it.
+const LIST_SORT: &str = "repl_sk";
+
+/// After a stock change, keeps the level's forecast item in the replenishment list exactly
+/// while its stock position (available + in_transit) is at or below its reorder point: one
+/// conditional update when the change crosses the reorder point, nothing otherwise.
+pub async fn index_due(
+    client: &Client,
+    table: &str,
+    level: &LevelSnapshot,
+    old: Option<&Quantities>,
+) -> Result<(), StoreError> {
+    let Some(rop) = level.reorder_point else {
+        return Ok(());
+    };
+    let due = |q: &Quantities| q.available + q.in_transit <= rop;
+    let now_due = due(&level.quantities);
+    if old.is_some_and(|o| due(o) == now_due) || (old.is_none() && !now_due) {
+        return Ok(());
+    }
+    let update = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(&level.sku, &level.location)))
+        .expression_attribute_names("#s", LIST_SORT);
+    let update = if now_due {
+        update
+            .update_expression("SET gsi1pk = :p, gsi1sk = #s")
+            .condition_expression("attribute_exists(#s)")
+            .expression_attribute_values(":p", AttributeValue::S(keys::REPLENISHMENT_LIST.into()))
+    } else {
+        update
+            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .condition_expression("attribute_exists(#s)")
+    };
+    match update.send().await {
+        Ok(_) => Ok(()),
+        // No forecast item (the level was never planned): nothing to list.
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+        Err(e) => Err(StoreError::from_sdk(e)),
+    }
+}
+
+/// A forecast item read back.
+pub fn from_item(item: &Item) -> Result<(Demand, Plan), Malformed> {
+    let record: ForecastItem = schema::decode(entity::FORECAST, item)?;
+    Ok((
+        Demand {
+            daily: record.demand,
+            last_day: record.demand_day,
+        },
+        record.plan,
+    ))
+}
+
+/// A page of the replenishment list: plans that called for an order, by supplier, location and
+/// SKU, from `start` (the last page's end).
+pub struct ListPage {
+    /// Each plan with the demand history it was made from.
+    pub plans: Vec<(Demand, Plan)>,
+    pub last_key: Option<HashMap<String, AttributeValue>>,
+}
+
+/// Reads a page of the list. `supplier` narrows to one supplier (and `location` then to a
+/// location of it, in the key); without a supplier, `location` filters.
+pub async fn list(
+    client: &Client,
+    table: &str,
+    supplier: Option<&str>,
+    location: Option<&str>,
+    limit: i32,
+    start: Option<HashMap<String, AttributeValue>>,
+) -> Result<ListPage, StoreError> {
+    let mut q = client
+        .query()
+        .table_name(table)
+        .index_name(crate::store::INDEX)
+        .expression_attribute_values(":p", AttributeValue::S(keys::REPLENISHMENT_LIST.into()))
+        .set_exclusive_start_key(start)
+        .limit(limit);
+    q = match (supplier, location) {
+        (Some(s), Some(l)) => q
+            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :s)")
+            .expression_attribute_values(":s", AttributeValue::S(format!("{s}#{l}#"))),
+        (Some(s), None) => q
+            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :s)")
+            .expression_attribute_values(":s", AttributeValue::S(format!("{s}#"))),
+        (None, Some(l)) => q
+            .key_condition_expression("gsi1pk = :p")
+            .filter_expression("#l = :l")
+            .expression_attribute_names("#l", "location")
+            .expression_attribute_values(":l", AttributeValue::S(l.into())),
+        (None, None) => q.key_condition_expression("gsi1pk = :p"),
+    };
+    let out = q.send().await.map_err(StoreError::from_sdk)?;
+    let mut plans = Vec::new();
+    for item in out.items() {
+        match from_item(item) {
+            Ok(read) => plans.push(read),
+            // One unreadable item is logged and left out, not the page.
+            Err(e) => tracing::error!(error = %e, "forecast item unreadable; left out of the list"),
+        }
+    }
+    Ok(ListPage {
+        plans,
+        last_key: out.last_evaluated_key().cloned(),
+    })
+}

@@ -1,0 +1,257 @@
+//! Replenishment: sales history in, a forecast, a reorder point and a suggested order out, a
+//! `reorder_point` alert sent once, and an accepted suggestion that raises in_transit, on
+//! DynamoDB Local and moto, as days pass.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use system_tests::*;
+
+async fn replenishment(app: &TestApp, query: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/v1/replenishment?{query}"), Role::ReadOnly)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.json()["items"].as_array().cloned().unwrap()
+}
+
+/// The dataset row of `sku` at `location` among a run's JSON Lines parts.
+async fn dataset_row(app: &TestApp, objects: &[String], sku: &str, location: &str) -> Value {
+    for key in objects.iter().filter(|k| k.ends_with(".jsonl")) {
+        let text = String::from_utf8(app.object(key).await).unwrap();
+        for line in text.lines() {
+            let row: Value = serde_json::from_str(line).unwrap();
+            if row["sku"] == sku && row["location"] == location {
+                return row;
+            }
+        }
+    }
+    panic!("no row for {sku} at {location} in {objects:?}");
+}
+
+#[tokio::test]
+async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    let r = app
+        .put(
+            "/v1/skus/TEE",
+            Role::Ops,
+            json!({ "name": "Tee", "supply": { "supplier": "ACME", "lead_time_days": 5,
+                    "min_order_qty": 24, "pack_size": 12 } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    app.receive("TEE", "WH1", 400).await;
+    // A second SKU with no supply facts and only a few days of sales.
+    app.create_sku("NEW").await;
+    app.create_rule(
+        "rule-rop",
+        json!({ "name": "Reorder", "kind": "reorder_point", "severity": "warning",
+                "notify_on_resolve": true, "channels": { "sms": true } }),
+    )
+    .await;
+
+    // Thirty days of ten a day.
+    for day in 0..30 {
+        app.sell(&format!("tee-{day}"), "TEE", 10).await;
+        if day == 26 {
+            app.receive("NEW", "WH1", 20).await;
+        }
+        if day >= 26 {
+            app.sell(&format!("new-{day}"), "NEW", 2).await;
+        }
+        app.advance_clock(86_400);
+    }
+    app.process_stream().await;
+    assert!(app.notices().await.is_empty(), "no reorder point yet");
+
+    // A level someone broke by hand: it is counted and skipped, the others are planned.
+    app.dynamodb
+        .put_item()
+        .table_name(&app.table)
+        .item("pk", AttributeValue::S("SKU#BROKEN".into()))
+        .item("sk", AttributeValue::S("LOC#WH1".into()))
+        .item("entity", AttributeValue::S("stock_level".into()))
+        .item("lvl_shard", AttributeValue::S("LEVELS#00".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let run = app.plan_replenishment().await;
+    assert_eq!(
+        (run.levels, run.planned, run.failed, run.shards_failed.len()),
+        (3, 2, 1, 0),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.objects.len(),
+        120,
+        "a CSV and a JSON Lines part per shard"
+    );
+    let tee = dataset_row(&app, &run.objects, "TEE", "WH1").await;
+    // 30 complete days of 10: 10 a day ahead; reorder at 6 days (5 lead + 1 to the next check).
+    assert_eq!(tee["history_days"], 30);
+    assert_eq!(tee["method"], "ses");
+    assert_eq!(tee["demand_per_day"], 10.0);
+    assert_eq!(tee["forecast"].as_array().unwrap().len(), 28);
+    assert_eq!(tee["reorder_point"], 60);
+    assert_eq!(tee["supplier"], "ACME");
+    assert_eq!(
+        (tee["available"].as_i64(), tee["suggested"].as_i64()),
+        (Some(100), Some(0))
+    );
+    // The new SKU falls back to the mean of its four days, and says so.
+    let new = dataset_row(&app, &run.objects, "NEW", "WH1").await;
+    assert_eq!(new["method"], "fallback");
+    assert_eq!(new["history_days"], 4);
+    assert!(
+        new["method_note"].as_str().unwrap().contains("only 4 days"),
+        "{new}"
+    );
+    let csv = String::from_utf8(
+        app.object(
+            &run.objects
+                .iter()
+                .find(|k| k.ends_with(".csv"))
+                .unwrap()
+                .clone(),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(csv.starts_with("dt,sku,location,supplier,method,"), "{csv}");
+
+    // TEE is above its reorder point: nothing to order, nothing sent for it. NEW (12 left at about 2
+    // a day, 8 days of protection) is listed, last: it has no supplier.
+    app.process_stream().await;
+    let listed = replenishment(&app, "").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0]["sku"].as_str(), listed[0]["position"].as_i64()),
+        (Some("NEW"), Some(12))
+    );
+    assert!(replenishment(&app, "supplier=ACME").await.is_empty());
+    // Its reorder point, new on the level, put it at or below: the plan's write sends the alert.
+    assert_eq!(app.notices().await, vec!["NEW fire"]);
+
+    // A sale takes the position to 55, at or below 60: one alert, and the order is listed.
+    app.sell("tee-burst", "TEE", 45).await;
+    app.process_stream().await;
+    app.sell("tee-more", "TEE", 5).await;
+    app.process_stream().await;
+    assert_eq!(app.notices().await, vec!["NEW fire", "TEE fire"]);
+    let listed = replenishment(&app, "supplier=ACME").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let order = &listed[0];
+    assert_eq!(
+        (order["sku"].as_str(), order["location"].as_str()),
+        (Some("TEE"), Some("WH1"))
+    );
+    assert_eq!(order["position"], 50);
+    assert_eq!(order["reorder_point"], 60);
+    // Up to 12 days (5 lead + 7 review) of 10 = 120, less 50 = 70: six packs of 12 = 72.
+    assert_eq!(order["suggested"], 72);
+    assert_eq!(order["history"].as_array().unwrap().len(), 30);
+    assert_eq!(order["band_low"].as_array().unwrap().len(), 28);
+    assert_eq!(
+        replenishment(&app, "supplier=ACME&location=WH1")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(replenishment(&app, "location=WH1").await.len(), 2);
+    assert!(replenishment(&app, "supplier=OTHER").await.is_empty());
+    assert!(replenishment(&app, "location=WH2").await.is_empty());
+    for bad in [
+        "supplier=",
+        "supplier=a%20b",
+        "location=",
+        "colour=red",
+        "limit=0",
+        "cursor=x",
+    ] {
+        let r = app
+            .get(&format!("/v1/replenishment?{bad}"), Role::ReadOnly)
+            .await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
+
+    // The suggestion accepted: an incoming shipment of 72 raises in_transit, the position is
+    // 122, the alert resolves and the list is empty.
+    let accepted = app
+        .post(
+            "/v1/incoming",
+            Role::Ops,
+            "accept-tee",
+            json!({ "sku": "TEE", "location": "WH1", "quantity": 72, "reference": "REPL-TEE" }),
+        )
+        .await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        accepted.json()
+    );
+    assert_eq!(app.level("TEE", "WH1").await, Some((50, 0, 72, 50)));
+    app.process_stream().await;
+    assert_eq!(
+        app.notices().await,
+        vec!["NEW fire", "TEE fire", "TEE resolve"]
+    );
+    assert!(replenishment(&app, "supplier=ACME").await.is_empty());
+
+    // The next day's run adds that day (50 sold) to the history; a rerun adds nothing.
+    app.advance_clock(86_400);
+    let next = app.plan_replenishment().await;
+    let again = app.plan_replenishment().await;
+    let row = dataset_row(&app, &next.objects, "TEE", "WH1").await;
+    assert_eq!(row["history_days"], 31);
+    assert_eq!(row["in_transit"], 72);
+    assert_eq!(dataset_row(&app, &again.objects, "TEE", "WH1").await, row);
+    app.process_stream().await;
+    assert_eq!(app.notices().await.len(), 3, "nothing more sent");
+}
+
+#[tokio::test]
+async fn a_reorder_point_that_rises_overnight_fires_from_the_clock_with_no_stock_change() {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    app.create_sku("MUG").await;
+    app.receive("MUG", "WH1", 80).await;
+    app.create_rule(
+        "rule-rop",
+        json!({ "name": "Reorder", "kind": "reorder_point", "severity": "warning",
+                "channels": { "sms": true } }),
+    )
+    .await;
+    // Three weeks of 2 a day: reorder point 8 days (7 default lead + 1) × 2 = 16; 38 left.
+    for day in 0..21 {
+        app.sell(&format!("mug-{day}"), "MUG", 2).await;
+        app.advance_clock(86_400);
+    }
+    let first = app.plan_replenishment().await;
+    let row = dataset_row(&app, &first.objects, "MUG", "WH1").await;
+    assert_eq!(row["reorder_point"], 16, "{row}");
+    // A week of 3 a day leaves 17, still above 16: no alert from the sales.
+    for day in 21..28 {
+        app.sell(&format!("mug-{day}"), "MUG", 3).await;
+        app.advance_clock(86_400);
+    }
+    app.process_stream().await;
+    app.tick().await;
+    assert!(app.notices().await.is_empty());
+    // The demand rose: the night's plan raises the reorder point above the position, and the
+    // clock's sweep, not a sale, sends the alert (within the hour every level is swept).
+    let second = app.plan_replenishment().await;
+    let row = dataset_row(&app, &second.objects, "MUG", "WH1").await;
+    assert!(row["reorder_point"].as_i64().unwrap() > 17, "{row}");
+    for _ in 0..61 {
+        app.advance_clock(60);
+        app.tick().await;
+    }
+    assert_eq!(app.notices().await, vec!["MUG fire"]);
+    // The plan's write on the level, on the stream, sends nothing more.
+    app.process_stream().await;
+    assert_eq!(app.notices().await, vec!["MUG fire"]);
+    assert_eq!(app.alerts("state=firing").await.len(), 1);
+}
