@@ -132,9 +132,14 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("ReservationExpiryFunction"),
         with_log(STOCK_API_ENV)
     );
+    // The replenishment run reads what the report writer reads (the table and the bucket).
+    assert_eq!(
+        t.environment("ReplenishmentFunction"),
+        with_log(REPORT_WRITER_ENV)
+    );
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        9,
+        10,
         "a new function needs its own parity check here"
     );
 }
@@ -552,7 +557,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     );
     assert_eq!(
         prefixes("StockQueryFunction"),
-        set(&["IMPORT#*", "LEDGER#*", "LOC#*", "RES#*", "SKU#*"])
+        set(&["FCST#*", "IMPORT#*", "LEDGER#*", "LOC#*", "RES#*", "SKU#*"])
     );
     // The expiry sweep changes levels and reservations, and reads nothing else by key.
     assert_eq!(
@@ -569,7 +574,10 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     );
     assert_eq!(
         prefixes("AlertEvaluatorFunction"),
-        set(&["ALERT#*", "LEDGER#*", "MOV#*", "RES#*", "RULE#*", "SKU#*", "STK#*", "TRACK#*"])
+        set(&[
+            "ALERT#*", "FCST#*", "LEDGER#*", "MOV#*", "RES#*", "RULE#*", "SKU#*", "STK#*",
+            "TRACK#*"
+        ])
     );
     assert_eq!(
         prefixes("AlertClockFunction"),
@@ -580,6 +588,9 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         prefixes("ReportWriterFunction"),
         set(&["LEDGER#*", "SKU#*"])
     );
+    // The replenishment run reads levels and SKUs and writes forecast items (and a level's
+    // reorder point), nothing else by key.
+    assert_eq!(prefixes("ReplenishmentFunction"), set(&["FCST#*", "SKU#*"]));
     // The prefixes are the schema's own (a key builder renamed fails here).
     use shared::schema::keys;
     for (built, prefix) in [
@@ -595,6 +606,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         (keys::listing_entry("x", "y"), "STK#"),
         (keys::import("x"), "IMPORT#"),
         (keys::reservation("x"), "RES#"),
+        (keys::forecast("x"), "FCST#"),
     ] {
         assert!(built.starts_with(prefix), "{built}");
     }

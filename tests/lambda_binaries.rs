@@ -661,6 +661,81 @@ async fn alert_clock_binary_answers_its_schedule() {
 }
 
 #[tokio::test]
+async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
+    let system = system().await;
+    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    for f in [
+        "apigw-v2-put-location.json",
+        "apigw-v2-put-sku.json",
+        "apigw-v2-post-receipt.json",
+    ] {
+        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
+    }
+    // Twenty days of one a day already carried into the level's forecast item.
+    let today = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(86_400);
+    let demand = shared::replenishment::Demand {
+        daily: vec![1; 20],
+        last_day: today - 1,
+    };
+    let level = shared::domain::Quantities {
+        on_hand: 10,
+        available: 10,
+        ..Default::default()
+    };
+    let earlier = shared::replenishment::plan("CAP", "WH1", None, &demand, &level, "2026-01-01");
+    system
+        .dynamodb
+        .put_item()
+        .table_name(&system.table)
+        .set_item(Some(shared::replenishment::store::to_item(
+            &demand, &earlier,
+        )))
+        .send()
+        .await
+        .unwrap();
+    let planner = start(&system, "ReplenishmentFunction", "replenishment", &[], &[]).await;
+    let report = match planner.invoke(&fixture("eventbridge-scheduled.json")).await {
+        Outcome::Response(report) => report,
+        Outcome::Error(e) => panic!("the replenishment function failed: {e}"),
+    };
+    assert_eq!(
+        (
+            &report["planned"],
+            &report["failed"],
+            &report["reorder_points_written"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(1)
+        ),
+        "{report}"
+    );
+    assert_eq!(planner.metric("LevelsPlanned")[0]["LevelsPlanned"], 1.0);
+    // The reorder point is on the level: 1 a day over 8 days (7 default lead + 1), no error.
+    let item = system
+        .dynamodb
+        .get_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S(keys::sku("CAP")))
+        .key("sk", AttributeValue::S(keys::location("WH1")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["reorder_point"], AttributeValue::N("8".into()));
+    assert_eq!(
+        item["on_hand"],
+        AttributeValue::N("10".into()),
+        "stock untouched"
+    );
+    assert_eq!(report["objects"].as_array().unwrap().len(), 120);
+}
+
+#[tokio::test]
 async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day() {
     let system = system().await;
     let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;

@@ -742,6 +742,49 @@ mod tests {
     }
 
     #[test]
+    fn a_reorder_point_counts_what_is_on_its_way_on_changes_and_on_the_clock() {
+        let r = rule(Condition::ReorderPoint);
+        let mut l = level(12);
+        // No reorder point yet (the replenishment run has not planned the level): quiet.
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        l.reorder_point = Some(20);
+        match evaluate_change(&r, &l, NOW) {
+            Verdict::Firing(o) => assert_eq!((o.position, o.reorder_point), (Some(12), Some(20))),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(evaluate_clock(&r, &l, NOW), Verdict::Firing(_)));
+        // An order on its way lifts the position above the reorder point.
+        l.quantities.in_transit = 9;
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        assert_eq!(evaluate_clock(&r, &l, NOW), Verdict::Clear);
+        // The change that brought the order in is due (it cleared an episode's condition).
+        let set = RuleSet::new(vec![r.clone()]);
+        let before = Quantities {
+            in_transit: 0,
+            ..l.quantities
+        };
+        assert_eq!(set.due(&l, Some(&before), NOW).len(), 1);
+        assert!(set.due(&l, Some(&l.quantities), NOW).is_empty());
+        let m = message(
+            &r,
+            Event::Fired,
+            "A",
+            None,
+            "WH1",
+            &Observation {
+                position: Some(12),
+                reorder_point: Some(20),
+                ..Observation::of(&l)
+            },
+        );
+        assert!(
+            m.sms.contains("reorder at 20") && m.sms.chars().count() <= 160,
+            "{}",
+            m.sms
+        );
+    }
+
+    #[test]
     fn sms_fits_160_characters_and_email_says_what_to_do() {
         let r = rule(Condition::LowStock {
             threshold: 5,

@@ -568,6 +568,20 @@ mod tests {
     }
 
     #[test]
+    fn a_reorder_point_rule_takes_no_parameters() {
+        let ok = body(
+            serde_json::json!({"name": "rop", "kind": "reorder_point", "severity": "warning"}),
+        );
+        let (_, condition, _) = ok.validate().unwrap();
+        assert_eq!(condition, Condition::ReorderPoint);
+        assert!(condition.on_change() && condition.swept());
+        let with = body(
+            serde_json::json!({"name": "rop", "kind": "reorder_point", "threshold": 5, "severity": "warning"}),
+        );
+        assert_eq!(with.validate().unwrap_err()[0].field, "threshold");
+    }
+
+    #[test]
     fn parameters_of_another_kind_and_bad_channels_are_named() {
         let b = body(serde_json::json!({
             "name": "v", "kind": "sales_velocity", "window_hours": 100, "min_units": 3, "threshold": 2,
