@@ -119,7 +119,17 @@ async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() 
         .await,
     )
     .unwrap();
-    assert!(csv.starts_with("dt,sku,location,supplier,method,"), "{csv}");
+    assert!(
+        csv.starts_with("planned_on,sku,location,supplier,method,"),
+        "{csv}"
+    );
+    // The day is complete: its manifest says what the run did.
+    let manifest: Value =
+        serde_json::from_slice(&app.object(run.manifest.as_deref().unwrap()).await).unwrap();
+    assert_eq!(
+        (manifest["planned"].as_i64(), manifest["failed"].as_i64()),
+        (Some(2), Some(1))
+    );
 
     // TEE is above its reorder point: nothing to order, nothing sent for it. NEW (12 left at about 2
     // a day, 8 days of protection) is listed, last: it has no supplier.

@@ -30,7 +30,7 @@ const WRITES_AT_ONCE: usize = 16;
 
 /// The dataset's columns (CSV; the JSON Lines rows carry the whole plan).
 pub const COLUMNS: &[&str] = &[
-    "dt",
+    "planned_on",
     "sku",
     "location",
     "supplier",
@@ -64,6 +64,9 @@ pub struct RunReport {
     pub failed: usize,
     pub shards_failed: Vec<u32>,
     pub objects: Vec<String>,
+    /// The day's manifest (`reports/replenishment-manifests/dt=…/manifest.json`), written once
+    /// every shard's parts are: a day without one is incomplete.
+    pub manifest: Option<String>,
 }
 
 #[derive(Default)]
@@ -133,6 +136,17 @@ impl Run {
         }
         report.shards_failed.sort_unstable();
         report.objects.sort();
+        if report.shards_failed.is_empty() {
+            let key = format!(
+                "reports/replenishment-manifests/dt={}/manifest.json",
+                report.dt
+            );
+            let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
+            match self.put(&key, "application/json", body).await {
+                Ok(()) => report.manifest = Some(key),
+                Err(e) => tracing::error!(error = %e, "replenishment manifest not written"),
+            }
+        }
         crate::metrics::emit(
             &[("Function", "replenishment")],
             &[
@@ -338,10 +352,11 @@ impl Run {
         dt: &str,
         plans: &[Plan],
     ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<serde_json::Value> = plans.iter().map(dataset_row).collect();
         let mut csv = String::new();
-        crate::reports::write_csv(&mut csv, COLUMNS, plans, true);
+        crate::reports::write_csv(&mut csv, COLUMNS, &rows, true);
         let mut jsonl = String::new();
-        crate::reports::write_jsonl(&mut jsonl, plans);
+        crate::reports::write_jsonl(&mut jsonl, &rows);
         let mut keys_written = Vec::new();
         for (key, content_type, body) in [
             (
@@ -355,19 +370,38 @@ impl Run {
                 jsonl,
             ),
         ] {
-            self.s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .content_type(content_type)
-                .body(ByteStream::from(body.into_bytes()))
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::Failed(format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
-                })?;
+            self.put(&key, content_type, body.into_bytes()).await?;
             keys_written.push(key);
         }
         Ok(keys_written)
     }
+}
+
+impl Run {
+    async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Failed(format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+            })?;
+        Ok(())
+    }
+}
+
+/// A plan as a dataset row: its day is `planned_on`, never `dt`, which query engines take from
+/// the `dt=` partition of the path (a column of that name would be shadowed).
+fn dataset_row(plan: &Plan) -> serde_json::Value {
+    let mut row = serde_json::to_value(plan).unwrap_or_default();
+    if let Some(map) = row.as_object_mut() {
+        if let Some(day) = map.remove("dt") {
+            map.insert("planned_on".into(), day);
+        }
+    }
+    row
 }
