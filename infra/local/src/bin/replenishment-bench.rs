@@ -1,0 +1,317 @@
+//! The nightly replenishment run at scale, on DynamoDB Local and moto's S3: 100,000
+//! SKU-locations (25,000 SKUs × 4 locations, a quarter of the SKUs with supply facts), each with
+//! 179 days of demand already in its forecast item and yesterday's sales in its level's daily
+//! counters, as on any night of a shop that has run for half a year. The demand is of five
+//! kinds (smooth, weekly, trending, intermittent, new), seeded.
+//!
+//! The parent seeds the table; a child process runs the replenishment through a metering proxy,
+//! so the run's time, read and write units and peak memory (VmHWM) are its own. Prints a table.
+//!
+//! Run: `cargo run --profile perf -p local-stack --bin replenishment-bench` (`-- --levels N`)
+
+use std::{collections::HashMap, net::SocketAddr, time::Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use local_stack::{
+    jwt::JwtKey,
+    proxy::Proxy,
+    system::{Options, System},
+    Emulators, Endpoints,
+};
+use shared::{
+    counters::{slot, DAYS, HOURS},
+    domain::Quantities,
+    replenishment::{self, run::Run, Demand},
+    schema::keys,
+};
+
+const LOCATIONS: usize = 4;
+const DAY: i64 = 86_400;
+/// Days of demand already carried into each forecast item (the run adds yesterday).
+const STORED_DAYS: usize = 179;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn at(t: i64) -> String {
+    shared::clock::rfc3339_millis(t * 1000)
+}
+
+fn names(i: usize) -> (String, String) {
+    (
+        format!("P-{:06}", i / LOCATIONS),
+        format!("WH{}", i % LOCATIONS),
+    )
+}
+
+/// A seeded uniform number in [0, 1) for level `i`, day `d`.
+fn noise(i: usize, d: i64) -> f64 {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (d as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 29;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Units level `i` sold on day `d` (`age` days before today), by its kind.
+fn demand(i: usize, d: i64, age: i64) -> i64 {
+    let u = noise(i, d);
+    let v = match i % 5 {
+        0 => 6.0 + 4.0 * (u - 0.5),
+        1 => [4.0, 5.0, 5.0, 6.0, 9.0, 12.0, 3.0][d.rem_euclid(7) as usize] * (0.8 + 0.4 * u),
+        2 => (2.0 + (180 - age) as f64 * 0.05) * (0.7 + 0.6 * u),
+        3 => {
+            if u < 0.2 {
+                1.0 + 6.0 * noise(i + 7, d)
+            } else {
+                0.0
+            }
+        }
+        _ => {
+            if age < 10 {
+                3.0 * u + 1.0
+            } else {
+                0.0
+            }
+        }
+    };
+    v.round() as i64
+}
+
+/// Level `i`'s items: the level (yesterday's sales in its counters), its forecast item with the
+/// 179 days before, and (once per SKU) the SKU item.
+fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
+    let (sku, location) = names(i);
+    let yesterday = today - 1;
+    let new = i % 5 == 4;
+    let mut sold_d = vec![0; DAYS as usize];
+    for age in 1..DAYS {
+        sold_d[slot(today - age, DAYS)] = demand(i, today - age, age);
+    }
+    let on_hand = 20 + (i % 200) as i64;
+    let ring = |v: &[i64]| AttributeValue::L(v.iter().map(|x| n(*x)).collect());
+    let created = if new { today - 10 } else { today - 200 };
+    let level = Item::from([
+        ("pk".into(), s(keys::sku(&sku))),
+        ("sk".into(), s(keys::location(&location))),
+        (
+            keys::LEVEL_SHARD_ATTRIBUTE.into(),
+            s(keys::level_shard(&sku, &location)),
+        ),
+        ("entity".into(), s("stock_level")),
+        ("sku".into(), s(sku.clone())),
+        ("location".into(), s(location.clone())),
+        ("on_hand".into(), n(on_hand)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(on_hand)),
+        ("version".into(), n(200)),
+        ("created_at".into(), s(at(created * DAY))),
+        ("updated_at".into(), s(at(yesterday * DAY + 3600))),
+        ("last_movement".into(), s("MOV#bench|LINE#00")),
+        ("ctr_hour".into(), n(yesterday * 24 + 20)),
+        ("sold_h".into(), ring(&vec![0; HOURS as usize])),
+        ("sold_d".into(), ring(&sold_d)),
+        ("rcv_d".into(), ring(&vec![0; DAYS as usize])),
+        ("rfd_d".into(), ring(&vec![0; DAYS as usize])),
+    ]);
+    let mut items = vec![level];
+    if !new {
+        let stored = Demand {
+            daily: (2..=STORED_DAYS as i64 + 1)
+                .rev()
+                .map(|age| demand(i, today - age, age))
+                .collect(),
+            last_day: today - 2,
+        };
+        let plan = replenishment::Plan {
+            sku: sku.clone(),
+            location: location.clone(),
+            ..template.clone()
+        };
+        items.push(replenishment::store::to_item(&stored, &plan));
+    }
+    if i.is_multiple_of(LOCATIONS) {
+        let mut item = Item::from([
+            ("pk".into(), s(keys::sku(&sku))),
+            ("sk".into(), s(keys::META)),
+            ("entity".into(), s("sku")),
+            ("sku".into(), s(sku.clone())),
+            ("name".into(), s(format!("Product {sku}"))),
+            ("attributes".into(), AttributeValue::M(HashMap::new())),
+            ("created_at".into(), s(at(created * DAY))),
+            ("updated_at".into(), s(at(created * DAY))),
+        ]);
+        if (i / LOCATIONS).is_multiple_of(4) {
+            let facts = AttributeValue::M(HashMap::from([
+                (
+                    "supplier".into(),
+                    s(format!("SUP-{}", (i / LOCATIONS) % 40)),
+                ),
+                ("lead_time_days".into(), n(3 + (i % 11) as i64)),
+                ("min_order_qty".into(), n(24)),
+                ("pack_size".into(), n(6)),
+            ]));
+            item.insert("supply".into(), facts);
+        }
+        items.push(item);
+    }
+    items
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The child: one run through a metering proxy; prints one JSON line.
+async fn run_child(args: &[String]) -> anyhow::Result<()> {
+    let (dynamodb, moto, table, bucket) = (&args[0], &args[1], &args[2], &args[3]);
+    let now: i64 = args[4].parse()?;
+    let proxy = Proxy::start(dynamodb, true).await?;
+    let sdk = Endpoints {
+        dynamodb: proxy.endpoint(),
+        moto: moto.clone(),
+    }
+    .sdk_config();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let run = Run {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        table: table.clone(),
+        s3,
+        bucket: bucket.clone(),
+    };
+    let started = Instant::now();
+    let report = run.run(now).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let capacity = proxy.capacity();
+    println!(
+        "{}",
+        serde_json::json!({
+            "seconds": seconds, "levels": report.levels, "planned": report.planned,
+            "to_order": report.to_order, "fallback": report.fallback, "failed": report.failed,
+            "shards_failed": report.shards_failed.len(), "rops": report.reorder_points_written,
+            "rcu": capacity.read_total(), "wcu": capacity.total(), "writes": capacity.writes,
+            "reads": capacity.reads, "peak_kib": peak_rss_kib(),
+        })
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--run") {
+        return run_child(&args[i + 1..]).await;
+    }
+    let levels: usize = args
+        .iter()
+        .position(|a| a == "--levels")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(100_000), |v| v.parse())?;
+
+    let emulators = Emulators::start()?;
+    let endpoints = emulators.endpoints();
+    let options = Options::new(
+        "replenishbench",
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        JwtKey::random(),
+    );
+    let system = System::start(&endpoints, options).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let today = now.div_euclid(DAY);
+    // One plan stands in for every stored item's previous plan (the run replaces it).
+    let template = replenishment::plan(
+        "P",
+        "WH0",
+        None,
+        &Demand {
+            daily: vec![5; 60],
+            last_day: today - 2,
+        },
+        &Quantities::default(),
+        &shared::reports::date_of_day(today - 1),
+    );
+
+    let seeding = Instant::now();
+    let mut written = 0usize;
+    for start in (0..levels).step_by(1000) {
+        let items: Vec<Item> = (start..(start + 1000).min(levels))
+            .flat_map(|i| items_of(i, today, &template))
+            .collect();
+        written += items.len();
+        let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+        stream::iter(chunks)
+            .map(|c| system.put_all(c))
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
+    }
+    let seeded = seeding.elapsed().as_secs_f64();
+    eprintln!("seeded {written} items in {seeded:.0} s");
+
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--run")
+        .args([
+            &emulators.dynamodb.endpoint(),
+            &endpoints.moto,
+            &system.table,
+            &system.bucket,
+            &now.to_string(),
+        ])
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("run failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("{\"fallback"))
+        .or_else(|| text.lines().rev().find(|l| l.contains("\"peak_kib\"")))
+        .unwrap_or("{}");
+    let r: serde_json::Value = serde_json::from_str(last)?;
+    println!(
+        "Nightly replenishment on DynamoDB Local: {levels} SKU-locations, {written} items seeded \
+         in {seeded:.0} s\n"
+    );
+    println!("| levels | planned | to order | fallback | failed | reorder points written | run time | per level | read units | write units | peak memory (VmHWM) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let secs = r["seconds"].as_f64().unwrap_or(0.0);
+    println!(
+        "| {} | {} | {} | {} | {} | {} | {:.1} s | {:.2} ms | {:.0} | {:.0} | {:.1} MiB |",
+        r["levels"],
+        r["planned"],
+        r["to_order"],
+        r["fallback"],
+        r["failed"],
+        r["rops"],
+        secs,
+        secs * 1000.0 / r["levels"].as_f64().unwrap_or(1.0).max(1.0),
+        r["rcu"].as_f64().unwrap_or(0.0),
+        r["wcu"].as_f64().unwrap_or(0.0),
+        r["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0
+    );
+    println!(
+        "\nwrites by operation: {}\nread units by operation: {}",
+        r["writes"], r["reads"]
+    );
+    Ok(())
+}
