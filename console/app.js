@@ -1,4 +1,5 @@
-// The admin console: stock, the alert inbox, rules and reports, on the inventory HTTP API.
+// The admin console: stock, replenishment, the alert inbox, rules and reports, on the inventory
+// HTTP API.
 // Plain ES modules, no build step; every element is built with the DOM (no HTML from data).
 
 import {
@@ -17,7 +18,8 @@ import {
   startOidcSignIn,
 } from "./lib/api.js";
 import { HOLDS_PAGES, holdsPath, timeLeft } from "./lib/holds.js";
-import { barChart, dailyFromCounters, dailyFromTrends, lineChart, projectStockOut, stockFromCounters, stockFromTrends } from "./lib/charts.js";
+import { barChart, dailyFromCounters, dailyFromTrends, forecastChart, lineChart, projectStockOut, stockFromCounters, stockFromTrends } from "./lib/charts.js";
+import { acceptBody, acceptKey, forecastSeries, groupBySupplier, perDay, positionOf, replenishmentPath, rowKey, toCsv } from "./lib/replenishment.js";
 import {
   bodyOfRule,
   describeCondition,
@@ -144,10 +146,11 @@ function showErrors(form, errors, nameOf = (f) => f) {
  * Submits a write with an Idempotency-Key that the form keeps until the API has answered: a
  * retry after a network failure or any 5xx (a gateway timeout may come after the write has
  * committed) reuses it, so stock changes once; a refusal (4xx) or a success ends it, so the next
- * submission is a new request.
+ * submission is a new request. `key` gives the key instead of a new random one (a write that must
+ * happen once however often it is sent, such as accepting a replenishment suggestion).
  */
-async function submitWrite(form, method, path, body) {
-  form.dataset.key ||= newIdempotencyKey();
+async function submitWrite(form, method, path, body, key = null) {
+  form.dataset.key ||= key ?? newIdempotencyKey();
   try {
     const result = await api(method, path, { body, idempotencyKey: form.dataset.key });
     delete form.dataset.key;
@@ -251,6 +254,7 @@ const routes = [
   [/^#\/signin$/, viewSignIn, "Sign in"],
   [/^#\/stock$/, viewStock, "Stock"],
   [/^#\/stock\/([^/]+)$/, viewSku, "SKU"],
+  [/^#\/replenishment$/, viewReplenishment, "Replenishment"],
   [/^#\/alerts$/, (seq) => viewAlerts(seq, ""), "Alerts"],
   [/^#\/alerts\/sku\/([^/]+)$/, viewAlerts, "Alerts"],
   [/^#\/alerts\/([^/]+)$/, viewAlert, "Alert"],
@@ -935,6 +939,213 @@ async function viewSku(seq, id) {
     chartSlot.replaceChildren(errorBox(e));
     stockSlot.replaceChildren();
   })]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replenishment
+
+/** Shows the API's field errors next to the filter fields (no summary: the list says it). */
+function markFieldErrors(form, errors) {
+  for (const e of errors) {
+    const wrap = form.querySelector(`[data-field="${CSS.escape(e.field)}"]`);
+    wrap?.querySelector("input,select")?.setAttribute("aria-invalid", "true");
+    const slot = wrap?.querySelector(".field-error");
+    if (slot) slot.textContent = e.message;
+  }
+}
+
+/** A row's chart and plan: history and forecast with its band, and the terms the plan used. */
+function replenishmentDetail(r) {
+  const series = forecastSeries(r);
+  const method = String(r.method ?? "").replace(/_/g, " ");
+  const level = Math.round(Number(r.service_level) * 100);
+  const sold = series.omitted ? `the last ${series.history.length} of ${r.history_days} days` : `${series.history.length} days`;
+  return h("div", { class: "repl-detail-body" },
+    forecastChart({
+      title: `Units sold per day and the forecast from ${r.dt} (${r.sku} at ${r.location})`,
+      ...series,
+      caption: `Units sold per day (${sold}${r.history_last_day ? `, to ${r.history_last_day}` : ""}) and the ${method} forecast for the ${series.forecast.length} days from ${r.dt}, with its band (${level}% service level).`,
+    }),
+    h("dl", { class: "attrs" },
+      h("dt", {}, "Method"), h("dd", {}, `${method}: ${r.method_note ?? ""}`),
+      h("dt", {}, "Planned on"), h("dd", {}, `${r.dt}, from ${r.history_days} days of sales history`),
+      h("dt", {}, "Lead time"), h("dd", {}, `${r.lead_time_days} days; reviewed every ${r.review_days} days`),
+      h("dt", {}, "Ordered in"), h("dd", {}, `packs of ${r.pack_size}, at least ${r.min_order_qty}`),
+      h("dt", {}, "Safety stock"), h("dd", {}, `${perDay(r.safety_stock)} (${level}% service level)`),
+      h("dt", {}, "Order up to"), h("dd", {}, perDay(r.target)),
+      r.planned ? [h("dt", {}, "When planned"), h("dd", {}, `available ${r.planned.available}, in transit ${r.planned.in_transit}, suggested ${r.planned.suggested}`)] : null,
+      r.holdout_mae !== undefined && r.holdout_mae !== null ? [h("dt", {}, "Hold-out error"), h("dd", {}, `${perDay(r.holdout_mae)} units a day (mean absolute)`)] : null));
+}
+
+async function viewReplenishment(seq) {
+  const s = session();
+  const locs = await locations();
+  const state = { cursor: null, done: false, loading: null, rows: [], filter: {}, query: "", open: new Set() };
+  const groupsBox = h("div", { class: "repl-groups" });
+  const status = h("p", { class: "muted", "aria-live": "polite" });
+  const listError = h("div", { class: "list-error" });
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "More");
+  const exportButton = h("button", { type: "button", class: "secondary", disabled: true }, "Export CSV");
+  const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter suggestions" },
+    field("Supplier", h("input", { name: "supplier", type: "search", maxlength: 64, autocomplete: "off", placeholder: "e.g. ACME" })),
+    field("Location", locationSelect("location", locs, { all: true })));
+  let debounce = null;
+  filters.addEventListener("input", () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => restart(), 300);
+  });
+  filters.addEventListener("submit", (e) => {
+    e.preventDefault();
+    clearTimeout(debounce);
+    restart();
+  });
+
+  /** A suggestion's row and the row under it that opens to its chart. */
+  function rowOf(r) {
+    const key = rowKey(r);
+    const detailId = `repl-d-${state.rows.indexOf(r)}`;
+    const open = state.open.has(key);
+    const slot = h("div", { class: "row-status" });
+    const toggle = h("button", { type: "button", class: "secondary", "aria-expanded": open ? "true" : "false", "aria-controls": detailId, "aria-label": `Forecast of ${r.sku} at ${r.location}` }, "Forecast");
+    const accept = s.canAdmin && !r.ordered
+      ? h("button", { type: "button", "aria-label": `Accept: order ${r.suggested} of ${r.sku} at ${r.location}` }, "Accept")
+      : null;
+    const ordered = r.ordered ? h("span", { class: "tag ok", tabindex: "-1" }, `Ordered ${r.ordered.quantity} (${r.ordered.reference})`) : null;
+    const main = h("tr", { "data-key": key, class: r.ordered ? "ordered" : null },
+      h("th", { scope: "row" }, h("a", { href: `#/stock/${encodeURIComponent(r.sku)}` }, r.sku)),
+      h("td", {}, r.location),
+      h("td", {}, String(r.method ?? "").replace(/_/g, " ")),
+      h("td", { class: "num" }, perDay(r.demand_per_day)),
+      h("td", { class: "num" }, r.reorder_point),
+      h("td", { class: "num" }, positionOf(r), h("span", { class: "muted" }, ` (${r.available} + ${r.in_transit})`)),
+      h("td", { class: "num" }, r.suggested),
+      h("td", {}, h("span", { class: "actions" }, toggle, accept, ordered), slot));
+    const detail = h("tr", { id: detailId, class: "repl-detail", hidden: !open }, h("td", { colspan: 8 }, open ? replenishmentDetail(r) : null));
+    toggle.addEventListener("click", () => {
+      const opening = !state.open.has(key);
+      if (opening) state.open.add(key);
+      else state.open.delete(key);
+      toggle.setAttribute("aria-expanded", String(opening));
+      detail.hidden = !opening;
+      detail.firstChild.replaceChildren(...(opening ? [replenishmentDetail(r)] : []));
+    });
+    accept?.addEventListener("click", async () => {
+      if (accept.disabled) return;
+      accept.disabled = true;
+      slot.replaceChildren(h("span", { class: "muted" }, "Ordering…"));
+      const body = acceptBody(r);
+      try {
+        // The plan's own key: a second click, a retry or another tab records the shipment once.
+        await submitWrite(accept, "POST", "/v1/incoming", body, acceptKey(r));
+        r.position = positionOf(r) + body.quantity;
+        r.in_transit = (Number(r.in_transit) || 0) + body.quantity;
+        r.ordered = { quantity: body.quantity, reference: body.reference };
+        flash(`Ordered ${body.quantity} of ${r.sku} at ${r.location}: incoming shipment ${body.reference}, in transit now ${r.in_transit}.`);
+        const [newMain, newDetail] = rowOf(r);
+        main.replaceWith(newMain);
+        detail.replaceWith(newDetail);
+        newMain.querySelector(".tag.ok")?.focus();
+      } catch (e) {
+        slot.replaceChildren(errorBox(`Not ordered: ${e.message}`));
+        accept.disabled = false;
+      }
+    });
+    return [main, detail];
+  }
+
+  function groupSection(g, i) {
+    const id = `repl-g${i}`;
+    const n = g.items.length;
+    return h("section", { class: "repl-group", "aria-labelledby": id },
+      h("h2", { id }, g.supplier ?? "No supplier", " ", h("span", { class: "muted" }, `(${n} ${n === 1 ? "order" : "orders"})`)),
+      tableWrap(h("table", { "aria-label": g.supplier ? `Orders to place with ${g.supplier}` : "Orders without a supplier" },
+        h("thead", {}, h("tr", {}, ["SKU", "Location", "Method", "Demand / day", "Reorder point", "Position (available + in transit)", "Suggested", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, g.items.map(rowOf)))));
+  }
+
+  function draw() {
+    const filtered = !!(state.filter.supplier || state.filter.location);
+    keepingFocus(groupsBox, () => {
+      groupsBox.replaceChildren(...groupBySupplier(state.rows).map(groupSection));
+      if (!state.rows.length) {
+        groupsBox.append(h("p", { class: "muted" }, state.done
+          ? `Nothing to order${filtered ? " here" : ""}: no level is at or below its reorder point.`
+          : "None on this page of the list: More reads on."));
+      }
+    });
+    const n = state.rows.length;
+    status.textContent = `${n} ${n === 1 ? "suggestion" : "suggestions"}${state.done ? "" : " (more available)"}.`;
+    more.hidden = state.done;
+    exportButton.disabled = n === 0;
+  }
+
+  /** Loads the next page of the current filter (one request; one load at a time). */
+  function loadPage() {
+    state.loading ??= (async () => {
+      more.disabled = true;
+      const query = state.query;
+      try {
+        const page = await api("GET", replenishmentPath({ ...state.filter, cursor: state.cursor }));
+        if (query !== state.query || seq !== viewSeq) return;
+        // A level listed again on a later page (its stock moved meanwhile) is shown once.
+        const known = new Set(state.rows.map(rowKey));
+        state.rows.push(...page.items.filter((r) => !known.has(rowKey(r))));
+        state.cursor = page.next_cursor ?? null;
+        state.done = !state.cursor;
+        listError.replaceChildren();
+        draw();
+      } catch (e) {
+        if (query !== state.query || seq !== viewSeq) return;
+        throw e;
+      } finally {
+        more.disabled = false;
+        state.loading = null;
+      }
+    })();
+    return state.loading;
+  }
+
+  /** Reads the list afresh for the filters' values (the API filters on the server). */
+  async function restart() {
+    await state.loading?.catch(() => {});
+    const v = values(filters);
+    state.filter = { supplier: v.supplier.trim(), location: v.location };
+    state.query = JSON.stringify(state.filter);
+    state.rows = [];
+    state.cursor = null;
+    state.done = false;
+    state.open.clear();
+    clearErrors(filters);
+    try {
+      await loadPage();
+    } catch (e) {
+      if (seq !== viewSeq) return;
+      groupsBox.replaceChildren();
+      status.textContent = "";
+      more.hidden = true;
+      exportButton.disabled = true;
+      listError.replaceChildren(errorBox(e));
+      if (e instanceof ApiError) markFieldErrors(filters, e.fieldErrors());
+    }
+  }
+  more.addEventListener("click", () => loadPage().catch((e) => listError.replaceChildren(errorBox(e))));
+  exportButton.addEventListener("click", () => {
+    // The rows loaded so far, as shown (More first for the rest of the list).
+    download(`replenishment-${state.rows[0]?.dt ?? "list"}.csv`, toCsv(state.rows));
+  });
+
+  render(seq,
+    h("h1", {}, "Replenishment"),
+    h("p", { class: "muted" },
+      "What to order now: the levels whose stock position (available + in transit) is at or below the reorder point of their latest daily plan, with the order it suggests at the stock as it is now. ",
+      s.canAdmin ? "Accept records the order as an incoming shipment (in transit)." : "Accepting a suggestion needs the admin scope."),
+    filters,
+    h("p", { class: "buttons" }, exportButton),
+    listError,
+    groupsBox,
+    status,
+    more);
+  await restart();
 }
 
 // ---------------------------------------------------------------------------------------------

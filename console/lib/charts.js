@@ -1,5 +1,6 @@
-// Small SVG charts drawn in the page (no library): bars per day or per category, with a title
-// for screen readers and the numbers in a table beside them.
+// Small SVG charts drawn in the page (no library): bars per day or per category, lines, and a
+// level's sales history with its forecast band, with a title for screen readers and the numbers
+// in a table beside them.
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -245,4 +246,81 @@ export function stockFromCounters(days, current) {
     onHand = onHand + d.sold - d.received - d.refunded;
   }
   return out;
+}
+
+/**
+ * A level's sales history and its forecast: the units sold per day (`history` on `historyDays`)
+ * as a line, then the forecast per day (`forecast` on `forecastDays`) as a dashed line inside its
+ * band (`low` to `high`), on one axis of days (a gap between the two is drawn to scale). Returns
+ * a <figure> with the SVG (role="img", labelled with a summary), a caption and a legend.
+ */
+export function forecastChart({ title, historyDays, history, forecastDays, forecast, low, high, caption, height = 200 }) {
+  const days = [...historyDays, ...forecastDays];
+  const t0 = days.length ? Date.parse(`${days[0]}T00:00:00Z`) : 0;
+  const index = (d) => Math.round((Date.parse(`${d}T00:00:00Z`) - t0) / 86_400_000);
+  const span = Math.max(1, days.length ? index(days.at(-1)) : 1);
+  const width = Math.max(480, Math.min(720, (span + 1) * 12 + 60));
+  const left = 44, right = 12, bottom = 34, top = 10;
+  const plotH = height - bottom - top;
+  const max = niceMax(Math.max(0, ...history, ...forecast, ...high));
+  const x = (d) => left + (index(d) / span) * (width - left - right);
+  const y = (v) => top + plotH - (Math.max(0, v) / max) * plotH;
+  const fmt = (v) => String(Math.round(v * 100) / 100);
+  const mean = forecast.length ? forecast.reduce((a, b) => a + b, 0) / forecast.length : 0;
+  const svg = el("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": `${title}: ` +
+      (history.length ? `${history.length} days sold from ${historyDays[0]} to ${historyDays.at(-1)}, the last ${Math.min(7, history.length)}: ${history.slice(-7).join(", ")}` : "no sales history") +
+      (forecast.length ? `; forecast ${fmt(mean)} a day from ${forecastDays[0]} to ${forecastDays.at(-1)}, band ${fmt(Math.min(...low))} to ${fmt(Math.max(...high))}` : "; no forecast"),
+    class: "chart",
+    width,
+    height,
+    preserveAspectRatio: "xMinYMin meet",
+  });
+  svg.append(el("title", {}, title));
+  for (const f of [0, 0.5, 1]) {
+    const gy = top + plotH - f * plotH;
+    svg.append(el("line", { x1: left, x2: width - 4, y1: gy, y2: gy, class: "grid" }));
+    const v = max * f;
+    svg.append(el("text", { x: left - 6, y: gy + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
+  }
+  if (forecast.length) {
+    const upper = forecastDays.map((d, i) => `${x(d).toFixed(1)},${y(high[i]).toFixed(1)}`);
+    const lower = forecastDays.map((d, i) => `${x(d).toFixed(1)},${y(low[i]).toFixed(1)}`).reverse();
+    const band = el("polygon", { points: [...upper, ...lower].join(" "), class: "band" });
+    band.append(el("title", {}, `Forecast band: ${fmt(Math.min(...low))} to ${fmt(Math.max(...high))} a day`));
+    svg.append(band);
+    const start = x(forecastDays[0]);
+    svg.append(el("line", { x1: start, x2: start, y1: top, y2: top + plotH, class: "today" }));
+    svg.append(el("polyline", { points: forecastDays.map((d, i) => `${x(d).toFixed(1)},${y(forecast[i]).toFixed(1)}`).join(" "), class: "forecast", fill: "none" }));
+  }
+  if (history.length) {
+    svg.append(el("polyline", { points: historyDays.map((d, i) => `${x(d).toFixed(1)},${y(history[i]).toFixed(1)}`).join(" "), class: "line s1", fill: "none" }));
+    historyDays.forEach((d, i) => {
+      const dot = el("circle", { cx: x(d), cy: y(history[i]), r: 2.5, class: "dot s1" });
+      dot.append(el("title", {}, `${d}: sold ${history[i]}`));
+      svg.append(dot);
+    });
+  }
+  const every = Math.max(1, Math.ceil(days.length / 8));
+  days.forEach((d, i) => {
+    if (i % every === 0) svg.append(el("text", { x: x(d), y: height - bottom + 16, "text-anchor": "middle", class: "axis" }, d.slice(5)));
+  });
+  const fig = document.createElement("figure");
+  fig.className = "chart-figure";
+  fig.append(svg);
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption ?? title;
+  const legend = document.createElement("span");
+  legend.className = "legend";
+  for (const [cls, name] of [["s1", "units sold"], ["forecast", "forecast"], ["band", "band"]]) {
+    const item = document.createElement("span");
+    item.className = `key ${cls}`;
+    item.textContent = name;
+    legend.append(item);
+  }
+  cap.append(" ", legend);
+  fig.append(cap);
+  return fig;
 }

@@ -11,6 +11,7 @@ export const KINDS = [
   { id: "no_sale", label: "No sale (dead stock)", params: ["days"] },
   { id: "no_receipt", label: "No receipt", params: ["days", "below"] },
   { id: "stock_age", label: "Stock age", params: ["days"] },
+  { id: "reorder_point", label: "Reorder point (from the demand forecast)", params: [] },
 ];
 
 export const PARAMS = {
@@ -231,6 +232,8 @@ export function describeCondition(rule) {
       return `no receipt for ${rule.days} days while available ≤ ${rule.below}`;
     case "stock_age":
       return `stock not replenished for ${rule.days} days`;
+    case "reorder_point":
+      return "available + in transit ≤ the nightly reorder point";
     default:
       return rule.kind;
   }

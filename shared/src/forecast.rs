@@ -33,6 +33,8 @@ pub const SEASON: usize = 7;
 pub enum Method {
     SeasonalNaive,
     Ses,
+    /// A straight line through the last [`TREND_WINDOW`] days (least squares), carried on.
+    LinearTrend,
     Holt,
     HoltWinters,
     Croston,
@@ -114,6 +116,45 @@ fn ses_with(y: &[f64], h: usize, alpha: f64) -> Fit {
 
 fn ses(y: &[f64], h: usize) -> Fit {
     best(ALPHAS.iter().map(|&a| ses_with(y, h, a)), y, 1)
+}
+
+/// Days the linear trend is fitted over (13 weeks: a quarter's trend, not the whole history's).
+pub const TREND_WINDOW: usize = 91;
+
+/// The least-squares line through `y` (intercept at index 0, slope per day).
+fn line(y: &[f64]) -> (f64, f64) {
+    let n = y.len() as f64;
+    let tm = (n - 1.0) / 2.0;
+    let ym = mean(y);
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, v) in y.iter().enumerate() {
+        let d = t as f64 - tm;
+        sxy += d * (v - ym);
+        sxx += d * d;
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (ym - slope * tm, slope)
+}
+
+/// Linear trend: each day fitted by the line through the window before it (so the fit's errors
+/// are one-step errors, as the other methods'), the forecast by the line through the last
+/// window.
+fn linear_trend(y: &[f64], h: usize) -> Fit {
+    let n = y.len();
+    let mut fitted = Vec::with_capacity(n);
+    for t in 0..n {
+        if t < SEASON {
+            fitted.push(mean(&y[..t.max(1).min(n)]));
+            continue;
+        }
+        let from = t.saturating_sub(TREND_WINDOW);
+        let (a, b) = line(&y[from..t]);
+        fitted.push(a + b * (t - from) as f64);
+    }
+    let from = n.saturating_sub(TREND_WINDOW);
+    let (a, b) = line(&y[from..]);
+    let ahead = (0..h).map(|k| a + b * (n - from + k) as f64).collect();
+    Fit { fitted, ahead }
 }
 
 fn holt_with(y: &[f64], h: usize, alpha: f64, beta: f64, phi: f64) -> Fit {
@@ -284,6 +325,7 @@ fn fit(method: Method, y: &[f64], h: usize) -> Fit {
     let mut f = match method {
         Method::SeasonalNaive => seasonal_naive(y, h),
         Method::Ses => ses(y, h),
+        Method::LinearTrend => linear_trend(y, h),
         Method::Holt => holt(y, h),
         Method::HoltWinters => holt_winters(y, h),
         Method::Croston => croston(y, h, false),
@@ -327,6 +369,7 @@ fn candidates(n: usize, zeros: f64) -> Vec<Method> {
     }
     m.push(Method::SeasonalNaive);
     if n >= 3 * SEASON {
+        m.push(Method::LinearTrend);
         m.push(Method::Holt);
     }
     if n >= 4 * SEASON {
@@ -621,16 +664,22 @@ mod tests {
     }
 
     #[test]
-    fn a_straight_trend_is_followed_by_holt() {
+    fn a_straight_trend_is_followed_by_the_trend_methods() {
         let y: Vec<f64> = (0..90).map(|t| 10.0 + 0.5 * t as f64).collect();
         let f = forecast_with(Method::Holt, &y, 7);
         // The next day is 55; a damped trend bends a little below the line.
         assert!(close(f[0], 55.0, 1.0), "{f:?}");
         assert!(f[6] > f[0] + 2.0, "{f:?}");
-        // Holt-Winters has a trend too: either follows the line.
+        // The linear trend carries the line on exactly.
+        let f = forecast_with(Method::LinearTrend, &y, 7);
+        assert!(close(f[0], 55.0, 1e-6) && close(f[6], 58.0, 1e-6), "{f:?}");
+        // Holt-Winters has a trend too: any of them follows the line.
         let chosen = forecast(&y, 7);
         assert!(
-            matches!(chosen.method, Method::Holt | Method::HoltWinters),
+            matches!(
+                chosen.method,
+                Method::LinearTrend | Method::Holt | Method::HoltWinters
+            ),
             "{chosen:?}"
         );
         assert!(close(chosen.mean[0], 55.0, 1.0), "{chosen:?}");
