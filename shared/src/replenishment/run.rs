@@ -1,7 +1,7 @@
 //! The daily replenishment run: every level, shard by shard of the level index (never a table
 //! scan), a few shards at once. For each level it carries the new days of its daily sales into
-//! its forecast item, forecasts, plans, writes the item (and the level's reorder point when it
-//! moved), and adds a row to its shard's part of the S3 dataset
+//! its forecast item, forecasts, plans, writes the items (`BatchWriteItem`, 25 a request) and
+//! the level's reorder point when it moved, and adds a row to its shard's part of the S3 dataset
 //! (`reports/replenishment/dt=…/part-000SS.csv`, `reports/replenishment-jsonl/dt=…/part-000SS.jsonl`).
 //!
 //! One level that cannot be read or written is counted and skipped; a shard that cannot be read
@@ -19,7 +19,7 @@ use super::{plan, store, Demand, Plan};
 use crate::{
     domain::SupplyFacts,
     levels,
-    schema::{self, entity, keys, SkuItem},
+    schema::{self, entity, keys, Item, SkuItem},
     store::StoreError,
 };
 
@@ -196,7 +196,8 @@ impl Run {
                 }
             }
             let (facts, stored) = self.context(&read).await?;
-            let planned: Vec<Result<(Plan, bool), StoreError>> = stream::iter(read)
+            let batch: Vec<(LevelRead, Plan, Item)> = read
+                .into_iter()
                 .map(|level| {
                     let facts = facts.get(&level.sku).cloned().flatten();
                     let stored = stored.get(&(level.sku.clone(), level.location.clone()));
@@ -215,17 +216,28 @@ impl Run {
                         &level.quantities,
                         dt,
                     );
-                    async move {
-                        let moved = self.write(&level, &demand, &p).await?;
-                        Ok((p, moved))
-                    }
+                    let item = store::to_item(&demand, &p);
+                    (level, p, item)
+                })
+                .collect();
+            // The forecast items, 25 a request; a batch that cannot be written is skipped whole.
+            let items = batch.iter().map(|(_, _, item)| item.clone()).collect();
+            if let Err(e) = crate::store::batch_write(&self.dynamodb, &self.table, items).await {
+                tracing::error!(error = %e, levels = batch.len(), "forecast items not written");
+                out.failed += batch.len();
+                continue;
+            }
+            let written: Vec<(Plan, Result<bool, StoreError>)> = stream::iter(batch)
+                .map(|(level, p, _)| async move {
+                    let moved = self.write_reorder_point(&level, &p).await;
+                    (p, moved)
                 })
                 .buffer_unordered(WRITES_AT_ONCE)
                 .collect()
                 .await;
-            for outcome in planned {
-                match outcome {
-                    Ok((p, moved)) => {
+            for (p, moved) in written {
+                match moved {
+                    Ok(moved) => {
                         out.planned += 1;
                         out.to_order += usize::from(p.suggested > 0);
                         out.fallback += usize::from(p.method == crate::forecast::Method::Fallback);
@@ -233,7 +245,7 @@ impl Run {
                         plans.push(p);
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "level plan not written");
+                        tracing::error!(error = %e, sku = %p.sku, location = %p.location, "reorder point not written");
                         out.failed += 1;
                     }
                 }
@@ -299,22 +311,9 @@ impl Run {
         Ok((facts, stored))
     }
 
-    /// Writes the forecast item, and the level's reorder point when it moved (the level's
-    /// stock is not touched: a condition on the level's existence and on the value). True when
-    /// the reorder point was written.
-    async fn write(
-        &self,
-        level: &LevelRead,
-        demand: &Demand,
-        p: &Plan,
-    ) -> Result<bool, StoreError> {
-        self.dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(store::to_item(demand, p)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+    /// Writes the level's reorder point when it moved (the level's stock is not touched: a
+    /// condition on the level's existence and on the value). True when it was written.
+    async fn write_reorder_point(&self, level: &LevelRead, p: &Plan) -> Result<bool, StoreError> {
         // With no demand forecast there is nothing to reorder: the level has no reorder point.
         let wanted = (p.demand_per_day > 0.0).then_some(p.reorder_point);
         if wanted == level.reorder_point {
