@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Client};
 use aws_sdk_s3::primitives::ByteStream;
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{plan, store, Demand, Plan};
@@ -220,9 +220,15 @@ impl Run {
                     (level, p, item)
                 })
                 .collect();
-            // The forecast items, 25 a request; a batch that cannot be written is skipped whole.
-            let items = batch.iter().map(|(_, _, item)| item.clone()).collect();
-            if let Err(e) = crate::store::batch_write(&self.dynamodb, &self.table, items).await {
+            // The forecast items, 25 a request, the requests at once; a batch that cannot be
+            // written is skipped whole.
+            let items: Vec<Item> = batch.iter().map(|(_, _, item)| item.clone()).collect();
+            let stored: Result<Vec<()>, StoreError> = stream::iter(items.chunks(25))
+                .map(|chunk| crate::store::batch_write(&self.dynamodb, &self.table, chunk.to_vec()))
+                .buffer_unordered(WRITES_AT_ONCE)
+                .try_collect()
+                .await;
+            if let Err(e) = stored {
                 tracing::error!(error = %e, levels = batch.len(), "forecast items not written");
                 out.failed += batch.len();
                 continue;
