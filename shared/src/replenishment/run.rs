@@ -223,8 +223,10 @@ impl Run {
             // The forecast items, 25 a request, the requests at once; a batch that cannot be
             // written is skipped whole.
             let items: Vec<Item> = batch.iter().map(|(_, _, item)| item.clone()).collect();
-            let stored: Result<Vec<()>, StoreError> = stream::iter(items.chunks(25))
-                .map(|chunk| crate::store::batch_write(&self.dynamodb, &self.table, chunk.to_vec()))
+            let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+            let (client, table) = (&self.dynamodb, self.table.as_str());
+            let stored: Result<Vec<()>, StoreError> = stream::iter(chunks)
+                .map(|chunk| crate::store::batch_write(client, table, chunk))
                 .buffer_unordered(WRITES_AT_ONCE)
                 .try_collect()
                 .await;
