@@ -265,3 +265,54 @@ async fn a_reorder_point_that_rises_overnight_fires_from_the_clock_with_no_stock
     assert_eq!(app.notices().await, vec!["MUG fire"]);
     assert_eq!(app.alerts("state=firing").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_throttled_or_refused_write_loses_no_plan_and_the_rerun_adds_no_history() {
+    use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    for sku in ["CUP", "FLAKY"] {
+        app.create_sku(sku).await;
+        app.receive(sku, "WH1", 500).await;
+    }
+    for day in 0..20 {
+        for sku in ["CUP", "FLAKY"] {
+            app.sell(&format!("{sku}-{day}"), sku, 3).await;
+        }
+        app.advance_clock(86_400);
+    }
+    // DynamoDB throttles the forecast items twice (the SDK retries), and refuses FLAKY's reorder
+    // point once, permanently.
+    app.dynamodb_proxy.inject(FaultRule::new(
+        Service::DynamoDb,
+        "BatchWriteItem",
+        Fault::Throttle,
+        Schedule::Times(2),
+    ));
+    app.dynamodb_proxy.inject(
+        FaultRule::new(
+            Service::DynamoDb,
+            "UpdateItem",
+            Fault::Reject {
+                code: "ValidationException".into(),
+                message: "refused".into(),
+            },
+            Schedule::Times(1),
+        )
+        .containing("SKU#FLAKY"),
+    );
+    let run = app.plan_replenishment().await;
+    assert_eq!((run.planned, run.failed), (1, 1), "{run:?}");
+    let cup = dataset_row(&app, &run.objects, "CUP", "WH1").await;
+    assert_eq!(cup["history_days"], 20);
+    // The retry the same day plans FLAKY, writes its reorder point, and adds no day to CUP.
+    let again = app.plan_replenishment().await;
+    assert_eq!((again.planned, again.failed), (2, 0), "{again:?}");
+    assert_eq!(
+        again.reorder_points_written, 1,
+        "FLAKY's alone: CUP's did not move"
+    );
+    let flaky = dataset_row(&app, &again.objects, "FLAKY", "WH1").await;
+    assert_eq!(flaky["history_days"], 20);
+    assert_eq!(dataset_row(&app, &again.objects, "CUP", "WH1").await, cup);
+}
