@@ -122,9 +122,9 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("ReportsApiFunction"),
         with_log(REPORTS_API_ENV)
     );
-    // The stocktake import reads what the stock API functions read.
+    // The stream projector reads what the stock API functions read.
     assert_eq!(
-        t.environment("StocktakeImportFunction"),
+        t.environment("StreamProjectorFunction"),
         with_log(STOCK_API_ENV)
     );
     // So does the reservation-expiry sweep.
@@ -236,10 +236,11 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "sns:Publish",
         ])
     );
-    // The stocktake import: adjustments as the stock API makes them, its import items, the
-    // stream that starts it, the queue for runs that never succeed.
+    // The stream projector: ledger entries, listing and replenishment-list entries, adjustments
+    // as the stock API makes them (imports), its import items, the stream, the queue for records
+    // that never succeed. No SNS, no SES: it never waits on them.
     assert_eq!(
-        policy_actions(&t, "StocktakeImportFunction"),
+        policy_actions(&t, "StreamProjectorFunction"),
         set(&[
             "dynamodb:BatchWriteItem",
             "dynamodb:ConditionCheckItem",
@@ -424,7 +425,8 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "FunctionErrors",
             "FunctionThrottles",
             "HoldExpiriesFailing",
-            "StocktakeImportsFailed",
+            "ProjectionsFailed",
+            "ProjectionsLagging",
         ])
     );
     for (name, alarm) in &alarms {
@@ -565,19 +567,17 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         set(&["LOC#*", "RES#*", "SKU#*"])
     );
     assert_eq!(
-        prefixes("StocktakeImportFunction"),
-        set(&["IMPORT#*", "LOC#*", "MOV#*", "SKU#*"])
+        prefixes("StreamProjectorFunction"),
+        set(&["FCST#*", "IMPORT#*", "LEDGER#*", "LOC#*", "MOV#*", "RES#*", "SKU#*", "STK#*"])
     );
     assert_eq!(
         prefixes("AlertsApiFunction"),
         set(&["ALERT#*", "RULE#*", "SILENCE#*", "TRACK#*"])
     );
+    // Alerting writes no projection: its own items, and it reads levels and rules.
     assert_eq!(
         prefixes("AlertEvaluatorFunction"),
-        set(&[
-            "ALERT#*", "FCST#*", "LEDGER#*", "MOV#*", "RES#*", "RULE#*", "SKU#*", "STK#*",
-            "TRACK#*"
-        ])
+        set(&["ALERT#*", "RULE#*", "SKU#*", "TRACK#*"])
     );
     assert_eq!(
         prefixes("AlertClockFunction"),
@@ -634,7 +634,7 @@ fn code_problem_types() -> BTreeSet<String> {
 }
 
 #[test]
-fn openapi_and_the_readme_list_exactly_the_problem_types_the_code_answers_with() {
+fn openapi_and_the_api_docs_list_exactly_the_problem_types_the_code_answers_with() {
     let code = code_problem_types();
     assert!(code.len() > 20, "{code:?}");
     let doc = openapi();
@@ -651,15 +651,17 @@ fn openapi_and_the_readme_list_exactly_the_problem_types_the_code_answers_with()
         })
         .collect();
     assert_eq!(listed, code, "OpenAPI's Problem.type against the code");
-    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    // The problem types are documented in the API reference, docs/api.md (its "Errors" table).
+    let api_doc = std::fs::read_to_string(project_root().join("docs/api.md")).unwrap();
     let missing: Vec<&String> = code
         .iter()
         .filter(|slug| {
-            !readme.contains(&format!("`{slug}`")) && !readme.contains(&format!("/problems/{slug}"))
+            !api_doc.contains(&format!("`{slug}`"))
+                && !api_doc.contains(&format!("/problems/{slug}"))
         })
         .collect();
     assert!(
         missing.is_empty(),
-        "problem types the README does not name: {missing:?}"
+        "problem types docs/api.md does not name: {missing:?}"
     );
 }

@@ -64,7 +64,7 @@ pub struct TestApp {
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
-    import_poller: Mutex<StreamPoller>,
+    projector_poller: Mutex<StreamPoller>,
     /// Seconds added to the evaluator's clock.
     clock_offset: Arc<AtomicI64>,
     moto: ApiClient,
@@ -89,6 +89,12 @@ fn start_offset() -> i64 {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the system's options changed first (say, shorter SNS and SES timeouts for
+/// a test that makes them hang).
+pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     let emulators = endpoints();
     let dynamodb_proxy = Proxy::start(&emulators.dynamodb, true)
         .await
@@ -115,6 +121,7 @@ pub async fn spawn_app() -> TestApp {
     options.notify_backoff = std::time::Duration::from_millis(5);
     options.clock = shared::clock::Clock::offset(offset.clone());
     options.clock_offset = Some(offset);
+    change(&mut options);
     let system = System::start(&endpoints, options)
         .await
         .expect("start the system");
@@ -139,7 +146,7 @@ pub async fn spawn_app() -> TestApp {
                 .build(),
         ),
         poller: Mutex::new(system.poller),
-        import_poller: Mutex::new(system.import_poller),
+        projector_poller: Mutex::new(system.projector_poller),
         clock_offset,
         moto: ApiClient::new(emulators.moto),
         dynamodb_proxy,
@@ -159,8 +166,26 @@ pub struct Published {
 }
 
 impl TestApp {
-    /// Runs the evaluator over everything on the stream, as Lambda's event source mapping would.
+    /// Runs both readers of the stream over everything on it, as their event source mappings
+    /// would: the projector (ledger, listing, replenishment list, stocktake imports), then the
+    /// alert evaluator. Returns what the evaluator was handed.
     pub async fn process_stream(&self) -> usize {
+        self.project().await;
+        self.evaluate().await
+    }
+
+    /// Runs the stream projector alone over everything on the stream (alerting left behind).
+    pub async fn project(&self) -> usize {
+        self.projector_poller
+            .lock()
+            .await
+            .drain()
+            .await
+            .expect("stream delivery")
+    }
+
+    /// Runs the alert evaluator alone over everything on the stream.
+    pub async fn evaluate(&self) -> usize {
         self.poller
             .lock()
             .await
@@ -169,13 +194,18 @@ impl TestApp {
             .expect("stream delivery")
     }
 
-    /// Runs the stocktake-import function over the new imports on the stream, as its event
-    /// source mapping would.
+    /// Runs the stream projector, which starts the new imports on the stream, as its event
+    /// source mapping would; returns how many queued imports it was handed.
     pub async fn run_imports(&self) -> usize {
-        self.import_poller
+        let import = |r: &Value| {
+            r.pointer("/dynamodb/NewImage/entity/S")
+                .and_then(Value::as_str)
+                == Some(shared::schema::entity::IMPORT)
+        };
+        self.projector_poller
             .lock()
             .await
-            .drain()
+            .drain_counting(&import)
             .await
             .expect("stream delivery")
     }
@@ -198,6 +228,7 @@ impl TestApp {
     /// Records the poller gave up on (what would reach the on-failure queue).
     pub async fn dead_letters(&self) -> usize {
         self.poller.lock().await.dead_letters.len()
+            + self.projector_poller.lock().await.dead_letters.len()
     }
 
     /// The current time of the evaluator's clock.
@@ -490,9 +521,10 @@ impl TestApp {
     }
 
     /// Every ledger entry of a SKU, newest first, following the cursors. The ledger is written
-    /// from the table's stream, so the stream is processed first (as Lambda would have by then).
+    /// from the table's stream by the projector, so it runs first (as Lambda would have by then);
+    /// alerting is not needed for it, and is not run.
     pub async fn ledger(&self, sku: &str) -> Vec<Value> {
-        self.process_stream().await;
+        self.project().await;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -457,8 +457,8 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
             "TIME_RULE_SWEEP_HOURS",
         ),
         (
-            "StocktakeImportFunction",
-            "stocktake-import",
+            "StreamProjectorFunction",
+            "stream-projector",
             &["TABLE_NAME"][..],
             &[][..],
             "TABLE_NAME",
@@ -494,7 +494,7 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
 }
 
 #[tokio::test]
-async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
+async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
     let system = system().await;
     let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
     for f in [
@@ -522,8 +522,8 @@ async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
     // it) starts the function.
     let worker = start(
         &system,
-        "StocktakeImportFunction",
-        "stocktake-import",
+        "StreamProjectorFunction",
+        "stream-projector",
         &[],
         &[],
     )
@@ -537,7 +537,7 @@ async fn stocktake_import_binary_applies_an_upload_from_its_stream_record() {
                           "status": { "S": "queued" } },
             "SequenceNumber": "100", "StreamViewType": "NEW_AND_OLD_IMAGES" } }] });
     let Outcome::Response(response) = worker.invoke(&record).await else {
-        panic!("the import function failed");
+        panic!("the stream projector failed");
     };
     assert_eq!(response["batchItemFailures"], serde_json::json!([]));
     // The first line counted 4 where 10 were; the second expected 9, which was stale by then.

@@ -11,9 +11,11 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
-use shared::alerts::{
-    evaluate::RuleSet,
-    rules::{Rule, RuleBody},
+use shared::{
+    alerts::{
+        evaluate::RuleSet,
+        rules::{Rule, RuleBody},
+    },
     stream::parse_record,
 };
 

@@ -133,10 +133,17 @@ pub struct EvaluatorConfig {
     pub rule_cache: std::time::Duration,
     /// The first backoff of SNS and SES retries (throttling, 5xx), doubled up to 5 attempts.
     pub notify_backoff: std::time::Duration,
+    /// How long one SNS or SES attempt may take before it counts as failed (a provider that
+    /// hangs); all attempts of one notice together get three times this.
+    pub notify_timeout: std::time::Duration,
 }
 
 /// SNS and SES retries start at this backoff on Lambda (the SDK's standard).
 pub const NOTIFY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One SNS or SES attempt gives up after this; a notice's attempts together after three times
+/// it (well inside the claim's lease, [`crate::alerts::driver::LEASE_SECONDS`]).
+pub const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl EvaluatorConfig {
     /// The alert clock's: the evaluator's without a rule cache (each tick loads the rules once).
@@ -177,12 +184,14 @@ impl EvaluatorConfig {
             sender_email,
             rule_cache,
             notify_backoff: NOTIFY_BACKOFF,
+            notify_timeout: NOTIFY_TIMEOUT,
         })
     }
 }
 
 /// Builds the evaluator from the AWS environment once, at init. SNS and SES throttling is
-/// retried with exponential backoff by the SDK (up to 5 attempts) before a record is failed.
+/// retried with exponential backoff by the SDK (up to 5 attempts, each bounded by
+/// `notify_timeout`); a notice that still fails stays owed for the alert clock.
 pub async fn evaluator_from_env(config: &EvaluatorConfig) -> crate::alerts::evaluator::Evaluator {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     evaluator_from_sdk(&sdk, config, crate::clock::Clock::system())
@@ -197,14 +206,21 @@ pub fn evaluator_from_sdk(
     let retry = aws_config::retry::RetryConfig::standard()
         .with_max_attempts(5)
         .with_initial_backoff(config.notify_backoff);
+    let timeout = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.notify_timeout)
+        .operation_attempt_timeout(config.notify_timeout)
+        .operation_timeout(config.notify_timeout * 3)
+        .build();
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(sdk)
             .retry_config(retry.clone())
+            .timeout_config(timeout.clone())
             .build(),
     );
     let ses = aws_sdk_sesv2::Client::from_conf(
         aws_sdk_sesv2::config::Builder::from(sdk)
             .retry_config(retry)
+            .timeout_config(timeout)
             .build(),
     );
     crate::alerts::evaluator::Evaluator::new(

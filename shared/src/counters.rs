@@ -12,6 +12,12 @@
 use std::collections::BTreeMap;
 
 /// Hourly sales slots (the longest velocity or drop window, in hours).
+/// How far back the counters a level carries reach: hourly sales for the rate-of-change rules,
+/// daily sales for days of cover, and daily received, refunded and sold units for the daily
+/// report.
+pub const HOURLY_RETENTION: i64 = HOURS;
+pub const DAILY_RETENTION: i64 = 30;
+
 pub const HOURS: i64 = 48;
 /// Daily slots: the longest days-of-cover lookback (29 days) plus today, and slack.
 pub const DAYS: i64 = 32;

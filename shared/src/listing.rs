@@ -233,10 +233,7 @@ fn threshold_for(rules: &[Rule], sku: &SkuItem, location: &str) -> Option<i64> {
         .max()
 }
 
-/// Lower case, as the text filter compares.
-pub fn search_text(sku: &str, name: &str) -> String {
-    format!("{}\n{}", sku.to_lowercase(), name.to_lowercase())
-}
+pub use crate::schema::search_text;
 
 fn sku_matches(filter: &Filter, sku: &SkuItem) -> bool {
     filter

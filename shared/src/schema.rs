@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{de::DeserializeOwned, Deserialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::domain::{LocationKind, MovementKind, Quantities};
 
@@ -196,6 +196,11 @@ pub mod keys {
     pub fn tracker(rule_id: &str, sku: &str, location: &str) -> (String, String) {
         (format!("TRACK#{rule_id}"), format!("{sku}#{location}"))
     }
+    /// The tracker's attribute holding a sender's claim on one owed delivery (its key,
+    /// `<alert>/<event>:<channel>`): a map of `by` (the claimant) and `until` (seconds).
+    pub fn lease(delivery: &str) -> String {
+        format!("lease#{delivery}")
+    }
     /// A silence of `rule:<id>` or `sku:<sku>`.
     pub fn silence(target: &str) -> String {
         format!("SILENCE#{target}")
@@ -309,7 +314,7 @@ pub struct LevelItem {
 
 /// `FCST#<sku>` / `LOC#<location>`: a level's daily demand history and its latest forecast and
 /// reorder plan (see [`crate::replenishment`]), written by the daily replenishment run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForecastItem {
     /// Units sold per day, oldest first, the last on `demand_day` (at most 180 days).
     pub demand: Vec<i64>,
@@ -466,10 +471,34 @@ pub struct AlertItem {
     pub history: Vec<HistoryItem>,
     /// Each owed notice (`fire:sms`, …) and how its delivery stands.
     #[serde(default)]
-    pub deliveries: BTreeMap<String, crate::alerts::deliveries::DeliveryStatus>,
+    pub deliveries: BTreeMap<String, DeliveryStatus>,
 }
 
-/// `TRACK#<rule>` / `<sku>#<location>`: the episode state of one (rule, SKU, location).
+/// A SKU entry's `search` attribute: its id and name in lower case, as the text filter compares.
+pub fn search_text(sku: &str, name: &str) -> String {
+    format!("{}\n{}", sku.to_lowercase(), name.to_lowercase())
+}
+
+/// Where an owed notice stands, as an alert item stores it and the inbox shows it (the alert's
+/// `deliveries` map; see [`crate::alerts::deliveries`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Owed and not sent yet (quiet hours, or not reached yet).
+    Pending { since: String },
+    /// The provider accepted it.
+    Sent { at: String },
+    /// The last attempt failed for a reason that may pass (throttling, 5xx, timeout): it is sent
+    /// again.
+    Retrying { at: String, reason: String },
+    /// The provider refused it for good (an address SES rejects, a sandbox recipient, a message
+    /// SNS refuses): never retried.
+    Failed { at: String, reason: String },
+}
+
+/// `TRACK#<rule>` / `<sku>#<location>`: the episode state of one (rule, SKU, location). Besides
+/// these attributes it holds one `lease#<delivery>` map per owed delivery a sender has claimed
+/// ([`keys::lease`]); only the claim's conditional write reads them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TrackerItem {
     #[serde(default)]

@@ -6,7 +6,7 @@
 //!   item (`IMPORT#<id>` / `META`, status `queued`) is written last, under the condition that it
 //!   is new. The import id comes from the caller and its Idempotency-Key, so the same upload again
 //!   is the same import and changes nothing twice; the same key with another file is refused.
-//! - **Apply** (the `stocktake-import` function, started by the import item's stream record):
+//! - **Apply** (the stream projector, started by the import item's stream record):
 //!   each line becomes a stocktake adjustment through the same movement path as
 //!   `POST /v1/adjustments`, under an idempotency key made of the import id and the line number,
 //!   so a run that is cut off and started again applies nothing twice. Lines of one level are
@@ -757,9 +757,8 @@ async fn apply(
     }
 }
 
-/// The `stocktake-import` function's handler: for each new import on the table's stream (the
-/// event source mapping keeps those alone), applies it; a run that fails is reported in
-/// `batchItemFailures` and tried again.
+/// Runs the stocktake imports queued on the table's stream: the stream projector hands it each
+/// record of a queued import (new, or queued again after it stopped).
 pub struct ImportWorker {
     pub stocktakes: Stocktakes,
     pub store: Store,
@@ -775,54 +774,43 @@ impl ImportWorker {
         }
     }
 
-    pub async fn handle_json(
-        &self,
-        event: serde_json::Value,
-    ) -> aws_lambda_events::streams::DynamoDbEventResponse {
-        let mut response = aws_lambda_events::streams::DynamoDbEventResponse::default();
-        for record in event["Records"].as_array().into_iter().flatten() {
-            // A new import, or one queued again (the mapping's filter passes those alone).
-            let image = &record["dynamodb"]["NewImage"];
-            if image["entity"]["S"] != entity::IMPORT || image["status"]["S"] != "queued" {
-                continue;
-            }
-            let Some(id) = image["import_id"]["S"].as_str() else {
-                continue;
-            };
-            let now = self.clock.now();
-            let outcome = match self.stocktakes.get(id).await {
-                // Gone (expired, or removed by hand): nothing left to apply.
-                Ok(None) => {
-                    tracing::warn!(import = id, "stocktake import is gone; skipped");
-                    continue;
-                }
-                Ok(Some(import)) => {
-                    self.stocktakes
-                        .apply_all(&self.store, import, now, &self.clock.rfc3339())
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(done) => tracing::info!(
+    /// Applies the import a stream record queued; a record of anything else is passed over. An
+    /// error (the table unavailable past its retries) leaves the import running: the record is
+    /// retried, and the next run replays what was done and applies the rest.
+    pub async fn run_queued(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+        let image = &record["dynamodb"]["NewImage"];
+        if image["entity"]["S"] != entity::IMPORT || image["status"]["S"] != "queued" {
+            return Ok(());
+        }
+        let Some(id) = image["import_id"]["S"].as_str() else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let Some(import) = self.stocktakes.get(id).await? else {
+            // Gone (expired, or removed by hand): nothing left to apply.
+            tracing::warn!(import = id, "stocktake import is gone; skipped");
+            return Ok(());
+        };
+        match self
+            .stocktakes
+            .apply_all(&self.store, import, now, &self.clock.rfc3339())
+            .await
+        {
+            Ok(done) => {
+                tracing::info!(
                     import = id,
                     lines = done.lines,
                     applied = done.applied,
                     failed = done.failed,
                     "stocktake import done"
-                ),
-                Err(e) => {
-                    tracing::error!(import = id, error = %e, "stocktake import stopped; retried");
-                    let mut failure =
-                        aws_lambda_events::streams::DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = record["dynamodb"]["SequenceNumber"]
-                        .as_str()
-                        .map(str::to_owned);
-                    response.batch_item_failures.push(failure);
-                }
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(import = id, error = %e, "stocktake import stopped; retried");
+                Err(e)
             }
         }
-        response
     }
 }
 

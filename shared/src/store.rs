@@ -230,12 +230,6 @@ const NAMES: [(&str, &str); 20] = [
     ("#ud", "uncounted_day"),
 ];
 
-/// How far back the counters a level carries reach (see [`crate::counters`]): hourly sales for
-/// the rate-of-change rules, daily sales for days of cover, and daily received, refunded and sold
-/// units for the daily report.
-pub const HOURLY_RETENTION: i64 = crate::counters::HOURS;
-pub const DAILY_RETENTION: i64 = 30;
-
 fn names(expr: &str, cond: &str) -> HashMap<String, String> {
     NAMES
         .iter()
@@ -1258,7 +1252,7 @@ impl Store {
             .expression_attribute_names("#search", "search")
             .expression_attribute_values(
                 ":search",
-                s(crate::listing::search_text(sku.as_str(), name)),
+                s(crate::schema::search_text(sku.as_str(), name)),
             )
             .expression_attribute_names("#a", "attributes")
             .expression_attribute_names("#c", "created_at")
@@ -1516,18 +1510,6 @@ impl Store {
         let Some((pk, sk)) = line_ref.split_once('|') else {
             return Ok(());
         };
-        // A reservation's step: its entry is made from the reservation item.
-        if pk.starts_with(&keys::reservation("")) {
-            let zero = Quantities::default();
-            return crate::reservations::ledger::record(
-                &self.client,
-                &self.table,
-                line_ref,
-                before.unwrap_or(&zero),
-                after,
-            )
-            .await;
-        }
         let line = self
             .client
             .get_item()

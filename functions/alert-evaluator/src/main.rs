@@ -5,8 +5,8 @@
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::{
-    alerts::stream::StreamBatch,
     config::{evaluator_from_env, init_tracing, load_or_report, EvaluatorConfig},
+    stream::StreamBatch,
 };
 
 #[tokio::main]

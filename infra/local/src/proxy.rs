@@ -11,7 +11,6 @@
 
 use std::{
     collections::BTreeMap,
-    convert::Infallible,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -51,6 +50,11 @@ pub enum Fault {
     Reject { code: String, message: String },
     /// DynamoDB cancels the transaction because another one holds one of its items.
     TransactionConflict,
+    /// The service takes the request and answers nothing for this long (then a 504): a caller
+    /// waits for its own timeout.
+    Hang(Duration),
+    /// The connection is closed without an answer, as when the service cannot be reached.
+    Unreachable,
 }
 
 /// When a matching call gets the fault.
@@ -341,6 +345,12 @@ fn fault_response(service: Service, fault: &Fault, body: &[u8]) -> Response<Full
             "Internal failure (injected)".to_owned(),
         ),
         Fault::Reject { code, message } => (400, code.clone(), message.clone()),
+        // Answered in `call` (no error body); here only for completeness.
+        Fault::Hang(_) | Fault::Unreachable => (
+            504,
+            "GatewayTimeout".to_owned(),
+            "no answer (injected)".to_owned(),
+        ),
         Fault::TransactionConflict => {
             let items = serde_json::from_slice::<Value>(body)
                 .ok()
@@ -410,6 +420,18 @@ fn fault_response(service: Service, fault: &Fault, body: &[u8]) -> Response<Full
         }
     }
 }
+
+/// A request the proxy closes the connection on, unanswered.
+#[derive(Debug)]
+struct Unanswered;
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed unanswered (injected)")
+    }
+}
+
+impl std::error::Error for Unanswered {}
 
 struct Inner {
     upstream: String,
@@ -499,18 +521,26 @@ impl Inner {
         }
     }
 
-    async fn call(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// Answers one request, or closes its connection unanswered (an injected unreachable fault).
+    async fn call(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Unanswered> {
         let (mut parts, body) = req.into_parts();
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-            return respond(400, &[], b"unreadable request body".to_vec());
+            return Ok(respond(400, &[], b"unreadable request body".to_vec()));
         };
         let (service, op) = classify(parts.uri.path(), &parts.headers, &body);
         if let Some(fault) = self.fault_for(service, &op, &body) {
-            return fault_response(service, &fault, &body);
+            match fault {
+                Fault::Unreachable => return Err(Unanswered),
+                Fault::Hang(time) => {
+                    tokio::time::sleep(time).await;
+                    return Ok(respond(504, &[], b"gateway timeout (injected)".to_vec()));
+                }
+                _ => return Ok(fault_response(service, &fault, &body)),
+            }
         }
         if service == Service::DynamoDb {
             if let Some(denied) = self.outside_leading_keys(&op, &body) {
-                return fault_response(
+                return Ok(fault_response(
                     service,
                     &Fault::Reject {
                         code: "AccessDeniedException".into(),
@@ -520,7 +550,7 @@ impl Inner {
                         ),
                     },
                     &body,
-                );
+                ));
             }
         }
         let metered = self.meter && service == Service::DynamoDb && WRITES.contains(&op.as_str());
@@ -539,7 +569,7 @@ impl Inner {
             parts.uri.path_and_query().map_or("/", |p| p.as_str())
         );
         let Ok(uri) = uri.parse() else {
-            return respond(400, &[], b"bad request URI".to_vec());
+            return Ok(respond(400, &[], b"bad request URI".to_vec()));
         };
         parts.uri = uri;
         parts.headers.remove(http::header::CONTENT_LENGTH);
@@ -550,11 +580,11 @@ impl Inner {
         let request = Request::from_parts(parts, Full::new(body));
         let response = match self.client.request(request).await {
             Ok(r) => r,
-            Err(e) => return respond(502, &[], format!("upstream: {e}").into_bytes()),
+            Err(e) => return Ok(respond(502, &[], format!("upstream: {e}").into_bytes())),
         };
         let (parts, body) = response.into_parts();
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-            return respond(502, &[], b"upstream body".to_vec());
+            return Ok(respond(502, &[], b"upstream body".to_vec()));
         };
         if (metered || metered_read) && parts.status.is_success() {
             self.record_capacity(&op, &body);
@@ -562,7 +592,7 @@ impl Inner {
             let mut state = self.state.lock().expect("proxy state");
             *state.capacity.refused.entry(op.clone()).or_default() += 1;
         }
-        Response::from_parts(parts, Full::new(body))
+        Ok(Response::from_parts(parts, Full::new(body)))
     }
 }
 
@@ -589,7 +619,7 @@ impl Proxy {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let inner = inner.clone();
-                        async move { Ok::<_, Infallible>(inner.call(req).await) }
+                        async move { inner.call(req).await }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)

@@ -210,8 +210,8 @@ pub fn matches(pattern: &Value, record: &Value) -> bool {
 pub type Handler =
     Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = DynamoDbEventResponse> + Send>> + Send + Sync>;
 
-/// Polls the table's stream and invokes one function's handler (the evaluator, the stocktake
-/// import), as that function's event source mapping would.
+/// Polls the table's stream and invokes one function's handler (the alert evaluator, the stream
+/// projector), as that function's event source mapping would.
 pub struct StreamPoller {
     reader: StreamReader,
     backlog: Vec<Value>,
@@ -265,6 +265,15 @@ impl StreamPoller {
     /// handler processed successfully. Like Lambda, a batch with failures is retried from its
     /// first failed record; after `max_retries` the rest goes to the on-failure destination.
     pub async fn drain(&mut self) -> anyhow::Result<usize> {
+        self.drain_counting(&|_| true).await
+    }
+
+    /// [`drain`](Self::drain), counting only the records processed successfully that `counted`
+    /// picks (the projector's queued imports, say, among its stock changes).
+    pub async fn drain_counting(
+        &mut self,
+        counted: &(dyn Fn(&Value) -> bool + Sync),
+    ) -> anyhow::Result<usize> {
         self.fetch().await?;
         let mut done = 0;
         while !self.backlog.is_empty() {
@@ -290,10 +299,10 @@ impl StreamPoller {
                     .min()
                     .or((!response.batch_item_failures.is_empty()).then_some(0));
                 let Some(first) = first_failed else {
-                    done += batch.len();
+                    done += batch.iter().filter(|r| counted(r)).count();
                     break;
                 };
-                done += first;
+                done += batch[..first].iter().filter(|r| counted(r)).count();
                 batch.drain(..first);
                 attempts += 1;
                 if attempts > self.config.max_retries {

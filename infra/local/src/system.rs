@@ -1,6 +1,8 @@
 //! The whole system on the emulators: the resources of template.yaml (table on DynamoDB Local; ops
 //! topic, sender identity and reports bucket on moto), the API behind the gateway emulation, and
-//! the alert evaluator behind the stream poller. Used by the local stack and the tests.
+//! the table stream's two readers behind their pollers: the projector (ledger, listing,
+//! replenishment list, stocktake imports) and the alert evaluator. Used by the local stack and the
+//! tests.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -36,6 +38,8 @@ pub struct Options {
     pub rule_cache: Duration,
     /// The first backoff of the evaluator's SNS and SES retries (short in tests).
     pub notify_backoff: Duration,
+    /// How long one SNS or SES attempt may take (short in tests that make them hang).
+    pub notify_timeout: Duration,
     pub clock: Clock,
     /// When set, `clock` reads the system time plus this offset (seconds) and the gateway serves
     /// `POST /_local/clock` to move it (the local stack).
@@ -55,6 +59,7 @@ impl Options {
             key,
             rule_cache: Duration::from_secs(0),
             notify_backoff: shared::config::NOTIFY_BACKOFF,
+            notify_timeout: shared::config::NOTIFY_TIMEOUT,
             clock: Clock::system(),
             clock_offset: None,
             counter: None,
@@ -66,9 +71,10 @@ impl Options {
 /// A running system.
 pub struct System {
     pub gateway: GatewayHandle,
+    /// The alert evaluator's stream mapping (stock levels).
     pub poller: StreamPoller,
-    /// The stocktake-import function's stream mapping (new imports).
-    pub import_poller: StreamPoller,
+    /// The stream projector's mapping (stock levels and queued stocktake imports).
+    pub projector_poller: StreamPoller,
     pub evaluator: Arc<Evaluator>,
     /// The alert clock's work (the local stack runs it on a ticker).
     pub alert_clock: Arc<AlertClock>,
@@ -87,6 +93,13 @@ pub struct System {
 }
 
 impl System {
+    /// Hands everything on the stream to both its readers, the projector first (as Lambda would,
+    /// in whatever order; the tests and benchmarks want the projections written before they look).
+    pub async fn drain_stream(&mut self) -> anyhow::Result<usize> {
+        self.projector_poller.drain().await?;
+        self.poller.drain().await
+    }
+
     /// Writes `items` into the table with `BatchWriteItem`, 25 at a time, sending again whatever
     /// DynamoDB leaves unprocessed (benchmarks seed their data with it).
     pub async fn put_all(
@@ -165,6 +178,7 @@ impl System {
             sender_email: LOCAL_SENDER.into(),
             rule_cache: options.rule_cache,
             notify_backoff: options.notify_backoff,
+            notify_timeout: options.notify_timeout,
         };
         let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, options.clock.clone()));
         let alert_clock = Arc::new(AlertClock::new(evaluator.clone()));
@@ -172,7 +186,7 @@ impl System {
             Store::new(dynamodb.clone(), &table),
             options.clock.clone(),
         ));
-        let worker = Arc::new(shared::stocktake::ImportWorker::new(
+        let projector = Arc::new(shared::projections::Projector::new(
             shared::store::Store::new(dynamodb.clone(), &table),
             options.clock.clone(),
         ));
@@ -188,19 +202,19 @@ impl System {
             evaluator.clone(),
             template.stream_mapping("AlertEvaluatorFunction")?,
         );
-        let import_handler: crate::streams::Handler = Arc::new(move |event| {
-            let worker = worker.clone();
-            Box::pin(async move { worker.handle_json(event).await })
+        let projector_handler: crate::streams::Handler = Arc::new(move |event| {
+            let projector = projector.clone();
+            Box::pin(async move { projector.handle_json(event).await })
         });
-        let import_poller = StreamPoller::with_handler(
+        let projector_poller = StreamPoller::with_handler(
             StreamReader::for_table(&sdk, &endpoints.dynamodb, &table).await?,
-            import_handler,
-            template.stream_mapping("StocktakeImportFunction")?,
+            projector_handler,
+            template.stream_mapping("StreamProjectorFunction")?,
         );
         Ok(Self {
             gateway,
             poller,
-            import_poller,
+            projector_poller,
             alert_clock,
             expiry,
             evaluator,

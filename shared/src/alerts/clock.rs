@@ -2,7 +2,8 @@
 //! Run every minute by a schedule (EventBridge Scheduler on AWS, a ticker locally), it walks the
 //! episodes index (trackers with an open episode or owed deliveries) and, for each:
 //!
-//! - sends the deliveries that came due (quiet hours ended, or a retry after a failure);
+//! - sends the deliveries that came due (quiet hours ended, a retry after a failure, or a claim
+//!   whose sender died and whose lease ran out);
 //! - reminds an unacknowledged episode whose `repeat_minutes` have passed;
 //! - re-evaluates the rule on the level as it is now, so a window rule (sales velocity, stock
 //!   drop, days of cover) resolves when its window has slid past the burst;
@@ -23,9 +24,10 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::{
+    driver::Trigger,
+    engine::{Evaluator, RecordError},
     evaluate::{evaluate_change, evaluate_clock, Verdict},
-    evaluator::{Evaluator, RecordError, Trigger},
-    rules::Rule,
+    rules::{fingerprint, Rule},
     store::{silenced, IndexedEpisode},
     sweep::{due_shards, Sweep, SweepReport},
 };
@@ -79,6 +81,10 @@ impl AlertClock {
 
     /// One tick at the evaluator's clock time.
     pub async fn tick(&self) -> Result<TickReport, StoreError> {
+        super::outage::scoped(Box::pin(self.run())).await
+    }
+
+    async fn run(&self) -> Result<TickReport, StoreError> {
         let now = self.evaluator.now();
         let store = self.evaluator.store();
         let (rules, silences) = store.load_rules_and_silences(now).await?;
@@ -215,15 +221,4 @@ impl AlertClock {
         }
         Ok(Handled::Driven)
     }
-}
-
-/// What an episode's meaning depends on: the rule's kind, parameters and selector, and the rule
-/// itself (its creation time: a rule deleted and created again under the same id, from the same
-/// Idempotency-Key, is another rule). A rule replaced with other values of these closes its open
-/// episodes.
-pub fn fingerprint(rule: &Rule) -> String {
-    use sha2::{Digest, Sha256};
-    let text = serde_json::json!({ "condition": rule.condition, "selector": rule.selector,
-                                   "created_at": rule.created_at });
-    hex::encode(&Sha256::digest(text.to_string().as_bytes())[..8])
 }

@@ -3,8 +3,6 @@
 //! episode's tracker until it is settled, and its [`DeliveryStatus`] is recorded on the alert for
 //! the inbox. Pure.
 
-use serde::{Deserialize, Serialize};
-
 use super::{evaluate::Event, rules::Rule};
 
 /// Where a notice goes.
@@ -120,21 +118,7 @@ impl Delivery {
     }
 }
 
-/// Where a delivery stands, as the inbox shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Owed and not sent yet (quiet hours, or not reached yet).
-    Pending { since: String },
-    /// The provider accepted it.
-    Sent { at: String },
-    /// The last attempt failed for a reason that may pass (throttling, 5xx, timeout): it is sent
-    /// again.
-    Retrying { at: String, reason: String },
-    /// The provider refused it for good (an address SES rejects, a sandbox recipient, a message
-    /// SNS refuses): never retried.
-    Failed { at: String, reason: String },
-}
+pub use crate::schema::DeliveryStatus;
 
 #[cfg(test)]
 mod tests {

@@ -5,17 +5,22 @@
 use sha2::{Digest, Sha256};
 
 use super::{
-    clock::fingerprint,
     deliveries::{Channel, Delivery, DeliveryStatus},
+    engine::{Evaluator, RecordError},
     evaluate::{decide, message, Decision, Event, LevelSnapshot, Verdict},
-    evaluator::{Evaluator, RecordError},
     notify::Attributes,
-    rules::Rule,
-    store::{EpisodeKey, SkuProfile, Step, Tracker, Transition},
+    outage,
+    rules::{fingerprint, Rule},
+    store::{Claim, EpisodeKey, Lease, SkuProfile, Step, Tracker, Transition},
 };
 use crate::{metrics, store::StoreError};
 
 use crate::clock::rfc3339_seconds as rfc3339;
+
+/// How long a sender's claim on a notice holds (seconds): longer than a send can take (the
+/// notifier's timeouts bound one at well under a minute) and the record after it. A sender that
+/// dies between sending and recording delays a second send by at most this.
+pub const LEASE_SECONDS: i64 = 120;
 
 /// What moves an episode, and what orders it against the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,12 +311,18 @@ impl Evaluator {
 
     /// Sends what the tracker still owes, outside the rule's quiet hours, each channel on its own
     /// and in order (an earlier episode's notices first; fired before reminders before resolved).
+    /// Each notice is claimed, then sent, then recorded: the claim ([`AlertStore::claim_delivery`])
+    /// is a conditional write with a lease of [`LEASE_SECONDS`], so of the stream, the clock and
+    /// an overlapping tick only the claimant sends; a sender that dies between sending and
+    /// recording leaves the claim to run out, and the notice goes out again once, after it.
     /// Each outcome is recorded on its alert: sent; refused for good (a non-throttling 4xx:
     /// recorded with the provider's reason, never retried); or retrying (throttling, 5xx,
-    /// timeouts past the SDK's own retries: it stays owed, and the record fails so it is tried
-    /// again, without the deliveries already settled). Once a channel has a delivery retrying,
-    /// the later ones on that channel wait behind it, so a channel never says RESOLVED before
-    /// the FIRED it ends.
+    /// timeouts past the SDK's own retries: it stays owed for the alert clock, and nothing
+    /// fails). Once a channel has a notice retrying, or claimed by another sender, the later ones
+    /// on that channel wait behind it, so a channel never says RESOLVED before the FIRED it
+    /// ends; once a channel failed in this run ([`outage`]) the run sends nothing more on it.
+    ///
+    /// [`AlertStore::claim_delivery`]: super::store::AlertStore::claim_delivery
     async fn deliver(
         &self,
         rule: &Rule,
@@ -337,6 +348,11 @@ impl Evaluator {
             sku: &level.sku,
             location: &level.location,
         };
+        let stored: std::collections::HashMap<String, &str> = tracker
+            .pending
+            .iter()
+            .filter_map(|k| Delivery::parse(k, current).map(|d| (d.key(), k.as_str())))
+            .collect();
         let owed = Delivery::sorted(
             tracker
                 .pending
@@ -346,11 +362,36 @@ impl Evaluator {
             current,
         );
         let now_text = rfc3339(now);
-        let mut transient = None;
         let mut waiting: Vec<Channel> = Vec::new();
         for delivery in owed {
             if waiting.contains(&delivery.channel) {
                 continue;
+            }
+            if outage::is_down(delivery.channel) {
+                waiting.push(delivery.channel);
+                continue;
+            }
+            let key = delivery.key();
+            let lease = Lease {
+                owner: &self.owner,
+                now,
+                until: now + LEASE_SECONDS,
+            };
+            let stored_as = stored.get(&key).copied().unwrap_or(key.as_str());
+            match self
+                .store
+                .claim_delivery(&episode, &delivery, stored_as, &lease)
+                .await?
+            {
+                Claim::Held => {}
+                // Sent by another sender since the tracker was read: on to the next.
+                Claim::Settled => continue,
+                // Another sender holds it: the later notices of this channel are not this
+                // sender's to send before it.
+                Claim::Taken => {
+                    waiting.push(delivery.channel);
+                    continue;
+                }
             }
             let msg = message(
                 rule,
@@ -382,21 +423,20 @@ impl Evaluator {
                     at: now_text.clone(),
                 },
                 Err(e) if e.permanent => {
-                    tracing::error!(error = %e, delivery = %delivery.key(), "delivery refused for good");
+                    tracing::error!(error = %e, delivery = %key, "delivery refused for good");
                     DeliveryStatus::Failed {
                         at: now_text.clone(),
                         reason: e.message.clone(),
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, delivery = %delivery.key(), "delivery failed; it stays owed");
-                    let status = DeliveryStatus::Retrying {
+                    tracing::warn!(error = %e, delivery = %key, "delivery failed; it stays owed for the clock");
+                    outage::mark_down(delivery.channel);
+                    waiting.push(delivery.channel);
+                    DeliveryStatus::Retrying {
                         at: now_text.clone(),
                         reason: e.message.clone(),
-                    };
-                    transient = Some(e);
-                    waiting.push(delivery.channel);
-                    status
+                    }
                 }
             };
             let outcome = match &status {
@@ -409,10 +449,7 @@ impl Evaluator {
                 .record_delivery(&episode, &delivery, &status)
                 .await?;
         }
-        match transient {
-            Some(e) => Err(RecordError::Notify(e)),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 

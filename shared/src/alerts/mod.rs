@@ -4,10 +4,11 @@
 pub mod clock;
 pub mod deliveries;
 pub mod driver;
+pub mod engine;
 pub mod evaluate;
 pub mod evaluator;
 pub mod notify;
+pub mod outage;
 pub mod rules;
 pub mod store;
-pub mod stream;
 pub mod sweep;

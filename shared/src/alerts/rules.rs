@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::counters::{DAILY_RETENTION, HOURLY_RETENTION};
 use crate::domain::{parse_text, FieldError, LocationId, SkuId};
-use crate::store::{DAILY_RETENTION, HOURLY_RETENTION};
 
 /// How loud an alert is. Ordered: `Critical` is the most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -536,6 +536,17 @@ impl RuleBody {
             updated_at,
         })
     }
+}
+
+/// What an episode's meaning depends on: the rule's kind, parameters and selector, and the rule
+/// itself (its creation time: a rule deleted and created again under the same id, from the same
+/// Idempotency-Key, is another rule). A rule replaced with other values of these closes its open
+/// episodes.
+pub fn fingerprint(rule: &Rule) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::json!({ "condition": rule.condition, "selector": rule.selector,
+                                   "created_at": rule.created_at });
+    hex::encode(&Sha256::digest(text.to_string().as_bytes())[..8])
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
-    operation::transact_write_items::TransactWriteItemsError,
+    operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
     types::{
         AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
         Update,
@@ -49,6 +49,26 @@ fn corrupt(e: crate::schema::Malformed) -> StoreError {
 /// A delivery still owed for an episode, in its stored form ([`Delivery::key`]).
 pub type Pending = String;
 
+/// A sender's claim on an owed delivery: who holds it, and until when (seconds) nobody else may
+/// take it; `now` is the claimant's clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub now: i64,
+    pub until: i64,
+}
+
+/// What a claim on an owed delivery found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This sender holds it now, and alone may send it.
+    Held,
+    /// Another sender's claim on it is in force.
+    Taken,
+    /// It is owed no more (sent or settled by another sender).
+    Settled,
+}
+
 /// Which episode: one (rule, SKU, location).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpisodeKey<'a> {
@@ -83,7 +103,7 @@ pub struct Tracker {
     pub level_version: Option<i64>,
     /// The alert of the last episode, open or resolved (what owed deliveries belong to).
     pub alert_id: Option<String>,
-    /// What the rule was when the episode opened ([`crate::alerts::clock::fingerprint`]); None
+    /// What the rule was when the episode opened ([`crate::alerts::rules::fingerprint`]); None
     /// in the tracker a resolve or a reminder hands back (the driver compares only what it read).
     pub rule_fingerprint: Option<String>,
 }
@@ -192,7 +212,7 @@ pub struct IndexedEpisode {
     pub open: bool,
     pub alert_id: Option<String>,
     pub pending: Vec<Pending>,
-    /// What the rule was when the episode opened ([`crate::alerts::clock::fingerprint`]).
+    /// What the rule was when the episode opened ([`crate::alerts::rules::fingerprint`]).
     pub rule_fingerprint: Option<String>,
 }
 
@@ -744,7 +764,7 @@ impl AlertStore {
             .expression_attribute_values(":lv", n(guard.version()))
             .expression_attribute_values(":ep", s(EPISODES))
             .expression_attribute_values(":epsk", s(format!("{}#{sku}#{location}", rule.rule_id)))
-            .expression_attribute_values(":fp", s(crate::alerts::clock::fingerprint(rule)))
+            .expression_attribute_values(":fp", s(crate::alerts::rules::fingerprint(rule)))
             .expression_attribute_names("#open", "open")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
@@ -841,7 +861,7 @@ impl AlertStore {
                 pending: pending.iter().map(Delivery::key).collect(),
                 level_version: guard.recorded(),
                 alert_id: Some(alert_id.to_owned()),
-                rule_fingerprint: Some(crate::alerts::clock::fingerprint(rule)),
+                rule_fingerprint: Some(crate::alerts::rules::fingerprint(rule)),
             })),
             done => Ok(done),
         }
@@ -1120,9 +1140,63 @@ impl AlertStore {
         if_condition_held(result).map(|_| ())
     }
 
-    /// Records how a delivery went: on the alert (its `deliveries` map, for the inbox) and, once
-    /// it is settled for good (sent, or refused for good), off the tracker's owed set, in one
-    /// transaction. A delivery being retried stays owed.
+    /// Claims an owed delivery for one sender until `until` (seconds): a conditional write on the
+    /// episode's tracker that holds only while the delivery is still owed (under its stored key,
+    /// `stored`) and nobody else's claim on it is in force. The claim is the tracker's attribute
+    /// `lease#<delivery key>` ([`keys::lease`]); recording the delivery removes it.
+    pub async fn claim_delivery(
+        &self,
+        episode: &EpisodeKey<'_>,
+        delivery: &Delivery,
+        stored: &str,
+        lease: &Lease<'_>,
+    ) -> Result<Claim, StoreError> {
+        let claim = AttributeValue::M(HashMap::from([
+            ("by".to_owned(), s(lease.owner)),
+            ("until".to_owned(), n(lease.until)),
+        ]));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(tracker_key(
+                episode.rule_id,
+                episode.sku,
+                episode.location,
+            )))
+            .update_expression("SET #lease = :claim")
+            .condition_expression(
+                "(contains(pending, :stored) OR contains(pending, :key)) \
+                 AND (attribute_not_exists(#lease) OR #lease.#until <= :now)",
+            )
+            .expression_attribute_names("#lease", keys::lease(&delivery.key()))
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":claim", claim)
+            .expression_attribute_values(":stored", s(stored))
+            .expression_attribute_values(":key", s(delivery.key()))
+            .expression_attribute_values(":now", n(lease.now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Held),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let owed = c.item().and_then(|t| t.get("pending")).is_some_and(|p| {
+                        p.as_ss()
+                            .is_ok_and(|p| p.iter().any(|k| k == stored || *k == delivery.key()))
+                    });
+                    Ok(if owed { Claim::Taken } else { Claim::Settled })
+                }
+                _ => Err(sdk(e)),
+            },
+        }
+    }
+
+    /// Records how a delivery went: on the alert (its `deliveries` map, for the inbox) and on the
+    /// tracker, in one transaction: once it is settled for good (sent, or refused for good) it is
+    /// owed no more; either way the sender's claim on it ends (a delivery being retried stays
+    /// owed, for whoever claims it next).
     pub async fn record_delivery(
         &self,
         episode: &EpisodeKey<'_>,
@@ -1141,27 +1215,34 @@ impl AlertStore {
             .build()
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         let settled = !matches!(status, DeliveryStatus::Retrying { .. });
-        let mut items = vec![TransactWriteItem::builder().update(alert).build()];
-        let owed_no_more = || {
-            Update::builder()
+        let tracker = || {
+            let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(tracker_key(
                     episode.rule_id,
                     episode.sku,
                     episode.location,
                 )))
+                .expression_attribute_names("#lease", keys::lease(&delivery.key()));
+            let update = if settled {
                 // Its stored key, and the form written before deliveries named their alert.
-                .update_expression("DELETE pending :e")
-                .expression_attribute_values(
-                    ":e",
-                    AttributeValue::Ss(vec![delivery.key(), delivery.slot()]),
-                )
+                update
+                    .update_expression("DELETE pending :e REMOVE #lease")
+                    .expression_attribute_values(
+                        ":e",
+                        AttributeValue::Ss(vec![delivery.key(), delivery.slot()]),
+                    )
+            } else {
+                update.update_expression("REMOVE #lease")
+            };
+            update
                 .build()
                 .map_err(|e| StoreError::Failed(e.to_string()))
         };
-        if settled {
-            items.push(TransactWriteItem::builder().update(owed_no_more()?).build());
-        }
+        let items = vec![
+            TransactWriteItem::builder().update(alert).build(),
+            TransactWriteItem::builder().update(tracker()?).build(),
+        ];
         match self
             .client
             .transact_write_items()
@@ -1178,18 +1259,17 @@ impl AlertStore {
                             == Some("ConditionalCheckFailed"))
                 }) =>
             {
-                if settled {
-                    let u = owed_no_more()?;
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(u.key))
-                        .update_expression(u.update_expression)
-                        .set_expression_attribute_values(u.expression_attribute_values)
-                        .send()
-                        .await
-                        .map_err(sdk)?;
-                }
+                let u = tracker()?;
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(u.key))
+                    .update_expression(u.update_expression)
+                    .set_expression_attribute_names(u.expression_attribute_names)
+                    .set_expression_attribute_values(u.expression_attribute_values)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
                 Ok(())
             }
             Err(e) => Err(sdk(e)),

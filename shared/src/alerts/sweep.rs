@@ -16,8 +16,9 @@ use std::collections::HashSet;
 use futures_util::stream::{self, StreamExt};
 
 use super::{
+    driver::Trigger,
+    engine::{Evaluator, RecordError},
     evaluate::{evaluate_clock, LevelSnapshot, Verdict},
-    evaluator::{Evaluator, RecordError, Trigger},
     rules::Rule,
     store::{silenced, Silence, SkuProfile},
 };

@@ -117,7 +117,7 @@ impl Problem {
     }
 }
 
-/// Stable problem type URIs are `/problems/<slug>`; the README lists them all.
+/// Stable problem type URIs are `/problems/<slug>`; docs/api.md lists them all.
 pub const PROBLEM_BASE: &str = "/problems/";
 
 impl ApiError {

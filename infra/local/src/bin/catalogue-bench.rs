@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // The seeded items are no stock changes: both stream mappings start after them.
     system.poller.discard().await?;
-    system.import_poller.discard().await?;
+    system.projector_poller.discard().await?;
     eprintln!(
         "seeded {total} items ({} levels) in {:.0} s",
         skus * 2,
@@ -245,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
     let before = meter.capacity();
     let started = Instant::now();
-    system.import_poller.drain().await?;
+    system.projector_poller.drain().await?;
     let run = started.elapsed().as_secs_f64();
     let applied = meter.capacity().since(&before);
     let before = meter.capacity();

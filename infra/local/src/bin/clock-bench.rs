@@ -18,7 +18,10 @@ use local_stack::{
     Emulators, Endpoints,
 };
 use serde_json::json;
-use shared::alerts::{clock::fingerprint, rules::RuleBody, store::RuleCreated};
+use shared::alerts::{
+    rules::{fingerprint, RuleBody},
+    store::RuleCreated,
+};
 
 const LEVELS: usize = 100_000;
 const EPISODES: usize = 10_000;

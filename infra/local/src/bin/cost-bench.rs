@@ -90,10 +90,10 @@ impl Bench {
 
     /// The capacity one movement costs, all-in: its own writes and the evaluator's for it.
     async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<Capacity> {
-        self.system.poller.drain().await?;
+        self.system.drain_stream().await?;
         let before = self.proxy.capacity();
         self.call(Method::POST, path, body).await?;
-        self.system.poller.drain().await?;
+        self.system.drain_stream().await?;
         Ok(self.proxy.capacity().since(&before))
     }
 
@@ -237,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
             json!({ "sku": "A", "location": "WH2", "quantity": 10 }),
         )
         .await?;
-    bench.system.poller.drain().await?;
+    bench.system.drain_stream().await?;
 
     let mut rows = Vec::new();
     let mut sizes = Vec::new();
@@ -289,10 +289,10 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
         }
         if hour % 6 == 0 {
-            bench.system.poller.drain().await?;
+            bench.system.drain_stream().await?;
         }
     }
-    bench.system.poller.drain().await?;
+    bench.system.drain_stream().await?;
     let trading = bench.proxy.capacity().since(&trading_started);
     order += 1;
     for (name, path, body) in movements(order) {

@@ -229,8 +229,9 @@ async fn main() -> anyhow::Result<()> {
     let system = System::start(&endpoints, options).await?;
     let handle = system.gateway;
     let _poller = system.poller.spawn(Duration::from_millis(500));
-    // New stocktake imports start within a second, as their stream mapping would start them.
-    let _imports = system.import_poller.spawn(Duration::from_millis(500));
+    // The stream projector: ledger entries, the listing, the replenishment list and new
+    // stocktake imports within a second, as its stream mapping would run it.
+    let _projector = system.projector_poller.spawn(Duration::from_millis(500));
     // The alert clock, every minute as its EventBridge schedule runs it on AWS.
     let alert_clock = system.alert_clock.clone();
     let _alert_clock = tokio::spawn(async move {

@@ -90,10 +90,10 @@ impl Bench {
 
     /// What one step costs, all-in: its own writes and the evaluator's for it.
     async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<(Capacity, Value)> {
-        self.system.poller.drain().await?;
+        self.system.drain_stream().await?;
         let before = self.proxy.capacity();
         let v = self.call(Method::POST, path, Some(body)).await?;
-        self.system.poller.drain().await?;
+        self.system.drain_stream().await?;
         Ok((self.proxy.capacity().since(&before), v))
     }
 }
@@ -191,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     }
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
 
     // 1. Hold against sale, interleaved, one at a time (the stream is not processed meanwhile).
     eprintln!("timing {TIMED} sales and {TIMED} holds...");
@@ -218,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
     }
     sales.sort();
     holds.sort();
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
 
     // 2. Write units per step.
     let mut rows: Vec<(&str, Capacity)> = Vec::new();
@@ -271,14 +271,14 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let expiring = r["reservation_id"].as_str().unwrap_or_default().to_owned();
     b.offset.fetch_add(61, Ordering::Relaxed);
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
     let before = b.proxy.capacity();
     let one = b.system.expiry.sweep().await?;
     ensure!(
         one.expired == 1,
         "expected the one hold {expiring} to expire: {one:?}"
     );
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
     rows.push((
         "expiry, 1 line (by the sweep)",
         b.proxy.capacity().since(&before),
@@ -344,7 +344,7 @@ async fn main() -> anyhow::Result<()> {
         .await;
     ensure!(held.iter().all(|h| *h), "some holds failed");
     eprintln!("processing their stream records...");
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
     b.offset.fetch_add(16 * 60, Ordering::Relaxed);
     eprintln!("sweeping...");
     let before = b.proxy.capacity();
@@ -357,7 +357,7 @@ async fn main() -> anyhow::Result<()> {
         "{report:?}"
     );
     let started = Instant::now();
-    b.system.poller.drain().await?;
+    b.system.drain_stream().await?;
     let stream_time = started.elapsed();
     let all_in = b.proxy.capacity().since(&before);
 

@@ -1,13 +1,13 @@
 //! Stream-record decoding: a DynamoDB Streams record of a stock level, read straight from its
-//! JSON into what the evaluator needs ([`LevelChange`]), and a batch kept as raw records so one
-//! malformed record cannot fail the others.
+//! JSON into what its two readers need ([`LevelChange`]: the projector and the alert
+//! evaluator), and a batch kept as raw records so one malformed record cannot fail the others.
 
 use std::{borrow::Cow, collections::BTreeMap};
 
 use serde::Deserialize;
 use serde_json::{value::RawValue, Value};
 
-use super::evaluate::LevelSnapshot;
+use crate::alerts::evaluate::LevelSnapshot;
 use crate::domain::Quantities;
 
 /// Seconds since the epoch of an RFC 3339 UTC time as this system writes them
@@ -214,12 +214,12 @@ impl Image<'_> {
 
 /// What identifies a record even when the rest of it cannot be read: its sequence number (what
 /// `batchItemFailures` names) and the level's key.
-pub(super) struct RecordIds {
-    pub(super) sequence: String,
-    pub(super) level: Option<(String, String)>,
+pub struct RecordIds {
+    pub sequence: String,
+    pub level: Option<(String, String)>,
 }
 
-pub(super) fn record_ids(json: &str) -> RecordIds {
+pub fn record_ids(json: &str) -> RecordIds {
     #[derive(Deserialize)]
     struct Text {
         #[serde(rename = "S")]
@@ -306,6 +306,64 @@ pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
         old,
         ledger_ref,
     }))
+}
+
+/// Runs `process` on each record of a batch, in order, and answers Lambda with the records that
+/// failed (`batchItemFailures`, by sequence number; they are retried). Once a record of a level
+/// fails, that level's later records in the batch are not processed but reported failed too, so
+/// a level's changes are handled in order; the records of other levels go on. `function` names
+/// the reader in the `StreamRecordsFailed` metric.
+pub async fn process_in_order<'a, F, Fut, E>(
+    batch: &'a StreamBatch,
+    function: &str,
+    mut process: F,
+) -> aws_lambda_events::streams::DynamoDbEventResponse
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut response = aws_lambda_events::streams::DynamoDbEventResponse::default();
+    let mut blocked: std::collections::HashSet<(String, String)> = Default::default();
+    for raw in &batch.records {
+        let ids = record_ids(raw.get());
+        let span = tracing::info_span!("record", sequence = %ids.sequence);
+        let _enter = span.enter();
+        let failed = match &ids.level {
+            Some(level) if blocked.contains(level) => {
+                tracing::warn!("an earlier record of this level failed; held back for order");
+                true
+            }
+            // Boxed: a record's work is a deep future, and this loop would nest it in every
+            // function's handler (past the compiler's layout depth for the projector's).
+            _ => match Box::pin(process(raw.get())).await {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::error!(error = %e, "record failed; reported for retry");
+                    true
+                }
+            },
+        };
+        if failed {
+            if let Some(level) = ids.level {
+                blocked.insert(level);
+            }
+            let mut failure = aws_lambda_events::streams::DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(ids.sequence);
+            response.batch_item_failures.push(failure);
+        }
+    }
+    if !response.batch_item_failures.is_empty() {
+        crate::metrics::emit(
+            &[("Function", function)],
+            &[(
+                "StreamRecordsFailed",
+                response.batch_item_failures.len() as f64,
+                crate::metrics::Unit::Count,
+            )],
+        );
+    }
+    response
 }
 
 /// A stream batch as Lambda delivers it: each record kept as raw JSON, so one malformed record
