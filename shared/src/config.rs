@@ -359,6 +359,21 @@ impl ReportsApiConfig {
     }
 }
 
+/// Runs one API function on Lambda: configuration and the DynamoDB client once at init, then
+/// every request through [`crate::api::App::handle`].
+pub async fn serve_api(function: crate::api::Function) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let config = load_or_report(StockApiConfig::from_env)?;
+    let app = crate::api::App::for_function(store_from_env(&config).await, function);
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move {
+            Ok::<_, lambda_http::Error>(app.handle(req).await)
+        },
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,7 +174,7 @@ impl Image<'_> {
     fn is_level(&self) -> bool {
         self.entity
             .as_ref()
-            .is_some_and(|e| e.s == crate::store::entity::STOCK_LEVEL)
+            .is_some_and(|e| e.s == crate::schema::entity::STOCK_LEVEL)
     }
 
     fn snapshot(&self) -> Result<LevelSnapshot, String> {
@@ -289,7 +289,7 @@ pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
         Some(o)
             if o.entity
                 .as_ref()
-                .is_some_and(|e| e.s == crate::store::entity::STOCK_LEVEL) =>
+                .is_some_and(|e| e.s == crate::schema::entity::STOCK_LEVEL) =>
         {
             Some(Quantities {
                 on_hand: int(&o.on_hand)?,

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::api::serve(shared::api::Function::AlertsApi).await
+    shared::config::serve_api(shared::api::Function::AlertsApi).await
 }

@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::api::serve(shared::api::Function::StockCommand).await
+    shared::config::serve_api(shared::api::Function::StockCommand).await
 }

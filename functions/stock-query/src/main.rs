@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::api::serve(shared::api::Function::StockQuery).await
+    shared::config::serve_api(shared::api::Function::StockQuery).await
 }

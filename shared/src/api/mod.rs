@@ -463,19 +463,6 @@ pub fn scope_claim(claim: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs one API function on Lambda: configuration and the DynamoDB client once at init, then
-/// every request through [`App::handle`].
-pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
-    crate::config::init_tracing();
-    let config = crate::config::load_or_report(crate::config::StockApiConfig::from_env)?;
-    let app = App::for_function(crate::config::store_from_env(&config).await, function);
-    let app = &app;
-    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
-        Ok::<_, lambda_http::Error>(app.handle(req).await)
-    }))
-    .await
-}
-
 /// The system time as recorded on writes (RFC 3339, UTC, milliseconds).
 pub fn now_rfc3339() -> String {
     crate::clock::Clock::system().rfc3339()
