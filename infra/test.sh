@@ -39,8 +39,11 @@ phase "sam validate --lint"
 SAM_CLI_TELEMETRY=0 .venv-lambda/bin/sam validate --lint --template template.yaml --region us-east-1
 phase "OpenAPI document"
 .venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
-phase "cargo build --bins (the function binaries the Lambda tests run under the Runtime API emulator)"
-cargo build --workspace --bins --locked
+phase "cargo build (the function binaries the Lambda tests run, and the local stack the console tests run)"
+functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment)
+bins=(--bin local-stack)
+for f in "${functions[@]}"; do bins+=(--bin "$f"); done
+cargo build --locked "${bins[@]}"
 phase "cargo test (unit and integration, against DynamoDB Local and moto)"
 cargo test --workspace --locked
 phase "admin console: unit tests and end-to-end tests in headless Chromium against the local stack"
