@@ -564,6 +564,46 @@ async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
     );
     assert_eq!(done["failures"][0]["line"], 3);
     assert_eq!(done["failures"][0]["type"], "/problems/stale-count");
+
+    // The stock changes now on the stream (the receipt's, the import's line), as the mapping's
+    // filter passes them: the same binary writes their ledger entries and listing entries under
+    // its template's key prefixes.
+    let records: Vec<Value> = local_stack::streams::StreamReader::for_table(
+        &system.sdk,
+        &system.endpoints.dynamodb,
+        &system.table,
+    )
+    .await
+    .unwrap()
+    .read()
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|r| {
+        r.pointer("/dynamodb/NewImage/entity/S")
+            .and_then(Value::as_str)
+            == Some("stock_level")
+    })
+    .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let Outcome::Response(response) = worker
+        .invoke(&serde_json::json!({ "Records": records }))
+        .await
+    else {
+        panic!("the stream projector failed the stock changes");
+    };
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+    let mut ledger = fixture("apigw-v2-get-sku.json");
+    ledger["routeKey"] = serde_json::json!("GET /v1/skus/{sku}/ledger");
+    ledger["requestContext"]["routeKey"] = ledger["routeKey"].clone();
+    ledger["rawPath"] = serde_json::json!("/v1/skus/CAP/ledger");
+    ledger["requestContext"]["http"]["path"] = serde_json::json!("/v1/skus/CAP/ledger");
+    let (status, entries) = query.http(&ledger).await;
+    assert_eq!(status, 200, "{entries}");
+    let items = entries["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{entries}");
+    assert_eq!(items[0]["before"]["on_hand"], 10, "{entries}");
+    assert_eq!(items[0]["after"]["on_hand"], 4, "{entries}");
 }
 
 #[tokio::test]
