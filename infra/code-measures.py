@@ -31,7 +31,7 @@ FLOORS = [
     ["store", "levels", "alerts::store", "alerts::notify", "reservations::ledger", "reservations::store",
      "reservations::availability", "replenishment::store", "listing", "reports"],
     # use cases
-    ["reservations", "reservations::expiry", "alerts::engine", "alerts::driver", "alerts::evaluator",
+    ["movements", "reservations", "reservations::expiry", "alerts::engine", "alerts::driver", "alerts::evaluator",
      "alerts::sweep", "alerts::clock", "alerts", "replenishment::run",
      "report_writer", "report_writer::objects", "report_writer::as_of", "stocktake", "projections"],
     # HTTP

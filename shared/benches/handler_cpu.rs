@@ -8,7 +8,7 @@
 //! - `parse_body`: the same through `shared::api::parse_body` (size and media-type checks, field
 //!   paths on errors) on a `lambda_http::Request`;
 //! - `validate`: the body into a domain `Movement`;
-//! - `prepare`: `prepare_movement` (scoped key hash, request hash, response body);
+//! - `prepare`: `movements::prepare` (scoped key hash, request hash, response body);
 //! - `movement_write`: the `TransactWriteItems` items the store sends;
 //! - `pipeline`: idempotency key + `parse_body` + validate + prepare (with the clock) +
 //!   `movement_write`, from a built request to the transaction, as the handler runs them.
@@ -24,11 +24,12 @@ use lambda_http::{Body, Request};
 use serde::{de::DeserializeOwned, Serialize};
 use shared::{
     api::{
-        now_rfc3339, parse_body, prepare_movement,
+        now_rfc3339, parse_body,
         requests::{OrderBody, SaleBody},
-        Operation, Principal, Route, ROUTES,
+        Operation, Route, ROUTES,
     },
     domain::{FieldError, IdempotencyKey, Movement},
+    movements::{prepare, Actor},
     store::movement_write,
 };
 
@@ -46,10 +47,9 @@ fn route(operation: Operation) -> &'static Route {
         .expect("route exists")
 }
 
-fn principal() -> Principal {
-    Principal {
+fn actor() -> Actor {
+    Actor {
         subject: "storefront-demo".into(),
-        scopes: vec!["inventory/sell".into(), "inventory/read".into()],
     }
 }
 
@@ -123,16 +123,14 @@ fn bench_movement<B>(
     B: DeserializeOwned + Serialize,
 {
     let route = route(operation);
-    let principal = principal();
+    let actor = actor();
     let key = IdempotencyKey::parse("Idempotency-Key", KEY).expect("valid key");
     let req = request(route.path, body);
     let event = event(route.path, body);
     let parsed: B = serde_json::from_slice(body.as_bytes()).expect("valid body");
     let movement = validate(&parsed).expect("valid movement");
-    let prepared = prepare_movement(route, &principal, &key, &parsed, &movement, AT.into());
-    let lines = movement_write(TABLE, &movement, &prepared.record)
-        .items
-        .len();
+    let record = prepare(route.channel(), &actor, &key, &parsed, &movement, AT.into());
+    let lines = movement_write(TABLE, &movement, &record).items.len();
     assert!(
         lines >= movement.lines.len() * 2,
         "a level and a ledger entry per line"
@@ -157,9 +155,9 @@ fn bench_movement<B>(
     });
     g.bench_function("prepare", |b| {
         b.iter(|| {
-            prepare_movement(
-                route,
-                &principal,
+            prepare(
+                route.channel(),
+                &actor,
                 black_box(&key),
                 black_box(&parsed),
                 black_box(&movement),
@@ -168,7 +166,7 @@ fn bench_movement<B>(
         })
     });
     g.bench_function("movement_write", |b| {
-        b.iter(|| movement_write(TABLE, black_box(&movement), black_box(&prepared.record)))
+        b.iter(|| movement_write(TABLE, black_box(&movement), black_box(&record)))
     });
     g.bench_function("pipeline", |b| {
         b.iter(|| {
@@ -177,9 +175,15 @@ fn bench_movement<B>(
             let key = IdempotencyKey::parse("Idempotency-Key", raw).expect("valid key");
             let body: B = parse_body(req).expect("valid body");
             let movement = validate(&body).expect("valid movement");
-            let prepared =
-                prepare_movement(route, &principal, &key, &body, &movement, now_rfc3339());
-            movement_write(TABLE, &movement, &prepared.record)
+            let record = prepare(
+                route.channel(),
+                &actor,
+                &key,
+                &body,
+                &movement,
+                now_rfc3339(),
+            );
+            movement_write(TABLE, &movement, &record)
         })
     });
     g.finish();

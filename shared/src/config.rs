@@ -60,6 +60,11 @@ pub async fn store_from_env(config: &StockApiConfig) -> Store {
 }
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
+/// The stream projector, its stocktake imports describing refused lines as the API would.
+pub fn projector(store: Store, clock: crate::clock::Clock) -> crate::projections::Projector {
+    crate::projections::Projector::new(store, clock, crate::api::stocktakes::describe_refusal)
+}
+
 pub fn init_tracing() {
     let filter = log_filter(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),

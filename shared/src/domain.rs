@@ -36,6 +36,27 @@ impl FieldError {
     }
 }
 
+/// Collects every field error of one input, so a client sees them all at once.
+#[derive(Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// The value, or `None` with its error kept.
+    pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// The value built from what was taken, or every error kept.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            // Every `take` succeeded, so every Option is Some.
+            value().ok_or_else(|| vec![FieldError::new("body", "invalid request")])
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
 fn is_id_char(c: char, extra: &str) -> bool {
     c.is_ascii_alphanumeric() || extra.contains(c)
 }

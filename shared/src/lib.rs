@@ -11,6 +11,7 @@ pub mod forecast;
 pub mod levels;
 pub mod listing;
 pub mod metrics;
+pub mod movements;
 pub mod projections;
 pub mod replenishment;
 pub mod report_writer;

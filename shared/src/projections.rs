@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::{
     clock::Clock,
     domain::Quantities,
-    stocktake::ImportWorker,
+    stocktake::{Describe, ImportWorker},
     store::{Store, StoreError},
     stream::{parse_record, process_in_order, LevelChange, StreamBatch},
 };
@@ -39,9 +39,11 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub fn new(store: Store, clock: Clock) -> Self {
+    /// `describe` names a refused import line's problem (the wiring hands in the HTTP layer's
+    /// [`crate::api::stocktakes::describe_refusal`]).
+    pub fn new(store: Store, clock: Clock, describe: Describe) -> Self {
         Self {
-            imports: ImportWorker::new(store.clone(), clock),
+            imports: ImportWorker::new(store.clone(), clock, describe),
             store,
         }
     }

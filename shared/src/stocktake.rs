@@ -24,13 +24,26 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    api::{
-        prepare_movement, requests::AdjustmentBody, scope, ApiError, Operation, Principal, ROUTES,
-    },
     domain::{FieldError, IdempotencyKey},
+    movements::{self, Actor, AdjustmentBody, Channel, RecordError},
     schema::{entity, keys, Item},
-    store::{MovementError, MovementOutcome, Store, StoreError},
+    store::{MovementError, Store, StoreError},
 };
+
+/// Why a line was refused, in the terms of the movement it would have made.
+#[derive(Debug)]
+pub enum LineRefusal {
+    /// The line's fields (each error names its field).
+    Validation(Vec<FieldError>),
+    /// The line's key was used before for another request (an adjustment sent by hand under it).
+    KeyReused,
+    /// The store refused the count (an unknown SKU or location, a stale `expected`, ...).
+    Movement(MovementError),
+}
+
+/// A refused line as its problem `type` and `detail`: the HTTP layer's problem catalogue, handed
+/// in by the wiring so that the import speaks of refusals as the API does.
+pub type Describe = fn(LineRefusal) -> (String, String);
 
 /// The largest file taken, and the most lines.
 pub const MAX_IMPORT_BYTES: usize = 2 * 1024 * 1024;
@@ -76,15 +89,15 @@ pub struct Line {
 }
 
 /// Why a file is refused as a whole.
-pub fn file_error(message: impl Into<String>) -> ApiError {
-    ApiError::Validation(vec![FieldError::new("file", message)])
+pub fn file_error(message: impl Into<String>) -> FieldError {
+    FieldError::new("file", message)
 }
 
 /// Reads a CSV file into lines: a header naming `sku`, `location`, `counted` and optionally
 /// `expected` and `reason` (any case, any order; a UTF-8 byte order mark is skipped), then up to
 /// [`MAX_IMPORT_LINES`] lines. A file whose header is wrong is refused whole; a line that cannot
 /// be read is kept, marked, and reported in the result with the others.
-pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, ApiError> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -230,6 +243,10 @@ fn unreadable(number: u64, why: String) -> Line {
     }
 }
 
+/// The upload's idempotency key was used before for another file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyReused;
+
 /// A line that was not applied, and why (a problem type and its detail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
@@ -349,10 +366,10 @@ impl Stocktakes {
         by: &str,
         now: i64,
         now_text: &str,
-    ) -> Result<Result<Uploaded, ApiError>, StoreError> {
+    ) -> Result<Result<Uploaded, KeyReused>, StoreError> {
         if let Some(existing) = self.get(id).await? {
             if existing.request_hash != request_hash {
-                return Ok(Err(ApiError::IdempotencyKeyReused));
+                return Ok(Err(KeyReused));
             }
             // A run that stopped (every retry failed, or cut off): queued again, which starts
             // the function once more; it replays what was applied and applies the rest.
@@ -436,7 +453,7 @@ impl Stocktakes {
                     Some(existing) if existing.request_hash == request_hash => {
                         Ok(Ok(Uploaded::Again(existing)))
                     }
-                    _ => Ok(Err(ApiError::IdempotencyKeyReused)),
+                    _ => Ok(Err(KeyReused)),
                 }
             }
             Err(e) => Err(StoreError::from_sdk(e)),
@@ -553,22 +570,10 @@ impl Stocktakes {
     /// Applies an import's lines (see the module's notes); a finished import is left as it is.
     /// An error (the table unavailable past the retries) leaves the import running: the next
     /// run applies what is left and replays what was done.
-    pub async fn run(
-        &self,
-        store: &Store,
-        id: &str,
-        now: i64,
-        now_text: &str,
-    ) -> Result<Import, StoreError> {
-        let Some(import) = self.get(id).await? else {
-            return Err(StoreError::Corrupt(format!("no import {id}")));
-        };
-        self.apply_all(store, import, now, now_text).await
-    }
-
     async fn apply_all(
         &self,
         store: &Store,
+        describe: Describe,
         import: Import,
         now: i64,
         now_text: &str,
@@ -589,17 +594,16 @@ impl Stocktakes {
                 .or_default()
                 .push(line);
         }
-        let principal = Principal {
+        let actor = Actor {
             subject: import.created_by.clone(),
-            scopes: vec![scope::ADMIN.to_owned()],
         };
         let mut outcomes = stream::iter(by_level.into_values())
             .map(|level: Vec<Line>| {
-                let (principal, import) = (&principal, &import);
+                let (actor, import) = (&actor, &import);
                 async move {
                     let mut out = Vec::new();
                     for line in level {
-                        let outcome = apply(store, import, principal, &line, now_text).await;
+                        let outcome = apply(store, import, actor, &line, now_text).await;
                         out.push((line, outcome));
                     }
                     out
@@ -613,13 +617,16 @@ impl Stocktakes {
                 since += 1;
                 match outcome {
                     Ok(()) => tally.applied += 1,
-                    Err(LineError::Refused(problem)) => tally.failures.push(Failure {
-                        line: line.number,
-                        sku: line.sku.clone(),
-                        location: line.location.clone(),
-                        problem: problem["type"].as_str().unwrap_or_default().to_owned(),
-                        detail: problem["detail"].as_str().unwrap_or_default().to_owned(),
-                    }),
+                    Err(LineError::Refused(refusal)) => {
+                        let (problem, detail) = describe(refusal);
+                        tally.failures.push(Failure {
+                            line: line.number,
+                            sku: line.sku.clone(),
+                            location: line.location.clone(),
+                            problem,
+                            detail,
+                        })
+                    }
                     Err(LineError::Store(e)) => return Err(e),
                 }
             }
@@ -664,8 +671,8 @@ struct Tally {
 }
 
 enum LineError {
-    /// Refused for this line alone (its problem as JSON).
-    Refused(serde_json::Value),
+    /// Refused for this line alone.
+    Refused(LineRefusal),
     /// The table, past its retries: the run stops and is tried again.
     Store(StoreError),
 }
@@ -675,13 +682,13 @@ enum LineError {
 async fn apply(
     store: &Store,
     import: &crate::stocktake::Import,
-    principal: &Principal,
+    actor: &Actor,
     line: &Line,
     now_text: &str,
 ) -> Result<(), LineError> {
-    let refuse = |e: ApiError| LineError::Refused(e.as_json());
+    let refuse = |e: LineRefusal| LineError::Refused(e);
     if let Some(why) = &line.unreadable {
-        return Err(refuse(ApiError::Validation(vec![FieldError::new(
+        return Err(refuse(LineRefusal::Validation(vec![FieldError::new(
             "line",
             why.clone(),
         )])));
@@ -710,49 +717,36 @@ async fn apply(
     };
     let movement = match body.validate() {
         Ok(m) if errors.is_empty() => m,
-        Ok(_) => return Err(refuse(ApiError::Validation(errors))),
+        Ok(_) => return Err(refuse(LineRefusal::Validation(errors))),
         Err(mut more) => {
             errors.append(&mut more);
-            return Err(refuse(ApiError::Validation(errors)));
+            return Err(refuse(LineRefusal::Validation(errors)));
         }
     };
-    let route = ROUTES
-        .iter()
-        .find(|r| r.operation == Operation::Adjustment)
-        .expect("the adjustments route");
     let key = IdempotencyKey::parse(
         "idempotency-key",
         &format!("stocktake.{}.{}", import.import_id, line.number),
     )
-    .map_err(|e| refuse(ApiError::Validation(vec![e])))?;
-    let prepared = prepare_movement(
-        route,
-        principal,
-        &key,
-        &body,
-        &movement,
-        now_text.to_owned(),
-    );
+    .map_err(|e| refuse(LineRefusal::Validation(vec![e])))?;
+    let channel = Channel {
+        path: movements::ADJUSTMENTS_PATH,
+        opens_order: false,
+    };
+    let record = movements::prepare(channel, actor, &key, &body, &movement, now_text.to_owned());
     let mut attempt = 0;
     loop {
-        match store.execute(&movement, &prepared.record).await {
-            Ok(MovementOutcome::Applied) => return Ok(()),
-            // This line, applied by an earlier run.
-            Ok(MovementOutcome::Replayed { request_hash, .. })
-                if request_hash == prepared.record.request_hash =>
+        match movements::record(store, &movement, &record).await {
+            // Applied now, or by an earlier run of this import.
+            Ok(_) => return Ok(()),
+            Err(RecordError::KeyReused) => return Err(refuse(LineRefusal::KeyReused)),
+            Err(RecordError::Movement(MovementError::Store(e)))
+                if e.is_retryable() && attempt < 4 =>
             {
-                return Ok(())
-            }
-            // The key was used for something else (an adjustment sent by hand under it).
-            Ok(MovementOutcome::Replayed { .. }) => {
-                return Err(refuse(ApiError::IdempotencyKeyReused))
-            }
-            Err(MovementError::Store(e)) if e.is_retryable() && attempt < 4 => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
-            Err(MovementError::Store(e)) => return Err(LineError::Store(e)),
-            Err(e) => return Err(refuse(ApiError::from(e))),
+            Err(RecordError::Movement(MovementError::Store(e))) => return Err(LineError::Store(e)),
+            Err(RecordError::Movement(e)) => return Err(refuse(LineRefusal::Movement(e))),
         }
     }
 }
@@ -763,14 +757,16 @@ pub struct ImportWorker {
     pub stocktakes: Stocktakes,
     pub store: Store,
     pub clock: crate::clock::Clock,
+    describe: Describe,
 }
 
 impl ImportWorker {
-    pub fn new(store: Store, clock: crate::clock::Clock) -> Self {
+    pub fn new(store: Store, clock: crate::clock::Clock, describe: Describe) -> Self {
         Self {
             stocktakes: Stocktakes::new(store.client().clone(), store.table()),
             store,
             clock,
+            describe,
         }
     }
 
@@ -793,7 +789,13 @@ impl ImportWorker {
         };
         match self
             .stocktakes
-            .apply_all(&self.store, import, now, &self.clock.rfc3339())
+            .apply_all(
+                &self.store,
+                self.describe,
+                import,
+                now,
+                &self.clock.rfc3339(),
+            )
             .await
         {
             Ok(done) => {

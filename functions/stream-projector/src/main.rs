@@ -7,8 +7,7 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::{
     clock::Clock,
-    config::{init_tracing, load_or_report, store_from_env, StockApiConfig},
-    projections::Projector,
+    config::{init_tracing, load_or_report, projector, store_from_env, StockApiConfig},
     stream::StreamBatch,
 };
 
@@ -16,7 +15,7 @@ use shared::{
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = load_or_report(StockApiConfig::from_env)?;
-    let projector = Projector::new(store_from_env(&config).await, Clock::system());
+    let projector = projector(store_from_env(&config).await, Clock::system());
     let projector = &projector;
     run(service_fn(
         move |event: LambdaEvent<StreamBatch>| async move {

@@ -186,7 +186,7 @@ impl System {
             Store::new(dynamodb.clone(), &table),
             options.clock.clone(),
         ));
-        let projector = Arc::new(shared::projections::Projector::new(
+        let projector = Arc::new(shared::config::projector(
             shared::store::Store::new(dynamodb.clone(), &table),
             options.clock.clone(),
         ));

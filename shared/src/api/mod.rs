@@ -8,7 +8,7 @@ mod replenishment;
 mod reports;
 pub mod requests;
 mod reservations;
-mod stocktakes;
+pub mod stocktakes;
 
 use std::collections::BTreeMap;
 
@@ -16,13 +16,13 @@ use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::{request::RequestContext, Body, Request, RequestExt, Response};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 pub use self::problem::ApiError;
 use self::requests::*;
 use crate::{
     domain::{FieldError, IdempotencyKey, LocationId, Movement, MovementKind, SkuId},
-    store::{MovementOutcome, MovementRecord, Page, Store},
+    movements::{Actor, Channel, RecordError, Recorded},
+    store::{Page, Store},
 };
 
 /// Request bodies above this size are refused with 413 before parsing.
@@ -128,6 +128,14 @@ impl Route {
     pub fn scopes(&self) -> Vec<&'static str> {
         std::iter::once(self.scope).chain(self.or_scope).collect()
     }
+
+    /// How a movement sent by this route came, for its idempotent record.
+    pub fn channel(&self) -> Channel<'static> {
+        Channel {
+            path: self.path,
+            opens_order: self.operation == Operation::Order,
+        }
+    }
 }
 
 const fn route(
@@ -195,7 +203,7 @@ pub const ROUTES: &[Route] = {
         route("POST", "/v1/incoming", scope::ADMIN, StockCommand, Incoming),
         route(
             "POST",
-            "/v1/adjustments",
+            crate::movements::ADJUSTMENTS_PATH,
             scope::ADMIN,
             StockCommand,
             Adjustment,
@@ -432,6 +440,13 @@ impl Principal {
 
     pub fn has(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The principal as the actor of what it records.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            subject: self.subject.clone(),
+        }
     }
 }
 
@@ -794,37 +809,25 @@ impl App {
         let movement = validate(&body)
             .map_err(ApiError::Validation)
             .map_err(|e| refused(e, route_kind))?;
-        let prepared = prepare_movement(
-            route,
-            principal,
+        let record = crate::movements::prepare(
+            route.channel(),
+            &principal.actor(),
             &key,
             &body,
             &movement,
             self.clock.rfc3339(),
         );
         let kind = movement.kind.as_str();
-        let outcome = match self.store.execute(&movement, &prepared.record).await {
-            Ok(outcome) => outcome,
-            Err(e) => return Err(refused(ApiError::from(e), kind)),
-        };
-        if matches!(outcome, MovementOutcome::Applied) {
-            crate::metrics::count("MovementsAccepted", ("Kind", kind));
-        }
-        match outcome {
-            MovementOutcome::Applied => Ok(raw_json_response(
-                StatusCode::CREATED,
-                prepared.record.response,
-                false,
-            )),
-            MovementOutcome::Replayed {
-                request_hash,
-                response,
-            } => {
-                if request_hash != prepared.record.request_hash {
-                    return Err(ApiError::IdempotencyKeyReused);
-                }
+        match crate::movements::record(&self.store, &movement, &record).await {
+            Ok(Recorded::New(response)) => {
+                crate::metrics::count("MovementsAccepted", ("Kind", kind));
+                Ok(raw_json_response(StatusCode::CREATED, response, false))
+            }
+            Ok(Recorded::Replayed(response)) => {
                 Ok(raw_json_response(StatusCode::CREATED, response, true))
             }
+            Err(RecordError::KeyReused) => Err(ApiError::IdempotencyKeyReused),
+            Err(RecordError::Movement(e)) => Err(refused(ApiError::from(e), kind)),
         }
     }
 }
@@ -854,107 +857,6 @@ fn refund_policy(body: &RefundBody, principal: &Principal) -> Result<(), ApiErro
         return Err(ApiError::RefundNeedsOrder);
     }
     Ok(())
-}
-
-/// A validated movement ready for the store: its record, including the response it will return.
-pub struct PreparedMovement {
-    pub record: MovementRecord,
-}
-
-/// Derives everything the movement's write needs (pure: no I/O). The idempotency key is scoped to
-/// the caller, so two storefronts cannot collide.
-pub fn prepare_movement<B: Serialize>(
-    route: &Route,
-    principal: &Principal,
-    key: &IdempotencyKey,
-    body: &B,
-    movement: &Movement,
-    at: String,
-) -> PreparedMovement {
-    let scope_hash = Sha256::new()
-        .chain_update(principal.subject.as_bytes())
-        .chain_update([0u8])
-        .chain_update(key.as_str().as_bytes())
-        .finalize();
-    let scope_hex = hex::encode(scope_hash);
-    let request_hash = hex::encode(
-        Sha256::new()
-            .chain_update(route.path.as_bytes())
-            .chain_update([0u8])
-            .chain_update(serde_json::to_vec(body).unwrap_or_default())
-            .finalize(),
-    );
-    let movement_id = format!("mv_{}", &scope_hex[..24]);
-    let order = route.operation == Operation::Order;
-    let response = movement_response(movement, order, &movement_id, principal, &at).to_string();
-    PreparedMovement {
-        record: MovementRecord {
-            partition: crate::schema::keys::movement(&scope_hex[..40]),
-            movement_id,
-            actor: principal.subject.clone(),
-            at,
-            request_hash,
-            response,
-        },
-    }
-}
-
-fn movement_response(
-    movement: &Movement,
-    order: bool,
-    id: &str,
-    principal: &Principal,
-    at: &str,
-) -> Value {
-    let lines: Vec<Value> = movement
-        .lines
-        .iter()
-        .map(|l| {
-            let mut line = json!({
-                "kind": l.kind,
-                "sku": l.sku,
-                "location": l.location,
-                "quantity": l.quantity(),
-            });
-            if let Some(d) = l.change.delta() {
-                line["delta"] = json!({
-                    "on_hand": d.on_hand,
-                    "available": d.available,
-                    "in_transit": d.in_transit,
-                });
-            }
-            if let crate::domain::LevelChange::Count { counted, expected } = l.change {
-                line["counted"] = json!(counted);
-                line["expected"] = json!(expected);
-            }
-            line
-        })
-        .collect();
-    let kind = match movement.kind {
-        MovementKind::TransferOut | MovementKind::TransferIn => "transfer",
-        k if order && k == MovementKind::Sale => "order",
-        k => k.as_str(),
-    };
-    let mut v = json!({
-        "movement_id": id,
-        "kind": kind,
-        "recorded_at": at,
-        "actor": principal.subject,
-        "lines": lines,
-    });
-    if let Some(r) = &movement.reference {
-        v["reference"] = json!(r);
-    }
-    if let Some(r) = &movement.reason {
-        v["reason"] = json!(r);
-    }
-    if let Some(o) = &movement.new_order {
-        v["order_id"] = json!(o);
-    }
-    if let Some(c) = &movement.order_claim {
-        v["order_id"] = json!(c.order_id);
-    }
-    v
 }
 
 pub(crate) fn created_or_ok(created: bool) -> StatusCode {

@@ -6,31 +6,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    parse_count, parse_text, FieldError, LevelChange, LocationId, LocationKind, Movement,
-    MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, SupplyFacts, UnitCost,
-    MAX_ATTRIBUTES, MAX_LEAD_DAYS, MAX_ORDER_LINES,
+    parse_count, parse_text, FieldError, FieldErrors, LevelChange, LocationId, LocationKind,
+    Movement, MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, SupplyFacts,
+    UnitCost, MAX_ATTRIBUTES, MAX_LEAD_DAYS, MAX_ORDER_LINES,
 };
+pub use crate::movements::AdjustmentBody;
 
-/// Collects every field error of one request, so a client sees them all at once.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
-
-impl Errors {
-    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
-    }
-
-    fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() {
-            // Every `take` succeeded, so every Option is Some.
-            value().ok_or_else(|| vec![FieldError::new("body", "invalid request")])
-        } else {
-            Err(self.0)
-        }
-    }
-}
-
-fn opt_text(errors: &mut Errors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+fn opt_text(errors: &mut FieldErrors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
     match raw {
         None => Some(None),
         Some(t) => errors.take(parse_text(field, t)).map(Some),
@@ -70,7 +52,7 @@ pub struct SupplyBody {
 }
 
 impl SupplyBody {
-    fn validate(&self, e: &mut Errors) -> Option<SupplyFacts> {
+    fn validate(&self, e: &mut FieldErrors) -> Option<SupplyFacts> {
         let lead = |field: &str, v: i64| {
             u32::try_from(v)
                 .ok()
@@ -154,7 +136,7 @@ pub struct SkuInput {
 
 impl SkuBody {
     pub fn validate(&self) -> Result<SkuInput, Vec<FieldError>> {
-        let mut errors = Errors::default();
+        let mut errors = FieldErrors::default();
         let name = errors.take(parse_text("name", &self.name));
         let cost = match (&self.unit_cost, &self.currency) {
             (None, None) => Some(None),
@@ -230,7 +212,7 @@ pub struct LocationBody {
 
 impl LocationBody {
     pub fn validate(&self) -> Result<(String, LocationKind, Option<String>), Vec<FieldError>> {
-        let mut errors = Errors::default();
+        let mut errors = FieldErrors::default();
         let name = errors.take(parse_text("name", &self.name));
         let country = match &self.country {
             Some(c) if c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase()) => Some(c.clone()),
@@ -329,19 +311,6 @@ pub struct IncomingBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AdjustmentBody {
-    pub sku: String,
-    pub location: String,
-    /// The counted on-hand quantity.
-    pub counted: i64,
-    /// The on-hand value the counter saw; the adjustment is refused if stock moved since.
-    #[serde(default)]
-    pub expected: Option<i64>,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TransferBody {
     pub sku: String,
     pub from: String,
@@ -364,7 +333,7 @@ fn single(kind: MovementKind, line: MovementLine, reference: Option<String>) -> 
 
 impl SaleBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let location = e.take(LocationId::parse("location", &self.location));
         let q = e.take(Quantity::parse("quantity", self.quantity));
@@ -392,7 +361,7 @@ impl SaleBody {
 
 impl OrderBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
         if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
             e.0.push(FieldError::new(
@@ -448,7 +417,7 @@ impl RefundBody {
     }
 
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let location = e.take(LocationId::parse("location", &self.location));
         let q = e.take(Quantity::parse("quantity", self.quantity));
@@ -488,7 +457,7 @@ impl RefundBody {
 
 impl ReceiptBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let location = e.take(LocationId::parse("location", &self.location));
         let q = e.take(Quantity::parse("quantity", self.quantity));
@@ -513,7 +482,7 @@ impl ReceiptBody {
 
 impl IncomingBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let location = e.take(LocationId::parse("location", &self.location));
         let q = e.take(Quantity::parse("quantity", self.quantity));
@@ -533,41 +502,9 @@ impl IncomingBody {
     }
 }
 
-impl AdjustmentBody {
-    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let counted = e.take(parse_count("counted", self.counted));
-        let expected = match self.expected {
-            None => Some(None),
-            Some(x) => e.take(parse_count("expected", x)).map(Some),
-        };
-        let reason = e.take(parse_text("reason", &self.reason));
-        e.finish(|| {
-            Some(Movement {
-                kind: MovementKind::Adjustment,
-                lines: vec![MovementLine {
-                    kind: MovementKind::Adjustment,
-                    sku: sku?,
-                    location: location?,
-                    change: LevelChange::Count {
-                        counted: counted?,
-                        expected: expected?,
-                    },
-                }],
-                new_order: None,
-                order_claim: None,
-                reference: None,
-                reason: Some(reason?),
-            })
-        })
-    }
-}
-
 impl TransferBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let from = e.take(LocationId::parse("from", &self.from));
         let to = e.take(LocationId::parse("to", &self.to));
@@ -709,7 +646,7 @@ fn ttl(field: &str, raw: Option<i64>) -> Result<i64, FieldError> {
 impl HoldBody {
     pub fn validate(&self) -> Result<crate::reservations::HoldRequest, Vec<FieldError>> {
         use crate::reservations::{HoldLine, HoldRequest};
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
             e.0.push(FieldError::new(
                 "lines",
@@ -788,7 +725,7 @@ impl CommitBody {
         &self,
     ) -> Result<(OrderId, Option<Vec<crate::reservations::Take>>), Vec<FieldError>> {
         use crate::reservations::Take;
-        let mut e = Errors::default();
+        let mut e = FieldErrors::default();
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
         let mut takes = None;
         if let Some(lines) = &self.lines {

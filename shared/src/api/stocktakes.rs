@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use super::{idempotency_key, media_type, raw_json_response, ApiError, Principal};
 use crate::{
     domain::FieldError,
-    stocktake::{import_id, parse, Import, Stocktakes, Uploaded, MAX_IMPORT_BYTES},
+    stocktake::{
+        import_id, parse, Import, KeyReused, LineRefusal, Stocktakes, Uploaded, MAX_IMPORT_BYTES,
+    },
     store::{Store, StoreError},
 };
 
@@ -62,12 +64,13 @@ pub(super) async fn upload(
     if !csv_type {
         return Err(ApiError::UnsupportedMediaType("text/csv"));
     }
-    let lines = parse(bytes)?;
+    let lines = parse(bytes).map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = hex::encode(Sha256::digest(bytes));
     let id = import_id(&principal.subject, &key);
     match stocktakes(store)
         .upload(&id, &hash, &lines, &principal.subject, now, now_text)
-        .await??
+        .await?
+        .map_err(|KeyReused| ApiError::IdempotencyKeyReused)?
     {
         Uploaded::Queued(import) => Ok(accepted(&import, false)),
         Uploaded::Again(import) => Ok(accepted(&import, true)),
@@ -155,4 +158,17 @@ pub(super) async fn result(store: &Store, raw_id: &str) -> Result<Response<Body>
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
+}
+
+/// A refused import line as its problem `type` and `detail`, as the API would answer the same
+/// adjustment (handed to the import by the wiring: [`crate::stocktake::Describe`]).
+pub fn describe_refusal(refusal: LineRefusal) -> (String, String) {
+    let error = match refusal {
+        LineRefusal::Validation(errors) => ApiError::Validation(errors),
+        LineRefusal::KeyReused => ApiError::IdempotencyKeyReused,
+        LineRefusal::Movement(e) => ApiError::from(e),
+    };
+    let problem = error.as_json();
+    let text = |field: &str| problem[field].as_str().unwrap_or_default().to_owned();
+    (text("type"), text("detail"))
 }

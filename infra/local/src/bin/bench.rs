@@ -39,11 +39,12 @@ use local_stack::{
 use serde_json::{json, Value};
 use shared::{
     api::{
-        now_rfc3339, prepare_movement,
+        now_rfc3339,
         requests::{ReceiptBody, SaleBody},
-        Operation, Principal, Route, ROUTES,
+        Operation, ROUTES,
     },
     domain::{IdempotencyKey, LocationId, LocationKind, Movement, SkuId},
+    movements::{prepare, Actor, Channel},
     store::{movement_write, RequestCounter, Store},
 };
 
@@ -326,17 +327,18 @@ impl Api {
     }
 }
 
-fn route(operation: Operation) -> &'static Route {
+/// The channel of an operation's route, as the handler derives it.
+fn channel(operation: Operation) -> Channel<'static> {
     ROUTES
         .iter()
         .find(|r| r.operation == operation)
         .expect("every operation has a route")
+        .channel()
 }
 
-fn bench_principal() -> Principal {
-    Principal {
+fn bench_actor() -> Actor {
+    Actor {
         subject: "bench".into(),
-        scopes: SCOPES.split(' ').map(str::to_owned).collect(),
     }
 }
 
@@ -349,16 +351,16 @@ async fn store_movement<B: serde::Serialize>(
     movement: &Movement,
 ) -> anyhow::Result<()> {
     let key = IdempotencyKey::parse("key", key).map_err(|e| anyhow::anyhow!(e.message))?;
-    let prepared = prepare_movement(
-        route(operation),
-        &bench_principal(),
+    let record = prepare(
+        channel(operation),
+        &bench_actor(),
         &key,
         body,
         movement,
         now_rfc3339(),
     );
     store
-        .execute(movement, &prepared.record)
+        .execute(movement, &record)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
@@ -804,7 +806,7 @@ async fn bench_txn_sale(
 
     let body = sale_body();
     let movement = body.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let shared_state = Arc::new((body, movement, bench_principal()));
+    let shared_state = Arc::new((body, movement, bench_actor()));
     let sample = {
         let (client, table) = (client.clone(), table.clone());
         measure(
@@ -813,17 +815,17 @@ async fn bench_txn_sale(
             requests,
             Some(&counter),
             move |i| {
-                let (body, movement, principal) = &*shared_state;
+                let (body, movement, actor) = &*shared_state;
                 let key = IdempotencyKey::parse("key", &format!("txn-{i}")).expect("valid key");
-                let prepared = prepare_movement(
-                    route(Operation::Sale),
-                    principal,
+                let record = prepare(
+                    channel(Operation::Sale),
+                    actor,
                     &key,
                     body,
                     movement,
                     now_rfc3339(),
                 );
-                let write = movement_write(&table, movement, &prepared.record);
+                let write = movement_write(&table, movement, &record);
                 let call = client
                     .transact_write_items()
                     .set_transact_items(Some(write.items));

@@ -1,0 +1,203 @@
+//! Recording a stock movement: the use case every change path shares (the API's movement routes
+//! and the stocktake import). It takes an [`Actor`], whoever records the movement, never an HTTP
+//! principal: the HTTP layer and the import each say who acts, and this room derives the
+//! movement's idempotent record, writes it through the store and tells a first write from a replay.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    domain::{
+        parse_count, parse_text, FieldError, FieldErrors, IdempotencyKey, LevelChange, LocationId,
+        Movement, MovementKind, MovementLine, SkuId,
+    },
+    store::{MovementError, MovementOutcome, MovementRecord, Store},
+};
+
+/// The path counts come by (`POST /v1/adjustments`): part of each count's request hash, for the
+/// API's adjustments and the stocktake import's lines alike.
+pub const ADJUSTMENTS_PATH: &str = "/v1/adjustments";
+
+/// Who records a movement: its subject is written on the ledger and scopes its idempotency keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub subject: String,
+}
+
+/// How a movement came: the path whose requests share its idempotency, and whether it opens an
+/// order (an order is a sale that the response names as such).
+#[derive(Debug, Clone, Copy)]
+pub struct Channel<'a> {
+    pub path: &'a str,
+    pub opens_order: bool,
+}
+
+/// A count of one level (`POST /v1/adjustments`, and each line of a stocktake import).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentBody {
+    pub sku: String,
+    pub location: String,
+    /// The counted on-hand quantity.
+    pub counted: i64,
+    /// The on-hand value the counter saw; the adjustment is refused if stock moved since.
+    #[serde(default)]
+    pub expected: Option<i64>,
+    pub reason: String,
+}
+
+impl AdjustmentBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = FieldErrors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let counted = e.take(parse_count("counted", self.counted));
+        let expected = match self.expected {
+            None => Some(None),
+            Some(x) => e.take(parse_count("expected", x)).map(Some),
+        };
+        let reason = e.take(parse_text("reason", &self.reason));
+        e.finish(|| {
+            Some(Movement {
+                kind: MovementKind::Adjustment,
+                lines: vec![MovementLine {
+                    kind: MovementKind::Adjustment,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Count {
+                        counted: counted?,
+                        expected: expected?,
+                    },
+                }],
+                new_order: None,
+                order_claim: None,
+                reference: None,
+                reason: Some(reason?),
+            })
+        })
+    }
+}
+
+/// What recording a movement came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Written now; the response body it stored.
+    New(String),
+    /// Written before under the same key and request; the response the first write stored.
+    Replayed(String),
+}
+
+/// Why a movement was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The idempotency key was used before for another request.
+    #[error("idempotency key reused with a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Movement(#[from] MovementError),
+}
+
+/// Derives everything the movement's write needs (pure: no I/O). The idempotency key is scoped to
+/// the actor, so two storefronts cannot collide.
+pub fn prepare<B: Serialize>(
+    channel: Channel<'_>,
+    actor: &Actor,
+    key: &IdempotencyKey,
+    body: &B,
+    movement: &Movement,
+    at: String,
+) -> MovementRecord {
+    let scope_hash = Sha256::new()
+        .chain_update(actor.subject.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_str().as_bytes())
+        .finalize();
+    let scope_hex = hex::encode(scope_hash);
+    let request_hash = hex::encode(
+        Sha256::new()
+            .chain_update(channel.path.as_bytes())
+            .chain_update([0u8])
+            .chain_update(serde_json::to_vec(body).unwrap_or_default())
+            .finalize(),
+    );
+    let movement_id = format!("mv_{}", &scope_hex[..24]);
+    let response = response(movement, channel.opens_order, &movement_id, actor, &at).to_string();
+    MovementRecord {
+        partition: crate::schema::keys::movement(&scope_hex[..40]),
+        movement_id,
+        actor: actor.subject.clone(),
+        at,
+        request_hash,
+        response,
+    }
+}
+
+/// Writes a prepared movement: new, a replay of the same request, or refused.
+pub async fn record(
+    store: &Store,
+    movement: &Movement,
+    record: &MovementRecord,
+) -> Result<Recorded, RecordError> {
+    match store.execute(movement, record).await? {
+        MovementOutcome::Applied => Ok(Recorded::New(record.response.clone())),
+        MovementOutcome::Replayed {
+            request_hash,
+            response,
+        } if request_hash == record.request_hash => Ok(Recorded::Replayed(response)),
+        MovementOutcome::Replayed { .. } => Err(RecordError::KeyReused),
+    }
+}
+
+/// The response body a movement returns (stored with it, so a replay returns it unchanged).
+fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str) -> Value {
+    let lines: Vec<Value> = movement
+        .lines
+        .iter()
+        .map(|l| {
+            let mut line = json!({
+                "kind": l.kind,
+                "sku": l.sku,
+                "location": l.location,
+                "quantity": l.quantity(),
+            });
+            if let Some(d) = l.change.delta() {
+                line["delta"] = json!({
+                    "on_hand": d.on_hand,
+                    "available": d.available,
+                    "in_transit": d.in_transit,
+                });
+            }
+            if let LevelChange::Count { counted, expected } = l.change {
+                line["counted"] = json!(counted);
+                line["expected"] = json!(expected);
+            }
+            line
+        })
+        .collect();
+    let kind = match movement.kind {
+        MovementKind::TransferOut | MovementKind::TransferIn => "transfer",
+        k if order && k == MovementKind::Sale => "order",
+        k => k.as_str(),
+    };
+    let mut v = json!({
+        "movement_id": id,
+        "kind": kind,
+        "recorded_at": at,
+        "actor": actor.subject,
+        "lines": lines,
+    });
+    if let Some(r) = &movement.reference {
+        v["reference"] = json!(r);
+    }
+    if let Some(r) = &movement.reason {
+        v["reason"] = json!(r);
+    }
+    if let Some(o) = &movement.new_order {
+        v["order_id"] = json!(o);
+    }
+    if let Some(c) = &movement.order_claim {
+        v["order_id"] = json!(c.order_id);
+    }
+    v
+}
