@@ -18,6 +18,56 @@ function niceMax(v) {
   return 10 * p;
 }
 
+/** The chart's <svg>, an image for screen readers named `summary`, with `title` as its tooltip. */
+function chartSvg(title, summary, width, height) {
+  const svg = el("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": summary,
+    class: "chart",
+    width,
+    height,
+    preserveAspectRatio: "xMinYMin meet",
+  });
+  svg.append(el("title", {}, title));
+  return svg;
+}
+
+/**
+ * The value axis: a grid line across the plot at each of `steps` (fractions of `max`), with its
+ * value at the left.
+ */
+function valueAxis(svg, { left, top, plotH, width, max, steps = [0, 0.5, 1] }) {
+  for (const f of steps) {
+    const y = top + plotH - f * plotH;
+    svg.append(el("line", { x1: left, x2: width - 4, y1: y, y2: y, class: "grid" }));
+    const v = max * f;
+    svg.append(el("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
+  }
+}
+
+/** The chart in a <figure> with its caption, and a legend of `keys` ([class, name]) when given. */
+function figure(svg, caption, keys = []) {
+  const fig = document.createElement("figure");
+  fig.className = "chart-figure";
+  fig.append(svg);
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  if (keys.length) {
+    const legend = document.createElement("span");
+    legend.className = "legend";
+    for (const [cls, name] of keys) {
+      const item = document.createElement("span");
+      item.className = `key ${cls}`;
+      item.textContent = name;
+      legend.append(item);
+    }
+    cap.append(" ", legend);
+  }
+  fig.append(cap);
+  return fig;
+}
+
 /**
  * A bar chart. `labels` are the x categories; `series` is [{name, values, cls}] drawn as grouped
  * bars. Returns a <figure> with the SVG (role="img", labelled) and a caption.
@@ -27,22 +77,9 @@ export function barChart({ title, labels, series, caption, height = 180 }) {
   const left = 44, bottom = 34, top = 10;
   const plotH = height - bottom - top;
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
-  const svg = el("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": `${title}: ` + labels.map((l, i) => `${l} ${series.map((s) => `${s.name} ${s.values[i]}`).join(", ")}`).join("; "),
-    class: "chart",
-    width,
-    height,
-    preserveAspectRatio: "xMinYMin meet",
-  });
-  svg.append(el("title", {}, title));
-  for (const f of max >= 2 ? [0, 0.5, 1] : [0, 1]) {
-    const y = top + plotH - f * plotH;
-    svg.append(el("line", { x1: left, x2: width - 4, y1: y, y2: y, class: "grid" }));
-    const v = max * f;
-    svg.append(el("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
-  }
+  const summary = `${title}: ` + labels.map((l, i) => `${l} ${series.map((s) => `${s.name} ${s.values[i]}`).join(", ")}`).join("; ");
+  const svg = chartSvg(title, summary, width, height);
+  valueAxis(svg, { left, top, plotH, width, max, steps: max >= 2 ? [0, 0.5, 1] : [0, 1] });
   const slot = (width - left - 8) / Math.max(1, labels.length);
   const barW = Math.max(3, Math.min(18, (slot - 4) / series.length));
   labels.forEach((label, i) => {
@@ -59,24 +96,7 @@ export function barChart({ title, labels, series, caption, height = 180 }) {
       svg.append(el("text", { x: left + i * slot + slot / 2, y: height - bottom + 16, "text-anchor": "middle", class: "axis" }, label));
     }
   });
-  const fig = document.createElement("figure");
-  fig.className = "chart-figure";
-  fig.append(svg);
-  const cap = document.createElement("figcaption");
-  cap.textContent = caption ?? title;
-  if (series.length > 1) {
-    const legend = document.createElement("span");
-    legend.className = "legend";
-    for (const s of series) {
-      const item = document.createElement("span");
-      item.className = `key ${s.cls ?? ""}`;
-      item.textContent = s.name;
-      legend.append(item);
-    }
-    cap.append(" ", legend);
-  }
-  fig.append(cap);
-  return fig;
+  return figure(svg, caption ?? title, series.length > 1 ? series.map((s) => [s.cls ?? "", s.name]) : []);
 }
 
 /** The last `days` UTC dates ending today (or at `end`), as YYYY-MM-DD. */
@@ -179,23 +199,10 @@ export function lineChart({ title, labels, values, caption, projection, height =
   const max = niceMax(Math.max(0, ...values));
   const x = (i) => left + (i / slots) * (width - left - 12);
   const y = (v) => top + plotH - (Math.max(0, v) / max) * plotH;
-  const svg = el("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": `${title}: ` + labels.map((l, i) => `${l} ${values[i]}`).join("; ") +
-      (projection ? `; projected stock-out ${projection.date}` : ""),
-    class: "chart",
-    width,
-    height,
-    preserveAspectRatio: "xMinYMin meet",
-  });
-  svg.append(el("title", {}, title));
-  for (const f of [0, 0.5, 1]) {
-    const gy = top + plotH - f * plotH;
-    svg.append(el("line", { x1: left, x2: width - 4, y1: gy, y2: gy, class: "grid" }));
-    const v = max * f;
-    svg.append(el("text", { x: left - 6, y: gy + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
-  }
+  const summary = `${title}: ` + labels.map((l, i) => `${l} ${values[i]}`).join("; ") +
+    (projection ? `; projected stock-out ${projection.date}` : "");
+  const svg = chartSvg(title, summary, width, height);
+  valueAxis(svg, { left, top, plotH, width, max });
   const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
   svg.append(el("polyline", { points, class: "line s1", fill: "none" }));
   values.forEach((v, i) => {
@@ -213,16 +220,10 @@ export function lineChart({ title, labels, values, caption, projection, height =
     svg.append(line);
     svg.append(el("text", { x: x(end), y: y(0) - 6, "text-anchor": "end", class: "axis" }, `out ~${projection.date.slice(5)}`));
   }
-  const fig = document.createElement("figure");
-  fig.className = "chart-figure";
-  fig.append(svg);
-  const cap = document.createElement("figcaption");
   const beyond = projection && Math.ceil(projection.days) > n ? " (beyond the chart's right edge)" : "";
-  cap.textContent = (caption ?? title) + (projection
+  return figure(svg, (caption ?? title) + (projection
     ? ` Projected stock-out at the current rate: ${projection.date}, in ${projection.days} days${beyond}.`
-    : " No sales in the last 7 days, so no stock-out is projected.");
-  fig.append(cap);
-  return fig;
+    : " No sales in the last 7 days, so no stock-out is projected."));
 }
 
 /** Units sold and received per day from `GET /v1/skus/{sku}/daily` (oldest day first). */
@@ -267,24 +268,11 @@ export function forecastChart({ title, historyDays, history, forecastDays, forec
   const y = (v) => top + plotH - (Math.max(0, v) / max) * plotH;
   const fmt = (v) => String(Math.round(v * 100) / 100);
   const mean = forecast.length ? forecast.reduce((a, b) => a + b, 0) / forecast.length : 0;
-  const svg = el("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": `${title}: ` +
-      (history.length ? `${history.length} days sold from ${historyDays[0]} to ${historyDays.at(-1)}, the last ${Math.min(7, history.length)}: ${history.slice(-7).join(", ")}` : "no sales history") +
-      (forecast.length ? `; forecast ${fmt(mean)} a day from ${forecastDays[0]} to ${forecastDays.at(-1)}, band ${fmt(Math.min(...low))} to ${fmt(Math.max(...high))}` : "; no forecast"),
-    class: "chart",
-    width,
-    height,
-    preserveAspectRatio: "xMinYMin meet",
-  });
-  svg.append(el("title", {}, title));
-  for (const f of [0, 0.5, 1]) {
-    const gy = top + plotH - f * plotH;
-    svg.append(el("line", { x1: left, x2: width - 4, y1: gy, y2: gy, class: "grid" }));
-    const v = max * f;
-    svg.append(el("text", { x: left - 6, y: gy + 4, "text-anchor": "end", class: "axis" }, Number.isInteger(v) ? String(v) : v.toFixed(1)));
-  }
+  const summary = `${title}: ` +
+    (history.length ? `${history.length} days sold from ${historyDays[0]} to ${historyDays.at(-1)}, the last ${Math.min(7, history.length)}: ${history.slice(-7).join(", ")}` : "no sales history") +
+    (forecast.length ? `; forecast ${fmt(mean)} a day from ${forecastDays[0]} to ${forecastDays.at(-1)}, band ${fmt(Math.min(...low))} to ${fmt(Math.max(...high))}` : "; no forecast");
+  const svg = chartSvg(title, summary, width, height);
+  valueAxis(svg, { left, top, plotH, width, max });
   if (forecast.length) {
     const upper = forecastDays.map((d, i) => `${x(d).toFixed(1)},${y(high[i]).toFixed(1)}`);
     const lower = forecastDays.map((d, i) => `${x(d).toFixed(1)},${y(low[i]).toFixed(1)}`).reverse();
@@ -307,20 +295,5 @@ export function forecastChart({ title, historyDays, history, forecastDays, forec
   days.forEach((d, i) => {
     if (i % every === 0) svg.append(el("text", { x: x(d), y: height - bottom + 16, "text-anchor": "middle", class: "axis" }, d.slice(5)));
   });
-  const fig = document.createElement("figure");
-  fig.className = "chart-figure";
-  fig.append(svg);
-  const cap = document.createElement("figcaption");
-  cap.textContent = caption ?? title;
-  const legend = document.createElement("span");
-  legend.className = "legend";
-  for (const [cls, name] of [["s1", "units sold"], ["forecast", "forecast"], ["band", "band"]]) {
-    const item = document.createElement("span");
-    item.className = `key ${cls}`;
-    item.textContent = name;
-    legend.append(item);
-  }
-  cap.append(" ", legend);
-  fig.append(cap);
-  return fig;
+  return figure(svg, caption ?? title, [["s1", "units sold"], ["forecast", "forecast"], ["band", "band"]]);
 }

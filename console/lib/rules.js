@@ -250,3 +250,29 @@ export function describeSelector(selector) {
         : "every SKU";
   return s.location ? `${what} at ${s.location}` : `${what}, every location`;
 }
+
+/** The rule form's field that an API field name (of a refused rule) stands for. */
+export function ruleFormField(apiField) {
+  if (apiField.startsWith("channels.email")) return "email";
+  return {
+    "selector.sku": "selector_sku",
+    "selector.sku_prefix": "selector_prefix",
+    "selector.attribute.name": "selector_attr_name",
+    "selector.attribute.value": "selector_attr_value",
+    "selector.location": "selector_location",
+    selector: "selector_type",
+    quiet_hours: "quiet_start",
+  }[apiField] ?? apiField;
+}
+
+/**
+ * The stock listing's query of the levels a selector picks (the server filters the whole
+ * catalogue by SKU, id prefix, attribute and location; one SKU is a prefix the preview narrows).
+ */
+export function selectorQuery(sel) {
+  const q = new URLSearchParams();
+  if (sel.sku || sel.sku_prefix) q.set("sku_prefix", sel.sku ?? sel.sku_prefix);
+  if (sel.attribute) q.set("attribute", `${sel.attribute.name}:${sel.attribute.value}`);
+  if (sel.location) q.set("location", sel.location);
+  return q;
+}

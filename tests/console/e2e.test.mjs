@@ -5,39 +5,22 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const bin = process.env.LOCAL_STACK_BIN ?? join(root, "target/debug/local-stack");
-const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const shots = join(root, "target/console-e2e");
+import { bin, LocalStack, runAxe, sleep } from "./stack.mjs";
+
 const LOC = "WH-E2E";
 const SKU = "E2E-MUG";
 /** A SKU of its own for the checkout hold (a hold on E2E-MUG would change the story's stock). */
 const HOLD_SKU = "E2E-HOLD";
 
-let stack, state, browser, page, work;
-let stackLog = "";
+const local = new LocalStack();
+const { apiCall, shot, signInAs } = local;
+let state, page;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Longer than the console's 5 s refresh of the inbox. */
 const POLL_WAIT_MS = 6000;
 
-async function waitFor(fn, what, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${stackLog.slice(-4000)}`);
-    await sleep(250);
-  }
-}
-
-/** Calls the API directly (as a storefront or a setup script would). */
 /** Polls `read` until `ok(value)` holds (listings go through an index that DynamoDB updates a
  * moment after the write, as on AWS); returns the last value read. */
 async function eventually(read, ok, ms = 5000) {
@@ -50,28 +33,14 @@ async function eventually(read, ok, ms = 5000) {
   return value;
 }
 
-async function apiCall(role, method, path, body, key) {
-  const headers = { authorization: `Bearer ${state.tokens[role]}` };
-  if (body) headers["content-type"] = "application/json";
-  if (key) headers["idempotency-key"] = key;
-  const r = await fetch(state.api_url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await r.text();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
 function runReport() {
   return new Promise((res, rej) => {
-    const p = spawn(bin, ["report", "--state-file", join(work, "stack.json")], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(bin, ["report", "--state-file", local.stateFile], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (out += d));
     p.on("exit", (code) => (code === 0 ? res(out) : rej(new Error(`report run failed (${code}): ${out}`))));
   });
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
 /** Every form control on the page has a label (its own <label>, or aria-label). */
@@ -82,36 +51,21 @@ async function unlabelledControls() {
       .map((el) => el.name || el.outerHTML));
 }
 
-async function signInAs(label) {
-  await page.goto(`${state.api_url}/console/#/signin`);
-  await page.getByRole("button", { name: `Sign in as ${label}` }).click();
-  await page.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
+/** Opens the SKU page's movement form `title`, at the test's location. */
+async function movementForm(title) {
+  const form = page.locator("details", { has: page.locator("summary", { hasText: title }) });
+  await form.locator("summary").click();
+  await form.getByLabel("Location").selectOption(LOC);
+  return form;
 }
 
 describe("admin console", () => {
   before(async () => {
-    assert.ok(existsSync(bin), `${bin} is missing: build it with cargo build -p local-stack`);
-    assert.ok(existsSync(browserPath), `${browserPath} is missing: bash infra/setup-browser.sh installs Debian's chromium`);
-    mkdirSync(shots, { recursive: true });
-    work = mkdtempSync(join(tmpdir(), "console-e2e-"));
-    stack = spawn(bin, ["--port", "0", "--state-file", join(work, "stack.json")], { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    stack.stdout.on("data", (d) => (stackLog += d));
-    stack.stderr.on("data", (d) => (stackLog += d));
-    state = await waitFor(() => existsSync(join(work, "stack.json")) && JSON.parse(readFileSync(join(work, "stack.json"), "utf8")), "the local stack");
-    browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("pageerror", (e) => (stackLog += `\n[page error] ${e.message}`));
+    state = await local.start("console-e2e-");
+    page = await local.browse();
   });
 
-  after(async () => {
-    await browser?.close();
-    if (stack && stack.exitCode === null) {
-      try {
-        process.kill(-stack.pid, "SIGTERM");
-      } catch {}
-    }
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  after(() => local.stop());
 
   test("an ops person signs in with the local dev token and sees the stock page", async () => {
     await signInAs("Ops (admin)");
@@ -142,9 +96,7 @@ describe("admin console", () => {
     await page.getByRole("heading", { level: 1, name: /E2E mug/ }).waitFor();
     assert.equal(new URL(page.url()).hash, `#/stock/${SKU}`);
 
-    const receipt = page.locator("details", { has: page.locator("summary", { hasText: "Record a receipt" }) });
-    await receipt.locator("summary").click();
-    await receipt.getByLabel("Location").selectOption(LOC);
+    const receipt = await movementForm("Record a receipt");
     await receipt.getByLabel("Quantity").fill("12");
     await receipt.getByLabel("Reference (optional)").fill("PO-77");
     await receipt.locator("button[type=submit]").click();
@@ -171,9 +123,7 @@ describe("admin console", () => {
       await route.fetch();
       await route.fulfill({ status: 504, contentType: "application/json", body: '{"message":"Gateway Timeout"}' });
     }, { times: 1 });
-    const receipt = page.locator("details", { has: page.locator("summary", { hasText: "Record a receipt" }) });
-    await receipt.locator("summary").click();
-    await receipt.getByLabel("Location").selectOption(LOC);
+    const receipt = await movementForm("Record a receipt");
     await receipt.getByLabel("Quantity").fill("5");
     await receipt.locator("button[type=submit]").click();
     assert.match(await receipt.getByRole("alert").innerText(), /HTTP 504/);
@@ -183,9 +133,7 @@ describe("admin console", () => {
     assert.equal(keys[0], keys[1], "the retry carries the same key");
     assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 17, "12 + 5, once");
     // Back to 12 for the rest of the story (a stocktake that expects 17).
-    const take = page.locator("details", { has: page.locator("summary", { hasText: "Stocktake (adjustment)" }) });
-    await take.locator("summary").click();
-    await take.getByLabel("Location").selectOption(LOC);
+    const take = await movementForm("Stocktake (adjustment)");
     assert.equal(await take.getByLabel("Expected on hand").inputValue(), "17", "the expected value is filled in");
     await take.getByLabel("Counted on hand").fill("12");
     await take.getByLabel("Reason").fill("recount");
@@ -207,9 +155,7 @@ describe("admin console", () => {
   });
 
   test("a stocktake with a stale expected count is refused with a plain message and changes nothing", async () => {
-    const take = page.locator("details", { has: page.locator("summary", { hasText: "Stocktake (adjustment)" }) });
-    await take.locator("summary").click();
-    await take.getByLabel("Location").selectOption(LOC);
+    const take = await movementForm("Stocktake (adjustment)");
     await take.getByLabel("Counted on hand").fill("10");
     await take.getByLabel("Expected on hand").fill("11");
     await take.locator("button[type=submit]").click();
@@ -525,13 +471,8 @@ describe("admin console", () => {
   });
 
   test("every page passes the axe-core accessibility rules (WCAG 2.1 A/AA)", async () => {
-    // A second tab that lets axe's script in past the console's content-security policy.
-    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
-    const tab = await context.newPage();
+    const { context, tab } = await local.axeTab();
     try {
-      await tab.goto(`${state.api_url}/console/#/signin`);
-      await tab.getByRole("button", { name: "Sign in as Ops (admin)" }).click();
-      await tab.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
       const alert = (await apiCall("readonly", "GET", "/v1/alerts")).items[0];
       const pages = ["#/stock", `#/stock/${SKU}`, `#/stock/${HOLD_SKU}`, "#/alerts", `#/alerts/${alert.alert_id}`, "#/rules", "#/rules/new", "#/reports", "#/signin"];
       const found = [];
@@ -541,14 +482,7 @@ describe("admin console", () => {
         await tab.waitForLoadState("networkidle");
         // Open every panel so its form is checked too.
         await tab.evaluate(() => document.querySelectorAll("details").forEach((d) => (d.open = true)));
-        await tab.addScriptTag({ path: join(root, "tests/console/node_modules/axe-core/axe.min.js") });
-        const { violations, passed } = await tab.evaluate(async () => {
-          const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-          return {
-            passed: r.passes.map((p) => p.id).concat(document.querySelector("main input, main textarea") ? [] : ["label"]),
-            violations: r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`),
-          };
-        });
+        const { violations, passed } = await runAxe(tab);
         for (const rule of ["label", "color-contrast", "document-title", "html-has-lang"]) {
           assert.ok(passed.includes(rule), `${hash}: axe checked ${rule}`);
         }

@@ -13,12 +13,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
 
 import {
   acceptBody,
@@ -32,6 +29,7 @@ import {
   replenishmentPath,
   toCsv,
 } from "../../console/lib/replenishment.js";
+import { LocalStack, root, runAxe } from "./stack.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Unit tests (pure functions)
@@ -114,41 +112,15 @@ test("the chart's days: the history ends on its last day, the forecast starts on
 // ---------------------------------------------------------------------------------------------
 // End to end, against the local stack
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const bin = process.env.LOCAL_STACK_BIN ?? join(root, "target/debug/local-stack");
 const planner = process.env.REPLENISHMENT_BIN ?? join(root, "target/debug/replenishment");
-const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const shots = join(root, "target/console-e2e");
 const LOC = "WH-REPL";
 const SIDE = "WH-SIDE";
 /** Days of sales before the plan (the stack starts this many days behind the system). */
 const DAYS = 8;
 
-let stack, state, browser, page, work;
-let stackLog = "";
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(fn, what, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${stackLog.slice(-4000)}`);
-    await sleep(250);
-  }
-}
-
-/** Calls the API directly (as a storefront or a setup script would). */
-async function apiCall(role, method, path, body, key) {
-  const headers = { authorization: `Bearer ${state.tokens[role]}` };
-  if (body) headers["content-type"] = "application/json";
-  if (key) headers["idempotency-key"] = key;
-  const r = await fetch(state.api_url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await r.text();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const local = new LocalStack();
+const { apiCall, shot, signInAs } = local;
+let state, page;
 
 /** The level of `sku` at `location` (GET /v1/skus/{sku}). */
 async function level(sku, location) {
@@ -225,16 +197,6 @@ async function planReplenishment() {
   }
 }
 
-async function shot(name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-async function signInAs(label) {
-  await page.goto(`${state.api_url}/console/#/signin`);
-  await page.getByRole("button", { name: `Sign in as ${label}` }).click();
-  await page.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
-}
-
 /** Opens the page afresh (a reload when it is on screen: the same address is no navigation). */
 async function openPage() {
   const url = `${state.api_url}/console/#/replenishment`;
@@ -255,14 +217,7 @@ describe("replenishment page", () => {
   let listed;
 
   before(async () => {
-    assert.ok(existsSync(bin), `${bin} is missing: build it with cargo build -p local-stack`);
-    assert.ok(existsSync(browserPath), `${browserPath} is missing: bash infra/setup-browser.sh installs Debian's chromium`);
-    mkdirSync(shots, { recursive: true });
-    work = mkdtempSync(join(tmpdir(), "console-repl-"));
-    stack = spawn(bin, ["--port", "0", "--clock-offset", `-${DAYS}d`, "--state-file", join(work, "stack.json")], { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    stack.stdout.on("data", (d) => (stackLog += d));
-    stack.stderr.on("data", (d) => (stackLog += d));
-    state = await waitFor(() => existsSync(join(work, "stack.json")) && JSON.parse(readFileSync(join(work, "stack.json"), "utf8")), "the local stack");
+    state = await local.start("console-repl-", ["--clock-offset", `-${DAYS}d`]);
 
     // Two locations; a SKU of each supplier that is due, one of ACME that is not, and one without
     // supply facts (no supplier) at the other location.
@@ -293,20 +248,10 @@ describe("replenishment page", () => {
     assert.deepEqual(items.map((i) => i.sku), ["REPL-TEE", "REPL-MUG", "REPL-CAP"], "by supplier, no supplier last");
     assert.equal(listed["REPL-TEE"].history.length, DAYS);
 
-    browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("pageerror", (e) => (stackLog += `\n[page error] ${e.message}`));
+    page = await local.browse();
   });
 
-  after(async () => {
-    await browser?.close();
-    if (stack && stack.exitCode === null) {
-      try {
-        process.kill(-stack.pid, "SIGTERM");
-      } catch {}
-    }
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  after(() => local.stop());
 
   test("lists each due suggestion under its supplier's heading, No supplier last", async () => {
     await signInAs("Ops (admin)");
@@ -509,20 +454,12 @@ describe("replenishment page", () => {
   });
 
   test("the page passes the axe-core rules (WCAG 2.1 A/AA) and fits a phone's screen", async () => {
-    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
-    const tab = await context.newPage();
+    const { context, tab } = await local.axeTab();
     try {
-      await tab.goto(`${state.api_url}/console/#/signin`);
-      await tab.getByRole("button", { name: "Sign in as Ops (admin)" }).click();
-      await tab.getByRole("heading", { level: 1, name: "Stock" }).waitFor();
       await tab.goto(`${state.api_url}/console/#/replenishment`);
       await tab.getByRole("button", { name: "Forecast of REPL-MUG at WH-REPL" }).click();
       await tab.getByRole("img", { name: /REPL-MUG at WH-REPL/ }).waitFor();
-      await tab.addScriptTag({ path: join(root, "tests/console/node_modules/axe-core/axe.min.js") });
-      const violations = await tab.evaluate(async () => {
-        const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-        return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
-      });
+      const { violations } = await runAxe(tab);
       assert.deepEqual(violations, []);
       await tab.setViewportSize({ width: 390, height: 844 });
       await tab.waitForLoadState("networkidle");

@@ -1,14 +1,16 @@
 // Unit tests of the console's pure modules: rule form validation (must agree with the API's),
-// selector matching (as Selector::selects), problem+json messages, the chart data helpers and the
-// SKU page's holds (their path and time left).
+// selector matching (as Selector::selects), problem+json messages, the chart data helpers, the
+// SKU page's holds (their path and time left), the stock pages' queries and forms, and the alert
+// inbox's requests and order.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { bodyOfRule, describeSelector, formFromRule, ruleFromForm, selects, validEmail } from "../../console/lib/rules.js";
-import { describeProblem } from "../../console/lib/api.js";
+import { bodyOfRule, describeSelector, formFromRule, ruleFormField, ruleFromForm, selectorQuery, selects, validEmail } from "../../console/lib/rules.js";
+import { describeProblem, nextLink } from "../../console/lib/api.js";
 import { dailyFromCounters, dailyFromLedger, dailyFromTrends, lastDays, projectStockOut, stockFromCounters, stockFromLedger, stockFromTrends } from "../../console/lib/charts.js";
-import { nextLink } from "../../console/lib/api.js";
 import { HOLDS_PAGE_LIMIT, holdsPath, timeLeft } from "../../console/lib/holds.js";
+import { ledgerDelta, levelsExportPath, levelsQuery, parseAttributes } from "../../console/lib/stock.js";
+import { alertPaths, observationText, onlyOpen, sortAlerts } from "../../console/lib/alerts.js";
 
 const base = { name: "Low socks", kind: "low_stock", severity: "warning", selector_type: "all", inbox: true, enabled: true };
 
@@ -185,4 +187,74 @@ test("the form refuses exactly what the API refuses (cases shared with tests/con
     const { errors } = ruleFromForm(formFromRule(c.body));
     assert.deepEqual(errors.map((e) => e.field).sort(), c.errors, c.why);
   }
+});
+
+test("the stock listing's filters become its query, and the export asks for CSV pages", () => {
+  const all = { q: "", location: "", max: "", below: false };
+  assert.equal(levelsQuery(all).toString(), "");
+  assert.equal(levelsQuery({ q: " mug ", location: "WH-1", max: " 3 ", below: true }).toString(), "q=mug&location=WH-1&available_max=3&below_threshold=true");
+  assert.equal(levelsQuery({ ...all, max: "0" }).toString(), "available_max=0", "0 is a filter, not none");
+  assert.equal(levelsExportPath(levelsQuery(all)), "/v1/levels?format=csv&limit=1000");
+  assert.equal(levelsExportPath(levelsQuery({ ...all, max: "3" })), "/v1/levels?available_max=3&format=csv&limit=1000");
+});
+
+test("a SKU form's attributes are name=value lines; other lines are named", () => {
+  assert.deepEqual(parseAttributes("brand=Acme\n  category = kitchen \n\nsize=a=b"), { attrs: { brand: "Acme", category: "kitchen", size: "a=b" }, errors: [] });
+  assert.deepEqual(parseAttributes("=x\nnope\nok=1"), { attrs: { ok: "1" }, errors: ['"=x" is not name=value', '"nope" is not name=value'] });
+  assert.deepEqual(parseAttributes(""), { attrs: {}, errors: [] });
+});
+
+test("a ledger entry's change reads as what moved", () => {
+  assert.equal(ledgerDelta({ kind: "receipt", delta: { on_hand: 12, available: 12 } }), "on hand +12, available +12");
+  assert.equal(ledgerDelta({ kind: "sale", delta: { on_hand: -2, available: -2, in_transit: 0 } }), "on hand -2, available -2");
+  assert.equal(ledgerDelta({ kind: "incoming", delta: { in_transit: 5 } }), "in transit +5");
+  assert.equal(ledgerDelta({ kind: "adjustment", counted: 12, expected: 17 }), "counted 12 (expected 17)");
+  assert.equal(ledgerDelta({ kind: "adjustment", quantity: 5 }), "counted 5");
+  assert.equal(ledgerDelta({ kind: "refund", restocked: false, delta: {} }), "not restocked");
+});
+
+test("the inbox's filter is one request a state, and only the unfiltered open list keeps the count", () => {
+  const open = { state: "open", severity: "", sku: " ", location: "" };
+  assert.deepEqual(alertPaths(open), ["/v1/alerts?state=firing", "/v1/alerts?state=acknowledged"]);
+  assert.deepEqual(alertPaths({ state: "all", severity: "critical", sku: " MUG ", location: "WH-1" }), ["/v1/alerts?severity=critical&sku=MUG&location=WH-1"]);
+  assert.deepEqual(alertPaths({ ...open, state: "all" }), ["/v1/alerts"]);
+  assert.deepEqual(alertPaths({ ...open, state: "resolved", location: "WH 1" }), ["/v1/alerts?location=WH+1&state=resolved"]);
+  assert.equal(onlyOpen(open), true);
+  assert.equal(onlyOpen({ ...open, sku: "MUG" }), false);
+  assert.equal(onlyOpen({ ...open, severity: "info" }), false);
+  assert.equal(onlyOpen({ ...open, state: "firing" }), false);
+});
+
+test("the inbox lists open alerts first, by severity, firing first, newest first; observations read", () => {
+  const alert = (alert_id, state, severity, fired_at) => ({ alert_id, state, severity, fired_at });
+  const sorted = sortAlerts([
+    alert("r", "resolved", "critical", "2026-12-03"),
+    alert("w-ack", "acknowledged", "warning", "2026-12-02"),
+    alert("w-fire-old", "firing", "warning", "2026-12-01"),
+    alert("w-fire-new", "firing", "warning", "2026-12-02"),
+    alert("c", "acknowledged", "critical", "2026-11-30"),
+    alert("i", "firing", "info", "2026-12-04"),
+  ]);
+  assert.deepEqual(sorted.map((a) => a.alert_id), ["c", "w-fire-new", "w-fire-old", "w-ack", "i", "r"]);
+  assert.equal(observationText({ observation: { available: 4, sold: 8, days_of_cover: 2.5, idle_days: 3 } }), "available 4, sold 8, 2.5 days of cover, 3 days idle");
+  assert.equal(observationText({}), "");
+});
+
+test("a refused rule's API fields map to the form's, and a selector's preview asks the listing", () => {
+  const fields = [
+    ["channels.email[1]", "email"],
+    ["selector.sku", "selector_sku"],
+    ["selector.attribute.value", "selector_attr_value"],
+    ["selector", "selector_type"],
+    ["quiet_hours", "quiet_start"],
+    ["threshold", "threshold"],
+  ];
+  for (const [api, form] of fields) assert.equal(ruleFormField(api), form, api);
+  const queries = [
+    [{ sku: "MUG", location: "WH-1" }, "sku_prefix=MUG&location=WH-1"],
+    [{ sku_prefix: "SOCK-" }, "sku_prefix=SOCK-"],
+    [{ attribute: { name: "brand", value: "Acme" } }, "attribute=brand%3AAcme"],
+    [{}, ""],
+  ];
+  for (const [selector, query] of queries) assert.equal(selectorQuery(selector).toString(), query, JSON.stringify(selector));
 });

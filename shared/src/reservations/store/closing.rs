@@ -1,0 +1,425 @@
+//! Closing a hold: released by its owner, committed into a sale (all of it, or the units taken),
+//! or expired by the sweep; each one transaction that gives back what is not sold.
+
+use super::*;
+
+/// What a commit adds to its closing transaction: the order, and how each line's counters
+/// are written (learned from a cancellation).
+pub(super) struct Commit<'a> {
+    order_id: &'a str,
+    request_hash: &'a str,
+    shapes: &'a mut Vec<CounterShape>,
+}
+
+pub(super) enum Closed {
+    Done(Box<Reservation>),
+    /// The reservation was no longer active (or its time was not as expected): read it again.
+    Lost,
+    /// Another writer got in the way: try again.
+    Conflict,
+    /// A commit's counters must be written in another shape (now known): send it again.
+    Reshaped,
+}
+
+/// How many of each held line a commit takes: `takes` in full when None; every line it names
+/// must be held and take no more than is held, and the order takes at least one unit.
+pub fn taken(r: &Reservation, takes: Option<&[Take]>) -> Result<Vec<i64>, Vec<FieldError>> {
+    let Some(takes) = takes else {
+        return Ok(r.lines.iter().map(|l| l.quantity).collect());
+    };
+    let mut errors = Vec::new();
+    let mut out = vec![0i64; r.lines.len()];
+    for (i, t) in takes.iter().enumerate() {
+        match r
+            .lines
+            .iter()
+            .position(|l| l.sku == t.sku.as_str() && l.location == t.location.as_str())
+        {
+            None => errors.push(FieldError::new(
+                format!("lines[{i}]"),
+                format!(
+                    "the reservation holds no {} at {}",
+                    t.sku.as_str(),
+                    t.location.as_str()
+                ),
+            )),
+            Some(p) if i64::from(t.quantity) > r.lines[p].quantity => errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                format!(
+                    "only {} are held; a commit takes at most what is held",
+                    r.lines[p].quantity
+                ),
+            )),
+            Some(p) => out[p] = i64::from(t.quantity),
+        }
+    }
+    if errors.is_empty() && out.iter().all(|q| *q == 0) {
+        errors.push(FieldError::new(
+            "lines",
+            "the order takes no unit; release the reservation instead",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+impl Reservations {
+    /// Gives a hold back before its time (the cart was abandoned). Releasing it again answers
+    /// it as released.
+    pub async fn release(&self, id: &str, actor: &str, now_ms: i64) -> Outcome {
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let current = match self.get(id).await? {
+                None => return Err(ReservationError::NotFound(id.to_owned())),
+                Some(r) if r.status == Status::Released => return Ok((r, true)),
+                Some(r) => r,
+            };
+            let current = self.check_active(current, now_ms).await?;
+            let lines = giving_back(&current.lines, MovementKind::HoldRelease)?;
+            match self
+                .close(&current, Event::Release, &lines, None, actor, now_ms)
+                .await?
+            {
+                Closed::Done(r) => return Ok((*r, false)),
+                Closed::Lost => continue,
+                Closed::Conflict | Closed::Reshaped => {
+                    tokio::time::sleep(conflict_backoff(attempt)).await
+                }
+            }
+        }
+        Err(StoreError::Busy("the reservation kept changing".into()).into())
+    }
+
+    /// Turns a hold into a sale recorded as order `order_id` (refunds work against it). `takes`
+    /// says how many of each line the order takes (None: everything held); the rest is
+    /// released. A retry of the same commit answers it as committed.
+    pub async fn commit(
+        &self,
+        id: &str,
+        order_id: &str,
+        takes: Option<&[Take]>,
+        request_hash: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Outcome {
+        let mut shapes: Option<Vec<CounterShape>> = None;
+        let mut conflicts = 0;
+        for _ in 0..TRANSACTION_ATTEMPTS + 4 {
+            let current = match self.get(id).await? {
+                None => return Err(ReservationError::NotFound(id.to_owned())),
+                Some(r) if r.status == Status::Committed => {
+                    if r.commit_hash.as_deref() == Some(request_hash) {
+                        return Ok((r, true));
+                    }
+                    return Err(ReservationError::Closed {
+                        id: id.to_owned(),
+                        status: r.status,
+                    });
+                }
+                Some(r) => r,
+            };
+            let current = self.check_active(current, now_ms).await?;
+            let taken = taken(&current, takes).map_err(ReservationError::Invalid)?;
+            let mut lines = Vec::with_capacity(current.lines.len());
+            for (l, take) in current.lines.iter().zip(&taken) {
+                let kind = if *take > 0 {
+                    MovementKind::Sale
+                } else {
+                    MovementKind::HoldRelease
+                };
+                let change = LevelChange::Commit {
+                    take: *take as u32,
+                    held: held(l)?,
+                };
+                lines.push(
+                    movement_line(l, kind, change)
+                        .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?,
+                );
+            }
+            let shapes = shapes.get_or_insert_with(|| vec![CounterShape::Current; lines.len()]);
+            let mut committed = current.clone();
+            for (l, t) in committed.lines.iter_mut().zip(&taken) {
+                l.taken = Some(*t);
+            }
+            committed.order_id = Some(order_id.to_owned());
+            committed.commit_hash = Some(request_hash.to_owned());
+            let order = Commit {
+                order_id,
+                request_hash,
+                shapes,
+            };
+            match self
+                .close(
+                    &committed,
+                    Event::Commit,
+                    &lines,
+                    Some(order),
+                    actor,
+                    now_ms,
+                )
+                .await?
+            {
+                Closed::Done(r) => return Ok((*r, false)),
+                Closed::Lost => continue,
+                // Reshaping is not a conflict: the next attempt has what it needs.
+                Closed::Reshaped => {}
+                Closed::Conflict => {
+                    conflicts += 1;
+                    if conflicts >= TRANSACTION_ATTEMPTS {
+                        break;
+                    }
+                    tokio::time::sleep(conflict_backoff(conflicts)).await;
+                }
+            }
+        }
+        Err(StoreError::Busy("the reservation kept changing".into()).into())
+    }
+
+    /// Gives back the stock of a hold whose time ran out (at `now_ms` by the caller's clock).
+    /// Ok(false) when it is no longer active or not yet due: someone else closed or extended it.
+    pub async fn expire(
+        &self,
+        id: &str,
+        lines: &[ReservedLine],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let reservation = Reservation {
+            id: id.to_owned(),
+            status: Status::Active,
+            lines: lines.to_vec(),
+            created_at: String::new(),
+            created_by: String::new(),
+            expires_ms: now_ms,
+            expires_at: String::new(),
+            request_hash: String::new(),
+            version: 0,
+            reference: None,
+            extended: 0,
+            closed_at: None,
+            closed_by: None,
+            order_id: None,
+            commit_hash: None,
+        };
+        let movement_lines = giving_back(lines, MovementKind::HoldExpire)?;
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            match self
+                .close(
+                    &reservation,
+                    Event::Expire,
+                    &movement_lines,
+                    None,
+                    actor,
+                    now_ms,
+                )
+                .await
+            {
+                Ok(Closed::Done(_)) => return Ok(true),
+                Ok(Closed::Lost) => return Ok(false),
+                Ok(Closed::Conflict | Closed::Reshaped) => {
+                    tokio::time::sleep(conflict_backoff(attempt)).await
+                }
+                Err(ReservationError::Movement(MovementError::Store(e))) => return Err(e),
+                Err(e) => return Err(StoreError::Failed(e.to_string())),
+            }
+        }
+        Err(StoreError::Busy("the reservation kept changing".into()))
+    }
+
+    /// The reservation if it can still change at `now_ms`; otherwise why not. A hold found
+    /// past its time is expired on the spot, so its stock does not wait for the sweep.
+    pub(super) async fn active(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Reservation, ReservationError> {
+        match self.get(id).await? {
+            None => Err(ReservationError::NotFound(id.to_owned())),
+            Some(r) => self.check_active(r, now_ms).await,
+        }
+    }
+
+    pub(super) async fn check_active(
+        &self,
+        r: Reservation,
+        now_ms: i64,
+    ) -> Result<Reservation, ReservationError> {
+        match r.status_at(now_ms) {
+            Status::Active => Ok(r),
+            Status::Expired => {
+                if r.status == Status::Active {
+                    if let Err(e) = self
+                        .expire(&r.id, &r.lines, crate::reservations::EXPIRY_ACTOR, now_ms)
+                        .await
+                    {
+                        tracing::warn!(reservation = %r.id, error = %e, "expiry on access failed; the sweep will retry");
+                    }
+                }
+                Err(ReservationError::Expired {
+                    id: r.id,
+                    expires_at: r.expires_at,
+                })
+            }
+            status => Err(ReservationError::Closed { id: r.id, status }),
+        }
+    }
+
+    /// One closing transaction: the lines' level changes and the reservation's new status,
+    /// under the condition that it is still active and (expiry) due or (otherwise) not due.
+    pub(super) async fn close(
+        &self,
+        r: &Reservation,
+        event: Event,
+        lines: &[MovementLine],
+        commit: Option<Commit<'_>>,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Closed, ReservationError> {
+        let at = rfc3339_millis(now_ms);
+        let hour = hour_of(&at);
+        let status = match event {
+            Event::Commit => Status::Committed,
+            Event::Release => Status::Released,
+            _ => Status::Expired,
+        };
+        let shapes: Vec<CounterShape> = commit
+            .as_ref()
+            .map(|c| c.shapes.clone())
+            .unwrap_or_else(|| vec![CounterShape::Current; lines.len()]);
+        let mut items: Vec<TransactWriteItem> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                level_write(
+                    self.table(),
+                    line,
+                    shapes[i],
+                    hour,
+                    &at,
+                    &ledger_ref(&r.id, event, i),
+                )
+            })
+            .collect();
+        let due = if event == Event::Expire {
+            "#hu <= :now"
+        } else {
+            "#hu > :now"
+        };
+        let mut set = "SET #st = :st, #ca = :at, #cb = :by, #v = #v + :one, #ttl = :ttl".to_owned();
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::reservation(&r.id)))
+            .key("sk", s(keys::META))
+            .condition_expression(format!("#st = :active AND {due}"))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#ca", "closed_at")
+            .expression_attribute_names("#cb", "closed_by")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#ttl", "expires_at")
+            .expression_attribute_names("#hu", "hold_until_ms")
+            .expression_attribute_names("#xp", keys::EXPIRY_PARTITION_ATTRIBUTE)
+            .expression_attribute_names("#xs", keys::EXPIRY_SORT_ATTRIBUTE)
+            .expression_attribute_values(":st", s(status.as_str()))
+            .expression_attribute_values(":active", s(Status::Active.as_str()))
+            .expression_attribute_values(":at", s(&at))
+            .expression_attribute_values(":by", s(actor))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":ttl", n(now_ms / 1000 + KEEP_CLOSED_SECONDS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(c) = &commit {
+            set.push_str(", #o = :o, #ch = :ch, #ln = :ln");
+            update = update
+                .expression_attribute_names("#o", "order_id")
+                .expression_attribute_names("#ch", "commit_hash")
+                .expression_attribute_names("#ln", "lines")
+                .expression_attribute_values(":o", s(c.order_id))
+                .expression_attribute_values(":ch", s(c.request_hash))
+                .expression_attribute_values(":ln", lines_attr(&r.lines));
+        }
+        let update = update
+            .update_expression(format!("{set} REMOVE #xp, #xs"))
+            .build()
+            .expect("table, key and expression are set");
+        let reservation_at = items.len();
+        items.push(TransactWriteItem::builder().update(update).build());
+        if let Some(c) = &commit {
+            let mut sold: Item = HashMap::new();
+            for l in &r.lines {
+                if let Some(t) = l.taken.filter(|t| *t > 0) {
+                    // The order's line key, as `order_line_key` spells it.
+                    sold.insert(format!("{}@{}", l.sku, l.location), n(t));
+                }
+            }
+            let order: Item = HashMap::from([
+                ("pk".to_owned(), s(keys::order(c.order_id))),
+                ("sk".to_owned(), s(keys::META)),
+                ("entity".to_owned(), s(entity::ORDER)),
+                ("order_id".to_owned(), s(c.order_id)),
+                ("movement_id".to_owned(), s(&r.id)),
+                ("reservation_id".to_owned(), s(&r.id)),
+                ("created_at".to_owned(), s(&at)),
+                ("sold".to_owned(), AttributeValue::M(sold.clone())),
+                ("refundable".to_owned(), AttributeValue::M(sold)),
+            ]);
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(self.table())
+                            .set_item(Some(order))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .expect("table and item are set"),
+                    )
+                    .build(),
+            );
+        }
+        let Some(reasons) = self.transact(items).await? else {
+            let mut closed = r.clone();
+            closed.status = status;
+            closed.closed_at = Some(at);
+            closed.closed_by = Some(actor.to_owned());
+            closed.version += 1;
+            return Ok(Closed::Done(Box::new(closed)));
+        };
+        if reasons.get(reservation_at).is_some_and(failed) {
+            return Ok(Closed::Lost);
+        }
+        if commit.is_some() && reasons.get(reservation_at + 1).is_some_and(failed) {
+            return Err(MovementError::OrderExists(
+                commit.map(|c| c.order_id.to_owned()).unwrap_or_default(),
+            )
+            .into());
+        }
+        // Every level line that failed: a refusal, or (a commit's sale) counters to write in
+        // another shape, all learned from this one answer.
+        let mut commit = commit;
+        let mut reshaped = false;
+        for (i, reason) in reasons.iter().enumerate().take(lines.len()) {
+            if !failed(reason) {
+                continue;
+            }
+            let shape = self
+                .store
+                .explain_level(i, &lines[i], reason.item())
+                .await?;
+            match commit.as_mut() {
+                Some(c) => {
+                    c.shapes[i] = shape;
+                    reshaped = true;
+                }
+                None => {
+                    return Err(StoreError::Corrupt("a release's level refused it".into()).into())
+                }
+            }
+        }
+        Ok(if reshaped {
+            Closed::Reshaped
+        } else {
+            Closed::Conflict
+        })
+    }
+}

@@ -1,0 +1,388 @@
+//! The reservation transactions on the table (see the module's documentation).
+
+mod closing;
+
+pub use self::closing::*;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{
+        AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
+        TransactWriteItem, Update,
+    },
+    Client,
+};
+
+use super::{
+    ledger, ledger_ref, Event, HoldLine, HoldRequest, Reservation, ReservedLine, Status, Take,
+    KEEP_CLOSED_SECONDS,
+};
+use crate::{
+    clock::rfc3339_millis,
+    domain::{FieldError, LevelChange, LocationId, MovementKind, MovementLine, Quantity, SkuId},
+    schema::{entity, keys, Item},
+    store::{
+        conflict_backoff, hour_of, level_write, n, s, CounterShape, MovementError, Store,
+        StoreError, TRANSACTION_ATTEMPTS,
+    },
+};
+
+/// Why a reservation step was refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReservationError {
+    #[error("unknown reservation {0}")]
+    NotFound(String),
+    #[error("reservation {id} expired at {expires_at}")]
+    Expired { id: String, expires_at: String },
+    #[error("reservation {id} is {status:?}")]
+    Closed { id: String, status: Status },
+    #[error("the Idempotency-Key was used for another hold")]
+    KeyReused,
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Movement(#[from] MovementError),
+}
+
+impl From<StoreError> for ReservationError {
+    fn from(e: StoreError) -> Self {
+        Self::Movement(MovementError::Store(e))
+    }
+}
+
+/// The result of a step: the reservation after it, and whether it was done before (a replay).
+pub type Outcome = Result<(Reservation, bool), ReservationError>;
+
+/// The reservations of one table.
+#[derive(Debug, Clone)]
+pub struct Reservations {
+    store: Store,
+}
+
+fn failed(r: &CancellationReason) -> bool {
+    r.code() == Some("ConditionalCheckFailed")
+}
+
+fn lines_attr(lines: &[ReservedLine]) -> AttributeValue {
+    AttributeValue::L(
+        lines
+            .iter()
+            .map(|l| {
+                let mut m = HashMap::from([
+                    ("sku".to_owned(), s(&l.sku)),
+                    ("location".to_owned(), s(&l.location)),
+                    ("quantity".to_owned(), n(l.quantity)),
+                ]);
+                if let Some(t) = l.taken {
+                    m.insert("taken".into(), n(t));
+                }
+                AttributeValue::M(m)
+            })
+            .collect(),
+    )
+}
+
+/// A held line as the level transaction takes it.
+fn movement_line(
+    l: &ReservedLine,
+    kind: MovementKind,
+    change: LevelChange,
+) -> Option<MovementLine> {
+    Some(MovementLine {
+        kind,
+        sku: SkuId::parse("sku", &l.sku).ok()?,
+        location: LocationId::parse("location", &l.location).ok()?,
+        change,
+    })
+}
+
+/// The level lines that give every held unit back (a release or an expiry).
+fn giving_back(
+    lines: &[ReservedLine],
+    kind: MovementKind,
+) -> Result<Vec<MovementLine>, StoreError> {
+    lines
+        .iter()
+        .map(|l| {
+            movement_line(l, kind, LevelChange::Unreserve(held(l)?))
+                .ok_or_else(|| StoreError::Corrupt("reservation line".into()))
+        })
+        .collect()
+}
+
+fn held(l: &ReservedLine) -> Result<Quantity, StoreError> {
+    Quantity::parse("quantity", l.quantity)
+        .map_err(|_| StoreError::Corrupt(format!("held quantity {}", l.quantity)))
+}
+
+impl Reservations {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn client(&self) -> &Client {
+        self.store.client()
+    }
+
+    fn table(&self) -> &str {
+        self.store.table()
+    }
+
+    /// Sends one transaction: Ok(None) when it applied, Ok(Some(reasons)) when a condition
+    /// cancelled it.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+        match self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    Ok(Some(e.cancellation_reasons().to_vec()))
+                }
+                _ => Err(StoreError::from_sdk(err)),
+            },
+        }
+    }
+
+    /// The reservation, read strongly consistent.
+    pub async fn get(&self, id: &str) -> Result<Option<Reservation>, StoreError> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(keys::reservation(id)))
+            .key("sk", s(keys::META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item.as_ref().map(Reservation::from_item).transpose()
+    }
+
+    /// Holds every line of `request` or none: one transaction, no read first. `id` and
+    /// `request_hash` come from the caller and its Idempotency-Key; a replay with the same
+    /// request answers the reservation as it now is.
+    pub async fn hold(
+        &self,
+        id: &str,
+        request: &HoldRequest,
+        request_hash: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Outcome {
+        let at = rfc3339_millis(now_ms);
+        let hour = hour_of(&at);
+        let expires_ms = now_ms + request.ttl_minutes * 60_000;
+        let lines: Vec<ReservedLine> = request
+            .lines
+            .iter()
+            .map(|l| ReservedLine {
+                sku: l.sku.to_string(),
+                location: l.location.to_string(),
+                quantity: i64::from(l.quantity.get()),
+                taken: None,
+            })
+            .collect();
+        let reservation = Reservation {
+            id: id.to_owned(),
+            status: Status::Active,
+            lines: lines.clone(),
+            created_at: at.clone(),
+            created_by: actor.to_owned(),
+            expires_ms,
+            expires_at: rfc3339_millis(expires_ms),
+            request_hash: request_hash.to_owned(),
+            version: 1,
+            reference: request.reference.clone(),
+            extended: 0,
+            closed_at: None,
+            closed_by: None,
+            order_id: None,
+            commit_hash: None,
+        };
+        let movement_lines: Vec<MovementLine> = request
+            .lines
+            .iter()
+            .map(|l: &HoldLine| MovementLine {
+                kind: MovementKind::Hold,
+                sku: l.sku.clone(),
+                location: l.location.clone(),
+                change: LevelChange::Reserve(l.quantity),
+            })
+            .collect();
+        let mut items: Vec<TransactWriteItem> = movement_lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                level_write(
+                    self.table(),
+                    line,
+                    CounterShape::Current,
+                    hour,
+                    &at,
+                    &ledger_ref(id, Event::Hold, i),
+                )
+            })
+            .collect();
+        let mut item: Item = HashMap::from([
+            ("pk".to_owned(), s(keys::reservation(id))),
+            ("sk".to_owned(), s(keys::META)),
+            ("entity".to_owned(), s(entity::RESERVATION)),
+            ("reservation_id".to_owned(), s(id)),
+            ("status".to_owned(), s(Status::Active.as_str())),
+            ("lines".to_owned(), lines_attr(&lines)),
+            ("created_at".to_owned(), s(&at)),
+            ("created_by".to_owned(), s(actor)),
+            ("hold_until_ms".to_owned(), n(expires_ms)),
+            ("hold_until".to_owned(), s(&reservation.expires_at)),
+            ("request_hash".to_owned(), s(request_hash)),
+            ("version".to_owned(), n(1)),
+            ("extended".to_owned(), n(0)),
+            (
+                keys::EXPIRY_PARTITION_ATTRIBUTE.to_owned(),
+                s(keys::expiry_shard(id)),
+            ),
+            (
+                keys::EXPIRY_SORT_ATTRIBUTE.to_owned(),
+                s(keys::expiry_sort(expires_ms, id)),
+            ),
+        ]);
+        if let Some(r) = &request.reference {
+            item.insert("reference".into(), s(r));
+        }
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(self.table())
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build(),
+        );
+        let record = movement_lines.len();
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let Some(reasons) = self.transact(items.clone()).await? else {
+                return Ok((reservation, false));
+            };
+            // A replay first: the reservation exists.
+            if let Some(r) = reasons.get(record).filter(|r| failed(r)) {
+                let existing = Reservation::from_item(&r.item().cloned().unwrap_or_default())?;
+                if existing.request_hash != request_hash {
+                    return Err(ReservationError::KeyReused);
+                }
+                return Ok((existing, true));
+            }
+            if let Some((i, r)) = reasons.iter().enumerate().find(|(_, r)| failed(r)) {
+                // A hold counts nothing, so a failed level condition is always a refusal.
+                self.store
+                    .explain_level(i, &movement_lines[i], r.item())
+                    .await?;
+                return Err(StoreError::Corrupt("hold refused without a reason".into()).into());
+            }
+            if attempt < TRANSACTION_ATTEMPTS {
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
+        }
+        Err(StoreError::Busy("the held levels kept changing".into()).into())
+    }
+
+    /// Sets a hold to run out `ttl_minutes` from now. Refused once it expired or closed.
+    pub async fn extend(&self, id: &str, ttl_minutes: i64, actor: &str, now_ms: i64) -> Outcome {
+        let at = rfc3339_millis(now_ms);
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let current = self.active(id, now_ms).await?;
+            let expires_ms = now_ms + ttl_minutes * 60_000;
+            let expires_at = rfc3339_millis(expires_ms);
+            let mut items = vec![TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(self.table())
+                        .key("pk", s(keys::reservation(id)))
+                        .key("sk", s(keys::META))
+                        .update_expression(
+                            "SET #hu = :hu, #ht = :ht, #xs = :xs, #x = #x + :one, #v = #v + :one",
+                        )
+                        .condition_expression("#st = :active AND #hu > :now")
+                        .expression_attribute_names("#hu", "hold_until_ms")
+                        .expression_attribute_names("#ht", "hold_until")
+                        .expression_attribute_names("#xs", keys::EXPIRY_SORT_ATTRIBUTE)
+                        .expression_attribute_names("#x", "extended")
+                        .expression_attribute_names("#v", "version")
+                        .expression_attribute_names("#st", "status")
+                        .expression_attribute_values(":hu", n(expires_ms))
+                        .expression_attribute_values(":ht", s(&expires_at))
+                        .expression_attribute_values(":xs", s(keys::expiry_sort(expires_ms, id)))
+                        .expression_attribute_values(":one", n(1))
+                        .expression_attribute_values(":active", s(Status::Active.as_str()))
+                        .expression_attribute_values(":now", n(now_ms))
+                        .build()
+                        .expect("table, key and expression are set"),
+                )
+                .build()];
+            for i in 0..current.lines.len() {
+                let entry = ledger::entry(&current, Event::Extend, i, &at, actor, None, None)
+                    .map(|mut e| {
+                        e.insert("expires_at".into(), s(&expires_at));
+                        e
+                    })
+                    .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?;
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(self.table())
+                                .set_item(Some(entry))
+                                .build()
+                                .expect("table and item are set"),
+                        )
+                        .build(),
+                );
+            }
+            match self.transact(items).await? {
+                None => {
+                    let mut r = current;
+                    r.expires_ms = expires_ms;
+                    r.expires_at = expires_at;
+                    r.extended += 1;
+                    r.version += 1;
+                    return Ok((r, false));
+                }
+                // Closed or expired meanwhile: the next read says which.
+                Some(reasons) if reasons.first().is_some_and(failed) => continue,
+                Some(_) => tokio::time::sleep(conflict_backoff(attempt)).await,
+            }
+        }
+        Err(StoreError::Busy("the reservation kept changing".into()).into())
+    }
+}
+
+/// A reservation id as this API issues them (`rs_` and 24 hex digits).
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 27
+        && id.starts_with("rs_")
+        && id[3..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}

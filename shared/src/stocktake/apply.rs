@@ -1,0 +1,269 @@
+//! Applying an import: its lines as stocktake counts through the movements use case, levels side
+//! by side and each level's lines in file order, a refused line reported and the rest applied.
+
+use super::*;
+
+/// Why a line was refused, in the terms of the movement it would have made.
+#[derive(Debug)]
+pub enum LineRefusal {
+    /// The line's fields (each error names its field).
+    Validation(Vec<FieldError>),
+    /// The line's key was used before for another request (an adjustment sent by hand under it).
+    KeyReused,
+    /// The store refused the count (an unknown SKU or location, a stale `expected`, ...).
+    Movement(MovementError),
+}
+
+/// A refused line as its problem `type` and `detail`: the HTTP layer's problem catalogue, handed
+/// in by the wiring so that the import speaks of refusals as the API does.
+pub type Describe = fn(LineRefusal) -> (String, String);
+
+#[derive(Default)]
+pub(super) struct Tally {
+    pub(super) processed: u64,
+    pub(super) applied: u64,
+    pub(super) failures: Vec<Failure>,
+}
+
+pub(super) enum LineError {
+    /// Refused for this line alone.
+    Refused(LineRefusal),
+    /// The table, past its retries: the run stops and is tried again.
+    Store(StoreError),
+}
+
+/// Applies one line as a stocktake adjustment, under the key of (import, line). A replay (the
+/// line applied by an earlier run) counts as applied.
+pub(super) async fn apply(
+    store: &Store,
+    import: &crate::stocktake::Import,
+    actor: &Actor,
+    line: &Line,
+    now_text: &str,
+) -> Result<(), LineError> {
+    let refuse = |e: LineRefusal| LineError::Refused(e);
+    if let Some(why) = &line.unreadable {
+        return Err(refuse(LineRefusal::Validation(vec![FieldError::new(
+            "line",
+            why.clone(),
+        )])));
+    }
+    let number = |field: &str, v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| FieldError::new(field, "must be a whole number"))
+    };
+    let mut errors = Vec::new();
+    let counted = number("counted", &line.counted)
+        .map_err(|e| errors.push(e))
+        .unwrap_or(0);
+    let expected = match &line.expected {
+        None => None,
+        Some(v) => number("expected", v).map_err(|e| errors.push(e)).ok(),
+    };
+    let body = AdjustmentBody {
+        sku: line.sku.clone(),
+        location: line.location.clone(),
+        counted,
+        expected,
+        reason: line
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("stocktake import {}", import.import_id)),
+    };
+    let movement = match body.validate() {
+        Ok(m) if errors.is_empty() => m,
+        Ok(_) => return Err(refuse(LineRefusal::Validation(errors))),
+        Err(mut more) => {
+            errors.append(&mut more);
+            return Err(refuse(LineRefusal::Validation(errors)));
+        }
+    };
+    let key = IdempotencyKey::parse(
+        "idempotency-key",
+        &format!("stocktake.{}.{}", import.import_id, line.number),
+    )
+    .map_err(|e| refuse(LineRefusal::Validation(vec![e])))?;
+    let channel = Channel {
+        path: movements::ADJUSTMENTS_PATH,
+        opens_order: false,
+    };
+    let record = movements::prepare(channel, actor, &key, &body, &movement, now_text.to_owned());
+    let mut attempt = 0;
+    loop {
+        match movements::record(store, &movement, &record).await {
+            // Applied now, or by an earlier run of this import.
+            Ok(_) => return Ok(()),
+            Err(RecordError::KeyReused) => return Err(refuse(LineRefusal::KeyReused)),
+            Err(RecordError::Movement(MovementError::Store(e)))
+                if e.is_retryable() && attempt < 4 =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            Err(RecordError::Movement(MovementError::Store(e))) => return Err(LineError::Store(e)),
+            Err(RecordError::Movement(e)) => return Err(refuse(LineRefusal::Movement(e))),
+        }
+    }
+}
+
+/// Runs the stocktake imports queued on the table's stream: the stream projector hands it each
+/// record of a queued import (new, or queued again after it stopped).
+pub struct ImportWorker {
+    pub stocktakes: Stocktakes,
+    pub store: Store,
+    pub clock: crate::clock::Clock,
+    describe: Describe,
+}
+
+impl ImportWorker {
+    pub fn new(store: Store, clock: crate::clock::Clock, describe: Describe) -> Self {
+        Self {
+            stocktakes: Stocktakes::new(store.client().clone(), store.table()),
+            store,
+            clock,
+            describe,
+        }
+    }
+
+    /// Applies the import a stream record queued; a record of anything else is passed over. An
+    /// error (the table unavailable past its retries) leaves the import running: the record is
+    /// retried, and the next run replays what was done and applies the rest.
+    pub async fn run_queued(&self, record: &serde_json::Value) -> Result<(), StoreError> {
+        let image = &record["dynamodb"]["NewImage"];
+        if image["entity"]["S"] != entity::IMPORT || image["status"]["S"] != "queued" {
+            return Ok(());
+        }
+        let Some(id) = image["import_id"]["S"].as_str() else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let Some(import) = self.stocktakes.get(id).await? else {
+            // Gone (expired, or removed by hand): nothing left to apply.
+            tracing::warn!(import = id, "stocktake import is gone; skipped");
+            return Ok(());
+        };
+        match self
+            .stocktakes
+            .apply_all(
+                &self.store,
+                self.describe,
+                import,
+                now,
+                &self.clock.rfc3339(),
+            )
+            .await
+        {
+            Ok(done) => {
+                tracing::info!(
+                    import = id,
+                    lines = done.lines,
+                    applied = done.applied,
+                    failed = done.failed,
+                    "stocktake import done"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(import = id, error = %e, "stocktake import stopped; retried");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Stocktakes {
+    /// Applies an import's lines (see the module's notes); a finished import is left as it is.
+    /// An error (the table unavailable past the retries) leaves the import running: the next
+    /// run applies what is left and replays what was done.
+    pub(super) async fn apply_all(
+        &self,
+        store: &Store,
+        describe: Describe,
+        import: Import,
+        now: i64,
+        now_text: &str,
+    ) -> Result<Import, StoreError> {
+        let id = import.import_id.as_str();
+        if import.status == "done" {
+            return Ok(import);
+        }
+        let lines = self.lines(&import).await?;
+        let mut tally = Tally::default();
+        self.progress(id, "running", &tally, ("started_at", now_text))
+            .await?;
+        // Lines of one level in file order; levels side by side.
+        let mut by_level: BTreeMap<(String, String), Vec<Line>> = BTreeMap::new();
+        for line in lines {
+            by_level
+                .entry((line.sku.clone(), line.location.clone()))
+                .or_default()
+                .push(line);
+        }
+        let actor = Actor {
+            subject: import.created_by.clone(),
+        };
+        let mut outcomes = stream::iter(by_level.into_values())
+            .map(|level: Vec<Line>| {
+                let (actor, import) = (&actor, &import);
+                async move {
+                    let mut out = Vec::new();
+                    for line in level {
+                        let outcome = apply(store, import, actor, &line, now_text).await;
+                        out.push((line, outcome));
+                    }
+                    out
+                }
+            })
+            .buffer_unordered(AT_ONCE);
+        let mut since = 0;
+        while let Some(done) = outcomes.next().await {
+            for (line, outcome) in done {
+                tally.processed += 1;
+                since += 1;
+                match outcome {
+                    Ok(()) => tally.applied += 1,
+                    Err(LineError::Refused(refusal)) => {
+                        let (problem, detail) = describe(refusal);
+                        tally.failures.push(Failure {
+                            line: line.number,
+                            sku: line.sku.clone(),
+                            location: line.location.clone(),
+                            problem,
+                            detail,
+                        })
+                    }
+                    Err(LineError::Store(e)) => return Err(e),
+                }
+            }
+            if since >= PROGRESS_EVERY {
+                since = 0;
+                self.progress(id, "running", &tally, ("started_at", now_text))
+                    .await?;
+            }
+        }
+        tally.failures.sort_by_key(|f| f.line);
+        let chunks: Vec<Item> = tally
+            .failures
+            .chunks(CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                Item::from([
+                    ("pk".into(), s(keys::import(id))),
+                    ("sk".into(), s(failures_key(i))),
+                    ("entity".into(), s(entity::IMPORT_CHUNK)),
+                    (
+                        "failures".into(),
+                        s(serde_json::to_string(chunk).unwrap_or_default()),
+                    ),
+                    ("expires_at".into(), n(now + KEEP_SECONDS)),
+                ])
+            })
+            .collect();
+        crate::store::batch_write(&self.client, &self.table, chunks).await?;
+        self.progress(id, "done", &tally, ("finished_at", now_text))
+            .await?;
+        self.get(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("import {id} vanished")))
+    }
+}

@@ -1,0 +1,222 @@
+//! Each SKU's ledger (`LEDGER#<sku>`, newest first): the entry the stream projector makes of a
+//! movement line with the level's exact before and after, and the entries read back.
+
+use super::*;
+
+/// Attributes of a movement line that are its idempotency record, not part of the ledger.
+pub(super) const RECORD_ONLY: [&str; 5] = ["pk", "sk", "request_hash", "response", "line_count"];
+
+/// The ledger entry of one movement line: the line as the movement recorded it (`line`, the
+/// `MOV#…/LINE#nn` item), keyed into its SKU's ledger partition newest first, with the level's
+/// exact quantities before and after when the change is known (from the stream's old and new
+/// images). None when `line` is not a movement line.
+pub fn ledger_entry(
+    line: &Item,
+    line_ref: &str,
+    before: Option<&Quantities>,
+    after: Option<&Quantities>,
+) -> Option<Item> {
+    let sku = get_s(line, "sku")?;
+    let at = get_s(line, "at")?;
+    let movement_id = get_s(line, "movement_id")?;
+    let number: usize = get_s(line, "sk")?.strip_prefix("LINE#")?.parse().ok()?;
+    let mut entry: Item = line
+        .iter()
+        .filter(|(k, _)| !RECORD_ONLY.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    entry.insert("pk".into(), s(keys::ledger(sku)));
+    entry.insert("sk".into(), s(keys::ledger_sort(at, movement_id, number)));
+    entry.insert("entity".into(), s(entity::LEDGER_ENTRY));
+    entry.insert("movement".into(), s(line_ref));
+    // Stock that arrived: listed in the receipts index, for its age.
+    let arrived = matches!(get_s(line, "kind"), Some("receipt" | "transfer_in"));
+    if let (true, Some(location)) = (arrived, get_s(line, "location")) {
+        entry.insert(
+            keys::RECEIPT_PARTITION_ATTRIBUTE.into(),
+            s(keys::receipts(sku, location)),
+        );
+        entry.insert(
+            keys::RECEIPT_SORT_ATTRIBUTE.into(),
+            s(keys::ledger_sort(at, movement_id, number)),
+        );
+    }
+    let q = |x: &Quantities| {
+        AttributeValue::M(HashMap::from([
+            ("on_hand".into(), n(x.on_hand)),
+            ("reserved".into(), n(x.reserved)),
+            ("in_transit".into(), n(x.in_transit)),
+            ("available".into(), n(x.available)),
+        ]))
+    };
+    if let Some(b) = before {
+        entry.insert("before".into(), q(b));
+    }
+    if let Some(a) = after {
+        entry.insert("after".into(), q(a));
+    }
+    Some(entry)
+}
+
+/// `<partition>|<sort key>` of a ledger line, as stored in a level's `last_movement`.
+pub fn ledger_ref(partition: &str, line: usize) -> String {
+    keys::line_ref(partition, line)
+}
+
+/// One ledger entry as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerEntry {
+    pub movement_id: String,
+    pub kind: MovementKind,
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Quantities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restocked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The reservation of a hold, its extension, release or expiry, or of a sale that
+    /// committed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
+    /// Held units a commit gave back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<i64>,
+    pub actor: String,
+    pub at: String,
+    /// The level's exact quantities before and after this line, written from the table's
+    /// stream moments after the movement (absent until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Quantities>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Quantities>,
+}
+
+pub(super) fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
+    let i: LedgerEntryItem = decode(entity::LEDGER_ENTRY, item).map_err(corrupt)?;
+    Ok(LedgerEntry {
+        movement_id: i.movement_id,
+        kind: i.kind,
+        sku: i.sku,
+        location: i.location,
+        quantity: i.quantity,
+        delta: i.d_on_hand.map(|on_hand| Quantities {
+            on_hand,
+            available: i.d_available.unwrap_or(0),
+            in_transit: i.d_in_transit.unwrap_or(0),
+            reserved: i.d_reserved.unwrap_or(0),
+        }),
+        reservation_id: i.reservation_id,
+        released: i.released,
+        counted: i.counted,
+        expected: i.expected,
+        restocked: i.restocked,
+        reference: i.reference,
+        reason: i.reason,
+        order_id: i.order_id,
+        actor: i.actor,
+        at: i.at,
+        before: i.before.map(Into::into),
+        after: i.after.map(Into::into),
+    })
+}
+
+impl Store {
+    /// A SKU's ledger, newest first.
+    pub async fn ledger(
+        &self,
+        sku: &SkuId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        let partition = keys::ledger(sku.as_str());
+        let start = cursor
+            .map(|c| decode_cursor_of(c, ["pk", "sk"], "pk", &partition))
+            .transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(&partition))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| match StoreError::from_sdk(e) {
+                StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
+                    StoreError::InvalidCursor
+                }
+                other => other,
+            })?;
+        let next_cursor = out.last_evaluated_key.as_ref().and_then(encode_cursor);
+        let items = out
+            .items()
+            .iter()
+            .map(ledger_from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Records a movement line in its SKU's ledger with the level's exact before and after (the
+    /// stream's old and new images). Idempotent: a redelivered record finds the entry written.
+    /// Reads the line (`partition|sort key` from the level's `last_movement`) first; a level
+    /// change with no movement line (written by hand) records nothing.
+    pub async fn record_ledger_entry(
+        &self,
+        line_ref: &str,
+        before: Option<&Quantities>,
+        after: &Quantities,
+    ) -> Result<(), StoreError> {
+        let Some((pk, sk)) = line_ref.split_once('|') else {
+            return Ok(());
+        };
+        let line = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?
+            .item;
+        let zero = Quantities::default();
+        let Some(entry) = line
+            .as_ref()
+            .and_then(|l| ledger_entry(l, line_ref, Some(before.unwrap_or(&zero)), Some(after)))
+        else {
+            return Ok(());
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(entry))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::from_sdk(e)),
+        }
+    }
+}
