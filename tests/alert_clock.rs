@@ -4,24 +4,15 @@
 
 use std::time::Duration;
 
-use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::json;
 use system_tests::*;
 
 #[tokio::test]
 async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_stock_change() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 2).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 2)]).await;
     // Half past the hour (far from its edges), quiet for that UTC hour.
-    app.advance_clock((1800 - app.now().rem_euclid(3600)).rem_euclid(3600));
-    let hour = app.now().div_euclid(3600).rem_euclid(24);
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "channels": { "sms": true },
-                "quiet_hours": { "start_hour": hour, "end_hour": (hour + 1) % 24 } }),
-    )
-    .await;
+    let quiet = json!({ "quiet_hours": quiet_this_hour(&app) });
+    app.create_rule("rule-1", out_of_stock(quiet)).await;
     app.sell("s1", "HAT", 2).await;
     app.process_stream().await;
     // In the inbox at once; the SMS waits.
@@ -30,7 +21,7 @@ async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_s
     app.tick().await;
     assert!(app.notices().await.is_empty());
     // The quiet hour ends; nothing else happens (sales are refused: no stock change).
-    app.advance_clock(3600 - app.now().rem_euclid(3600) + 1);
+    end_the_hour(&app);
     app.tick().await;
     assert_eq!(app.notices().await, vec!["HAT fire"]);
     app.tick().await;
@@ -41,14 +32,10 @@ async fn an_out_of_stock_during_quiet_hours_is_sent_once_when_they_end_with_no_s
 
 #[tokio::test]
 async fn an_unacknowledged_alert_reminds_every_repeat_interval_and_stops_after_acknowledge() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 1).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "repeat_minutes": 30, "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 1)]).await;
+    let every_half_hour = json!({ "repeat_minutes": 30 });
+    app.create_rule("rule-1", out_of_stock(every_half_hour))
+        .await;
     app.sell("s1", "HAT", 1).await;
     app.process_stream().await;
     assert_eq!(app.notices().await, vec!["HAT fire"]);
@@ -62,10 +49,7 @@ async fn an_unacknowledged_alert_reminds_every_repeat_interval_and_stops_after_a
     app.advance_clock(30 * 60 + 1);
     app.tick().await;
     assert_eq!(app.notices().await.len(), 3);
-    let id = app.alerts("state=firing").await[0]["alert_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.first_alert_id("state=firing").await;
     let r = app
         .post(
             &format!("/v1/alerts/{id}/acknowledge"),
@@ -87,14 +71,10 @@ async fn an_unacknowledged_alert_reminds_every_repeat_interval_and_stops_after_a
 
 #[tokio::test]
 async fn a_velocity_alert_resolves_when_its_window_passes_and_fires_again_on_a_later_burst() {
-    let app = spawn_app().await;
-    app.stocked("GUM", "WH1", 100).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
-                "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("GUM", "WH1", 100)]).await;
+    let fast = json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
+                       "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true } });
+    app.create_rule("rule-1", fast).await;
     app.sell("burst-1", "GUM", 6).await;
     app.process_stream().await;
     assert_eq!(app.notices().await, vec!["GUM fire"]);
@@ -136,36 +116,14 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
     // A is disabled, B changes kind, C is deleted.
     let mut disabled = rule("A");
     disabled["enabled"] = json!(false);
-    let r = app
-        .put(&format!("/v1/rules/{a}"), Role::Ops, disabled)
+    app.replaced(&format!("/v1/rules/{a}"), disabled).await;
+    app.replaced(&format!("/v1/rules/{b}"), as_low_stock(rule("B")))
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let mut changed = rule("B");
-    changed["kind"] = json!("low_stock");
-    changed["threshold"] = json!(5);
-    let r = app.put(&format!("/v1/rules/{b}"), Role::Ops, changed).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/rules/{c}"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    let r = app.delete(&format!("/v1/rules/{c}"), Role::Ops).await;
     assert!(r.status.is_success(), "{:?}", r.json());
     // D is deleted and created again with the same Idempotency-Key and content: the same id,
     // but another rule, which does not inherit the old one's episode.
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/rules/{d}"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    let r = app.delete(&format!("/v1/rules/{d}"), Role::Ops).await;
     assert!(r.status.is_success(), "{:?}", r.json());
     app.advance_clock(1);
     assert_eq!(app.create_rule("rule-d", rule("D")).await, d);
@@ -196,21 +154,11 @@ async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
 
 #[tokio::test]
 async fn an_sns_outage_delays_a_notice_but_loses_none_and_sends_none_twice() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 1).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 1)]).await;
+    app.create_rule("rule-1", out_of_stock(json!({}))).await;
     app.process_stream().await;
-    app.moto_proxy.inject(FaultRule::new(
-        Service::Sns,
-        "Publish",
-        Fault::ServerError,
-        Schedule::For(Duration::from_secs(3)),
-    ));
+    let three_seconds = Schedule::For(Duration::from_secs(3));
+    app.fail(Service::Sns, "Publish", Fault::ServerError, three_seconds);
     app.sell("s1", "HAT", 1).await;
     // The stream fails no record for it (nothing reaches a failure queue): the notice stays
     // owed on the episode, for the clock.
@@ -228,53 +176,38 @@ async fn an_sns_outage_delays_a_notice_but_loses_none_and_sends_none_twice() {
 
 #[tokio::test]
 async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_clock() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 1).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "repeat_minutes": 60, "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 1)]).await;
+    let hourly = json!({ "repeat_minutes": 60 });
+    app.create_rule("rule-1", out_of_stock(hourly)).await;
     app.sell("s1", "HAT", 1).await;
     app.process_stream().await;
     let before = app.now();
     let ops = app.token(Role::Ops);
-    let r = app
-        .call(
-            Method::POST,
-            "/_local/clock",
-            Some(&ops),
-            None,
-            Some(&json!({ "advance_seconds": 3601 })),
-        )
-        .await;
+    let read_only = app.token(Role::ReadOnly);
+    let advance = |token: &str, seconds: i64| {
+        let body = json!({ "advance_seconds": seconds });
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/_local/clock",
+                Some(&token),
+                None,
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let r = advance(&ops, 3601).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert!(app.now() - before >= 3601);
     // The alert clock ran at the new time: the reminder went out.
     assert_eq!(r.json()["alert_clock"]["episodes"], 1);
     assert_eq!(app.notices().await, vec!["HAT fire", "HAT remind"]);
     // Only ops may move it, and only forward by a sane amount.
-    let r = app
-        .call(
-            Method::POST,
-            "/_local/clock",
-            Some(&app.token(Role::ReadOnly)),
-            None,
-            Some(&json!({ "advance_seconds": 60 })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = app
-        .call(
-            Method::POST,
-            "/_local/clock",
-            Some(&ops),
-            None,
-            Some(&json!({ "advance_seconds": -60 })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(advance(&read_only, 60).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(advance(&ops, -60).await.status, StatusCode::BAD_REQUEST);
 }
 
 /// Sets a level's receipt and sale times (and creation) `days` back, as if it had sat untouched.
@@ -298,15 +231,10 @@ async fn age_level(app: &TestApp, sku: &str, location: &str, days: i64) {
 
 #[tokio::test]
 async fn dead_stock_fires_from_the_clock_with_no_stock_change_once_and_resolves_on_a_sale() {
-    let app = spawn_app().await;
-    app.stocked("OLD", "WH1", 12).await;
-    app.stocked("FRESH", "WH1", 12).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Dead stock", "kind": "no_sale", "days": 3, "severity": "info",
-                "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("OLD", "WH1", 12), ("FRESH", "WH1", 12)]).await;
+    let dead = json!({ "name": "Dead stock", "kind": "no_sale", "days": 3, "severity": "info",
+                       "channels": { "sms": true } });
+    app.create_rule("rule-1", dead).await;
     app.tick().await;
     assert!(app.alerts("").await.is_empty());
 
@@ -318,12 +246,12 @@ async fn dead_stock_fires_from_the_clock_with_no_stock_change_once_and_resolves_
     // Three days since OLD was stocked, with nothing happening to it. DynamoDB throttles the
     // sweep's reads twice on the way: the SDK's retries absorb it.
     app.advance_clock(86_400 + 60);
-    app.dynamodb_proxy.inject(FaultRule::new(
+    app.fail(
         Service::DynamoDb,
         "BatchGetItem",
         Fault::Throttle,
         Schedule::Times(2),
-    ));
+    );
     let report = app.tick().await;
     assert_eq!(app.dynamodb_proxy.injected().len(), 2);
     // The tick caught up a whole round of shards (every level) after the day without ticks.
@@ -367,29 +295,16 @@ async fn dead_stock_fires_from_the_clock_with_no_stock_change_once_and_resolves_
 
 #[tokio::test]
 async fn the_sweep_sees_every_level_once_an_hour_and_a_broken_level_blocks_none() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     let app = spawn_app().await;
     let skus: Vec<String> = (0..20).map(|i| format!("AGED-{i:02}")).collect();
     for sku in &skus {
         app.stocked(sku, "WH1", 5).await;
     }
     // A level item someone broke by hand (no quantities), in the index like the others.
-    app.dynamodb
-        .put_item()
-        .table_name(&app.table)
-        .item("pk", AttributeValue::S("SKU#BROKEN".into()))
-        .item("sk", AttributeValue::S("LOC#WH1".into()))
-        .item("entity", AttributeValue::S("stock_level".into()))
-        .item("lvl_shard", AttributeValue::S("LEVELS#00".into()))
-        .send()
-        .await
-        .unwrap();
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Old stock", "kind": "stock_age", "days": 30, "severity": "warning",
-                "channels": { "sms": true } }),
-    )
-    .await;
+    app.put_broken_level("BROKEN").await;
+    let old = json!({ "name": "Old stock", "kind": "stock_age", "days": 30, "severity": "warning",
+                      "channels": { "sms": true } });
+    app.create_rule("rule-1", old).await;
     app.tick().await;
     for sku in &skus {
         age_level(&app, sku, "WH1", 31).await;
@@ -429,6 +344,13 @@ fn quiet_this_hour(app: &TestApp) -> serde_json::Value {
     json!({ "start_hour": hour, "end_hour": (hour + 1) % 24 })
 }
 
+/// `rule` changed into a low-stock rule at 5 (which closes the episodes it has open).
+fn as_low_stock(mut rule: serde_json::Value) -> serde_json::Value {
+    rule["kind"] = json!("low_stock");
+    rule["threshold"] = json!(5);
+    rule
+}
+
 /// Moves the app's clock just past the end of the current UTC hour.
 fn end_the_hour(app: &TestApp) {
     app.advance_clock(3600 - app.now().rem_euclid(3600) + 1);
@@ -442,20 +364,20 @@ async fn days_of_cover_and_stock_drop_resolve_when_their_window_passes_and_fire_
     app.advance_clock((84_600 - app.now().rem_euclid(86_400)).rem_euclid(86_400));
     app.stocked("COV", "WH1", 100).await;
     app.stocked("DROP", "WH1", 10).await;
-    app.create_rule(
-        "rule-cover",
-        json!({ "name": "Cover", "kind": "days_of_cover", "lookback_days": 1, "max_days": 10,
-                "severity": "warning", "notify_on_resolve": true, "selector": { "sku": "COV" },
-                "channels": { "sms": true } }),
-    )
-    .await;
-    app.create_rule(
-        "rule-drop",
-        json!({ "name": "Drop", "kind": "stock_drop", "window_hours": 1, "drop_percent": 50,
-                "severity": "warning", "notify_on_resolve": true, "selector": { "sku": "DROP" },
-                "channels": { "sms": true } }),
-    )
-    .await;
+    // Each rule watches its own SKU, and says when it resolves.
+    let watching = |sku: &str, rule: serde_json::Value| {
+        merged(
+            json!({ "severity": "warning", "notify_on_resolve": true, "selector": { "sku": sku },
+                    "channels": { "sms": true } }),
+            rule,
+        )
+    };
+    let cover =
+        json!({ "name": "Cover", "kind": "days_of_cover", "lookback_days": 1, "max_days": 10 });
+    let drop =
+        json!({ "name": "Drop", "kind": "stock_drop", "window_hours": 1, "drop_percent": 50 });
+    app.create_rule("rule-cover", watching("COV", cover)).await;
+    app.create_rule("rule-drop", watching("DROP", drop)).await;
     // 40 sold in a day leaves 60: 1.5 days of cover. 6 of 10 gone within the hour: a 60 % drop.
     app.sell("cov-1", "COV", 40).await;
     app.sell("drop-1", "DROP", 6).await;
@@ -488,15 +410,10 @@ async fn days_of_cover_and_stock_drop_resolve_when_their_window_passes_and_fire_
 
 #[tokio::test]
 async fn a_resolved_notice_held_by_quiet_hours_goes_out_for_its_own_alert_before_the_next_fired() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 1).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 1)]).await;
     let quiet = quiet_this_hour(&app);
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "notify_on_resolve": true, "channels": { "sms": true }, "quiet_hours": quiet }),
-    )
-    .await;
+    let quiet = json!({ "notify_on_resolve": true, "quiet_hours": quiet });
+    app.create_rule("rule-1", out_of_stock(quiet)).await;
     // Out, back in, out again: all inside the quiet hour, so every notice waits.
     app.sell("s1", "HAT", 1).await;
     app.process_stream().await;
@@ -505,14 +422,8 @@ async fn a_resolved_notice_held_by_quiet_hours_goes_out_for_its_own_alert_before
     app.sell("s2", "HAT", 2).await;
     app.process_stream().await;
     assert!(app.notices().await.is_empty());
-    let first = app.alerts("state=resolved").await[0]["alert_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = app.alerts("state=firing").await[0]["alert_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = app.first_alert_id("state=resolved").await;
+    let second = app.first_alert_id("state=firing").await;
 
     end_the_hour(&app);
     app.tick().await;
@@ -521,21 +432,13 @@ async fn a_resolved_notice_held_by_quiet_hours_goes_out_for_its_own_alert_before
         app.notices().await,
         vec!["HAT fire", "HAT resolve", "HAT fire"]
     );
-    let alert = |id: String| {
-        let app = &app;
-        async move {
-            let r = app.get(&format!("/v1/alerts/{id}"), Role::ReadOnly).await;
-            assert_eq!(r.status, StatusCode::OK);
-            r.json()
-        }
-    };
-    let first = alert(first).await;
+    let first = app.read(&format!("/v1/alerts/{first}")).await;
     assert_eq!(first["deliveries"]["fire:sms"]["status"], "sent", "{first}");
     assert_eq!(
         first["deliveries"]["resolve:sms"]["status"], "sent",
         "{first}"
     );
-    let second = alert(second).await;
+    let second = app.read(&format!("/v1/alerts/{second}")).await;
     assert_eq!(second["deliveries"]["fire:sms"]["status"], "sent");
     assert!(
         second["deliveries"].get("resolve:sms").is_none(),
@@ -547,16 +450,12 @@ async fn a_resolved_notice_held_by_quiet_hours_goes_out_for_its_own_alert_before
 
 #[tokio::test]
 async fn a_channel_whose_fired_notice_is_retrying_holds_back_its_resolved_notice() {
-    let app = spawn_app().await;
-    app.stocked("GUM", "WH1", 100).await;
+    let app = spawn_stocked(&[("GUM", "WH1", 100)]).await;
     let quiet = quiet_this_hour(&app);
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
-                "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true },
-                "quiet_hours": quiet }),
-    )
-    .await;
+    let fast = json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 5,
+                       "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true },
+                       "quiet_hours": quiet });
+    app.create_rule("rule-1", fast).await;
     app.sell("burst", "GUM", 6).await;
     app.process_stream().await;
     assert!(
@@ -567,12 +466,7 @@ async fn a_channel_whose_fired_notice_is_retrying_holds_back_its_resolved_notice
     // owed. SNS fails every attempt of the first publish (the fired one) and then recovers.
     end_the_hour(&app);
     app.advance_clock(3600);
-    app.moto_proxy.inject(FaultRule::new(
-        Service::Sns,
-        "Publish",
-        Fault::ServerError,
-        Schedule::Times(5),
-    ));
+    app.fail_next_publish();
     let first = app.alert_clock.tick().await.expect("tick");
     assert_eq!(
         first.failed, 0,
@@ -595,9 +489,7 @@ async fn a_channel_whose_fired_notice_is_retrying_holds_back_its_resolved_notice
 #[tokio::test]
 async fn notices_owed_when_a_rule_changes_or_goes_are_sent_in_their_time_or_dropped_with_a_reason()
 {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 1).await;
-    app.stocked("B", "WH1", 1).await;
+    let app = spawn_stocked(&[("A", "WH1", 1), ("B", "WH1", 1)]).await;
     let quiet = quiet_this_hour(&app);
     let rule = |sku: &str| {
         json!({ "name": format!("Out {sku}"), "kind": "out_of_stock", "severity": "warning",
@@ -612,20 +504,9 @@ async fn notices_owed_when_a_rule_changes_or_goes_are_sent_in_their_time_or_drop
     assert!(app.notices().await.is_empty(), "quiet");
     // A changes kind (its episode closes; the closing notice waits for the quiet hour to end);
     // B is deleted with its fired notice still owed.
-    let mut changed = rule("A");
-    changed["kind"] = json!("low_stock");
-    changed["threshold"] = json!(5);
-    let r = app.put(&format!("/v1/rules/{a}"), Role::Ops, changed).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/rules/{b}"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
+    app.replaced(&format!("/v1/rules/{a}"), as_low_stock(rule("A")))
         .await;
+    let r = app.delete(&format!("/v1/rules/{b}"), Role::Ops).await;
     assert!(r.status.is_success(), "{:?}", r.json());
     let report = app.tick().await;
     assert_eq!(report.closed_for_rule_change, 2, "{report:?}");
@@ -653,20 +534,13 @@ async fn notices_owed_when_a_rule_changes_or_goes_are_sent_in_their_time_or_drop
 
 #[tokio::test]
 async fn a_thousand_reminders_from_the_clock_leave_the_alert_item_the_same_size() {
-    let app = spawn_app().await;
-    app.stocked("PEN", "WH1", 1).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "info",
-                "repeat_minutes": 5, "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("PEN", "WH1", 1)]).await;
+    let every_five_minutes = json!({ "severity": "info", "repeat_minutes": 5 });
+    app.create_rule("rule-1", out_of_stock(every_five_minutes))
+        .await;
     app.sell("s1", "PEN", 1).await;
     app.process_stream().await;
-    let id = app.alerts("").await[0]["alert_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.first_alert_id("").await;
     let mut sizes = Vec::new();
     for i in 1..=1000 {
         app.advance_clock(5 * 60 + 1);

@@ -2,7 +2,6 @@
 //! the table's stream, notifications observed in the emulator's SNS and SES, the inbox through
 //! the API.
 
-use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::json;
 use system_tests::*;
 
@@ -12,8 +11,7 @@ fn recipient(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
-    let app = spawn_app().await;
-    app.stocked("CAP", "WH1", 20).await;
+    let app = spawn_stocked(&[("CAP", "WH1", 20)]).await;
     let to = recipient(&app);
     app.create_rule(
         "rule-1",
@@ -95,24 +93,14 @@ async fn crossing_a_threshold_notifies_once_and_restocking_resolves_it() {
         .unwrap()
         .contains("RESOLVED"));
     assert_eq!(app.emails_to(&to).await.len(), 2);
-    let alert = app
-        .get(&format!("/v1/alerts/{alert_id}"), Role::ReadOnly)
-        .await
-        .json();
+    let alert = app.read(&format!("/v1/alerts/{alert_id}")).await;
     assert_eq!(alert["state"], "resolved");
-    let events: Vec<_> = alert["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(events, vec!["fired", "resolved"]);
+    assert_eq!(each(&alert["history"], "event"), ["fired", "resolved"]);
 }
 
 #[tokio::test]
 async fn ledger_entries_get_the_levels_exact_before_and_after() {
-    let app = spawn_app().await;
-    app.stocked("MUG", "WH1", 9).await;
+    let app = spawn_stocked(&[("MUG", "WH1", 9)]).await;
     app.sell("s1", "MUG", 4).await;
     app.process_stream().await;
     let ledger = app.ledger("MUG").await;
@@ -126,12 +114,8 @@ async fn ledger_entries_get_the_levels_exact_before_and_after() {
 
 #[tokio::test]
 async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
-    let app = spawn_app().await;
-    app.stocked("PEN", "WH1", 3).await;
-    app.create_rule("rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical", "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("PEN", "WH1", 3)]).await;
+    app.create_rule("rule-1", out_of_stock(json!({}))).await;
     app.sell("s1", "PEN", 3).await;
     let records = app.stream_records().await;
     let malformed = json!({ "eventID": "bad-1", "eventName": "MODIFY", "dynamodb": {
@@ -139,24 +123,15 @@ async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
     let mut batch = vec![malformed];
     batch.extend(records.iter().cloned());
 
-    let first = app.evaluator.handle_json(json!({ "Records": batch })).await;
-    let failed: Vec<_> = first
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap())
-        .collect();
-    assert_eq!(failed, vec!["999"]);
+    assert_eq!(app.evaluate_batch(&batch).await, vec!["999"]);
     assert_eq!(
         app.published().await.len(),
         1,
         "the rest of the batch was processed"
     );
 
-    let again = app
-        .evaluator
-        .handle_json(json!({ "Records": records }))
-        .await;
-    assert!(again.batch_item_failures.is_empty());
+    let again = app.evaluate_batch(&records).await;
+    assert!(again.is_empty(), "failed records: {again:?}");
     assert_eq!(
         app.published().await.len(),
         1,
@@ -167,27 +142,16 @@ async fn a_batch_delivered_twice_notifies_once_and_a_bad_record_fails_alone() {
 
 #[tokio::test]
 async fn a_failed_send_stays_owed_without_failing_the_record_and_goes_out_once() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 2).await;
-    app.create_rule("rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning", "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 2)]).await;
+    let warning = json!({ "severity": "warning" });
+    app.create_rule("rule-1", out_of_stock(warning)).await;
     // SNS answers 5xx to every attempt (past the SDK's own retries): the notice stays owed on its
     // episode; the record does not fail (alerting never holds the stream back for SNS).
-    app.moto_proxy.inject(FaultRule::new(
-        Service::Sns,
-        "Publish",
-        Fault::ServerError,
-        Schedule::Times(5),
-    ));
+    app.fail_next_publish();
     app.sell("s1", "HAT", 2).await;
     let records = app.stream_records().await;
-    let response = app
-        .evaluator
-        .handle_json(json!({ "Records": records }))
-        .await;
-    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let response = app.evaluate_batch(&records).await;
+    assert!(response.is_empty(), "failed records: {response:?}");
     let firing = app.alerts("state=firing").await;
     assert_eq!(firing.len(), 1, "the episode is open, its notice owed");
     assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "retrying");
@@ -198,9 +162,7 @@ async fn a_failed_send_stays_owed_without_failing_the_record_and_goes_out_once()
     app.tick().await;
     assert_eq!(app.published().await.len(), 1);
     app.tick().await;
-    app.evaluator
-        .handle_json(json!({ "Records": records }))
-        .await;
+    app.evaluate_batch(&records).await;
     assert_eq!(app.published().await.len(), 1);
     let firing = app.alerts("state=firing").await;
     assert_eq!(firing[0]["deliveries"]["fire:sms"]["status"], "sent");
@@ -208,37 +170,23 @@ async fn a_failed_send_stays_owed_without_failing_the_record_and_goes_out_once()
 
 #[tokio::test]
 async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothing() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 4).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 4)]).await;
     let bad = format!("bounce-{}@shop.example", app.table);
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Low", "kind": "low_stock", "threshold": 2, "clear_at": 3,
-                "severity": "warning", "notify_on_resolve": true,
-                "channels": { "sms": true, "email": [bad] } }),
-    )
-    .await;
+    let channels = json!({ "sms": true, "email": [bad] });
+    let resolving = json!({ "notify_on_resolve": true, "channels": channels });
+    app.create_rule("rule-1", low_stock(2, 3, resolving)).await;
     app.process_stream().await;
     // SES refuses the address for good (as it does a sandbox or suppressed recipient).
-    app.moto_proxy.inject(
-        FaultRule::new(
-            Service::Ses,
-            "SendEmail",
-            Fault::Reject {
-                code: "MessageRejected".into(),
-                message: "Email address is not verified.".into(),
-            },
-            Schedule::Always,
-        )
-        .containing(&bad),
-    );
+    let reject = Fault::Reject {
+        code: "MessageRejected".into(),
+        message: "Email address is not verified.".into(),
+    };
+    let send = FaultRule::new(Service::Ses, "SendEmail", reject, Schedule::Always);
+    app.inject(send.containing(&bad));
     app.sell("s1", "HAT", 2).await; // 2 left: fires
     let records = app.stream_records().await;
-    let response = app
-        .evaluator
-        .handle_json(json!({ "Records": records.clone() }))
-        .await;
-    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let response = app.evaluate_batch(&records).await;
+    assert!(response.is_empty(), "failed records: {response:?}");
     // The SMS went out; the email is recorded as refused, with SES's reason; nothing is owed.
     assert_eq!(app.published().await.len(), 1);
     let alert = &app.alerts("state=firing").await[0];
@@ -250,18 +198,10 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
         "{email}"
     );
     // Redelivered, the record sends nothing again and the refusal is not retried.
-    let again = app
-        .evaluator
-        .handle_json(json!({ "Records": records }))
-        .await;
-    assert!(again.batch_item_failures.is_empty());
+    let again = app.evaluate_batch(&records).await;
+    assert!(again.is_empty(), "failed records: {again:?}");
     assert_eq!(app.published().await.len(), 1);
-    let ses_attempts = app
-        .moto_proxy
-        .injected()
-        .iter()
-        .filter(|(_, op, _)| op == "SendEmail")
-        .count();
+    let ses_attempts = app.faults_answered("SendEmail");
     assert_eq!(ses_attempts, 1, "a refusal is never retried");
     // Later records of the SKU go through: restocking resolves, the SMS notice goes out.
     app.receive("HAT", "WH1", 5).await;
@@ -281,63 +221,36 @@ async fn an_address_ses_rejects_is_recorded_as_failed_for_good_and_blocks_nothin
 
 #[tokio::test]
 async fn notices_sns_cannot_take_wait_for_the_clock_and_keep_their_order_per_level() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 2).await;
-    app.stocked("CAP", "WH1", 5).await;
-    app.create_rule(
-        "rule-1",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "warning",
-                "channels": { "sms": true }, "notify_on_resolve": true }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 2), ("CAP", "WH1", 5)]).await;
+    let warning = json!({ "severity": "warning", "notify_on_resolve": true });
+    app.create_rule("rule-1", out_of_stock(warning)).await;
     app.process_stream().await;
     // SNS fails every attempt of the first publish (5xx, past the SDK's own retries).
-    app.moto_proxy.inject(FaultRule::new(
-        Service::Sns,
-        "Publish",
-        Fault::ServerError,
-        Schedule::Times(5),
-    ));
+    app.fail_next_publish();
     app.sell("s1", "HAT", 2).await; // out of stock: FIRED owed
     app.receive("HAT", "WH1", 3).await; // back in stock: RESOLVED owed
     app.sell("s2", "CAP", 5).await; // another level, out of stock too
     let records = app.stream_records().await;
-    let response = app
-        .evaluator
-        .handle_json(json!({ "Records": records }))
-        .await;
+    let response = app.evaluate_batch(&records).await;
     // No record fails; after the first failed publish the batch sends nothing more on SMS (one
     // failed call per outage, not one per notice); every notice stays owed.
-    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert!(response.is_empty(), "failed records: {response:?}");
     assert!(app.published().await.is_empty());
-    let publishes = app
-        .moto_proxy
-        .injected()
-        .iter()
-        .filter(|(_, op, _)| op == "Publish")
-        .count();
+    let publishes = app.faults_answered("Publish");
     assert_eq!(publishes, 5, "one notice's attempts, no more");
     // The clock (SNS healthy again) sends each level's notices in order, each once.
     app.tick().await;
     app.tick().await;
-    let events = |sku: &str, p: &[Published]| -> Vec<String> {
-        p.iter()
-            .filter(|p| p.attributes["sku"] == sku)
-            .map(|p| p.attributes["event"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let published = app.published().await;
-    assert_eq!(events("HAT", &published), vec!["fire", "resolve"]);
-    assert_eq!(events("CAP", &published), vec!["fire"]);
+    let sms = sms_by_sku(&published);
+    assert_eq!(sms["HAT"], ["fire", "resolve"]);
+    assert_eq!(sms["CAP"], ["fire"]);
     assert_eq!(published.len(), 3);
 }
 
 #[tokio::test]
 async fn velocity_fires_on_a_burst_and_stays_quiet_on_a_trickle() {
-    let app = spawn_app().await;
-    app.stocked("HOT", "WH1", 100).await;
-    app.create_sku("SLOW").await;
-    app.receive("SLOW", "WH1", 100).await;
+    let app = spawn_stocked(&[("HOT", "WH1", 100), ("SLOW", "WH1", 100)]).await;
     app.create_rule("rule-1",
         json!({ "name": "Selling fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 10,
                 "severity": "info", "channels": { "sms": true } }),
@@ -368,10 +281,7 @@ async fn sales_history(app: &TestApp, sku: &str, days: i64, per_day: i64) {
 
 #[tokio::test]
 async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
-    let app = spawn_app().await;
-    app.stocked("FAST", "WH1", 110).await;
-    app.create_sku("SLOW").await;
-    app.receive("SLOW", "WH1", 47).await;
+    let app = spawn_stocked(&[("FAST", "WH1", 110), ("SLOW", "WH1", 47)]).await;
     sales_history(&app, "FAST", 7, 10).await; // ~10 a day: 4 days of cover
     sales_history(&app, "SLOW", 7, 1).await; // ~1 a day: 40 days of cover
     app.process_stream().await;
@@ -405,22 +315,15 @@ async fn days_of_cover_predicts_a_stock_out_and_ignores_slow_movers() {
 
 #[tokio::test]
 async fn a_silence_suppresses_alerts_until_it_expires() {
-    let app = spawn_app().await;
-    app.stocked("VASE", "WH1", 10).await;
+    let app = spawn_stocked(&[("VASE", "WH1", 10)]).await;
     app.create_rule("rule-1",
         json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "severity": "warning", "channels": { "sms": true } }),
     )
     .await;
-    let r = app
-        .post(
-            "/v1/silences",
-            Role::Ops,
-            "si-1",
-            json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" }),
-        )
+    let silence = json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" });
+    app.created("/v1/silences", Role::Ops, "si-1", silence)
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    let listed = app.get("/v1/silences", Role::ReadOnly).await.json();
+    let listed = app.read("/v1/silences").await;
     assert_eq!(listed["items"][0]["silence_id"], "sku:VASE");
 
     app.sell("s1", "VASE", 6).await;
@@ -441,71 +344,34 @@ async fn a_silence_ends_early_by_its_id_encoded_or_not() {
     let app = spawn_app().await;
     app.create_sku("VASE").await;
     for (key, encoded) in [("si-1", "sku%3AVASE"), ("si-2", "sku:VASE")] {
-        let r = app
-            .post(
-                "/v1/silences",
-                Role::Ops,
-                key,
-                json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" }),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        let silence = json!({ "sku": "VASE", "minutes": 30, "reason": "stocktake" });
+        app.created("/v1/silences", Role::Ops, key, silence).await;
         let ended = app
-            .call(
-                Method::DELETE,
-                &format!("/v1/silences/{encoded}"),
-                Some(&app.token(Role::Ops)),
-                None,
-                None,
-            )
+            .delete(&format!("/v1/silences/{encoded}"), Role::Ops)
             .await;
         assert_eq!(ended.status, StatusCode::NO_CONTENT, "{encoded}");
-        let listed = app.get("/v1/silences", Role::ReadOnly).await.json();
+        let listed = app.read("/v1/silences").await;
         assert_eq!(listed["items"], json!([]), "{encoded}");
     }
 }
 
 #[tokio::test]
 async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 10).await;
-    app.create_sku("B").await;
-    app.receive("B", "WH1", 10).await;
-    app.create_rule("rule-1",
-        json!({ "name": "Low", "kind": "low_stock", "threshold": 5, "clear_at": 8, "severity": "warning",
-                "channels": { "sms": true }, "repeat_minutes": 30 }),
-    )
-    .await;
+    let app = spawn_stocked(&[("A", "WH1", 10), ("B", "WH1", 10)]).await;
+    let reminding = json!({ "channels": { "sms": true }, "repeat_minutes": 30 });
+    app.create_rule("rule-1", low_stock(5, 8, reminding)).await;
     app.sell("a1", "A", 6).await;
     app.sell("b1", "B", 6).await;
     app.process_stream().await;
     assert_eq!(app.published().await.len(), 2);
-    let a = app.alerts("sku=A").await[0]["alert_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = app.first_alert_id("sku=A").await;
 
-    let acked = app
-        .call(
-            Method::POST,
-            &format!("/v1/alerts/{a}/acknowledge"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    let acknowledge = format!("/v1/alerts/{a}/acknowledge");
+    let acked = app.post_bare(&acknowledge, Role::Ops).await;
     assert_eq!(acked.status, StatusCode::OK, "{:?}", acked.json());
     assert_eq!(acked.json()["state"], "acknowledged");
     assert_eq!(acked.json()["acknowledged_by"], "ops-1");
-    let again = app
-        .call(
-            Method::POST,
-            &format!("/v1/alerts/{a}/acknowledge"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    let again = app.post_bare(&acknowledge, Role::Ops).await;
     assert_problem(&again, StatusCode::CONFLICT, "alert-state-conflict");
 
     // Before the repeat interval: nothing. After it: only the unacknowledged one is reminded.
@@ -523,28 +389,14 @@ async fn acknowledged_alerts_are_not_reminded_and_can_be_resolved_by_hand() {
     assert_eq!(published[2].attributes["sku"], "B");
 
     let resolved = app
-        .call(
-            Method::POST,
-            &format!("/v1/alerts/{a}/resolve"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
+        .post_bare(&format!("/v1/alerts/{a}/resolve"), Role::Ops)
         .await;
     assert_eq!(resolved.json()["state"], "resolved");
     assert_eq!(resolved.json()["resolved_by"], "ops-1");
     let filtered = app.alerts("state=firing&severity=warning").await;
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0]["sku"], "B");
-    let readonly = app
-        .call(
-            Method::POST,
-            &format!("/v1/alerts/{a}/acknowledge"),
-            Some(&app.token(Role::ReadOnly)),
-            None,
-            None,
-        )
-        .await;
+    let readonly = app.post_bare(&acknowledge, Role::ReadOnly).await;
     assert_edge_forbidden(&readonly);
 }
 
@@ -564,90 +416,67 @@ async fn rules_are_managed_through_the_api_and_invalid_ones_refused() {
         .put(&format!("/v1/rules/{id}"), Role::Ops, json!({ "name": "Low", "kind": "low_stock", "threshold": 3, "clear_at": 9, "severity": "critical", "enabled": false }))
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{:?}", updated.json());
-    let got = app
-        .get(&format!("/v1/rules/{id}"), Role::ReadOnly)
-        .await
-        .json();
+    let got = app.read(&format!("/v1/rules/{id}")).await;
     assert_eq!(
         (got["threshold"].clone(), got["enabled"].clone()),
         (json!(3), json!(false))
     );
     assert_eq!(
-        app.get("/v1/rules", Role::ReadOnly).await.json()["items"]
+        app.read("/v1/rules").await["items"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
 
-    let bad = app
-        .post("/v1/rules", Role::Ops, "r-2", json!({ "name": "x", "kind": "low_stock", "threshold": 5, "clear_at": 2, "severity": "warning" }))
-        .await;
-    assert_eq!(
-        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
-        "clear_at"
-    );
-    let bad = app
-        .post(
-            "/v1/rules",
-            Role::Ops,
+    // Invalid rules, and the field each names first.
+    for (key, rule, field) in [
+        (
+            "r-2",
+            json!({ "name": "x", "kind": "low_stock", "threshold": 5, "clear_at": 2, "severity": "warning" }),
+            "clear_at",
+        ),
+        (
             "r-3",
             json!({ "name": "x", "kind": "sometimes", "severity": "loud" }),
-        )
-        .await;
-    assert_eq!(
-        assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
-        "severity"
-    );
+            "severity",
+        ),
+    ] {
+        let bad = app.post("/v1/rules", Role::Ops, key, rule).await;
+        let p = assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(p["errors"][0]["field"], field, "{key}: {p}");
+    }
     let bad = app
         .post("/v1/rules", Role::Ops, "r-4", json!({ "name": "x", "kind": "days_of_cover", "lookback_days": 90, "max_days": 5, "severity": "info", "channels": { "email": ["nobody"] } }))
         .await;
-    let p = assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    let fields: Vec<_> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["lookback_days", "channels.email[0]"]);
+    assert_invalid(&bad, &["lookback_days", "channels.email[0]"], "r-4");
     let storefront = app
         .post("/v1/rules", Role::Storefront, "r-5", json!({}))
         .await;
     assert_edge_forbidden(&storefront);
 
-    assert_problem(
-        &app.get("/v1/rules/rl_nothing", Role::ReadOnly).await,
-        StatusCode::NOT_FOUND,
-        "rule-not-found",
-    );
-    assert_problem(
-        &app.get("/v1/alerts/bad%20id", Role::ReadOnly).await,
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-    );
-    assert_problem(
-        &app.get("/v1/alerts?state=open", Role::ReadOnly).await,
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-    );
-    let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/rules/{id}"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    for (path, status, slug) in [
+        (
+            "/v1/rules/rl_nothing",
+            StatusCode::NOT_FOUND,
+            "rule-not-found",
+        ),
+        (
+            "/v1/alerts/bad%20id",
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+        ),
+        (
+            "/v1/alerts?state=open",
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+        ),
+    ] {
+        assert_problem(&app.get(path, Role::ReadOnly).await, status, slug);
+    }
+    let rule = format!("/v1/rules/{id}");
+    let deleted = app.delete(&rule, Role::Ops).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/rules/{id}"),
-            Some(&app.token(Role::Ops)),
-            None,
-            None,
-        )
-        .await;
+    let gone = app.delete(&rule, Role::Ops).await;
     assert_problem(&gone, StatusCode::NOT_FOUND, "rule-not-found");
 }

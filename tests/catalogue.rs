@@ -57,26 +57,11 @@ impl Catalogue {
 
 /// Every page of `GET /v1/levels?<query>`, following the cursors; the rows, and the pages.
 async fn all_pages(app: &TestApp, query: &str) -> (Vec<Value>, usize) {
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let sep = if query.is_empty() { "" } else { "&" };
-        let path = match &cursor {
-            Some(c) => format!("/v1/levels?{query}{sep}limit=100&cursor={c}"),
-            None => format!("/v1/levels?{query}{sep}limit=100"),
-        };
-        let r = app.get(&path, Role::ReadOnly).await;
-        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.json());
-        let body = r.json();
-        pages += 1;
-        rows.extend(body["items"].as_array().cloned().unwrap_or_default());
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return (rows, pages),
-        }
-        assert!(pages < 1000, "{query}: no end");
-    }
+    let sep = if query.is_empty() { "" } else { "&" };
+    let pages = app
+        .pages(&format!("/v1/levels?{query}{sep}limit=100"))
+        .await;
+    (pages.concat(), pages.len())
 }
 
 fn as_set(rows: &[Value]) -> Expected {
@@ -238,9 +223,7 @@ async fn every_filter_returns_the_complete_result_over_ten_thousand_skus() {
 
 #[tokio::test]
 async fn the_listing_follows_stock_changes_and_refuses_bad_parameters() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 40).await;
-    app.stocked("CAP", "WH1", 3).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 40), ("CAP", "WH1", 3)]).await;
     app.process_stream().await;
     let skus = |r: &ApiResponse| -> Vec<String> {
         r.json()["items"]
@@ -313,10 +296,7 @@ async fn the_listing_follows_stock_changes_and_refuses_bad_parameters() {
         assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
     }
     // A cursor of one plan is refused by the other.
-    let first = app
-        .get("/v1/levels?available_max=500&limit=1", Role::ReadOnly)
-        .await
-        .json();
+    let first = app.read("/v1/levels?available_max=500&limit=1").await;
     let cursor = first["next_cursor"].as_str().unwrap();
     let r = app
         .get(
@@ -390,26 +370,15 @@ async fn a_bulk_acknowledge_of_a_hundred_alerts_answers_for_each_and_refuses_the
         app.sell(&format!("s-{i}"), &format!("B-{i:03}"), 1).await;
     }
     app.process_stream().await;
-    let mut ids: Vec<String> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/alerts?state=firing&limit=100&cursor={c}"),
-            None => "/v1/alerts?state=firing&limit=100".to_owned(),
-        };
-        let page = app.get(&path, Role::ReadOnly).await.json();
-        ids.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["alert_id"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let firing = Value::from(
+        app.pages("/v1/alerts?state=firing&limit=100")
+            .await
+            .concat(),
+    );
+    let mut ids: Vec<String> = each(&firing, "alert_id")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     assert_eq!(ids.len(), 100);
     ids.sort();
     // Three are resolved by hand first.
@@ -481,7 +450,7 @@ async fn a_bulk_acknowledge_of_a_hundred_alerts_answers_for_each_and_refuses_the
         body["results"][2]["problem"]["type"],
         "/problems/alert-not-found"
     );
-    let silences = app.get("/v1/silences", Role::ReadOnly).await.json();
+    let silences = app.read("/v1/silences").await;
     assert_eq!(silences["items"].as_array().unwrap().len(), 2, "{silences}");
 
     // Refused whole, and nothing done: a bad action, too many ids, an id twice, silence
@@ -607,15 +576,18 @@ async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_ch
         file.push('\n');
     }
     assert_eq!((good, bad.len()), (980, 20));
+    // The month's count, uploaded by ops (again and again below: one import).
+    let upload_count = || {
+        upload(
+            &app,
+            Role::Ops,
+            "count-2026-11",
+            "text/csv",
+            file.clone().into_bytes(),
+        )
+    };
 
-    let r = upload(
-        &app,
-        Role::Ops,
-        "count-2026-11",
-        "text/csv",
-        file.clone().into_bytes(),
-    )
-    .await;
+    let r = upload_count().await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
     let queued = r.json();
     assert_eq!(queued["status"], "queued");
@@ -632,10 +604,7 @@ async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_ch
 
     // The function the new import's stream record starts.
     assert_eq!(app.run_imports().await, 1);
-    let done = app
-        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
-        .await
-        .json();
+    let done = app.read(&format!("/v1/stocktakes/{id}")).await;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(
         (
@@ -686,14 +655,7 @@ async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_ch
         .any(|r| r[1] == "'=SUM(A1:A9)" && r[5] == "failed"));
 
     // The same upload again is the same import: nothing applied twice.
-    let r = upload(
-        &app,
-        Role::Ops,
-        "count-2026-11",
-        "text/csv",
-        file.clone().into_bytes(),
-    )
-    .await;
+    let r = upload_count().await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert_eq!(r.headers["idempotent-replayed"], "true");
     assert_eq!(r.json()["import_id"], id.as_str());
@@ -716,32 +678,15 @@ async fn a_thousand_line_stocktake_applies_the_good_lines_reports_the_bad_and_ch
         .send()
         .await
         .unwrap();
-    let r = upload(
-        &app,
-        Role::Ops,
-        "count-2026-11",
-        "text/csv",
-        file.clone().into_bytes(),
-    )
-    .await;
+    let r = upload_count().await;
     assert_eq!(r.json()["status"], "running", "not stalled yet");
     assert_eq!(app.run_imports().await, 0);
     app.advance_clock(21 * 60);
-    let r = upload(
-        &app,
-        Role::Ops,
-        "count-2026-11",
-        "text/csv",
-        file.clone().into_bytes(),
-    )
-    .await;
+    let r = upload_count().await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert_eq!(r.json()["status"], "queued", "stalled: queued again");
     assert_eq!(app.run_imports().await, 1);
-    let again = app
-        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
-        .await
-        .json();
+    let again = app.read(&format!("/v1/stocktakes/{id}")).await;
     assert_eq!(
         (
             again["status"].as_str(),
@@ -795,8 +740,7 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn hostile_stocktake_files_get_a_clear_error_and_never_a_5xx() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 5).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 5)]).await;
     // Whole-file refusals, each with a reason a person can act on.
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str, &str)> = vec![
         (
@@ -869,10 +813,7 @@ async fn hostile_stocktake_files_get_a_clear_error_and_never_a_5xx() {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
     let id = r.json()["import_id"].as_str().unwrap().to_owned();
     app.run_imports().await;
-    let done = app
-        .get(&format!("/v1/stocktakes/{id}"), Role::ReadOnly)
-        .await
-        .json();
+    let done = app.read(&format!("/v1/stocktakes/{id}")).await;
     assert_eq!(
         (done["applied"].as_u64(), done["failed"].as_u64()),
         (Some(1), Some(4)),
@@ -884,22 +825,19 @@ async fn hostile_stocktake_files_get_a_clear_error_and_never_a_5xx() {
         .iter()
         .map(|f| format!("{} {}", f["line"], f["detail"]))
         .collect();
-    assert!(
-        details[0].starts_with("3 ") && details[0].contains("UTF-8"),
-        "{details:?}"
-    );
-    assert!(
-        details[1].starts_with("4 ") && details[1].contains("sku"),
-        "{details:?}"
-    );
-    assert!(
-        details[2].starts_with("5 ") && details[2].contains("fewer cells"),
-        "{details:?}"
-    );
-    assert!(
-        details[3].starts_with("6 ") && details[3].contains("counted"),
-        "{details:?}"
-    );
+    // Each failed line, and what its detail names.
+    assert!(details.len() >= 4, "{details:?}");
+    for (detail, (line, names)) in details.iter().zip([
+        ("3 ", "UTF-8"),
+        ("4 ", "sku"),
+        ("5 ", "fewer cells"),
+        ("6 ", "counted"),
+    ]) {
+        assert!(
+            detail.starts_with(line) && detail.contains(names),
+            "{details:?}"
+        );
+    }
     assert_eq!(app.level("HAT", "WH1").await, Some((7, 0, 0, 7)));
     let r = app
         .get("/v1/stocktakes/st_00000000000000000000", Role::ReadOnly)

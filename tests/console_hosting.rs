@@ -53,6 +53,22 @@ impl Console {
             .await
             .expect("HTTP call")
     }
+
+    /// A GET of `path` by a page that names the server `host`.
+    async fn get_from(&self, host: &str, path: &str) -> ApiResponse {
+        self.api
+            .send(Method::GET, path, &[("host", host)], None)
+            .await
+            .expect("HTTP call")
+    }
+
+    /// A GET of `path` that must be a 200 of `content_type`.
+    async fn served(&self, path: &str, content_type: &str) -> ApiResponse {
+        let r = self.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.header("content-type"), Some(content_type), "{path}");
+        r
+    }
 }
 
 async fn console() -> Console {
@@ -119,9 +135,7 @@ async fn the_root_and_the_bare_console_path_redirect_to_the_console() {
 #[tokio::test]
 async fn the_console_serves_its_index_with_the_content_security_policy() {
     let c = console().await;
-    let r = c.get("/console/").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = c.served("/console/", "text/html; charset=utf-8").await;
     assert_eq!(r.body, INDEX.as_bytes());
     assert_eq!(r.header("cache-control"), Some("no-cache"));
     assert_common_headers(&r);
@@ -139,22 +153,17 @@ async fn the_console_serves_its_index_with_the_content_security_policy() {
 #[tokio::test]
 async fn the_console_files_have_their_content_types_and_are_read_at_request_time() {
     let c = console().await;
-    let r = c.get("/console/app.js").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/javascript; charset=utf-8")
-    );
+    let r = c
+        .served("/console/app.js", "text/javascript; charset=utf-8")
+        .await;
     assert_eq!(r.body, APP.as_bytes());
     assert_eq!(r.header("cache-control"), Some("no-cache"));
     assert_eq!(r.header("content-security-policy"), None);
     assert_common_headers(&r);
 
-    let css = c.get("/console/style.css").await;
-    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
-    let svg = c.get("/console/img/logo.svg").await;
-    assert_eq!(svg.status, StatusCode::OK);
-    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    c.served("/console/style.css", "text/css; charset=utf-8")
+        .await;
+    c.served("/console/img/logo.svg", "image/svg+xml").await;
 
     let head = c.send(Method::HEAD, "/console/app.js").await;
     assert_eq!(head.status, StatusCode::OK);
@@ -174,18 +183,12 @@ async fn the_console_files_have_their_content_types_and_are_read_at_request_time
 #[tokio::test]
 async fn the_console_config_is_the_configured_value_never_cached() {
     let c = console().await;
-    let r = c.get("/console/config.json").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header("content-type"), Some("application/json"));
+    let r = c.served("/console/config.json", "application/json").await;
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_common_headers(&r);
     assert_eq!(r.json(), c.config);
     for host in ["localhost:3000", "127.0.0.1", "[::1]:3000", "LOCALHOST"] {
-        let r = c
-            .api
-            .send(Method::GET, "/console/config.json", &[("host", host)], None)
-            .await
-            .unwrap();
+        let r = c.get_from(host, "/console/config.json").await;
         assert_eq!(r.status, StatusCode::OK, "{host}");
     }
 }
@@ -194,34 +197,22 @@ async fn the_console_config_is_the_configured_value_never_cached() {
 /// site whose name now points at 127.0.0.1) is refused it.
 #[tokio::test]
 async fn the_console_config_is_refused_to_other_host_names() {
-    let c = console().await;
-    for host in [
+    let rebound = [
         "evil.example",
         "evil.example:3000",
         "127.0.0.1.evil.example",
         "10.0.0.1",
-    ] {
-        let r = c
-            .api
-            .send(Method::GET, "/console/config.json", &[("host", host)], None)
-            .await
-            .unwrap();
+    ];
+    let c = console().await;
+    for host in rebound {
+        let r = c.get_from(host, "/console/config.json").await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{host}");
         assert!(
             !String::from_utf8_lossy(&r.body).contains("token"),
             "{host}"
         );
     }
-    let r = c
-        .api
-        .send(
-            Method::GET,
-            "/console/app.js",
-            &[("host", "evil.example")],
-            None,
-        )
-        .await
-        .unwrap();
+    let r = c.get_from("evil.example", "/console/app.js").await;
     assert_eq!(r.status, StatusCode::OK, "the static files carry no secret");
 }
 

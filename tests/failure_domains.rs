@@ -12,7 +12,6 @@ use std::{
 };
 
 use futures_util::future::join_all;
-use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::{json, Value};
 use shared::{alerts::driver::LEASE_SECONDS, schema::keys};
 use system_tests::*;
@@ -21,6 +20,17 @@ const LEVELS: usize = 50;
 
 fn sku(i: usize) -> String {
     format!("P{i:02}")
+}
+
+/// WH1 and the test's `LEVELS` SKUs, each with `quantity` received there; their names.
+async fn levels(app: &TestApp, quantity: i64) -> Vec<String> {
+    app.create_location("WH1").await;
+    let skus: Vec<String> = (0..LEVELS).map(sku).collect();
+    for s in &skus {
+        app.create_sku(s).await;
+        app.receive(s, "WH1", quantity).await;
+    }
+    skus
 }
 
 fn recipient(app: &TestApp) -> String {
@@ -32,12 +42,7 @@ fn recipient(app: &TestApp) -> String {
 fn providers_fail(app: &TestApp, fault: Fault) {
     app.moto_proxy.heal();
     for (service, operation) in [(Service::Sns, "Publish"), (Service::Ses, "SendEmail")] {
-        app.moto_proxy.inject(FaultRule::new(
-            service,
-            operation,
-            fault.clone(),
-            Schedule::Always,
-        ));
+        app.fail(service, operation, fault.clone(), Schedule::Always);
     }
 }
 
@@ -67,91 +72,29 @@ async fn level_item(app: &TestApp, sku: &str) -> (i64, i64, i64, Option<i64>) {
     )
 }
 
-/// The SKUs of every page of a listing (`path` with its query, without a cursor).
-async fn skus_listed(app: &TestApp, path: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match &cursor {
-            Some(c) => format!("{path}&cursor={c}"),
-            None => path.to_owned(),
-        };
-        let r = app.get(&page, Role::ReadOnly).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-        let body = r.json();
-        for row in body["items"].as_array().unwrap() {
-            out.insert(row["sku"].as_str().unwrap().to_owned());
-        }
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
-}
-
 /// The SKUs the stock listing finds at WH1 with at most `max` available.
 async fn listed_at_most(app: &TestApp, max: i64) -> BTreeSet<String> {
-    skus_listed(
-        app,
-        &format!("/v1/levels?location=WH1&available_max={max}&limit=100"),
-    )
+    app.skus_listed(&format!(
+        "/v1/levels?location=WH1&available_max={max}&limit=100"
+    ))
     .await
 }
 
 /// The SKUs on the replenishment list.
 async fn to_reorder(app: &TestApp) -> BTreeSet<String> {
-    skus_listed(app, "/v1/replenishment?limit=100").await
-}
-
-/// Each SKU's SMS events, in the order SNS took them.
-fn sms_by_sku(published: &[Published]) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in published {
-        out.entry(p.attributes["sku"].as_str().unwrap().to_owned())
-            .or_default()
-            .push(p.attributes["event"].as_str().unwrap().to_owned());
-    }
-    out
-}
-
-/// Each SKU's emails, "fire" or "resolve" by their subject, in the order SES took them.
-fn emails_by_sku(emails: &[Value]) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in emails {
-        let subject = e["subject"].as_str().unwrap();
-        let sku = subject
-            .split_once("] ")
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .unwrap()
-            .to_owned();
-        let event = if subject.starts_with("[RESOLVED]") {
-            "resolve"
-        } else {
-            "fire"
-        };
-        out.entry(sku).or_default().push(event.to_owned());
-    }
-    out
+    app.skus_listed("/v1/replenishment?limit=100").await
 }
 
 #[tokio::test]
 async fn an_sns_and_ses_outage_loses_no_projection_and_each_owed_notice_goes_out_once_in_order() {
     // Short SNS and SES timeouts, so a hanging provider costs seconds, not minutes.
     let app = spawn_app_with(|o| o.notify_timeout = Duration::from_millis(500)).await;
-    app.create_location("WH1").await;
-    let skus: Vec<String> = (0..LEVELS).map(sku).collect();
-    for s in &skus {
-        app.create_sku(s).await;
-        app.receive(s, "WH1", 36).await;
-    }
+    let skus = levels(&app, 36).await;
     let to = recipient(&app);
-    app.create_rule(
-        "rule-low",
-        json!({ "name": "Low", "kind": "low_stock", "threshold": 10, "clear_at": 15,
-                "severity": "warning", "notify_on_resolve": true,
-                "channels": { "sms": true, "email": [to] } }),
-    )
-    .await;
+    let channels = json!({ "sms": true, "email": [to] });
+    let resolving = json!({ "notify_on_resolve": true, "channels": channels });
+    app.create_rule("rule-low", low_stock(10, 15, resolving))
+        .await;
     // Two days of 3 a day, then the nightly plan: a reorder point on every level.
     for day in 0..2 {
         join_all(skus.iter().map(|s| {
@@ -275,19 +218,10 @@ async fn an_sns_and_ses_outage_loses_no_projection_and_each_owed_notice_goes_out
 #[tokio::test]
 async fn two_clock_ticks_and_a_stream_batch_racing_over_100_owed_notices_send_each_once() {
     let app = spawn_app().await;
-    app.create_location("WH1").await;
-    let skus: Vec<String> = (0..LEVELS).map(sku).collect();
-    for s in &skus {
-        app.create_sku(s).await;
-        app.receive(s, "WH1", 1).await;
-    }
+    let skus = levels(&app, 1).await;
     let to = recipient(&app);
-    app.create_rule(
-        "rule-out",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "channels": { "sms": true, "email": [to] } }),
-    )
-    .await;
+    let channels = json!({ "channels": { "sms": true, "email": [to] } });
+    app.create_rule("rule-out", out_of_stock(channels)).await;
     app.process_stream().await;
     // Every level sells out while SNS and SES are down: 50 SMS and 50 emails owed.
     providers_fail(&app, Fault::ServerError);
@@ -324,14 +258,8 @@ async fn two_clock_ticks_and_a_stream_batch_racing_over_100_owed_notices_send_ea
 
 #[tokio::test]
 async fn a_tick_killed_between_sending_and_recording_sends_again_only_after_the_lease_once() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 1).await;
-    app.create_rule(
-        "rule-out",
-        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
-                "channels": { "sms": true } }),
-    )
-    .await;
+    let app = spawn_stocked(&[("HAT", "WH1", 1)]).await;
+    app.create_rule("rule-out", out_of_stock(json!({}))).await;
     app.process_stream().await;
     providers_fail(&app, Fault::ServerError);
     app.sell("s1", "HAT", 1).await;
@@ -339,15 +267,14 @@ async fn a_tick_killed_between_sending_and_recording_sends_again_only_after_the_
     assert!(app.notices().await.is_empty());
     app.moto_proxy.heal();
     // The tick claims the notice and sends it; recording it hangs, and the tick is killed there.
-    app.dynamodb_proxy.inject(
-        FaultRule::new(
-            Service::DynamoDb,
-            "TransactWriteItems",
-            Fault::Hang(Duration::from_secs(60)),
-            Schedule::Always,
-        )
-        .containing("#dl.#k"),
+    let hang = Fault::Hang(Duration::from_secs(60));
+    let record = FaultRule::new(
+        Service::DynamoDb,
+        "TransactWriteItems",
+        hang,
+        Schedule::Always,
     );
+    app.inject(record.containing("#dl.#k"));
     let clock = app.alert_clock.clone();
     let tick = tokio::spawn(async move { clock.tick().await });
     for _ in 0..200 {

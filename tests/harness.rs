@@ -3,6 +3,7 @@
 //! over HTTP like a storefront would.
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
     sync::{
         atomic::{AtomicI64, AtomicU32, Ordering},
@@ -13,6 +14,7 @@ use std::{
 pub use aws_sdk_dynamodb::types::AttributeValue;
 pub use http::{Method, StatusCode};
 pub use local_stack::client::ApiResponse;
+pub use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use local_stack::{
     client::ApiClient,
     gateway::GatewayHandle,
@@ -92,6 +94,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// [`spawn_app`] with stock: each `(sku, location, quantity)` received, its SKU and location
+/// created first (each once).
+pub async fn spawn_stocked(levels: &[(&str, &str, i64)]) -> TestApp {
+    let app = spawn_app().await;
+    let (mut skus, mut locations) = (BTreeSet::new(), BTreeSet::new());
+    for &(sku, location, quantity) in levels {
+        if locations.insert(location) {
+            app.create_location(location).await;
+        }
+        if skus.insert(sku) {
+            app.create_sku(sku).await;
+        }
+        app.receive(sku, location, quantity).await;
+    }
+    app
+}
+
 /// [`spawn_app`] with the system's options changed first (say, shorter SNS and SES timeouts for
 /// a test that makes them hang).
 pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
@@ -155,6 +174,11 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     }
 }
 
+/// Hands a reader of the stream everything on it; returns how many records it was handed.
+async fn drain(poller: &Mutex<StreamPoller>) -> usize {
+    poller.lock().await.drain().await.expect("stream delivery")
+}
+
 /// One SNS publish as the emulator recorded it.
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -176,22 +200,12 @@ impl TestApp {
 
     /// Runs the stream projector alone over everything on the stream (alerting left behind).
     pub async fn project(&self) -> usize {
-        self.projector_poller
-            .lock()
-            .await
-            .drain()
-            .await
-            .expect("stream delivery")
+        drain(&self.projector_poller).await
     }
 
     /// Runs the alert evaluator alone over everything on the stream.
     pub async fn evaluate(&self) -> usize {
-        self.poller
-            .lock()
-            .await
-            .drain()
-            .await
-            .expect("stream delivery")
+        drain(&self.poller).await
     }
 
     /// Runs the stream projector, which starts the new imports on the stream, as its event
@@ -369,20 +383,17 @@ impl TestApp {
         body: Option<&Value>,
     ) -> ApiResponse {
         let auth = token.map(|t| format!("Bearer {t}"));
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        if let Some(a) = &auth {
-            headers.push(("authorization", a));
-        }
-        if let Some(k) = idempotency_key {
-            headers.push(("idempotency-key", k));
-        }
+        // The headers given: a token, an Idempotency-Key.
+        let headers: Vec<(&str, &str)> = [
+            ("authorization", auth.as_deref()),
+            ("idempotency-key", idempotency_key),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        let body = body.map(|b| b.to_string().into_bytes());
         self.api
-            .send(
-                method,
-                path,
-                &headers,
-                body.map(|b| b.to_string().into_bytes()),
-            )
+            .send(method, path, &headers, body)
             .await
             .expect("HTTP call")
     }
@@ -441,6 +452,35 @@ impl TestApp {
         self.create_location(location).await;
         self.create_sku(sku).await;
         self.receive(sku, location, quantity).await;
+    }
+
+    /// POSTs sent all at once, each on its own task as from a client of its own: a key and a
+    /// body each, with `token`. Their answers, in the order given.
+    pub async fn post_all(
+        &self,
+        path: &str,
+        token: &str,
+        calls: impl IntoIterator<Item = (String, Value)>,
+    ) -> Vec<ApiResponse> {
+        let auth = format!("Bearer {token}");
+        let tasks: Vec<_> = calls
+            .into_iter()
+            .map(|(key, body)| {
+                let (api, auth, path) = (self.api.clone(), auth.clone(), path.to_owned());
+                tokio::spawn(async move {
+                    let headers = [("authorization", auth.as_str()), ("idempotency-key", &key)];
+                    let body = Some(body.to_string().into_bytes());
+                    api.send(Method::POST, &path, &headers, body)
+                        .await
+                        .expect("HTTP call")
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for task in tasks {
+            out.push(task.await.expect("task"));
+        }
+        out
     }
 
     pub async fn receive(&self, sku: &str, location: &str, quantity: i64) {
@@ -505,6 +545,15 @@ impl TestApp {
         r.json()["items"].as_array().cloned().unwrap()
     }
 
+    /// The id of the first alert of the inbox (`GET /v1/alerts?<query>`).
+    pub async fn first_alert_id(&self, query: &str) -> String {
+        let alerts = self.alerts(query).await;
+        let first = alerts
+            .first()
+            .unwrap_or_else(|| panic!("no alert for {query:?}"));
+        first["alert_id"].as_str().unwrap().to_owned()
+    }
+
     /// What went out on the ops topic, in order: `"<sku> <event>"` per publish.
     pub async fn notices(&self) -> Vec<String> {
         self.published()
@@ -525,26 +574,208 @@ impl TestApp {
     /// alerting is not needed for it, and is not run.
     pub async fn ledger(&self, sku: &str) -> Vec<Value> {
         self.project().await;
-        let mut out = Vec::new();
+        self.pages(&format!("/v1/skus/{sku}/ledger?limit=100"))
+            .await
+            .concat()
+    }
+
+    /// Every page of a listing (`path` with its query, without a cursor), following the cursors:
+    /// each page's items. Each page must be a 200, and the cursors must end.
+    pub async fn pages(&self, path: &str) -> Vec<Vec<Value>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let path = match &cursor {
-                Some(c) => format!("/v1/skus/{sku}/ledger?limit=100&cursor={c}"),
-                None => format!("/v1/skus/{sku}/ledger?limit=100"),
+            let page = match &cursor {
+                Some(c) => format!("{path}{sep}cursor={c}"),
+                None => path.to_owned(),
             };
-            let r = self.get(&path, Role::ReadOnly).await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+            let r = self.get(&page, Role::ReadOnly).await;
+            assert_eq!(r.status, StatusCode::OK, "{page}: {:?}", r.json());
             let body = r.json();
-            out.extend(body["items"].as_array().cloned().unwrap_or_default());
+            pages.push(body["items"].as_array().cloned().unwrap_or_default());
             match body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
-                None => return out,
+                None => return pages,
             }
+            assert!(pages.len() < 1000, "{path}: the cursors never end");
+        }
+    }
+
+    /// The SKUs of every page of a listing (`path` with its query, without a cursor).
+    pub async fn skus_listed(&self, path: &str) -> BTreeSet<String> {
+        self.pages(path)
+            .await
+            .concat()
+            .iter()
+            .map(|row| row["sku"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A POST that must be answered 201; returns its body.
+    pub async fn created(&self, path: &str, role: Role, key: &str, body: Value) -> Value {
+        let r = self.post(path, role, key, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {:?}", r.json());
+        r.json()
+    }
+
+    /// A GET that must be answered 200; returns its body.
+    pub async fn read(&self, path: &str) -> Value {
+        let r = self.get(path, Role::ReadOnly).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.json());
+        r.json()
+    }
+
+    /// A POST with neither body nor Idempotency-Key (an alert's acknowledge or resolve).
+    pub async fn post_bare(&self, path: &str, role: Role) -> ApiResponse {
+        self.call(Method::POST, path, Some(&self.token(role)), None, None)
+            .await
+    }
+
+    /// A PUT that must be answered 200 (a replaced rule, SKU or location); returns its body.
+    pub async fn replaced(&self, path: &str, body: Value) -> Value {
+        let r = self.put(path, Role::Ops, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.json());
+        r.json()
+    }
+
+    pub async fn delete(&self, path: &str, role: Role) -> ApiResponse {
+        self.call(Method::DELETE, path, Some(&self.token(role)), None, None)
+            .await
+    }
+
+    /// From now on, the calls of `operation` to `service` get `fault` as `schedule` says, from
+    /// the proxy in front of its emulator.
+    pub fn fail(&self, service: Service, operation: &str, fault: Fault, schedule: Schedule) {
+        self.inject(FaultRule::new(service, operation, fault, schedule));
+    }
+
+    /// SNS answers 5xx to every attempt of the next publish (the SDK's own retries included),
+    /// then recovers.
+    pub fn fail_next_publish(&self) {
+        self.fail(
+            Service::Sns,
+            "Publish",
+            Fault::ServerError,
+            Schedule::Times(5),
+        );
+    }
+
+    /// How many calls of `operation` got an injected fault, from either proxy.
+    pub fn faults_answered(&self, operation: &str) -> usize {
+        let (dynamodb, moto) = (self.dynamodb_proxy.injected(), self.moto_proxy.injected());
+        dynamodb
+            .iter()
+            .chain(&moto)
+            .filter(|(_, op, _)| op == operation)
+            .count()
+    }
+
+    /// Hands the alert evaluator `records` as one batch, as Lambda would deliver them; returns
+    /// the ids of the records it failed.
+    pub async fn evaluate_batch(&self, records: &[Value]) -> Vec<String> {
+        let event = json!({ "Records": records });
+        let response = self.evaluator.handle_json(event).await;
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone().unwrap_or_default())
+            .collect()
+    }
+
+    /// A fault rule, given to the proxy in front of its service's emulator.
+    pub fn inject(&self, rule: FaultRule) {
+        match rule.service {
+            Service::DynamoDb | Service::DynamoDbStreams => self.dynamodb_proxy.inject(rule),
+            Service::Sns | Service::Ses | Service::S3 => self.moto_proxy.inject(rule),
         }
     }
 }
 
-/// Asserts a problem+json response with the given status and type slug; returns its body.
+/// The `field` of each element of the array `items`, as text (an error's field, a history's
+/// event, a ledger entry's kind).
+pub fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|e| {
+            e[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field}: {e}"))
+        })
+        .collect()
+}
+
+/// `base` with each field of `extra` set over it.
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra fields are an object") {
+        base[k] = v.clone();
+    }
+    base
+}
+
+/// The out-of-stock rule most alerting tests watch with (critical, by SMS), with `extra` fields.
+pub fn out_of_stock(extra: Value) -> Value {
+    merged(
+        json!({ "name": "Out", "kind": "out_of_stock", "severity": "critical",
+                "channels": { "sms": true } }),
+        extra,
+    )
+}
+
+/// A low-stock rule (a warning) firing at `threshold` and clearing at `clear_at`, with `extra`
+/// fields.
+pub fn low_stock(threshold: i64, clear_at: i64, extra: Value) -> Value {
+    merged(
+        json!({ "name": "Low", "kind": "low_stock", "threshold": threshold, "clear_at": clear_at,
+                "severity": "warning" }),
+        extra,
+    )
+}
+
+/// Each SKU's SMS events, in the order SNS took them.
+pub fn sms_by_sku(published: &[Published]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in published {
+        out.entry(p.attributes["sku"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(p.attributes["event"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+/// Each SKU's emails, "fire" or "resolve" by their subject, in the order SES took them.
+pub fn emails_by_sku(emails: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in emails {
+        let subject = e["subject"].as_str().unwrap();
+        let sku = subject
+            .split_once("] ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        let event = if subject.starts_with("[RESOLVED]") {
+            "resolve"
+        } else {
+            "fire"
+        };
+        out.entry(sku).or_default().push(event.to_owned());
+    }
+    out
+}
+
+/// Asserts a 422 `validation` problem naming exactly `fields`, in order; returns its body.
+pub fn assert_invalid(r: &ApiResponse, fields: &[&str], what: &str) -> Value {
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(
+        each(&problem["errors"], "field"),
+        fields,
+        "{what}: {problem}"
+    );
+    problem
+}
+
 /// API Gateway's own refusal of a token without the route's scope (`AuthorizationScopes`): the
 /// function never runs.
 pub fn assert_edge_forbidden(r: &ApiResponse) {
@@ -552,6 +783,7 @@ pub fn assert_edge_forbidden(r: &ApiResponse) {
     assert_eq!(r.json(), json!({ "message": "Forbidden" }));
 }
 
+/// Asserts a problem+json response with the given status and type slug; returns its body.
 pub fn assert_problem(r: &ApiResponse, status: StatusCode, slug: &str) -> Value {
     assert_eq!(
         r.status,
@@ -598,6 +830,21 @@ pub fn item_bytes(item: &std::collections::HashMap<String, AttributeValue>) -> u
 }
 
 impl TestApp {
+    /// A level item of `sku` at WH1 someone broke by hand (no quantities), in the levels' index
+    /// like the others.
+    pub async fn put_broken_level(&self, sku: &str) {
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(format!("SKU#{sku}")))
+            .item("sk", AttributeValue::S("LOC#WH1".into()))
+            .item("entity", AttributeValue::S("stock_level".into()))
+            .item("lvl_shard", AttributeValue::S("LEVELS#00".into()))
+            .send()
+            .await
+            .expect("put a broken level item");
+    }
+
     /// The stored alert item of `alert_id`, as DynamoDB holds it.
     pub async fn alert_item(
         &self,

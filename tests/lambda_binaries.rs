@@ -80,6 +80,44 @@ fn value_of(var: &str, system: &System) -> String {
     }
 }
 
+/// The stock command function, with the fixtures' location, SKU and receipt (10 CAP at WH1) sent
+/// through it.
+async fn command_with_cap_stocked(system: &System) -> Function {
+    let command = start(system, "StockCommandFunction", "stock-command", &[], &[]).await;
+    for f in [
+        "apigw-v2-put-location.json",
+        "apigw-v2-put-sku.json",
+        "apigw-v2-post-receipt.json",
+    ] {
+        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
+    }
+    command
+}
+
+/// An API Gateway event of another route: `event` with its route key and path replaced.
+fn routed(mut event: Value, route_key: &str, path: &str) -> Value {
+    event["routeKey"] = serde_json::json!(route_key);
+    event["requestContext"]["routeKey"] = serde_json::json!(route_key);
+    event["rawPath"] = serde_json::json!(path);
+    event["requestContext"]["http"]["path"] = serde_json::json!(path);
+    event
+}
+
+/// CAP's level item at WH1, as the table holds it.
+async fn cap_level(system: &System) -> std::collections::HashMap<String, AttributeValue> {
+    system
+        .dynamodb
+        .get_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S(keys::sku("CAP")))
+        .key("sk", AttributeValue::S(keys::location("WH1")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
 /// Starts `binary` as the template's `logical_id`, leaving out `omit` and overriding `set`.
 async fn start(
     system: &System,
@@ -413,65 +451,39 @@ async fn evaluator_binary_answers_stream_events_and_notifies() {
 #[tokio::test]
 async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
     let system = system().await;
-    for (logical_id, binary_name, omit, set, named) in [
+    // A variable left out, or set to what it cannot be: the init error names it.
+    let left_out = [
+        ("StockCommandFunction", "stock-command", "TABLE_NAME"),
+        ("StockQueryFunction", "stock-query", "TABLE_NAME"),
+        ("AlertEvaluatorFunction", "alert-evaluator", "SENDER_EMAIL"),
+        ("StreamProjectorFunction", "stream-projector", "TABLE_NAME"),
         (
-            "StockCommandFunction",
-            "stock-command",
-            &["TABLE_NAME"][..],
-            &[][..],
+            "ReservationExpiryFunction",
+            "reservation-expiry",
             "TABLE_NAME",
         ),
-        (
-            "StockQueryFunction",
-            "stock-query",
-            &["TABLE_NAME"][..],
-            &[][..],
-            "TABLE_NAME",
-        ),
+    ]
+    .map(|(function, binary, named)| (function, binary, vec![named], vec![], named));
+    let set_wrong = [
         (
             "AlertsApiFunction",
             "alerts-api",
-            &[][..],
-            &[("TABLE_NAME", "no spaces allowed")][..],
-            "TABLE_NAME",
+            ("TABLE_NAME", "no spaces allowed"),
         ),
         (
             "AlertEvaluatorFunction",
             "alert-evaluator",
-            &["SENDER_EMAIL"][..],
-            &[][..],
-            "SENDER_EMAIL",
-        ),
-        (
-            "AlertEvaluatorFunction",
-            "alert-evaluator",
-            &[][..],
-            &[("RULE_CACHE_SECONDS", "soon")][..],
-            "RULE_CACHE_SECONDS",
+            ("RULE_CACHE_SECONDS", "soon"),
         ),
         (
             "AlertClockFunction",
             "alert-clock",
-            &[][..],
-            &[("TIME_RULE_SWEEP_HOURS", "25")][..],
-            "TIME_RULE_SWEEP_HOURS",
+            ("TIME_RULE_SWEEP_HOURS", "25"),
         ),
-        (
-            "StreamProjectorFunction",
-            "stream-projector",
-            &["TABLE_NAME"][..],
-            &[][..],
-            "TABLE_NAME",
-        ),
-        (
-            "ReservationExpiryFunction",
-            "reservation-expiry",
-            &["TABLE_NAME"][..],
-            &[][..],
-            "TABLE_NAME",
-        ),
-    ] {
-        let mut f = start(&system, logical_id, binary_name, omit, set).await;
+    ]
+    .map(|(function, binary, set)| (function, binary, vec![], vec![set], set.0));
+    for (logical_id, binary_name, omit, set, named) in left_out.into_iter().chain(set_wrong) {
+        let mut f = start(&system, logical_id, binary_name, &omit, &set).await;
         let status = f.exit_status().await.expect("the process stops at init");
         assert!(!status.success(), "{binary_name}");
         let error = f
@@ -496,20 +508,10 @@ async fn missing_or_malformed_configuration_fails_init_naming_the_variable() {
 #[tokio::test]
 async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
     let system = system().await;
-    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
-    for f in [
-        "apigw-v2-put-location.json",
-        "apigw-v2-put-sku.json",
-        "apigw-v2-post-receipt.json",
-    ] {
-        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
-    }
+    let command = command_with_cap_stocked(&system).await;
     // An upload through the API (the command function stores it and queues it).
-    let mut upload = fixture("apigw-v2-post-receipt.json");
-    upload["routeKey"] = serde_json::json!("POST /v1/stocktakes");
-    upload["requestContext"]["routeKey"] = serde_json::json!("POST /v1/stocktakes");
-    upload["rawPath"] = serde_json::json!("/v1/stocktakes");
-    upload["requestContext"]["http"]["path"] = serde_json::json!("/v1/stocktakes");
+    let receipt = fixture("apigw-v2-post-receipt.json");
+    let mut upload = routed(receipt, "POST /v1/stocktakes", "/v1/stocktakes");
     upload["headers"]["content-type"] = serde_json::json!("text/csv");
     upload["headers"]["idempotency-key"] = serde_json::json!("count-1");
     upload["body"] =
@@ -544,12 +546,9 @@ async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
     let query = start(&system, "StockQueryFunction", "stock-query", &[], &[]).await;
     let (_, sku) = query.http(&fixture("apigw-v2-get-sku.json")).await;
     assert_eq!(sku["levels"][0]["on_hand"], 4, "{sku}");
-    let mut get = fixture("apigw-v2-get-sku.json");
     let path = format!("/v1/stocktakes/{id}");
-    get["routeKey"] = serde_json::json!("GET /v1/stocktakes/{import_id}");
-    get["requestContext"]["routeKey"] = get["routeKey"].clone();
-    get["rawPath"] = serde_json::json!(path);
-    get["requestContext"]["http"]["path"] = serde_json::json!(path);
+    let get_sku = fixture("apigw-v2-get-sku.json");
+    let mut get = routed(get_sku, "GET /v1/stocktakes/{import_id}", &path);
     get["pathParameters"] = serde_json::json!({ "import_id": id });
     let (status, done) = query.http(&get).await;
     assert_eq!(status, 200, "{done}");
@@ -593,11 +592,8 @@ async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
         panic!("the stream projector failed the stock changes");
     };
     assert_eq!(response["batchItemFailures"], serde_json::json!([]));
-    let mut ledger = fixture("apigw-v2-get-sku.json");
-    ledger["routeKey"] = serde_json::json!("GET /v1/skus/{sku}/ledger");
-    ledger["requestContext"]["routeKey"] = ledger["routeKey"].clone();
-    ledger["rawPath"] = serde_json::json!("/v1/skus/CAP/ledger");
-    ledger["requestContext"]["http"]["path"] = serde_json::json!("/v1/skus/CAP/ledger");
+    let get_sku = fixture("apigw-v2-get-sku.json");
+    let ledger = routed(get_sku, "GET /v1/skus/{sku}/ledger", "/v1/skus/CAP/ledger");
     let (status, entries) = query.http(&ledger).await;
     assert_eq!(status, 200, "{entries}");
     let items = entries["items"].as_array().unwrap();
@@ -609,14 +605,7 @@ async fn stream_projector_binary_applies_an_upload_from_its_stream_record() {
 #[tokio::test]
 async fn reservation_expiry_binary_gives_back_a_hold_past_its_time() {
     let system = system().await;
-    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
-    for f in [
-        "apigw-v2-put-location.json",
-        "apigw-v2-put-sku.json",
-        "apigw-v2-post-receipt.json",
-    ] {
-        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
-    }
+    let command = command_with_cap_stocked(&system).await;
     // A storefront holds 4 of the 10 through the command function.
     let mut hold = fixture("apigw-v2-post-sale.json");
     for (path, value) in [
@@ -667,17 +656,7 @@ async fn reservation_expiry_binary_gives_back_a_hold_past_its_time() {
         report,
         serde_json::json!({"passes": 1, "due": 1, "expired": 1, "skipped": 0, "failed": 0, "deferred": 0, "shards_failed": 0})
     );
-    let level = system
-        .dynamodb
-        .get_item()
-        .table_name(&system.table)
-        .key("pk", AttributeValue::S(keys::sku("CAP")))
-        .key("sk", AttributeValue::S(keys::location("WH1")))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let level = cap_level(&system).await;
     assert_eq!(level["reserved"], AttributeValue::N("0".into()));
     assert_eq!(level["available"], AttributeValue::N("10".into()));
     assert_eq!(expiry.metric("HoldsExpired")[0]["HoldsExpired"], 1.0);
@@ -703,14 +682,7 @@ async fn alert_clock_binary_answers_its_schedule() {
 #[tokio::test]
 async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
     let system = system().await;
-    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
-    for f in [
-        "apigw-v2-put-location.json",
-        "apigw-v2-put-sku.json",
-        "apigw-v2-post-receipt.json",
-    ] {
-        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
-    }
+    let _command = command_with_cap_stocked(&system).await;
     // Twenty days of one a day already carried into the level's forecast item.
     let today = time::OffsetDateTime::now_utc()
         .unix_timestamp()
@@ -755,17 +727,7 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
     );
     assert_eq!(planner.metric("LevelsPlanned")[0]["LevelsPlanned"], 1.0);
     // The reorder point is on the level: 1 a day over 8 days (7 default lead + 1), no error.
-    let item = system
-        .dynamodb
-        .get_item()
-        .table_name(&system.table)
-        .key("pk", AttributeValue::S(keys::sku("CAP")))
-        .key("sk", AttributeValue::S(keys::location("WH1")))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = cap_level(&system).await;
     assert_eq!(item["reorder_point"], AttributeValue::N("8".into()));
     assert_eq!(
         item["on_hand"],
@@ -778,14 +740,7 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
 #[tokio::test]
 async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day() {
     let system = system().await;
-    let command = start(&system, "StockCommandFunction", "stock-command", &[], &[]).await;
-    for f in [
-        "apigw-v2-put-location.json",
-        "apigw-v2-put-sku.json",
-        "apigw-v2-post-receipt.json",
-    ] {
-        assert_eq!(command.http(&fixture(f)).await.0, 201, "{f}");
-    }
+    let _command = command_with_cap_stocked(&system).await;
     let writer = start(&system, "ReportWriterFunction", "report-writer", &[], &[]).await;
     // Scheduled at 00:15 tomorrow: the report of today, the day the stock came in (a day only
     // holds the levels that existed at its end, and only the last days can be written).

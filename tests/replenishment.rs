@@ -2,7 +2,6 @@
 //! `reorder_point` alert sent once, and an accepted suggestion that raises in_transit, on
 //! DynamoDB Local and moto, as days pass.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -66,16 +65,7 @@ async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() 
     assert!(app.notices().await.is_empty(), "no reorder point yet");
 
     // A level someone broke by hand: it is counted and skipped, the others are planned.
-    app.dynamodb
-        .put_item()
-        .table_name(&app.table)
-        .item("pk", AttributeValue::S("SKU#BROKEN".into()))
-        .item("sk", AttributeValue::S("LOC#WH1".into()))
-        .item("entity", AttributeValue::S("stock_level".into()))
-        .item("lvl_shard", AttributeValue::S("LEVELS#00".into()))
-        .send()
-        .await
-        .unwrap();
+    app.put_broken_level("BROKEN").await;
 
     let run = app.plan_replenishment().await;
     assert_eq!(
@@ -224,10 +214,7 @@ async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() 
 
 #[tokio::test]
 async fn a_reorder_point_that_rises_overnight_fires_from_the_clock_with_no_stock_change() {
-    let app = spawn_app().await;
-    app.create_location("WH1").await;
-    app.create_sku("MUG").await;
-    app.receive("MUG", "WH1", 80).await;
+    let app = spawn_stocked(&[("MUG", "WH1", 80)]).await;
     app.create_rule(
         "rule-rop",
         json!({ "name": "Reorder", "kind": "reorder_point", "severity": "warning",

@@ -10,21 +10,31 @@ use system_tests::*;
 
 const DAY: i64 = 86_400;
 
-/// Parses CSV with Python's standard `csv` module (from the project's virtualenv).
-fn csv_rows(bytes: &[u8]) -> Vec<serde_json::Map<String, Value>> {
-    let script = "import csv, io, json, sys\n\
-                  rows = list(csv.DictReader(io.StringIO(sys.stdin.read(), newline='')))\n\
-                  print(json.dumps(rows))";
+/// Runs a Python `script` (from the project's virtualenv) on `input`; its output and errors.
+fn python(script: &str, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
     let mut child = Command::new(local_stack::moto::Moto::python())
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the csv module refused the file");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Parses CSV with Python's standard `csv` module.
+fn csv_rows(bytes: &[u8]) -> Vec<serde_json::Map<String, Value>> {
+    let script = "import csv, io, json, sys\n\
+                  rows = list(csv.DictReader(io.StringIO(sys.stdin.read(), newline='')))\n\
+                  print(json.dumps(rows))";
+    let out = python(script, bytes);
+    assert!(
+        out.status.success(),
+        "the csv module refused the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Vec<Value>>(&out.stdout)
         .unwrap()
         .into_iter()
@@ -36,15 +46,7 @@ fn csv_rows(bytes: &[u8]) -> Vec<serde_json::Map<String, Value>> {
 fn well_formed(html: &[u8]) -> bool {
     let script =
         "import sys, xml.dom.minidom\nxml.dom.minidom.parseString(sys.stdin.buffer.read())";
-    let mut child = Command::new(local_stack::moto::Moto::python())
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(html).unwrap();
-    child.wait().unwrap().success()
+    python(script, html).status.success()
 }
 
 async fn movement(app: &TestApp, path: &str, role: Role, key: &str, body: Value) {
@@ -54,10 +56,7 @@ async fn movement(app: &TestApp, path: &str, role: Role, key: &str, body: Value)
 
 #[tokio::test]
 async fn report_totals_match_the_movements_and_files_load_with_standard_readers() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 20).await;
-    app.create_sku("B").await;
-    app.receive("B", "WH1", 10).await;
+    let app = spawn_stocked(&[("A", "WH1", 20), ("B", "WH1", 10)]).await;
     let line = |sku: &str, q: i64| json!({ "sku": sku, "location": "WH1", "quantity": q });
     movement(&app, "/v1/sales", Role::Storefront, "s1", line("A", 7)).await;
     movement(&app, "/v1/sales", Role::Storefront, "s2", line("A", 2)).await;
@@ -141,18 +140,24 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The bucket's listing under `prefix` (its first page).
+async fn bucket_listing(
+    app: &TestApp,
+    prefix: &str,
+) -> aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output {
+    app.s3
+        .list_objects_v2()
+        .bucket(&app.bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Every object of a day under `reports/` (not staging), with its SHA-256.
 async fn day_objects(app: &TestApp, date: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let listed = app
-        .s3
-        .list_objects_v2()
-        .bucket(&app.bucket)
-        .prefix("reports/")
-        .send()
-        .await
-        .unwrap();
-    for o in listed.contents() {
+    for o in bucket_listing(app, "reports/").await.contents() {
         let key = o.key().unwrap().to_owned();
         if key.contains(&format!("/dt={date}/")) && !key.starts_with("reports/_staging/") {
             let bytes = app.object(&key).await;
@@ -165,9 +170,7 @@ async fn day_objects(app: &TestApp, date: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_day_written_again_after_more_trading_is_byte_identical() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 20).await;
-    app.stocked("B", "WH1", 8).await;
+    let app = spawn_stocked(&[("A", "WH1", 20), ("B", "WH1", 8)]).await;
     movement(
         &app,
         "/v1/sales",
@@ -399,7 +402,7 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
         StatusCode::NOT_FOUND,
         "report-not-found",
     );
-    let listed = app.get("/v1/reports", Role::ReadOnly).await.json();
+    let listed = app.read("/v1/reports").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
 
     // The retry reads the one shard left and commits the day.
@@ -408,14 +411,7 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
     assert_eq!(manifest.levels, 4);
     let committed = day_objects(&app, &date).await;
     assert_eq!(committed.len(), manifest.objects.len() + 1);
-    let staged = app
-        .s3
-        .list_objects_v2()
-        .bucket(&app.bucket)
-        .prefix("reports/_staging/")
-        .send()
-        .await
-        .unwrap();
+    let staged = bucket_listing(&app, "reports/_staging/").await;
     assert_eq!(
         staged.key_count(),
         Some(0),
@@ -457,8 +453,7 @@ async fn a_day_beyond_the_counters_window_is_refused() {
 
 #[tokio::test]
 async fn the_reports_api_lists_days_and_signs_urls_that_download_the_objects() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 5).await;
+    let app = spawn_stocked(&[("A", "WH1", 5)]).await;
     let now = app.now();
     let manifest = app.reports.run(now / DAY, now).await.unwrap();
 
@@ -466,10 +461,7 @@ async fn the_reports_api_lists_days_and_signs_urls_that_download_the_objects() {
     assert_eq!(list.status, StatusCode::OK, "{:?}", list.json());
     assert_eq!(list.json()["items"][0]["dt"], manifest.dt.as_str());
 
-    let day = app
-        .get(&format!("/v1/reports/{}", manifest.dt), Role::ReadOnly)
-        .await
-        .json();
+    let day = app.read(&format!("/v1/reports/{}", manifest.dt)).await;
     let objects = day["objects"].as_array().unwrap();
     assert_eq!(objects.len(), manifest.objects.len());
     let snapshot = objects

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
 use serde_json::{json, Value};
 use system_tests::*;
 
@@ -88,8 +87,7 @@ fn level_json(on_hand: i64, reserved: i64) -> Value {
 
 #[tokio::test]
 async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it() {
-    let app = spawn_app().await;
-    app.stocked("TEE", "WH1", 10).await;
+    let app = spawn_stocked(&[("TEE", "WH1", 10)]).await;
     let r = hold(&app, "cart-1", &[("TEE", "WH1", 3)], 15).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     let body = r.json();
@@ -100,15 +98,11 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_eq!(app.level("TEE", "WH1").await, Some((10, 3, 0, 7)));
 
     // Held units cannot be sold to another cart.
-    let sale = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            "walk-in",
-            json!({"sku": "TEE", "location": "WH1", "quantity": 8}),
-        )
+    let walk_in = json!({"sku": "TEE", "location": "WH1", "quantity": 8});
+    let r = app
+        .post("/v1/sales", Role::Storefront, "walk-in", walk_in)
         .await;
-    let p = assert_problem(&sale, StatusCode::CONFLICT, "insufficient-stock");
+    let p = assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock");
     assert_eq!(p["available"], 7);
 
     // Read it, and see it among the SKU's active holds.
@@ -133,13 +127,9 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_eq!(ext.json()["expires_in_seconds"], 1800);
 
     // The order takes 2 of the 3: on_hand and reserved fall, the third unit is available again.
-    let commit = step(
-        &app,
-        &id,
-        "commit",
-        json!({"order_id": "ORD-1", "lines": [{"sku": "TEE", "location": "WH1", "quantity": 2}]}),
-    )
-    .await;
+    let two =
+        json!({"order_id": "ORD-1", "lines": [{"sku": "TEE", "location": "WH1", "quantity": 2}]});
+    let commit = step(&app, &id, "commit", two.clone()).await;
     assert_eq!(commit.status, StatusCode::CREATED, "{:?}", commit.json());
     let c = commit.json();
     assert_eq!(c["status"], "committed");
@@ -148,13 +138,7 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_eq!(app.level("TEE", "WH1").await, Some((8, 0, 0, 8)));
 
     // The same commit again is answered as before; any other step is refused.
-    let again = step(
-        &app,
-        &id,
-        "commit",
-        json!({"order_id": "ORD-1", "lines": [{"sku": "TEE", "location": "WH1", "quantity": 2}]}),
-    )
-    .await;
+    let again = step(&app, &id, "commit", two).await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let other = step(&app, &id, "commit", json!({"order_id": "ORD-2"})).await;
@@ -166,24 +150,13 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_eq!(app.level("TEE", "WH1").await, Some((8, 0, 0, 8)));
 
     // The commit is an order: a refund works against it, and no more than it sold.
-    let refund = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-1",
-            json!({"sku": "TEE", "location": "WH1", "quantity": 2, "order_id": "ORD-1"}),
-        )
+    let refund = |quantity: i64| json!({"sku": "TEE", "location": "WH1", "quantity": quantity, "order_id": "ORD-1"});
+    app.created("/v1/refunds", Role::Storefront, "rf-1", refund(2))
         .await;
-    assert_eq!(refund.status, StatusCode::CREATED, "{:?}", refund.json());
-    let refund = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-2",
-            json!({"sku": "TEE", "location": "WH1", "quantity": 1, "order_id": "ORD-1"}),
-        )
+    let r = app
+        .post("/v1/refunds", Role::Storefront, "rf-2", refund(1))
         .await;
-    assert_problem(&refund, StatusCode::CONFLICT, "refund-exceeds-order");
+    assert_problem(&r, StatusCode::CONFLICT, "refund-exceeds-order");
 
     // Every step is in the SKU's ledger, and the ledger adds up.
     let ledger = app.ledger("TEE").await;
@@ -204,30 +177,12 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
 
 #[tokio::test]
 async fn a_thousand_carts_race_for_a_hundred_units_then_half_commit_and_half_expire() {
-    let app = Arc::new(spawn_app().await);
-    app.stocked("DROP", "WH1", 100).await;
+    let app = Arc::new(spawn_stocked(&[("DROP", "WH1", 100)]).await);
     let token = app.token(Role::Storefront);
-    let calls = (0..1000).map(|i| {
-        let api = app.api.clone();
-        let auth = format!("Bearer {token}");
-        tokio::spawn(async move {
-            api.send(
-                Method::POST,
-                "/v1/reservations",
-                &[
-                    ("authorization", &auth),
-                    ("idempotency-key", &format!("cart-{i}")),
-                ],
-                Some(hold_body(&[("DROP", "WH1", 1)], 5).to_string().into_bytes()),
-            )
-            .await
-            .expect("HTTP call")
-        })
-    });
+    let calls = (0..1000).map(|i| (format!("cart-{i}"), hold_body(&[("DROP", "WH1", 1)], 5)));
     let mut ids = Vec::new();
     let mut refused = 0;
-    for r in join_all(calls).await {
-        let r = r.unwrap();
+    for r in app.post_all("/v1/reservations", &token, calls).await {
         match r.status {
             StatusCode::CREATED => {
                 ids.push(r.json()["reservation_id"].as_str().unwrap().to_owned())
@@ -281,8 +236,7 @@ async fn a_thousand_carts_race_for_a_hundred_units_then_half_commit_and_half_exp
 
 #[tokio::test]
 async fn a_commit_racing_the_expiry_of_its_hold_has_exactly_one_outcome() {
-    let app = Arc::new(spawn_app().await);
-    app.stocked("RACE", "WH1", 200).await;
+    let app = Arc::new(spawn_stocked(&[("RACE", "WH1", 200)]).await);
     // The storefront's commit arrives a hair before the hold's end by its clock, while the
     // sweep's clock (another machine) is a hair past it: both may act, only one may win.
     let offset = app.clock_offset();
@@ -319,11 +273,7 @@ async fn a_commit_racing_the_expiry_of_its_hold_has_exactly_one_outcome() {
         let (commits, report) = tokio::join!(commits, sweep.sweep());
         let report = report.unwrap();
         for (id, c) in ids.iter().zip(&commits) {
-            let status = app
-                .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
-                .await
-                .json()["status"]
-                .clone();
+            let status = app.read(&format!("/v1/reservations/{id}")).await["status"].clone();
             match c.status {
                 StatusCode::CREATED => {
                     assert_eq!(status, "committed");
@@ -357,8 +307,7 @@ async fn a_commit_racing_the_expiry_of_its_hold_has_exactly_one_outcome() {
 
 #[tokio::test]
 async fn concurrent_replays_of_a_hold_hold_once() {
-    let app = Arc::new(spawn_app().await);
-    app.stocked("ONE", "WH1", 10).await;
+    let app = Arc::new(spawn_stocked(&[("ONE", "WH1", 10)]).await);
     let replies = join_all((0..25).map(|_| {
         let app = app.clone();
         async move { hold(&app, "same-cart", &[("ONE", "WH1", 4)], 15).await }
@@ -388,17 +337,9 @@ async fn concurrent_replays_of_a_hold_hold_once() {
 
 #[tokio::test]
 async fn a_three_line_hold_with_one_short_line_holds_nothing() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 5).await;
-    app.stocked("B", "WH1", 2).await;
-    app.stocked("C", "WH2", 9).await;
-    let r = hold(
-        &app,
-        "cart",
-        &[("A", "WH1", 3), ("B", "WH1", 3), ("C", "WH2", 1)],
-        15,
-    )
-    .await;
+    let app = spawn_stocked(&[("A", "WH1", 5), ("B", "WH1", 2), ("C", "WH2", 9)]).await;
+    let cart = [("A", "WH1", 3), ("B", "WH1", 3), ("C", "WH2", 1)];
+    let r = hold(&app, "cart", &cart, 15).await;
     let p = assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock");
     assert_eq!(
         (p["line"].clone(), p["sku"].clone()),
@@ -416,21 +357,14 @@ async fn a_three_line_hold_with_one_short_line_holds_nothing() {
     assert_eq!(p["available"], 0);
     // The same cart once B has the stock holds all three.
     app.receive("B", "WH1", 1).await;
-    let r = hold(
-        &app,
-        "cart-4",
-        &[("A", "WH1", 3), ("B", "WH1", 3), ("C", "WH2", 1)],
-        15,
-    )
-    .await;
+    let r = hold(&app, "cart-4", &cart, 15).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     assert_eq!(app.level("B", "WH1").await, Some((3, 3, 0, 0)));
 }
 
 #[tokio::test]
 async fn holds_run_out_on_time_as_the_clock_passes_and_cannot_be_committed_after() {
-    let app = spawn_app().await;
-    app.stocked("TICK", "WH1", 6).await;
+    let app = spawn_stocked(&[("TICK", "WH1", 6)]).await;
     let a = held(&app, "a", &[("TICK", "WH1", 2)], 1).await;
     let b = held(&app, "b", &[("TICK", "WH1", 2)], 1).await;
     let c = held(&app, "c", &[("TICK", "WH1", 1)], 3).await;
@@ -490,20 +424,20 @@ async fn holds_run_out_on_time_as_the_clock_passes_and_cannot_be_committed_after
 
 #[tokio::test]
 async fn the_expiry_sweep_survives_throttling_and_gives_each_hold_back_once() {
-    let app = spawn_app().await;
-    app.stocked("SLOW", "WH1", 40).await;
+    let app = spawn_stocked(&[("SLOW", "WH1", 40)]).await;
     for i in 0..40 {
         held(&app, &format!("t-{i}"), &[("SLOW", "WH1", 1)], 1).await;
     }
     app.advance_clock(61);
     // DynamoDB throttles half the expiry transactions (past the SDK's retries) and fails some
     // with a 500: those holds wait for the next pass, the others are given back now.
-    app.dynamodb_proxy.inject(FaultRule::new(
+    let half = Schedule::Probability(0.5);
+    app.fail(
         Service::DynamoDb,
         "TransactWriteItems",
         Fault::Throttle,
-        Schedule::Probability(0.5),
-    ));
+        half,
+    );
     let first = app.expire_holds().await;
     app.dynamodb_proxy.heal();
     assert_eq!(first.due, 40);
@@ -521,14 +455,9 @@ async fn the_expiry_sweep_survives_throttling_and_gives_each_hold_back_once() {
 
 #[tokio::test]
 async fn a_wave_of_carts_raises_a_low_stock_alert_because_rules_see_available() {
-    let app = spawn_app().await;
-    app.stocked("WAVE", "WH1", 10).await;
-    app.create_rule(
-        "rule-wave",
-        json!({"name": "Low", "kind": "low_stock", "threshold": 3, "clear_at": 6, "severity": "warning",
-               "selector": {"sku_prefix": "WAVE"}, "channels": {"sms": true}}),
-    )
-    .await;
+    let app = spawn_stocked(&[("WAVE", "WH1", 10)]).await;
+    let wave = json!({"selector": {"sku_prefix": "WAVE"}, "channels": {"sms": true}});
+    app.create_rule("rule-wave", low_stock(3, 6, wave)).await;
     for i in 0..4 {
         held(&app, &format!("w-{i}"), &[("WAVE", "WH1", 2)], 15).await;
     }
@@ -540,19 +469,12 @@ async fn a_wave_of_carts_raises_a_low_stock_alert_because_rules_see_available() 
 
 #[tokio::test]
 async fn availability_answers_a_listing_page_and_lists_unknown_skus() {
-    let app = spawn_app().await;
-    app.stocked("P1", "WH1", 5).await;
-    app.stocked("P2", "WH2", 3).await;
+    let app = spawn_stocked(&[("P1", "WH1", 5), ("P2", "WH2", 3)]).await;
     app.create_location("WH1").await;
     held(&app, "cart", &[("P1", "WH1", 2)], 15).await;
-    let r = app
-        .get(
-            "/v1/availability?items=P1@WH1,P2@WH1,P2@WH2,GHOST@WH1",
-            Role::ReadOnly,
-        )
+    let body = app
+        .read("/v1/availability?items=P1@WH1,P2@WH1,P2@WH2,GHOST@WH1")
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let body = r.json();
     assert_eq!(body["consistency"], "eventual");
     assert_eq!(body["unknown_skus"], json!(["GHOST"]));
     let items = body["items"].as_array().unwrap();
@@ -564,16 +486,12 @@ async fn availability_answers_a_listing_page_and_lists_unknown_skus() {
     assert_eq!(items[1]["stocked"], false);
     assert_eq!(items[2]["available"], 3);
     // SKUs with every location they are stocked at, strongly consistent.
-    let r = app
-        .get(
-            "/v1/availability?skus=P1,P2&consistency=strong",
-            Role::ReadOnly,
-        )
+    let strong = app
+        .read("/v1/availability?skus=P1,P2&consistency=strong")
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let items = r.json()["items"].as_array().cloned().unwrap();
+    let items = strong["items"].as_array().cloned().unwrap();
     assert_eq!(items.len(), 2, "{items:?}");
-    assert_eq!(r.json()["consistency"], "strong");
+    assert_eq!(strong["consistency"], "strong");
     // 101 pairs, both forms at once, a bad pair: refused with the parameter named.
     let many: Vec<String> = (0..101).map(|i| format!("S{i}@WH1")).collect();
     for query in [
@@ -602,8 +520,7 @@ type Case = (
 
 #[tokio::test]
 async fn hostile_input_on_every_reservation_route_gets_a_clear_4xx() {
-    let app = spawn_app().await;
-    app.stocked("H", "WH1", 5).await;
+    let app = spawn_stocked(&[("H", "WH1", 5)]).await;
     let id = held(&app, "h", &[("H", "WH1", 1)], 15).await;
     let sell = app.token(Role::Storefront);
     let cases: Vec<Case> = vec![
@@ -674,8 +591,7 @@ async fn hostile_input_on_every_reservation_route_gets_a_clear_4xx() {
 
 #[tokio::test]
 async fn one_run_of_the_expiry_function_gives_back_a_hold_at_its_time_not_a_minute_later() {
-    let app = spawn_app().await;
-    app.stocked("SOON", "WH1", 3).await;
+    let app = spawn_stocked(&[("SOON", "WH1", 3)]).await;
     let id = held(&app, "soon", &[("SOON", "WH1", 3)], 1).await;
     // The schedule starts a run 58 s into the hold's minute: nothing is due yet, but the hold
     // falls due 2 s into the run, which waits for it instead of leaving it to the next run.
@@ -691,10 +607,7 @@ async fn one_run_of_the_expiry_function_gives_back_a_hold_at_its_time_not_a_minu
     assert!(report.passes >= 2, "{report:?}");
     assert!(waited.as_millis() >= 1_000, "{waited:?}");
     // Given back within a second of its end (by the same clock), and the run stopped then.
-    let r = app
-        .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
-        .await
-        .json();
+    let r = app.read(&format!("/v1/reservations/{id}")).await;
     assert_eq!(r["status"], "expired");
     let at = |field: &str| {
         time::OffsetDateTime::parse(
@@ -742,57 +655,35 @@ async fn a_five_line_cart_commits_on_levels_that_sold_nothing_for_hours() {
 
 #[tokio::test]
 async fn a_skus_holds_are_listed_page_by_page_and_a_cursor_of_another_location_is_refused() {
-    let app = spawn_app().await;
-    app.stocked("PAGE", "WH1", 10).await;
-    app.create_location("WH2").await;
-    app.receive("PAGE", "WH2", 10).await;
+    let app = spawn_stocked(&[("PAGE", "WH1", 10), ("PAGE", "WH2", 10)]).await;
     for i in 0..3 {
         held(&app, &format!("p-{i}"), &[("PAGE", "WH1", 1)], 15).await;
     }
     held(&app, "p-wh2", &[("PAGE", "WH2", 1)], 15).await;
     app.process_stream().await;
-    let first = app
-        .get(
-            "/v1/skus/PAGE/reservations?location=WH1&limit=2",
-            Role::ReadOnly,
-        )
-        .await
-        .json();
-    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first}");
-    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-    let second = app
-        .get(
-            &format!("/v1/skus/PAGE/reservations?location=WH1&limit=2&cursor={cursor}"),
-            Role::ReadOnly,
-        )
-        .await
-        .json();
-    assert_eq!(second["items"].as_array().unwrap().len(), 1, "{second}");
-    let all = app
-        .get("/v1/skus/PAGE/reservations", Role::ReadOnly)
-        .await
-        .json();
+    let wh1 = "/v1/skus/PAGE/reservations?location=WH1&limit=2";
+    let pages = app.pages(wh1).await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 1], "{pages:?}");
+    let cursor = app.read(wh1).await["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let all = app.read("/v1/skus/PAGE/reservations").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4, "{all}");
-    let r = app
-        .get(
-            &format!("/v1/skus/PAGE/reservations?location=WH2&cursor={cursor}"),
-            Role::ReadOnly,
-        )
-        .await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
-    let r = app
-        .get(
-            &format!("/v1/skus/OTHER/reservations?cursor={cursor}"),
-            Role::ReadOnly,
-        )
-        .await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    // A cursor serves only the listing it came from.
+    for path in [
+        format!("/v1/skus/PAGE/reservations?location=WH2&cursor={cursor}"),
+        format!("/v1/skus/OTHER/reservations?cursor={cursor}"),
+    ] {
+        let r = app.get(&path, Role::ReadOnly).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    }
 }
 
 #[tokio::test]
 async fn an_expiry_index_shard_that_cannot_be_read_holds_back_only_its_own_holds() {
-    let app = spawn_app().await;
-    app.stocked("SHARD", "WH1", 12).await;
+    let app = spawn_stocked(&[("SHARD", "WH1", 12)]).await;
     let mut ids = Vec::new();
     for i in 0..12 {
         ids.push(held(&app, &format!("s-{i}"), &[("SHARD", "WH1", 1)], 1).await);
@@ -803,15 +694,13 @@ async fn an_expiry_index_shard_that_cannot_be_read_holds_back_only_its_own_holds
         .filter(|id| shared::schema::keys::expiry_shard(id) == broken)
         .count() as u64;
     app.advance_clock(61);
-    app.dynamodb_proxy.inject(
-        FaultRule::new(
-            Service::DynamoDb,
-            "Query",
-            Fault::ServerError,
-            Schedule::Always,
-        )
-        .containing(&broken),
+    let query = FaultRule::new(
+        Service::DynamoDb,
+        "Query",
+        Fault::ServerError,
+        Schedule::Always,
     );
+    app.inject(query.containing(&broken));
     let first = app.expire_holds().await;
     app.dynamodb_proxy.heal();
     assert_eq!(first.shards_failed, 1, "{first:?}");

@@ -9,6 +9,14 @@ fn sale(sku: &str, location: &str, quantity: i64) -> Value {
     json!({ "sku": sku, "location": location, "quantity": quantity })
 }
 
+/// `sku` has `on_hand` units at WH1, none of them reserved or on the way, and `entries` ledger
+/// entries: what a refused or replayed request leaves behind.
+async fn assert_stock(app: &TestApp, sku: &str, on_hand: i64, entries: usize) {
+    let level = Some((on_hand, 0, 0, on_hand));
+    assert_eq!(app.level(sku, "WH1").await, level, "{sku}");
+    assert_eq!(app.ledger(sku).await.len(), entries, "{sku}'s ledger");
+}
+
 #[tokio::test]
 async fn a_sku_carries_an_exact_unit_cost_in_its_currency_and_loses_it_when_replaced_without() {
     let app = spawn_app().await;
@@ -19,7 +27,7 @@ async fn a_sku_carries_an_exact_unit_cost_in_its_currency_and_loses_it_when_repl
         (r.json()["unit_cost"].clone(), r.json()["currency"].clone()),
         (json!(12.5), json!("EUR"))
     );
-    let read = app.get("/v1/skus/COST-1", Role::ReadOnly).await.json();
+    let read = app.read("/v1/skus/COST-1").await;
     assert_eq!(
         (read["unit_cost"].clone(), read["currency"].clone()),
         (json!(12.5), json!("EUR"))
@@ -47,20 +55,9 @@ async fn a_sku_carries_an_exact_unit_cost_in_its_currency_and_loses_it_when_repl
             vec!["unit_cost"],
         ),
     ] {
-        let problem = assert_problem(
-            &put(body.clone()).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-        );
-        let got: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(got, fields, "{body}");
+        assert_invalid(&put(body.clone()).await, &fields, &body.to_string());
     }
-    let unchanged = app.get("/v1/skus/COST-1", Role::ReadOnly).await.json();
+    let unchanged = app.read("/v1/skus/COST-1").await;
     assert_eq!(
         unchanged["unit_cost"],
         json!(12.5),
@@ -85,7 +82,7 @@ async fn a_sku_carries_its_supply_facts_and_bad_ones_are_refused_naming_the_fiel
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     assert_eq!(r.json()["supply"], supply);
-    let read = app.get("/v1/skus/BUY-1", Role::ReadOnly).await.json();
+    let read = app.read("/v1/skus/BUY-1").await;
     assert_eq!(read["supply"], supply);
     assert_eq!(read["unit_cost"], json!(4.2));
     for (bad, field) in [
@@ -107,20 +104,10 @@ async fn a_sku_carries_its_supply_facts_and_bad_ones_are_refused_naming_the_fiel
         (json!({ "pack_size": "12" }), "supply.pack_size"),
     ] {
         let r = put(json!({ "name": "Shirt", "supply": bad })).await;
-        let problem = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(fields, vec![field], "{bad}");
+        assert_invalid(&r, &[field], &bad.to_string());
     }
     // Refused PUTs changed nothing; a PUT without supply facts removes them.
-    assert_eq!(
-        app.get("/v1/skus/BUY-1", Role::ReadOnly).await.json()["supply"],
-        supply
-    );
+    assert_eq!(app.read("/v1/skus/BUY-1").await["supply"], supply);
     let replaced = put(json!({ "name": "Shirt" })).await.json();
     assert!(replaced.get("supply").is_none(), "{replaced}");
 }
@@ -166,45 +153,27 @@ async fn sku_is_created_then_updated_and_read_back_with_levels_and_totals() {
 
     let list = app.get("/v1/skus?limit=10", Role::ReadOnly).await;
     assert_eq!(list.json()["items"][0]["sku"], "TEE-RED-M");
-    let locations = app.get("/v1/locations", Role::ReadOnly).await.json();
+    let locations = app.read("/v1/locations").await;
     assert_eq!(locations["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn receipt_sale_and_refund_follow_the_stock_rule_and_leave_a_ledger() {
-    let app = spawn_app().await;
-    app.stocked("MUG", "WH1", 20).await;
-    let sold = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            "sale-1",
-            json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001",
-                    "order_id": "web-1001" }),
-        )
+    let app = spawn_stocked(&[("MUG", "WH1", 20)]).await;
+    let sold = json!({ "sku": "MUG", "location": "WH1", "quantity": 7, "reference": "web-1001",
+                       "order_id": "web-1001" });
+    let body = app
+        .created("/v1/sales", Role::Storefront, "sale-1", sold)
         .await;
-    assert_eq!(sold.status, StatusCode::CREATED, "{:?}", sold.json());
-    let body = sold.json();
     assert_eq!(body["kind"], "sale");
     assert_eq!(body["order_id"], "web-1001");
     assert_eq!(body["actor"], "shop-1");
     assert_eq!(body["lines"][0]["delta"]["available"], -7);
 
-    let refunded = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "refund-1",
-            json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "order_id": "web-1001",
-                    "reason": "changed mind" }),
-        )
+    let refunded = json!({ "sku": "MUG", "location": "WH1", "quantity": 2, "order_id": "web-1001",
+                           "reason": "changed mind" });
+    app.created("/v1/refunds", Role::Storefront, "refund-1", refunded)
         .await;
-    assert_eq!(
-        refunded.status,
-        StatusCode::CREATED,
-        "{:?}",
-        refunded.json()
-    );
 
     // stock(t+1) = stock(t) − sold + received + refunded
     assert_eq!(app.level("MUG", "WH1").await, Some((20 - 7 + 2, 0, 0, 15)));
@@ -258,48 +227,28 @@ async fn incoming_then_receipt_from_in_transit_moves_stock_onto_the_shelf() {
     let app = spawn_app().await;
     app.create_location("WH1").await;
     app.create_sku("CAP").await;
-    let incoming = app
-        .post(
-            "/v1/incoming",
-            Role::Ops,
-            "in-1",
-            json!({ "sku": "CAP", "location": "WH1", "quantity": 12, "reference": "PO-7" }),
-        )
+    let incoming = json!({ "sku": "CAP", "location": "WH1", "quantity": 12, "reference": "PO-7" });
+    app.created("/v1/incoming", Role::Ops, "in-1", incoming)
         .await;
-    assert_eq!(incoming.status, StatusCode::CREATED);
     assert_eq!(app.level("CAP", "WH1").await, Some((0, 0, 12, 0)));
 
-    let too_much = app
-        .post(
-            "/v1/receipts",
-            Role::Ops,
-            "rc-1",
-            json!({ "sku": "CAP", "location": "WH1", "quantity": 13, "from_in_transit": true }),
-        )
+    let from_in_transit = |quantity: i64| json!({ "sku": "CAP", "location": "WH1", "quantity": quantity, "from_in_transit": true });
+    let r = app
+        .post("/v1/receipts", Role::Ops, "rc-1", from_in_transit(13))
         .await;
-    let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-in-transit");
+    let problem = assert_problem(&r, StatusCode::CONFLICT, "insufficient-in-transit");
     assert_eq!(problem["in_transit"], 12);
 
-    let received = app
-        .post(
-            "/v1/receipts",
-            Role::Ops,
-            "rc-2",
-            json!({ "sku": "CAP", "location": "WH1", "quantity": 10, "from_in_transit": true }),
-        )
+    app.created("/v1/receipts", Role::Ops, "rc-2", from_in_transit(10))
         .await;
-    assert_eq!(received.status, StatusCode::CREATED);
     assert_eq!(app.level("CAP", "WH1").await, Some((10, 0, 2, 10)));
 }
 
 #[tokio::test]
 async fn refund_not_restocked_is_recorded_but_changes_no_quantity() {
-    let app = spawn_app().await;
-    app.stocked("VASE", "WH1", 5).await;
-    let r = app
-        .post("/v1/refunds", Role::Storefront, "rf-1", json!({ "sku": "VASE", "location": "WH1", "quantity": 1, "restock": false, "reason": "arrived broken" }))
+    let app = spawn_stocked(&[("VASE", "WH1", 5)]).await;
+    app.created("/v1/refunds", Role::Storefront, "rf-1", json!({ "sku": "VASE", "location": "WH1", "quantity": 1, "restock": false, "reason": "arrived broken" }))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     assert_eq!(app.level("VASE", "WH1").await, Some((5, 0, 0, 5)));
     let ledger = app.ledger("VASE").await;
     assert_eq!(ledger[0]["kind"], "refund");
@@ -309,31 +258,22 @@ async fn refund_not_restocked_is_recorded_but_changes_no_quantity() {
 
 #[tokio::test]
 async fn stocktake_with_a_stale_expectation_is_refused_and_changes_nothing() {
-    let app = spawn_app().await;
-    app.stocked("BOOK", "WH1", 10).await;
-    let stale = app
-        .post("/v1/adjustments", Role::Ops, "adj-1", json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 9, "reason": "stocktake" }))
-        .await;
-    let problem = assert_problem(&stale, StatusCode::CONFLICT, "stale-count");
+    let app = spawn_stocked(&[("BOOK", "WH1", 10)]).await;
+    let stale = json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 9, "reason": "stocktake" });
+    let r = app.post("/v1/adjustments", Role::Ops, "adj-1", stale).await;
+    let problem = assert_problem(&r, StatusCode::CONFLICT, "stale-count");
     assert_eq!(problem["on_hand"], 10);
     assert_eq!(app.level("BOOK", "WH1").await, Some((10, 0, 0, 10)));
 
-    let counted = app
-        .post("/v1/adjustments", Role::Ops, "adj-2", json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 10, "reason": "stocktake" }))
+    let counted = json!({ "sku": "BOOK", "location": "WH1", "counted": 8, "expected": 10, "reason": "stocktake" });
+    app.created("/v1/adjustments", Role::Ops, "adj-2", counted)
         .await;
-    assert_eq!(counted.status, StatusCode::CREATED);
     assert_eq!(app.level("BOOK", "WH1").await, Some((8, 0, 0, 8)));
 
     // Without an expectation the count is simply set.
-    let blind = app
-        .post(
-            "/v1/adjustments",
-            Role::Ops,
-            "adj-3",
-            json!({ "sku": "BOOK", "location": "WH1", "counted": 11, "reason": "recount" }),
-        )
+    let blind = json!({ "sku": "BOOK", "location": "WH1", "counted": 11, "reason": "recount" });
+    app.created("/v1/adjustments", Role::Ops, "adj-3", blind)
         .await;
-    assert_eq!(blind.status, StatusCode::CREATED);
     assert_eq!(app.level("BOOK", "WH1").await, Some((11, 0, 0, 11)));
     let ledger = app.ledger("BOOK").await;
     assert_eq!(ledger[0]["counted"], 11);
@@ -342,71 +282,50 @@ async fn stocktake_with_a_stale_expectation_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn transfer_moves_both_legs_or_neither() {
-    let app = spawn_app().await;
-    app.stocked("LAMP", "WH1", 6).await;
+    let app = spawn_stocked(&[("LAMP", "WH1", 6)]).await;
     app.create_location("DE").await;
+    let transfer = |to: &str, quantity: i64| json!({ "sku": "LAMP", "from": "WH1", "to": to, "quantity": quantity });
 
-    let short = app
-        .post(
-            "/v1/transfers",
-            Role::Ops,
-            "tr-1",
-            json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 7 }),
-        )
-        .await;
-    assert_problem(&short, StatusCode::CONFLICT, "insufficient-stock");
-    assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
-    assert_eq!(app.level("LAMP", "DE").await, None);
-
-    let nowhere = app
-        .post(
-            "/v1/transfers",
-            Role::Ops,
+    // Refused whole: neither leg moves.
+    for (key, to, quantity, status, slug) in [
+        ("tr-1", "DE", 7, StatusCode::CONFLICT, "insufficient-stock"),
+        (
             "tr-2",
-            json!({ "sku": "LAMP", "from": "WH1", "to": "NOWHERE", "quantity": 1 }),
-        )
-        .await;
-    assert_problem(&nowhere, StatusCode::NOT_FOUND, "location-not-found");
-    assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)));
+            "NOWHERE",
+            1,
+            StatusCode::NOT_FOUND,
+            "location-not-found",
+        ),
+    ] {
+        let body = transfer(to, quantity);
+        let r = app.post("/v1/transfers", Role::Ops, key, body).await;
+        assert_problem(&r, status, slug);
+        assert_eq!(app.level("LAMP", "WH1").await, Some((6, 0, 0, 6)), "{key}");
+        assert_eq!(app.level("LAMP", "DE").await, None, "{key}");
+    }
 
-    let moved = app
-        .post(
-            "/v1/transfers",
-            Role::Ops,
-            "tr-3",
-            json!({ "sku": "LAMP", "from": "WH1", "to": "DE", "quantity": 4 }),
-        )
+    app.created("/v1/transfers", Role::Ops, "tr-3", transfer("DE", 4))
         .await;
-    assert_eq!(moved.status, StatusCode::CREATED, "{:?}", moved.json());
     assert_eq!(app.level("LAMP", "WH1").await, Some((2, 0, 0, 2)));
     assert_eq!(app.level("LAMP", "DE").await, Some((4, 0, 0, 4)));
-    let kinds: Vec<_> = app
-        .ledger("LAMP")
-        .await
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect();
+    let ledger = Value::from(app.ledger("LAMP").await);
+    let kinds = each(&ledger, "kind");
     assert!(
-        kinds.contains(&"transfer_out".to_owned()) && kinds.contains(&"transfer_in".to_owned())
+        kinds.contains(&"transfer_out") && kinds.contains(&"transfer_in"),
+        "{kinds:?}"
     );
 }
 
 #[tokio::test]
 async fn order_sells_every_line_or_none() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 5).await;
-    app.create_sku("B").await;
-    app.receive("B", "WH1", 1).await;
+    let app = spawn_stocked(&[("A", "WH1", 5), ("B", "WH1", 1)]).await;
+    let order = |lines: Vec<Value>| json!({ "order_id": "o-1", "lines": lines });
 
-    let too_much = app
-        .post(
-            "/v1/orders",
-            Role::Storefront,
-            "ord-1",
-            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 2)] }),
-        )
+    let too_much = order(vec![sale("A", "WH1", 2), sale("B", "WH1", 2)]);
+    let r = app
+        .post("/v1/orders", Role::Storefront, "ord-1", too_much)
         .await;
-    let problem = assert_problem(&too_much, StatusCode::CONFLICT, "insufficient-stock");
+    let problem = assert_problem(&r, StatusCode::CONFLICT, "insufficient-stock");
     assert_eq!(problem["sku"], "B");
     assert_eq!(problem["line"], 1);
     assert_eq!(
@@ -415,44 +334,27 @@ async fn order_sells_every_line_or_none() {
         "no partial order"
     );
 
+    let ok = order(vec![sale("A", "WH1", 2), sale("B", "WH1", 1)]);
     let ok = app
-        .post(
-            "/v1/orders",
-            Role::Storefront,
-            "ord-2",
-            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 2), sale("B", "WH1", 1)] }),
-        )
+        .created("/v1/orders", Role::Storefront, "ord-2", ok)
         .await;
-    assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.json());
-    assert_eq!(ok.json()["kind"], "order");
+    assert_eq!(ok["kind"], "order");
     assert_eq!(app.level("A", "WH1").await, Some((3, 0, 0, 3)));
     assert_eq!(app.level("B", "WH1").await, Some((0, 0, 0, 0)));
 
-    let again = app
-        .post(
-            "/v1/orders",
-            Role::Storefront,
-            "ord-3",
-            json!({ "order_id": "o-1", "lines": [sale("A", "WH1", 1)] }),
-        )
-        .await;
-    assert_problem(&again, StatusCode::CONFLICT, "order-exists");
+    // The same order id again, whatever its lines: refused.
+    let again = order(vec![sale("A", "WH1", 1)]);
+    let r = app.post("/v1/orders", Role::Storefront, "ord-3", again);
+    assert_problem(&r.await, StatusCode::CONFLICT, "order-exists");
     assert_eq!(app.level("A", "WH1").await, Some((3, 0, 0, 3)));
 }
 
 #[tokio::test]
 async fn refunds_against_an_order_never_exceed_what_it_sold() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 10).await;
-    let ok = app
-        .post(
-            "/v1/orders",
-            Role::Storefront,
-            "ord-1",
-            json!({ "order_id": "o-9", "lines": [sale("A", "WH1", 3)] }),
-        )
+    let app = spawn_stocked(&[("A", "WH1", 10)]).await;
+    let order = json!({ "order_id": "o-9", "lines": [sale("A", "WH1", 3)] });
+    app.created("/v1/orders", Role::Storefront, "ord-1", order)
         .await;
-    assert_eq!(ok.status, StatusCode::CREATED);
     let refund = |key: &'static str, q: i64, restock: bool| {
         let app = &app;
         async move {
@@ -472,21 +374,16 @@ async fn refunds_against_an_order_never_exceed_what_it_sold() {
     );
     assert_eq!(app.level("A", "WH1").await, Some((9, 0, 0, 9)));
 
-    let unknown = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-5",
-            json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-404" }),
-        )
+    let unknown = json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-404" });
+    let r = app
+        .post("/v1/refunds", Role::Storefront, "rf-5", unknown)
         .await;
-    assert_problem(&unknown, StatusCode::NOT_FOUND, "order-not-found");
+    assert_problem(&r, StatusCode::NOT_FOUND, "order-not-found");
 }
 
 #[tokio::test]
 async fn sale_beyond_available_is_rejected_and_changes_nothing() {
-    let app = spawn_app().await;
-    app.stocked("SHOE", "WH1", 3).await;
+    let app = spawn_stocked(&[("SHOE", "WH1", 3)]).await;
     let r = app
         .post("/v1/sales", Role::Storefront, "s-1", sale("SHOE", "WH1", 4))
         .await;
@@ -508,55 +405,63 @@ async fn sale_beyond_available_is_rejected_and_changes_nothing() {
 
 #[tokio::test]
 async fn unknown_sku_or_location_is_404() {
-    let app = spawn_app().await;
-    app.stocked("KNOWN", "WH1", 3).await;
-    let r = app
-        .post(
+    let app = spawn_stocked(&[("KNOWN", "WH1", 3)]).await;
+    for (path, role, key, sku, location, slug) in [
+        (
             "/v1/sales",
             Role::Storefront,
             "s-1",
-            sale("GHOST", "WH1", 1),
-        )
-        .await;
-    assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
-    let r = app
-        .post(
+            "GHOST",
+            "WH1",
+            "sku-not-found",
+        ),
+        (
             "/v1/sales",
             Role::Storefront,
             "s-2",
-            sale("KNOWN", "MARS", 1),
-        )
-        .await;
-    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
-    let r = app
-        .post("/v1/receipts", Role::Ops, "r-1", sale("GHOST", "WH1", 1))
-        .await;
-    assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
-    let r = app
-        .post("/v1/receipts", Role::Ops, "r-2", sale("KNOWN", "MARS", 1))
-        .await;
-    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
-    assert_problem(
-        &app.get("/v1/skus/GHOST", Role::ReadOnly).await,
-        StatusCode::NOT_FOUND,
-        "sku-not-found",
-    );
-    assert_problem(
-        &app.get("/v1/skus/GHOST/ledger", Role::ReadOnly).await,
-        StatusCode::NOT_FOUND,
-        "sku-not-found",
-    );
-    let r = app
-        .post("/v1/refunds", Role::Ops, "rf-1", sale("KNOWN", "MARS", 1))
-        .await;
-    assert_problem(&r, StatusCode::NOT_FOUND, "location-not-found");
+            "KNOWN",
+            "MARS",
+            "location-not-found",
+        ),
+        (
+            "/v1/receipts",
+            Role::Ops,
+            "r-1",
+            "GHOST",
+            "WH1",
+            "sku-not-found",
+        ),
+        (
+            "/v1/receipts",
+            Role::Ops,
+            "r-2",
+            "KNOWN",
+            "MARS",
+            "location-not-found",
+        ),
+        (
+            "/v1/refunds",
+            Role::Ops,
+            "rf-1",
+            "KNOWN",
+            "MARS",
+            "location-not-found",
+        ),
+    ] {
+        let body = sale(sku, location, 1);
+        let r = app.post(path, role, key, body).await;
+        assert_problem(&r, StatusCode::NOT_FOUND, slug);
+    }
+    for path in ["/v1/skus/GHOST", "/v1/skus/GHOST/ledger"] {
+        let r = app.get(path, Role::ReadOnly).await;
+        assert_problem(&r, StatusCode::NOT_FOUND, "sku-not-found");
+    }
     assert_eq!(app.level("KNOWN", "WH1").await, Some((3, 0, 0, 3)));
 }
 
 #[tokio::test]
 async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
-    let app = spawn_app().await;
-    app.stocked("SKU1", "WH1", 5).await;
+    let app = spawn_stocked(&[("SKU1", "WH1", 5)]).await;
     let token = app.token(Role::Storefront);
     let raw = |body: &'static str, content_type: &'static str| {
         let app = &app;
@@ -578,97 +483,81 @@ async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
         }
     };
 
-    let r = raw("{\"sku\": ", "application/json").await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "malformed-json");
-
-    let r = raw(
-        r#"{"sku":"SKU1","location":"WH1","quantity":0}"#,
-        "application/json",
-    )
-    .await;
-    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert_eq!(p["errors"][0]["field"], "quantity");
-
-    let r = raw(
-        r#"{"sku":"SKU1","location":"WH1","quantity":"two"}"#,
-        "application/json",
-    )
-    .await;
-    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert_eq!(p["errors"][0]["field"], "quantity");
-
+    // Raw bodies: the refusal each gets, and the fields it names (where it names them).
+    let json = "application/json";
+    let (bad, invalid) = (StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY);
+    let media = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    let cases: [(&str, &str, StatusCode, &str, &[&str]); 5] = [
+        ("{\"sku\": ", json, bad, "malformed-json", &[]),
+        (
+            r#"{"sku":"SKU1","location":"WH1","quantity":0}"#,
+            json,
+            invalid,
+            "validation",
+            &["quantity"],
+        ),
+        (
+            r#"{"sku":"SKU1","location":"WH1","quantity":"two"}"#,
+            json,
+            invalid,
+            "validation",
+            &["quantity"],
+        ),
+        (
+            r#"{"sku":"bad sku!","location":"WH1","quantity":99999999}"#,
+            json,
+            invalid,
+            "validation",
+            &["sku", "quantity"],
+        ),
+        (
+            r#"{"sku":"SKU1","location":"WH1","quantity":1}"#,
+            "text/plain",
+            media,
+            "unsupported-media-type",
+            &[],
+        ),
+    ];
+    for (body, content_type, status, slug, fields) in cases {
+        let p = assert_problem(&raw(body, content_type).await, status, slug);
+        if !fields.is_empty() {
+            assert_eq!(each(&p["errors"], "field"), fields, "{body}");
+        }
+    }
     let r = raw(
         r#"{"sku":"SKU1","location":"WH1","quantity":1,"price":9}"#,
-        "application/json",
+        json,
     )
     .await;
-    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let p = assert_problem(&r, invalid, "validation");
     assert!(p["detail"].as_str().unwrap().contains("price"), "{p}");
-
-    let r = raw(
-        r#"{"sku":"bad sku!","location":"WH1","quantity":99999999}"#,
-        "application/json",
-    )
-    .await;
-    let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    let fields: Vec<_> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, vec!["sku", "quantity"]);
-
-    let r = raw(
-        r#"{"sku":"SKU1","location":"WH1","quantity":1}"#,
-        "text/plain",
-    )
-    .await;
-    assert_problem(
-        &r,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-    );
 
     let big = json!({ "sku": "SKU1", "location": "WH1", "quantity": 1, "reference": "x".repeat(70 * 1024) });
     let r = app.post("/v1/sales", Role::Storefront, "big-1", big).await;
     assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
 
-    let r = app
-        .call(
-            Method::POST,
-            "/v1/sales",
-            Some(&token),
-            None,
-            Some(&sale("SKU1", "WH1", 1)),
-        )
-        .await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-missing");
-    let r = app
-        .call(
-            Method::POST,
-            "/v1/sales",
-            Some(&token),
-            Some("spaces are bad"),
-            Some(&sale("SKU1", "WH1", 1)),
-        )
-        .await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "idempotency-key-invalid");
+    for (key, slug) in [
+        (None, "idempotency-key-missing"),
+        (Some("spaces are bad"), "idempotency-key-invalid"),
+    ] {
+        let body = sale("SKU1", "WH1", 1);
+        let r = app
+            .call(Method::POST, "/v1/sales", Some(&token), key, Some(&body))
+            .await;
+        assert_problem(&r, bad, slug);
+    }
 
-    let r = app.get("/v1/skus?limit=1000", Role::ReadOnly).await;
-    assert_eq!(
-        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter")["errors"][0]["field"],
-        "limit"
-    );
-    let r = app
-        .get(
-            "/v1/skus/SKU1/ledger?cursor=bm90LWEtY3Vyc29y",
-            Role::ReadOnly,
-        )
-        .await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
-    let r = app.get("/v1/skus/has%20space", Role::ReadOnly).await;
-    assert_problem(&r, StatusCode::BAD_REQUEST, "invalid-parameter");
+    for (path, field) in [
+        ("/v1/skus?limit=1000", Some("limit")),
+        ("/v1/skus/SKU1/ledger?cursor=bm90LWEtY3Vyc29y", None),
+        ("/v1/skus/has%20space", None),
+    ] {
+        let r = app.get(path, Role::ReadOnly).await;
+        let p = assert_problem(&r, bad, "invalid-parameter");
+        if let Some(field) = field {
+            assert_eq!(p["errors"][0]["field"], field, "{path}");
+        }
+    }
 
     let r = app
         .put(
@@ -678,18 +567,16 @@ async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
         )
         .await;
     assert_eq!(
-        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation")["errors"][0]["field"],
+        assert_problem(&r, invalid, "validation")["errors"][0]["field"],
         "country"
     );
 
-    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
-    assert_eq!(app.ledger("SKU1").await.len(), 1);
+    assert_stock(&app, "SKU1", 5, 1).await;
 }
 
 #[tokio::test]
 async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
-    let app = spawn_app().await;
-    app.stocked("SKU1", "WH1", 5).await;
+    let app = spawn_stocked(&[("SKU1", "WH1", 5)]).await;
     let token = app.token(Role::Ops);
     let auth = format!("Bearer {token}");
     let routes = [
@@ -753,34 +640,26 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_write() {
         }
     }
     let _ = auth;
-    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
-    assert_eq!(app.ledger("SKU1").await.len(), 1);
+    assert_stock(&app, "SKU1", 5, 1).await;
 }
 
 #[tokio::test]
 async fn replay_returns_the_first_result_and_changes_nothing() {
-    let app = spawn_app().await;
-    app.stocked("PEN", "WH1", 10).await;
-    let first = app
-        .post(
+    let app = spawn_stocked(&[("PEN", "WH1", 10)]).await;
+    let sell = |quantity: i64| {
+        app.post(
             "/v1/sales",
             Role::Storefront,
             "order-77-line-1",
-            sale("PEN", "WH1", 4),
+            sale("PEN", "WH1", quantity),
         )
-        .await;
+    };
+    let first = sell(4).await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(first.header("idempotent-replayed"), None);
 
     let before = app.requests.get();
-    let replay = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            "order-77-line-1",
-            sale("PEN", "WH1", 4),
-        )
-        .await;
+    let replay = sell(4).await;
     assert_eq!(
         app.requests.get() - before,
         1,
@@ -791,14 +670,7 @@ async fn replay_returns_the_first_result_and_changes_nothing() {
     assert_eq!(replay.json(), first.json());
     assert_eq!(app.level("PEN", "WH1").await, Some((6, 0, 0, 6)));
 
-    let different = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            "order-77-line-1",
-            sale("PEN", "WH1", 5),
-        )
-        .await;
+    let different = sell(5).await;
     assert_problem(
         &different,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -818,30 +690,15 @@ async fn replay_returns_the_first_result_and_changes_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    assert_eq!(app.level("PEN", "WH1").await, Some((5, 0, 0, 5)));
-    assert_eq!(app.ledger("PEN").await.len(), 3);
+    assert_stock(&app, "PEN", 5, 3).await;
 }
 
 #[tokio::test]
 async fn concurrent_replays_change_stock_exactly_once() {
-    let app = spawn_app().await;
-    app.stocked("PEN", "WH1", 10).await;
+    let app = spawn_stocked(&[("PEN", "WH1", 10)]).await;
     let token = app.token(Role::Storefront);
-    let calls = (0..40).map(|_| {
-        let api = app.api.clone();
-        let auth = format!("Bearer {token}");
-        tokio::spawn(async move {
-            api.send(
-                Method::POST,
-                "/v1/sales",
-                &[("authorization", &auth), ("idempotency-key", "same-key")],
-                Some(sale("PEN", "WH1", 3).to_string().into_bytes()),
-            )
-            .await
-            .unwrap()
-        })
-    });
-    let responses: Vec<ApiResponse> = futures_join(calls).await;
+    let calls = (0..40).map(|_| ("same-key".to_owned(), sale("PEN", "WH1", 3)));
+    let responses = app.post_all("/v1/sales", &token, calls).await;
     assert!(responses.iter().all(|r| r.status == StatusCode::CREATED));
     let replayed = responses
         .iter()
@@ -853,50 +710,28 @@ async fn concurrent_replays_change_stock_exactly_once() {
         .map(|r| r.json()["movement_id"].clone())
         .collect();
     assert_eq!(ids.len(), 1);
-    assert_eq!(app.level("PEN", "WH1").await, Some((7, 0, 0, 7)));
-    assert_eq!(app.ledger("PEN").await.len(), 2);
+    assert_stock(&app, "PEN", 7, 2).await;
 }
 
 #[tokio::test]
 async fn routes_need_a_valid_token_with_the_right_scope() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 5).await;
-    let r = app
-        .call(Method::GET, "/v1/skus/HAT", None, None, None)
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = app
-        .call(Method::GET, "/v1/skus/HAT", Some("not-a-jwt"), None, None)
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let app = spawn_stocked(&[("HAT", "WH1", 5)]).await;
     let expired = app.token_with(json!({ "sub": "x", "scope": "inventory/read", "exp": 1 }));
-    let r = app
-        .call(Method::GET, "/v1/skus/HAT", Some(&expired), None, None)
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let foreign = local_stack::jwt::JwtKey::random().mint("x", "inventory/read", 60);
-    let r = app
-        .call(Method::GET, "/v1/skus/HAT", Some(&foreign), None, None)
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for token in [None, Some("not-a-jwt"), Some(&expired), Some(&foreign)] {
+        let r = app
+            .call(Method::GET, "/v1/skus/HAT", token, None, None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{token:?}");
+    }
 
-    let r = app
-        .post(
-            "/v1/receipts",
-            Role::Storefront,
-            "k1",
-            sale("HAT", "WH1", 1),
-        )
-        .await;
-    assert_edge_forbidden(&r);
-    let r = app
-        .post("/v1/sales", Role::ReadOnly, "k2", sale("HAT", "WH1", 1))
-        .await;
-    assert_edge_forbidden(&r);
-    let r = app
-        .post("/v1/sales", Role::Ops, "k3", sale("HAT", "WH1", 1))
-        .await;
-    assert_edge_forbidden(&r);
+    for (path, role, key) in [
+        ("/v1/receipts", Role::Storefront, "k1"),
+        ("/v1/sales", Role::ReadOnly, "k2"),
+        ("/v1/sales", Role::Ops, "k3"),
+    ] {
+        assert_edge_forbidden(&app.post(path, role, key, sale("HAT", "WH1", 1)).await);
+    }
     let r = app
         .put("/v1/skus/NEW", Role::Storefront, json!({ "name": "x" }))
         .await;
@@ -911,8 +746,7 @@ async fn routes_need_a_valid_token_with_the_right_scope() {
 
 #[tokio::test]
 async fn ledger_pages_newest_first_without_gaps() {
-    let app = spawn_app().await;
-    app.stocked("GUM", "WH1", 100).await;
+    let app = spawn_stocked(&[("GUM", "WH1", 100)]).await;
     for i in 0..12 {
         let r = app
             .post("/v1/sales", Role::Storefront, &format!("gum-{i}"), json!({ "sku": "GUM", "location": "WH1", "quantity": 1, "reference": format!("r{i}") }))
@@ -922,20 +756,13 @@ async fn ledger_pages_newest_first_without_gaps() {
     // The ledger is written from the stream (within a second on AWS).
     app.process_stream().await;
     let mut seen = Vec::new();
-    let mut path = "/v1/skus/GUM/ledger?limit=5".to_owned();
-    loop {
-        let page = app.get(&path, Role::ReadOnly).await.json();
-        let items = page["items"].as_array().unwrap();
+    for items in app.pages("/v1/skus/GUM/ledger?limit=5").await {
         assert!(items.len() <= 5);
         seen.extend(
             items
                 .iter()
                 .map(|e| e["reference"].as_str().unwrap_or("receipt").to_owned()),
         );
-        match page["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/skus/GUM/ledger?limit=5&cursor={c}"),
-            None => break,
-        }
     }
     let mut expected: Vec<String> = (0..12).rev().map(|i| format!("r{i}")).collect();
     expected.push("receipt".into());
@@ -961,48 +788,25 @@ async fn a_listing_cut_by_dynamodbs_one_megabyte_page_limit_still_offers_the_res
             .await;
         assert!(r.status.is_success(), "{:?}", r.json());
     }
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    let mut path = "/v1/skus?limit=100".to_owned();
-    loop {
-        let page = app.get(&path, Role::ReadOnly).await.json();
-        pages += 1;
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["sku"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/skus?limit=100&cursor={c}"),
-            None => break,
-        }
-        assert!(pages < 10, "cursor never ends");
-    }
-    assert!(pages >= 2, "the first page held everything: {pages}");
+    let pages = app.pages("/v1/skus?limit=100").await;
+    assert!(pages.len() < 10, "cursor never ends");
+    assert!(
+        pages.len() >= 2,
+        "the first page held everything: {}",
+        pages.len()
+    );
+    let seen = Value::from(pages.concat());
+    let seen = each(&seen, "sku");
     let expected: Vec<String> = (0..60).map(|i| format!("BIG-{i:02}")).collect();
     assert_eq!(seen, expected, "no SKU lost or repeated across pages");
 }
 
 #[tokio::test]
 async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
-    let app = spawn_app().await;
-    app.stocked("HOT", "WH1", 137).await;
+    let app = spawn_stocked(&[("HOT", "WH1", 137)]).await;
     let token = app.token(Role::Storefront);
-    let calls = (0..500).map(|i| {
-        tokio::spawn(sell_until_decided(
-            app.api.clone(),
-            format!("Bearer {token}"),
-            format!("hot-{i}"),
-            sale("HOT", "WH1", 1),
-        ))
-    });
-    let responses: Vec<ApiResponse> = futures_join(calls)
-        .await
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect();
+    let outcomes = rush(&app, &token, "hot", 500).await;
+    let responses: Vec<ApiResponse> = outcomes.into_iter().map(|(r, _)| r).collect();
     let created = responses
         .iter()
         .filter(|r| r.status == StatusCode::CREATED)
@@ -1013,42 +817,24 @@ async fn five_hundred_concurrent_sales_of_137_units_sell_exactly_137() {
         .count();
     assert_eq!((created, refused), (137, 363));
     assert_eq!(app.level("HOT", "WH1").await, Some((0, 0, 0, 0)));
-    let sales = app
-        .ledger("HOT")
-        .await
-        .iter()
-        .filter(|e| e["kind"] == "sale")
-        .count();
-    assert_eq!(sales, 137);
+    let ledger = app.ledger("HOT").await;
+    assert_eq!(ledger.iter().filter(|e| e["kind"] == "sale").count(), 137);
 }
 
 #[tokio::test]
 async fn competing_three_line_orders_never_sell_part_of_an_order() {
-    let app = spawn_app().await;
-    app.stocked("A", "WH1", 60).await;
-    app.create_sku("B").await;
-    app.create_sku("C").await;
-    app.receive("B", "WH1", 45).await;
-    app.receive("C", "WH1", 50).await;
+    let app = spawn_stocked(&[("A", "WH1", 60), ("B", "WH1", 45), ("C", "WH1", 50)]).await;
     let token = app.token(Role::Storefront);
     // Each order takes 1 A, 2 B and 1 C, or 2 A, 1 B and 3 C: B and C run out first.
     let shapes = [(1, 2, 1), (2, 1, 3)];
     let calls = (0..200).map(|i| {
-        let api = app.api.clone();
-        let auth = format!("Bearer {token}");
         let (a, b, c) = shapes[i % 2];
-        tokio::spawn(async move {
-            let body = json!({ "order_id": format!("o-{i}"), "lines": [sale("A", "WH1", a), sale("B", "WH1", b), sale("C", "WH1", c)] });
-            let r = api
-                .send(Method::POST, "/v1/orders", &[("authorization", &auth), ("idempotency-key", &format!("ord-{i}"))], Some(body.to_string().into_bytes()))
-                .await
-                .unwrap();
-            (i, r)
-        })
+        let body = json!({ "order_id": format!("o-{i}"), "lines": [sale("A", "WH1", a), sale("B", "WH1", b), sale("C", "WH1", c)] });
+        (format!("ord-{i}"), body)
     });
-    let responses = futures_join(calls).await;
+    let responses = app.post_all("/v1/orders", &token, calls).await;
     let mut sold = (0i64, 0i64, 0i64);
-    for (i, r) in &responses {
+    for (i, r) in responses.iter().enumerate() {
         match r.status {
             StatusCode::CREATED => {
                 let (a, b, c) = shapes[i % 2];
@@ -1106,8 +892,7 @@ async fn sell_until_decided(
 
 #[tokio::test]
 async fn conflicting_transactions_on_one_sku_retry_and_never_oversell_or_lose_a_sale() {
-    let app = spawn_app().await;
-    app.stocked("HOT", "WH1", 120).await;
+    let app = spawn_stocked(&[("HOT", "WH1", 120)]).await;
     let token = app.token(Role::Storefront);
     // DynamoDB Local runs transactions on one item one after another and never reports a
     // conflict; on AWS, concurrent transactions on one item cancel each other with
@@ -1123,15 +908,7 @@ async fn conflicting_transactions_on_one_sku_retry_and_never_oversell_or_lose_a_
         .containing("SKU#HOT"),
     );
     let before = app.requests.get();
-    let calls = (0..300).map(|i| {
-        tokio::spawn(sell_until_decided(
-            app.api.clone(),
-            format!("Bearer {token}"),
-            format!("rush-{i}"),
-            sale("HOT", "WH1", 1),
-        ))
-    });
-    let outcomes = futures_join(calls).await;
+    let outcomes = rush(&app, &token, "rush", 300).await;
     let sent = outcomes
         .iter()
         .map(|(_, busy)| busy.len() + 1)
@@ -1183,6 +960,25 @@ async fn conflicting_transactions_on_one_sku_retry_and_never_oversell_or_lose_a_
     eprintln!("{sent} requests, {transactions} transactions, {conflicts} conflicts, {busy} busy");
 }
 
+/// `n` storefront sales of one HOT at WH1 sent at once (keys `<prefix>-<i>`), each sent again
+/// while the API is busy: the deciding answer of each, and the 503s before it.
+async fn rush(
+    app: &TestApp,
+    token: &str,
+    prefix: &str,
+    n: usize,
+) -> Vec<(ApiResponse, Vec<ApiResponse>)> {
+    let calls = (0..n).map(|i| {
+        tokio::spawn(sell_until_decided(
+            app.api.clone(),
+            format!("Bearer {token}"),
+            format!("{prefix}-{i}"),
+            sale("HOT", "WH1", 1),
+        ))
+    });
+    futures_join(calls).await
+}
+
 async fn futures_join<T: Send + 'static>(
     handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
 ) -> Vec<T> {
@@ -1204,34 +1000,25 @@ fn time_now() -> i64 {
 /// both the edge and the code read it.
 #[tokio::test]
 async fn scopes_in_an_scp_array_are_honoured() {
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 5).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 5)]).await;
     let okta =
         app.token_with(json!({ "sub": "shop-1", "scp": ["inventory/read", "inventory/sell"] }));
     let r = app
         .call(Method::GET, "/v1/skus/HAT", Some(&okta), None, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    let r = app
-        .call(
-            Method::POST,
-            "/v1/sales",
-            Some(&okta),
-            Some("scp-1"),
-            Some(&sale("HAT", "WH1", 1)),
-        )
-        .await;
+    let post = |path: &'static str, key: &'static str| {
+        let body = sale("HAT", "WH1", 1);
+        let okta = okta.clone();
+        let app = &app;
+        async move {
+            app.call(Method::POST, path, Some(&okta), Some(key), Some(&body))
+                .await
+        }
+    };
+    let r = post("/v1/sales", "scp-1").await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    let r = app
-        .call(
-            Method::POST,
-            "/v1/receipts",
-            Some(&okta),
-            Some("scp-2"),
-            Some(&sale("HAT", "WH1", 1)),
-        )
-        .await;
-    assert_edge_forbidden(&r);
+    assert_edge_forbidden(&post("/v1/receipts", "scp-2").await);
     assert_eq!(app.level("HAT", "WH1").await, Some((4, 0, 0, 4)));
 }
 
@@ -1241,8 +1028,7 @@ async fn scopes_in_an_scp_array_are_honoured() {
 #[tokio::test]
 async fn the_code_checks_the_scope_again_behind_the_edge() {
     use shared::api::{App, Function};
-    let app = spawn_app().await;
-    app.stocked("HAT", "WH1", 5).await;
+    let app = spawn_stocked(&[("HAT", "WH1", 5)]).await;
     let event = json!({
         "version": "2.0", "routeKey": "POST /v1/receipts", "rawPath": "/v1/receipts",
         "rawQueryString": "",
@@ -1275,16 +1061,8 @@ async fn the_code_checks_the_scope_again_behind_the_edge() {
 /// refused, naming the place, and nothing is written.
 #[tokio::test]
 async fn arrays_are_refused_wherever_an_object_is_expected() {
-    let app = spawn_app().await;
-    app.stocked("SKU1", "WH1", 5).await;
-    let rule = |extra: Value| {
-        let mut r = json!({ "name": "Low", "kind": "low_stock", "threshold": 2, "clear_at": 4,
-                            "severity": "warning" });
-        for (k, v) in extra.as_object().unwrap() {
-            r[k] = v.clone();
-        }
-        r
-    };
+    let app = spawn_stocked(&[("SKU1", "WH1", 5)]).await;
+    let rule = |extra: Value| low_stock(2, 4, extra);
     let cases: Vec<(Method, &str, Role, Value, &str)> = vec![
         (
             Method::POST,
@@ -1405,18 +1183,10 @@ async fn arrays_are_refused_wherever_an_object_is_expected() {
         let r = app
             .call(method.clone(), path, Some(&token), Some(&key), Some(&body))
             .await;
-        let problem = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(fields, vec![field], "{method} {path} {body}");
+        assert_invalid(&r, &[field], &format!("{method} {path} {body}"));
     }
-    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
-    assert_eq!(app.ledger("SKU1").await.len(), 1);
-    let rules = app.get("/v1/rules", Role::ReadOnly).await.json();
+    assert_stock(&app, "SKU1", 5, 1).await;
+    let rules = app.read("/v1/rules").await;
     assert_eq!(rules["items"], json!([]));
     let skus = app.get("/v1/skus/NEW", Role::ReadOnly).await;
     assert_eq!(skus.status, StatusCode::NOT_FOUND);
@@ -1426,59 +1196,32 @@ async fn arrays_are_refused_wherever_an_object_is_expected() {
 /// sold; a refund that restocks nothing needs no order; ops may restock without one.
 #[tokio::test]
 async fn a_storefront_restocks_only_against_its_orders_and_ops_may_without_one() {
-    let app = spawn_app().await;
-    app.stocked("CUP", "WH1", 10).await;
+    let app = spawn_stocked(&[("CUP", "WH1", 10)]).await;
     let refund = |extra: Value| {
-        let mut b = json!({ "sku": "CUP", "location": "WH1", "quantity": 2 });
-        for (k, v) in extra.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b
+        merged(
+            json!({ "sku": "CUP", "location": "WH1", "quantity": 2 }),
+            extra,
+        )
     };
+    let shop = Role::Storefront;
     // No order named: refused, nothing changes.
     let r = app
-        .post("/v1/refunds", Role::Storefront, "rf-1", refund(json!({})))
+        .post("/v1/refunds", shop, "rf-1", refund(json!({})))
         .await;
     let problem = assert_problem(&r, StatusCode::FORBIDDEN, "refund-needs-order");
     assert_eq!(problem["required_scope"], "inventory/admin");
-    let r = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-2",
-            refund(json!({ "quantity": 1_000_000 })),
-        )
-        .await;
+    let huge = refund(json!({ "quantity": 1_000_000 }));
+    let r = app.post("/v1/refunds", shop, "rf-2", huge).await;
     assert_problem(&r, StatusCode::FORBIDDEN, "refund-needs-order");
     assert_eq!(app.level("CUP", "WH1").await, Some((10, 0, 0, 10)));
 
     // A sale with an order id is refundable by the storefront, up to what it sold.
-    let r = app
-        .post(
-            "/v1/sales",
-            Role::Storefront,
-            "s-1",
-            json!({ "sku": "CUP", "location": "WH1", "quantity": 3, "order_id": "web-7" }),
-        )
+    let sold = json!({ "sku": "CUP", "location": "WH1", "quantity": 3, "order_id": "web-7" });
+    app.created("/v1/sales", shop, "s-1", sold).await;
+    let against_order = refund(json!({ "order_id": "web-7" }));
+    app.created("/v1/refunds", shop, "rf-3", against_order.clone())
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    let r = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-3",
-            refund(json!({ "order_id": "web-7" })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    let r = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-4",
-            refund(json!({ "order_id": "web-7" })),
-        )
-        .await;
+    let r = app.post("/v1/refunds", shop, "rf-4", against_order).await;
     assert_eq!(
         r.status,
         StatusCode::CONFLICT,
@@ -1488,22 +1231,13 @@ async fn a_storefront_restocks_only_against_its_orders_and_ops_may_without_one()
     assert_eq!(app.level("CUP", "WH1").await, Some((9, 0, 0, 9)));
 
     // Goods kept or damaged: recorded without an order, no stock back.
-    let r = app
-        .post(
-            "/v1/refunds",
-            Role::Storefront,
-            "rf-5",
-            refund(json!({ "restock": false, "reason": "arrived broken" })),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let kept = refund(json!({ "restock": false, "reason": "arrived broken" }));
+    app.created("/v1/refunds", shop, "rf-5", kept).await;
     assert_eq!(app.level("CUP", "WH1").await, Some((9, 0, 0, 9)));
 
     // Ops restock a return that came without its order.
-    let r = app
-        .post("/v1/refunds", Role::Ops, "rf-6", refund(json!({})))
+    app.created("/v1/refunds", Role::Ops, "rf-6", refund(json!({})))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     assert_eq!(app.level("CUP", "WH1").await, Some((11, 0, 0, 11)));
     // Read-only tokens are stopped at the edge.
     let r = app
@@ -1596,8 +1330,7 @@ async fn every_response_names_its_request_and_a_problem_its_instance() {
 /// Gateway's own 401/403), and nothing changes.
 #[tokio::test]
 async fn hostile_input_on_every_route_never_gets_a_5xx() {
-    let app = spawn_app().await;
-    app.stocked("SKU1", "WH1", 5).await;
+    let app = spawn_stocked(&[("SKU1", "WH1", 5)]).await;
     let all = app.token_with(json!({
         "sub": "fuzzer", "scope": "inventory/sell inventory/admin inventory/read"
     }));
@@ -1723,55 +1456,40 @@ async fn hostile_input_on_every_route_never_gets_a_5xx() {
         }
     }
     assert_eq!(refused, 6 * shared::api::ROUTES.len());
-    assert_eq!(app.level("SKU1", "WH1").await, Some((5, 0, 0, 5)));
-    assert_eq!(app.ledger("SKU1").await.len(), 1);
-    assert_eq!(
-        app.get("/v1/rules", Role::ReadOnly).await.json()["items"],
-        json!([])
-    );
+    assert_stock(&app, "SKU1", 5, 1).await;
+    assert_eq!(app.read("/v1/rules").await["items"], json!([]));
 }
 
 #[tokio::test]
 async fn names_made_only_of_invisible_or_format_characters_are_refused() {
     let app = spawn_app().await;
-    for name in [
+    let invisible = [
         "\u{200b}\u{200d}",
         " \u{2060}\u{00ad} ",
         "\u{feff}",
         "\t\u{3000}",
-    ] {
-        let r = app
-            .put(
-                "/v1/skus/GHOST",
-                Role::Ops,
-                json!({ "name": name, "attributes": {} }),
-            )
-            .await;
-        let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-        assert_eq!(p["errors"][0]["field"], "name", "{name:?}: {p}");
-        let r = app
-            .put(
+    ];
+    for name in invisible {
+        for (path, body) in [
+            ("/v1/skus/GHOST", json!({ "name": name, "attributes": {} })),
+            (
                 "/v1/locations/NOWHERE",
-                Role::Ops,
                 json!({ "name": name, "kind": "warehouse" }),
-            )
-            .await;
-        let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-        assert_eq!(p["errors"][0]["field"], "name", "{name:?}: {p}");
+            ),
+        ] {
+            let r = app.put(path, Role::Ops, body).await;
+            let p = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+            assert_eq!(p["errors"][0]["field"], "name", "{path} {name:?}: {p}");
+        }
     }
     assert_eq!(
         app.get("/v1/skus/GHOST", Role::ReadOnly).await.status,
         StatusCode::NOT_FOUND
     );
-    let locations = app.get("/v1/locations", Role::ReadOnly).await.json();
+    let locations = app.read("/v1/locations").await;
     assert!(!locations.to_string().contains("NOWHERE"), "{locations}");
     // A visible character among them is a name.
-    let r = app
-        .put(
-            "/v1/skus/GHOST",
-            Role::Ops,
-            json!({ "name": "\u{200b}Ghost\u{200d}", "attributes": {} }),
-        )
-        .await;
+    let visible = json!({ "name": "\u{200b}Ghost\u{200d}", "attributes": {} });
+    let r = app.put("/v1/skus/GHOST", Role::Ops, visible).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
 }
