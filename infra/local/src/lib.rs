@@ -6,6 +6,7 @@
 pub mod client;
 pub mod dynamodb_local;
 pub mod gateway;
+mod http1;
 pub mod jwt;
 pub mod moto;
 pub mod proxy;
