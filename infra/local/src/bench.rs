@@ -4,8 +4,12 @@
 //! figures their tables print.
 
 use std::{
-    collections::BTreeMap, fmt::Display, future::Future, process::Command, str::FromStr,
-    time::Duration,
+    collections::BTreeMap,
+    fmt::Display,
+    future::Future,
+    process::Command,
+    str::FromStr,
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context};
@@ -101,6 +105,22 @@ pub struct Parent {
     pub levels: usize,
 }
 
+impl Parent {
+    /// Seeds the levels (`items_of(i)` for level `i`, see [`crate::seed::put_levels`]) and says
+    /// so on stderr; how many items, and in how many seconds.
+    pub async fn seed(
+        &self,
+        items_of: impl Fn(usize) -> Vec<crate::seed::Item>,
+    ) -> anyhow::Result<(usize, f64)> {
+        let started = Instant::now();
+        let (dynamodb, table) = (&self.system.dynamodb, &self.system.table);
+        let written = crate::seed::put_levels(dynamodb, table, self.levels, items_of).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("seeded {written} items in {seconds:.0} s");
+        Ok((written, seconds))
+    }
+}
+
 /// Runs a benchmark whose parent seeds a system of `--levels` levels (`default_levels` without
 /// the option) and whose child, this executable again, measures one run on it: `child` when this
 /// process is that child (see [`run_child`]), else `parent` with the system (named `name`) started.
@@ -162,18 +182,29 @@ impl Child {
         }))
     }
 
-    /// The SDK configuration for the measured run: DynamoDB through a metering proxy of the
-    /// child's own.
-    pub async fn metered_sdk(&self) -> std::io::Result<(Proxy, aws_config::SdkConfig)> {
+    /// Measures one run and prints its figures as one JSON line, the one [`run_child`] returns.
+    /// `run` is given the SDK configuration (DynamoDB through a metering proxy of the child's own)
+    /// and does its set-up before it returns the future; only the future is timed. Its figures
+    /// get the time (`seconds`), the capacity the run consumed (`rcu`, `wcu`, `writes`, `reads`)
+    /// and the child's peak memory (`peak_kib`, see [`peak_mib`]).
+    pub async fn measure<F, Fut>(&self, run: F) -> anyhow::Result<()>
+    where
+        F: FnOnce(&aws_config::SdkConfig) -> Fut,
+        Fut: Future<Output = anyhow::Result<Value>>,
+    {
         let (proxy, endpoints) = metered(&self.endpoints).await?;
-        Ok((proxy, endpoints.sdk_config()))
-    }
-
-    /// Prints the run's `figures` with the child's peak memory (`peak_kib`, see [`peak_mib`]) as
-    /// one JSON line, the one [`run_child`] returns.
-    pub fn report(mut figures: Value) {
+        let run = run(&endpoints.sdk_config());
+        let started = Instant::now();
+        let mut figures = run.await?;
+        figures["seconds"] = started.elapsed().as_secs_f64().into();
+        let capacity = proxy.capacity();
+        figures["rcu"] = capacity.read_total().into();
+        figures["wcu"] = capacity.total().into();
+        figures["writes"] = serde_json::to_value(&capacity.writes)?;
+        figures["reads"] = serde_json::to_value(&capacity.reads)?;
         figures["peak_kib"] = peak_rss_kib().into();
         println!("{figures}");
+        Ok(())
     }
 }
 

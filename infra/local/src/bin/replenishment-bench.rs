@@ -9,13 +9,13 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin replenishment-bench` (`-- --levels N`)
 
-use std::{collections::HashMap, time::Instant};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
     s3_client,
-    seed::{self, at, counters, n, s, Item},
+    seed::{at, counters, n, s, Item},
 };
 use shared::{
     counters::{slot, DAYS, HOURS},
@@ -154,25 +154,25 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
 /// The child: one run through a metering proxy; prints one JSON line.
 async fn run_child(child: Child) -> anyhow::Result<()> {
     let now: i64 = bench::number(&child.args[0], "now")?;
-    let (proxy, sdk) = child.metered_sdk().await?;
-    let run = Run {
-        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        table: child.table,
-        s3: s3_client(&sdk),
-        bucket: child.bucket,
-    };
-    let started = Instant::now();
-    let report = run.run(now).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let capacity = proxy.capacity();
-    Child::report(serde_json::json!({
-        "seconds": seconds, "levels": report.levels, "planned": report.planned,
-        "to_order": report.to_order, "fallback": report.fallback, "failed": report.failed,
-        "shards_failed": report.shards_failed.len(), "rops": report.reorder_points_written,
-        "rcu": capacity.read_total(), "wcu": capacity.total(), "writes": capacity.writes,
-        "reads": capacity.reads,
-    }));
-    Ok(())
+    child
+        .measure(|sdk| {
+            let run = Run {
+                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+                table: child.table.clone(),
+                s3: s3_client(sdk),
+                bucket: child.bucket.clone(),
+            };
+            async move {
+                let report = run.run(now).await;
+                Ok(serde_json::json!({
+                    "levels": report.levels, "planned": report.planned,
+                    "to_order": report.to_order, "fallback": report.fallback,
+                    "failed": report.failed, "shards_failed": report.shards_failed.len(),
+                    "rops": report.reorder_points_written,
+                }))
+            }
+        })
+        .await
 }
 
 #[tokio::main]
@@ -182,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// The parent: seeds the table, then has the child run and prints its figures.
 async fn seed_and_run(parent: Parent) -> anyhow::Result<()> {
-    let (system, levels) = (&parent.system, parent.levels);
+    let levels = parent.levels;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let today = now.div_euclid(DAY);
     // One plan stands in for every stored item's previous plan (the run replaces it).
@@ -198,15 +198,9 @@ async fn seed_and_run(parent: Parent) -> anyhow::Result<()> {
         &shared::reports::date_of_day(today - 1),
     );
 
-    let seeding = Instant::now();
-    let written = seed::put_levels(&system.dynamodb, &system.table, levels, |i| {
-        items_of(i, today, &template)
-    })
-    .await?;
-    let seeded = seeding.elapsed().as_secs_f64();
-    eprintln!("seeded {written} items in {seeded:.0} s");
+    let (written, seeded) = parent.seed(|i| items_of(i, today, &template)).await?;
 
-    let r = bench::run_child("run", system, &[now.to_string()])?;
+    let r = bench::run_child("run", &parent.system, &[now.to_string()])?;
     println!(
         "Nightly replenishment on DynamoDB Local: {levels} SKU-locations, {written} items seeded \
          in {seeded:.0} s\n"

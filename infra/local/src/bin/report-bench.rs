@@ -11,13 +11,13 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin report-bench` (`-- --levels N` for another size)
 
-use std::{collections::HashMap, time::Instant};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
     s3_client,
-    seed::{self, at, counters, n, s, Item},
+    seed::{at, counters, n, s, Item},
 };
 use shared::{
     counters::{slot, DAYS, HOURS},
@@ -171,26 +171,26 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
 /// The child: one report run through a metering proxy; prints one JSON line.
 async fn run_report(child: Child) -> anyhow::Result<()> {
     let (day, now): (i64, i64) = (child.args[0].parse()?, child.args[1].parse()?);
-    let (proxy, sdk) = child.metered_sdk().await?;
-    let writer = ReportWriter::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        s3_client(&sdk),
-        &child.table,
-        &child.bucket,
-    );
-    let started = Instant::now();
-    let (manifest, stats) = writer.run_with_stats(day, now).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let capacity = proxy.capacity();
-    let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
-    let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
-    Child::report(serde_json::json!({
-        "seconds": seconds, "levels": manifest.levels, "rows": rows, "bytes": bytes,
-        "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
-        "rcu": capacity.read_total(), "reads": capacity.reads,
-        "value": manifest.inventory_value,
-    }));
-    Ok(())
+    child
+        .measure(|sdk| {
+            let writer = ReportWriter::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                s3_client(sdk),
+                &child.table,
+                &child.bucket,
+            );
+            async move {
+                let (manifest, stats) = writer.run_with_stats(day, now).await?;
+                let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+                let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
+                Ok(serde_json::json!({
+                    "levels": manifest.levels, "rows": rows, "bytes": bytes,
+                    "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
+                    "value": manifest.inventory_value,
+                }))
+            }
+        })
+        .await
 }
 
 #[tokio::main]
@@ -200,22 +200,16 @@ async fn main() -> anyhow::Result<()> {
 
 /// The parent: seeds the table, then has the child run and prints its figures.
 async fn seed_and_report(parent: Parent) -> anyhow::Result<()> {
-    let (system, levels) = (&parent.system, parent.levels);
+    let levels = parent.levels;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let today = now.div_euclid(DAY);
 
-    let seeding = Instant::now();
     // A thousand levels at a time (about 31,000 items).
-    let written = seed::put_levels(&system.dynamodb, &system.table, levels, |i| {
-        level_and_ledger(i, today)
-    })
-    .await?;
-    let seeded = seeding.elapsed().as_secs_f64();
-    eprintln!("seeded {written} items in {seeded:.0} s");
+    let (written, seeded) = parent.seed(|i| level_and_ledger(i, today)).await?;
 
     let r = bench::run_child(
         "report run",
-        system,
+        &parent.system,
         &[(today - 1).to_string(), now.to_string()],
     )?;
     println!(
