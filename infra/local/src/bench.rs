@@ -100,6 +100,7 @@ impl Metered {
 /// The parent of a benchmark measured in a child (see [`run_seeded`]): its system, on emulators
 /// of its own, and how many levels to seed.
 pub struct Parent {
+    /// Running as long as the parent holds them (the child uses them too).
     pub emulators: Emulators,
     pub system: System,
     pub levels: usize,
