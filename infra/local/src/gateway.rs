@@ -19,11 +19,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
     body::Incoming,
     header::{self, HeaderValue},
-    server::conn::http1,
-    service::service_fn,
     Method, Request, Response, StatusCode,
 };
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use shared::{
     api::{App, Function},
@@ -192,22 +189,9 @@ impl Gateway {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let gateway = Arc::new(self);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let gateway = gateway.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let gateway = gateway.clone();
-                        async move { Ok::<_, Infallible>(gateway.call(req, peer).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = crate::http1::serve(listener, move |req, peer| {
+            let gateway = gateway.clone();
+            async move { Ok::<_, Infallible>(gateway.call(req, peer).await) }
         });
         Ok(GatewayHandle { addr, task })
     }

@@ -3,9 +3,11 @@
 //! validation, HTTP API v2 events) that invokes the same handlers Lambda runs. Used by the local
 //! stack, the integration tests and the benchmarks.
 
+pub mod bench;
 pub mod client;
 pub mod dynamodb_local;
 pub mod gateway;
+mod http1;
 pub mod jwt;
 pub mod moto;
 pub mod proxy;
@@ -123,4 +125,13 @@ pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         moto: endpoint.to_owned(),
     }
     .sdk_config()
+}
+
+/// An S3 client that addresses buckets by path, as moto serves them.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }

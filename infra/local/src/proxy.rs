@@ -18,10 +18,10 @@ use std::{
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request, Response};
+use hyper::{body::Incoming, Request, Response};
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
-    rt::{TokioExecutor, TokioIo},
+    rt::TokioExecutor,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -136,33 +136,25 @@ impl Capacity {
     /// What was consumed since `before`.
     pub fn since(&self, before: &Capacity) -> Capacity {
         Capacity {
-            writes: self
-                .writes
-                .iter()
-                .map(|(k, v)| (k.clone(), v - before.writes.get(k).copied().unwrap_or(0)))
-                .filter(|(_, v)| *v > 0)
-                .collect(),
-            refused: self
-                .refused
-                .iter()
-                .map(|(k, v)| (k.clone(), v - before.refused.get(k).copied().unwrap_or(0)))
-                .filter(|(_, v)| *v > 0)
-                .collect(),
+            writes: growth(&self.writes, &before.writes),
+            refused: growth(&self.refused, &before.refused),
             table: self.table - before.table,
-            reads: self
-                .reads
-                .iter()
-                .map(|(k, v)| (k.clone(), v - before.reads.get(k).copied().unwrap_or(0.0)))
-                .filter(|(_, v)| *v > 0.0)
-                .collect(),
-            indexes: self
-                .indexes
-                .iter()
-                .map(|(k, v)| (k.clone(), v - before.indexes.get(k).copied().unwrap_or(0.0)))
-                .filter(|(_, v)| *v > 0.0)
-                .collect(),
+            reads: growth(&self.reads, &before.reads),
+            indexes: growth(&self.indexes, &before.indexes),
         }
     }
+}
+
+/// How much each key of `after` grew since `before`: the keys that grew, with their growth.
+fn growth<V>(after: &BTreeMap<String, V>, before: &BTreeMap<String, V>) -> BTreeMap<String, V>
+where
+    V: Copy + Default + PartialOrd + std::ops::Sub<Output = V>,
+{
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), *v - before.get(k).copied().unwrap_or_default()))
+        .filter(|(_, v)| *v > V::default())
+        .collect()
 }
 
 #[derive(Default)]
@@ -610,22 +602,9 @@ impl Proxy {
             rng: Mutex::new(StdRng::seed_from_u64(7)),
             meter,
         });
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let inner = inner.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let inner = inner.clone();
-                        async move { inner.call(req).await }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = crate::http1::serve(listener, move |req, _| {
+            let inner = inner.clone();
+            async move { inner.call(req).await }
         });
         Ok(Self { addr, state, task })
     }

@@ -12,8 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{body::Incoming, server::conn::http1, service::service_fn, Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{body::Incoming, Request, Response};
 use serde_json::Value;
 use tokio::{
     net::TcpListener,
@@ -68,22 +67,9 @@ impl RuntimeApi {
         let ready = Arc::new(Notify::new());
         let polled = Arc::new(Notify::new());
         let (s, r, p) = (state.clone(), ready.clone(), polled.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (s, r, p) = (s.clone(), r.clone(), p.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let (s, r, p) = (s.clone(), r.clone(), p.clone());
-                        async move { Ok::<_, Infallible>(Self::serve(req, s, r, p).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = crate::http1::serve(listener, move |req, _| {
+            let (s, r, p) = (s.clone(), r.clone(), p.clone());
+            async move { Ok::<_, Infallible>(Self::serve(req, s, r, p).await) }
         });
         Ok(Self {
             addr,

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
 use anyhow::Context;
 use aws_sdk_dynamodb::{
     types::{AttributeValue, PutRequest, WriteRequest},
@@ -15,11 +17,21 @@ use shared::{
 
 pub type Item = HashMap<String, AttributeValue>;
 
-fn s(v: impl Into<String>) -> AttributeValue {
+/// A string attribute.
+pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-fn n(v: i64) -> AttributeValue {
+/// A number attribute.
+pub fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+/// A ring of counters (`sold_d` and the like), slot by slot.
+pub fn counters(slots: &[i64]) -> AttributeValue {
+    AttributeValue::L(slots.iter().map(|v| n(*v)).collect())
+}
+/// The time `seconds` after the epoch as items hold it (RFC 3339 with milliseconds).
+pub fn at(seconds: i64) -> String {
+    shared::clock::rfc3339_millis(seconds * 1000)
 }
 
 /// A SKU's catalogue entry, as `PUT /v1/skus/{sku}` writes it.
@@ -45,7 +57,7 @@ pub fn sku_item(sku: &str, name: &str, attributes: &BTreeMap<String, String>, at
 /// A stock level with `available` on hand (nothing reserved or in transit), as a receipt
 /// creates it, with empty counters and no movement for the stream to put in the ledger.
 pub fn level_item(sku: &str, location: &str, available: i64, at: &str, hour: i64) -> Item {
-    let ring = |len: i64| AttributeValue::L((0..len).map(|_| n(0)).collect());
+    let ring = |len: i64| counters(&vec![0; len as usize]);
     Item::from([
         ("pk".into(), s(keys::sku(sku))),
         ("sk".into(), s(keys::location(location))),
@@ -99,4 +111,27 @@ pub async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> anyhow::
         }
     }
     Ok(())
+}
+
+/// Writes the items of `levels` levels (`items_of(i)` for level `i`), a thousand levels at a
+/// time, 25 items to a `BatchWriteItem` and four of those in flight; returns how many items.
+pub async fn put_levels(
+    client: &Client,
+    table: &str,
+    levels: usize,
+    items_of: impl Fn(usize) -> Vec<Item>,
+) -> anyhow::Result<usize> {
+    let mut written = 0;
+    for start in (0..levels).step_by(1000) {
+        let items: Vec<Item> = (start..(start + 1000).min(levels))
+            .flat_map(&items_of)
+            .collect();
+        written += items.len();
+        stream::iter(items.chunks(25))
+            .map(|chunk| put_all(client, table, chunk.to_vec()))
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
+    }
+    Ok(written)
 }

@@ -66,6 +66,11 @@ impl Options {
             console: None,
         }
     }
+
+    /// As [`new`](Self::new), listening on a free port of the loopback interface.
+    pub fn loopback(name: impl Into<String>, key: JwtKey) -> Self {
+        Self::new(name, SocketAddr::from(([127, 0, 0, 1], 0)), key)
+    }
 }
 
 /// A running system.
@@ -142,11 +147,7 @@ impl System {
             None => dynamodb.clone(),
         };
         let bucket = format!("{}-reports", options.name.to_ascii_lowercase());
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = crate::s3_client(&sdk);
         s3.create_bucket()
             .bucket(&bucket)
             .send()

@@ -28,6 +28,7 @@ use anyhow::{bail, ensure, Context};
 use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use http::{Method, StatusCode};
 use local_stack::{
+    bench::{cpu_model, number, ALL_SCOPES},
     client::{ApiClient, ApiResponse},
     dynamodb_local::DynamoDbLocal,
     emulator_sdk_config,
@@ -62,7 +63,6 @@ const MIN_WARM_UP: usize = 200;
 /// Upper bounds so a typo cannot start an endless run (a receipt stocks at most 1,000,000).
 const MAX_REQUESTS: usize = 100_000;
 const MAX_CONCURRENCY: usize = 1024;
-const SCOPES: &str = "inventory/sell inventory/read inventory/admin";
 const SKU: &str = "BENCH-1";
 const LOCATION: &str = "WH1";
 const STOCK: i64 = 1_000_000;
@@ -75,13 +75,7 @@ struct Args {
 }
 
 fn list(raw: &str, what: &str) -> anyhow::Result<Vec<usize>> {
-    raw.split(',')
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .with_context(|| format!("{what}: {v:?} is not a number"))
-        })
-        .collect()
+    raw.split(',').map(|v| number(v, what)).collect()
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -95,11 +89,7 @@ fn args() -> anyhow::Result<Args> {
         .transpose()?;
     let mut spread_requests = std::env::var("BENCH_SPREAD_REQUESTS")
         .ok()
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .with_context(|| format!("BENCH_SPREAD_REQUESTS: {v:?} is not a number"))
-        })
+        .map(|v| number(&v, "BENCH_SPREAD_REQUESTS"))
         .transpose()?;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -110,11 +100,7 @@ fn args() -> anyhow::Result<Args> {
             }
             "--spread-requests" => {
                 let v = it.next().context("--spread-requests needs a number")?;
-                spread_requests = Some(
-                    v.trim()
-                        .parse()
-                        .with_context(|| format!("--spread-requests: {v:?} is not a number"))?,
-                );
+                spread_requests = Some(number(&v, "--spread-requests")?);
             }
             "--requests" => {
                 requests = Some(list(
@@ -173,11 +159,37 @@ fn args() -> anyhow::Result<Args> {
     })
 }
 
-/// DynamoDB Local, its SDK configuration and the signing key, shared by every measurement.
-struct Bench {
+/// DynamoDB Local, its SDK configuration and a client for its tables.
+struct Engine {
     dynamodb: DynamoDbLocal,
     sdk: aws_config::SdkConfig,
     admin: Client,
+}
+
+/// The process id of the DynamoDB Local in use, where found.
+static DYNAMODB_PID: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+impl Engine {
+    /// Starts DynamoDB Local and records its process id for the CPU figures.
+    fn start() -> anyhow::Result<Self> {
+        let dynamodb = DynamoDbLocal::start()?;
+        let pid = dynamodb.jvm_pid();
+        if pid.is_none() {
+            eprintln!("(DynamoDB Local's process not found in /proc: its CPU use is not reported)");
+        }
+        *DYNAMODB_PID.lock().unwrap_or_else(|e| e.into_inner()) = pid;
+        let sdk = emulator_sdk_config(&dynamodb.endpoint());
+        Ok(Self {
+            admin: Client::new(&sdk),
+            sdk,
+            dynamodb,
+        })
+    }
+}
+
+/// DynamoDB Local and the signing key, shared by every measurement.
+struct Bench {
+    engine: Engine,
     template: Template,
     key: JwtKey,
     token: String,
@@ -196,7 +208,7 @@ impl Bench {
     fn counted_client(&self) -> (Client, RequestCounter) {
         let counter = RequestCounter::default();
         let client = Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            aws_sdk_dynamodb::config::Builder::from(&self.engine.sdk)
                 .interceptor(counter.clone())
                 .build(),
         );
@@ -208,13 +220,11 @@ impl Bench {
     /// stream-enabled table it has held, deleted or not (8 tables in a row, each written 800
     /// two-item transactions: 433 down to 92 transactions/s), so every measurement gets its own.
     async fn fresh_table(&mut self) -> anyhow::Result<String> {
-        self.dynamodb = start_dynamodb_local()?;
-        self.sdk = emulator_sdk_config(&self.dynamodb.endpoint());
-        self.admin = Client::new(&self.sdk);
+        self.engine = Engine::start()?;
         self.tables += 1;
         let name = format!("bench-{}", self.tables);
         self.template
-            .create_table(&self.admin, "InventoryTable", &name)
+            .create_table(&self.engine.admin, "InventoryTable", &name)
             .await?;
         Ok(name)
     }
@@ -238,28 +248,7 @@ impl Bench {
 }
 
 impl Api {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&Value>,
-    ) -> anyhow::Result<ApiResponse> {
-        let auth = format!("Bearer {}", self.token);
-        let mut headers = vec![("authorization", auth.as_str())];
-        if let Some(k) = key {
-            headers.push(("idempotency-key", k));
-        }
-        self.client
-            .send(
-                method,
-                path,
-                &headers,
-                body.map(|b| b.to_string().into_bytes()),
-            )
-            .await
-    }
-
+    /// Calls the API with the benchmark's token; an error unless the answer is a success.
     async fn expect(
         &self,
         method: Method,
@@ -267,14 +256,11 @@ impl Api {
         key: Option<&str>,
         body: Option<&Value>,
     ) -> anyhow::Result<ApiResponse> {
-        let r = self.call(method.clone(), path, key, body).await?;
-        ensure!(
-            r.status.is_success(),
-            "{method} {path}: {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-        Ok(r)
+        let request = format!("{method} {path}");
+        self.client
+            .call(method, path, Some(&self.token), key, body)
+            .await?
+            .success(request)
     }
 
     /// A location, a SKU and a receipt of `quantity` of it there.
@@ -426,41 +412,6 @@ fn process_ticks(pid: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
-}
-
-/// The process id of the DynamoDB Local listening on `port`: the process whose command line runs
-/// DynamoDBLocal.jar with `-port <port>`.
-fn dynamodb_local_pid(port: u16) -> Option<String> {
-    let port = port.to_string();
-    std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
-        .find(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            args.iter().any(|a| a.ends_with(b"DynamoDBLocal.jar"))
-                && args
-                    .windows(2)
-                    .any(|w| w[0] == b"-port" && w[1] == port.as_bytes())
-        })
-}
-
-/// The process id of the DynamoDB Local in use, where found.
-static DYNAMODB_PID: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-/// Starts DynamoDB Local and records its process id for the CPU figures.
-fn start_dynamodb_local() -> anyhow::Result<DynamoDbLocal> {
-    let dynamodb = DynamoDbLocal::start()?;
-    let pid = dynamodb_local_pid(dynamodb.port);
-    if pid.is_none() {
-        eprintln!("(DynamoDB Local's process not found in /proc: its CPU use is not reported)");
-    }
-    *DYNAMODB_PID.lock().unwrap_or_else(|e| e.into_inner()) = pid;
-    Ok(dynamodb)
 }
 
 /// User + system clock ticks of the threads of `pid` whose name starts with `prefix`.
@@ -1001,7 +952,10 @@ async fn count_requests(bench: &mut Bench) -> anyhow::Result<Vec<(String, Status
     let mut out = Vec::new();
     for (name, method, path, key, body) in cases {
         let before = api.counter.get();
-        let r = api.call(method, path, key, body).await?;
+        let r = api
+            .client
+            .call(method, path, Some(&api.token), key, body)
+            .await?;
         let sent = api.counter.get() - before;
         if name.starts_with("sale replayed") {
             ensure!(
@@ -1015,18 +969,6 @@ async fn count_requests(bench: &mut Bench) -> anyhow::Result<Vec<(String, Status
     }
     drop(api);
     Ok(out)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// The DynamoDB Local release inside the pinned npm package (its directory is named by date),
@@ -1300,19 +1242,15 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let started = Instant::now();
     eprintln!("starting DynamoDB Local (a new one for each measurement)...");
-    let dynamodb = start_dynamodb_local()?;
-    let sdk = emulator_sdk_config(&dynamodb.endpoint());
     let key = JwtKey::random();
     let mut bench = Bench {
-        admin: Client::new(&sdk),
-        sdk,
+        engine: Engine::start()?,
         template: Template::load(&project_root().join("template.yaml"))?,
-        token: key.mint("bench", SCOPES, 3600),
+        token: key.mint("bench", ALL_SCOPES, 3600),
         key,
         tables: 0,
-        dynamodb,
     };
-    eprintln!("DynamoDB Local on {}", bench.dynamodb.endpoint());
+    eprintln!("DynamoDB Local on {}", bench.engine.dynamodb.endpoint());
 
     eprintln!("counting DynamoDB requests per operation...");
     let counts = count_requests(&mut bench).await?;

@@ -5,60 +5,36 @@
 //!
 //! `cargo run --release -p local-stack --bin catalogue-bench [-- --skus N --lines N]`
 
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Instant};
 
 use http::Method;
 use local_stack::{
-    client::ApiClient,
+    bench::{option, percentile_ms as percentile, Metered},
     jwt::JwtKey,
-    proxy::Proxy,
     seed,
-    system::{Options, System},
-    Emulators, Endpoints,
+    system::Options,
+    Emulators,
 };
 use shared::store::RequestCounter;
-
-fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let skus = arg(&args, "--skus", 50_000);
-    let lines = arg(&args, "--lines", 10_000);
-    let rounds = arg(&args, "--rounds", 30);
+    let skus: usize = option(&args, "--skus", 50_000)?;
+    let lines: usize = option(&args, "--lines", 10_000)?;
+    let rounds: usize = option(&args, "--rounds", 30)?;
 
     let emulators = Emulators::start()?;
-    let endpoints = emulators.endpoints();
-    let meter = Proxy::start(&endpoints.dynamodb, true).await?;
-    let metered = Endpoints {
-        dynamodb: meter.endpoint(),
-        moto: endpoints.moto.clone(),
-    };
     let key = JwtKey::random();
     let counter = RequestCounter::default();
-    let mut options = Options::new(
-        "catalogue-bench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        key.clone(),
-    );
+    let mut options = Options::loopback("catalogue-bench", key.clone());
     options.counter = Some(counter.clone());
-    let mut system = System::start(&metered, options).await?;
-    let api = ApiClient::new(system.gateway.base_url());
+    let Metered {
+        mut system,
+        proxy: meter,
+        api,
+        ..
+    } = Metered::start(&emulators, options, "bench").await?;
     let ops = format!(
         "Bearer {}",
         key.mint("ops-bench", "inventory/admin inventory/read", 3600)

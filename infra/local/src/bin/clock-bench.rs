@@ -8,14 +8,15 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin clock-bench`
 
-use std::{collections::HashMap, net::SocketAddr, time::Instant};
+use std::{collections::HashMap, time::Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
+    bench::{per_operation, Metered},
     jwt::JwtKey,
-    proxy::Proxy,
-    system::{Options, System},
-    Emulators, Endpoints,
+    seed::{level_item, n, s, Item},
+    system::Options,
+    Emulators,
 };
 use serde_json::json;
 use shared::alerts::{
@@ -30,63 +31,24 @@ const RULES: usize = 100;
 /// Levels whose stock is older than the time-based rule's 30 days.
 const AGED: usize = 1_000;
 
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn ring(len: usize) -> AttributeValue {
-    AttributeValue::L(vec![n(0); len])
-}
-
+/// Level `i` at WH1, its stock last received at `received`.
 fn level(i: usize, available: i64, hour: i64, received: &str) -> Item {
     let now = "2026-12-01T00:00:00.000Z";
-    let sku = format!("B-{i:06}");
-    Item::from([
-        (
-            "lvl_shard".into(),
-            s(shared::schema::keys::level_shard(&sku, "WH1")),
-        ),
-        ("last_receipt_at".into(), s(received)),
-        ("pk".into(), s(format!("SKU#B-{i:06}"))),
-        ("sk".into(), s("LOC#WH1")),
-        ("entity".into(), s("stock_level")),
-        ("sku".into(), s(format!("B-{i:06}"))),
-        ("location".into(), s("WH1")),
-        ("on_hand".into(), n(available)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(available)),
-        ("version".into(), n(1)),
+    let mut level = level_item(&format!("B-{i:06}"), "WH1", available, received, hour);
+    level.extend([
         ("created_at".into(), s(now)),
         ("updated_at".into(), s(now)),
         ("last_movement".into(), s(format!("MOV#{i:040}|LINE#00"))),
-        ("ctr_hour".into(), n(hour)),
-        ("sold_h".into(), ring(48)),
-        ("sold_d".into(), ring(32)),
-        ("rcv_d".into(), ring(32)),
-        ("rfd_d".into(), ring(32)),
-    ])
+    ]);
+    level
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let emulators = Emulators::start()?;
-    let proxy = Proxy::start(&emulators.dynamodb.endpoint(), true).await?;
-    let endpoints = Endpoints {
-        dynamodb: proxy.endpoint(),
-        moto: emulators.moto.endpoint(),
-    };
-    let mut options = Options::new(
-        "clockbench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        JwtKey::random(),
-    );
+    let mut options = Options::loopback("clockbench", JwtKey::random());
     options.rule_cache = std::time::Duration::from_secs(600);
-    let system = System::start(&endpoints, options).await?;
+    let Metered { system, proxy, .. } = Metered::start(&emulators, options, "clock").await?;
     let store = system.evaluator.store().clone();
     let now = system.evaluator.now();
     let hour = now.div_euclid(3600);
@@ -230,17 +192,12 @@ async fn main() -> anyhow::Result<()> {
         "| low-stock episodes still open (still low) | {} |",
         still_open - report.sweep.opened
     );
-    let writes: Vec<String> = capacity
-        .writes
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
-    println!("| writes | {} |", writes.join(", "));
+    println!("| writes | {} |", per_operation(&capacity.writes));
     println!("| write capacity consumed | {:.0} WCU |", capacity.total());
     println!(
         "| read capacity consumed | {:.0} RCU ({}) |",
         capacity.read_total(),
-        reads(&capacity)
+        per_operation(&capacity.reads)
     );
     println!(
         "| full sweep round (60 shards, {} levels) in one tick, with the episode walk | {:.1} s |",
@@ -254,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| full round: read capacity | {:.0} RCU ({}) |",
         round_capacity.read_total(),
-        reads(&round_capacity)
+        per_operation(&round_capacity.reads)
     );
     println!(
         "| full round: write capacity | {:.0} WCU |",
@@ -265,12 +222,4 @@ async fn main() -> anyhow::Result<()> {
         seeded.as_secs_f64()
     );
     Ok(())
-}
-
-fn reads(c: &local_stack::proxy::Capacity) -> String {
-    c.reads
-        .iter()
-        .map(|(k, v)| format!("{v:.0} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -10,28 +10,24 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin cost-bench`
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        atomic::{AtomicI64, Ordering},
-        Arc,
-    },
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
 };
 
-use anyhow::{ensure, Context};
+use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use http::Method;
 use local_stack::{
-    client::ApiClient,
+    bench::{per_operation, Metered},
     jwt::JwtKey,
-    proxy::{Capacity, Proxy},
-    system::{Options, System},
-    Emulators, Endpoints,
+    proxy::Capacity,
+    system::Options,
+    Emulators,
 };
 use serde_json::{json, Value};
 use shared::clock::Clock;
 
-const SCOPES: &str = "inventory/sell inventory/read inventory/admin";
 const DAYS: i64 = 30;
 
 /// DynamoDB's item size: attribute names plus values (strings by UTF-8 length, numbers about one
@@ -61,40 +57,20 @@ fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize 
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
+/// The system, metered, with the clock of the API and the evaluator `offset` seconds ahead.
 struct Bench {
-    system: System,
-    proxy: Proxy,
-    api: ApiClient,
-    token: String,
+    metered: Metered,
     offset: Arc<AtomicI64>,
-    next_key: u64,
 }
 
 impl Bench {
     async fn call(&mut self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.next_key += 1;
-        let key = format!("cost-{}", self.next_key);
-        let auth = format!("Bearer {}", self.token);
-        let r = self
-            .api
-            .send(
-                method,
-                path,
-                &[("authorization", &auth), ("idempotency-key", &key)],
-                Some(body.to_string().into_bytes()),
-            )
-            .await?;
-        ensure!(r.status.is_success(), "{path}: {} {:?}", r.status, r.json());
-        Ok(r.json())
+        self.metered.call(method, path, Some(body)).await
     }
 
     /// The capacity one movement costs, all-in: its own writes and the evaluator's for it.
     async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<Capacity> {
-        self.system.drain_stream().await?;
-        let before = self.proxy.capacity();
-        self.call(Method::POST, path, body).await?;
-        self.system.drain_stream().await?;
-        Ok(self.proxy.capacity().since(&before))
+        Ok(self.metered.measure(path, body).await?.0)
     }
 
     async fn item(
@@ -102,10 +78,11 @@ impl Bench {
         pk: &str,
         sk: &str,
     ) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
-        self.system
+        let system = &self.metered.system;
+        system
             .dynamodb
             .get_item()
-            .table_name(&self.system.table)
+            .table_name(&system.table)
             .key("pk", AttributeValue::S(pk.into()))
             .key("sk", AttributeValue::S(sk.into()))
             .send()
@@ -116,11 +93,11 @@ impl Bench {
 
     /// The sizes of the newest ledger entry of a SKU and of the movement line it records.
     async fn newest_ledger_sizes(&self, sku: &str) -> anyhow::Result<(usize, usize)> {
-        let page = self
-            .system
+        let system = &self.metered.system;
+        let page = system
             .dynamodb
             .query()
-            .table_name(&self.system.table)
+            .table_name(&system.table)
             .key_condition_expression("pk = :p")
             .expression_attribute_values(":p", AttributeValue::S(format!("LEDGER#{sku}")))
             .scan_index_forward(false)
@@ -137,6 +114,34 @@ impl Bench {
 
     fn advance_hours(&self, hours: i64) {
         self.offset.fetch_add(hours * 3600, Ordering::Relaxed);
+    }
+
+    /// The level in one state: a row of each movement's capacity (`state` in the table), then
+    /// the level's size and a sale's line and ledger entry sizes (`sizes_state` in the table).
+    async fn measure_state(
+        &mut self,
+        state: &'static str,
+        sizes_state: &'static str,
+        order: u64,
+        rows: &mut Vec<Row>,
+        sizes: &mut Vec<Sizes>,
+    ) -> anyhow::Result<()> {
+        for (name, path, body) in movements(order) {
+            rows.push(Row {
+                state,
+                movement: name,
+                capacity: self.measure(path, body).await?,
+            });
+        }
+        let level = item_size(&self.item("SKU#A", "LOC#WH1").await?);
+        self.measure(
+            "/v1/sales",
+            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
+        )
+        .await?;
+        let (entry, line) = self.newest_ledger_sizes("A").await?;
+        sizes.push((sizes_state, level, line, entry));
+        Ok(())
     }
 }
 
@@ -180,30 +185,18 @@ struct Row {
     capacity: Capacity,
 }
 
+/// A state of the level, and its item's size, a sale's movement line's and its ledger entry's.
+type Sizes = (&'static str, usize, usize, usize);
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let emulators = Emulators::start()?;
-    let proxy = Proxy::start(&emulators.dynamodb.endpoint(), true).await?;
-    let endpoints = Endpoints {
-        dynamodb: proxy.endpoint(),
-        moto: emulators.moto.endpoint(),
-    };
-    let key = JwtKey::random();
     let offset = Arc::new(AtomicI64::new(0));
-    let mut options = Options::new(
-        "costbench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        key.clone(),
-    );
+    let mut options = Options::loopback("costbench", JwtKey::random());
     options.clock = Clock::offset(offset.clone());
-    let system = System::start(&endpoints, options).await?;
     let mut bench = Bench {
-        api: ApiClient::new(system.gateway.base_url()),
-        system,
-        proxy,
-        token: key.mint("bench", SCOPES, 3600),
+        metered: Metered::start(&emulators, options, "cost").await?,
         offset,
-        next_key: 0,
     };
     for loc in ["WH1", "WH2"] {
         bench
@@ -237,32 +230,19 @@ async fn main() -> anyhow::Result<()> {
             json!({ "sku": "A", "location": "WH2", "quantity": 10 }),
         )
         .await?;
-    bench.system.drain_stream().await?;
+    bench.metered.system.drain_stream().await?;
 
     let mut rows = Vec::new();
     let mut sizes = Vec::new();
     let mut order = 0;
     order += 1;
-    for (name, path, body) in movements(order) {
-        rows.push(Row {
-            state: "fresh level",
-            movement: name,
-            capacity: bench.measure(path, body).await?,
-        });
-    }
-    let fresh_level = item_size(&bench.item("SKU#A", "LOC#WH1").await?);
     bench
-        .measure(
-            "/v1/sales",
-            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
-        )
+        .measure_state("fresh level", "fresh", order, &mut rows, &mut sizes)
         .await?;
-    let (entry, line) = bench.newest_ledger_sizes("A").await?;
-    sizes.push(("fresh", fresh_level, line, entry));
 
     // 30 days of hourly trading: a sale every hour, a receipt and a refund every day.
     eprintln!("trading hourly for {DAYS} days...");
-    let trading_started = bench.proxy.capacity();
+    let trading_started = bench.metered.proxy.capacity();
     for hour in 0..DAYS * 24 {
         bench.advance_hours(1);
         bench
@@ -289,28 +269,21 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
         }
         if hour % 6 == 0 {
-            bench.system.drain_stream().await?;
+            bench.metered.system.drain_stream().await?;
         }
     }
-    bench.system.drain_stream().await?;
-    let trading = bench.proxy.capacity().since(&trading_started);
+    bench.metered.system.drain_stream().await?;
+    let trading = bench.metered.proxy.capacity().since(&trading_started);
     order += 1;
-    for (name, path, body) in movements(order) {
-        rows.push(Row {
-            state: "after 30 days",
-            movement: name,
-            capacity: bench.measure(path, body).await?,
-        });
-    }
-    let steady_level = item_size(&bench.item("SKU#A", "LOC#WH1").await?);
     bench
-        .measure(
-            "/v1/sales",
-            json!({ "sku": "A", "location": "WH1", "quantity": 1 }),
+        .measure_state(
+            "after 30 days",
+            "after 30 days of hourly trading",
+            order,
+            &mut rows,
+            &mut sizes,
         )
         .await?;
-    let (entry, line) = bench.newest_ledger_sizes("A").await?;
-    sizes.push(("after 30 days of hourly trading", steady_level, line, entry));
 
     println!("## Write capacity per movement (DynamoDB Local, ReturnConsumedCapacity=INDEXES)");
     println!();
@@ -319,28 +292,13 @@ async fn main() -> anyhow::Result<()> {
     println!("| level | movement | writes | refused attempts | table WCU | gsi1 WCU | total WCU |");
     println!("|---|---|---|---|---:|---:|---:|");
     for r in &rows {
-        let writes: Vec<String> = r
-            .capacity
-            .writes
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect();
-        let refused: Vec<String> = r
-            .capacity
-            .refused
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect();
+        let refused = per_operation(&r.capacity.refused);
         println!(
             "| {} | {} | {} | {} | {} | {} | **{}** |",
             r.state,
             r.movement,
-            writes.join(", "),
-            if refused.is_empty() {
-                "-".to_owned()
-            } else {
-                refused.join(", ")
-            },
+            per_operation(&r.capacity.writes),
+            if refused.is_empty() { "-" } else { &refused },
             r.capacity.table,
             r.capacity.indexes.get("gsi1").copied().unwrap_or(0.0),
             r.capacity.total()

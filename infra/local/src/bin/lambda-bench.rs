@@ -8,14 +8,14 @@
 //! Binaries are taken from `target/release` (or `BENCH_BIN_DIR`).
 
 use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context};
 use local_stack::{
+    bench::percentile,
     jwt::JwtKey,
     project_root,
     runtime_api::{Outcome, RuntimeApi},
@@ -30,11 +30,6 @@ type EventMaker = Box<dyn Fn(usize) -> Value>;
 
 const COLD_STARTS: usize = 15;
 const WARM_INVOKES: usize = 200;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 struct Spec {
     binary: &'static str,
@@ -79,6 +74,23 @@ fn env_for(
     env
 }
 
+/// The function binary at `path` started as Lambda starts it, with only `env`, its output
+/// discarded.
+fn start_function(path: &Path, env: Vec<(String, String)>) -> std::io::Result<Child> {
+    Command::new(path)
+        .env_clear()
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
+/// Stops a function binary started by [`start_function`].
+fn stop_function(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn api_event(
     method: &str,
     path: &str,
@@ -117,11 +129,7 @@ async fn main() -> anyhow::Result<()> {
     let endpoints = emulators.endpoints();
     let system = System::start(
         &endpoints,
-        Options::new(
-            "lambdabench",
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            JwtKey::random(),
-        ),
+        Options::loopback("lambdabench", JwtKey::random()),
     )
     .await?;
     let template = Template::load(&project_root().join("template.yaml"))?;
@@ -165,19 +173,16 @@ async fn main() -> anyhow::Result<()> {
         for _ in 0..COLD_STARTS {
             let runtime = RuntimeApi::start().await?;
             let started = Instant::now();
-            let mut child = Command::new(&path)
-                .env_clear()
-                .envs(env_for(spec, &system, &template, &runtime, &endpoints))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?;
+            let child = start_function(
+                &path,
+                env_for(spec, &system, &template, &runtime, &endpoints),
+            )?;
             let polled = runtime
                 .first_poll(Duration::from_secs(10))
                 .await
                 .context("no first poll")?;
             inits.push(polled.duration_since(started).as_secs_f64() * 1e3);
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_function(child);
         }
         inits.sort_by(f64::total_cmp);
         let init_p50 = percentile(&inits, 0.5);
@@ -187,12 +192,10 @@ async fn main() -> anyhow::Result<()> {
 
         // Warm invokes: one process, many events.
         let runtime = RuntimeApi::start().await?;
-        let mut child = Command::new(&path)
-            .env_clear()
-            .envs(env_for(spec, &system, &template, &runtime, &endpoints))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let child = start_function(
+            &path,
+            env_for(spec, &system, &template, &runtime, &endpoints),
+        )?;
         let (no_io, with_io): (Value, Option<EventMaker>) = match spec.binary {
             "lambda-echo" => (json!({ "hello": "world" }), None),
             "stock-command" => {
@@ -300,8 +303,7 @@ async fn main() -> anyhow::Result<()> {
             }
             io.sort_by(f64::total_cmp);
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        stop_function(child);
         rows.push((
             spec.binary,
             size,

@@ -193,6 +193,24 @@ async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()
     Ok(())
 }
 
+/// Runs `job` every `period` (the first time after one period), as its schedule would on AWS;
+/// a failure is printed as `<what> failed: <error>` and the next run comes as planned.
+fn every<F, Fut, T, E>(period: Duration, what: &'static str, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = job().await {
+                eprintln!("{what} failed: {e}");
+            }
+        }
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
@@ -234,23 +252,15 @@ async fn main() -> anyhow::Result<()> {
     let _projector = system.projector_poller.spawn(Duration::from_millis(500));
     // The alert clock, every minute as its EventBridge schedule runs it on AWS.
     let alert_clock = system.alert_clock.clone();
-    let _alert_clock = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            if let Err(e) = alert_clock.tick().await {
-                eprintln!("alert clock tick failed: {e}");
-            }
-        }
+    let _alert_clock = every(Duration::from_secs(60), "alert clock tick", move || {
+        let alert_clock = alert_clock.clone();
+        async move { alert_clock.tick().await }
     });
     // The reservation-expiry function: holds past their time are given back within seconds.
     let expiry = system.expiry.clone();
-    let _expiry = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            if let Err(e) = expiry.sweep().await {
-                eprintln!("hold expiry failed: {e}");
-            }
-        }
+    let _expiry = every(Duration::from_secs(5), "hold expiry", move || {
+        let expiry = expiry.clone();
+        async move { expiry.sweep().await }
     });
     // The scheduled functions: today's reports and the replenishment plans every five minutes.
     let reports = system.reports.clone();
@@ -362,23 +372,13 @@ async fn stopped() -> anyhow::Result<()> {
 /// Demo data through the API itself: two locations, three SKUs, stock received.
 async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
     let api = ApiClient::new(base);
-    let auth = format!("Bearer {ops_token}");
+    let token = Some(ops_token);
     let put = |path: String, body: serde_json::Value| {
         let api = api.clone();
-        let auth = auth.clone();
         async move {
-            let r = api
-                .send(
-                    Method::PUT,
-                    &path,
-                    &[("authorization", &auth)],
-                    Some(body.to_string().into_bytes()),
-                )
-                .await?;
-            if !r.status.is_success() {
-                bail!("{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
-            }
-            Ok(())
+            api.call(Method::PUT, &path, token, None, Some(&body))
+                .await?
+                .success(&path)
         }
     };
     put(
@@ -391,34 +391,21 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
         json!({"name": "France (cross-border)", "kind": "country", "country": "FR"}),
     )
     .await?;
-    let rule = api
-        .send(
-            Method::POST,
-            "/v1/rules",
-            &[
-                ("authorization", &auth),
-                ("idempotency-key", "demo-rule-low-stock"),
-            ],
-            Some(
-                json!({
-                    "name": "Low stock at the Berlin warehouse", "kind": "low_stock",
-                    "threshold": 10, "clear_at": 20, "severity": "warning",
-                    "selector": { "location": "WH-BERLIN" },
-                    "channels": { "sms": true, "email": ["ops@shop.example"] },
-                    "notify_on_resolve": true, "repeat_minutes": 240
-                })
-                .to_string()
-                .into_bytes(),
-            ),
-        )
-        .await?;
-    if !rule.status.is_success() {
-        bail!(
-            "demo rule: {} {}",
-            rule.status,
-            String::from_utf8_lossy(&rule.body)
-        );
-    }
+    api.call(
+        Method::POST,
+        "/v1/rules",
+        token,
+        Some("demo-rule-low-stock"),
+        Some(&json!({
+            "name": "Low stock at the Berlin warehouse", "kind": "low_stock",
+            "threshold": 10, "clear_at": 20, "severity": "warning",
+            "selector": { "location": "WH-BERLIN" },
+            "channels": { "sms": true, "email": ["ops@shop.example"] },
+            "notify_on_resolve": true, "repeat_minutes": 240
+        })),
+    )
+    .await?
+    .success("demo rule")?;
     let skus = [
         (
             "TSHIRT-RED-M",
@@ -445,21 +432,17 @@ async fn load_demo(base: &str, ops_token: &str) -> anyhow::Result<()> {
             json!({"name": name, "attributes": attrs}),
         )
         .await?;
-        let r = api
-            .send(
-                Method::POST,
-                "/v1/receipts",
-                &[("authorization", &auth), ("idempotency-key", &format!("demo-receipt-{i}"))],
-                Some(json!({"sku": sku, "location": "WH-BERLIN", "quantity": qty, "reference": "demo"}).to_string().into_bytes()),
-            )
-            .await?;
-        if !r.status.is_success() {
-            bail!(
-                "demo receipt: {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            );
-        }
+        api.call(
+            Method::POST,
+            "/v1/receipts",
+            token,
+            Some(&format!("demo-receipt-{i}")),
+            Some(
+                &json!({"sku": sku, "location": "WH-BERLIN", "quantity": qty, "reference": "demo"}),
+            ),
+        )
+        .await?
+        .success("demo receipt")?;
     }
     println!(
         "demo data loaded: locations WH-BERLIN, FR; SKUs TSHIRT-RED-M, MUG-LOGO, CAP-BLUE; \

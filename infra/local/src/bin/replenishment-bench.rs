@@ -9,15 +9,13 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin replenishment-bench` (`-- --levels N`)
 
-use std::{collections::HashMap, net::SocketAddr, time::Instant};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use local_stack::{
-    jwt::JwtKey,
-    proxy::Proxy,
-    system::{Options, System},
-    Emulators, Endpoints,
+    bench::{self, Child, Parent},
+    s3_client,
+    seed::{at, counters, n, s, Item},
 };
 use shared::{
     counters::{slot, DAYS, HOURS},
@@ -30,18 +28,6 @@ const LOCATIONS: usize = 4;
 const DAY: i64 = 86_400;
 /// Days of demand already carried into each forecast item (the run adds yesterday).
 const STORED_DAYS: usize = 179;
-
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn at(t: i64) -> String {
-    shared::clock::rfc3339_millis(t * 1000)
-}
 
 fn names(i: usize) -> (String, String) {
     (
@@ -96,7 +82,6 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
         sold_d[slot(today - age, DAYS)] = demand(i, today - age, age);
     }
     let on_hand = 20 + (i % 200) as i64;
-    let ring = |v: &[i64]| AttributeValue::L(v.iter().map(|x| n(*x)).collect());
     let created = if new { today - 10 } else { today - 200 };
     let level = Item::from([
         ("pk".into(), s(keys::sku(&sku))),
@@ -117,10 +102,10 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
         ("updated_at".into(), s(at(yesterday * DAY + 3600))),
         ("last_movement".into(), s("MOV#bench|LINE#00")),
         ("ctr_hour".into(), n(yesterday * 24 + 20)),
-        ("sold_h".into(), ring(&vec![0; HOURS as usize])),
-        ("sold_d".into(), ring(&sold_d)),
-        ("rcv_d".into(), ring(&vec![0; DAYS as usize])),
-        ("rfd_d".into(), ring(&vec![0; DAYS as usize])),
+        ("sold_h".into(), counters(&vec![0; HOURS as usize])),
+        ("sold_d".into(), counters(&sold_d)),
+        ("rcv_d".into(), counters(&vec![0; DAYS as usize])),
+        ("rfd_d".into(), counters(&vec![0; DAYS as usize])),
     ]);
     let mut items = vec![level];
     if !new {
@@ -166,75 +151,38 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
     items
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 /// The child: one run through a metering proxy; prints one JSON line.
-async fn run_child(args: &[String]) -> anyhow::Result<()> {
-    let (dynamodb, moto, table, bucket) = (&args[0], &args[1], &args[2], &args[3]);
-    let now: i64 = args[4].parse()?;
-    let proxy = Proxy::start(dynamodb, true).await?;
-    let sdk = Endpoints {
-        dynamodb: proxy.endpoint(),
-        moto: moto.clone(),
-    }
-    .sdk_config();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    let run = Run {
-        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        table: table.clone(),
-        s3,
-        bucket: bucket.clone(),
-    };
-    let started = Instant::now();
-    let report = run.run(now).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let capacity = proxy.capacity();
-    println!(
-        "{}",
-        serde_json::json!({
-            "seconds": seconds, "levels": report.levels, "planned": report.planned,
-            "to_order": report.to_order, "fallback": report.fallback, "failed": report.failed,
-            "shards_failed": report.shards_failed.len(), "rops": report.reorder_points_written,
-            "rcu": capacity.read_total(), "wcu": capacity.total(), "writes": capacity.writes,
-            "reads": capacity.reads, "peak_kib": peak_rss_kib(),
+async fn run_child(child: Child) -> anyhow::Result<()> {
+    let now: i64 = bench::number(&child.args[0], "now")?;
+    child
+        .measure(|sdk| {
+            let run = Run {
+                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+                table: child.table.clone(),
+                s3: s3_client(sdk),
+                bucket: child.bucket.clone(),
+            };
+            async move {
+                let report = run.run(now).await;
+                Ok(serde_json::json!({
+                    "levels": report.levels, "planned": report.planned,
+                    "to_order": report.to_order, "fallback": report.fallback,
+                    "failed": report.failed, "shards_failed": report.shards_failed.len(),
+                    "rops": report.reorder_points_written,
+                }))
+            }
         })
-    );
-    Ok(())
+        .await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--run") {
-        return run_child(&args[i + 1..]).await;
-    }
-    let levels: usize = args
-        .iter()
-        .position(|a| a == "--levels")
-        .and_then(|i| args.get(i + 1))
-        .map_or(Ok(100_000), |v| v.parse())?;
+    bench::run_seeded("replenishbench", 100_000, run_child, seed_and_run).await
+}
 
-    let emulators = Emulators::start()?;
-    let endpoints = emulators.endpoints();
-    let options = Options::new(
-        "replenishbench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        JwtKey::random(),
-    );
-    let system = System::start(&endpoints, options).await?;
+/// The parent: seeds the table, then has the child run and prints its figures.
+async fn seed_and_run(parent: Parent) -> anyhow::Result<()> {
+    let levels = parent.levels;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let today = now.div_euclid(DAY);
     // One plan stands in for every stored item's previous plan (the run replaces it).
@@ -250,44 +198,9 @@ async fn main() -> anyhow::Result<()> {
         &shared::reports::date_of_day(today - 1),
     );
 
-    let seeding = Instant::now();
-    let mut written = 0usize;
-    for start in (0..levels).step_by(1000) {
-        let items: Vec<Item> = (start..(start + 1000).min(levels))
-            .flat_map(|i| items_of(i, today, &template))
-            .collect();
-        written += items.len();
-        let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
-        stream::iter(chunks)
-            .map(|c| system.put_all(c))
-            .buffer_unordered(4)
-            .try_collect::<Vec<()>>()
-            .await?;
-    }
-    let seeded = seeding.elapsed().as_secs_f64();
-    eprintln!("seeded {written} items in {seeded:.0} s");
+    let (written, seeded) = parent.seed(|i| items_of(i, today, &template)).await?;
 
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .arg("--run")
-        .args([
-            &emulators.dynamodb.endpoint(),
-            &endpoints.moto,
-            &system.table,
-            &system.bucket,
-            &now.to_string(),
-        ])
-        .output()?;
-    if !out.status.success() {
-        anyhow::bail!("run failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("{\"fallback"))
-        .or_else(|| text.lines().rev().find(|l| l.contains("\"peak_kib\"")))
-        .unwrap_or("{}");
-    let r: serde_json::Value = serde_json::from_str(last)?;
+    let r = bench::run_child("run", &parent.system, &[now.to_string()])?;
     println!(
         "Nightly replenishment on DynamoDB Local: {levels} SKU-locations, {written} items seeded \
          in {seeded:.0} s\n"
@@ -307,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
         secs * 1000.0 / r["levels"].as_f64().unwrap_or(1.0).max(1.0),
         r["rcu"].as_f64().unwrap_or(0.0),
         r["wcu"].as_f64().unwrap_or(0.0),
-        r["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0
+        bench::peak_mib(&r)
     );
     println!(
         "\nwrites by operation: {}\nread units by operation: {}",

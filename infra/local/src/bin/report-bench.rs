@@ -11,15 +11,13 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin report-bench` (`-- --levels N` for another size)
 
-use std::{collections::HashMap, net::SocketAddr, time::Instant};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use local_stack::{
-    jwt::JwtKey,
-    proxy::Proxy,
-    system::{Options, System},
-    Emulators, Endpoints,
+    bench::{self, Child, Parent},
+    s3_client,
+    seed::{at, counters, n, s, Item},
 };
 use shared::{
     counters::{slot, DAYS, HOURS},
@@ -31,17 +29,6 @@ const LOCATIONS: usize = 4;
 const LEDGER_DAYS: i64 = 30;
 const DAY: i64 = 86_400;
 
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn at(t: i64) -> String {
-    shared::clock::rfc3339_millis(t * 1000)
-}
 fn quantities(on_hand: i64) -> AttributeValue {
     AttributeValue::M(HashMap::from([
         ("on_hand".into(), n(on_hand)),
@@ -75,12 +62,31 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     let mut on_hand = 500;
     let mut items = Vec::with_capacity(LEDGER_DAYS as usize + 2);
     let mut sold_d = vec![0; DAYS as usize];
+    // A ledger entry of `delta` units, leaving `after` on hand, as the stream writes it.
+    let entry = |movement_id: &str, kind: &str, actor: &str, at: &str, delta: i64, after: i64| {
+        Item::from([
+            ("pk".into(), s(keys::ledger(&sku))),
+            ("sk".into(), s(keys::ledger_sort(at, movement_id, 0))),
+            ("entity".into(), s("ledger_entry")),
+            ("movement_id".into(), s(movement_id)),
+            ("movement".into(), s(format!("MOV#{movement_id}|LINE#00"))),
+            ("kind".into(), s(kind)),
+            ("sku".into(), s(sku.clone())),
+            ("location".into(), s(location.clone())),
+            ("quantity".into(), n(delta.abs())),
+            ("actor".into(), s(actor)),
+            ("at".into(), s(at)),
+            ("d_on_hand".into(), n(delta)),
+            ("d_available".into(), n(delta)),
+            ("d_in_transit".into(), n(0)),
+            ("after".into(), quantities(after)),
+        ])
+    };
     // The opening receipt of 500 units (in the receipts index, as the stream writes it).
     let opening = format!("mv_{i:07}_open");
     let opened_at = at(first * DAY);
-    items.push(Item::from([
-        ("pk".into(), s(keys::ledger(&sku))),
-        ("sk".into(), s(keys::ledger_sort(&opened_at, &opening, 0))),
+    let mut receipt = entry(&opening, "receipt", "ops-bench", &opened_at, 500, 500);
+    receipt.extend([
         (
             keys::RECEIPT_PARTITION_ATTRIBUTE.into(),
             s(keys::receipts(&sku, &location)),
@@ -89,48 +95,27 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
             keys::RECEIPT_SORT_ATTRIBUTE.into(),
             s(keys::ledger_sort(&opened_at, &opening, 0)),
         ),
-        ("entity".into(), s("ledger_entry")),
-        ("movement_id".into(), s(opening.clone())),
-        ("movement".into(), s(format!("MOV#{opening}|LINE#00"))),
-        ("kind".into(), s("receipt")),
-        ("sku".into(), s(sku.clone())),
-        ("location".into(), s(location.clone())),
-        ("quantity".into(), n(500)),
-        ("actor".into(), s("ops-bench")),
-        ("at".into(), s(opened_at.clone())),
-        ("d_on_hand".into(), n(500)),
-        ("d_available".into(), n(500)),
-        ("d_in_transit".into(), n(0)),
-        ("after".into(), quantities(500)),
-    ]));
+    ]);
+    items.push(receipt);
     for d in first..=last_day {
         let q = sold(i, d).max(1);
         let t = d * DAY + 3600 * 9 + (i % 3600) as i64;
         let movement_id = format!("mv_{i:07}_{d}");
-        items.push(Item::from([
-            ("pk".into(), s(keys::ledger(&sku))),
-            ("sk".into(), s(keys::ledger_sort(&at(t), &movement_id, 0))),
-            ("entity".into(), s("ledger_entry")),
-            ("movement_id".into(), s(movement_id.clone())),
-            ("movement".into(), s(format!("MOV#{movement_id}|LINE#00"))),
-            ("kind".into(), s("sale")),
-            ("sku".into(), s(sku.clone())),
-            ("location".into(), s(location.clone())),
-            ("quantity".into(), n(q)),
-            ("actor".into(), s("storefront-bench")),
-            ("at".into(), s(at(t))),
-            ("d_on_hand".into(), n(-q)),
-            ("d_available".into(), n(-q)),
-            ("d_in_transit".into(), n(0)),
-            ("before".into(), quantities(on_hand)),
-            ("after".into(), quantities(on_hand - q)),
-        ]));
+        let mut sale = entry(
+            &movement_id,
+            "sale",
+            "storefront-bench",
+            &at(t),
+            -q,
+            on_hand - q,
+        );
+        sale.insert("before".into(), quantities(on_hand));
+        items.push(sale);
         on_hand -= q;
         if d > today - DAYS {
             sold_d[slot(d, DAYS)] += q;
         }
     }
-    let ring = |v: &[i64]| AttributeValue::L(v.iter().map(|x| n(*x)).collect());
     let last_sale = last_day * DAY + 3600 * 9 + (i % 3600) as i64;
     let mut level = Item::from([
         ("pk".into(), s(keys::sku(&sku))),
@@ -153,10 +138,10 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
         ("last_receipt_at".into(), s(at(first * DAY))),
         ("last_movement".into(), s("MOV#bench|LINE#00")),
         ("ctr_hour".into(), n(last_day * 24 + 9)),
-        ("sold_h".into(), ring(&vec![0; HOURS as usize])),
-        ("sold_d".into(), ring(&sold_d)),
-        ("rcv_d".into(), ring(&vec![0; DAYS as usize])),
-        ("rfd_d".into(), ring(&vec![0; DAYS as usize])),
+        ("sold_h".into(), counters(&vec![0; HOURS as usize])),
+        ("sold_d".into(), counters(&sold_d)),
+        ("rcv_d".into(), counters(&vec![0; DAYS as usize])),
+        ("rfd_d".into(), counters(&vec![0; DAYS as usize])),
     ]);
     if stocktake {
         level.insert("uncounted_day".into(), n(today - 5));
@@ -183,117 +168,50 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     items
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 /// The child: one report run through a metering proxy; prints one JSON line.
-async fn run_report(args: &[String]) -> anyhow::Result<()> {
-    let (dynamodb, moto, table, bucket) = (&args[0], &args[1], &args[2], &args[3]);
-    let (day, now): (i64, i64) = (args[4].parse()?, args[5].parse()?);
-    let proxy = Proxy::start(dynamodb, true).await?;
-    let sdk = Endpoints {
-        dynamodb: proxy.endpoint(),
-        moto: moto.clone(),
-    }
-    .sdk_config();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    let writer = ReportWriter::new(aws_sdk_dynamodb::Client::new(&sdk), s3, table, bucket);
-    let started = Instant::now();
-    let (manifest, stats) = writer.run_with_stats(day, now).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let capacity = proxy.capacity();
-    let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
-    let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
-    println!(
-        "{}",
-        serde_json::json!({
-            "seconds": seconds, "levels": manifest.levels, "rows": rows, "bytes": bytes,
-            "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
-            "rcu": capacity.read_total(), "reads": capacity.reads,
-            "peak_kib": peak_rss_kib(), "value": manifest.inventory_value,
+async fn run_report(child: Child) -> anyhow::Result<()> {
+    let (day, now): (i64, i64) = (child.args[0].parse()?, child.args[1].parse()?);
+    child
+        .measure(|sdk| {
+            let writer = ReportWriter::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                s3_client(sdk),
+                &child.table,
+                &child.bucket,
+            );
+            async move {
+                let (manifest, stats) = writer.run_with_stats(day, now).await?;
+                let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+                let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
+                Ok(serde_json::json!({
+                    "levels": manifest.levels, "rows": rows, "bytes": bytes,
+                    "objects": manifest.objects.len(), "from_ledger": stats.levels_from_ledger,
+                    "value": manifest.inventory_value,
+                }))
+            }
         })
-    );
-    Ok(())
+        .await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--run") {
-        return run_report(&args[i + 1..]).await;
-    }
-    let levels: usize = args
-        .iter()
-        .position(|a| a == "--levels")
-        .and_then(|i| args.get(i + 1))
-        .map_or(Ok(100_000), |v| v.parse())?;
+    bench::run_seeded("reportbench", 100_000, run_report, seed_and_report).await
+}
 
-    let emulators = Emulators::start()?;
-    let endpoints = emulators.endpoints();
-    let options = Options::new(
-        "reportbench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        JwtKey::random(),
-    );
-    let system = System::start(&endpoints, options).await?;
+/// The parent: seeds the table, then has the child run and prints its figures.
+async fn seed_and_report(parent: Parent) -> anyhow::Result<()> {
+    let levels = parent.levels;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let today = now.div_euclid(DAY);
 
-    let seeding = Instant::now();
-    let mut written = 0usize;
-    // A thousand levels at a time (about 31,000 items), four batches in flight.
-    for start in (0..levels).step_by(1000) {
-        let items: Vec<Item> = (start..(start + 1000).min(levels))
-            .flat_map(|i| level_and_ledger(i, today))
-            .collect();
-        written += items.len();
-        let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
-        stream::iter(chunks)
-            .map(|c| system.put_all(c))
-            .buffer_unordered(4)
-            .try_collect::<Vec<()>>()
-            .await?;
-    }
-    let seeded = seeding.elapsed().as_secs_f64();
-    eprintln!("seeded {written} items in {seeded:.0} s");
+    // A thousand levels at a time (about 31,000 items).
+    let (written, seeded) = parent.seed(|i| level_and_ledger(i, today)).await?;
 
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .arg("--run")
-        .args([
-            &emulators.dynamodb.endpoint(),
-            &endpoints.moto,
-            &system.table,
-            &system.bucket,
-            &(today - 1).to_string(),
-            &now.to_string(),
-        ])
-        .output()?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "report run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    // The last line is the child's figures (its log lines come before).
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("{}");
-    let r: serde_json::Value = serde_json::from_str(last)?;
+    let r = bench::run_child(
+        "report run",
+        &parent.system,
+        &[(today - 1).to_string(), now.to_string()],
+    )?;
     println!(
         "Daily report on DynamoDB Local: {levels} SKU-locations, {written} items in the table \
          ({} ledger entries), seeded in {seeded:.0} s\n",
@@ -311,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
         r["from_ledger"],
         r["seconds"].as_f64().unwrap_or(0.0),
         r["rcu"].as_f64().unwrap_or(0.0),
-        r["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0
+        bench::peak_mib(&r)
     );
     println!("\nread units by operation: {}", r["reads"]);
     Ok(())

@@ -11,7 +11,6 @@
 //! Run: `cargo run --profile perf -p local-stack --bin reservation-bench` (about 3 minutes).
 
 use std::{
-    net::SocketAddr,
     sync::{
         atomic::{AtomicI64, Ordering},
         Arc,
@@ -23,16 +22,15 @@ use anyhow::ensure;
 use futures_util::{stream, StreamExt};
 use http::Method;
 use local_stack::{
-    client::ApiClient,
+    bench::{per_operation, percentile_ms as percentile, Metered},
     jwt::JwtKey,
-    proxy::{Capacity, Proxy},
-    system::{Options, System},
-    Emulators, Endpoints,
+    proxy::Capacity,
+    system::Options,
+    Emulators,
 };
 use serde_json::{json, Value};
 use shared::{clock::Clock, store::RequestCounter};
 
-const SCOPES: &str = "inventory/sell inventory/read inventory/admin";
 /// Sales and holds timed, each.
 const TIMED: usize = 400;
 /// Holds the expiry sweep gives back.
@@ -40,62 +38,16 @@ const EXPIRED: usize = 10_000;
 /// SKUs they are spread over (a hold per SKU-location at a time would be unrealistic).
 const SWEEP_SKUS: usize = 200;
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-struct Bench {
-    system: System,
-    proxy: Proxy,
-    api: ApiClient,
-    token: String,
-    next_key: u64,
-    offset: Arc<AtomicI64>,
-}
-
-impl Bench {
-    async fn call(
-        &mut self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        self.next_key += 1;
-        let key = format!("rb-{}", self.next_key);
-        let auth = format!("Bearer {}", self.token);
-        let r = self
-            .api
-            .send(
-                method,
-                path,
-                &[("authorization", &auth), ("idempotency-key", &key)],
-                body.map(|b| b.to_string().into_bytes()),
-            )
-            .await?;
-        ensure!(r.status.is_success(), "{path}: {} {:?}", r.status, r.json());
-        Ok(r.json())
-    }
-
-    async fn timed(
-        &mut self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(Duration, Value)> {
-        let started = Instant::now();
-        let v = self.call(method, path, body).await?;
-        Ok((started.elapsed(), v))
-    }
-
-    /// What one step costs, all-in: its own writes and the evaluator's for it.
-    async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<(Capacity, Value)> {
-        self.system.drain_stream().await?;
-        let before = self.proxy.capacity();
-        let v = self.call(Method::POST, path, Some(body)).await?;
-        self.system.drain_stream().await?;
-        Ok((self.proxy.capacity().since(&before), v))
-    }
+/// One call and how long it took.
+async fn timed(
+    b: &mut Metered,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(Duration, Value)> {
+    let started = Instant::now();
+    let v = b.call(method, path, body).await?;
+    Ok((started.elapsed(), v))
 }
 
 fn hold(lines: &[(&str, &str, i64)], ttl: i64) -> Value {
@@ -103,14 +55,6 @@ fn hold(lines: &[(&str, &str, i64)], ttl: i64) -> Value {
         "lines": lines.iter().map(|(s, l, q)| json!({"sku": s, "location": l, "quantity": q})).collect::<Vec<_>>(),
         "ttl_minutes": ttl,
     })
-}
-
-fn writes(c: &Capacity) -> String {
-    c.writes
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn index_units(c: &Capacity) -> String {
@@ -130,30 +74,12 @@ fn index_units(c: &Capacity) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let emulators = Emulators::start()?;
-    let proxy = Proxy::start(&emulators.dynamodb.endpoint(), true).await?;
-    let endpoints = Endpoints {
-        dynamodb: proxy.endpoint(),
-        moto: emulators.moto.endpoint(),
-    };
-    let key = JwtKey::random();
     let offset = Arc::new(AtomicI64::new(0));
     let counter = RequestCounter::default();
-    let mut options = Options::new(
-        "resbench",
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        key.clone(),
-    );
+    let mut options = Options::loopback("resbench", JwtKey::random());
     options.clock = Clock::offset(offset.clone());
     options.counter = Some(counter.clone());
-    let system = System::start(&endpoints, options).await?;
-    let mut b = Bench {
-        api: ApiClient::new(system.gateway.base_url()),
-        system,
-        proxy,
-        token: key.mint("bench", SCOPES, 7200),
-        next_key: 0,
-        offset,
-    };
+    let mut b = Metered::start(&emulators, options, "rb").await?;
     for loc in ["WH1", "WH2", "WH3"] {
         b.call(
             Method::PUT,
@@ -198,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
     let (mut sales, mut holds) = (Vec::new(), Vec::new());
     for _ in 0..TIMED {
         sales.push(
-            b.timed(
+            timed(
+                &mut b,
                 Method::POST,
                 "/v1/sales",
                 Some(json!({"sku": "SALE", "location": "WH1", "quantity": 1})),
@@ -207,7 +134,8 @@ async fn main() -> anyhow::Result<()> {
             .0,
         );
         holds.push(
-            b.timed(
+            timed(
+                &mut b,
                 Method::POST,
                 "/v1/reservations",
                 Some(hold(&[("HOLD", "WH1", 1)], 1440)),
@@ -270,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
         .measure("/v1/reservations", hold(&[("B", "WH1", 1)], 1))
         .await?;
     let expiring = r["reservation_id"].as_str().unwrap_or_default().to_owned();
-    b.offset.fetch_add(61, Ordering::Relaxed);
+    offset.fetch_add(61, Ordering::Relaxed);
     b.system.drain_stream().await?;
     let before = b.proxy.capacity();
     let one = b.system.expiry.sweep().await?;
@@ -302,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
         {
             let before = b.proxy.capacity();
             let sent = counter.get();
-            let (t, v) = b.timed(Method::GET, path, None).await?;
+            let (t, v) = timed(&mut b, Method::GET, path, None).await?;
             if k < 2 {
                 ensure!(v["items"].as_array().map(Vec::len) == Some(48), "{v}");
             }
@@ -321,18 +249,15 @@ async fn main() -> anyhow::Result<()> {
     let api = b.api.clone();
     let held: Vec<bool> = stream::iter(0..EXPIRED)
         .map(|i| {
-            let api = api.clone();
-            let auth = format!("Bearer {token}");
+            let (api, token) = (api.clone(), token.clone());
             async move {
                 let body = hold(&[(&format!("X{:03}", i % SWEEP_SKUS), "WH1", 1)], 15);
-                api.send(
+                api.call(
                     Method::POST,
                     "/v1/reservations",
-                    &[
-                        ("authorization", &auth),
-                        ("idempotency-key", &format!("sweep-{i}")),
-                    ],
-                    Some(body.to_string().into_bytes()),
+                    Some(&token),
+                    Some(&format!("sweep-{i}")),
+                    Some(&body),
                 )
                 .await
                 .map(|r| r.status.is_success())
@@ -345,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     ensure!(held.iter().all(|h| *h), "some holds failed");
     eprintln!("processing their stream records...");
     b.system.drain_stream().await?;
-    b.offset.fetch_add(16 * 60, Ordering::Relaxed);
+    offset.fetch_add(16 * 60, Ordering::Relaxed);
     eprintln!("sweeping...");
     let before = b.proxy.capacity();
     let started = Instant::now();
@@ -389,7 +314,7 @@ async fn main() -> anyhow::Result<()> {
     for (name, c) in &rows {
         println!(
             "| {name} | {} | {} | {} | **{}** |",
-            writes(c),
+            per_operation(&c.writes),
             c.table,
             index_units(c),
             c.total()
@@ -423,7 +348,7 @@ async fn main() -> anyhow::Result<()> {
         "One pass: **{:.1} s** ({:.0} holds/s), {} (plus 16 index queries), {:.0} WCU ({:.1} per hold: table {}, {}), {:.0} read units. The stream evaluator's ledger entries for them took {:.1} s more; all-in {:.0} WCU ({:.1} per hold).",
         sweep_time.as_secs_f64(),
         EXPIRED as f64 / sweep_time.as_secs_f64(),
-        writes(&sweep_cost),
+        per_operation(&sweep_cost.writes),
         sweep_cost.total(),
         sweep_cost.total() / EXPIRED as f64,
         sweep_cost.table,
