@@ -226,17 +226,18 @@ export function lineChart({ title, labels, values, caption, projection, height =
     : " No sales in the last 7 days, so no stock-out is projected."));
 }
 
-/** Units sold and received per day from `GET /v1/skus/{sku}/daily` (oldest day first). */
+/** Units sold, received and written off per day from `GET /v1/skus/{sku}/daily` (oldest day first). */
 export function dailyFromCounters(days) {
   return {
     sold: days.map((d) => d.sold),
     received: days.map((d) => d.received),
+    writtenOff: days.map((d) => d.written_off ?? 0),
   };
 }
 
 /**
  * End-of-day units on hand, put back from today's stock by the daily counters (what was sold,
- * received and refunded each day); stocktakes and transfers are not in the counters.
+ * received, refunded and written off each day); stocktakes and transfers are not in the counters.
  */
 export function stockFromCounters(days, current) {
   const out = new Array(days.length);
@@ -244,7 +245,7 @@ export function stockFromCounters(days, current) {
   for (let i = days.length - 1; i >= 0; i--) {
     out[i] = onHand;
     const d = days[i];
-    onHand = onHand + d.sold - d.received - d.refunded;
+    onHand = onHand + d.sold - d.received - d.refunded + (d.written_off ?? 0);
   }
   return out;
 }

@@ -7,6 +7,9 @@ import { checkbox, field, intOrNull, locationSelect, onSubmit, submitWrite } fro
 import { flash, onScreen } from "../lib/shell.js";
 import { ledgerDelta } from "../lib/stock.js";
 
+/** The reason codes of a write-off (the API's `ReasonCode`). */
+const WRITE_OFF_REASONS = ["damaged", "expired", "lost", "theft", "other"];
+
 /** The movement just recorded through a form, until the ledger shows it. */
 let awaitedMovement = null;
 const LEDGER_WAIT_MS = 5000;
@@ -50,6 +53,20 @@ export function movementForms(sku, locs, reload) {
         form.elements.location.addEventListener("change", fill);
         fill();
       },
+    },
+    {
+      title: "Write off stock",
+      path: "/v1/writeoffs",
+      fields: [
+        loc(),
+        qty(),
+        field("Reason", h("select", { name: "reason_code", required: true },
+          h("option", { value: "" }, "Choose…"),
+          WRITE_OFF_REASONS.map((r) => h("option", { value: r }, r)))),
+        field("Note (optional)", h("input", { name: "note", maxlength: 256 }), "What happened, for the ledger"),
+      ],
+      body: (v) => ({ sku: sku.sku, location: v.location, quantity: intOrNull(v.quantity), reason_code: v.reason_code, note: v.note.trim() || undefined }),
+      done: "Write-off recorded.",
     },
     {
       title: "Transfer between locations",
@@ -116,7 +133,7 @@ export function ledgerSection(seq, sku, path) {
       h("td", {}, e.location),
       h("td", { class: "num" }, e.quantity),
       h("td", {}, ledgerDelta(e)),
-      h("td", {}, [e.reference, e.reason, e.order_id && `order ${e.order_id}`].filter(Boolean).join(" · ")),
+      h("td", {}, [e.reason_code, e.reference, e.reason, e.order_id && `order ${e.order_id}`].filter(Boolean).join(" · ")),
       h("td", {}, e.actor))));
     if (!data.items.length) body.append(emptyRow(7, "No movements yet."));
     newer.disabled = page === 0;

@@ -34,10 +34,14 @@ export async function viewSku(seq, id) {
     const days = daily.map((d) => d.day);
     const t = dailyFromCounters(daily);
     chartSlot.replaceChildren(barChart({
-      title: `Units sold and received per day, last 14 days (${sku.sku})`,
+      title: `Units sold, received and written off per day, last 14 days (${sku.sku})`,
       labels: days.map((d) => d.slice(5)),
-      series: [{ name: "sold", values: t.sold, cls: "s1" }, { name: "received", values: t.received, cls: "s2" }],
-      caption: "Units sold and received per day, last 14 days (UTC), from the daily counters.",
+      series: [
+        { name: "sold", values: t.sold, cls: "s1" },
+        { name: "received", values: t.received, cls: "s2" },
+        { name: "written off", values: t.writtenOff, cls: "s3" },
+      ],
+      caption: `Units sold, received and written off per day, last 14 days (UTC), from the daily counters; ${t.writtenOff.reduce((a, b) => a + b, 0)} written off in all.`,
     }));
     const perDay = t.sold.slice(-7).reduce((a, b) => a + b, 0) / 7;
     stockSlot.replaceChildren(lineChart({
@@ -45,7 +49,7 @@ export async function viewSku(seq, id) {
       labels: days.map((d) => d.slice(5)),
       values: stockFromCounters(daily, sku.totals.on_hand),
       projection: projectStockOut(sku.totals.available, perDay, days.at(-1)),
-      caption: "Units on hand at the end of each day (UTC), put back from today's stock by the units sold, received and refunded each day (stocktakes and transfers are not in those counters); days of cover = available ÷ units sold per day over the last 7 days.",
+      caption: "Units on hand at the end of each day (UTC), put back from today's stock by the units sold, received, refunded and written off each day (stocktakes and transfers are not in those counters); days of cover = available ÷ units sold per day over the last 7 days.",
     }));
   }
 

@@ -30,7 +30,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot (
   age_31_90_days string,
   age_91_180_days string,
   age_over_180_days string,
-  age_unknown string
+  age_unknown string,
+  written_off string,
+  written_off_30d string,
+  shrinkage_value_30d string
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'

@@ -9,7 +9,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS inventory_snapshot_json (
   sell_through_30d_pct double, sales_change_7d_pct double, on_hand_change_7d bigint,
   unit_cost double, currency string, inventory_value double,
   age_0_30_days bigint, age_31_90_days bigint, age_91_180_days bigint, age_over_180_days bigint,
-  age_unknown bigint
+  age_unknown bigint, written_off bigint, written_off_30d bigint, shrinkage_value_30d double
 )
 PARTITIONED BY (dt string)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

@@ -1,13 +1,15 @@
 //! The rolling counters a stock level carries for the alert evaluator and the daily report: units
-//! sold per hour for the last [`HOURS`] hours, and units sold, received and refunded per day for
-//! the last [`DAYS`] days. Pure.
+//! sold per hour for the last [`HOURS`] hours, and units sold, received, refunded and written off
+//! per day for the last [`DAYS`] days. Pure.
 //!
 //! Each counter is a fixed-length list (a ring: hour `h` lives in slot `h mod HOURS`, day `d` in
 //! slot `d mod DAYS`), and the level records the hour it has counted up to (`ctr_hour`, the
 //! head). So the item's size never depends on when sales happen. A write in the head's hour adds
 //! to its slot under the condition that the head is still that hour; the first write of a later
 //! hour finds the condition false, learns the old head from the item DynamoDB returns with the
-//! cancellation, and zeroes exactly the slots that rolled out of the window (see `store.rs`).
+//! cancellation, and zeroes exactly the slots that rolled out of the window (see
+//! `store/transaction.rs`). The write-off ring came last: a level from before it has none until
+//! its first write-off (or a change that counts nothing) gives it one, and reads as no write-offs.
 
 use std::collections::BTreeMap;
 

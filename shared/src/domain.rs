@@ -1,9 +1,10 @@
 //! The inventory domain: validated identifiers and quantities, stock levels and the movements that
 //! change them. Pure Rust over plain types; no AWS client appears here.
 //!
-//! The stock rule is `stock(t+1) = stock(t) − sold + received + refunded`, applied per SKU and
-//! location. [`StockLevel::apply`] is the reference semantics of every movement; the DynamoDB store
-//! encodes the same arithmetic and guards in its conditional update expressions.
+//! The stock rule is `stock(t+1) = stock(t) − sold + received + refunded` (a write-off takes out
+//! like a sale, counted apart), applied per SKU and location. [`StockLevel::apply`] is the reference
+//! semantics of every movement; the DynamoDB store encodes the same arithmetic and guards in its
+//! conditional update expressions.
 
 use std::fmt;
 
@@ -225,6 +226,47 @@ impl LocationKind {
     }
 }
 
+/// Why stock left the shop without a sale: a write-off's reason, which a stocktake count may give
+/// too (shrinkage found at the shelf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    Damaged,
+    Expired,
+    Lost,
+    Theft,
+    Other,
+}
+
+impl ReasonCode {
+    pub const ALL: [Self; 5] = [
+        Self::Damaged,
+        Self::Expired,
+        Self::Lost,
+        Self::Theft,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Damaged => "damaged",
+            Self::Expired => "expired",
+            Self::Lost => "lost",
+            Self::Theft => "theft",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == raw)
+            .ok_or_else(|| {
+                FieldError::new(field, "must be one of damaged, expired, lost, theft, other")
+            })
+    }
+}
+
 /// The quantities held for one SKU at one location.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Quantities {
@@ -273,6 +315,9 @@ pub enum MovementKind {
     HoldRelease,
     /// A hold given back because its time ran out.
     HoldExpire,
+    /// Stock taken out of on_hand as lost to the shop (damaged, expired, lost, stolen), with a
+    /// [`ReasonCode`].
+    WriteOff,
 }
 
 impl MovementKind {
@@ -289,6 +334,7 @@ impl MovementKind {
             Self::HoldExtend => "hold_extend",
             Self::HoldRelease => "hold_release",
             Self::HoldExpire => "hold_expire",
+            Self::WriteOff => "write_off",
         }
     }
 
@@ -305,6 +351,7 @@ impl MovementKind {
             "hold_extend" => Self::HoldExtend,
             "hold_release" => Self::HoldRelease,
             "hold_expire" => Self::HoldExpire,
+            "write_off" => Self::WriteOff,
             _ => return None,
         })
     }
@@ -575,6 +622,8 @@ pub struct Movement {
     pub order_claim: Option<OrderClaim>,
     pub reference: Option<String>,
     pub reason: Option<String>,
+    /// A write-off's reason, or a count's when it gives one.
+    pub reason_code: Option<ReasonCode>,
 }
 
 /// The key under which an order remembers what it sold of one SKU at one location.

@@ -140,6 +140,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         sold: unroll(&i.sold_d, today, DAYS),
         received: unroll(&i.rcv_d, today, DAYS),
         refunded: unroll(&i.rfd_d, today, DAYS),
+        written_off: unroll(&i.wo_d, today, DAYS),
         last_sale_at: unix(i.last_sale_at.as_deref()),
         last_receipt_at: unix(i.last_receipt_at.as_deref()),
         uncounted_day: i.uncounted_day,

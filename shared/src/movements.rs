@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     domain::{
         parse_count, parse_text, FieldError, FieldErrors, IdempotencyKey, LevelChange, LocationId,
-        Movement, MovementKind, MovementLine, SkuId,
+        Movement, MovementKind, MovementLine, ReasonCode, SkuId,
     },
     store::{MovementError, MovementOutcome, MovementRecord, Store},
 };
@@ -45,6 +45,10 @@ pub struct AdjustmentBody {
     #[serde(default)]
     pub expected: Option<i64>,
     pub reason: String,
+    /// Why the count differs, when it is shrinkage: one of [`ReasonCode`]'s codes. Left out of
+    /// the body (and so of its request hash) when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
 }
 
 impl AdjustmentBody {
@@ -58,6 +62,10 @@ impl AdjustmentBody {
             Some(x) => e.take(parse_count("expected", x)).map(Some),
         };
         let reason = e.take(parse_text("reason", &self.reason));
+        let reason_code = match &self.reason_code {
+            None => Some(None),
+            Some(c) => e.take(ReasonCode::parse("reason_code", c)).map(Some),
+        };
         e.finish(|| {
             Some(Movement {
                 kind: MovementKind::Adjustment,
@@ -74,6 +82,7 @@ impl AdjustmentBody {
                 order_claim: None,
                 reference: None,
                 reason: Some(reason?),
+                reason_code: reason_code?,
             })
         })
     }
@@ -192,6 +201,9 @@ fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str)
     }
     if let Some(r) = &movement.reason {
         v["reason"] = json!(r);
+    }
+    if let Some(c) = movement.reason_code {
+        v["reason_code"] = json!(c.as_str());
     }
     if let Some(o) = &movement.new_order {
         v["order_id"] = json!(o);

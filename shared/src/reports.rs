@@ -53,6 +53,7 @@ pub struct LevelHistory {
     pub sold: BTreeMap<i64, i64>,
     pub received: BTreeMap<i64, i64>,
     pub refunded: BTreeMap<i64, i64>,
+    pub written_off: BTreeMap<i64, i64>,
     pub last_sale_at: Option<i64>,
     pub last_receipt_at: Option<i64>,
     /// The last day a stocktake or transfer changed on_hand (the counters do not see those).
@@ -113,7 +114,9 @@ pub fn on_hand_series_from_counters(level: &LevelHistory, day: i64) -> BTreeMap<
     let mut on_hand = level.quantities.on_hand;
     for d in (day - SERIES_DAYS + 1..=day).rev() {
         series.insert(d, on_hand);
-        on_hand = on_hand - get(&level.received, d) - get(&level.refunded, d) + get(&level.sold, d);
+        on_hand = on_hand - get(&level.received, d) - get(&level.refunded, d)
+            + get(&level.sold, d)
+            + get(&level.written_off, d);
     }
     series
 }
@@ -133,7 +136,7 @@ pub struct SnapshotRow {
     pub sold: i64,
     pub received: i64,
     pub refunded: i64,
-    /// Net change of the day: received + refunded − sold.
+    /// Net change of the day: received + refunded − sold − written off.
     pub net_change: i64,
     /// Average units sold per day over the last 7 days.
     pub avg_daily_sales_7d: f64,
@@ -167,6 +170,12 @@ pub struct SnapshotRow {
     pub age_91_180_days: i64,
     pub age_over_180_days: i64,
     pub age_unknown: i64,
+    /// Units written off on the day (damaged, expired, lost, stolen: `POST /v1/writeoffs`).
+    pub written_off: i64,
+    /// Units written off over the 30 days ending with the day.
+    pub written_off_30d: i64,
+    /// Those units at unit cost, in `currency`: the shrinkage (empty without a unit cost).
+    pub shrinkage_value_30d: Option<serde_json::Number>,
 }
 
 pub const SNAPSHOT_COLUMNS: &[&str] = &[
@@ -199,6 +208,9 @@ pub const SNAPSHOT_COLUMNS: &[&str] = &[
     "age_91_180_days",
     "age_over_180_days",
     "age_unknown",
+    "written_off",
+    "written_off_30d",
+    "shrinkage_value_30d",
 ];
 
 fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
@@ -209,6 +221,8 @@ fn sum_days(map: &BTreeMap<i64, i64>, first: i64, last: i64) -> i64 {
 pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
     let get = |m: &BTreeMap<i64, i64>| m.get(&day).copied().unwrap_or(0);
     let (sold, received, refunded) = (get(&level.sold), get(&level.received), get(&level.refunded));
+    let written_off = get(&level.written_off);
+    let written_off_30d = sum_days(&level.written_off, day - SERIES_DAYS + 1, day);
     let avg = sum_days(&level.sold, day - 6, day) as f64 / 7.0;
     // Calendar days between the day and the last sale or receipt.
     let since = |t: Option<i64>| t.map(|t| (day - t.div_euclid(SECONDS_PER_DAY)).max(0));
@@ -239,7 +253,7 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
         sold,
         received,
         refunded,
-        net_change: received + refunded - sold,
+        net_change: received + refunded - sold - written_off,
         avg_daily_sales_7d: (avg * 100.0).round() / 100.0,
         days_of_cover: (avg > 0.0)
             .then(|| (level.quantities.available.max(0) as f64 / avg * 10.0).round() / 10.0),
@@ -264,6 +278,13 @@ pub fn snapshot_row(level: &LevelHistory, day: i64) -> SnapshotRow {
         age_91_180_days: level.age.days_91_180,
         age_over_180_days: level.age.days_over_180,
         age_unknown: level.age.unknown,
+        written_off,
+        written_off_30d,
+        shrinkage_value_30d: level.cost.as_ref().and_then(|c| {
+            c.value_of(written_off_30d)
+                .parse::<serde_json::Number>()
+                .ok()
+        }),
     }
 }
 
@@ -493,6 +514,7 @@ mod tests {
             sold: [(100, 7), (99, 7), (90, 50)].into(),
             received: [(100, 20)].into(),
             refunded: [(100, 1)].into(),
+            written_off: BTreeMap::new(),
             last_sale_at: Some(100 * SECONDS_PER_DAY + 3600),
             last_receipt_at: Some(95 * SECONDS_PER_DAY),
             uncounted_day: None,

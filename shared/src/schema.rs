@@ -303,6 +303,10 @@ pub struct LevelItem {
     pub sold_d: Vec<i64>,
     pub rcv_d: Vec<i64>,
     pub rfd_d: Vec<i64>,
+    /// Units written off per day; absent on a level that has had no write-off since before
+    /// write-offs existed.
+    #[serde(default)]
+    pub wo_d: Vec<i64>,
     /// The last day a line the counters do not count (a stocktake, a transfer) changed on_hand.
     #[serde(default)]
     pub uncounted_day: Option<i64>,
@@ -357,6 +361,8 @@ pub struct LedgerEntryItem {
     pub reference: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    #[serde(default)]
+    pub reason_code: Option<crate::domain::ReasonCode>,
     #[serde(default)]
     pub order_id: Option<String>,
     #[serde(default)]

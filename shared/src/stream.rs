@@ -214,12 +214,12 @@ impl Image<'_> {
 
 /// What identifies a record even when the rest of it cannot be read: its sequence number (what
 /// `batchItemFailures` names) and the level's key.
-pub struct RecordIds {
-    pub sequence: String,
-    pub level: Option<(String, String)>,
+struct RecordIds {
+    sequence: String,
+    level: Option<(String, String)>,
 }
 
-pub fn record_ids(json: &str) -> RecordIds {
+fn record_ids(json: &str) -> RecordIds {
     #[derive(Deserialize)]
     struct Text {
         #[serde(rename = "S")]

@@ -132,9 +132,19 @@ describe("admin console", () => {
     assert.equal(keys.length, 2);
     assert.equal(keys[0], keys[1], "the retry carries the same key");
     assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 17, "12 + 5, once");
-    // Back to 12 for the rest of the story (a stocktake that expects 17).
+    // Two dropped: written off with a reason, shown in the ledger.
+    const writeOff = await movementForm("Write off stock");
+    await writeOff.getByLabel("Quantity").fill("2");
+    await writeOff.getByLabel("Reason").selectOption("damaged");
+    await writeOff.getByLabel("Note (optional)").fill("dropped");
+    await writeOff.locator("button[type=submit]").click();
+    await page.getByText("Write-off recorded.").waitFor();
+    const ledger = page.getByRole("table", { name: `Ledger of ${SKU}` });
+    await ledger.getByRole("row", { name: /write off WH-E2E 2 .*damaged · dropped ops-demo/ }).waitFor();
+    assert.equal((await apiCall("ops", "GET", `/v1/skus/${SKU}`)).totals.on_hand, 15, "17 − 2 written off");
+    // Back to 12 for the rest of the story (a stocktake that expects 15).
     const take = await movementForm("Stocktake (adjustment)");
-    assert.equal(await take.getByLabel("Expected on hand").inputValue(), "17", "the expected value is filled in");
+    assert.equal(await take.getByLabel("Expected on hand").inputValue(), "15", "the expected value is filled in");
     await take.getByLabel("Counted on hand").fill("12");
     await take.getByLabel("Reason").fill("recount");
     await take.locator("button[type=submit]").click();
@@ -463,7 +473,7 @@ describe("admin console", () => {
     assert.match(await error.innerText(), /The holds could not be read: The store is busy/);
     await levels.getByRole("row", { name: new RegExp(`${LOC} 10 2 0 8`) }).waitFor();
     await page.getByRole("table", { name: `Ledger of ${HOLD_SKU}` }).getByRole("row", { name: /receipt WH-E2E 10/ }).waitFor();
-    await page.getByRole("img", { name: new RegExp(`Units sold and received per day, last 14 days \\(${HOLD_SKU}\\)`) }).waitFor();
+    await page.getByRole("img", { name: new RegExp(`Units sold, received and written off per day, last 14 days \\(${HOLD_SKU}\\)`) }).waitFor();
     // And a retry reads them.
     await page.getByRole("button", { name: "Refresh holds" }).click();
     await holds.getByRole("row", { name: new RegExp(hold.reservation_id) }).waitFor();

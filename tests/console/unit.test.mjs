@@ -143,12 +143,13 @@ test("the SKU chart and stock line come from the daily counters; an export follo
   const daily = [
     { day: "2026-11-26", sold: 1, received: 0, refunded: 0 },
     { day: "2026-11-27", sold: 0, received: 10, refunded: 0 },
-    { day: "2026-11-28", sold: 2, received: 0, refunded: 1 },
+    { day: "2026-11-28", sold: 2, received: 0, refunded: 1, written_off: 3 },
   ];
-  assert.deepEqual(dailyFromCounters(daily), { sold: [1, 0, 2], received: [0, 10, 0] });
-  // 8 now: the 28th sold 2 and took 1 back (9 before it), the 27th received 10 (so -1 before:
-  // the counters hold no stocktake, as the caption says).
-  assert.deepEqual(stockFromCounters(daily, 8), [-1, 9, 8]);
+  assert.deepEqual(dailyFromCounters(daily), { sold: [1, 0, 2], received: [0, 10, 0], writtenOff: [0, 0, 3] });
+  // 8 now: the 28th sold 2, took 1 back and wrote 3 off (12 before it), the 27th received 10 (so
+  // 2 before: the counters hold no stocktake, as the caption says). A day from before write-offs
+  // has no `written_off`: none.
+  assert.deepEqual(stockFromCounters(daily, 8), [2, 12, 8]);
   assert.equal(nextLink('</v1/levels?format=csv&cursor=abc>; rel="next"'), "/v1/levels?format=csv&cursor=abc");
   assert.equal(nextLink(null), null);
   assert.equal(nextLink('</x>; rel="prev"'), null);

@@ -213,10 +213,10 @@ impl Evaluator {
         location: &str,
     ) -> Result<Option<LevelSnapshot>, RecordError> {
         let item = self
-            .ledger
+            .levels
             .client()
             .get_item()
-            .table_name(self.ledger.table())
+            .table_name(self.levels.table())
             .set_key(Some(crate::schema::keys::key(
                 crate::schema::keys::sku(sku),
                 crate::schema::keys::location(location),

@@ -50,7 +50,7 @@ struct RuleCache {
 pub struct Evaluator {
     pub(super) store: AlertStore,
     /// Reads stock levels as they are now (the clock's view of a level).
-    pub(super) ledger: crate::store::Store,
+    pub(super) levels: crate::store::Store,
     pub(super) notifier: Notifier,
     refresh: Duration,
     pub(super) clock: Clock,
@@ -62,7 +62,7 @@ pub struct Evaluator {
 impl Evaluator {
     pub fn new(store: AlertStore, notifier: Notifier, refresh: Duration, clock: Clock) -> Self {
         Self {
-            ledger: crate::store::Store::new(store.client().clone(), store.table()),
+            levels: crate::store::Store::new(store.client().clone(), store.table()),
             store,
             notifier,
             refresh,

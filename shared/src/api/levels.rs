@@ -237,9 +237,9 @@ fn urlencode(v: &str) -> String {
         .collect()
 }
 
-/// `GET /v1/skus/{sku}/daily?days=N` (1 to 32, default 28): units sold, received and refunded
-/// per UTC day, per location and in total, oldest day first, from the counters each level
-/// keeps (no ledger read).
+/// `GET /v1/skus/{sku}/daily?days=N` (1 to 32, default 28): units sold, received, refunded and
+/// written off per UTC day, per location and in total, oldest day first, from the counters each
+/// level keeps (no ledger read).
 pub(super) async fn daily(
     store: &Store,
     sku: &SkuId,
@@ -273,7 +273,7 @@ pub(super) async fn daily(
     };
     let today = now.div_euclid(86_400);
     let first = today - days + 1;
-    let mut totals = vec![[0i64; 3]; days as usize];
+    let mut totals = vec![[0i64; 4]; days as usize];
     let mut locations = Vec::new();
     for item in &items {
         let level = crate::levels::decode(item)
@@ -285,6 +285,7 @@ pub(super) async fn daily(
                 h.sold.get(&day).copied().unwrap_or(0),
                 h.received.get(&day).copied().unwrap_or(0),
                 h.refunded.get(&day).copied().unwrap_or(0),
+                h.written_off.get(&day).copied().unwrap_or(0),
             ];
             for (t, x) in totals[i].iter_mut().zip(v) {
                 *t += x;
@@ -303,11 +304,12 @@ pub(super) async fn daily(
     ))
 }
 
-fn day_json(day: i64, [sold, received, refunded]: [i64; 3]) -> serde_json::Value {
+fn day_json(day: i64, [sold, received, refunded, written_off]: [i64; 4]) -> serde_json::Value {
     json!({
         "day": crate::reports::date_of_day(day),
         "sold": sold,
         "received": received,
         "refunded": refunded,
+        "written_off": written_off,
     })
 }

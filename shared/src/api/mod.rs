@@ -246,6 +246,7 @@ impl App {
             Incoming => self.movement::<IncomingBody>(req, route, principal).await,
             Adjustment => self.movement::<AdjustmentBody>(req, route, principal).await,
             Transfer => self.movement::<TransferBody>(req, route, principal).await,
+            WriteOff => self.movement::<WriteOffBody>(req, route, principal).await,
             ListReports | GetReport => self.reports_route(route, &params, &query).await,
             GetAvailability => reservations::availability(&self.store, &query).await,
             ListReplenishment => replenishment::list(&self.store, &query).await,

@@ -1,5 +1,6 @@
-//! The movement routes (sales, orders, refunds, receipts, incoming, adjustments, transfers): a
-//! body parsed and validated, the caller's policy checked, then the movements use case.
+//! The movement routes (sales, orders, refunds, receipts, incoming, adjustments, transfers,
+//! write-offs): a body parsed and validated, the caller's policy checked, then the movements use
+//! case.
 
 use super::*;
 
@@ -12,6 +13,7 @@ pub(super) fn route_movement_kind(operation: Operation) -> &'static str {
         Operation::Receipt => MovementKind::Receipt.as_str(),
         Operation::Incoming => MovementKind::Incoming.as_str(),
         Operation::Adjustment => MovementKind::Adjustment.as_str(),
+        Operation::WriteOff => MovementKind::WriteOff.as_str(),
         _ => MovementKind::TransferOut.as_str(),
     }
 }
@@ -43,7 +45,8 @@ open_to_the_scope!(
     ReceiptBody,
     IncomingBody,
     AdjustmentBody,
-    TransferBody
+    TransferBody,
+    WriteOffBody
 );
 
 /// Who may refund what: a restocking refund without its order needs the admin scope

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     parse_count, parse_text, FieldError, FieldErrors, LevelChange, LocationId, LocationKind,
-    Movement, MovementKind, MovementLine, OrderClaim, OrderId, Quantity, SkuId, SupplyFacts,
-    UnitCost, MAX_ATTRIBUTES, MAX_LEAD_DAYS, MAX_ORDER_LINES,
+    Movement, MovementKind, MovementLine, OrderClaim, OrderId, Quantity, ReasonCode, SkuId,
+    SupplyFacts, UnitCost, MAX_ATTRIBUTES, MAX_LEAD_DAYS, MAX_ORDER_LINES,
 };
 pub use crate::movements::AdjustmentBody;
 
@@ -286,6 +286,45 @@ fn yes() -> bool {
     true
 }
 
+/// `POST /v1/writeoffs`: stock taken out of on_hand, with why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteOffBody {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    /// One of [`ReasonCode`]'s codes.
+    pub reason_code: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl WriteOffBody {
+    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+        let mut e = FieldErrors::default();
+        let sku = e.take(SkuId::parse("sku", &self.sku));
+        let location = e.take(LocationId::parse("location", &self.location));
+        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let code = e.take(ReasonCode::parse("reason_code", &self.reason_code));
+        let note = opt_text(&mut e, "note", &self.note);
+        e.finish(|| {
+            let mut movement = single(
+                MovementKind::WriteOff,
+                MovementLine {
+                    kind: MovementKind::WriteOff,
+                    sku: sku?,
+                    location: location?,
+                    change: LevelChange::Withdraw(q?),
+                },
+                None,
+            );
+            movement.reason = note?;
+            movement.reason_code = Some(code?);
+            Some(movement)
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
@@ -328,6 +367,7 @@ fn single(kind: MovementKind, line: MovementLine, reference: Option<String>) -> 
         order_claim: None,
         reference,
         reason: None,
+        reason_code: None,
     }
 }
 
@@ -403,6 +443,7 @@ impl OrderBody {
                 order_claim: None,
                 reference: None,
                 reason: None,
+                reason_code: None,
             })
         })
     }
@@ -450,6 +491,7 @@ impl RefundBody {
                 order_claim,
                 reference: None,
                 reason: reason?,
+                reason_code: None,
             })
         })
     }
@@ -538,6 +580,7 @@ impl TransferBody {
                 order_claim: None,
                 reference: reference?,
                 reason: None,
+                reason_code: None,
             })
         })
     }

@@ -55,6 +55,7 @@ pub enum Operation {
     Incoming,
     Adjustment,
     Transfer,
+    WriteOff,
     ListRules,
     CreateRule,
     GetRule,
@@ -169,6 +170,13 @@ pub const ROUTES: &[Route] = {
             scope::ADMIN,
             StockCommand,
             Transfer,
+        ),
+        route(
+            "POST",
+            "/v1/writeoffs",
+            scope::ADMIN,
+            StockCommand,
+            WriteOff,
         ),
         route(
             "POST",

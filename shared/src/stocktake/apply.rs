@@ -69,6 +69,7 @@ pub(super) async fn apply(
             .reason
             .clone()
             .unwrap_or_else(|| format!("stocktake import {}", import.import_id)),
+        reason_code: line.reason_code.clone(),
     };
     let movement = match body.validate() {
         Ok(m) if errors.is_empty() => m,

@@ -11,7 +11,7 @@ pub(super) const MAX_CELL_BYTES: usize = 1024;
 pub(super) const STALLED_SECONDS: i64 = 20 * 60;
 
 pub(super) const REQUIRED: &[&str] = &["sku", "location", "counted"];
-pub(super) const OPTIONAL: &[&str] = &["expected", "reason"];
+pub(super) const OPTIONAL: &[&str] = &["expected", "reason", "reason_code"];
 
 /// One line of the file as read: its line number in the file (the header is line 1) and its
 /// cells, or why it could not be read.
@@ -29,6 +29,9 @@ pub struct Line {
     pub expected: Option<String>,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Why the count differs, as a write-off's reason code says it.
+    #[serde(rename = "rc", default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
     /// Set when the line could not be read at all (not UTF-8, too few cells).
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
@@ -40,7 +43,7 @@ pub fn file_error(message: impl Into<String>) -> FieldError {
 }
 
 /// Reads a CSV file into lines: a header naming `sku`, `location`, `counted` and optionally
-/// `expected` and `reason` (any case, any order; a UTF-8 byte order mark is skipped), then up to
+/// `expected`, `reason` and `reason_code` (any case, any order; a UTF-8 byte order mark is skipped), then up to
 /// [`MAX_IMPORT_LINES`] lines. A file whose header is wrong is refused whole; a line that cannot
 /// be read is kept, marked, and reported in the result with the others.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
@@ -86,7 +89,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             why.push(format!("unknown columns: {}", unknown.join(", ")));
         }
         return Err(file_error(format!(
-            "{}; the header must name sku, location, counted and optionally expected, reason",
+            "{}; the header must name sku, location, counted and optionally expected, reason, reason_code",
             why.join("; ")
         )));
     }
@@ -140,11 +143,17 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
                     .map_err(|_| ()),
             }
         };
-        let cells: Result<Vec<Option<String>>, ()> =
-            ["sku", "location", "counted", "expected", "reason"]
-                .iter()
-                .map(|c| cell(c))
-                .collect();
+        let cells: Result<Vec<Option<String>>, ()> = [
+            "sku",
+            "location",
+            "counted",
+            "expected",
+            "reason",
+            "reason_code",
+        ]
+        .iter()
+        .map(|c| cell(c))
+        .collect();
         let Ok(cells) = cells else {
             lines.push(unreadable(
                 number,
@@ -152,7 +161,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             ));
             continue;
         };
-        let [sku, location, counted, expected, reason]: [Option<String>; 5] =
+        let [sku, location, counted, expected, reason, reason_code]: [Option<String>; 6] =
             cells.try_into().unwrap_or_default();
         let (Some(sku), Some(location), Some(counted)) = (sku, location, counted) else {
             lines.push(unreadable(
@@ -168,6 +177,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             counted,
             expected: expected.filter(|e| !e.is_empty()),
             reason: reason.filter(|r| !r.is_empty()),
+            reason_code: reason_code.filter(|r| !r.is_empty()),
             unreadable: None,
         });
     }
@@ -185,6 +195,7 @@ pub(super) fn unreadable(number: u64, why: String) -> Line {
         counted: String::new(),
         expected: None,
         reason: None,
+        reason_code: None,
         unreadable: Some(why),
     }
 }

@@ -403,6 +403,18 @@ mod tests {
     }
 
     #[test]
+    fn a_count_line_may_carry_a_reason_code() {
+        let lines =
+            parse(b"sku,location,counted,reason_code\nHAT,WH1,3,theft\nCAP,WH1,4,\n").unwrap();
+        let codes: Vec<_> = lines.iter().map(|l| l.reason_code.as_deref()).collect();
+        assert_eq!(codes, [Some("theft"), None]);
+        // Stored with the line, so the import applies it as the count's reason code.
+        let stored: Line =
+            serde_json::from_str(&serde_json::to_string(&lines[0]).unwrap()).unwrap();
+        assert_eq!(stored, lines[0]);
+    }
+
+    #[test]
     fn a_wrong_header_is_refused_whole_and_a_bad_line_is_kept_marked() {
         for (file, says) in [
             (&b""[..], "empty"),

@@ -140,6 +140,7 @@ impl Store {
                     Ok(_) if counts => {
                         return Ok(CounterShape::RollFrom {
                             head: get_n(item, "ctr_hour"),
+                            written_off_ring: item.contains_key("wo_d"),
                         });
                     }
                     // The guard failed on DynamoDB but not here: the level changed

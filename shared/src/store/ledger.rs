@@ -83,6 +83,9 @@ pub struct LedgerEntry {
     pub reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A write-off's reason, or a count's when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<crate::domain::ReasonCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// The reservation of a hold, its extension, release or expiry, or of a sale that
@@ -123,6 +126,7 @@ pub(super) fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
         restocked: i.restocked,
         reference: i.reference,
         reason: i.reason,
+        reason_code: i.reason_code,
         order_id: i.order_id,
         actor: i.actor,
         at: i.at,

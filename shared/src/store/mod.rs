@@ -224,6 +224,7 @@ mod tests {
             order_claim: None,
             reference: None,
             reason: None,
+            reason_code: None,
         };
         let w = movement_write("t", &m, &record());
         assert_eq!(w.items.len(), 2);
@@ -263,6 +264,7 @@ mod tests {
             order_claim: None,
             reference: None,
             reason: None,
+            reason_code: None,
         }
     }
 
@@ -271,6 +273,7 @@ mod tests {
         let hour = hour_of(&record().at);
         let shape = CounterShape::RollFrom {
             head: Some(hour - 3),
+            written_off_ring: true,
         };
         let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
         let update = w.items[0].update().unwrap();
@@ -292,6 +295,7 @@ mod tests {
         // Days later, every slot has rolled: whole rings are written.
         let shape = CounterShape::RollFrom {
             head: Some(hour - 24 * 40),
+            written_off_ring: true,
         };
         let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
         let update = w.items[0].update().unwrap();
@@ -323,6 +327,7 @@ mod tests {
             order_claim: None,
             reference: None,
             reason: None,
+            reason_code: None,
         };
         let first = movement_write("t", &m, &record());
         assert_eq!(
@@ -359,6 +364,7 @@ mod tests {
             order_claim: None,
             reference: None,
             reason: None,
+            reason_code: None,
         };
         let w = movement_write("t", &m, &record());
         assert_eq!(

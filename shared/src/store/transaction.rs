@@ -24,7 +24,7 @@ pub struct MovementWrite {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-pub(super) const NAMES: [(&str, &str); 20] = [
+pub(super) const NAMES: [(&str, &str); 21] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -40,6 +40,7 @@ pub(super) const NAMES: [(&str, &str); 20] = [
     ("#sd", "sold_d"),
     ("#rd", "rcv_d"),
     ("#fd", "rfd_d"),
+    ("#wd", "wo_d"),
     ("#ch", "ctr_hour"),
     ("#ls", "last_sale_at"),
     ("#lr", "last_receipt_at"),
@@ -69,7 +70,8 @@ pub(super) const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #ix
 /// Gives a level created by a movement that counts nothing its (empty) counters.
 pub(super) const INIT_COUNTERS: &str =
     ", #sh = if_not_exists(#sh, :zh), #sd = if_not_exists(#sd, :zd), \
-     #rd = if_not_exists(#rd, :zd), #fd = if_not_exists(#fd, :zd), #ch = if_not_exists(#ch, :h)";
+     #rd = if_not_exists(#rd, :zd), #fd = if_not_exists(#fd, :zd), #wd = if_not_exists(#wd, :zd), \
+     #ch = if_not_exists(#ch, :h)";
 pub(super) const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
 
 /// Which of a level's counters a movement line adds to.
@@ -78,6 +80,7 @@ pub(super) enum Counter {
     Sold,
     Received,
     Refunded,
+    WrittenOff,
 }
 
 impl Counter {
@@ -87,6 +90,7 @@ impl Counter {
             (MovementKind::Receipt, LevelChange::Receive { .. }) => Some(Self::Received),
             (_, LevelChange::Restock(_)) => Some(Self::Refunded),
             (MovementKind::Sale, LevelChange::Commit { take, .. }) if take > 0 => Some(Self::Sold),
+            (MovementKind::WriteOff, LevelChange::Withdraw(_)) => Some(Self::WrittenOff),
             _ => None,
         }
     }
@@ -96,6 +100,7 @@ impl Counter {
             Self::Sold => "#sd",
             Self::Received => "#rd",
             Self::Refunded => "#fd",
+            Self::WrittenOff => "#wd",
         }
     }
 }
@@ -108,8 +113,11 @@ pub enum CounterShape {
     Current,
     /// The level as DynamoDB returned it on a cancellation had its counters at `head` (None: no
     /// counters yet): roll them forward to the movement's hour, under the condition that the
-    /// head is still there.
-    RollFrom { head: Option<i64> },
+    /// head is still there. `written_off_ring`: whether it has its write-off ring.
+    RollFrom {
+        head: Option<i64>,
+        written_off_ring: bool,
+    },
     /// The level does not exist yet: create it with its counters.
     Create,
 }
@@ -131,6 +139,10 @@ pub(super) fn ring_with(len: i64, at: i64, units: i64) -> AttributeValue {
     AttributeValue::L(v)
 }
 
+/// The daily rings, by alias and value-name suffix. Write-offs came last: a level written before
+/// them may have no `#wd` until a write-off or an uncounted change gives it one.
+const DAILY: [(&str, &str); 4] = [("#sd", "sd"), ("#rd", "rd"), ("#fd", "fd"), ("#wd", "wd")];
+
 /// Adds a counting line's counter clauses for `hour` (the movement's) to `u`.
 pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, hour: i64, q: i64) {
     use crate::counters::{rolled, slot, Rolled, DAYS, HOURS};
@@ -145,11 +157,15 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
             }
             u.set.push(format!("{own}[{ds}] = {own}[{ds}] + :q"));
             u.condition = format!("{} AND #ch = :h", u.condition);
+            if counter == Counter::WrittenOff {
+                // A level from before write-offs has no ring yet: refused here, then given one.
+                u.condition = format!("{} AND attribute_exists(#wd)", u.condition);
+            }
         }
         CounterShape::Create => {
             let sold = if counter == Counter::Sold { q } else { 0 };
             u.values.insert(":lh".into(), ring_with(HOURS, hour, sold));
-            for (list, value) in [("#sd", "sd"), ("#rd", "rd"), ("#fd", "fd")] {
+            for (list, value) in DAILY {
                 let units = if list == own { q } else { 0 };
                 u.values
                     .insert(format!(":l{value}"), ring_with(DAYS, day, units));
@@ -159,7 +175,10 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
             u.set.push("#ch = :h".into());
             u.condition = "attribute_not_exists(pk)".into();
         }
-        CounterShape::RollFrom { head } => {
+        CounterShape::RollFrom {
+            head,
+            written_off_ring,
+        } => {
             let (hourly, daily) = match head {
                 Some(h) => (rolled(h, hour, HOURS), rolled(h.div_euclid(24), day, DAYS)),
                 None => (Rolled::All, Rolled::All),
@@ -189,8 +208,17 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
                 }
                 Rolled::None => {}
             }
-            for (list, value) in [("#sd", "sd"), ("#rd", "rd"), ("#fd", "fd")] {
+            for (list, value) in DAILY {
                 let mine = list == own;
+                if list == "#wd" && !written_off_ring {
+                    // No ring to roll: a write-off starts one, anything else leaves it absent.
+                    if mine {
+                        u.values
+                            .insert(format!(":l{value}"), ring_with(DAYS, day, q));
+                        u.set.push(format!("{list} = :l{value}"));
+                    }
+                    continue;
+                }
                 match &daily {
                     Rolled::All => {
                         u.values.insert(
@@ -440,6 +468,9 @@ pub fn movement_write_shaped(
         }
         if let Some(r) = &movement.reason {
             item.insert("reason".into(), s(r));
+        }
+        if let Some(c) = movement.reason_code {
+            item.insert("reason_code".into(), s(c.as_str()));
         }
         if let Some(o) = movement.new_order.as_ref() {
             item.insert("order_id".into(), s(o.as_str()));
