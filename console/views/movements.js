@@ -111,15 +111,18 @@ export function ledgerSection(seq, sku, path) {
     let data;
     try {
       const url = `${path}/ledger?limit=20${c ? `&cursor=${encodeURIComponent(c)}` : ""}`;
+      // The movement this page was drawn for: a later one recorded meanwhile is its own page's
+      // to wait for, and stays awaited when this wait ends.
+      const awaited = target === 0 ? awaitedMovement : null;
       data = await api("GET", url);
       const started = Date.now();
-      while (target === 0 && awaitedMovement && !data.items.some((e) => e.movement_id === awaitedMovement)
+      while (awaited && !data.items.some((e) => e.movement_id === awaited)
         && Date.now() - started < LEDGER_WAIT_MS && onScreen(seq)) {
         pageInfo.textContent = "Recording the new movement…";
         await new Promise((r) => setTimeout(r, 250));
         data = await api("GET", url);
       }
-      if (target === 0) awaitedMovement = null;
+      if (awaited && awaitedMovement === awaited) awaitedMovement = null;
     } catch (e) {
       newer.disabled = page === 0;
       older.disabled = !cursors[page + 1];

@@ -109,13 +109,7 @@ impl Evaluator {
                 // episode opens on the next verdict.
                 let pending = deliveries(rule, &open.alert_id, Event::Resolved);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "episode of an earlier rule version closed");
-                let step = Step {
-                    episode,
-                    alert_id: &open.alert_id,
-                    pending: &pending,
-                    now,
-                    now_text: &now_text,
-                };
+                let step = Step::new(episode, &open.alert_id, &pending, now, &now_text);
                 let tracker = owing(
                     self.store.resolve(&step, None, "rule-changed").await?,
                     &tracker,
@@ -137,13 +131,7 @@ impl Evaluator {
                 let id = alert_id(&rule.rule_id, &new.sku, &new.location, &trigger.id());
                 let pending = deliveries(rule, &id, Event::Fired);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, location = %new.location, alert = %id, "alert fires");
-                let step = Step {
-                    episode,
-                    alert_id: &id,
-                    pending: &pending,
-                    now,
-                    now_text: &now_text,
-                };
+                let step = Step::new(episode, &id, &pending, now, &now_text);
                 let fired = self.store.fire(rule, &step, &obs, guard).await?;
                 opened = matches!(fired, Transition::Applied(_));
                 if opened {
@@ -157,13 +145,7 @@ impl Evaluator {
                 };
                 let pending = deliveries(rule, &open.alert_id, Event::Resolved);
                 tracing::info!(rule = %rule.rule_id, sku = %new.sku, alert = %open.alert_id, "alert resolves");
-                let step = Step {
-                    episode,
-                    alert_id: &open.alert_id,
-                    pending: &pending,
-                    now,
-                    now_text: &now_text,
-                };
+                let step = Step::new(episode, &open.alert_id, &pending, now, &now_text);
                 let resolved = self.store.resolve(&step, Some(guard), "evaluator").await?;
                 if matches!(resolved, Transition::Applied(_)) {
                     metrics::count("AlertsResolved", ("Kind", rule.condition.kind()));
@@ -175,13 +157,7 @@ impl Evaluator {
                     return Ok(false);
                 };
                 let pending = deliveries(rule, &open.alert_id, Event::Reminder);
-                let step = Step {
-                    episode,
-                    alert_id: &open.alert_id,
-                    pending: &pending,
-                    now,
-                    now_text: &now_text,
-                };
+                let step = Step::new(episode, &open.alert_id, &pending, now, &now_text);
                 owing(self.store.remind(&step, open, guard).await?, &tracker)
             }
         };
@@ -254,13 +230,7 @@ impl Evaluator {
         let now = self.clock.now();
         let now_text = rfc3339(now);
         tracing::info!(rule = %episode.rule_id, sku = %episode.sku, alert = %alert_id, by, "episode closed");
-        let step = Step {
-            episode: episode.key(),
-            alert_id,
-            pending: &pending,
-            now,
-            now_text: &now_text,
-        };
+        let step = Step::new(episode.key(), alert_id, &pending, now, &now_text);
         settle(self.store.resolve(&step, None, by).await?);
         self.settle_owed(episode, notify).await
     }

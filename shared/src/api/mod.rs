@@ -257,35 +257,10 @@ impl App {
             GetReservation => {
                 reservations::get(&self.store, params[0], self.clock.now_millis()).await
             }
-            ExtendReservation => {
-                reservations::extend(
-                    &self.store,
-                    req,
-                    params[0],
-                    principal,
-                    self.clock.now_millis(),
-                )
-                .await
-            }
-            ReleaseReservation => {
-                reservations::release(
-                    &self.store,
-                    req,
-                    params[0],
-                    principal,
-                    self.clock.now_millis(),
-                )
-                .await
-            }
-            CommitReservation => {
-                reservations::commit(
-                    &self.store,
-                    req,
-                    params[0],
-                    principal,
-                    self.clock.now_millis(),
-                )
-                .await
+            ExtendReservation | ReleaseReservation | CommitReservation => {
+                let now = self.clock.now_millis();
+                reservations::step(route.operation, &self.store, req, params[0], principal, now)
+                    .await
             }
             ListSkuReservations => {
                 let sku = sku_param(params[0])?;

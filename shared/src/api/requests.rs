@@ -302,22 +302,11 @@ pub struct WriteOffBody {
 impl WriteOffBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let code = e.take(ReasonCode::parse("reason_code", &self.reason_code));
         let note = opt_text(&mut e, "note", &self.note);
         e.finish(|| {
-            let mut movement = single(
-                MovementKind::WriteOff,
-                MovementLine {
-                    kind: MovementKind::WriteOff,
-                    sku: sku?,
-                    location: location?,
-                    change: LevelChange::Withdraw(q?),
-                },
-                None,
-            );
+            let mut movement = single(MovementKind::WriteOff, level?, LevelChange::Withdraw, None);
             movement.reason = note?;
             movement.reason_code = Some(code?);
             Some(movement)
@@ -359,10 +348,34 @@ pub struct TransferBody {
     pub reference: Option<String>,
 }
 
-fn single(kind: MovementKind, line: MovementLine, reference: Option<String>) -> Movement {
+/// A line's level and quantity (`sku`, `location`, `quantity`), each error kept.
+fn level_line(
+    e: &mut FieldErrors,
+    sku: &str,
+    location: &str,
+    quantity: i64,
+) -> Option<(SkuId, LocationId, Quantity)> {
+    let sku = e.take(SkuId::parse("sku", sku));
+    let location = e.take(LocationId::parse("location", location));
+    let quantity = e.take(Quantity::parse("quantity", quantity));
+    Some((sku?, location?, quantity?))
+}
+
+/// A movement of `kind` with one line at a level, `change` made of its quantity.
+fn single(
+    kind: MovementKind,
+    (sku, location, quantity): (SkuId, LocationId, Quantity),
+    change: impl FnOnce(Quantity) -> LevelChange,
+    reference: Option<String>,
+) -> Movement {
     Movement {
         kind,
-        lines: vec![line],
+        lines: vec![MovementLine {
+            kind,
+            sku,
+            location,
+            change: change(quantity),
+        }],
         new_order: None,
         order_claim: None,
         reference,
@@ -374,9 +387,7 @@ fn single(kind: MovementKind, line: MovementLine, reference: Option<String>) -> 
 impl SaleBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let reference = opt_text(&mut e, "reference", &self.reference);
         let order_id = match &self.order_id {
             None => Some(None),
@@ -385,12 +396,8 @@ impl SaleBody {
         e.finish(|| {
             let mut sale = single(
                 MovementKind::Sale,
-                MovementLine {
-                    kind: MovementKind::Sale,
-                    sku: sku?,
-                    location: location?,
-                    change: LevelChange::Withdraw(q?),
-                },
+                level?,
+                LevelChange::Withdraw,
                 reference?,
             );
             sale.new_order = order_id?;
@@ -459,16 +466,14 @@ impl RefundBody {
 
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let order_id = match &self.order_id {
             None => Some(None),
             Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
         };
         let reason = opt_text(&mut e, "reason", &self.reason);
         e.finish(|| {
-            let (sku, location, q) = (sku?, location?, q?);
+            let (sku, location, q) = level?;
             let order_claim = order_id?.map(|order_id| OrderClaim {
                 order_id,
                 sku: sku.clone(),
@@ -500,21 +505,16 @@ impl RefundBody {
 impl ReceiptBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let reference = opt_text(&mut e, "reference", &self.reference);
         e.finish(|| {
+            let from_in_transit = self.from_in_transit;
             Some(single(
                 MovementKind::Receipt,
-                MovementLine {
-                    kind: MovementKind::Receipt,
-                    sku: sku?,
-                    location: location?,
-                    change: LevelChange::Receive {
-                        quantity: q?,
-                        from_in_transit: self.from_in_transit,
-                    },
+                level?,
+                |quantity| LevelChange::Receive {
+                    quantity,
+                    from_in_transit,
                 },
                 reference?,
             ))
@@ -525,19 +525,13 @@ impl ReceiptBody {
 impl IncomingBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
-        let sku = e.take(SkuId::parse("sku", &self.sku));
-        let location = e.take(LocationId::parse("location", &self.location));
-        let q = e.take(Quantity::parse("quantity", self.quantity));
+        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let reference = opt_text(&mut e, "reference", &self.reference);
         e.finish(|| {
             Some(single(
                 MovementKind::Incoming,
-                MovementLine {
-                    kind: MovementKind::Incoming,
-                    sku: sku?,
-                    location: location?,
-                    change: LevelChange::Expect(q?),
-                },
+                level?,
+                LevelChange::Expect,
                 reference?,
             ))
         })

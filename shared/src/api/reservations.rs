@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::{
     idempotency_key, json_response, parse_body, raw_json_response,
     requests::{CommitBody, ExtendBody, HoldBody},
-    ApiError, Principal, Query, Route,
+    ApiError, Operation, Principal, Query, Route,
 };
 use crate::{
     domain::{FieldError, LocationId, SkuId},
@@ -118,8 +118,24 @@ pub(super) async fn get(store: &Store, raw: &str, now_ms: i64) -> Result<Respons
     }
 }
 
+/// A step of an open reservation by its owner: `extend`, `release` or `commit`.
+pub(super) async fn step(
+    operation: Operation,
+    store: &Store,
+    req: &Request,
+    raw: &str,
+    principal: &Principal,
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
+    match operation {
+        Operation::ExtendReservation => extend(store, req, raw, principal, now_ms).await,
+        Operation::ReleaseReservation => release(store, req, raw, principal, now_ms).await,
+        _ => commit(store, req, raw, principal, now_ms).await,
+    }
+}
+
 /// `POST /v1/reservations/{id}/extend`.
-pub(super) async fn extend(
+async fn extend(
     store: &Store,
     req: &Request,
     raw: &str,
@@ -147,7 +163,7 @@ pub(super) async fn extend(
 struct ReleaseBody {}
 
 /// `POST /v1/reservations/{id}/release`.
-pub(super) async fn release(
+async fn release(
     store: &Store,
     req: &Request,
     raw: &str,
@@ -171,7 +187,7 @@ pub(super) async fn release(
 }
 
 /// `POST /v1/reservations/{id}/commit`.
-pub(super) async fn commit(
+async fn commit(
     store: &Store,
     req: &Request,
     raw: &str,

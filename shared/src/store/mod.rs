@@ -211,22 +211,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sale_is_one_guarded_update_and_one_ledger_put() {
-        let m = Movement {
-            kind: MovementKind::Sale,
-            lines: vec![line(
-                LevelChange::Withdraw(Quantity::parse("q", 2).unwrap()),
-                MovementKind::Sale,
-                "WH1",
-            )],
+    /// A movement of one line of `kind` at WH1.
+    fn one_line(kind: MovementKind, change: LevelChange) -> Movement {
+        Movement {
+            kind,
+            lines: vec![line(change, kind, "WH1")],
             new_order: None,
             order_claim: None,
             reference: None,
             reason: None,
             reason_code: None,
-        };
-        let w = movement_write("t", &m, &record());
+        }
+    }
+
+    fn receipt_of(q: u32) -> Movement {
+        one_line(
+            MovementKind::Receipt,
+            LevelChange::Receive {
+                quantity: Quantity::parse("q", q.into()).unwrap(),
+                from_in_transit: false,
+            },
+        )
+    }
+
+    #[test]
+    fn sale_is_one_guarded_update_and_one_ledger_put() {
+        let w = movement_write("t", &sale_of(2), &record());
         assert_eq!(w.items.len(), 2);
         let update = w.items[0].update().unwrap();
         // The stock guard, and the counters' head at the sale's hour.
@@ -253,19 +263,65 @@ mod tests {
     }
 
     fn sale_of(q: u32) -> Movement {
-        Movement {
-            kind: MovementKind::Sale,
-            lines: vec![line(
-                LevelChange::Withdraw(Quantity::parse("q", q.into()).unwrap()),
-                MovementKind::Sale,
-                "WH1",
-            )],
-            new_order: None,
-            order_claim: None,
-            reference: None,
-            reason: None,
-            reason_code: None,
-        }
+        one_line(
+            MovementKind::Sale,
+            LevelChange::Withdraw(Quantity::parse("q", q.into()).unwrap()),
+        )
+    }
+
+    #[test]
+    fn a_write_off_counts_in_its_own_ring_and_starts_one_on_a_level_without() {
+        let mut m = one_line(
+            MovementKind::WriteOff,
+            LevelChange::Withdraw(Quantity::parse("q", 3).unwrap()),
+        );
+        m.reason_code = Some(crate::domain::ReasonCode::Damaged);
+        let hour = hour_of(&record().at);
+        let ds = hour.div_euclid(24).rem_euclid(32);
+        let w = movement_write("t", &m, &record());
+        let update = w.items[0].update().unwrap();
+        let expr = update.update_expression();
+        assert!(
+            expr.contains(&format!("#wd[{ds}] = #wd[{ds}] + :q")),
+            "{expr}"
+        );
+        assert!(
+            !expr.contains("#sd[") && !expr.contains("#ls"),
+            "not a sale: {expr}"
+        );
+        assert_eq!(
+            update.condition_expression(),
+            Some("attribute_exists(pk) AND #av >= :q AND #ch = :h AND attribute_exists(#wd)")
+        );
+        assert_eq!(
+            get_s(w.items[1].put().unwrap().item(), "reason_code"),
+            Some("damaged")
+        );
+        // A level from before write-offs (no ring) at the same hour: the whole ring is written,
+        // the others are left as they are.
+        let shape = CounterShape::RollFrom {
+            head: Some(hour),
+            written_off_ring: false,
+        };
+        let w = movement_write_shaped("t", &m, &record(), &[shape]);
+        let update = w.items[0].update().unwrap();
+        let expr = update.update_expression();
+        assert!(expr.contains("#wd = :lwd"), "{expr}");
+        assert!(!expr.contains("#sd") && !expr.contains("#rd"), "{expr}");
+        let ring = update.expression_attribute_values().unwrap()[":lwd"]
+            .as_l()
+            .unwrap()
+            .clone();
+        assert_eq!(ring.len(), 32);
+        assert_eq!(ring[ds as usize], n(3));
+        // A sale on such a level rolling past a day leaves the missing ring alone.
+        let shape = CounterShape::RollFrom {
+            head: Some(hour - 30),
+            written_off_ring: false,
+        };
+        let w = movement_write_shaped("t", &sale_of(1), &record(), &[shape]);
+        let expr = w.items[0].update().unwrap().update_expression().to_owned();
+        assert!(expr.contains("#sd[") && !expr.contains("#wd"), "{expr}");
     }
 
     #[test]
@@ -313,22 +369,7 @@ mod tests {
 
     #[test]
     fn a_first_receipt_creates_the_level_with_its_counter_rings() {
-        let m = Movement {
-            kind: MovementKind::Receipt,
-            lines: vec![line(
-                LevelChange::Receive {
-                    quantity: Quantity::parse("q", 7).unwrap(),
-                    from_in_transit: false,
-                },
-                MovementKind::Receipt,
-                "WH1",
-            )],
-            new_order: None,
-            order_claim: None,
-            reference: None,
-            reason: None,
-            reason_code: None,
-        };
+        let m = receipt_of(7);
         let first = movement_write("t", &m, &record());
         assert_eq!(
             first.items[0].update().unwrap().condition_expression(),
@@ -346,27 +387,12 @@ mod tests {
         assert_eq!(received.len(), 32);
         assert_eq!(received[day.rem_euclid(32) as usize], n(7));
         assert!(values[":lsd"].as_l().unwrap().iter().all(|v| *v == n(0)));
+        assert!(values[":lwd"].as_l().unwrap().iter().all(|v| *v == n(0)));
     }
 
     #[test]
     fn receipt_checks_that_sku_and_location_exist() {
-        let m = Movement {
-            kind: MovementKind::Receipt,
-            lines: vec![line(
-                LevelChange::Receive {
-                    quantity: Quantity::parse("q", 2).unwrap(),
-                    from_in_transit: false,
-                },
-                MovementKind::Receipt,
-                "WH1",
-            )],
-            new_order: None,
-            order_claim: None,
-            reference: None,
-            reason: None,
-            reason_code: None,
-        };
-        let w = movement_write("t", &m, &record());
+        let w = movement_write("t", &receipt_of(2), &record());
         assert_eq!(
             w.roles,
             vec![

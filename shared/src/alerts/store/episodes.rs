@@ -43,6 +43,24 @@ pub struct Step<'a> {
     pub now_text: &'a str,
 }
 
+impl<'a> Step<'a> {
+    pub fn new(
+        episode: EpisodeKey<'a>,
+        alert_id: &'a str,
+        pending: &'a [Delivery],
+        now: i64,
+        now_text: &'a str,
+    ) -> Self {
+        Self {
+            episode,
+            alert_id,
+            pending,
+            now,
+            now_text,
+        }
+    }
+}
+
 /// The tracker's stored keys of `pending` ([`Delivery::key`]).
 pub(super) fn owed_keys(pending: &[Delivery]) -> AttributeValue {
     AttributeValue::Ss(pending.iter().map(Delivery::key).collect())
@@ -212,17 +230,8 @@ impl AlertStore {
         sku: &str,
         location: &str,
     ) -> Result<Tracker, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(tracker_key(rule_id, sku, location)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(out
-            .item
+        let item = self.item(tracker_key(rule_id, sku, location)).await?;
+        Ok(item
             .as_ref()
             .map(tracker_from)
             .transpose()?
@@ -553,17 +562,8 @@ impl AlertStore {
 
     /// The last minute whose level shard the time-rule sweep finished (None before the first).
     pub async fn sweep_cursor(&self) -> Result<Option<i64>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::CLOCK_SWEEP, keys::META)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(out
-            .item
+        let item = self.item(keys::key(keys::CLOCK_SWEEP, keys::META)).await?;
+        Ok(item
             .as_ref()
             .and_then(|i| i.get("through_minute"))
             .and_then(|v| v.as_n().ok())

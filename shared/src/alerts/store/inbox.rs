@@ -132,16 +132,8 @@ impl AlertStore {
     }
 
     pub async fn get_alert(&self, alert_id: &str) -> Result<Option<Alert>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(alert_key(alert_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.as_ref().map(alert_from).transpose()
+        let item = self.item(alert_key(alert_id)).await?;
+        item.as_ref().map(alert_from).transpose()
     }
 
     /// Acknowledges a firing alert; returns the alert as it now stands (None if unknown).

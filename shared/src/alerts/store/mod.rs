@@ -123,6 +123,34 @@ impl AlertStore {
         &self.table
     }
 
+    /// The item at `key`, read consistently (None when there is none).
+    async fn item(&self, key: HashMap<String, AttributeValue>) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item)
+    }
+
+    /// Deletes the item at `key`; false when there was none.
+    async fn delete(&self, key: HashMap<String, AttributeValue>) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.attributes.is_some())
+    }
+
     async fn all_of(&self, partition: &str) -> Result<Vec<Item>, StoreError> {
         let mut pages = self
             .client

@@ -134,30 +134,13 @@ impl AlertStore {
     }
 
     pub async fn get_rule(&self, rule_id: &str) -> Result<Option<Rule>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(rule_key(rule_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        out.item.as_ref().map(rule_from).transpose()
+        let item = self.item(rule_key(rule_id)).await?;
+        item.as_ref().map(rule_from).transpose()
     }
 
     /// Deletes a rule; false when there was none. Its open alerts stay in the inbox.
     pub async fn delete_rule(&self, rule_id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(rule_key(rule_id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(out.attributes.is_some())
+        self.delete(rule_key(rule_id)).await
     }
 
     pub async fn list_rules(

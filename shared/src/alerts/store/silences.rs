@@ -78,15 +78,6 @@ impl AlertStore {
 
     /// Ends a silence early; false when there was none.
     pub async fn delete_silence(&self, silence_id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(silence_key(silence_id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(out.attributes.is_some())
+        self.delete(silence_key(silence_id)).await
     }
 }
