@@ -71,6 +71,54 @@ impl Rolled {
     }
 }
 
+/// A stock level with its sales counters, as the stream image and the level item carry it: what
+/// alert rules evaluate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelSnapshot {
+    pub sku: String,
+    pub location: String,
+    pub quantities: crate::domain::Quantities,
+    /// Units sold per hour bucket (`hours since epoch`).
+    pub sold_hourly: BTreeMap<i64, i64>,
+    /// Units sold per day bucket (`days since epoch`).
+    pub sold_daily: BTreeMap<i64, i64>,
+    pub last_sale_at: Option<i64>,
+    pub last_receipt_at: Option<i64>,
+    pub created_at: Option<i64>,
+    /// The level item's version (increments with every change).
+    pub version: i64,
+    /// The reorder point the replenishment run last set on the level (None before its first).
+    pub reorder_point: Option<i64>,
+}
+
+impl LevelSnapshot {
+    /// Units sold in the last `hours` hours, a window that slides with the clock: the current
+    /// hour so far, the full hours before it, and the part of the oldest hour still inside.
+    pub fn sold_in_hours(&self, now: i64, hours: i64) -> f64 {
+        sliding_sum(&self.sold_hourly, now, 3600, hours)
+    }
+
+    /// Units sold in the last `days` days (24-hour periods), sliding like [`Self::sold_in_hours`]:
+    /// midnight does not empty a one-day window, nor cut a day off a week.
+    pub fn sold_in_days(&self, now: i64, days: i64) -> f64 {
+        sliding_sum(&self.sold_daily, now, 86_400, days)
+    }
+}
+
+/// The sum of `buckets` (each `width` seconds, keyed by `start / width`) over the `count × width`
+/// seconds ending at `now`. The oldest bucket only partly overlaps the window and counts in
+/// proportion, as if its sales were spread evenly through it; the rest count in full.
+fn sliding_sum(buckets: &BTreeMap<i64, i64>, now: i64, width: i64, count: i64) -> f64 {
+    let current = now.div_euclid(width);
+    let elapsed = now.rem_euclid(width) as f64 / width as f64;
+    let whole: i64 = buckets
+        .range(current - count + 1..=current)
+        .map(|(_, v)| v)
+        .sum();
+    let oldest = buckets.get(&(current - count)).copied().unwrap_or(0);
+    whole as f64 + oldest as f64 * (1.0 - elapsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

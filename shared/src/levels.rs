@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
 };
 
 use crate::{
-    alerts::evaluate::LevelSnapshot,
+    counters::LevelSnapshot,
     domain::Quantities,
     reports::LevelHistory,
     schema::{entity, keys, Item, LevelItem, Malformed},

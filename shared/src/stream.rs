@@ -7,7 +7,7 @@ use std::{borrow::Cow, collections::BTreeMap};
 use serde::Deserialize;
 use serde_json::{value::RawValue, Value};
 
-use crate::alerts::evaluate::LevelSnapshot;
+use crate::counters::LevelSnapshot;
 use crate::domain::Quantities;
 
 /// Seconds since the epoch of an RFC 3339 UTC time as this system writes them
