@@ -206,12 +206,48 @@ pub mod keys {
         format!("SILENCE#{target}")
     }
 
+    /// The table's primary key attributes, and those of its general index (`gsi1`): spelled
+    /// here alone.
+    pub const PARTITION: &str = "pk";
+    pub const SORT: &str = "sk";
+    pub const INDEX_PARTITION: &str = "gsi1pk";
+    pub const INDEX_SORT: &str = "gsi1sk";
+
     /// A primary key as the SDK takes it.
     pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
         HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(pk.into())),
-            ("sk".to_owned(), AttributeValue::S(sk.into())),
+            (PARTITION.to_owned(), AttributeValue::S(pk.into())),
+            (SORT.to_owned(), AttributeValue::S(sk.into())),
         ])
+    }
+
+    /// An item: its primary key and `attributes`.
+    pub fn item<K: Into<String>>(
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+        attributes: impl IntoIterator<Item = (K, AttributeValue)>,
+    ) -> HashMap<String, AttributeValue> {
+        let mut item = key(pk, sk);
+        item.extend(attributes.into_iter().map(|(k, v)| (k.into(), v)));
+        item
+    }
+
+    /// The partition and sort key of a stored item (or of a key), if it has them.
+    pub fn of(item: &HashMap<String, AttributeValue>) -> Option<(&str, &str)> {
+        let part = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        };
+        Some((part(PARTITION)?, part(SORT)?))
+    }
+
+    /// Just the primary key of a stored item (what a `GetItem`, `UpdateItem` or
+    /// `DeleteItem` of it takes).
+    pub fn key_of(
+        item: &HashMap<String, AttributeValue>,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        of(item).map(|(pk, sk)| key(pk, sk))
     }
 }
 
@@ -561,6 +597,15 @@ mod tests {
         item.insert("available".into(), n(5));
         let q: Quantities = decode::<QuantitiesItem>("level", &item).unwrap().into();
         assert_eq!(q.available, 5);
+    }
+
+    #[test]
+    fn an_item_carries_its_key_and_gives_it_back() {
+        let item = keys::item("SKU#A", keys::META, [("name", s("Mug"))]);
+        assert_eq!(keys::of(&item), Some(("SKU#A", "META")));
+        assert_eq!(keys::key_of(&item), Some(keys::key("SKU#A", "META")));
+        assert_eq!(item.get("name"), Some(&s("Mug")));
+        assert_eq!(keys::of(&HashMap::from([("pk".to_owned(), s("x"))])), None);
     }
 
     #[test]
