@@ -212,6 +212,9 @@ pub mod keys {
     pub const SORT: &str = "sk";
     pub const INDEX_PARTITION: &str = "gsi1pk";
     pub const INDEX_SORT: &str = "gsi1sk";
+    /// Conditions on an item's existence.
+    pub const ABSENT: &str = "attribute_not_exists(pk)";
+    pub const PRESENT: &str = "attribute_exists(pk)";
 
     /// A primary key as the SDK takes it.
     pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {

@@ -337,13 +337,14 @@ impl Run {
         let update = match wanted {
             Some(r) => update
                 .update_expression("SET #r = :r")
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(#r) OR #r <> :r)",
-                )
+                .condition_expression(format!(
+                    "{} AND (attribute_not_exists(#r) OR #r <> :r)",
+                    keys::PRESENT
+                ))
                 .expression_attribute_values(":r", AttributeValue::N(r.to_string())),
             None => update
                 .update_expression("REMOVE #r")
-                .condition_expression("attribute_exists(pk) AND attribute_exists(#r)"),
+                .condition_expression(format!("{} AND attribute_exists(#r)", keys::PRESENT)),
         };
         match update.send().await {
             Ok(_) => Ok(true),

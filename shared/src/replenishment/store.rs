@@ -31,10 +31,10 @@ pub fn to_item(demand: &Demand, plan: &Plan) -> Item {
     let sort = keys::replenishment_sort(plan.supplier.as_deref(), &plan.location, &plan.sku);
     if plan.suggested > 0 {
         item.insert(
-            "gsi1pk".into(),
+            keys::INDEX_PARTITION.into(),
             AttributeValue::S(keys::REPLENISHMENT_LIST.into()),
         );
-        item.insert("gsi1sk".into(), AttributeValue::S(sort.clone()));
+        item.insert(keys::INDEX_SORT.into(), AttributeValue::S(sort.clone()));
     }
     // Kept so a stock change can put the item in the list (or take it out) in one update.
     item.insert(LIST_SORT.into(), AttributeValue::S(sort));

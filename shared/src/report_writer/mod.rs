@@ -506,9 +506,6 @@ const DATASETS: &[&str] = &[
 ];
 
 fn key_of(item: &Item) -> (String, String) {
-    let s = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        _ => String::new(),
-    };
-    (s("pk"), s("sk"))
+    let (pk, sk) = keys::of(item).unwrap_or_default();
+    (pk.to_owned(), sk.to_owned())
 }

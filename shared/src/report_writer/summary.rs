@@ -15,12 +15,7 @@ impl ReportWriter {
         partitions.dedup();
         let keys: Vec<Item> = partitions
             .into_iter()
-            .map(|pk| {
-                HashMap::from([
-                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
-                    ("sk".to_owned(), AttributeValue::S(keys::META.to_owned())),
-                ])
-            })
+            .map(|pk| keys::key(pk.as_str(), keys::META))
             .collect();
         let mut costs = HashMap::new();
         for chunk in keys.chunks(levels::BATCH) {

@@ -248,16 +248,18 @@ impl Stocktakes {
             .chunks(CHUNK)
             .enumerate()
             .map(|(i, chunk)| {
-                Item::from([
-                    ("pk".into(), s(keys::import(id))),
-                    ("sk".into(), s(failures_key(i))),
-                    ("entity".into(), s(entity::IMPORT_CHUNK)),
-                    (
-                        "failures".into(),
-                        s(serde_json::to_string(chunk).unwrap_or_default()),
-                    ),
-                    ("expires_at".into(), n(now + KEEP_SECONDS)),
-                ])
+                keys::item(
+                    keys::import(id),
+                    failures_key(i),
+                    [
+                        ("entity", s(entity::IMPORT_CHUNK)),
+                        (
+                            "failures",
+                            s(serde_json::to_string(chunk).unwrap_or_default()),
+                        ),
+                        ("expires_at", n(now + KEEP_SECONDS)),
+                    ],
+                )
             })
             .collect();
         crate::store::batch_write(&self.client, &self.table, chunks).await?;

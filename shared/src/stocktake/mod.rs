@@ -197,16 +197,15 @@ impl Stocktakes {
             .chunks(CHUNK)
             .enumerate()
             .map(|(i, chunk)| {
-                Item::from([
-                    ("pk".into(), s(keys::import(id))),
-                    ("sk".into(), s(lines_key(request_hash, i))),
-                    ("entity".into(), s(entity::IMPORT_CHUNK)),
-                    (
-                        "lines".into(),
-                        s(serde_json::to_string(chunk).unwrap_or_default()),
-                    ),
-                    ("expires_at".into(), expires.clone()),
-                ])
+                keys::item(
+                    keys::import(id),
+                    lines_key(request_hash, i),
+                    [
+                        ("entity", s(entity::IMPORT_CHUNK)),
+                        ("lines", s(serde_json::to_string(chunk).unwrap_or_default())),
+                        ("expires_at", expires.clone()),
+                    ],
+                )
             })
             .collect();
         let count = chunks.len();
@@ -229,8 +228,7 @@ impl Stocktakes {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::import(id)))
-            .item("sk", s(keys::META))
+            .set_item(Some(keys::key(keys::import(id), keys::META)))
             .item("entity", s(entity::IMPORT))
             .item("import_id", s(id))
             .item("status", s("queued"))
@@ -243,7 +241,7 @@ impl Stocktakes {
             .item("created_at", s(now_text))
             .item("request_hash", s(request_hash))
             .item("expires_at", expires)
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(keys::ABSENT)
             .send()
             .await;
         match put {
@@ -364,7 +362,7 @@ impl Stocktakes {
             .expression_attribute_values(":a", n(tally.applied))
             .expression_attribute_values(":f", n(tally.failures.len()))
             .expression_attribute_values(":now", s(now))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(keys::PRESENT)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;

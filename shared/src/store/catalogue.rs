@@ -95,8 +95,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::sku(sku.as_str())))
-            .key("sk", s(keys::META))
+            .set_key(Some(keys::key(keys::sku(sku.as_str()), keys::META)))
             .expression_attribute_names("#uc", "unit_cost")
             .expression_attribute_names("#cur", "currency");
         // A PUT replaces the SKU: without a cost or supply facts, any earlier ones go.
@@ -170,8 +169,10 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(keys::location(location.as_str())))
-            .key("sk", s(keys::META))
+            .set_key(Some(keys::key(
+                keys::location(location.as_str()),
+                keys::META,
+            )))
             .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#loc", "location")
             .expression_attribute_names("#n", "name")
@@ -249,9 +250,8 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(keys::META))
-            .projection_expression("pk")
+            .set_key(Some(keys::key(pk, keys::META)))
+            .projection_expression(keys::PARTITION)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;

@@ -258,7 +258,7 @@ mod tests {
         );
         assert_eq!(update.expression_attribute_values().unwrap()[":h"], n(hour));
         let put = w.items[1].put().unwrap();
-        assert_eq!(put.condition_expression(), Some("attribute_not_exists(pk)"));
+        assert_eq!(put.condition_expression(), Some(keys::ABSENT));
         assert_eq!(get_s(put.item(), "response"), Some("{}"));
     }
 
@@ -377,10 +377,7 @@ mod tests {
         );
         let w = movement_write_shaped("t", &m, &record(), &[CounterShape::Create]);
         let update = w.items[0].update().unwrap();
-        assert_eq!(
-            update.condition_expression(),
-            Some("attribute_not_exists(pk)")
-        );
+        assert_eq!(update.condition_expression(), Some(keys::ABSENT));
         let values = update.expression_attribute_values().unwrap();
         let day = hour_of(&record().at).div_euclid(24);
         let received = values[":lrd"].as_l().unwrap();

@@ -173,7 +173,7 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
             }
             u.set.push("#sh = :lh".into());
             u.set.push("#ch = :h".into());
-            u.condition = "attribute_not_exists(pk)".into();
+            u.condition = keys::ABSENT.into();
         }
         CounterShape::RollFrom {
             head,
@@ -278,7 +278,7 @@ pub(super) fn level_update(
         LevelChange::Withdraw(_) => {
             u.set
                 .push(format!("#oh = #oh - :q, #av = #av - :q, {BUMP_LEVEL}"));
-            u.condition = "attribute_exists(pk) AND #av >= :q".into();
+            u.condition = format!("{} AND #av >= :q", keys::PRESENT);
             if counter == Some(Counter::Sold) {
                 u.set.push("#ls = :now".into());
             }
@@ -290,7 +290,7 @@ pub(super) fn level_update(
             u.set.push(format!(
                 "#oh = #oh + :q, #av = #av + :q, #it = #it - :q, {BUMP_LEVEL}"
             ));
-            u.condition = "attribute_exists(pk) AND #it >= :q".into();
+            u.condition = format!("{} AND #it >= :q", keys::PRESENT);
         }
         LevelChange::Receive { .. } => {
             u.set.push(format!(
@@ -305,7 +305,7 @@ pub(super) fn level_update(
                     u.condition = if shape == CounterShape::Create {
                         String::new()
                     } else {
-                        "attribute_exists(pk)".into()
+                        keys::PRESENT.into()
                     }
                 }
                 // A transfer's arrival counts nothing and may create the level.
@@ -321,18 +321,18 @@ pub(super) fn level_update(
         LevelChange::Restock(_) => {
             u.set
                 .push(format!("#oh = #oh + :q, #av = #av + :q, {BUMP_LEVEL}"));
-            u.condition = "attribute_exists(pk)".into();
+            u.condition = keys::PRESENT.into();
         }
-        LevelChange::Record => return (None, "attribute_exists(pk)".into()),
+        LevelChange::Record => return (None, keys::PRESENT.into()),
         LevelChange::Reserve(_) => {
             u.set
                 .push(format!("#rs = #rs + :q, #av = #av - :q, {BUMP_LEVEL}"));
-            u.condition = "attribute_exists(pk) AND #av >= :q".into();
+            u.condition = format!("{} AND #av >= :q", keys::PRESENT);
         }
         LevelChange::Unreserve(_) => {
             u.set
                 .push(format!("#rs = #rs - :q, #av = #av + :q, {BUMP_LEVEL}"));
-            u.condition = "attribute_exists(pk) AND #rs >= :q".into();
+            u.condition = format!("{} AND #rs >= :q", keys::PRESENT);
         }
         LevelChange::Commit { take, held } => {
             u.set.push(format!(
@@ -344,7 +344,7 @@ pub(super) fn level_update(
             u.values.insert(":held".into(), n(held.get()));
             u.values
                 .insert(":rel".into(), n(i64::from(held.get()) - i64::from(take)));
-            u.condition = "attribute_exists(pk) AND #rs >= :held".into();
+            u.condition = format!("{} AND #rs >= :held", keys::PRESENT);
         }
         LevelChange::Count { expected, .. } => {
             u.set.push(format!(
@@ -352,11 +352,10 @@ pub(super) fn level_update(
                  #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}{INIT_COUNTERS}"
             ));
             u.condition = match expected {
-                None => "attribute_not_exists(pk) OR #rs <= :counted",
-                Some(0) => "attribute_not_exists(pk) OR (#oh = :expected AND #rs <= :counted)",
-                Some(_) => "#oh = :expected AND #rs <= :counted",
-            }
-            .into();
+                None => format!("{} OR #rs <= :counted", keys::ABSENT),
+                Some(0) => format!("{} OR (#oh = :expected AND #rs <= :counted)", keys::ABSENT),
+                Some(_) => "#oh = :expected AND #rs <= :counted".into(),
+            };
         }
     }
     if let Some(counter) = counter {
@@ -449,19 +448,21 @@ pub fn movement_write_shaped(
     }
 
     for (i, line) in movement.lines.iter().enumerate() {
-        let mut item: Item = HashMap::from([
-            ("pk".to_owned(), s(&record.partition)),
-            ("sk".to_owned(), s(keys::movement_line(i))),
-            ("entity".to_owned(), s(entity::MOVEMENT)),
-            ("movement_id".to_owned(), s(&record.movement_id)),
-            ("movement_kind".to_owned(), s(movement.kind.as_str())),
-            ("kind".to_owned(), s(line.kind.as_str())),
-            ("sku".to_owned(), s(line.sku.as_str())),
-            ("location".to_owned(), s(line.location.as_str())),
-            ("quantity".to_owned(), n(line.quantity())),
-            ("actor".to_owned(), s(&record.actor)),
-            ("at".to_owned(), s(&record.at)),
-        ]);
+        let mut item: Item = keys::item(
+            &record.partition,
+            keys::movement_line(i),
+            [
+                ("entity".to_owned(), s(entity::MOVEMENT)),
+                ("movement_id".to_owned(), s(&record.movement_id)),
+                ("movement_kind".to_owned(), s(movement.kind.as_str())),
+                ("kind".to_owned(), s(line.kind.as_str())),
+                ("sku".to_owned(), s(line.sku.as_str())),
+                ("location".to_owned(), s(line.location.as_str())),
+                ("quantity".to_owned(), n(line.quantity())),
+                ("actor".to_owned(), s(&record.actor)),
+                ("at".to_owned(), s(&record.at)),
+            ],
+        );
         delta_attrs(&mut item, line.change);
         if let Some(r) = &movement.reference {
             item.insert("reference".into(), s(r));
@@ -508,7 +509,7 @@ pub fn movement_write_shaped(
                     Put::builder()
                         .table_name(table)
                         .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
+                        .condition_expression(keys::ABSENT)
                         .return_values_on_condition_check_failure(
                             ReturnValuesOnConditionCheckFailure::AllOld,
                         )
@@ -528,23 +529,25 @@ pub fn movement_write_shaped(
                 n(line.quantity()),
             );
         }
-        let item: Item = HashMap::from([
-            ("pk".to_owned(), s(keys::order(order_id.as_str()))),
-            ("sk".to_owned(), s(keys::META)),
-            ("entity".to_owned(), s(entity::ORDER)),
-            ("order_id".to_owned(), s(order_id.as_str())),
-            ("movement_id".to_owned(), s(&record.movement_id)),
-            ("created_at".to_owned(), s(&record.at)),
-            ("sold".to_owned(), AttributeValue::M(sold.clone())),
-            ("refundable".to_owned(), AttributeValue::M(sold)),
-        ]);
+        let item: Item = keys::item(
+            keys::order(order_id.as_str()),
+            keys::META,
+            [
+                ("entity".to_owned(), s(entity::ORDER)),
+                ("order_id".to_owned(), s(order_id.as_str())),
+                ("movement_id".to_owned(), s(&record.movement_id)),
+                ("created_at".to_owned(), s(&record.at)),
+                ("sold".to_owned(), AttributeValue::M(sold.clone())),
+                ("refundable".to_owned(), AttributeValue::M(sold)),
+            ],
+        );
         items.push(
             TransactWriteItem::builder()
                 .put(
                     Put::builder()
                         .table_name(table)
                         .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
+                        .condition_expression(keys::ABSENT)
                         .build()
                         .expect("table and item are set"),
                 )
@@ -559,10 +562,12 @@ pub fn movement_write_shaped(
                 .update(
                     Update::builder()
                         .table_name(table)
-                        .key("pk", s(keys::order(claim.order_id.as_str())))
-                        .key("sk", s(keys::META))
+                        .set_key(Some(keys::key(
+                            keys::order(claim.order_id.as_str()),
+                            keys::META,
+                        )))
                         .update_expression("SET #rf.#line = #rf.#line - :q")
-                        .condition_expression("attribute_exists(pk) AND #rf.#line >= :q")
+                        .condition_expression(format!("{} AND #rf.#line >= :q", keys::PRESENT))
                         .expression_attribute_names("#rf", "refundable")
                         .expression_attribute_names(
                             "#line",
@@ -594,10 +599,10 @@ pub(crate) fn level_write(
     at: &str,
     mv: &str,
 ) -> TransactWriteItem {
-    let key = HashMap::from([
-        ("pk".to_owned(), s(keys::sku(line.sku.as_str()))),
-        ("sk".to_owned(), s(keys::location(line.location.as_str()))),
-    ]);
+    let key = keys::key(
+        keys::sku(line.sku.as_str()),
+        keys::location(line.location.as_str()),
+    );
     let (level, cond) = level_update(line, shape, hour);
     let (update, mut values) = match level {
         Some(u) => (Some(format!("SET {}", u.set.join(", "))), u.values),
@@ -680,9 +685,8 @@ pub(super) fn exists_check(table: &str, pk: String) -> TransactWriteItem {
         .condition_check(
             ConditionCheck::builder()
                 .table_name(table)
-                .key("pk", s(pk))
-                .key("sk", s(keys::META))
-                .condition_expression("attribute_exists(pk)")
+                .set_key(Some(keys::key(pk, keys::META)))
+                .condition_expression(keys::PRESENT)
                 .build()
                 .expect("table, key and condition are set"),
         )
