@@ -270,6 +270,23 @@ pub fn decode<T: DeserializeOwned>(entity: &'static str, item: &Item) -> Result<
     })
 }
 
+/// An item type that is written whole: its entity and its key, so that the item it writes
+/// carries both (and no caller spells them).
+pub trait Stored: Serialize {
+    const ENTITY: &'static str;
+    /// The partition and sort key of this item.
+    fn key(&self) -> (String, String);
+
+    /// The item as it is put: its attributes, its key and its `entity`.
+    fn to_item(&self) -> Item {
+        let (pk, sk) = self.key();
+        let mut item: Item = serde_dynamo::to_item(self).expect("an item type serialises to a map");
+        item.extend(keys::key(pk, sk));
+        item.insert("entity".into(), AttributeValue::S(Self::ENTITY.into()));
+        item
+    }
+}
+
 /// The four quantities of a level (also a ledger entry's `before` and `after`).
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct QuantitiesItem {
@@ -367,6 +384,16 @@ pub struct ForecastItem {
     pub plan: crate::replenishment::Plan,
 }
 
+impl Stored for ForecastItem {
+    const ENTITY: &'static str = entity::FORECAST;
+    fn key(&self) -> (String, String) {
+        (
+            keys::forecast(&self.plan.sku),
+            keys::location(&self.plan.location),
+        )
+    }
+}
+
 /// `LEDGER#<sku>` / `<at>#<movement>#<line>`: one movement line in its SKU's ledger, with the
 /// level's exact quantities before and after it (absent for a line that changed no level).
 #[derive(Debug, Clone, Deserialize)]
@@ -412,13 +439,20 @@ pub struct LedgerEntryItem {
 
 /// `ORDER#<order>` / `META`: what an order sold and what is left to refund, per
 /// `<sku>@<location>` line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderItem {
     pub order_id: String,
     pub movement_id: String,
     pub created_at: String,
     pub sold: BTreeMap<String, i64>,
     pub refundable: BTreeMap<String, i64>,
+}
+
+impl Stored for OrderItem {
+    const ENTITY: &'static str = entity::ORDER;
+    fn key(&self) -> (String, String) {
+        (keys::order(&self.order_id), keys::META.into())
+    }
 }
 
 /// One line of a reservation: what it holds, and once committed what the order took.

@@ -8,7 +8,7 @@ use super::{Demand, Plan};
 use crate::{
     alerts::evaluate::LevelSnapshot,
     domain::Quantities,
-    schema::{self, entity, keys, ForecastItem, Item, Malformed},
+    schema::{self, entity, keys, ForecastItem, Item, Malformed, Stored},
     store::StoreError,
 };
 
@@ -25,9 +25,7 @@ pub fn to_item(demand: &Demand, plan: &Plan) -> Item {
         demand_day: demand.last_day,
         plan: plan.clone(),
     };
-    let mut item: Item = serde_dynamo::to_item(&record).expect("a forecast item serialises");
-    item.extend(key(&plan.sku, &plan.location));
-    item.insert("entity".into(), AttributeValue::S(entity::FORECAST.into()));
+    let mut item = record.to_item();
     let sort = keys::replenishment_sort(plan.supplier.as_deref(), &plan.location, &plan.sku);
     if plan.suggested > 0 {
         item.insert(

@@ -47,7 +47,9 @@ use crate::domain::{
 
 pub use crate::schema::Item;
 
-use crate::schema::{decode, LedgerEntryItem, LevelItem, LocationItem, QuantitiesItem, SkuItem};
+use crate::schema::{
+    decode, LedgerEntryItem, LevelItem, LocationItem, OrderItem, QuantitiesItem, SkuItem, Stored,
+};
 pub use crate::schema::{entity, keys};
 
 pub use self::{catalogue::*, execute::*, ledger::*, paging::*, transaction::*};

@@ -261,6 +261,28 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
     }
 }
 
+/// A transaction's put of `item`, under `condition` (with the item it found returned when the
+/// condition fails, if `old_on_failure`).
+pub(crate) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    old_on_failure: bool,
+) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned));
+    let put = if old_on_failure {
+        put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    } else {
+        put
+    };
+    TransactWriteItem::builder()
+        .put(put.build().expect("table and item are set"))
+        .build()
+}
+
 /// The update (None: a condition check) and condition for one level line.
 pub(super) fn level_update(
     line: &MovementLine,
@@ -490,69 +512,32 @@ pub fn movement_write_shaped(
             item.insert("line_count".into(), n(movement.lines.len()));
         }
         if let Some(entry) = entry {
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(table)
-                            .set_item(Some(entry))
-                            .build()
-                            .expect("table and item are set"),
-                    )
-                    .build(),
-            );
+            items.push(put(table, entry, None, false));
             roles.push(Role::LedgerEntry);
         }
-        items.push(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(table)
-                        .set_item(Some(item))
-                        .condition_expression(keys::ABSENT)
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::AllOld,
-                        )
-                        .build()
-                        .expect("table and item are set"),
-                )
-                .build(),
-        );
+        items.push(put(table, item, Some(keys::ABSENT), true));
         roles.push(Role::Ledger(i));
     }
 
     if let Some(order_id) = &movement.new_order {
-        let mut sold: Item = HashMap::new();
-        for line in &movement.lines {
-            sold.insert(
-                order_line_key(&line.sku, &line.location),
-                n(line.quantity()),
-            );
-        }
-        let item: Item = keys::item(
-            keys::order(order_id.as_str()),
-            keys::META,
-            [
-                ("entity".to_owned(), s(entity::ORDER)),
-                ("order_id".to_owned(), s(order_id.as_str())),
-                ("movement_id".to_owned(), s(&record.movement_id)),
-                ("created_at".to_owned(), s(&record.at)),
-                ("sold".to_owned(), AttributeValue::M(sold.clone())),
-                ("refundable".to_owned(), AttributeValue::M(sold)),
-            ],
-        );
-        items.push(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(table)
-                        .set_item(Some(item))
-                        .condition_expression(keys::ABSENT)
-                        .build()
-                        .expect("table and item are set"),
+        let sold: std::collections::BTreeMap<String, i64> = movement
+            .lines
+            .iter()
+            .map(|line| {
+                (
+                    order_line_key(&line.sku, &line.location),
+                    i64::from(line.quantity()),
                 )
-                .build(),
-        );
+            })
+            .collect();
+        let order = OrderItem {
+            order_id: order_id.as_str().into(),
+            movement_id: record.movement_id.clone(),
+            created_at: record.at.clone(),
+            refundable: sold.clone(),
+            sold,
+        };
+        items.push(put(table, order.to_item(), Some(keys::ABSENT), false));
         roles.push(Role::NewOrder);
     }
 
