@@ -66,6 +66,15 @@ pub fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, f64, Unit)]) {
     println!("{}", emf_line(dimensions, metrics, ms));
 }
 
+/// Counts under one dimension (`Function`, `Report`…), each a whole number of events.
+pub fn counts(dimension: (&str, &str), counts: &[(&str, usize)]) {
+    let metrics: Vec<(&str, f64, Unit)> = counts
+        .iter()
+        .map(|(name, n)| (*name, *n as f64, Unit::Count))
+        .collect();
+    emit(&[dimension], &metrics);
+}
+
 /// One event counted once under one dimension.
 pub fn count(name: &str, dimension: (&str, &str)) {
     emit(&[dimension], &[(name, 1.0, Unit::Count)]);

@@ -40,6 +40,41 @@ pub mod keys {
 
     use aws_sdk_dynamodb::types::AttributeValue;
 
+    /// Keys that are a prefix and one id (`SKU#<sku>`…): one line each.
+    macro_rules! prefixed {
+        ($($(#[$doc:meta])* $name:ident($arg:ident) => $prefix:literal;)*) => {
+            $($(#[$doc])* pub fn $name($arg: &str) -> String {
+                format!(concat!($prefix, "{}"), $arg)
+            })*
+        };
+    }
+    prefixed! {
+        /// The stock listing's index partition of a location (`stk_pk`).
+        stock_partition(location) => "STOCK#";
+        /// A stocktake import's partition: the import (`META`), its lines and its failures.
+        import(import_id) => "IMPORT#";
+        /// A reservation (checkout hold): `RES#<id>` / `META`.
+        reservation(reservation_id) => "RES#";
+        /// The holds index's partition of a SKU (`hold_pk`).
+        holds(sku) => "HOLDS#";
+        /// A SKU's demand histories and forecasts, one item per location (`LOC#<location>`), apart
+        /// from the SKU's partition so reading a SKU with its levels does not read them.
+        forecast(sku) => "FCST#";
+        /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
+        sku(sku) => "SKU#";
+        /// A location: the partition of its entry, and the sort key of each level at it.
+        location(location) => "LOC#";
+        order(order) => "ORDER#";
+        /// A movement's partition, from the caller and its idempotency key (a hash).
+        movement(scope_hex) => "MOV#";
+        /// The partition of a SKU's ledger entries.
+        ledger(sku) => "LEDGER#";
+        rule(rule_id) => "RULE#";
+        alert(alert_id) => "ALERT#";
+        /// A silence of `rule:<id>` or `sku:<sku>`.
+        silence(target) => "SILENCE#";
+    }
+
     /// The sort key of every item that is alone in its partition.
     pub const META: &str = "META";
     /// Index partitions (`gsi1pk`) of the listings.
@@ -86,19 +121,8 @@ pub mod keys {
     pub const STOCK_INDEX: &str = "stock";
     pub const STOCK_PARTITION_ATTRIBUTE: &str = "stk_pk";
     pub const STOCK_SORT_ATTRIBUTE: &str = "stk_sk";
-    pub fn stock_partition(location: &str) -> String {
-        format!("STOCK#{location}")
-    }
     pub fn listing_entry(sku: &str, location: &str) -> String {
         format!("STK#{sku}#{location}")
-    }
-    /// A stocktake import's partition: the import (`META`), its lines and its failures.
-    pub fn import(import_id: &str) -> String {
-        format!("IMPORT#{import_id}")
-    }
-    /// A reservation (checkout hold): `RES#<id>` / `META`.
-    pub fn reservation(reservation_id: &str) -> String {
-        format!("RES#{reservation_id}")
     }
     /// The index of active holds by expiry (`expiry`, see [`crate::reservations`]): an active
     /// reservation carries `exp_pk` = `HOLDEXP#nn` (one of [`EXPIRY_SHARDS`], from its id) and
@@ -123,9 +147,6 @@ pub mod keys {
     pub const HOLD_INDEX: &str = "holds";
     pub const HOLD_PARTITION_ATTRIBUTE: &str = "hold_pk";
     pub const HOLD_SORT_ATTRIBUTE: &str = "hold_sk";
-    pub fn holds(sku: &str) -> String {
-        format!("HOLDS#{sku}")
-    }
     pub fn hold_sort(location: &str, reservation_id: &str) -> String {
         format!("{location}#{reservation_id}")
     }
@@ -150,33 +171,9 @@ pub mod keys {
     pub fn replenishment_sort(supplier: Option<&str>, location: &str, sku: &str) -> String {
         format!("{}#{location}#{sku}", supplier.unwrap_or("~"))
     }
-    /// A SKU's demand histories and forecasts, one item per location (`LOC#<location>`), apart
-    /// from the SKU's partition so reading a SKU with its levels does not read them.
-    pub fn forecast(sku: &str) -> String {
-        format!("FCST#{sku}")
-    }
 
-    /// A SKU's partition: its catalogue entry (`META`) and its levels (one per location).
-    pub fn sku(sku: &str) -> String {
-        format!("SKU#{sku}")
-    }
-    /// A location: the partition of its entry, and the sort key of each level at it.
-    pub fn location(location: &str) -> String {
-        format!("LOC#{location}")
-    }
-    pub fn order(order: &str) -> String {
-        format!("ORDER#{order}")
-    }
-    /// A movement's partition, from the caller and its idempotency key (a hash).
-    pub fn movement(scope_hex: &str) -> String {
-        format!("MOV#{scope_hex}")
-    }
     pub fn movement_line(line: usize) -> String {
         format!("LINE#{line:02}")
-    }
-    /// The partition of a SKU's ledger entries.
-    pub fn ledger(sku: &str) -> String {
-        format!("LEDGER#{sku}")
     }
     /// Ledger entries sort by time, then movement and line (listed newest first).
     pub fn ledger_sort(at: &str, movement_id: &str, line: usize) -> String {
@@ -186,12 +183,6 @@ pub mod keys {
     pub fn line_ref(partition: &str, line: usize) -> String {
         format!("{partition}|{}", movement_line(line))
     }
-    pub fn rule(rule_id: &str) -> String {
-        format!("RULE#{rule_id}")
-    }
-    pub fn alert(alert_id: &str) -> String {
-        format!("ALERT#{alert_id}")
-    }
     /// The tracker of one (rule, SKU, location): partition and sort key.
     pub fn tracker(rule_id: &str, sku: &str, location: &str) -> (String, String) {
         (format!("TRACK#{rule_id}"), format!("{sku}#{location}"))
@@ -200,10 +191,6 @@ pub mod keys {
     /// `<alert>/<event>:<channel>`): a map of `by` (the claimant) and `until` (seconds).
     pub fn lease(delivery: &str) -> String {
         format!("lease#{delivery}")
-    }
-    /// A silence of `rule:<id>` or `sku:<sku>`.
-    pub fn silence(target: &str) -> String {
-        format!("SILENCE#{target}")
     }
 
     /// The table's primary key attributes, and those of its general index (`gsi1`): spelled

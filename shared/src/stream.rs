@@ -354,13 +354,9 @@ where
         }
     }
     if !response.batch_item_failures.is_empty() {
-        crate::metrics::emit(
-            &[("Function", function)],
-            &[(
-                "StreamRecordsFailed",
-                response.batch_item_failures.len() as f64,
-                crate::metrics::Unit::Count,
-            )],
+        crate::metrics::counts(
+            ("Function", function),
+            &[("StreamRecordsFailed", response.batch_item_failures.len())],
         );
     }
     response

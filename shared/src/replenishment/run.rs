@@ -147,23 +147,14 @@ impl Run {
                 Err(e) => tracing::error!(error = %e, "replenishment manifest not written"),
             }
         }
-        crate::metrics::emit(
-            &[("Function", "replenishment")],
+        crate::metrics::counts(
+            ("Function", "replenishment"),
             &[
-                (
-                    "LevelsPlanned",
-                    report.planned as f64,
-                    crate::metrics::Unit::Count,
-                ),
-                (
-                    "OrdersSuggested",
-                    report.to_order as f64,
-                    crate::metrics::Unit::Count,
-                ),
+                ("LevelsPlanned", report.planned),
+                ("OrdersSuggested", report.to_order),
                 (
                     "LevelsNotPlanned",
-                    (report.failed + report.shards_failed.len()) as f64,
-                    crate::metrics::Unit::Count,
+                    report.failed + report.shards_failed.len(),
                 ),
             ],
         );

@@ -477,13 +477,9 @@ impl ReportWriter {
         if !committed {
             tracing::error!(day = %reports::date_of_day(day), "no daily report is committed");
         }
-        crate::metrics::emit(
-            &[("Report", "daily")],
-            &[(
-                "ReportMissing",
-                if committed { 0.0 } else { 1.0 },
-                crate::metrics::Unit::Count,
-            )],
+        crate::metrics::counts(
+            ("Report", "daily"),
+            &[("ReportMissing", usize::from(!committed))],
         );
         Ok(committed)
     }
