@@ -28,7 +28,7 @@ FLOORS = [
     # the stored form of every item, and stream records read straight from their JSON
     ["schema", "stream", "alerts::deliveries", "alerts::rules", "alerts::evaluate", "alerts::outage"],
     # adapters: DynamoDB, SNS, SES
-    ["store", "store::catalogue", "store::execute", "store::ledger", "store::paging", "store::transaction",
+    ["store", "bucket", "store::catalogue", "store::execute", "store::ledger", "store::paging", "store::transaction",
      "levels", "alerts::store", "alerts::store::claims", "alerts::store::episodes", "alerts::store::inbox",
      "alerts::store::rulebook", "alerts::store::silences", "alerts::notify", "reservations::ledger", "reservations::store",
      "reservations::availability", "reservations::store::closing", "replenishment::store", "listing",

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod bucket;
 pub mod clock;
 pub mod config;
 pub mod counters;

@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Client};
-use aws_sdk_s3::primitives::ByteStream;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{plan, store, Demand, Plan};
 use crate::{
+    bucket::Bucket,
     domain::SupplyFacts,
     levels,
     schema::{self, entity, keys, Item, SkuItem},
@@ -378,18 +378,10 @@ impl Run {
 
 impl Run {
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
+        Bucket::new(self.s3.clone(), &self.bucket)
+            .put(key, content_type, body)
             .await
-            .map_err(|e| {
-                StoreError::Failed(format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
-            })?;
-        Ok(())
+            .map_err(|e| StoreError::Failed(e.to_string()))
     }
 }
 

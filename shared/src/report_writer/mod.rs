@@ -34,8 +34,9 @@ use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+use crate::bucket::{Bucket, BucketError};
 pub use objects::ObjectEntry;
-use objects::{Bucket, Dataset, ObjectWriter};
+use objects::{Dataset, ObjectWriter};
 
 use crate::{
     counters::DAYS,
@@ -68,6 +69,12 @@ pub enum ReportError {
          counters, so it cannot be written as it was"
     )]
     TooOld { day: String },
+}
+
+impl From<BucketError> for ReportError {
+    fn from(e: BucketError) -> Self {
+        Self::S3(e.0)
+    }
 }
 
 /// The result of one run: the commit record of the day.
@@ -163,10 +170,7 @@ impl ReportWriter {
     ) -> Self {
         Self {
             dynamodb,
-            bucket: Bucket {
-                s3,
-                name: bucket.into(),
-            },
+            bucket: Bucket::new(s3, bucket),
             table: table.into(),
         }
     }
@@ -197,12 +201,12 @@ impl ReportWriter {
         // over: a day still going on (the local stack writes today's) may have changed since.
         let mut done: BTreeMap<u32, ShardDone> = BTreeMap::new();
         let resumable = if day < Self::day_of(now) {
-            objects::list(b, &format!("{staging}done/")).await?
+            b.list(&format!("{staging}done/")).await?
         } else {
             Vec::new()
         };
         for key in resumable {
-            if let Some(bytes) = objects::get(b, &key).await? {
+            if let Some(bytes) = b.get(&key).await? {
                 match serde_json::from_slice::<ShardDone>(&bytes) {
                     Ok(d) => {
                         done.insert(d.shard, d);
@@ -294,8 +298,7 @@ impl ReportWriter {
         let mut body = serde_json::to_vec(&manifest).unwrap_or_default();
         body.push(b'\n');
         // The commit: from here on readers see the day.
-        objects::put(
-            b,
+        b.put(
             &reports::object_key("manifests", day, "manifest.json"),
             "application/json",
             body,
@@ -305,10 +308,10 @@ impl ReportWriter {
         // so a clean-up that fails halfway never leaves a marker without its parts (a later run
         // would trust it); what a failed clean-up leaves expires.
         let cleared = async {
-            let markers = objects::list(b, &format!("{staging}done/")).await?;
-            objects::delete(b, &markers).await?;
-            let parts = objects::list(b, &staging).await?;
-            objects::delete(b, &parts).await
+            let markers = b.list(&format!("{staging}done/")).await?;
+            b.delete(&markers).await?;
+            let parts = b.list(&staging).await?;
+            b.delete(&parts).await
         };
         if let Err(e) = cleared.await {
             tracing::warn!(error = %e, "report: staging left behind");
@@ -394,8 +397,7 @@ impl ReportWriter {
             .collect();
         marker.objects.extend(snapshot.finish(b).await?);
         marker.objects.extend(trends.finish(b).await?);
-        objects::put(
-            b,
+        b.put(
             &format!("{}done/shard-{shard:02}.json", reports::staging_prefix(day)),
             "application/json",
             serde_json::to_vec(&marker).unwrap_or_default(),
@@ -450,7 +452,7 @@ impl ReportWriter {
                 .map(|o| {
                     let from = reports::staged_key(day, &o.key);
                     let to = o.key.clone();
-                    async move { objects::copy(b, &from, &to).await }
+                    async move { b.copy(&from, &to).await }
                 })
                 .collect();
             futures_util::future::try_join_all(copies).await?;
@@ -460,20 +462,20 @@ impl ReportWriter {
         let mut stale = Vec::new();
         for dataset in DATASETS {
             let prefix = reports::object_key(dataset, day, "");
-            for key in objects::list(b, &prefix).await? {
+            for key in b.list(&prefix).await? {
                 if !written.contains(key.as_str()) {
                     stale.push(key);
                 }
             }
         }
-        objects::delete(b, &stale).await
+        Ok(b.delete(&stale).await?)
     }
 
     /// Whether `day`'s report is committed (its manifest is written), as the morning check asks;
     /// emits `ReportMissing` (1 or 0), which the `DailyReportMissing` alarm watches.
     pub async fn check(&self, day: i64) -> Result<bool, ReportError> {
         let key = reports::object_key("manifests", day, "manifest.json");
-        let committed = objects::get(&self.bucket, &key).await?.is_some();
+        let committed = self.bucket.get(&key).await?.is_some();
         if !committed {
             tracing::error!(day = %reports::date_of_day(day), "no daily report is committed");
         }
