@@ -302,3 +302,45 @@ impl Store {
         Ok((page.items, page.next_cursor))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_accepted_only_by_the_partition_that_issued_it() {
+        let ledger_key = keys::key("LEDGER#A", "2024-01-01T00:00:00Z#m#01");
+        let cursor = encode_cursor(&ledger_key).unwrap();
+        assert_eq!(
+            Partition::Table("LEDGER#A").start(&cursor).unwrap(),
+            ledger_key
+        );
+        assert!(Partition::Table("LEDGER#B").start(&cursor).is_err());
+        // An index listing's cursor names the index keys too: a table key is not one.
+        assert!(Partition::Index("LEDGER#A").start(&cursor).is_err());
+
+        let mut listed = keys::key("RULE#r1", keys::META);
+        listed.insert(keys::INDEX_PARTITION.into(), s("RULES"));
+        listed.insert(keys::INDEX_SORT.into(), s("r1"));
+        let cursor = encode_cursor(&listed).unwrap();
+        assert_eq!(Partition::Index("RULES").start(&cursor).unwrap(), listed);
+        assert!(Partition::Index("ALERTS").start(&cursor).is_err());
+        assert!(Partition::Table("RULE#r1").start(&cursor).is_err());
+    }
+
+    #[test]
+    fn a_page_read_as_its_items_keeps_its_cursor_and_fails_on_the_first_bad_item() {
+        let page = Page {
+            items: vec!["1", "2"],
+            next_cursor: Some("c".to_owned()),
+        };
+        let read = page.clone().try_map(|i| i.parse::<i32>()).unwrap();
+        assert_eq!(read.items, vec![1, 2]);
+        assert_eq!(read.next_cursor.as_deref(), Some("c"));
+        let bad = Page {
+            items: vec!["1", "x"],
+            ..page
+        };
+        assert!(bad.try_map(|i| i.parse::<i32>()).is_err());
+    }
+}
