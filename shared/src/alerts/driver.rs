@@ -13,7 +13,10 @@ use super::{
     rules::{fingerprint, Rule},
     store::{Claim, EpisodeKey, Lease, SkuProfile, Step, Tracker, Transition},
 };
-use crate::{metrics, store::StoreError};
+use crate::{
+    metrics,
+    store::{self, keys, StoreError},
+};
 
 use crate::clock::rfc3339_seconds as rfc3339;
 
@@ -188,20 +191,8 @@ impl Evaluator {
         sku: &str,
         location: &str,
     ) -> Result<Option<LevelSnapshot>, RecordError> {
-        let item = self
-            .levels
-            .client()
-            .get_item()
-            .table_name(self.levels.table())
-            .set_key(Some(crate::schema::keys::key(
-                crate::schema::keys::sku(sku),
-                crate::schema::keys::location(location),
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?
-            .item;
+        let key = keys::key(keys::sku(sku), keys::location(location));
+        let item = store::read_item(self.levels.client(), self.levels.table(), key).await?;
         match item {
             None => Ok(None),
             Some(item) => crate::levels::decode(&item)

@@ -539,6 +539,12 @@ mod tests {
         }
     }
 
+    /// Fires at 5 available or fewer, clears at 10 or more.
+    const LOW_STOCK: Condition = Condition::LowStock {
+        threshold: 5,
+        clear_at: 10,
+    };
+
     fn level(available: i64) -> LevelSnapshot {
         LevelSnapshot {
             sku: "A".into(),
@@ -556,10 +562,7 @@ mod tests {
 
     #[test]
     fn low_stock_fires_at_threshold_holds_between_and_clears_at_clear_level() {
-        let r = rule(Condition::LowStock {
-            threshold: 5,
-            clear_at: 10,
-        });
+        let r = rule(LOW_STOCK);
         assert!(matches!(
             evaluate_change(&r, &level(5), NOW),
             Verdict::Firing(_)
@@ -570,10 +573,7 @@ mod tests {
 
     #[test]
     fn an_episode_notifies_once_reminds_after_the_interval_and_resolves() {
-        let r = rule(Condition::LowStock {
-            threshold: 5,
-            clear_at: 10,
-        });
+        let r = rule(LOW_STOCK);
         let firing = evaluate_change(&r, &level(3), NOW);
         assert!(matches!(decide(&r, firing, None, NOW), Decision::Fire(_)));
         let open = OpenEpisode {
@@ -739,10 +739,7 @@ mod tests {
 
     #[test]
     fn sms_fits_160_characters_and_email_says_what_to_do() {
-        let r = rule(Condition::LowStock {
-            threshold: 5,
-            clear_at: 10,
-        });
+        let r = rule(LOW_STOCK);
         let long_sku = "S".repeat(64);
         let m = message(
             &r,

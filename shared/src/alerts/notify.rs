@@ -18,6 +18,24 @@ pub struct NotifyError {
     pub permanent: bool,
 }
 
+impl NotifyError {
+    /// A send on `channel` that failed as the SDK says.
+    fn of<E, R>(
+        channel: &'static str,
+        err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_sdk_sns::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: HttpStatus + std::fmt::Debug,
+    {
+        Self {
+            channel,
+            permanent: permanent(err),
+            message: aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
 /// Error codes that mean "slow down", whatever their HTTP status.
 const THROTTLING: &[&str] = &[
     "Throttling",
@@ -128,11 +146,7 @@ impl Notifier {
             .message_attributes("event", attr(a.event))
             .send()
             .await
-            .map_err(|e| NotifyError {
-                channel: "sns",
-                permanent: permanent(&e),
-                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(|e| NotifyError::of("sns", &e))?;
         Ok(())
     }
 
@@ -168,11 +182,7 @@ impl Notifier {
             )
             .send()
             .await
-            .map_err(|e| NotifyError {
-                channel: "ses",
-                permanent: permanent(&e),
-                message: aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(|e| NotifyError::of("ses", &e))?;
         Ok(())
     }
 }

@@ -95,8 +95,7 @@ impl Sweep<'_> {
                     match levels::decode(&item) {
                         Ok(level) => found.push(level.snapshot),
                         Err(e) => {
-                            tracing::error!(error = %e, pk = ?item.get("pk"), sk = ?item.get("sk"),
-                                "sweep: level left out");
+                            tracing::error!(error = %e, key = ?keys::of(&item), "sweep: level left out");
                             report.skipped += 1;
                         }
                     }

@@ -4,7 +4,13 @@
 use super::*;
 
 /// Attributes of a movement line that are its idempotency record, not part of the ledger.
-pub(super) const RECORD_ONLY: [&str; 5] = ["pk", "sk", "request_hash", "response", "line_count"];
+pub(super) const RECORD_ONLY: [&str; 5] = [
+    keys::PARTITION,
+    keys::SORT,
+    "request_hash",
+    "response",
+    "line_count",
+];
 
 /// The ledger entry of one movement line: the line as the movement recorded it (`line`, the
 /// `MOV#…/LINE#nn` item), keyed into its SKU's ledger partition newest first, with the level's
@@ -19,14 +25,19 @@ pub fn ledger_entry(
     let sku = get_s(line, "sku")?;
     let at = get_s(line, "at")?;
     let movement_id = get_s(line, "movement_id")?;
-    let number: usize = get_s(line, "sk")?.strip_prefix("LINE#")?.parse().ok()?;
+    let number: usize = get_s(line, keys::SORT)?
+        .strip_prefix("LINE#")?
+        .parse()
+        .ok()?;
     let mut entry: Item = line
         .iter()
         .filter(|(k, _)| !RECORD_ONLY.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    entry.insert("pk".into(), s(keys::ledger(sku)));
-    entry.insert("sk".into(), s(keys::ledger_sort(at, movement_id, number)));
+    entry.extend(keys::key(
+        keys::ledger(sku),
+        keys::ledger_sort(at, movement_id, number),
+    ));
     entry.insert("entity".into(), s(entity::LEDGER_ENTRY));
     entry.insert("movement".into(), s(line_ref));
     // Stock that arrived: listed in the receipts index, for its age.
@@ -144,33 +155,11 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Page<LedgerEntry>, StoreError> {
         let partition = keys::ledger(sku.as_str());
-        let start = cursor
-            .map(|c| decode_cursor_of(c, ["pk", "sk"], "pk", &partition))
-            .transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(&partition))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| match StoreError::from_sdk(e) {
-                StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
-                    StoreError::InvalidCursor
-                }
-                other => other,
-            })?;
-        let next_cursor = out.last_evaluated_key.as_ref().and_then(encode_cursor);
-        let items = out
-            .items()
-            .iter()
-            .map(ledger_from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        PageQuery::new(Partition::Table(&partition), limit, cursor)
+            .newest_first(true)
+            .send(&self.client, &self.table)
+            .await?
+            .try_map(ledger_from_item)
     }
 
     /// Records a movement line in its SKU's ledger with the level's exact before and after (the
@@ -186,17 +175,7 @@ impl Store {
         let Some((pk, sk)) = line_ref.split_once('|') else {
             return Ok(());
         };
-        let line = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?
-            .item;
+        let line = read_item(&self.client, &self.table, keys::key(pk, sk)).await?;
         let zero = Quantities::default();
         let Some(entry) = line
             .as_ref()
@@ -204,15 +183,7 @@ impl Store {
         else {
             return Ok(());
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(entry))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
+        match put_new(&self.client, &self.table, entry).send().await {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()

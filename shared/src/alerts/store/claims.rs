@@ -91,11 +91,10 @@ impl AlertStore {
         status: &DeliveryStatus,
     ) -> Result<(), StoreError> {
         let key = delivery.slot();
-        let alert = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(alert_key(&delivery.alert_id)))
+        let alert = self
+            .update(alert_key(&delivery.alert_id))
             .update_expression("SET #dl.#k = :st")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(item_exists())
             .expression_attribute_names("#dl", "deliveries")
             .expression_attribute_names("#k", &key)
             .expression_attribute_values(":st", status_value(status))
@@ -103,13 +102,8 @@ impl AlertStore {
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         let settled = !matches!(status, DeliveryStatus::Retrying { .. });
         let tracker = || {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(tracker_key(
-                    episode.rule_id,
-                    episode.sku,
-                    episode.location,
-                )))
+            let update = self
+                .update(tracker_key(episode.rule_id, episode.sku, episode.location))
                 .expression_attribute_names("#lease", keys::lease(&delivery.key()));
             let update = if settled {
                 // Its stored key, and the form written before deliveries named their alert.
@@ -130,13 +124,7 @@ impl AlertStore {
             TransactWriteItem::builder().update(alert).build(),
             TransactWriteItem::builder().update(tracker()?).build(),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.write_all(items).await {
             Ok(_) => Ok(()),
             // The alert is gone (deleted by hand): settle the tracker alone.
             Err(e)

@@ -17,7 +17,7 @@ fn owing(update: UpdateItemBuilder, set: String, pending: &[Delivery]) -> Update
 }
 
 /// One update of a transaction.
-fn update_item(update: UpdateItemBuilder) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn update_item(update: UpdateItemBuilder) -> Result<TransactWriteItem, StoreError> {
     let update = update
         .build()
         .map_err(|e| StoreError::Failed(e.to_string()))?;
@@ -215,12 +215,68 @@ impl AlertStore {
             set.push_str(", ");
             set.push_str(c);
         }
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(alert_key(alert_id)))
+        self.update(alert_key(alert_id))
             .update_expression(set)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+    }
+
+    /// An alert item's update for a person or the evaluator moving it to `state` (acknowledged
+    /// or resolved, the name of its history event too): `<state>_at` and `<state>_by` set, the
+    /// history grown by the event and `pending` marked owed. The new state is `:to`.
+    pub(super) fn alert_moved_to(
+        &self,
+        alert_id: &str,
+        state: AlertState,
+        by: &str,
+        now_text: &str,
+        pending: &[Delivery],
+    ) -> UpdateItemBuilder {
+        let event = state.as_str();
+        let set = format!(
+            "SET #state = :to, {event}_at = :now, {event}_by = :by, \
+             history = list_append(history, :h)"
+        );
+        self.alert_update(alert_id, &set, pending, now_text)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", s(event))
+            .expression_attribute_values(":now", s(now_text))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":h", history_entry(now_text, event, by))
+    }
+
+    /// The tracker's half of a transition of `episode`: `set` (with what the trigger records,
+    /// and adding what `pending` owes), made only when `condition` holds and `guard`, if any,
+    /// lets the trigger move the episode; when not, the tracker as it stood comes back.
+    fn tracker_update(
+        &self,
+        episode: &EpisodeKey<'_>,
+        condition: &str,
+        guard: Option<Guard>,
+        set: &str,
+        pending: &[Delivery],
+    ) -> UpdateItemBuilder {
+        let EpisodeKey {
+            rule_id,
+            sku,
+            location,
+        } = *episode;
+        let update = self
+            .update(tracker_key(rule_id, sku, location))
+            .expression_attribute_names("#open", "open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let (update, set) = match guard {
+            Some(g) => (
+                update
+                    .condition_expression(format!("{condition} AND {}", g.condition()))
+                    .expression_attribute_values(":lv", n(g.version())),
+                format!("{set}{}", g.set()),
+            ),
+            None => (update.condition_expression(condition), set.to_owned()),
+        };
+        owing(update, set, pending)
     }
 
     /// The tracker of a (rule, SKU, location), read consistently.
@@ -243,13 +299,7 @@ impl AlertStore {
         items: Vec<TransactWriteItem>,
         tracker_index: usize,
     ) -> Result<Transition, StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.write_all(items).await {
             Ok(_) => Ok(Transition::Applied(Tracker::default())),
             Err(e) => match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
@@ -294,81 +344,69 @@ impl AlertStore {
             now,
             now_text,
         } = *step;
-        let tracker = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(tracker_key(&rule.rule_id, sku, location)))
-            .condition_expression(format!(
-                "(attribute_not_exists(pk) OR #open = :false) AND {}",
-                guard.condition()
-            ))
-            .expression_attribute_values(":lv", n(guard.version()))
+        let set = format!(
+            "SET #open = :true, alert_id = :id, #state = :firing, last_notified_at = :now, \
+             entity = :entity, rule_id = :rule, sku = :sku, #loc = :loc, {} = :ep, \
+             {} = :epsk, rule_fingerprint = :fp",
+            keys::INDEX_PARTITION,
+            keys::INDEX_SORT,
+        );
+        let condition = format!("({} OR #open = :false)", item_absent());
+        let tracker = self
+            .tracker_update(&step.episode, &condition, Some(guard), &set, pending)
             .expression_attribute_values(":ep", s(EPISODES))
             .expression_attribute_values(":epsk", s(format!("{}#{sku}#{location}", rule.rule_id)))
             .expression_attribute_values(":fp", s(crate::alerts::rules::fingerprint(rule)))
-            .expression_attribute_names("#open", "open")
-            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#loc", "location")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":id", s(alert_id))
             .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":entity", s(entity::TRACKER))
             .expression_attribute_values(":rule", s(&rule.rule_id))
             .expression_attribute_values(":sku", s(sku))
-            .expression_attribute_values(":loc", s(location))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let set = format!(
-            "SET #open = :true, alert_id = :id, #state = :firing, last_notified_at = :now, \
-             entity = :entity, rule_id = :rule, sku = :sku, #loc = :loc, gsi1pk = :ep, \
-             gsi1sk = :epsk, rule_fingerprint = :fp{}",
-            guard.set()
-        );
-        let tracker = owing(
-            tracker.expression_attribute_names("#loc", "location"),
-            set,
-            pending,
-        );
-        let mut alert: Item = alert_key(alert_id);
-        alert.extend([
-            ("entity".into(), s(entity::ALERT)),
-            ("alert_id".into(), s(alert_id)),
-            ("rule_id".into(), s(&rule.rule_id)),
-            ("rule_name".into(), s(&rule.name)),
-            ("kind".into(), s(rule.condition.kind())),
-            ("severity".into(), s(rule.severity.as_str())),
-            ("sku".into(), s(sku)),
-            ("location".into(), s(location)),
-            ("state".into(), s(AlertState::Firing.as_str())),
-            ("fired_at".into(), s(now_text)),
-            ("fired_at_unix".into(), n(now)),
-            ("reminders".into(), n(0)),
-            (
-                "observation".into(),
-                s(serde_json::to_string(observation).unwrap_or_default()),
-            ),
-            (
-                "history".into(),
-                history_entry(now_text, "fired", "evaluator"),
-            ),
-            (
-                "deliveries".into(),
-                AttributeValue::M(
-                    pending
-                        .iter()
-                        .map(|k| {
-                            (
-                                k.slot(),
-                                status_value(&DeliveryStatus::Pending {
-                                    since: now_text.to_owned(),
-                                }),
-                            )
-                        })
-                        .collect(),
+            .expression_attribute_values(":loc", s(location));
+        let alert = keys::item(
+            keys::alert(alert_id),
+            keys::META,
+            [
+                ("entity", s(entity::ALERT)),
+                ("alert_id", s(alert_id)),
+                ("rule_id", s(&rule.rule_id)),
+                ("rule_name", s(&rule.name)),
+                ("kind", s(rule.condition.kind())),
+                ("severity", s(rule.severity.as_str())),
+                ("sku", s(sku)),
+                ("location", s(location)),
+                ("state", s(AlertState::Firing.as_str())),
+                ("fired_at", s(now_text)),
+                ("fired_at_unix", n(now)),
+                ("reminders", n(0)),
+                (
+                    "observation",
+                    s(serde_json::to_string(observation).unwrap_or_default()),
                 ),
-            ),
-            ("gsi1pk".into(), s(ALERTS)),
-            ("gsi1sk".into(), s(format!("{now_text}#{alert_id}"))),
-        ]);
+                ("history", history_entry(now_text, "fired", "evaluator")),
+                (
+                    "deliveries",
+                    AttributeValue::M(
+                        pending
+                            .iter()
+                            .map(|k| {
+                                (
+                                    k.slot(),
+                                    status_value(&DeliveryStatus::Pending {
+                                        since: now_text.to_owned(),
+                                    }),
+                                )
+                            })
+                            .collect(),
+                    ),
+                ),
+                (keys::INDEX_PARTITION, s(ALERTS)),
+                (keys::INDEX_SORT, s(format!("{now_text}#{alert_id}"))),
+            ],
+        );
         let items = vec![
             update_item(tracker)?,
             TransactWriteItem::builder()
@@ -376,7 +414,7 @@ impl AlertStore {
                     Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(alert))
-                        .condition_expression("attribute_not_exists(pk)")
+                        .condition_expression(item_absent())
                         .build()
                         .map_err(|e| StoreError::Failed(e.to_string()))?,
                 )
@@ -405,57 +443,21 @@ impl AlertStore {
         guard: Option<Guard>,
         by: &str,
     ) -> Result<Transition, StoreError> {
-        let Step {
-            episode:
-                EpisodeKey {
-                    rule_id,
-                    sku,
-                    location,
-                },
-            alert_id,
-            pending,
-            now_text,
-            ..
-        } = *step;
-        let mut tracker = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(tracker_key(rule_id, sku, location)));
-        let mut set = "SET #open = :false, #state = :resolved".to_owned();
-        tracker = match guard {
-            Some(g) => {
-                set.push_str(g.set());
-                tracker
-                    .condition_expression(format!(
-                        "#open = :true AND alert_id = :id AND {}",
-                        g.condition()
-                    ))
-                    .expression_attribute_values(":lv", n(g.version()))
-            }
-            None => tracker.condition_expression("#open = :true AND alert_id = :id"),
-        };
-        let tracker = tracker
-            .expression_attribute_names("#open", "open")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
+        let (alert_id, pending) = (step.alert_id, step.pending);
+        let tracker = self
+            .tracker_update(
+                &step.episode,
+                "#open = :true AND alert_id = :id",
+                guard,
+                "SET #open = :false, #state = :resolved",
+                pending,
+            )
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":id", s(alert_id))
-            .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let tracker = owing(tracker, set, pending);
+            .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()));
         let alert = self
-            .alert_update(
-                alert_id,
-                "SET #state = :resolved, resolved_at = :now, resolved_by = :by, \
-                 history = list_append(history, :h)",
-                pending,
-                now_text,
-            )
-            .condition_expression("attribute_exists(pk) AND #state <> :resolved")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":resolved", s(AlertState::Resolved.as_str()))
-            .expression_attribute_values(":now", s(now_text))
-            .expression_attribute_values(":by", s(by))
-            .expression_attribute_values(":h", history_entry(now_text, "resolved", by));
+            .alert_moved_to(alert_id, AlertState::Resolved, by, step.now_text, pending)
+            .condition_expression(format!("{} AND #state <> :to", item_exists()));
         let items = vec![update_item(tracker)?, update_item(alert)?];
         match self.transact(items, 0).await? {
             Transition::Applied(_) => Ok(Transition::Applied(Tracker {
@@ -476,41 +478,20 @@ impl AlertStore {
         episode: &OpenEpisode,
         guard: Guard,
     ) -> Result<Transition, StoreError> {
-        let Step {
-            episode:
-                EpisodeKey {
-                    rule_id,
-                    sku,
-                    location,
-                },
-            pending,
-            now,
-            now_text,
-            ..
-        } = *step;
+        let (pending, now) = (step.pending, step.now);
         let previous = episode.last_notified_at.unwrap_or(0);
-        let tracker = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(tracker_key(rule_id, sku, location)))
-            .condition_expression(format!(
-                "#open = :true AND alert_id = :id AND #state = :firing AND last_notified_at = :prev \
-                 AND {}",
-                guard.condition()
-            ))
-            .expression_attribute_values(":lv", n(guard.version()))
-            .expression_attribute_names("#open", "open")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
+        let tracker = self
+            .tracker_update(
+                &step.episode,
+                "#open = :true AND alert_id = :id AND #state = :firing AND last_notified_at = :prev",
+                Some(guard),
+                "SET last_notified_at = :now",
+                pending,
+            )
             .expression_attribute_values(":id", s(&episode.alert_id))
             .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
             .expression_attribute_values(":prev", n(previous))
-            .expression_attribute_values(":now", n(now))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let tracker = owing(
-            tracker,
-            format!("SET last_notified_at = :now{}", guard.set()),
-            pending,
-        );
+            .expression_attribute_values(":now", n(now));
         // Reminders are counted, not appended to the history: the alert item stays the same size
         // however long an episode reminds (the history holds fired, acknowledged and resolved).
         let alert = self
@@ -518,10 +499,10 @@ impl AlertStore {
                 &episode.alert_id,
                 "ADD reminders :one SET last_reminded_at = :at",
                 pending,
-                now_text,
+                step.now_text,
             )
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":at", s(now_text));
+            .expression_attribute_values(":at", s(step.now_text));
         let items = vec![update_item(tracker)?, update_item(alert)?];
         match self.transact(items, 0).await? {
             Transition::Applied(_) => Ok(Transition::Applied(Tracker {
@@ -544,7 +525,7 @@ impl AlertStore {
         for item in self.all_of(EPISODES).await? {
             let t: TrackerItem = decode(entity::TRACKER, &item).map_err(corrupt)?;
             let (Some(rule_id), Some(sku), Some(location)) = (t.rule_id, t.sku, t.location) else {
-                tracing::error!(tracker = ?item.get("pk"), "episode without its rule, SKU or location");
+                tracing::error!(tracker = ?keys::of(&item), "episode without its rule, SKU or location");
                 continue;
             };
             out.push(IndexedEpisode {
@@ -599,10 +580,15 @@ impl AlertStore {
                 &episode.sku,
                 &episode.location,
             )))
-            .update_expression("REMOVE gsi1pk, gsi1sk")
-            .condition_expression(
-                "attribute_exists(gsi1pk) AND #open = :false AND attribute_not_exists(pending)",
-            )
+            .update_expression(format!(
+                "REMOVE {}, {}",
+                keys::INDEX_PARTITION,
+                keys::INDEX_SORT
+            ))
+            .condition_expression(format!(
+                "attribute_exists({}) AND #open = :false AND attribute_not_exists(pending)",
+                keys::INDEX_PARTITION
+            ))
             .expression_attribute_names("#open", "open")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()

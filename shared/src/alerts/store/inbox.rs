@@ -126,14 +126,30 @@ impl AlertStore {
         add("sku", filter.sku.clone());
         add("location", filter.location.clone());
         let f = (!clauses.is_empty()).then(|| (clauses.join(" AND "), names, values));
-        let (items, next_cursor) = self.page(ALERTS, limit, cursor, true, f).await?;
-        let items = items.iter().map(alert_from).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        PageQuery::new(Partition::Index(ALERTS), limit, cursor)
+            .newest_first(true)
+            .filter(f)
+            .send(&self.client, &self.table)
+            .await?
+            .try_map(alert_from)
     }
 
     pub async fn get_alert(&self, alert_id: &str) -> Result<Option<Alert>, StoreError> {
         let item = self.item(alert_key(alert_id)).await?;
         item.as_ref().map(alert_from).transpose()
+    }
+
+    /// The alert `alert_id` (None if unknown), if it is in one of the `states` a person may act
+    /// on it in.
+    async fn alert_to_act_on(
+        &self,
+        alert_id: &str,
+        states: &[AlertState],
+    ) -> Result<Option<Alert>, AckError> {
+        match self.get_alert(alert_id).await? {
+            Some(alert) if !states.contains(&alert.state) => Err(AckError::NotFiring(alert.state)),
+            found => Ok(found),
+        }
     }
 
     /// Acknowledges a firing alert; returns the alert as it now stands (None if unknown).
@@ -143,54 +159,25 @@ impl AlertStore {
         by: &str,
         now_text: &str,
     ) -> Result<Option<Alert>, AckError> {
-        let Some(alert) = self.get_alert(alert_id).await? else {
+        let Some(alert) = self
+            .alert_to_act_on(alert_id, &[AlertState::Firing])
+            .await?
+        else {
             return Ok(None);
         };
-        if alert.state != AlertState::Firing {
-            return Err(AckError::NotFiring(alert.state));
-        }
-        let tracker = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(tracker_key(
-                &alert.rule_id,
-                &alert.sku,
-                &alert.location,
-            )))
+        let tracker = self
+            .update(tracker_key(&alert.rule_id, &alert.sku, &alert.location))
             .update_expression("SET #state = :acked")
             .condition_expression("alert_id = :id AND #state = :firing")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":acked", s(AlertState::Acknowledged.as_str()))
             .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
             .expression_attribute_values(":id", s(alert_id));
-        let item = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(alert_key(alert_id)))
-            .update_expression(
-                "SET #state = :acked, acknowledged_at = :now, acknowledged_by = :by, \
-                 history = list_append(history, :h)",
-            )
+        let item = self
+            .alert_moved_to(alert_id, AlertState::Acknowledged, by, now_text, &[])
             .condition_expression("#state = :firing")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":acked", s(AlertState::Acknowledged.as_str()))
-            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()))
-            .expression_attribute_values(":now", s(now_text))
-            .expression_attribute_values(":by", s(by))
-            .expression_attribute_values(":h", history_entry(now_text, "acknowledged", by));
-        let items = vec![
-            TransactWriteItem::builder()
-                .update(
-                    tracker
-                        .build()
-                        .map_err(|e| StoreError::Failed(e.to_string()))?,
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .update(
-                    item.build()
-                        .map_err(|e| StoreError::Failed(e.to_string()))?,
-                )
-                .build(),
-        ];
+            .expression_attribute_values(":firing", s(AlertState::Firing.as_str()));
+        let items = vec![update_item(tracker)?, update_item(item)?];
         match self.transact(items, 0).await? {
             Transition::Applied(_) => Ok(self.get_alert(alert_id).await?),
             Transition::AlreadyDone(_) => {
@@ -209,23 +196,16 @@ impl AlertStore {
         by: &str,
         now_text: &str,
     ) -> Result<Option<Alert>, AckError> {
-        let Some(alert) = self.get_alert(alert_id).await? else {
+        let open = [AlertState::Firing, AlertState::Acknowledged];
+        let Some(alert) = self.alert_to_act_on(alert_id, &open).await? else {
             return Ok(None);
         };
-        if alert.state == AlertState::Resolved {
-            return Err(AckError::NotFiring(alert.state));
-        }
-        let step = Step {
-            episode: EpisodeKey {
-                rule_id: &alert.rule_id,
-                sku: &alert.sku,
-                location: &alert.location,
-            },
-            alert_id,
-            pending: &[],
-            now: 0,
-            now_text,
+        let episode = EpisodeKey {
+            rule_id: &alert.rule_id,
+            sku: &alert.sku,
+            location: &alert.location,
         };
+        let step = Step::new(episode, alert_id, &[], 0, now_text);
         match self.resolve(&step, None, by).await? {
             Transition::Applied(_) => Ok(self.get_alert(alert_id).await?),
             Transition::AlreadyDone(_) => Err(AckError::NotFiring(AlertState::Resolved)),

@@ -13,10 +13,12 @@ pub use self::{claims::*, episodes::*, inbox::*, rulebook::*, silences::*};
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
+    config::http::HttpResponse,
+    error::SdkError,
     operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
     types::{
-        AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-        Update,
+        builders::UpdateBuilder, AttributeValue, Put, ReturnValue,
+        ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
     },
     Client,
 };
@@ -27,7 +29,10 @@ use super::{
     evaluate::{AlertState, Observation, OpenEpisode},
     rules::{Rule, RuleBody, Severity},
 };
-use crate::store::{decode_cursor, encode_cursor, get_s, n, s, Item, Page, StoreError, INDEX};
+use crate::store::{
+    get_s, item_absent, item_exists, n, put_new, read_item, s, Filter, Item, Page, PageQuery,
+    Partition, StoreError,
+};
 
 pub use crate::schema::entity;
 use crate::schema::{
@@ -62,13 +67,6 @@ fn status_value(status: &DeliveryStatus) -> AttributeValue {
 /// The index partition of trackers the clock looks at: an open episode or deliveries owed. A
 /// tracker leaves it once its episode is closed and nothing is owed.
 use keys::EPISODE_LIST as EPISODES;
-
-/// A filter expression with its attribute names and values.
-type Filter = (
-    String,
-    HashMap<String, String>,
-    HashMap<String, AttributeValue>,
-);
 
 #[derive(Debug, Clone)]
 pub struct AlertStore {
@@ -125,16 +123,25 @@ impl AlertStore {
 
     /// The item at `key`, read consistently (None when there is none).
     async fn item(&self, key: HashMap<String, AttributeValue>) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
+        read_item(&self.client, &self.table, key).await
+    }
+
+    /// An update of the item at `key`.
+    fn update(&self, key: HashMap<String, AttributeValue>) -> UpdateBuilder {
+        Update::builder().table_name(&self.table).set_key(Some(key))
+    }
+
+    /// Writes `items` in one transaction: all of them or, when one's condition fails, none.
+    async fn write_all(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(sdk)?;
-        Ok(out.item)
+            .map(|_| ())
     }
 
     /// Deletes the item at `key`; false when there was none.
@@ -151,58 +158,28 @@ impl AlertStore {
         Ok(out.attributes.is_some())
     }
 
+    /// Every item of the index partition `partition`.
     async fn all_of(&self, partition: &str) -> Result<Vec<Item>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX)
-            .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", s(partition))
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(item) = pages.next().await {
-            out.push(item.map_err(sdk)?);
-        }
-        Ok(out)
+        crate::store::all_of(&self.client, &self.table, Partition::Index(partition)).await
     }
 
-    async fn page(
+    /// Every item of the index partition `partition` that reads as a `T`: one that does not is
+    /// logged and left out, so one bad item never hides the rest.
+    async fn all_read_as<T>(
         &self,
         partition: &str,
-        limit: i32,
-        cursor: Option<&str>,
-        newest_first: bool,
-        filter: Option<Filter>,
-    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
-        let start = cursor.map(|c| decode_cursor(c, partition)).transpose()?;
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX)
-            .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", s(partition))
-            .scan_index_forward(!newest_first)
-            .limit(limit)
-            .set_exclusive_start_key(start);
-        if let Some((expr, names, values)) = filter {
-            q = q
-                .filter_expression(expr)
-                .set_expression_attribute_names(Some(names));
-            for (k, v) in values {
-                q = q.expression_attribute_values(k, v);
-            }
-        }
-        let out = q.send().await.map_err(|e| match sdk(e) {
-            StoreError::Failed(m) if m.contains("ValidationException") && cursor.is_some() => {
-                StoreError::InvalidCursor
-            }
-            other => other,
-        })?;
-        let next = out.last_evaluated_key.as_ref().and_then(encode_cursor);
-        Ok((out.items.unwrap_or_default(), next))
+        read: fn(&Item) -> Result<T, StoreError>,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        Ok(self
+            .all_of(partition)
+            .await?
+            .iter()
+            .filter_map(|i| {
+                read(i)
+                    .map_err(|e| tracing::error!(error = %e, "skipping {what}"))
+                    .ok()
+            })
+            .collect())
     }
 }

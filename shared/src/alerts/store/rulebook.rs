@@ -35,27 +35,8 @@ impl AlertStore {
         &self,
         now: i64,
     ) -> Result<(Vec<Rule>, Vec<Silence>), StoreError> {
-        let rules = self
-            .all_of(RULES)
-            .await?
-            .iter()
-            .filter_map(|i| {
-                rule_from(i)
-                    .map_err(|e| tracing::error!(error = %e, "skipping rule"))
-                    .ok()
-            })
-            .collect();
-        let silences = self
-            .all_of(SILENCES)
-            .await?
-            .iter()
-            .filter_map(|i| {
-                silence_from(i)
-                    .map_err(|e| tracing::error!(error = %e, "skipping silence"))
-                    .ok()
-            })
-            .filter(|s| s.until_unix > now)
-            .collect();
+        let rules = self.all_read_as(RULES, rule_from, "rule").await?;
+        let silences = self.list_silences(now).await?;
         Ok((rules, silences))
     }
 
@@ -65,26 +46,21 @@ impl AlertStore {
         body: &RuleBody,
         request_hash: &str,
     ) -> Result<RuleCreated, StoreError> {
-        let mut item: Item = rule_key(&rule.rule_id);
-        item.extend([
-            ("entity".into(), s(entity::RULE)),
-            ("rule_id".into(), s(&rule.rule_id)),
-            (
-                "body".into(),
-                s(serde_json::to_string(body).unwrap_or_default()),
-            ),
-            ("request_hash".into(), s(request_hash)),
-            ("created_at".into(), s(&rule.created_at)),
-            ("updated_at".into(), s(&rule.updated_at)),
-            ("gsi1pk".into(), s(RULES)),
-            ("gsi1sk".into(), s(&rule.rule_id)),
-        ]);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+        let item = keys::item(
+            keys::rule(&rule.rule_id),
+            keys::META,
+            [
+                ("entity", s(entity::RULE)),
+                ("rule_id", s(&rule.rule_id)),
+                ("body", s(serde_json::to_string(body).unwrap_or_default())),
+                ("request_hash", s(request_hash)),
+                ("created_at", s(&rule.created_at)),
+                ("updated_at", s(&rule.updated_at)),
+                (keys::INDEX_PARTITION, s(RULES)),
+                (keys::INDEX_SORT, s(&rule.rule_id)),
+            ],
+        );
+        let result = put_new(&self.client, &self.table, item)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -121,7 +97,7 @@ impl AlertStore {
             .table_name(&self.table)
             .set_key(Some(rule_key(rule_id)))
             .update_expression("SET body = :b, updated_at = :now")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(item_exists())
             .expression_attribute_values(":b", s(serde_json::to_string(body).unwrap_or_default()))
             .expression_attribute_values(":now", s(now))
             .return_values(ReturnValue::AllNew)
@@ -148,9 +124,10 @@ impl AlertStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<Rule>, StoreError> {
-        let (items, next_cursor) = self.page(RULES, limit, cursor, false, None).await?;
-        let items = items.iter().map(rule_from).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        PageQuery::new(Partition::Index(RULES), limit, cursor)
+            .send(&self.client, &self.table)
+            .await?
+            .try_map(rule_from)
     }
 
     /// A SKU's name and attributes (for selectors and messages).

@@ -39,19 +39,22 @@ pub(super) fn silence_from(item: &Item) -> Result<Silence, StoreError> {
 impl AlertStore {
     /// Creates or replaces the silence of a target until `until_unix`.
     pub async fn put_silence(&self, silence: &Silence) -> Result<(), StoreError> {
-        let mut item: Item = silence_key(&silence.silence_id);
-        item.extend([
-            ("entity".into(), s(entity::SILENCE)),
-            ("silence_id".into(), s(&silence.silence_id)),
-            ("until".into(), s(&silence.until)),
-            ("until_unix".into(), n(silence.until_unix)),
-            ("reason".into(), s(&silence.reason)),
-            ("created_by".into(), s(&silence.created_by)),
-            // Removed by TTL a day after it ends; the evaluator ignores it from `until` on.
-            ("expires_at".into(), n(silence.until_unix + 86_400)),
-            ("gsi1pk".into(), s(SILENCES)),
-            ("gsi1sk".into(), s(&silence.silence_id)),
-        ]);
+        let item = keys::item(
+            keys::silence(&silence.silence_id),
+            keys::META,
+            [
+                ("entity", s(entity::SILENCE)),
+                ("silence_id", s(&silence.silence_id)),
+                ("until", s(&silence.until)),
+                ("until_unix", n(silence.until_unix)),
+                ("reason", s(&silence.reason)),
+                ("created_by", s(&silence.created_by)),
+                // Removed by TTL a day after it ends; the evaluator ignores it from `until` on.
+                ("expires_at", n(silence.until_unix + 86_400)),
+                (keys::INDEX_PARTITION, s(SILENCES)),
+                (keys::INDEX_SORT, s(&silence.silence_id)),
+            ],
+        );
         self.client
             .put_item()
             .table_name(&self.table)
@@ -63,17 +66,9 @@ impl AlertStore {
     }
 
     pub async fn list_silences(&self, now: i64) -> Result<Vec<Silence>, StoreError> {
-        Ok(self
-            .all_of(SILENCES)
-            .await?
-            .iter()
-            .filter_map(|i| {
-                silence_from(i)
-                    .map_err(|e| tracing::error!(error = %e, "skipping silence"))
-                    .ok()
-            })
-            .filter(|s| s.until_unix > now)
-            .collect())
+        let mut silences = self.all_read_as(SILENCES, silence_from, "silence").await?;
+        silences.retain(|s| s.until_unix > now);
+        Ok(silences)
     }
 
     /// Ends a silence early; false when there was none.
