@@ -375,8 +375,13 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, role: Role) -> ApiResponse {
+        self.without_body(Method::GET, path, role).await
+    }
+
+    /// A call as `role` with neither body nor Idempotency-Key.
+    async fn without_body(&self, method: Method, path: &str, role: Role) -> ApiResponse {
         self.api
-            .call(Method::GET, path, Some(&self.token(role)), None, None)
+            .call(method, path, Some(&self.token(role)), None, None)
             .await
             .expect("HTTP call")
     }
@@ -610,10 +615,7 @@ impl TestApp {
 
     /// A POST with neither body nor Idempotency-Key (an alert's acknowledge or resolve).
     pub async fn post_bare(&self, path: &str, role: Role) -> ApiResponse {
-        self.api
-            .call(Method::POST, path, Some(&self.token(role)), None, None)
-            .await
-            .expect("HTTP call")
+        self.without_body(Method::POST, path, role).await
     }
 
     /// A PUT that must be answered 200 (a replaced rule, SKU or location); returns its body.
@@ -624,10 +626,7 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str, role: Role) -> ApiResponse {
-        self.api
-            .call(Method::DELETE, path, Some(&self.token(role)), None, None)
-            .await
-            .expect("HTTP call")
+        self.without_body(Method::DELETE, path, role).await
     }
 
     /// From now on, the calls of `operation` to `service` get `fault` as `schedule` says, from

@@ -170,11 +170,18 @@ pub async fn run_reservation_expiry() -> Result<(), Error> {
     .await
 }
 
+/// The nightly functions' start-up: their work built on the reports' table and bucket.
+async fn start_on_reports<T>(
+    build: impl FnOnce(&SdkConfig, &ReportConfig) -> T,
+) -> Result<T, Error> {
+    let (config, sdk) = start(ReportConfig::from_env).await?;
+    Ok(build(&sdk, &config))
+}
+
 /// replenishment: fails when a shard or a level could not be planned, so the alarm and the retry
 /// see it.
 pub async fn run_replenishment() -> Result<(), Error> {
-    let (config, sdk) = start(ReportConfig::from_env).await?;
-    let runner = replenishment_from_sdk(&sdk, &config);
+    let runner = start_on_reports(replenishment_from_sdk).await?;
     let runner = &runner;
     serve(|_event: Value| async move {
         let report = runner.run(Clock::system().now()).await;
@@ -202,8 +209,7 @@ pub async fn run_replenishment() -> Result<(), Error> {
 
 /// report-writer: writes (or, with `check`, only checks) the day the event asks for.
 pub async fn run_report_writer() -> Result<(), Error> {
-    let (config, sdk) = start(ReportConfig::from_env).await?;
-    let writer = report_writer_from_sdk(&sdk, &config);
+    let writer = start_on_reports(report_writer_from_sdk).await?;
     let writer = &writer;
     serve(|event: Value| async move {
         let now = Clock::system().now();
