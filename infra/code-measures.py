@@ -43,7 +43,7 @@ FLOORS = [
      "api::stocktakes", "api::replenishment", "api::reports", "api::auth", "api::extract",
      "api::movements", "api::respond", "api::routes"],
     # wiring
-    ["config", "lib"],
+    ["config", "lambda", "lib"],
 ]
 
 

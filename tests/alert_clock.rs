@@ -189,14 +189,16 @@ async fn the_local_stacks_clock_moves_through_its_endpoint_and_runs_the_alert_cl
         let token = token.to_owned();
         let app = &app;
         async move {
-            app.call(
-                Method::POST,
-                "/_local/clock",
-                Some(&token),
-                None,
-                Some(&body),
-            )
-            .await
+            app.api
+                .call(
+                    Method::POST,
+                    "/_local/clock",
+                    Some(&token),
+                    None,
+                    Some(&body),
+                )
+                .await
+                .expect("HTTP call")
         }
     };
     let r = advance(&ops, 3601).await;

@@ -374,55 +374,42 @@ impl TestApp {
         self.key.sign(&c)
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        idempotency_key: Option<&str>,
-        body: Option<&Value>,
-    ) -> ApiResponse {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        // The headers given: a token, an Idempotency-Key.
-        let headers: Vec<(&str, &str)> = [
-            ("authorization", auth.as_deref()),
-            ("idempotency-key", idempotency_key),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, value?)))
-        .collect();
-        let body = body.map(|b| b.to_string().into_bytes());
+    pub async fn get(&self, path: &str, role: Role) -> ApiResponse {
+        self.without_body(Method::GET, path, role).await
+    }
+
+    /// A call as `role` with neither body nor Idempotency-Key.
+    async fn without_body(&self, method: Method, path: &str, role: Role) -> ApiResponse {
         self.api
-            .send(method, path, &headers, body)
+            .call(method, path, Some(&self.token(role)), None, None)
             .await
             .expect("HTTP call")
     }
 
-    pub async fn get(&self, path: &str, role: Role) -> ApiResponse {
-        self.call(Method::GET, path, Some(&self.token(role)), None, None)
-            .await
-    }
-
     pub async fn post(&self, path: &str, role: Role, key: &str, body: Value) -> ApiResponse {
-        self.call(
-            Method::POST,
-            path,
-            Some(&self.token(role)),
-            Some(key),
-            Some(&body),
-        )
-        .await
+        self.api
+            .call(
+                Method::POST,
+                path,
+                Some(&self.token(role)),
+                Some(key),
+                Some(&body),
+            )
+            .await
+            .expect("HTTP call")
     }
 
     pub async fn put(&self, path: &str, role: Role, body: Value) -> ApiResponse {
-        self.call(
-            Method::PUT,
-            path,
-            Some(&self.token(role)),
-            None,
-            Some(&body),
-        )
-        .await
+        self.api
+            .call(
+                Method::PUT,
+                path,
+                Some(&self.token(role)),
+                None,
+                Some(&body),
+            )
+            .await
+            .expect("HTTP call")
     }
 
     pub async fn create_location(&self, id: &str) {
@@ -628,8 +615,7 @@ impl TestApp {
 
     /// A POST with neither body nor Idempotency-Key (an alert's acknowledge or resolve).
     pub async fn post_bare(&self, path: &str, role: Role) -> ApiResponse {
-        self.call(Method::POST, path, Some(&self.token(role)), None, None)
-            .await
+        self.without_body(Method::POST, path, role).await
     }
 
     /// A PUT that must be answered 200 (a replaced rule, SKU or location); returns its body.
@@ -640,8 +626,7 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str, role: Role) -> ApiResponse {
-        self.call(Method::DELETE, path, Some(&self.token(role)), None, None)
-            .await
+        self.without_body(Method::DELETE, path, role).await
     }
 
     /// From now on, the calls of `operation` to `service` get `fault` as `schedule` says, from

@@ -178,20 +178,13 @@ async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() 
 
     // The suggestion accepted: an incoming shipment of 72 raises in_transit, the position is
     // 122, the alert resolves and the list is empty.
-    let accepted = app
-        .post(
-            "/v1/incoming",
-            Role::Ops,
-            "accept-tee",
-            json!({ "sku": "TEE", "location": "WH1", "quantity": 72, "reference": "REPL-TEE" }),
-        )
-        .await;
-    assert_eq!(
-        accepted.status,
-        StatusCode::CREATED,
-        "{:?}",
-        accepted.json()
-    );
+    app.created(
+        "/v1/incoming",
+        Role::Ops,
+        "accept-tee",
+        json!({ "sku": "TEE", "location": "WH1", "quantity": 72, "reference": "REPL-TEE" }),
+    )
+    .await;
     assert_eq!(app.level("TEE", "WH1").await, Some((50, 0, 72, 50)));
     app.process_stream().await;
     assert_eq!(

@@ -493,7 +493,11 @@ async fn the_reports_api_lists_days_and_signs_urls_that_download_the_objects() {
         StatusCode::BAD_REQUEST,
         "invalid-parameter",
     );
-    let anonymous = app.call(Method::GET, "/v1/reports", None, None, None).await;
+    let anonymous = app
+        .api
+        .call(Method::GET, "/v1/reports", None, None, None)
+        .await
+        .expect("HTTP call");
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -537,14 +541,11 @@ async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() 
     app.sell("s1", "A", 6).await;
     app.sell("s2", "B", 2).await;
     // A has a unit cost; B and C have none.
-    let a = app
-        .put(
-            "/v1/skus/A",
-            Role::Ops,
-            json!({ "name": "A", "unit_cost": 2.5, "currency": "EUR" }),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{:?}", a.json());
+    app.replaced(
+        "/v1/skus/A",
+        json!({ "name": "A", "unit_cost": 2.5, "currency": "EUR" }),
+    )
+    .await;
     app.process_stream().await;
     let now = app.now();
     let manifest = app.reports.run(now / DAY, now).await.unwrap();

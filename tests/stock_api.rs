@@ -542,8 +542,10 @@ async fn invalid_input_gets_a_precise_problem_and_changes_nothing() {
     ] {
         let body = sale("SKU1", "WH1", 1);
         let r = app
+            .api
             .call(Method::POST, "/v1/sales", Some(&token), key, Some(&body))
-            .await;
+            .await
+            .expect("HTTP call");
         assert_problem(&r, bad, slug);
     }
 
@@ -681,6 +683,7 @@ async fn replay_returns_the_first_result_and_changes_nothing() {
     // The key is the caller's own: another storefront may use the same string.
     let other = app.token_with(json!({ "sub": "shop-2", "scope": "inventory/sell" }));
     let r = app
+        .api
         .call(
             Method::POST,
             "/v1/sales",
@@ -688,7 +691,8 @@ async fn replay_returns_the_first_result_and_changes_nothing() {
             Some("order-77-line-1"),
             Some(&sale("PEN", "WH1", 1)),
         )
-        .await;
+        .await
+        .expect("HTTP call");
     assert_eq!(r.status, StatusCode::CREATED);
     assert_stock(&app, "PEN", 5, 3).await;
 }
@@ -720,8 +724,10 @@ async fn routes_need_a_valid_token_with_the_right_scope() {
     let foreign = local_stack::jwt::JwtKey::random().mint("x", "inventory/read", 60);
     for token in [None, Some("not-a-jwt"), Some(&expired), Some(&foreign)] {
         let r = app
+            .api
             .call(Method::GET, "/v1/skus/HAT", token, None, None)
-            .await;
+            .await
+            .expect("HTTP call");
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{token:?}");
     }
 
@@ -738,8 +744,10 @@ async fn routes_need_a_valid_token_with_the_right_scope() {
     assert_edge_forbidden(&r);
     let no_sub = app.token_with(json!({ "scope": "inventory/read" }));
     let r = app
+        .api
         .call(Method::GET, "/v1/skus/HAT", Some(&no_sub), None, None)
-        .await;
+        .await
+        .expect("HTTP call");
     assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(app.level("HAT", "WH1").await, Some((5, 0, 0, 5)));
 }
@@ -1004,16 +1012,20 @@ async fn scopes_in_an_scp_array_are_honoured() {
     let okta =
         app.token_with(json!({ "sub": "shop-1", "scp": ["inventory/read", "inventory/sell"] }));
     let r = app
+        .api
         .call(Method::GET, "/v1/skus/HAT", Some(&okta), None, None)
-        .await;
+        .await
+        .expect("HTTP call");
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     let post = |path: &'static str, key: &'static str| {
         let body = sale("HAT", "WH1", 1);
         let okta = okta.clone();
         let app = &app;
         async move {
-            app.call(Method::POST, path, Some(&okta), Some(key), Some(&body))
+            app.api
+                .call(Method::POST, path, Some(&okta), Some(key), Some(&body))
                 .await
+                .expect("HTTP call")
         }
     };
     let r = post("/v1/sales", "scp-1").await;
@@ -1181,8 +1193,10 @@ async fn arrays_are_refused_wherever_an_object_is_expected() {
         let key = format!("array-{i}");
         let token = app.token(role);
         let r = app
+            .api
             .call(method.clone(), path, Some(&token), Some(&key), Some(&body))
-            .await;
+            .await
+            .expect("HTTP call");
         assert_invalid(&r, &[field], &format!("{method} {path} {body}"));
     }
     assert_stock(&app, "SKU1", 5, 1).await;
@@ -1443,8 +1457,10 @@ async fn hostile_input_on_every_route_never_gets_a_5xx() {
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();
             let body = (route.method != "GET").then(|| sale("SKU1", "WH1", 1));
             let r = app
+                .api
                 .call(method, &path, Some(&token), Some("claims"), body.as_ref())
-                .await;
+                .await
+                .expect("HTTP call");
             assert!(
                 matches!(r.status.as_u16(), 401 | 403),
                 "{claims} {} {path} -> {} {:?}",

@@ -34,22 +34,17 @@ async fn snapshot(app: &TestApp) -> std::collections::BTreeMap<String, Value> {
 async fn a_write_off_takes_stock_out_with_its_reason_into_ledger_counters_and_report() {
     let app = spawn_app().await;
     app.stocked("W", "WH1", 20).await;
-    let cost = app
-        .put(
-            "/v1/skus/W",
-            Role::Ops,
-            json!({ "name": "W", "unit_cost": 2.5, "currency": "EUR" }),
-        )
-        .await;
-    assert_eq!(cost.status, StatusCode::OK, "{:?}", cost.json());
+    app.replaced(
+        "/v1/skus/W",
+        json!({ "name": "W", "unit_cost": 2.5, "currency": "EUR" }),
+    )
+    .await;
 
     let mut body = write_off("W", 3, "damaged");
     body["note"] = json!("pallet crushed by a forklift");
-    let r = app
-        .post("/v1/writeoffs", Role::Ops, "wo-1", body.clone())
+    let answer = app
+        .created("/v1/writeoffs", Role::Ops, "wo-1", body.clone())
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    let answer = r.json();
     assert_eq!(answer["kind"], "write_off");
     assert_eq!(answer["reason_code"], "damaged");
     assert_eq!(answer["reason"], "pallet crushed by a forklift");
@@ -97,46 +92,34 @@ async fn a_write_off_that_cannot_be_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     app.stocked("W", "WH1", 5).await;
 
-    let short = app
-        .post("/v1/writeoffs", Role::Ops, "k1", write_off("W", 6, "lost"))
-        .await;
-    let problem = assert_problem(&short, StatusCode::CONFLICT, "insufficient-stock");
-    assert_eq!(problem["available"], 5);
-
-    let code = app
-        .post(
-            "/v1/writeoffs",
-            Role::Ops,
-            "k2",
-            write_off("W", 1, "broken"),
-        )
-        .await;
-    let problem = assert_problem(&code, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert_eq!(problem["errors"][0]["field"], "reason_code", "{problem}");
-
-    let no_code = app
-        .post(
-            "/v1/writeoffs",
-            Role::Ops,
-            "k3",
-            json!({ "sku": "W", "location": "WH1", "quantity": 1 }),
-        )
-        .await;
-    let problem = assert_problem(&no_code, StatusCode::UNPROCESSABLE_ENTITY, "validation");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("reason_code"),
-        "{problem}"
+    // Each refusal: its body, then the problem's status and slug.
+    let without_code = json!({ "sku": "W", "location": "WH1", "quantity": 1 });
+    let (conflict, invalid, not_found) = (
+        StatusCode::CONFLICT,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
     );
-
-    let unknown = app
-        .post(
-            "/v1/writeoffs",
-            Role::Ops,
-            "k4",
-            write_off("NOPE", 1, "theft"),
-        )
-        .await;
-    assert_problem(&unknown, StatusCode::NOT_FOUND, "sku-not-found");
+    let refusals = [
+        (write_off("W", 6, "lost"), conflict, "insufficient-stock"),
+        (write_off("W", 1, "broken"), invalid, "validation"),
+        (without_code, invalid, "validation"),
+        (write_off("NOPE", 1, "theft"), not_found, "sku-not-found"),
+    ];
+    let mut problems = Vec::new();
+    for (i, (body, status, slug)) in refusals.into_iter().enumerate() {
+        let key = format!("k{}", i + 1);
+        let r = app.post("/v1/writeoffs", Role::Ops, &key, body).await;
+        problems.push(assert_problem(&r, status, slug));
+    }
+    let [short, code, no_code, _unknown] = &problems[..] else {
+        unreachable!("one problem per refusal")
+    };
+    assert_eq!(short["available"], 5);
+    assert_eq!(code["errors"][0]["field"], "reason_code", "{code}");
+    assert!(
+        no_code["detail"].as_str().unwrap().contains("reason_code"),
+        "{no_code}"
+    );
 
     // Storefronts sell; they do not write stock off.
     let storefront = app
@@ -168,25 +151,17 @@ async fn a_level_from_before_write_offs_gets_its_ring_at_its_first_write_off() {
         .await
         .unwrap();
 
-    let r = app
-        .post(
+    let written_off = |key: &'static str, quantity: i64, code: &'static str| {
+        app.created(
             "/v1/writeoffs",
             Role::Ops,
-            "old-1",
-            write_off("OLD", 4, "expired"),
+            key,
+            write_off("OLD", quantity, code),
         )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    };
+    written_off("old-1", 4, "expired").await;
     app.sell("old-sale", "OLD", 1).await;
-    let r = app
-        .post(
-            "/v1/writeoffs",
-            Role::Ops,
-            "old-2",
-            write_off("OLD", 2, "other"),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    written_off("old-2", 2, "other").await;
     assert_eq!(app.level("OLD", "WH1").await, Some((3, 0, 0, 3)));
 
     let daily = app.get("/v1/skus/OLD/daily?days=2", Role::ReadOnly).await;

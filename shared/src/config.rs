@@ -52,19 +52,17 @@ impl StockApiConfig {
     }
 }
 
-/// Builds the store from the AWS environment of the function (region, credentials, and
-/// `AWS_ENDPOINT_URL` when set) once, at init.
-pub async fn store_from_env(config: &StockApiConfig) -> Store {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Store::new(Client::new(&sdk), &config.table_name)
+/// The store on the configured table, with a client built from `sdk` (once, at init).
+pub fn store_from_sdk(sdk: &aws_config::SdkConfig, config: &StockApiConfig) -> Store {
+    Store::new(Client::new(sdk), &config.table_name)
 }
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
 /// The stream projector, its stocktake imports describing refused lines as the API would.
 pub fn projector(store: Store, clock: crate::clock::Clock) -> crate::projections::Projector {
     crate::projections::Projector::new(store, clock, crate::api::stocktakes::describe_refusal)
 }
 
+/// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
 pub fn init_tracing() {
     let filter = log_filter(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
@@ -194,15 +192,10 @@ impl EvaluatorConfig {
     }
 }
 
-/// Builds the evaluator from the AWS environment once, at init. SNS and SES throttling is
-/// retried with exponential backoff by the SDK (up to 5 attempts, each bounded by
-/// `notify_timeout`); a notice that still fails stays owed for the alert clock.
-pub async fn evaluator_from_env(config: &EvaluatorConfig) -> crate::alerts::evaluator::Evaluator {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    evaluator_from_sdk(&sdk, config, crate::clock::Clock::system())
-}
-
-/// Builds the evaluator from an SDK configuration (the local stack passes the emulator's).
+/// Builds the evaluator from an SDK configuration (once, at init; the local stack passes the
+/// emulator's). SNS and SES throttling is retried with exponential backoff by the SDK (up to 5
+/// attempts, each bounded by `notify_timeout`); a notice that still fails stays owed for the
+/// alert clock.
 pub fn evaluator_from_sdk(
     sdk: &aws_config::SdkConfig,
     config: &EvaluatorConfig,
@@ -362,21 +355,6 @@ impl ReportsApiConfig {
         }
         Ok(Self { bucket })
     }
-}
-
-/// Runs one API function on Lambda: configuration and the DynamoDB client once at init, then
-/// every request through [`crate::api::App::handle`].
-pub async fn serve_api(function: crate::api::Function) -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let config = load_or_report(StockApiConfig::from_env)?;
-    let app = crate::api::App::for_function(store_from_env(&config).await, function);
-    let app = &app;
-    lambda_http::run(lambda_http::service_fn(
-        move |req: lambda_http::Request| async move {
-            Ok::<_, lambda_http::Error>(app.handle(req).await)
-        },
-    ))
-    .await
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The inventory system's library: the pure domain, the DynamoDB store, the HTTP API handlers and
-//! the configuration every function reads at start-up.
+//! the configuration every function reads at start-up and each function's entry point.
 
 pub mod alerts;
 pub mod api;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod counters;
 pub mod domain;
 pub mod forecast;
+pub mod lambda;
 pub mod levels;
 pub mod listing;
 pub mod metrics;

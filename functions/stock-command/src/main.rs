@@ -1,8 +1,8 @@
 //! The stock-command Lambda: every write: movements (sales, orders, refunds, receipts, incoming,
-//! adjustments, transfers) and catalogue changes.
-//! The handler and its wiring live in `shared::api`.
+//! adjustments, transfers) and catalogue changes. The handler lives in `shared::api`.
+//! Configuration and clients are built once at init by `shared::lambda`.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::config::serve_api(shared::api::Function::StockCommand).await
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run_stock_command().await
 }

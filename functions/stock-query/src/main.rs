@@ -1,7 +1,8 @@
 //! The stock-query Lambda: every read: SKUs with their levels, locations, ledgers.
-//! The handler and its wiring live in `shared::api`.
+//! The handler lives in `shared::api`.
+//! Configuration and clients are built once at init by `shared::lambda`.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::config::serve_api(shared::api::Function::StockQuery).await
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run_stock_query().await
 }

@@ -34,29 +34,46 @@ pub fn at(seconds: i64) -> String {
     shared::clock::rfc3339_millis(seconds * 1000)
 }
 
-/// A SKU's catalogue entry, as `PUT /v1/skus/{sku}` writes it.
-pub fn sku_item(sku: &str, name: &str, attributes: &BTreeMap<String, String>, at: &str) -> Item {
+/// A SKU's item with no attributes, created and last changed at `at`: what the benchmarks seed
+/// for SKUs the catalogue listing need not find.
+pub fn bare_sku_item(sku: &str, name: &str, at: &str) -> Item {
     Item::from([
         ("pk".into(), s(keys::sku(sku))),
         ("sk".into(), s(keys::META)),
         ("entity".into(), s(entity::SKU)),
         ("sku".into(), s(sku)),
         ("name".into(), s(name)),
+        ("attributes".into(), AttributeValue::M(HashMap::new())),
+        ("created_at".into(), s(at)),
+        ("updated_at".into(), s(at)),
+    ])
+}
+
+/// A SKU's catalogue entry, as `PUT /v1/skus/{sku}` writes it.
+pub fn sku_item(sku: &str, name: &str, attributes: &BTreeMap<String, String>, at: &str) -> Item {
+    let mut item = bare_sku_item(sku, name, at);
+    item.extend([
         (
             "attributes".into(),
             AttributeValue::M(attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
         ),
         ("search".into(), s(shared::listing::search_text(sku, name))),
-        ("created_at".into(), s(at)),
-        ("updated_at".into(), s(at)),
         ("gsi1pk".into(), s(keys::SKU_LIST)),
         ("gsi1sk".into(), s(sku)),
-    ])
+    ]);
+    item
 }
 
-/// A stock level with `available` on hand (nothing reserved or in transit), as a receipt
-/// creates it, with empty counters and no movement for the stream to put in the ledger.
-pub fn level_item(sku: &str, location: &str, available: i64, at: &str, hour: i64) -> Item {
+/// A stock level's quantities and counters: `on_hand` all available (nothing reserved or in
+/// transit), daily sales `sold_d`, the other counters empty, as of hour `ctr_hour`. The caller
+/// adds its version, times and last movement.
+pub fn level_counters(
+    sku: &str,
+    location: &str,
+    on_hand: i64,
+    sold_d: &[i64],
+    ctr_hour: i64,
+) -> Item {
     let ring = |len: i64| counters(&vec![0; len as usize]);
     Item::from([
         ("pk".into(), s(keys::sku(sku))),
@@ -68,21 +85,30 @@ pub fn level_item(sku: &str, location: &str, available: i64, at: &str, hour: i64
         ("entity".into(), s(entity::STOCK_LEVEL)),
         ("sku".into(), s(sku)),
         ("location".into(), s(location)),
-        ("on_hand".into(), n(available)),
+        ("on_hand".into(), n(on_hand)),
         ("reserved".into(), n(0)),
         ("in_transit".into(), n(0)),
-        ("available".into(), n(available)),
+        ("available".into(), n(on_hand)),
+        ("ctr_hour".into(), n(ctr_hour)),
+        ("sold_h".into(), ring(HOURS)),
+        ("sold_d".into(), counters(sold_d)),
+        ("rcv_d".into(), ring(DAYS)),
+        ("rfd_d".into(), ring(DAYS)),
+    ])
+}
+
+/// A stock level with `available` on hand (nothing reserved or in transit), as a receipt
+/// creates it, with empty counters and no movement for the stream to put in the ledger.
+pub fn level_item(sku: &str, location: &str, available: i64, at: &str, hour: i64) -> Item {
+    let mut item = level_counters(sku, location, available, &[0; DAYS as usize], hour);
+    item.extend([
         ("version".into(), n(1)),
         ("created_at".into(), s(at)),
         ("updated_at".into(), s(at)),
         ("last_receipt_at".into(), s(at)),
         ("last_movement".into(), s("seeded")),
-        ("ctr_hour".into(), n(hour)),
-        ("sold_h".into(), ring(HOURS)),
-        ("sold_d".into(), ring(DAYS)),
-        ("rcv_d".into(), ring(DAYS)),
-        ("rfd_d".into(), ring(DAYS)),
-    ])
+    ]);
+    item
 }
 
 /// Writes `items` with `BatchWriteItem`, 25 at a time, sending again whatever DynamoDB leaves

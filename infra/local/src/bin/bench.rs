@@ -679,6 +679,20 @@ async fn bare_available(client: &Client, table: &str) -> anyhow::Result<i64> {
         .context("level without available")
 }
 
+/// Every request of a measurement (the warm-up included) sold one unit of `stock`: `left` must be
+/// what remains.
+fn ensure_left(
+    what: &str,
+    stock: i64,
+    left: i64,
+    concurrency: usize,
+    requests: usize,
+) -> anyhow::Result<()> {
+    let expected = stock - (warm_up(concurrency) + requests) as i64;
+    ensure!(left == expected, "{what} left {left}, expected {expected}");
+    Ok(())
+}
+
 async fn bench_update(
     bench: &mut Bench,
     concurrency: usize,
@@ -711,11 +725,7 @@ async fn bench_update(
         .await
     };
     let left = bare_available(&client, &table).await?;
-    let expected = BARE_STOCK - (warm_up(concurrency) + requests) as i64;
-    ensure!(
-        left == expected,
-        "UpdateItem left {left}, expected {expected}"
-    );
+    ensure_left("UpdateItem", BARE_STOCK, left, concurrency, requests)?;
     Ok(sample)
 }
 
@@ -724,13 +734,13 @@ async fn bench_txn_sale(
     concurrency: usize,
     requests: usize,
 ) -> anyhow::Result<Sample> {
-    let table = bench.fresh_table().await?;
-    let (client, counter) = bench.counted_client();
-    let store = Store::new(client.clone(), &table);
     let (sku, location) = (
         SkuId::parse("sku", SKU).map_err(|e| anyhow::anyhow!(e.message))?,
         LocationId::parse("location", LOCATION).map_err(|e| anyhow::anyhow!(e.message))?,
     );
+    let table = bench.fresh_table().await?;
+    let (client, counter) = bench.counted_client();
+    let store = Store::new(client.clone(), &table);
     let now = now_rfc3339();
     store
         .put_location(&location, "Warehouse", LocationKind::Warehouse, None, &now)
@@ -793,11 +803,7 @@ async fn bench_txn_sale(
         .first()
         .map(|l| l.quantities.available)
         .context("no level")?;
-    let expected = STOCK - (warm_up(concurrency) + requests) as i64;
-    ensure!(
-        left == expected,
-        "sale transactions left {left}, expected {expected}"
-    );
+    ensure_left("sale transactions", STOCK, left, concurrency, requests)?;
     Ok(sample)
 }
 

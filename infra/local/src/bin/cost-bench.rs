@@ -68,6 +68,18 @@ impl Bench {
         self.metered.call(method, path, Some(body)).await
     }
 
+    /// A movement of `quantity` units of `sku` at `location` (a receipt, a sale).
+    async fn post_units(
+        &mut self,
+        path: &str,
+        sku: &str,
+        location: &str,
+        quantity: i64,
+    ) -> anyhow::Result<Value> {
+        let body = json!({ "sku": sku, "location": location, "quantity": quantity });
+        self.call(Method::POST, path, body).await
+    }
+
     /// The capacity one movement costs, all-in: its own writes and the evaluator's for it.
     async fn measure(&mut self, path: &str, body: Value) -> anyhow::Result<Capacity> {
         Ok(self.metered.measure(path, body).await?.0)
@@ -216,20 +228,10 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         bench
-            .call(
-                Method::POST,
-                "/v1/receipts",
-                json!({ "sku": sku, "location": "WH1", "quantity": 100_000 }),
-            )
+            .post_units("/v1/receipts", sku, "WH1", 100_000)
             .await?;
     }
-    bench
-        .call(
-            Method::POST,
-            "/v1/receipts",
-            json!({ "sku": "A", "location": "WH2", "quantity": 10 }),
-        )
-        .await?;
+    bench.post_units("/v1/receipts", "A", "WH2", 10).await?;
     bench.metered.system.drain_stream().await?;
 
     let mut rows = Vec::new();
@@ -245,25 +247,13 @@ async fn main() -> anyhow::Result<()> {
     let trading_started = bench.metered.proxy.capacity();
     for hour in 0..DAYS * 24 {
         bench.advance_hours(1);
-        bench
-            .call(
-                Method::POST,
-                "/v1/sales",
-                json!({ "sku": "A", "location": "WH1", "quantity": 2 }),
-            )
-            .await?;
+        bench.post_units("/v1/sales", "A", "WH1", 2).await?;
         if hour % 24 == 0 {
             order += 1;
             bench
                 .call(Method::POST, "/v1/orders", json!({ "order_id": format!("day-{order}"), "lines": [{ "sku": "A", "location": "WH1", "quantity": 1 }] }))
                 .await?;
-            bench
-                .call(
-                    Method::POST,
-                    "/v1/receipts",
-                    json!({ "sku": "A", "location": "WH1", "quantity": 20 }),
-                )
-                .await?;
+            bench.post_units("/v1/receipts", "A", "WH1", 20).await?;
             bench
                 .call(Method::POST, "/v1/refunds", json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": format!("day-{order}") }))
                 .await?;

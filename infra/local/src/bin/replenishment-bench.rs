@@ -15,13 +15,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
     s3_client,
-    seed::{at, counters, n, s, Item},
+    seed::{at, bare_sku_item, level_counters, n, s, Item},
 };
 use shared::{
-    counters::{slot, DAYS, HOURS},
+    counters::{slot, DAYS},
     domain::Quantities,
     replenishment::{self, run::Run, Demand},
-    schema::keys,
 };
 
 const LOCATIONS: usize = 4;
@@ -83,29 +82,12 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
     }
     let on_hand = 20 + (i % 200) as i64;
     let created = if new { today - 10 } else { today - 200 };
-    let level = Item::from([
-        ("pk".into(), s(keys::sku(&sku))),
-        ("sk".into(), s(keys::location(&location))),
-        (
-            keys::LEVEL_SHARD_ATTRIBUTE.into(),
-            s(keys::level_shard(&sku, &location)),
-        ),
-        ("entity".into(), s("stock_level")),
-        ("sku".into(), s(sku.clone())),
-        ("location".into(), s(location.clone())),
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
+    let mut level = level_counters(&sku, &location, on_hand, &sold_d, yesterday * 24 + 20);
+    level.extend([
         ("version".into(), n(200)),
         ("created_at".into(), s(at(created * DAY))),
         ("updated_at".into(), s(at(yesterday * DAY + 3600))),
         ("last_movement".into(), s("MOV#bench|LINE#00")),
-        ("ctr_hour".into(), n(yesterday * 24 + 20)),
-        ("sold_h".into(), counters(&vec![0; HOURS as usize])),
-        ("sold_d".into(), counters(&sold_d)),
-        ("rcv_d".into(), counters(&vec![0; DAYS as usize])),
-        ("rfd_d".into(), counters(&vec![0; DAYS as usize])),
     ]);
     let mut items = vec![level];
     if !new {
@@ -124,16 +106,7 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
         items.push(replenishment::store::to_item(&stored, &plan));
     }
     if i.is_multiple_of(LOCATIONS) {
-        let mut item = Item::from([
-            ("pk".into(), s(keys::sku(&sku))),
-            ("sk".into(), s(keys::META)),
-            ("entity".into(), s("sku")),
-            ("sku".into(), s(sku.clone())),
-            ("name".into(), s(format!("Product {sku}"))),
-            ("attributes".into(), AttributeValue::M(HashMap::new())),
-            ("created_at".into(), s(at(created * DAY))),
-            ("updated_at".into(), s(at(created * DAY))),
-        ]);
+        let mut item = bare_sku_item(&sku, &format!("Product {sku}"), &at(created * DAY));
         if (i / LOCATIONS).is_multiple_of(4) {
             let facts = AttributeValue::M(HashMap::from([
                 (

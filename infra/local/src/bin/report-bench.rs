@@ -17,10 +17,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
     s3_client,
-    seed::{at, counters, n, s, Item},
+    seed::{at, bare_sku_item, level_counters, n, s, Item},
 };
 use shared::{
-    counters::{slot, DAYS, HOURS},
+    counters::{slot, DAYS},
     report_writer::ReportWriter,
     schema::keys,
 };
@@ -117,31 +117,14 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
         }
     }
     let last_sale = last_day * DAY + 3600 * 9 + (i % 3600) as i64;
-    let mut level = Item::from([
-        ("pk".into(), s(keys::sku(&sku))),
-        ("sk".into(), s(keys::location(&location))),
-        (
-            keys::LEVEL_SHARD_ATTRIBUTE.into(),
-            s(keys::level_shard(&sku, &location)),
-        ),
-        ("entity".into(), s("stock_level")),
-        ("sku".into(), s(sku.clone())),
-        ("location".into(), s(location.clone())),
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
+    let mut level = level_counters(&sku, &location, on_hand, &sold_d, last_day * 24 + 9);
+    level.extend([
         ("version".into(), n(LEDGER_DAYS + 1)),
         ("created_at".into(), s(at(first * DAY))),
         ("updated_at".into(), s(at(last_sale))),
         ("last_sale_at".into(), s(at(last_sale))),
         ("last_receipt_at".into(), s(at(first * DAY))),
         ("last_movement".into(), s("MOV#bench|LINE#00")),
-        ("ctr_hour".into(), n(last_day * 24 + 9)),
-        ("sold_h".into(), counters(&vec![0; HOURS as usize])),
-        ("sold_d".into(), counters(&sold_d)),
-        ("rcv_d".into(), counters(&vec![0; DAYS as usize])),
-        ("rfd_d".into(), counters(&vec![0; DAYS as usize])),
     ]);
     if stocktake {
         level.insert("uncounted_day".into(), n(today - 5));
@@ -149,16 +132,7 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     items.push(level);
     // The SKU item, once per SKU: half the SKUs have a unit cost.
     if i.is_multiple_of(LOCATIONS) {
-        let mut item = Item::from([
-            ("pk".into(), s(keys::sku(&sku))),
-            ("sk".into(), s(keys::META)),
-            ("entity".into(), s("sku")),
-            ("sku".into(), s(sku.clone())),
-            ("name".into(), s(format!("Product {sku}"))),
-            ("attributes".into(), AttributeValue::M(HashMap::new())),
-            ("created_at".into(), s(at(first * DAY))),
-            ("updated_at".into(), s(at(first * DAY))),
-        ]);
+        let mut item = bare_sku_item(&sku, &format!("Product {sku}"), &at(first * DAY));
         if (i / LOCATIONS).is_multiple_of(2) {
             item.insert("unit_cost".into(), s("4.25"));
             item.insert("currency".into(), s("EUR"));

@@ -1,0 +1,286 @@
+//! One entry point per function binary: configuration and clients built once at init, then the
+//! Lambda runtime serving the function's handler. Each `functions/*/src/main.rs` calls one.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{json, Value};
+
+use crate::{
+    alerts::clock::AlertClock,
+    api::{App, Function, ReportsBucket},
+    clock::Clock,
+    config::{
+        evaluator_from_sdk, init_tracing, load_or_report, projector, replenishment_from_sdk,
+        report_writer_from_sdk, s3_client, store_from_sdk, sweep_hours_from_env, ConfigError,
+        EvaluatorConfig, ReportConfig, ReportsApiConfig, StockApiConfig,
+    },
+    report_writer::ReportWriter,
+    reports::date_of_day,
+    reservations::expiry::ExpirySweep,
+    store::Store,
+    stream::StreamBatch,
+};
+
+/// The error a function's handler or start-up ends with (the runtime reports it).
+pub use lambda_runtime::Error;
+
+/// Start-up common to every function: logs, then its configuration (a failure is reported to the
+/// runtime), then the AWS SDK configuration of its environment.
+async fn start<C>(load: impl FnOnce() -> Result<C, ConfigError>) -> Result<(C, SdkConfig), Error> {
+    init_tracing();
+    let config = load_or_report(load)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok((config, sdk))
+}
+
+/// Serves every invocation's event payload to `handle`; its answer is the invocation's result.
+async fn serve<E, R, F>(handle: impl Fn(E) -> F) -> Result<(), Error>
+where
+    E: DeserializeOwned,
+    R: Serialize,
+    F: Future<Output = Result<R, Error>>,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| handle(event.payload),
+    ))
+    .await
+}
+
+/// Serves every HTTP request through [`App::handle`].
+async fn serve_http(app: App) -> Result<(), Error> {
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(
+        move |req: lambda_http::Request| async move { Ok::<_, Error>(app.handle(req).await) },
+    ))
+    .await
+}
+
+/// An API function on the stock table: every request through [`App::handle`].
+async fn run_table_api(function: Function) -> Result<(), Error> {
+    let (config, sdk) = start(StockApiConfig::from_env).await?;
+    serve_http(App::for_function(store_from_sdk(&sdk, &config), function)).await
+}
+
+/// stock-command: every write (movements and catalogue changes).
+pub async fn run_stock_command() -> Result<(), Error> {
+    run_table_api(Function::StockCommand).await
+}
+
+/// stock-query: every read of SKUs, levels, locations and ledgers.
+pub async fn run_stock_query() -> Result<(), Error> {
+    run_table_api(Function::StockQuery).await
+}
+
+/// alerts-api: alert rules, the alert inbox and silences.
+pub async fn run_alerts_api() -> Result<(), Error> {
+    run_table_api(Function::AlertsApi).await
+}
+
+/// reports-api: the reports bucket only.
+pub async fn run_reports_api() -> Result<(), Error> {
+    let (config, sdk) = start(ReportsApiConfig::from_env).await?;
+    // The reports routes never touch the table; the store is only the shape App expects.
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), "unused");
+    let reports = ReportsBucket {
+        s3: s3_client(&sdk),
+        bucket: config.bucket,
+    };
+    serve_http(App::for_function(store, Function::ReportsApi).with_reports(reports)).await
+}
+
+/// alert-evaluator: stock-level changes from the table's stream, a partial batch failure for the
+/// records it could not handle.
+pub async fn run_alert_evaluator() -> Result<(), Error> {
+    let (config, sdk) = start(EvaluatorConfig::from_env).await?;
+    let evaluator = evaluator_from_sdk(&sdk, &config, Clock::system());
+    let evaluator = &evaluator;
+    serve(|batch: StreamBatch| async move {
+        Ok::<DynamoDbEventResponse, Error>(evaluator.handle(batch).await)
+    })
+    .await
+}
+
+/// stream-projector: the table stream's first reader.
+pub async fn run_stream_projector() -> Result<(), Error> {
+    let (config, sdk) = start(StockApiConfig::from_env).await?;
+    let projector = projector(store_from_sdk(&sdk, &config), Clock::system());
+    let projector = &projector;
+    serve(|batch: StreamBatch| async move {
+        Ok::<DynamoDbEventResponse, Error>(projector.handle(batch).await)
+    })
+    .await
+}
+
+/// alert-clock: one tick per scheduled event.
+pub async fn run_alert_clock() -> Result<(), Error> {
+    let load = || {
+        Ok((
+            EvaluatorConfig::for_clock_from_env()?,
+            sweep_hours_from_env()?,
+        ))
+    };
+    let ((config, sweep_hours), sdk) = start(load).await?;
+    let evaluator = Arc::new(evaluator_from_sdk(&sdk, &config, Clock::system()));
+    let clock = AlertClock::new(evaluator).with_sweep_hours(sweep_hours);
+    let clock = &clock;
+    serve(|_event: Value| async move {
+        let report = clock.tick().await?;
+        tracing::info!(
+            episodes = report.episodes,
+            closed = report.closed_for_rule_change,
+            failed = report.failed,
+            swept_levels = report.sweep.levels,
+            opened_by_sweep = report.sweep.opened,
+            "alert clock tick"
+        );
+        Ok::<Value, Error>(json!(report))
+    })
+    .await
+}
+
+/// How long one reservation-expiry run watches for holds falling due, by default.
+const WINDOW_SECONDS: u64 = 55;
+
+/// reservation-expiry: `{"window_seconds": N}` sets how long one run watches (at most 60).
+pub async fn run_reservation_expiry() -> Result<(), Error> {
+    let (config, sdk) = start(StockApiConfig::from_env).await?;
+    let sweep = ExpirySweep::new(store_from_sdk(&sdk, &config), Clock::system());
+    let sweep = &sweep;
+    serve(|event: Value| async move {
+        let window = event
+            .get("window_seconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(WINDOW_SECONDS)
+            .min(60);
+        let report = sweep.run_for(Duration::from_secs(window)).await?;
+        tracing::info!(
+            passes = report.passes,
+            due = report.due,
+            expired = report.expired,
+            skipped = report.skipped,
+            failed = report.failed,
+            deferred = report.deferred,
+            "hold expiry run"
+        );
+        Ok::<Value, Error>(json!(report))
+    })
+    .await
+}
+
+/// The nightly functions' start-up: their work built on the reports' table and bucket.
+async fn start_on_reports<T>(
+    build: impl FnOnce(&SdkConfig, &ReportConfig) -> T,
+) -> Result<T, Error> {
+    let (config, sdk) = start(ReportConfig::from_env).await?;
+    Ok(build(&sdk, &config))
+}
+
+/// replenishment: fails when a shard or a level could not be planned, so the alarm and the retry
+/// see it.
+pub async fn run_replenishment() -> Result<(), Error> {
+    let runner = start_on_reports(replenishment_from_sdk).await?;
+    let runner = &runner;
+    serve(|_event: Value| async move {
+        let report = runner.run(Clock::system().now()).await;
+        tracing::info!(
+            dt = %report.dt,
+            levels = report.levels,
+            planned = report.planned,
+            to_order = report.to_order,
+            failed = report.failed,
+            shards_failed = report.shards_failed.len(),
+            "replenishment run"
+        );
+        if report.failed > 0 || !report.shards_failed.is_empty() {
+            return Err(Error::from(format!(
+                "{} levels and {} shards not planned: {}",
+                report.failed,
+                report.shards_failed.len(),
+                json!(report)
+            )));
+        }
+        Ok::<Value, Error>(json!(report))
+    })
+    .await
+}
+
+/// report-writer: writes (or, with `check`, only checks) the day the event asks for.
+pub async fn run_report_writer() -> Result<(), Error> {
+    let writer = start_on_reports(report_writer_from_sdk).await?;
+    let writer = &writer;
+    serve(|event: Value| async move {
+        let now = Clock::system().now();
+        let day = requested_day(&event, now)?;
+        if event.get("check").and_then(Value::as_bool) == Some(true) {
+            let committed = writer.check(day).await?;
+            return Ok(json!({ "dt": date_of_day(day), "committed": committed }));
+        }
+        if day > ReportWriter::day_of(now) {
+            return Err(Error::from(format!(
+                "{} has not begun: a day is written once it has",
+                date_of_day(day)
+            )));
+        }
+        let manifest = writer.run(day, now).await?;
+        Ok::<Value, Error>(json!(manifest))
+    })
+    .await
+}
+
+/// The day a report-writer event asks for: `day` (on demand), else the day before the scheduled
+/// `time`, else the day before `now`.
+fn requested_day(event: &Value, now: i64) -> Result<i64, String> {
+    let parse = |t: &str| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .map_err(|_| format!("not an RFC 3339 time: {t}"))
+    };
+    match (
+        event.get("day").and_then(Value::as_str),
+        event.get("time").and_then(Value::as_str),
+    ) {
+        (Some(day), _) => parse(&format!("{day}T00:00:00Z")).map(ReportWriter::day_of),
+        (None, Some(scheduled)) => parse(scheduled).map(|t| ReportWriter::day_of(t) - 1),
+        (None, None) => Ok(ReportWriter::day_of(now) - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn a_requested_day_wins_over_the_scheduled_time() {
+        let event = json!({ "day": "2024-03-10", "time": "2024-05-01T00:15:00Z" });
+        assert_eq!(
+            requested_day(&event, 0),
+            Ok(ReportWriter::day_of(1_710_028_800))
+        );
+    }
+
+    #[test]
+    fn a_scheduled_event_asks_for_the_day_before_its_time() {
+        let event = json!({ "time": "2024-03-11T00:15:00Z" });
+        assert_eq!(requested_day(&event, 0), Ok(1_710_028_800 / DAY));
+    }
+
+    #[test]
+    fn an_event_without_day_or_time_asks_for_the_day_before_now() {
+        assert_eq!(requested_day(&json!({}), 10 * DAY + 5), Ok(9));
+        assert_eq!(requested_day(&json!({ "check": true }), 10 * DAY), Ok(9));
+    }
+
+    #[test]
+    fn a_day_or_time_that_is_not_rfc_3339_is_refused_with_its_text() {
+        assert_eq!(
+            requested_day(&json!({ "day": "10/03/2024" }), 0),
+            Err("not an RFC 3339 time: 10/03/2024T00:00:00Z".to_owned())
+        );
+        assert!(requested_day(&json!({ "time": "yesterday" }), 0).is_err());
+    }
+}
