@@ -12,10 +12,56 @@ use crate::domain::{
 };
 pub use crate::movements::AdjustmentBody;
 
-fn opt_text(errors: &mut FieldErrors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+/// An optional field read by `parse`: `Some(None)` when absent, `None` with its error kept.
+fn optional<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+) -> Option<Option<T>> {
     match raw {
         None => Some(None),
-        Some(t) => errors.take(parse_text(field, t)).map(Some),
+        Some(t) => errors.take(parse(field, t)).map(Some),
+    }
+}
+
+fn opt_text(errors: &mut FieldErrors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+    optional(errors, field, raw, parse_text)
+}
+
+/// A body's lines (`lines[i].sku`, `.location`, `.quantity`), every error kept: 1 to
+/// [`MAX_ORDER_LINES`] of them (else `count_error` on `lines`), no two at the same SKU and
+/// location, each quantity read by `quantity`.
+fn lines_of<'a, Q>(
+    e: &mut FieldErrors,
+    lines: impl ExactSizeIterator<Item = (&'a str, &'a str, i64)>,
+    count_error: &str,
+    quantity: impl Fn(&str, i64) -> Result<Q, FieldError>,
+) -> Vec<(SkuId, LocationId, Q)> {
+    if lines.len() == 0 || lines.len() > MAX_ORDER_LINES {
+        e.0.push(FieldError::new("lines", count_error));
+    }
+    let mut out: Vec<(SkuId, LocationId, Q)> = Vec::with_capacity(lines.len());
+    for (i, (sku, location, q)) in lines.enumerate() {
+        let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), sku));
+        let location = e.take(LocationId::parse(&format!("lines[{i}].location"), location));
+        let q = e.take(quantity(&format!("lines[{i}].quantity"), q));
+        if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
+            if out.iter().any(|(s, l, _)| *s == sku && *l == location) {
+                e.0.push(FieldError::new(
+                    format!("lines[{i}]"),
+                    "repeats the SKU and location of an earlier line; merge them",
+                ));
+            }
+            out.push((sku, location, q));
+        }
+    }
+    out
+}
+
+impl OrderLineBody {
+    fn parts(&self) -> (&str, &str, i64) {
+        (&self.sku, &self.location, self.quantity)
     }
 }
 
@@ -389,10 +435,7 @@ impl SaleBody {
         let mut e = FieldErrors::default();
         let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let reference = opt_text(&mut e, "reference", &self.reference);
-        let order_id = match &self.order_id {
-            None => Some(None),
-            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
-        };
+        let order_id = optional(&mut e, "order_id", &self.order_id, OrderId::parse);
         e.finish(|| {
             let mut sale = single(
                 MovementKind::Sale,
@@ -410,42 +453,24 @@ impl OrderBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
-        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
-            e.0.push(FieldError::new(
-                "lines",
-                format!("an order has 1 to {MAX_ORDER_LINES} lines"),
-            ));
-        }
-        let mut lines = Vec::with_capacity(self.lines.len());
-        for (i, l) in self.lines.iter().enumerate() {
-            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-            let location = e.take(LocationId::parse(
-                &format!("lines[{i}].location"),
-                &l.location,
-            ));
-            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
-            if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
-                if lines
-                    .iter()
-                    .any(|x: &MovementLine| x.sku == sku && x.location == location)
-                {
-                    e.0.push(FieldError::new(
-                        format!("lines[{i}]"),
-                        "repeats the SKU and location of an earlier line; merge them",
-                    ));
-                }
-                lines.push(MovementLine {
-                    kind: MovementKind::Sale,
-                    sku,
-                    location,
-                    change: LevelChange::Withdraw(q),
-                });
-            }
-        }
+        let lines = lines_of(
+            &mut e,
+            self.lines.iter().map(OrderLineBody::parts),
+            &format!("an order has 1 to {MAX_ORDER_LINES} lines"),
+            Quantity::parse,
+        );
         e.finish(|| {
             Some(Movement {
                 kind: MovementKind::Sale,
-                lines,
+                lines: lines
+                    .into_iter()
+                    .map(|(sku, location, q)| MovementLine {
+                        kind: MovementKind::Sale,
+                        sku,
+                        location,
+                        change: LevelChange::Withdraw(q),
+                    })
+                    .collect(),
                 new_order: Some(order_id?),
                 order_claim: None,
                 reference: None,
@@ -467,10 +492,7 @@ impl RefundBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
         let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let order_id = match &self.order_id {
-            None => Some(None),
-            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
-        };
+        let order_id = optional(&mut e, "order_id", &self.order_id, OrderId::parse);
         let reason = opt_text(&mut e, "reason", &self.reason);
         e.finish(|| {
             let (sku, location, q) = level?;
@@ -584,6 +606,15 @@ impl TransferBody {
 mod tests {
     use super::*;
 
+    /// The fields a validation names, in order.
+    fn fields<T: std::fmt::Debug>(validated: Result<T, Vec<FieldError>>) -> Vec<String> {
+        validated
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
     #[test]
     fn every_invalid_field_is_named_at_once() {
         let body = SaleBody {
@@ -593,9 +624,7 @@ mod tests {
             reference: None,
             order_id: None,
         };
-        let errors = body.validate().unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["sku", "location", "quantity"]);
+        assert_eq!(fields(body.validate()), vec!["sku", "location", "quantity"]);
     }
 
     #[test]
@@ -609,13 +638,10 @@ mod tests {
             order_id: "o-1".into(),
             lines: vec![line("A", 1), line("B", -1), line("A", 2)],
         };
-        let fields: Vec<_> = body
-            .validate()
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        assert_eq!(fields, vec!["lines[1].quantity", "lines[2]"]);
+        assert_eq!(
+            fields(body.validate()),
+            vec!["lines[1].quantity", "lines[2]"]
+        );
         let empty = OrderBody {
             order_id: "o-1".into(),
             lines: vec![],
@@ -684,39 +710,24 @@ impl HoldBody {
     pub fn validate(&self) -> Result<crate::reservations::HoldRequest, Vec<FieldError>> {
         use crate::reservations::{HoldLine, HoldRequest};
         let mut e = FieldErrors::default();
-        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
-            e.0.push(FieldError::new(
-                "lines",
-                format!("a reservation has 1 to {MAX_ORDER_LINES} lines"),
-            ));
-        }
-        let mut lines: Vec<HoldLine> = Vec::with_capacity(self.lines.len());
-        for (i, l) in self.lines.iter().enumerate() {
-            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-            let location = e.take(LocationId::parse(
-                &format!("lines[{i}].location"),
-                &l.location,
-            ));
-            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
-            if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
-                if lines.iter().any(|x| x.sku == sku && x.location == location) {
-                    e.0.push(FieldError::new(
-                        format!("lines[{i}]"),
-                        "repeats the SKU and location of an earlier line; merge them",
-                    ));
-                }
-                lines.push(HoldLine {
-                    sku,
-                    location,
-                    quantity,
-                });
-            }
-        }
+        let lines = lines_of(
+            &mut e,
+            self.lines.iter().map(OrderLineBody::parts),
+            &format!("a reservation has 1 to {MAX_ORDER_LINES} lines"),
+            Quantity::parse,
+        );
         let ttl_minutes = e.take(ttl("ttl_minutes", self.ttl_minutes));
         let reference = opt_text(&mut e, "reference", &self.reference);
         e.finish(|| {
             Some(HoldRequest {
-                lines,
+                lines: lines
+                    .into_iter()
+                    .map(|(sku, location, quantity)| HoldLine {
+                        sku,
+                        location,
+                        quantity,
+                    })
+                    .collect(),
                 ttl_minutes: ttl_minutes?,
                 reference: reference?,
             })
@@ -766,49 +777,39 @@ impl CommitBody {
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
         let mut takes = None;
         if let Some(lines) = &self.lines {
-            if lines.is_empty() || lines.len() > MAX_ORDER_LINES {
-                e.0.push(FieldError::new(
-                    "lines",
-                    format!("a commit names 1 to {MAX_ORDER_LINES} lines, or none for all"),
-                ));
-            }
-            let mut out: Vec<Take> = Vec::new();
-            for (i, l) in lines.iter().enumerate() {
-                let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-                let location = e.take(LocationId::parse(
-                    &format!("lines[{i}].location"),
-                    &l.location,
-                ));
-                let q = e.take(
-                    parse_count(&format!("lines[{i}].quantity"), l.quantity).and_then(|q| {
-                        if q > crate::domain::MAX_QUANTITY {
-                            Err(FieldError::new(
-                                format!("lines[{i}].quantity"),
-                                format!(
-                                    "must be an integer from 0 to {}",
-                                    crate::domain::MAX_QUANTITY
-                                ),
-                            ))
-                        } else {
-                            Ok(q)
-                        }
-                    }),
-                );
-                if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
-                    if out.iter().any(|x| x.sku == sku && x.location == location) {
-                        e.0.push(FieldError::new(
-                            format!("lines[{i}]"),
-                            "repeats the SKU and location of an earlier line; merge them",
-                        ));
+            let count = |field: &str, q| {
+                parse_count(field, q).and_then(|q| {
+                    if q > crate::domain::MAX_QUANTITY {
+                        Err(FieldError::new(
+                            field,
+                            format!(
+                                "must be an integer from 0 to {}",
+                                crate::domain::MAX_QUANTITY
+                            ),
+                        ))
+                    } else {
+                        Ok(q)
                     }
-                    out.push(Take {
+                })
+            };
+            let lines = lines_of(
+                &mut e,
+                lines
+                    .iter()
+                    .map(|l| (l.sku.as_str(), l.location.as_str(), l.quantity)),
+                &format!("a commit names 1 to {MAX_ORDER_LINES} lines, or none for all"),
+                count,
+            );
+            takes = Some(
+                lines
+                    .into_iter()
+                    .map(|(sku, location, quantity)| Take {
                         sku,
                         location,
                         quantity,
-                    });
-                }
-            }
-            takes = Some(out);
+                    })
+                    .collect(),
+            );
         }
         e.finish(|| Some((order_id?, takes)))
     }
