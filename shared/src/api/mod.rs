@@ -35,7 +35,7 @@ use crate::{
 const fn route(
     method: &'static str,
     path: &'static str,
-    scope: &'static str,
+    (scope, or_scope): (&'static str, Option<&'static str>),
     function: Function,
     operation: Operation,
 ) -> Route {
@@ -43,7 +43,7 @@ const fn route(
         method,
         path,
         scope,
-        or_scope: None,
+        or_scope,
         function,
         operation,
     }

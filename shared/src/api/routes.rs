@@ -97,12 +97,6 @@ pub struct Route {
 }
 
 impl Route {
-    /// The route, opened also by `scope`.
-    const fn or(mut self, scope: &'static str) -> Self {
-        self.or_scope = Some(scope);
-        self
-    }
-
     /// The scopes of which a token needs one (`AuthorizationScopes` in the template).
     pub fn scopes(&self) -> Vec<&'static str> {
         std::iter::once(self.scope).chain(self.or_scope).collect()
@@ -117,58 +111,64 @@ impl Route {
     }
 }
 
+/// The scope a route needs, and a second one that also opens it.
+type Scopes = (&'static str, Option<&'static str>);
+
 /// Every route the API serves. The OpenAPI document and `template.yaml` are tested against it.
 // One route a line, in columns: a table reads better than rustfmt's one argument a line.
 #[rustfmt::skip]
 pub const ROUTES: &[Route] = {
-    use scope::{ADMIN, READ, SELL};
+    const READ: Scopes = (scope::READ, None);
+    const SELL: Scopes = (scope::SELL, None);
+    const ADMIN: Scopes = (scope::ADMIN, None);
+    const SELL_OR_ADMIN: Scopes = (scope::SELL, Some(scope::ADMIN));
     use Function::*;
     use Operation::*;
     &[
-        route("GET",    "/v1/skus",                                  READ,  StockQuery,   ListSkus),
-        route("GET",    "/v1/skus/{sku}",                            READ,  StockQuery,   GetSku),
-        route("PUT",    "/v1/skus/{sku}",                            ADMIN, StockCommand, PutSku),
-        route("GET",    "/v1/skus/{sku}/ledger",                     READ,  StockQuery,   GetLedger),
-        route("GET",    "/v1/skus/{sku}/daily",                      READ,  StockQuery,   GetDaily),
-        route("GET",    "/v1/levels",                                READ,  StockQuery,   ListLevels),
-        route("GET",    "/v1/locations",                             READ,  StockQuery,   ListLocations),
-        route("PUT",    "/v1/locations/{location}",                  ADMIN, StockCommand, PutLocation),
-        route("POST",   "/v1/sales",                                 SELL,  StockCommand, Sale),
-        route("POST",   "/v1/orders",                                SELL,  StockCommand, Order),
+        route("GET",    "/v1/skus",                                  READ,          StockQuery,   ListSkus),
+        route("GET",    "/v1/skus/{sku}",                            READ,          StockQuery,   GetSku),
+        route("PUT",    "/v1/skus/{sku}",                            ADMIN,         StockCommand, PutSku),
+        route("GET",    "/v1/skus/{sku}/ledger",                     READ,          StockQuery,   GetLedger),
+        route("GET",    "/v1/skus/{sku}/daily",                      READ,          StockQuery,   GetDaily),
+        route("GET",    "/v1/levels",                                READ,          StockQuery,   ListLevels),
+        route("GET",    "/v1/locations",                             READ,          StockQuery,   ListLocations),
+        route("PUT",    "/v1/locations/{location}",                  ADMIN,         StockCommand, PutLocation),
+        route("POST",   "/v1/sales",                                 SELL,          StockCommand, Sale),
+        route("POST",   "/v1/orders",                                SELL,          StockCommand, Order),
         // Storefronts refund against their orders; ops may also restock without one.
-        route("POST",   "/v1/refunds",                               SELL,  StockCommand, Refund).or(ADMIN),
-        route("POST",   "/v1/receipts",                              ADMIN, StockCommand, Receipt),
-        route("POST",   "/v1/incoming",                              ADMIN, StockCommand, Incoming),
-        route("POST",   crate::movements::ADJUSTMENTS_PATH,          ADMIN, StockCommand, Adjustment),
-        route("POST",   "/v1/transfers",                             ADMIN, StockCommand, Transfer),
-        route("POST",   "/v1/writeoffs",                             ADMIN, StockCommand, WriteOff),
-        route("POST",   "/v1/stocktakes",                            ADMIN, StockCommand, UploadStocktake),
-        route("GET",    "/v1/stocktakes/{import_id}",                READ,  StockQuery,   GetStocktake),
-        route("GET",    "/v1/stocktakes/{import_id}/result",         READ,  StockQuery,   GetStocktakeResult),
-        route("GET",    "/v1/availability",                          READ,  StockQuery,   GetAvailability),
-        route("GET",    "/v1/replenishment",                         READ,  StockQuery,   ListReplenishment),
-        route("POST",   "/v1/reservations",                          SELL,  StockCommand, CreateReservation),
-        route("GET",    "/v1/reservations/{reservation_id}",         READ,  StockQuery,   GetReservation),
-        route("POST",   "/v1/reservations/{reservation_id}/extend",  SELL,  StockCommand, ExtendReservation),
+        route("POST",   "/v1/refunds",                               SELL_OR_ADMIN, StockCommand, Refund),
+        route("POST",   "/v1/receipts",                              ADMIN,         StockCommand, Receipt),
+        route("POST",   "/v1/incoming",                              ADMIN,         StockCommand, Incoming),
+        route("POST",   crate::movements::ADJUSTMENTS_PATH,          ADMIN,         StockCommand, Adjustment),
+        route("POST",   "/v1/transfers",                             ADMIN,         StockCommand, Transfer),
+        route("POST",   "/v1/writeoffs",                             ADMIN,         StockCommand, WriteOff),
+        route("POST",   "/v1/stocktakes",                            ADMIN,         StockCommand, UploadStocktake),
+        route("GET",    "/v1/stocktakes/{import_id}",                READ,          StockQuery,   GetStocktake),
+        route("GET",    "/v1/stocktakes/{import_id}/result",         READ,          StockQuery,   GetStocktakeResult),
+        route("GET",    "/v1/availability",                          READ,          StockQuery,   GetAvailability),
+        route("GET",    "/v1/replenishment",                         READ,          StockQuery,   ListReplenishment),
+        route("POST",   "/v1/reservations",                          SELL,          StockCommand, CreateReservation),
+        route("GET",    "/v1/reservations/{reservation_id}",         READ,          StockQuery,   GetReservation),
+        route("POST",   "/v1/reservations/{reservation_id}/extend",  SELL,          StockCommand, ExtendReservation),
         // Storefronts release abandoned carts; ops may release a hold that is stuck.
-        route("POST",   "/v1/reservations/{reservation_id}/release", SELL,  StockCommand, ReleaseReservation).or(ADMIN),
-        route("POST",   "/v1/reservations/{reservation_id}/commit",  SELL,  StockCommand, CommitReservation),
-        route("GET",    "/v1/skus/{sku}/reservations",               READ,  StockQuery,   ListSkuReservations),
-        route("GET",    "/v1/rules",                                 READ,  AlertsApi,    ListRules),
-        route("POST",   "/v1/rules",                                 ADMIN, AlertsApi,    CreateRule),
-        route("GET",    "/v1/rules/{rule_id}",                       READ,  AlertsApi,    GetRule),
-        route("PUT",    "/v1/rules/{rule_id}",                       ADMIN, AlertsApi,    ReplaceRule),
-        route("DELETE", "/v1/rules/{rule_id}",                       ADMIN, AlertsApi,    DeleteRule),
-        route("GET",    "/v1/alerts",                                READ,  AlertsApi,    ListAlerts),
-        route("POST",   "/v1/alerts/bulk",                           ADMIN, AlertsApi,    BulkAlerts),
-        route("GET",    "/v1/alerts/{alert_id}",                     READ,  AlertsApi,    GetAlert),
-        route("POST",   "/v1/alerts/{alert_id}/acknowledge",         ADMIN, AlertsApi,    AcknowledgeAlert),
-        route("POST",   "/v1/alerts/{alert_id}/resolve",             ADMIN, AlertsApi,    ResolveAlert),
-        route("GET",    "/v1/silences",                              READ,  AlertsApi,    ListSilences),
-        route("POST",   "/v1/silences",                              ADMIN, AlertsApi,    CreateSilence),
-        route("DELETE", "/v1/silences/{silence_id}",                 ADMIN, AlertsApi,    DeleteSilence),
-        route("GET",    "/v1/reports",                               READ,  ReportsApi,   ListReports),
-        route("GET",    "/v1/reports/{dt}",                          READ,  ReportsApi,   GetReport),
+        route("POST",   "/v1/reservations/{reservation_id}/release", SELL_OR_ADMIN, StockCommand, ReleaseReservation),
+        route("POST",   "/v1/reservations/{reservation_id}/commit",  SELL,          StockCommand, CommitReservation),
+        route("GET",    "/v1/skus/{sku}/reservations",               READ,          StockQuery,   ListSkuReservations),
+        route("GET",    "/v1/rules",                                 READ,          AlertsApi,    ListRules),
+        route("POST",   "/v1/rules",                                 ADMIN,         AlertsApi,    CreateRule),
+        route("GET",    "/v1/rules/{rule_id}",                       READ,          AlertsApi,    GetRule),
+        route("PUT",    "/v1/rules/{rule_id}",                       ADMIN,         AlertsApi,    ReplaceRule),
+        route("DELETE", "/v1/rules/{rule_id}",                       ADMIN,         AlertsApi,    DeleteRule),
+        route("GET",    "/v1/alerts",                                READ,          AlertsApi,    ListAlerts),
+        route("POST",   "/v1/alerts/bulk",                           ADMIN,         AlertsApi,    BulkAlerts),
+        route("GET",    "/v1/alerts/{alert_id}",                     READ,          AlertsApi,    GetAlert),
+        route("POST",   "/v1/alerts/{alert_id}/acknowledge",         ADMIN,         AlertsApi,    AcknowledgeAlert),
+        route("POST",   "/v1/alerts/{alert_id}/resolve",             ADMIN,         AlertsApi,    ResolveAlert),
+        route("GET",    "/v1/silences",                              READ,          AlertsApi,    ListSilences),
+        route("POST",   "/v1/silences",                              ADMIN,         AlertsApi,    CreateSilence),
+        route("DELETE", "/v1/silences/{silence_id}",                 ADMIN,         AlertsApi,    DeleteSilence),
+        route("GET",    "/v1/reports",                               READ,          ReportsApi,   ListReports),
+        route("GET",    "/v1/reports/{dt}",                          READ,          ReportsApi,   GetReport),
     ]
 };
 
