@@ -108,7 +108,8 @@ const fn problem(status: StatusCode, slug: &'static str, title: &'static str) ->
 }
 
 /// Every problem type the API answers with; OpenAPI's `Problem.type` and docs/api.md list the
-/// same (a test checks). Each type keeps one status and one title whatever the detail.
+/// same (a test reads its rows from this file, so the constructor is named for them alone).
+/// Each type keeps one status and one title whatever the detail.
 #[rustfmt::skip]
 const TYPES: &[ProblemType] = {
     use StatusCode as S;
@@ -210,7 +211,7 @@ fn invalid(slug: &str, errors: &[FieldError]) -> Problem {
 pub const PROBLEM_BASE: &str = "/problems/";
 
 impl ApiError {
-    fn problem(&self) -> Problem {
+    fn answer(&self) -> Problem {
         match self {
             Self::Unauthenticated => Problem::new(
                 "unauthenticated",
@@ -307,20 +308,20 @@ impl ApiError {
             )
             .with("reservation_id", json!(id))
             .with("reservation_status", json!(status)),
-            Self::Movement(e) => movement_problem(e),
+            Self::Movement(e) => movement_answer(e),
         }
     }
 
     /// The problem+json response for this error.
     /// The problem type's stable name (`insufficient-stock`).
     pub fn slug(&self) -> &'static str {
-        self.problem().kind.slug
+        self.answer().kind.slug
     }
 
     /// The problem as a JSON object (`type`, `title`, `status`, `detail` and its extra fields),
     /// for an answer that reports one per item (bulk actions).
     pub fn as_json(&self) -> Value {
-        self.problem().body(None)
+        self.answer().body(None)
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -332,7 +333,7 @@ impl ApiError {
         if let Self::Movement(MovementError::Store(e)) = &self {
             tracing::error!(error = %e, "store failure");
         }
-        let p = self.problem();
+        let p = self.answer();
         let status = p.kind.status;
         let body = p.body(request_id.map(|id| format!("urn:request:{id}")));
         let mut response = Response::new(Body::from(body.to_string()));
@@ -362,7 +363,7 @@ fn describe(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
-fn movement_problem(e: &MovementError) -> Problem {
+fn movement_answer(e: &MovementError) -> Problem {
     match e {
         MovementError::Refused {
             line,
