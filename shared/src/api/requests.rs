@@ -407,6 +407,19 @@ fn level_line(
     Some((sku?, location?, quantity?))
 }
 
+/// A movement of `kind` made of `lines`, with nothing else recorded.
+fn movement(kind: MovementKind, lines: Vec<MovementLine>) -> Movement {
+    Movement {
+        kind,
+        lines,
+        new_order: None,
+        order_claim: None,
+        reference: None,
+        reason: None,
+        reason_code: None,
+    }
+}
+
 /// A movement of `kind` with one line at a level, `change` made of its quantity.
 fn single(
     kind: MovementKind,
@@ -414,19 +427,15 @@ fn single(
     change: impl FnOnce(Quantity) -> LevelChange,
     reference: Option<String>,
 ) -> Movement {
-    Movement {
+    let line = MovementLine {
         kind,
-        lines: vec![MovementLine {
-            kind,
-            sku,
-            location,
-            change: change(quantity),
-        }],
-        new_order: None,
-        order_claim: None,
+        sku,
+        location,
+        change: change(quantity),
+    };
+    Movement {
         reference,
-        reason: None,
-        reason_code: None,
+        ..movement(kind, vec![line])
     }
 }
 
@@ -460,22 +469,18 @@ impl OrderBody {
             Quantity::parse,
         );
         e.finish(|| {
+            let lines = lines
+                .into_iter()
+                .map(|(sku, location, q)| MovementLine {
+                    kind: MovementKind::Sale,
+                    sku,
+                    location,
+                    change: LevelChange::Withdraw(q),
+                })
+                .collect();
             Some(Movement {
-                kind: MovementKind::Sale,
-                lines: lines
-                    .into_iter()
-                    .map(|(sku, location, q)| MovementLine {
-                        kind: MovementKind::Sale,
-                        sku,
-                        location,
-                        change: LevelChange::Withdraw(q),
-                    })
-                    .collect(),
                 new_order: Some(order_id?),
-                order_claim: None,
-                reference: None,
-                reason: None,
-                reason_code: None,
+                ..movement(MovementKind::Sale, lines)
             })
         })
     }
@@ -502,61 +507,60 @@ impl RefundBody {
                 location: location.clone(),
                 quantity: q,
             });
+            let restock = self.restock;
+            let change = |q| {
+                if restock {
+                    LevelChange::Restock(q)
+                } else {
+                    LevelChange::Record
+                }
+            };
             Some(Movement {
-                kind: MovementKind::Refund,
-                lines: vec![MovementLine {
-                    kind: MovementKind::Refund,
-                    sku,
-                    location,
-                    change: if self.restock {
-                        LevelChange::Restock(q)
-                    } else {
-                        LevelChange::Record
-                    },
-                }],
-                new_order: None,
                 order_claim,
-                reference: None,
                 reason: reason?,
-                reason_code: None,
+                ..single(MovementKind::Refund, (sku, location, q), change, None)
             })
         })
     }
 }
 
+/// A one-line movement of `kind` with an optional `reference`: a receipt or an incoming
+/// shipment.
+fn referenced(
+    kind: MovementKind,
+    (sku, location, quantity): (&str, &str, i64),
+    reference: &Option<String>,
+    change: impl FnOnce(Quantity) -> LevelChange,
+) -> Result<Movement, Vec<FieldError>> {
+    let mut e = FieldErrors::default();
+    let level = level_line(&mut e, sku, location, quantity);
+    let reference = opt_text(&mut e, "reference", reference);
+    e.finish(|| Some(single(kind, level?, change, reference?)))
+}
+
 impl ReceiptBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = FieldErrors::default();
-        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let reference = opt_text(&mut e, "reference", &self.reference);
-        e.finish(|| {
-            let from_in_transit = self.from_in_transit;
-            Some(single(
-                MovementKind::Receipt,
-                level?,
-                |quantity| LevelChange::Receive {
-                    quantity,
-                    from_in_transit,
-                },
-                reference?,
-            ))
-        })
+        let from_in_transit = self.from_in_transit;
+        referenced(
+            MovementKind::Receipt,
+            (&self.sku, &self.location, self.quantity),
+            &self.reference,
+            |quantity| LevelChange::Receive {
+                quantity,
+                from_in_transit,
+            },
+        )
     }
 }
 
 impl IncomingBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = FieldErrors::default();
-        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let reference = opt_text(&mut e, "reference", &self.reference);
-        e.finish(|| {
-            Some(single(
-                MovementKind::Incoming,
-                level?,
-                LevelChange::Expect,
-                reference?,
-            ))
-        })
+        referenced(
+            MovementKind::Incoming,
+            (&self.sku, &self.location, self.quantity),
+            &self.reference,
+            LevelChange::Expect,
+        )
     }
 }
 
@@ -573,30 +577,26 @@ impl TransferBody {
         }
         e.finish(|| {
             let (sku, q) = (sku?, q?);
+            let lines = vec![
+                MovementLine {
+                    kind: MovementKind::TransferOut,
+                    sku: sku.clone(),
+                    location: from?,
+                    change: LevelChange::Withdraw(q),
+                },
+                MovementLine {
+                    kind: MovementKind::TransferIn,
+                    sku,
+                    location: to?,
+                    change: LevelChange::Receive {
+                        quantity: q,
+                        from_in_transit: false,
+                    },
+                },
+            ];
             Some(Movement {
-                kind: MovementKind::TransferOut,
-                lines: vec![
-                    MovementLine {
-                        kind: MovementKind::TransferOut,
-                        sku: sku.clone(),
-                        location: from?,
-                        change: LevelChange::Withdraw(q),
-                    },
-                    MovementLine {
-                        kind: MovementKind::TransferIn,
-                        sku,
-                        location: to?,
-                        change: LevelChange::Receive {
-                            quantity: q,
-                            from_in_transit: false,
-                        },
-                    },
-                ],
-                new_order: None,
-                order_claim: None,
                 reference: reference?,
-                reason: None,
-                reason_code: None,
+                ..movement(MovementKind::TransferOut, lines)
             })
         })
     }
