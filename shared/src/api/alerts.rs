@@ -122,36 +122,24 @@ impl App {
             ListAlerts => {
                 let (limit, cursor) = query.page_with(&["state", "severity", "sku", "location"])?;
                 let mut errors = Vec::new();
+                let refused = |field: &str, message: &str| FieldError::new(field, message);
                 let filter = AlertFilter {
-                    state: query.get("state").and_then(|s| {
-                        AlertState::parse(s).or_else(|| {
-                            errors.push(FieldError::new(
-                                "state",
-                                "must be firing, acknowledged or resolved",
-                            ));
-                            None
+                    state: query.param("state", &mut errors, |s| {
+                        AlertState::parse(s).ok_or_else(|| {
+                            refused("state", "must be firing, acknowledged or resolved")
                         })
                     }),
-                    severity: query.get("severity").and_then(|s| {
-                        Severity::parse(s).or_else(|| {
-                            errors.push(FieldError::new(
-                                "severity",
-                                "must be info, warning or critical",
-                            ));
-                            None
-                        })
+                    severity: query.param("severity", &mut errors, |s| {
+                        Severity::parse(s)
+                            .ok_or_else(|| refused("severity", "must be info, warning or critical"))
                     }),
-                    sku: query.get("sku").and_then(|s| {
+                    sku: query.param("sku", &mut errors, |s| {
                         sku_param(s)
-                            .map_err(|_| errors.push(FieldError::new("sku", "not a SKU id")))
-                            .ok()
                             .map(|s| s.to_string())
+                            .map_err(|_| refused("sku", "not a SKU id"))
                     }),
-                    location: query.get("location").and_then(|l| {
-                        LocationId::parse("location", l)
-                            .map_err(|e| errors.push(e))
-                            .ok()
-                            .map(|l| l.to_string())
+                    location: query.param("location", &mut errors, |l| {
+                        LocationId::parse("location", l).map(|l| l.to_string())
                     }),
                 };
                 if !errors.is_empty() {

@@ -162,33 +162,78 @@ impl Query {
     /// Page parameters, accepting also the listing's own filter parameters.
     pub(crate) fn page_with(&self, filters: &[&str]) -> Result<(i32, Option<&str>), ApiError> {
         let mut errors = Vec::new();
-        for k in self.0.keys() {
-            if k != "limit" && k != "cursor" && !filters.contains(&k.as_str()) {
-                errors.push(FieldError::new(k, "unknown query parameter"));
-            }
-        }
-        let limit = match self.0.get("limit") {
-            None => DEFAULT_PAGE,
-            Some(v) => match v.parse::<i32>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-                _ => {
-                    errors.push(FieldError::new(
-                        "limit",
-                        format!("must be an integer from 1 to {MAX_PAGE}"),
-                    ));
-                    DEFAULT_PAGE
-                }
-            },
-        };
-        let cursor = self.0.get("cursor").map(String::as_str);
-        if cursor.is_some_and(|c| c.is_empty() || c.len() > 4096) {
-            errors.push(FieldError::new("cursor", "not a cursor this API issued"));
-        }
+        self.refuse_unknown(&mut errors, |k| {
+            is_page_parameter(k) || filters.contains(&k)
+        });
+        let limit = self.number("limit", DEFAULT_PAGE, MAX_PAGE, &mut errors);
+        let cursor = self.cursor(&mut errors);
         if errors.is_empty() {
             Ok((limit, cursor))
         } else {
             Err(ApiError::InvalidParameter(errors))
         }
+    }
+}
+
+/// `limit` or `cursor`, which every listing takes.
+pub(crate) fn is_page_parameter(key: &str) -> bool {
+    key == "limit" || key == "cursor"
+}
+
+impl Query {
+    /// Reports each parameter that `known` does not accept.
+    pub(crate) fn refuse_unknown(
+        &self,
+        errors: &mut Vec<FieldError>,
+        known: impl Fn(&str) -> bool,
+    ) {
+        for k in self.keys().filter(|k| !known(k)) {
+            errors.push(FieldError::new(k, "unknown query parameter"));
+        }
+    }
+
+    /// The whole number `name`, from 1 to `max` (`default` when absent); any other value is
+    /// reported in `errors`.
+    pub(crate) fn number<N>(
+        &self,
+        name: &str,
+        default: N,
+        max: N,
+        errors: &mut Vec<FieldError>,
+    ) -> N
+    where
+        N: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display + Copy,
+    {
+        match self.get(name).map(str::parse::<N>) {
+            None => default,
+            Some(Ok(n)) if (N::from(1)..=max).contains(&n) => n,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    name,
+                    format!("must be an integer from 1 to {max}"),
+                ));
+                default
+            }
+        }
+    }
+
+    /// The parameter `name` read by `parse`, if sent; a value it refuses is reported in `errors`.
+    pub(crate) fn param<T>(
+        &self,
+        name: &str,
+        errors: &mut Vec<FieldError>,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        parse(self.get(name)?).map_err(|e| errors.push(e)).ok()
+    }
+
+    /// The `cursor`, if sent; one that no page could have ended with is reported in `errors`.
+    pub(crate) fn cursor(&self, errors: &mut Vec<FieldError>) -> Option<&str> {
+        let cursor = self.get("cursor");
+        if cursor.is_some_and(|c| c.is_empty() || c.len() > 4096) {
+            errors.push(FieldError::new("cursor", "not a cursor this API issued"));
+        }
+        cursor
     }
 }
 

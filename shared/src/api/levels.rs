@@ -5,7 +5,7 @@ use http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
-use super::{json_response, ApiError, Query};
+use super::{csv_response, is_page_parameter, json_response, ApiError, Query};
 use crate::{
     domain::{FieldError, LocationId, SkuId},
     listing::{Filter, Listing, Row, DEFAULT_LIMIT, MAX_EXPORT_LIMIT, MAX_LIMIT},
@@ -26,11 +26,9 @@ const FILTERS: &[&str] = &[
 /// CSV was asked for.
 fn parse(query: &Query) -> Result<(Filter, usize, Option<String>, bool), ApiError> {
     let mut errors = Vec::new();
-    for k in query.0.keys() {
-        if k != "limit" && k != "cursor" && !FILTERS.contains(&k.as_str()) {
-            errors.push(FieldError::new(k, "unknown query parameter"));
-        }
-    }
+    query.refuse_unknown(&mut errors, |k| {
+        is_page_parameter(k) || FILTERS.contains(&k)
+    });
     let csv = match query.get("format") {
         None | Some("json") => false,
         Some("csv") => true,
@@ -40,19 +38,7 @@ fn parse(query: &Query) -> Result<(Filter, usize, Option<String>, bool), ApiErro
         }
     };
     let max = if csv { MAX_EXPORT_LIMIT } else { MAX_LIMIT };
-    let limit = match query.get("limit") {
-        None => DEFAULT_LIMIT.min(max),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    format!("must be an integer from 1 to {max}"),
-                ));
-                DEFAULT_LIMIT
-            }
-        },
-    };
+    let limit = query.number("limit", DEFAULT_LIMIT.min(max), max, &mut errors);
     let mut filter = Filter::default();
     if let Some(l) = query.get("location") {
         match LocationId::parse("location", l) {
@@ -111,13 +97,7 @@ fn parse(query: &Query) -> Result<(Filter, usize, Option<String>, bool), ApiErro
             filter.text_as_typed = query.get("q").map(|t| t.trim().to_owned());
         }
     }
-    let cursor = query.get("cursor").map(str::to_owned);
-    if cursor
-        .as_deref()
-        .is_some_and(|c| c.is_empty() || c.len() > 4096)
-    {
-        errors.push(FieldError::new("cursor", "not a cursor this API issued"));
-    }
+    let cursor = query.cursor(&mut errors).map(str::to_owned);
     if errors.is_empty() {
         Ok((filter, limit, cursor, csv))
     } else {
@@ -198,16 +178,7 @@ pub(super) async fn list(
         ));
     }
     let body = csv_body(&page.items, cursor.is_none())?;
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"stock.csv\""),
-    );
+    let mut response = csv_response(body, "stock.csv");
     // The next page of the export, for a client that follows links.
     if let Some(next) = &page.next_cursor {
         let mut params: Vec<String> = query
@@ -220,7 +191,7 @@ pub(super) async fn list(
         if let Ok(v) =
             HeaderValue::from_str(&format!("<{path}?{}>; rel=\"next\"", params.join("&")))
         {
-            headers.insert(header::LINK, v);
+            response.headers_mut().insert(header::LINK, v);
         }
     }
     Ok(response)
@@ -247,24 +218,8 @@ pub(super) async fn daily(
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
     let mut errors = Vec::new();
-    for k in query.0.keys() {
-        if k != "days" {
-            errors.push(FieldError::new(k, "unknown query parameter"));
-        }
-    }
-    let days = match query.get("days") {
-        None => 28,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=crate::counters::DAYS).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "days",
-                    format!("must be an integer from 1 to {}", crate::counters::DAYS),
-                ));
-                28
-            }
-        },
-    };
+    query.refuse_unknown(&mut errors, |k| k == "days");
+    let days: i64 = query.number("days", 28, crate::counters::DAYS, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::InvalidParameter(errors));
     }

@@ -35,7 +35,7 @@ use crate::{
 const fn route(
     method: &'static str,
     path: &'static str,
-    scope: &'static str,
+    (scope, or_scope): (&'static str, Option<&'static str>),
     function: Function,
     operation: Operation,
 ) -> Route {
@@ -43,7 +43,7 @@ const fn route(
         method,
         path,
         scope,
-        or_scope: None,
+        or_scope,
         function,
         operation,
     }
@@ -161,8 +161,7 @@ impl App {
             GetSku => self.get_sku(sku_param(params[0])?).await,
             ListSkus => {
                 let (limit, cursor) = query.page()?;
-                let page = self.store.list_skus(limit, cursor).await?;
-                Ok(page_response(page))
+                Ok(page_response(self.store.list_skus(limit, cursor).await?))
             }
             GetLedger => {
                 let sku = sku_param(params[0])?;
@@ -202,8 +201,9 @@ impl App {
             }
             ListLocations => {
                 let (limit, cursor) = query.page()?;
-                let page = self.store.list_locations(limit, cursor).await?;
-                Ok(page_response(page))
+                Ok(page_response(
+                    self.store.list_locations(limit, cursor).await?,
+                ))
             }
             PutSku => {
                 let sku = sku_param(params[0])?;

@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
@@ -16,63 +14,33 @@ use crate::{
     levels,
     replenishment::store,
     schema::keys,
-    store::{Store, StoreError},
+    store::{encode_cursor, Store},
 };
-
-fn encode_cursor(key: &HashMap<String, AttributeValue>) -> Option<String> {
-    let part = |k: &str| key.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let parts = [part("pk")?, part("sk")?, part("gsi1pk")?, part("gsi1sk")?];
-    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).ok()?))
-}
-
-fn decode_cursor(raw: &str, prefix: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
-    let invalid = || ApiError::from(StoreError::InvalidCursor);
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let [pk, sk, gp, gs]: [String; 4] = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    // The cursor must be of this list, and inside the supplier's (and location's) part of it.
-    if gp != keys::REPLENISHMENT_LIST || !gs.starts_with(prefix) || !pk.starts_with("FCST#") {
-        return Err(invalid());
-    }
-    let s = AttributeValue::S;
-    Ok(HashMap::from([
-        ("pk".to_owned(), s(pk)),
-        ("sk".to_owned(), s(sk)),
-        ("gsi1pk".to_owned(), s(gp)),
-        ("gsi1sk".to_owned(), s(gs)),
-    ]))
-}
 
 /// `GET /v1/replenishment?supplier=&location=&limit=&cursor=`.
 pub(super) async fn list(store: &Store, query: &Query) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = query.page_with(&["supplier", "location"])?;
     let mut errors = Vec::new();
-    let supplier = query.get("supplier").and_then(|raw| {
+    let supplier = query.param("supplier", &mut errors, |raw| {
         OrderId::parse("supplier", raw)
             .map(|_| raw.to_owned())
             .map_err(|_| {
-                errors.push(FieldError::new(
+                FieldError::new(
                     "supplier",
                     "a supplier id is 1 to 64 of letters, digits and ._:- starting with a \
                      letter or digit",
-                ))
+                )
             })
-            .ok()
     });
-    let location = query.get("location").and_then(|raw| {
-        LocationId::parse("location", raw)
-            .map(|l| l.to_string())
-            .map_err(|e| errors.push(e))
-            .ok()
+    let location = query.param("location", &mut errors, |raw| {
+        LocationId::parse("location", raw).map(|l| l.to_string())
     });
     if !errors.is_empty() {
         return Err(ApiError::InvalidParameter(errors));
     }
-    let prefix = match (&supplier, &location) {
-        (Some(s), Some(l)) => format!("{s}#{l}#"),
-        (Some(s), None) => format!("{s}#"),
-        _ => String::new(),
-    };
-    let start = cursor.map(|c| decode_cursor(c, &prefix)).transpose()?;
+    let start = cursor
+        .map(|c| store::list_start(c, supplier.as_deref(), location.as_deref()))
+        .transpose()?;
     let page = store::list(
         store.client(),
         store.table(),

@@ -12,10 +12,56 @@ use crate::domain::{
 };
 pub use crate::movements::AdjustmentBody;
 
-fn opt_text(errors: &mut FieldErrors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+/// An optional field read by `parse`: `Some(None)` when absent, `None` with its error kept.
+fn optional<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+) -> Option<Option<T>> {
     match raw {
         None => Some(None),
-        Some(t) => errors.take(parse_text(field, t)).map(Some),
+        Some(t) => errors.take(parse(field, t)).map(Some),
+    }
+}
+
+fn opt_text(errors: &mut FieldErrors, field: &str, raw: &Option<String>) -> Option<Option<String>> {
+    optional(errors, field, raw, parse_text)
+}
+
+/// A body's lines (`lines[i].sku`, `.location`, `.quantity`), every error kept: 1 to
+/// [`MAX_ORDER_LINES`] of them (else `count_error` on `lines`), no two at the same SKU and
+/// location, each quantity read by `quantity`.
+fn lines_of<'a, Q>(
+    e: &mut FieldErrors,
+    lines: impl ExactSizeIterator<Item = (&'a str, &'a str, i64)>,
+    count_error: &str,
+    quantity: impl Fn(&str, i64) -> Result<Q, FieldError>,
+) -> Vec<(SkuId, LocationId, Q)> {
+    if lines.len() == 0 || lines.len() > MAX_ORDER_LINES {
+        e.0.push(FieldError::new("lines", count_error));
+    }
+    let mut out: Vec<(SkuId, LocationId, Q)> = Vec::with_capacity(lines.len());
+    for (i, (sku, location, q)) in lines.enumerate() {
+        let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), sku));
+        let location = e.take(LocationId::parse(&format!("lines[{i}].location"), location));
+        let q = e.take(quantity(&format!("lines[{i}].quantity"), q));
+        if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
+            if out.iter().any(|(s, l, _)| *s == sku && *l == location) {
+                e.0.push(FieldError::new(
+                    format!("lines[{i}]"),
+                    "repeats the SKU and location of an earlier line; merge them",
+                ));
+            }
+            out.push((sku, location, q));
+        }
+    }
+    out
+}
+
+impl OrderLineBody {
+    fn parts(&self) -> (&str, &str, i64) {
+        (&self.sku, &self.location, self.quantity)
     }
 }
 
@@ -361,6 +407,19 @@ fn level_line(
     Some((sku?, location?, quantity?))
 }
 
+/// A movement of `kind` made of `lines`, with nothing else recorded.
+fn movement(kind: MovementKind, lines: Vec<MovementLine>) -> Movement {
+    Movement {
+        kind,
+        lines,
+        new_order: None,
+        order_claim: None,
+        reference: None,
+        reason: None,
+        reason_code: None,
+    }
+}
+
 /// A movement of `kind` with one line at a level, `change` made of its quantity.
 fn single(
     kind: MovementKind,
@@ -368,19 +427,15 @@ fn single(
     change: impl FnOnce(Quantity) -> LevelChange,
     reference: Option<String>,
 ) -> Movement {
-    Movement {
+    let line = MovementLine {
         kind,
-        lines: vec![MovementLine {
-            kind,
-            sku,
-            location,
-            change: change(quantity),
-        }],
-        new_order: None,
-        order_claim: None,
+        sku,
+        location,
+        change: change(quantity),
+    };
+    Movement {
         reference,
-        reason: None,
-        reason_code: None,
+        ..movement(kind, vec![line])
     }
 }
 
@@ -389,10 +444,7 @@ impl SaleBody {
         let mut e = FieldErrors::default();
         let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
         let reference = opt_text(&mut e, "reference", &self.reference);
-        let order_id = match &self.order_id {
-            None => Some(None),
-            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
-        };
+        let order_id = optional(&mut e, "order_id", &self.order_id, OrderId::parse);
         e.finish(|| {
             let mut sale = single(
                 MovementKind::Sale,
@@ -410,47 +462,25 @@ impl OrderBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
-        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
-            e.0.push(FieldError::new(
-                "lines",
-                format!("an order has 1 to {MAX_ORDER_LINES} lines"),
-            ));
-        }
-        let mut lines = Vec::with_capacity(self.lines.len());
-        for (i, l) in self.lines.iter().enumerate() {
-            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-            let location = e.take(LocationId::parse(
-                &format!("lines[{i}].location"),
-                &l.location,
-            ));
-            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
-            if let (Some(sku), Some(location), Some(q)) = (sku, location, q) {
-                if lines
-                    .iter()
-                    .any(|x: &MovementLine| x.sku == sku && x.location == location)
-                {
-                    e.0.push(FieldError::new(
-                        format!("lines[{i}]"),
-                        "repeats the SKU and location of an earlier line; merge them",
-                    ));
-                }
-                lines.push(MovementLine {
+        let lines = lines_of(
+            &mut e,
+            self.lines.iter().map(OrderLineBody::parts),
+            &format!("an order has 1 to {MAX_ORDER_LINES} lines"),
+            Quantity::parse,
+        );
+        e.finish(|| {
+            let lines = lines
+                .into_iter()
+                .map(|(sku, location, q)| MovementLine {
                     kind: MovementKind::Sale,
                     sku,
                     location,
                     change: LevelChange::Withdraw(q),
-                });
-            }
-        }
-        e.finish(|| {
+                })
+                .collect();
             Some(Movement {
-                kind: MovementKind::Sale,
-                lines,
                 new_order: Some(order_id?),
-                order_claim: None,
-                reference: None,
-                reason: None,
-                reason_code: None,
+                ..movement(MovementKind::Sale, lines)
             })
         })
     }
@@ -467,10 +497,7 @@ impl RefundBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
         let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let order_id = match &self.order_id {
-            None => Some(None),
-            Some(o) => e.take(OrderId::parse("order_id", o)).map(Some),
-        };
+        let order_id = optional(&mut e, "order_id", &self.order_id, OrderId::parse);
         let reason = opt_text(&mut e, "reason", &self.reason);
         e.finish(|| {
             let (sku, location, q) = level?;
@@ -480,61 +507,60 @@ impl RefundBody {
                 location: location.clone(),
                 quantity: q,
             });
+            let restock = self.restock;
+            let change = |q| {
+                if restock {
+                    LevelChange::Restock(q)
+                } else {
+                    LevelChange::Record
+                }
+            };
             Some(Movement {
-                kind: MovementKind::Refund,
-                lines: vec![MovementLine {
-                    kind: MovementKind::Refund,
-                    sku,
-                    location,
-                    change: if self.restock {
-                        LevelChange::Restock(q)
-                    } else {
-                        LevelChange::Record
-                    },
-                }],
-                new_order: None,
                 order_claim,
-                reference: None,
                 reason: reason?,
-                reason_code: None,
+                ..single(MovementKind::Refund, (sku, location, q), change, None)
             })
         })
     }
 }
 
+/// A one-line movement of `kind` with an optional `reference`: a receipt or an incoming
+/// shipment.
+fn referenced(
+    kind: MovementKind,
+    (sku, location, quantity): (&str, &str, i64),
+    reference: &Option<String>,
+    change: impl FnOnce(Quantity) -> LevelChange,
+) -> Result<Movement, Vec<FieldError>> {
+    let mut e = FieldErrors::default();
+    let level = level_line(&mut e, sku, location, quantity);
+    let reference = opt_text(&mut e, "reference", reference);
+    e.finish(|| Some(single(kind, level?, change, reference?)))
+}
+
 impl ReceiptBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = FieldErrors::default();
-        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let reference = opt_text(&mut e, "reference", &self.reference);
-        e.finish(|| {
-            let from_in_transit = self.from_in_transit;
-            Some(single(
-                MovementKind::Receipt,
-                level?,
-                |quantity| LevelChange::Receive {
-                    quantity,
-                    from_in_transit,
-                },
-                reference?,
-            ))
-        })
+        let from_in_transit = self.from_in_transit;
+        referenced(
+            MovementKind::Receipt,
+            (&self.sku, &self.location, self.quantity),
+            &self.reference,
+            |quantity| LevelChange::Receive {
+                quantity,
+                from_in_transit,
+            },
+        )
     }
 }
 
 impl IncomingBody {
     pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
-        let mut e = FieldErrors::default();
-        let level = level_line(&mut e, &self.sku, &self.location, self.quantity);
-        let reference = opt_text(&mut e, "reference", &self.reference);
-        e.finish(|| {
-            Some(single(
-                MovementKind::Incoming,
-                level?,
-                LevelChange::Expect,
-                reference?,
-            ))
-        })
+        referenced(
+            MovementKind::Incoming,
+            (&self.sku, &self.location, self.quantity),
+            &self.reference,
+            LevelChange::Expect,
+        )
     }
 }
 
@@ -551,30 +577,26 @@ impl TransferBody {
         }
         e.finish(|| {
             let (sku, q) = (sku?, q?);
+            let lines = vec![
+                MovementLine {
+                    kind: MovementKind::TransferOut,
+                    sku: sku.clone(),
+                    location: from?,
+                    change: LevelChange::Withdraw(q),
+                },
+                MovementLine {
+                    kind: MovementKind::TransferIn,
+                    sku,
+                    location: to?,
+                    change: LevelChange::Receive {
+                        quantity: q,
+                        from_in_transit: false,
+                    },
+                },
+            ];
             Some(Movement {
-                kind: MovementKind::TransferOut,
-                lines: vec![
-                    MovementLine {
-                        kind: MovementKind::TransferOut,
-                        sku: sku.clone(),
-                        location: from?,
-                        change: LevelChange::Withdraw(q),
-                    },
-                    MovementLine {
-                        kind: MovementKind::TransferIn,
-                        sku,
-                        location: to?,
-                        change: LevelChange::Receive {
-                            quantity: q,
-                            from_in_transit: false,
-                        },
-                    },
-                ],
-                new_order: None,
-                order_claim: None,
                 reference: reference?,
-                reason: None,
-                reason_code: None,
+                ..movement(MovementKind::TransferOut, lines)
             })
         })
     }
@@ -583,6 +605,15 @@ impl TransferBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields a validation names, in order.
+    fn fields<T: std::fmt::Debug>(validated: Result<T, Vec<FieldError>>) -> Vec<String> {
+        validated
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
 
     #[test]
     fn every_invalid_field_is_named_at_once() {
@@ -593,9 +624,7 @@ mod tests {
             reference: None,
             order_id: None,
         };
-        let errors = body.validate().unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["sku", "location", "quantity"]);
+        assert_eq!(fields(body.validate()), vec!["sku", "location", "quantity"]);
     }
 
     #[test]
@@ -609,13 +638,10 @@ mod tests {
             order_id: "o-1".into(),
             lines: vec![line("A", 1), line("B", -1), line("A", 2)],
         };
-        let fields: Vec<_> = body
-            .validate()
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        assert_eq!(fields, vec!["lines[1].quantity", "lines[2]"]);
+        assert_eq!(
+            fields(body.validate()),
+            vec!["lines[1].quantity", "lines[2]"]
+        );
         let empty = OrderBody {
             order_id: "o-1".into(),
             lines: vec![],
@@ -684,39 +710,24 @@ impl HoldBody {
     pub fn validate(&self) -> Result<crate::reservations::HoldRequest, Vec<FieldError>> {
         use crate::reservations::{HoldLine, HoldRequest};
         let mut e = FieldErrors::default();
-        if self.lines.is_empty() || self.lines.len() > MAX_ORDER_LINES {
-            e.0.push(FieldError::new(
-                "lines",
-                format!("a reservation has 1 to {MAX_ORDER_LINES} lines"),
-            ));
-        }
-        let mut lines: Vec<HoldLine> = Vec::with_capacity(self.lines.len());
-        for (i, l) in self.lines.iter().enumerate() {
-            let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-            let location = e.take(LocationId::parse(
-                &format!("lines[{i}].location"),
-                &l.location,
-            ));
-            let q = e.take(Quantity::parse(&format!("lines[{i}].quantity"), l.quantity));
-            if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
-                if lines.iter().any(|x| x.sku == sku && x.location == location) {
-                    e.0.push(FieldError::new(
-                        format!("lines[{i}]"),
-                        "repeats the SKU and location of an earlier line; merge them",
-                    ));
-                }
-                lines.push(HoldLine {
-                    sku,
-                    location,
-                    quantity,
-                });
-            }
-        }
+        let lines = lines_of(
+            &mut e,
+            self.lines.iter().map(OrderLineBody::parts),
+            &format!("a reservation has 1 to {MAX_ORDER_LINES} lines"),
+            Quantity::parse,
+        );
         let ttl_minutes = e.take(ttl("ttl_minutes", self.ttl_minutes));
         let reference = opt_text(&mut e, "reference", &self.reference);
         e.finish(|| {
             Some(HoldRequest {
-                lines,
+                lines: lines
+                    .into_iter()
+                    .map(|(sku, location, quantity)| HoldLine {
+                        sku,
+                        location,
+                        quantity,
+                    })
+                    .collect(),
                 ttl_minutes: ttl_minutes?,
                 reference: reference?,
             })
@@ -766,49 +777,39 @@ impl CommitBody {
         let order_id = e.take(OrderId::parse("order_id", &self.order_id));
         let mut takes = None;
         if let Some(lines) = &self.lines {
-            if lines.is_empty() || lines.len() > MAX_ORDER_LINES {
-                e.0.push(FieldError::new(
-                    "lines",
-                    format!("a commit names 1 to {MAX_ORDER_LINES} lines, or none for all"),
-                ));
-            }
-            let mut out: Vec<Take> = Vec::new();
-            for (i, l) in lines.iter().enumerate() {
-                let sku = e.take(SkuId::parse(&format!("lines[{i}].sku"), &l.sku));
-                let location = e.take(LocationId::parse(
-                    &format!("lines[{i}].location"),
-                    &l.location,
-                ));
-                let q = e.take(
-                    parse_count(&format!("lines[{i}].quantity"), l.quantity).and_then(|q| {
-                        if q > crate::domain::MAX_QUANTITY {
-                            Err(FieldError::new(
-                                format!("lines[{i}].quantity"),
-                                format!(
-                                    "must be an integer from 0 to {}",
-                                    crate::domain::MAX_QUANTITY
-                                ),
-                            ))
-                        } else {
-                            Ok(q)
-                        }
-                    }),
-                );
-                if let (Some(sku), Some(location), Some(quantity)) = (sku, location, q) {
-                    if out.iter().any(|x| x.sku == sku && x.location == location) {
-                        e.0.push(FieldError::new(
-                            format!("lines[{i}]"),
-                            "repeats the SKU and location of an earlier line; merge them",
-                        ));
+            let count = |field: &str, q| {
+                parse_count(field, q).and_then(|q| {
+                    if q > crate::domain::MAX_QUANTITY {
+                        Err(FieldError::new(
+                            field,
+                            format!(
+                                "must be an integer from 0 to {}",
+                                crate::domain::MAX_QUANTITY
+                            ),
+                        ))
+                    } else {
+                        Ok(q)
                     }
-                    out.push(Take {
+                })
+            };
+            let lines = lines_of(
+                &mut e,
+                lines
+                    .iter()
+                    .map(|l| (l.sku.as_str(), l.location.as_str(), l.quantity)),
+                &format!("a commit names 1 to {MAX_ORDER_LINES} lines, or none for all"),
+                count,
+            );
+            takes = Some(
+                lines
+                    .into_iter()
+                    .map(|(sku, location, quantity)| Take {
                         sku,
                         location,
                         quantity,
-                    });
-                }
-            }
-            takes = Some(out);
+                    })
+                    .collect(),
+            );
         }
         e.finish(|| Some((order_id?, takes)))
     }

@@ -48,3 +48,17 @@ pub(crate) fn raw_json_response(
     }
     response
 }
+
+/// A CSV download named `filename`.
+pub(crate) fn csv_response(body: Vec<u8>, filename: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}

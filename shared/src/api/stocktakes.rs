@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{idempotency_key, media_type, raw_json_response, ApiError, Principal};
+use super::{csv_response, idempotency_key, media_type, raw_json_response, ApiError, Principal};
 use crate::{
     domain::FieldError,
     stocktake::{
@@ -149,15 +149,7 @@ pub(super) async fn result(store: &Store, raw_id: &str) -> Result<Response<Body>
     let body = w
         .into_inner()
         .map_err(|e| ApiError::from(StoreError::Failed(e.to_string())))?;
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}-result.csv\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    Ok(csv_response(body, &format!("{id}-result.csv")))
 }
 
 /// A refused import line as its problem `type` and `detail`, as the API would answer the same

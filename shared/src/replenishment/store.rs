@@ -102,6 +102,29 @@ pub struct ListPage {
     pub last_key: Option<HashMap<String, AttributeValue>>,
 }
 
+/// Where a page of the list starts: the cursor the last page ended with, accepted only if it is
+/// of this list and inside the part of it being read (the supplier's, and the location's).
+pub fn list_start(
+    cursor: &str,
+    supplier: Option<&str>,
+    location: Option<&str>,
+) -> Result<Item, StoreError> {
+    let key = crate::store::decode_cursor(cursor, keys::REPLENISHMENT_LIST)?;
+    let prefix = match (supplier, location) {
+        (Some(s), Some(l)) => format!("{s}#{l}#"),
+        (Some(s), None) => format!("{s}#"),
+        _ => String::new(),
+    };
+    let sort = key.get(keys::INDEX_SORT).and_then(|v| v.as_s().ok());
+    let within = sort.is_some_and(|s| s.starts_with(&prefix))
+        && keys::of(&key).is_some_and(|(pk, _)| pk.starts_with(&keys::forecast("")));
+    if within {
+        Ok(key)
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
+}
+
 /// Reads a page of the list. `supplier` narrows to one supplier (and `location` then to a
 /// location of it, in the key); without a supplier, `location` filters.
 pub async fn list(
