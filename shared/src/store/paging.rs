@@ -73,7 +73,7 @@ pub(crate) fn decode_cursor(cursor: &str, partition: &str) -> Result<Item, Store
 }
 
 /// Decodes a cursor that must hold exactly the `keys` and name `partition` in `partition_key`.
-pub(super) fn decode_cursor_of<const K: usize>(
+pub(crate) fn decode_cursor_of<const K: usize>(
     cursor: &str,
     keys: [&str; K],
     partition_key: &str,
