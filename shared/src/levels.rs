@@ -4,9 +4,10 @@
 //! alerts are never touched. The alert clock's sweep and the report writer read levels this way.
 //! Also the decoder of a level item into what both read from it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::{
+    operation::query::builders::QueryFluentBuilder,
     types::{AttributeValue, KeysAndAttributes},
     Client,
 };
@@ -24,38 +25,48 @@ pub const BATCH: usize = 100;
 /// Attempts at keys DynamoDB left unprocessed (it does so under throttling).
 const UNPROCESSED_ATTEMPTS: u32 = 6;
 
-/// The table keys (`pk`, `sk`) of every level in `shard` (the index holds nothing else), sorted.
-pub async fn shard_keys(client: &Client, table: &str, shard: u32) -> Result<Vec<Item>, StoreError> {
-    let mut pages = client
+/// A query of one partition (`partition`) of the secondary index `index`, whose partition
+/// attribute is `partition_attribute`: `#p` names the attribute and `:p` the partition, for a
+/// key condition that starts `#p = :p`.
+pub fn index_query(
+    client: &Client,
+    table: &str,
+    index: &str,
+    partition_attribute: &str,
+    partition: String,
+) -> QueryFluentBuilder {
+    client
         .query()
         .table_name(table)
-        .index_name(keys::LEVEL_INDEX)
-        .key_condition_expression("#s = :s")
-        .expression_attribute_names("#s", keys::LEVEL_SHARD_ATTRIBUTE)
-        .expression_attribute_values(":s", AttributeValue::S(keys::level_shard_name(shard)))
-        .into_paginator()
-        .items()
-        .send();
+        .index_name(index)
+        .expression_attribute_names("#p", partition_attribute)
+        .expression_attribute_values(":p", AttributeValue::S(partition))
+}
+
+/// The table keys of every level in `shard` (the index holds nothing else), sorted.
+pub async fn shard_keys(client: &Client, table: &str, shard: u32) -> Result<Vec<Item>, StoreError> {
+    let shard = keys::level_shard_name(shard);
+    let mut pages = index_query(
+        client,
+        table,
+        keys::LEVEL_INDEX,
+        keys::LEVEL_SHARD_ATTRIBUTE,
+        shard,
+    )
+    .key_condition_expression("#p = :p")
+    .into_paginator()
+    .items()
+    .send();
     let mut out = Vec::new();
     while let Some(item) = pages.next().await {
         let item = item.map_err(StoreError::from_sdk)?;
-        if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-            (item.get("pk"), item.get("sk"))
-        {
-            out.push((pk.clone(), sk.clone()));
+        if let Some((pk, sk)) = keys::of(&item) {
+            out.push((pk.to_owned(), sk.to_owned()));
         }
     }
     // The index returns a shard in no defined order; sorted, a shard reads the same every time.
     out.sort();
-    Ok(out
-        .into_iter()
-        .map(|(pk, sk)| {
-            HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(pk)),
-                ("sk".to_owned(), AttributeValue::S(sk)),
-            ])
-        })
-        .collect())
+    Ok(out.into_iter().map(|(pk, sk)| keys::key(pk, sk)).collect())
 }
 
 /// The items of `keys` (at most [`BATCH`]), retrying what DynamoDB leaves unprocessed with

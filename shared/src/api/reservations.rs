@@ -1,11 +1,8 @@
 //! The checkout-hold routes (see [`crate::reservations`]): hold, read, extend, release and
 //! commit a reservation, list a SKU's active holds, and read availability for a listing page.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -18,10 +15,9 @@ use super::{
     ApiError, Operation, Principal, Query, Route,
 };
 use crate::{
-    domain::{FieldError, LocationId, SkuId},
-    reservations::{availability, Reservation, Reservations, Status},
-    schema::keys,
-    store::{get_s, Store, StoreError},
+    domain::{FieldError, LocationId, OrderId, SkuId},
+    reservations::{availability, Reservation, Reservations, Status, Take},
+    store::Store,
 };
 
 /// Most (SKU, location) pairs, or SKUs, one availability request names.
@@ -118,7 +114,8 @@ pub(super) async fn get(store: &Store, raw: &str, now_ms: i64) -> Result<Respons
     }
 }
 
-/// A step of an open reservation by its owner: `extend`, `release` or `commit`.
+/// A step of an open reservation by its owner: `POST /v1/reservations/{id}/extend`,
+/// `…/release` or `…/commit`.
 pub(super) async fn step(
     operation: Operation,
     store: &Store,
@@ -127,31 +124,40 @@ pub(super) async fn step(
     principal: &Principal,
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
-    match operation {
-        Operation::ExtendReservation => extend(store, req, raw, principal, now_ms).await,
-        Operation::ReleaseReservation => release(store, req, raw, principal, now_ms).await,
-        _ => commit(store, req, raw, principal, now_ms).await,
-    }
-}
-
-/// `POST /v1/reservations/{id}/extend`.
-async fn extend(
-    store: &Store,
-    req: &Request,
-    raw: &str,
-    principal: &Principal,
-    now_ms: i64,
-) -> Result<Response<Body>, ApiError> {
+    let (kind, status) = match operation {
+        Operation::ExtendReservation => ("hold_extend", StatusCode::OK),
+        Operation::ReleaseReservation => ("hold_release", StatusCode::OK),
+        _ => ("sale", StatusCode::CREATED),
+    };
     counted(
-        "hold_extend",
+        kind,
         async {
             let id = id_param(raw)?;
-            let body: ExtendBody = parse_body(req)?;
-            let ttl = body.validate().map_err(ApiError::Validation)?;
-            let (r, _) = Reservations::new(store.clone())
-                .extend(id, ttl, &principal.subject, now_ms)
-                .await?;
-            Ok(answer(StatusCode::OK, &r, false, now_ms))
+            let reservations = Reservations::new(store.clone());
+            let actor = principal.subject.as_str();
+            let (r, replayed) = match operation {
+                Operation::ExtendReservation => {
+                    let body: ExtendBody = parse_body(req)?;
+                    let ttl = body.validate().map_err(ApiError::Validation)?;
+                    // Every extension moves the hold on: none is answered as a replay.
+                    let (r, _) = reservations.extend(id, ttl, actor, now_ms).await?;
+                    (r, false)
+                }
+                Operation::ReleaseReservation => {
+                    if !req.body().as_ref().trim_ascii().is_empty() {
+                        let _: ReleaseBody = parse_body(req)?;
+                    }
+                    reservations.release(id, actor, now_ms).await?
+                }
+                _ => {
+                    let (order_id, takes, request_hash) = commit_request(req)?;
+                    let takes = takes.as_deref();
+                    reservations
+                        .commit(id, order_id.as_str(), takes, &request_hash, actor, now_ms)
+                        .await?
+                }
+            };
+            Ok(answer(status, &r, replayed, now_ms))
         }
         .await,
     )
@@ -162,112 +168,28 @@ async fn extend(
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {}
 
-/// `POST /v1/reservations/{id}/release`.
-async fn release(
-    store: &Store,
-    req: &Request,
-    raw: &str,
-    principal: &Principal,
-    now_ms: i64,
-) -> Result<Response<Body>, ApiError> {
-    counted(
-        "hold_release",
-        async {
-            let id = id_param(raw)?;
-            if !req.body().as_ref().trim_ascii().is_empty() {
-                let _: ReleaseBody = parse_body(req)?;
-            }
-            let (r, replayed) = Reservations::new(store.clone())
-                .release(id, &principal.subject, now_ms)
-                .await?;
-            Ok(answer(StatusCode::OK, &r, replayed, now_ms))
+/// A commit's order, the units it takes (None: everything held) and the hash of the request.
+fn commit_request(req: &Request) -> Result<(OrderId, Option<Vec<Take>>, String), ApiError> {
+    let body: CommitBody = parse_body(req)?;
+    let (order_id, takes) = body.validate().map_err(ApiError::Validation)?;
+    // The same commit is the same order taking the same units, whatever the order of its lines.
+    let canonical = match &takes {
+        None => "all".to_owned(),
+        Some(t) => {
+            let mut lines: Vec<String> = t
+                .iter()
+                .map(|l| format!("{}@{}={}", l.sku, l.location, l.quantity))
+                .collect();
+            lines.sort();
+            lines.join(",")
         }
-        .await,
-    )
-}
-
-/// `POST /v1/reservations/{id}/commit`.
-async fn commit(
-    store: &Store,
-    req: &Request,
-    raw: &str,
-    principal: &Principal,
-    now_ms: i64,
-) -> Result<Response<Body>, ApiError> {
-    counted(
-        "sale",
-        async {
-            let id = id_param(raw)?;
-            let body: CommitBody = parse_body(req)?;
-            let (order_id, takes) = body.validate().map_err(ApiError::Validation)?;
-            // The same commit is the same order taking the same units, whatever the order of
-            // its lines.
-            let canonical = match &takes {
-                None => "all".to_owned(),
-                Some(t) => {
-                    let mut lines: Vec<String> = t
-                        .iter()
-                        .map(|l| format!("{}@{}={}", l.sku, l.location, l.quantity))
-                        .collect();
-                    lines.sort();
-                    lines.join(",")
-                }
-            };
-            let request_hash = hex_sha256(&[
-                b"commit",
-                order_id.as_str().as_bytes(),
-                canonical.as_bytes(),
-            ]);
-            let (r, replayed) = Reservations::new(store.clone())
-                .commit(
-                    id,
-                    order_id.as_str(),
-                    takes.as_deref(),
-                    &request_hash,
-                    &principal.subject,
-                    now_ms,
-                )
-                .await?;
-            Ok(answer(StatusCode::CREATED, &r, replayed, now_ms))
-        }
-        .await,
-    )
-}
-
-/// The `holds` index position a page of a SKU's holds ended at.
-fn encode_cursor(key: &HashMap<String, AttributeValue>) -> Option<String> {
-    let part = |k: &str| key.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let parts = [
-        part("pk")?,
-        part("sk")?,
-        part(keys::HOLD_PARTITION_ATTRIBUTE)?,
-        part(keys::HOLD_SORT_ATTRIBUTE)?,
-    ];
-    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&parts).ok()?))
-}
-
-fn decode_cursor(
-    raw: &str,
-    sku: &SkuId,
-    location: Option<&LocationId>,
-) -> Result<HashMap<String, AttributeValue>, ApiError> {
-    let invalid = || ApiError::from(StoreError::InvalidCursor);
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let [pk, sk, hp, hs]: [String; 4] = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    // The cursor must be of this SKU's listing, and inside this location's part of it.
-    let in_location = location.is_none_or(|l| hs.starts_with(&keys::hold_sort(l.as_str(), "")));
-    if hp != keys::holds(sku.as_str()) || pk != keys::ledger(sku.as_str()) || !in_location {
-        return Err(invalid());
-    }
-    Ok(HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(pk)),
-        ("sk".to_owned(), AttributeValue::S(sk)),
-        (
-            keys::HOLD_PARTITION_ATTRIBUTE.to_owned(),
-            AttributeValue::S(hp),
-        ),
-        (keys::HOLD_SORT_ATTRIBUTE.to_owned(), AttributeValue::S(hs)),
-    ]))
+    };
+    let request_hash = hex_sha256(&[
+        b"commit",
+        order_id.as_str().as_bytes(),
+        canonical.as_bytes(),
+    ]);
+    Ok((order_id, takes, request_hash))
 }
 
 /// `GET /v1/skus/{sku}/reservations`: the SKU's active holds, by location, each read from its
@@ -284,123 +206,32 @@ pub(super) async fn list_for_sku(
         .map(|l| LocationId::parse("location", l))
         .transpose()
         .map_err(|e| ApiError::InvalidParameter(vec![e]))?;
-    let start = cursor
-        .map(|c| decode_cursor(c, sku, location.as_ref()))
-        .transpose()?;
-    let start_given = start.is_some();
-    let mut q = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .index_name(keys::HOLD_INDEX)
-        .expression_attribute_names("#p", keys::HOLD_PARTITION_ATTRIBUTE)
-        .expression_attribute_values(":p", AttributeValue::S(keys::holds(sku.as_str())))
-        .limit(limit)
-        .set_exclusive_start_key(start);
-    q = match &location {
-        Some(l) => q
-            .key_condition_expression("#p = :p AND begins_with(#s, :l)")
-            .expression_attribute_names("#s", keys::HOLD_SORT_ATTRIBUTE)
-            .expression_attribute_values(":l", AttributeValue::S(keys::hold_sort(l.as_str(), ""))),
-        None => q.key_condition_expression("#p = :p"),
-    };
-    let out = q.send().await.map_err(|e| {
-        // A start key DynamoDB will not take is a cursor this listing did not issue.
-        if start_given && e.code() == Some("ValidationException") {
-            StoreError::InvalidCursor
-        } else {
-            StoreError::from_sdk(e)
-        }
-    })?;
-    let entries: Vec<(String, String)> = out
-        .items()
+    let page = Reservations::new(store.clone())
+        .of_sku(sku, location.as_ref(), limit, cursor, now_ms)
+        .await?;
+    let items: Vec<Value> = page
+        .items
         .iter()
-        .filter_map(|i| get_s(i, keys::HOLD_SORT_ATTRIBUTE))
-        .filter_map(|s| s.rsplit_once('#'))
-        .map(|(l, id)| (l.to_owned(), id.to_owned()))
+        .map(|h| {
+            let r = &h.reservation;
+            let mut item = json!({
+                "reservation_id": r.id,
+                "location": h.location,
+                "quantity": h.quantity,
+                "created_at": r.created_at,
+                "created_by": r.created_by,
+                "expires_at": r.expires_at,
+                "expires_in_seconds": (r.expires_ms - now_ms).div_euclid(1000),
+            });
+            if let Some(reference) = &r.reference {
+                item["reference"] = json!(reference);
+            }
+            item
+        })
         .collect();
-    let ids: BTreeSet<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
-    let mut reservations: HashMap<String, Reservation> = HashMap::new();
-    if !ids.is_empty() {
-        let ka = KeysAndAttributes::builder()
-            .set_keys(Some(
-                ids.iter()
-                    .map(|id| keys::key(keys::reservation(id), keys::META))
-                    .collect(),
-            ))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
-        let mut request = HashMap::from([(store.table().to_owned(), ka)]);
-        for round in 0..6 {
-            let resp = store
-                .client()
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in resp
-                .responses
-                .and_then(|mut r| r.remove(store.table()))
-                .unwrap_or_default()
-            {
-                // One unreadable reservation is logged and left out, not the whole page.
-                match Reservation::from_item(&item) {
-                    Ok(r) => {
-                        reservations.insert(r.id.clone(), r);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reservation unreadable; left out of the listing")
-                    }
-                }
-            }
-            request = resp.unprocessed_keys.unwrap_or_default();
-            if request.values().all(|k| k.keys().is_empty()) {
-                break;
-            }
-            if round == 5 {
-                return Err(StoreError::Busy(
-                    "the table kept reservations of the listing unprocessed".into(),
-                )
-                .into());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
-        }
-    }
-    let mut items = Vec::new();
-    for (location, id) in &entries {
-        let Some(r) = reservations.get(id) else {
-            continue;
-        };
-        if r.status_at(now_ms) != Status::Active {
-            continue;
-        }
-        let Some(line) = r
-            .lines
-            .iter()
-            .find(|l| l.sku == sku.as_str() && &l.location == location)
-        else {
-            continue;
-        };
-        let mut item = json!({
-            "reservation_id": r.id,
-            "location": location,
-            "quantity": line.quantity,
-            "created_at": r.created_at,
-            "created_by": r.created_by,
-            "expires_at": r.expires_at,
-            "expires_in_seconds": (r.expires_ms - now_ms).div_euclid(1000),
-        });
-        if let Some(reference) = &r.reference {
-            item["reference"] = json!(reference);
-        }
-        items.push(item);
-    }
-    let next_cursor = out.last_evaluated_key().and_then(encode_cursor);
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "items": items, "next_cursor": next_cursor }),
+        &json!({ "items": items, "next_cursor": page.next_cursor }),
     ))
 }
 

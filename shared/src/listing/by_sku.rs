@@ -37,24 +37,22 @@ impl EntryStream {
         table: &str,
         ceiling: &str,
     ) -> Result<(), StoreError> {
-        let out = client
-            .query()
-            .table_name(table)
-            .index_name(keys::STOCK_INDEX)
-            .key_condition_expression("#p = :p AND #s BETWEEN :lo AND :hi")
-            .expression_attribute_names("#p", keys::STOCK_PARTITION_ATTRIBUTE)
-            .expression_attribute_names("#s", keys::STOCK_SORT_ATTRIBUTE)
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(keys::stock_partition(&self.location)),
-            )
-            .expression_attribute_values(":lo", AttributeValue::S(self.from.clone()))
-            .expression_attribute_values(":hi", AttributeValue::S(ceiling.to_owned()))
-            .limit(INDEX_PAGE)
-            .set_exclusive_start_key(self.start.take())
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let out = crate::levels::index_query(
+            client,
+            table,
+            keys::STOCK_INDEX,
+            keys::STOCK_PARTITION_ATTRIBUTE,
+            keys::stock_partition(&self.location),
+        )
+        .key_condition_expression("#p = :p AND #s BETWEEN :lo AND :hi")
+        .expression_attribute_names("#s", keys::STOCK_SORT_ATTRIBUTE)
+        .expression_attribute_values(":lo", AttributeValue::S(self.from.clone()))
+        .expression_attribute_values(":hi", AttributeValue::S(ceiling.to_owned()))
+        .limit(INDEX_PAGE)
+        .set_exclusive_start_key(self.start.take())
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
         for item in out.items.unwrap_or_default() {
             if let Some(AttributeValue::S(sort)) = item.get(keys::STOCK_SORT_ATTRIBUTE) {
                 self.buffer.push_back(sort.clone());
@@ -229,7 +227,7 @@ impl Listing<'_> {
                 None => {
                     lo = start
                         .as_ref()
-                        .and_then(|k| k.get("gsi1sk"))
+                        .and_then(|k| k.get(keys::INDEX_SORT))
                         .and_then(|v| v.as_s().ok())
                         .cloned()
                         .unwrap_or(lo);

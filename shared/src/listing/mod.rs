@@ -78,20 +78,22 @@ fn just_after(sort: &str) -> String {
 /// The listing entry of the level of `sku` at `location`, at `version` with `available`.
 pub fn entry_item(sku: &str, location: &str, version: i64, available: i64) -> Item {
     let s = |v: String| AttributeValue::S(v);
-    Item::from([
-        ("pk".to_owned(), s(keys::listing_entry(sku, location))),
-        ("sk".to_owned(), s(keys::META.to_owned())),
-        ("entity".to_owned(), s(entity::LISTING_ENTRY.to_owned())),
-        (
-            keys::STOCK_PARTITION_ATTRIBUTE.to_owned(),
-            s(keys::stock_partition(location)),
-        ),
-        (
-            keys::STOCK_SORT_ATTRIBUTE.to_owned(),
-            s(entry_sort(band(available), sku)),
-        ),
-        ("version".to_owned(), AttributeValue::N(version.to_string())),
-    ])
+    keys::item(
+        keys::listing_entry(sku, location),
+        keys::META,
+        [
+            ("entity", s(entity::LISTING_ENTRY.to_owned())),
+            (
+                keys::STOCK_PARTITION_ATTRIBUTE,
+                s(keys::stock_partition(location)),
+            ),
+            (
+                keys::STOCK_SORT_ATTRIBUTE,
+                s(entry_sort(band(available), sku)),
+            ),
+            ("version", AttributeValue::N(version.to_string())),
+        ],
+    )
 }
 
 /// Writes the listing entry of a level after a change, if the level is new or its band moved

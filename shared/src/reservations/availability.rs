@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     schema::{entity, keys, Item},
-    store::{get_n, get_s, s, Store, StoreError},
+    store::{get_n, get_s, Store, StoreError},
 };
 
 /// Keys per `BatchGetItem` request (DynamoDB's limit).
@@ -43,10 +43,6 @@ pub struct Answer {
     pub requests: u32,
 }
 
-fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
 /// The levels of `pairs` (in order). `all_stocked`: list only the levels that exist (a SKU
 /// asked for at every location), not a 0 line for each location where it never was.
 pub async fn read(
@@ -62,7 +58,7 @@ pub async fn read(
         store,
         pairs
             .iter()
-            .map(|(sku, loc)| key(keys::sku(sku), keys::location(loc)))
+            .map(|(sku, loc)| keys::key(keys::sku(sku), keys::location(loc)))
             .collect(),
         consistent,
         &mut requests,
@@ -82,7 +78,7 @@ pub async fn read(
         store,
         unsure
             .iter()
-            .map(|sku| key(keys::sku(sku), keys::META.to_owned()))
+            .map(|sku| keys::key(keys::sku(sku), keys::META.to_owned()))
             .collect(),
         consistent,
         &mut requests,
@@ -152,7 +148,7 @@ async fn get_all(
         let (items, sent) = r?;
         *requests += sent;
         for item in items {
-            if let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) {
+            if let Some((pk, sk)) = keys::of(&item) {
                 found.insert((pk.to_owned(), sk.to_owned()), item);
             }
         }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::{Reservations, ReservedLine, EXPIRY_ACTOR};
 use crate::{
     clock::Clock,
-    schema::{keys, HoldLineItem},
-    store::{s, Store, StoreError},
+    schema::keys,
+    store::{Store, StoreError},
 };
 
 /// Holds expired at once.
@@ -150,72 +150,15 @@ impl ExpirySweep {
         }
     }
 
-    /// A query of one shard of the expiry index (`#p` and `#s` its keys, `:p` the shard).
-    fn shard_query(
-        &self,
-        shard: u32,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        let store = self.reservations.store();
-        store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(keys::EXPIRY_INDEX)
-            .expression_attribute_names("#p", keys::EXPIRY_PARTITION_ATTRIBUTE)
-            .expression_attribute_names("#s", keys::EXPIRY_SORT_ATTRIBUTE)
-            .expression_attribute_values(":p", s(keys::expiry_shard_name(shard)))
-    }
-
     /// The active holds due at `now_ms`, with their lines, from every shard of the index (and
     /// how many shards could not be read).
     async fn due(
         &self,
         now_ms: i64,
     ) -> Result<(Vec<(String, Vec<ReservedLine>)>, u32), StoreError> {
-        let upto = keys::expiry_sort(now_ms, "~");
-        let shards = (0..keys::EXPIRY_SHARDS).map(|shard| {
-            let upto = upto.clone();
-            async move {
-                let mut out = Vec::new();
-                let mut pages = self
-                    .shard_query(shard)
-                    .key_condition_expression("#p = :p AND #s <= :upto")
-                    .expression_attribute_values(":upto", s(upto))
-                    .into_paginator()
-                    .items()
-                    .send();
-                while let Some(item) = pages.next().await {
-                    let item = item.map_err(StoreError::from_sdk)?;
-                    let id = item
-                        .get(keys::EXPIRY_SORT_ATTRIBUTE)
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|v| v.split_once('#'))
-                        .map(|(_, id)| id.to_owned());
-                    let lines: Option<Vec<HoldLineItem>> = item
-                        .get("lines")
-                        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
-                    match (id, lines) {
-                        (Some(id), Some(lines)) => out.push((
-                            id,
-                            lines
-                                .into_iter()
-                                .map(|l| ReservedLine {
-                                    sku: l.sku,
-                                    location: l.location,
-                                    quantity: l.quantity,
-                                    taken: None,
-                                })
-                                .collect(),
-                        )),
-                        _ => tracing::error!(?item, "expiry index entry unreadable; skipped"),
-                    }
-                    if out.len() >= MAX_PER_PASS / keys::EXPIRY_SHARDS as usize {
-                        break;
-                    }
-                }
-                Ok::<_, StoreError>(out)
-            }
-        });
+        let most = MAX_PER_PASS / keys::EXPIRY_SHARDS as usize;
+        let shards = (0..keys::EXPIRY_SHARDS)
+            .map(|shard| self.reservations.due_in_shard(shard, now_ms, most));
         // A shard that cannot be read is left to the next pass; the others go on.
         let mut due = Vec::new();
         let mut failed = 0;
@@ -239,29 +182,9 @@ impl ExpirySweep {
         if after_ms >= until_ms {
             return Ok(None);
         }
-        let (from, to) = (
-            keys::expiry_sort(after_ms, "~"),
-            keys::expiry_sort(until_ms, "~"),
-        );
         let shards = (0..keys::EXPIRY_SHARDS).map(|shard| {
-            let (from, to) = (from.clone(), to.clone());
-            async move {
-                let out = self
-                    .shard_query(shard)
-                    .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
-                    .expression_attribute_values(":from", s(from))
-                    .expression_attribute_values(":to", s(to))
-                    .limit(1)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                Ok::<_, StoreError>(out.items().first().and_then(|i| {
-                    i.get(keys::EXPIRY_SORT_ATTRIBUTE)
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|v| v.split_once('#'))
-                        .and_then(|(ms, _)| ms.parse::<i64>().ok())
-                }))
-            }
+            self.reservations
+                .next_due_in_shard(shard, after_ms, until_ms)
         });
         let mut next: Option<i64> = None;
         for shard in join_all(shards).await {

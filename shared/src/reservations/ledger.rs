@@ -76,23 +76,22 @@ pub fn entry(
 ) -> Option<Item> {
     let l = r.lines.get(line)?;
     let (kind, quantity, change) = what(l, event)?;
-    let mut e: Item = HashMap::from([
-        ("pk".to_owned(), s(keys::ledger(&l.sku))),
-        ("sk".to_owned(), s(entry_sort(r, event, line, at))),
-        ("entity".to_owned(), s(entity::LEDGER_ENTRY)),
-        ("movement_id".to_owned(), s(&r.id)),
-        ("reservation_id".to_owned(), s(&r.id)),
-        (
-            "movement".to_owned(),
-            s(super::ledger_ref(&r.id, event, line)),
-        ),
-        ("kind".to_owned(), s(kind.as_str())),
-        ("sku".to_owned(), s(&l.sku)),
-        ("location".to_owned(), s(&l.location)),
-        ("quantity".to_owned(), n(quantity)),
-        ("actor".to_owned(), s(actor)),
-        ("at".to_owned(), s(at)),
-    ]);
+    let mut e: Item = keys::item(
+        keys::ledger(&l.sku),
+        entry_sort(r, event, line, at),
+        [
+            ("entity", s(entity::LEDGER_ENTRY)),
+            ("movement_id", s(&r.id)),
+            ("reservation_id", s(&r.id)),
+            ("movement", s(super::ledger_ref(&r.id, event, line))),
+            ("kind", s(kind.as_str())),
+            ("sku", s(&l.sku)),
+            ("location", s(&l.location)),
+            ("quantity", n(quantity)),
+            ("actor", s(actor)),
+            ("at", s(at)),
+        ],
+    );
     match change {
         Some(c) => delta_attrs(&mut e, c),
         None => {
@@ -157,8 +156,7 @@ pub async fn record(
     let item = client
         .get_item()
         .table_name(table)
-        .key("pk", s(pk))
-        .key("sk", s(keys::META))
+        .set_key(Some(keys::key(pk, keys::META)))
         .consistent_read(true)
         .send()
         .await
@@ -192,8 +190,10 @@ pub async fn record(
         let removed = client
             .update_item()
             .table_name(table)
-            .key("pk", s(keys::ledger(&l.sku)))
-            .key("sk", s(entry_sort(&r, Event::Hold, line, &r.created_at)))
+            .set_key(Some(keys::key(
+                keys::ledger(&l.sku),
+                entry_sort(&r, Event::Hold, line, &r.created_at),
+            )))
             .update_expression("REMOVE #hp, #hs")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#hp", keys::HOLD_PARTITION_ATTRIBUTE)

@@ -25,11 +25,13 @@ use serde_json::{json, Value};
 
 use crate::{
     domain::{LocationId, Quantity, SkuId},
-    schema::{self, entity, Item, ReservationItem},
+    schema::{self, entity, HoldLineItem, Item, ReservationItem},
     store::StoreError,
 };
 
-pub use self::store::{taken, valid_id as valid_reservation_id, ReservationError, Reservations};
+pub use self::store::{
+    taken, valid_id as valid_reservation_id, ReservationError, Reservations, SkuHold,
+};
 
 /// A hold's time to live, in minutes.
 pub const MIN_TTL_MINUTES: i64 = 1;
@@ -150,6 +152,17 @@ pub struct ReservedLine {
     pub taken: Option<i64>,
 }
 
+impl From<HoldLineItem> for ReservedLine {
+    fn from(l: HoldLineItem) -> Self {
+        Self {
+            sku: l.sku,
+            location: l.location,
+            quantity: l.quantity,
+            taken: l.taken,
+        }
+    }
+}
+
 /// A reservation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -179,16 +192,7 @@ impl Reservation {
         Ok(Self {
             id: i.reservation_id,
             status,
-            lines: i
-                .lines
-                .into_iter()
-                .map(|l| ReservedLine {
-                    sku: l.sku,
-                    location: l.location,
-                    quantity: l.quantity,
-                    taken: l.taken,
-                })
-                .collect(),
+            lines: i.lines.into_iter().map(ReservedLine::from).collect(),
             created_at: i.created_at,
             created_by: i.created_by,
             expires_ms: i.hold_until_ms,

@@ -278,7 +278,6 @@ impl Reservations {
         now_ms: i64,
     ) -> Result<Closed, ReservationError> {
         let at = rfc3339_millis(now_ms);
-        let hour = hour_of(&at);
         let status = match event {
             Event::Commit => Status::Committed,
             Event::Release => Status::Released,
@@ -288,20 +287,7 @@ impl Reservations {
             .as_ref()
             .map(|c| c.shapes.clone())
             .unwrap_or_else(|| vec![CounterShape::Current; lines.len()]);
-        let mut items: Vec<TransactWriteItem> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| {
-                level_write(
-                    self.table(),
-                    line,
-                    shapes[i],
-                    hour,
-                    &at,
-                    &ledger_ref(&r.id, event, i),
-                )
-            })
-            .collect();
+        let mut items = self.level_writes(&r.id, event, lines, &shapes, &at);
         let due = if event == Event::Expire {
             "#hu <= :now"
         } else {
@@ -310,8 +296,7 @@ impl Reservations {
         let mut set = "SET #st = :st, #ca = :at, #cb = :by, #v = #v + :one, #ttl = :ttl".to_owned();
         let mut update = Update::builder()
             .table_name(self.table())
-            .key("pk", s(keys::reservation(&r.id)))
-            .key("sk", s(keys::META))
+            .set_key(Some(keys::key(keys::reservation(&r.id), keys::META)))
             .condition_expression(format!("#st = :active AND {due}"))
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#ca", "closed_at")
@@ -353,29 +338,20 @@ impl Reservations {
                     sold.insert(format!("{}@{}", l.sku, l.location), n(t));
                 }
             }
-            let order: Item = HashMap::from([
-                ("pk".to_owned(), s(keys::order(c.order_id))),
-                ("sk".to_owned(), s(keys::META)),
-                ("entity".to_owned(), s(entity::ORDER)),
-                ("order_id".to_owned(), s(c.order_id)),
-                ("movement_id".to_owned(), s(&r.id)),
-                ("reservation_id".to_owned(), s(&r.id)),
-                ("created_at".to_owned(), s(&at)),
-                ("sold".to_owned(), AttributeValue::M(sold.clone())),
-                ("refundable".to_owned(), AttributeValue::M(sold)),
-            ]);
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(self.table())
-                            .set_item(Some(order))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .expect("table and item are set"),
-                    )
-                    .build(),
+            let order: Item = keys::item(
+                keys::order(c.order_id),
+                keys::META,
+                [
+                    ("entity", s(entity::ORDER)),
+                    ("order_id", s(c.order_id)),
+                    ("movement_id", s(&r.id)),
+                    ("reservation_id", s(&r.id)),
+                    ("created_at", s(&at)),
+                    ("sold", AttributeValue::M(sold.clone())),
+                    ("refundable", AttributeValue::M(sold)),
+                ],
             );
+            items.push(self.put(order, Some("attribute_not_exists(pk)")));
         }
         let Some(reasons) = self.transact(items).await? else {
             let mut closed = r.clone();

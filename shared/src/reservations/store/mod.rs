@@ -4,6 +4,10 @@ mod closing;
 
 pub use self::closing::*;
 
+mod reads;
+
+pub use self::reads::*;
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
@@ -157,6 +161,45 @@ impl Reservations {
         }
     }
 
+    /// The level writes of a step's `lines`, each with its counters in its shape and naming
+    /// its ledger line.
+    fn level_writes(
+        &self,
+        id: &str,
+        event: Event,
+        lines: &[MovementLine],
+        shapes: &[CounterShape],
+        at: &str,
+    ) -> Vec<TransactWriteItem> {
+        let hour = hour_of(at);
+        lines
+            .iter()
+            .zip(shapes)
+            .enumerate()
+            .map(|(i, (line, shape))| {
+                let line_ref = ledger_ref(id, event, i);
+                level_write(self.table(), line, *shape, hour, at, &line_ref)
+            })
+            .collect()
+    }
+
+    /// `item` put in a transaction, under `condition` if any (a refusal returns the item found).
+    fn put(&self, item: Item, condition: Option<&str>) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned));
+        let put = match condition {
+            Some(_) => put.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            ),
+            None => put,
+        };
+        TransactWriteItem::builder()
+            .put(put.build().expect("table and item are set"))
+            .build()
+    }
+
     /// The reservation, read strongly consistent.
     pub async fn get(&self, id: &str) -> Result<Option<Reservation>, StoreError> {
         if !valid_id(id) {
@@ -166,8 +209,7 @@ impl Reservations {
             .client()
             .get_item()
             .table_name(self.table())
-            .key("pk", s(keys::reservation(id)))
-            .key("sk", s(keys::META))
+            .set_key(Some(keys::key(keys::reservation(id), keys::META)))
             .consistent_read(true)
             .send()
             .await
@@ -187,7 +229,6 @@ impl Reservations {
         now_ms: i64,
     ) -> Outcome {
         let at = rfc3339_millis(now_ms);
-        let hour = hour_of(&at);
         let expires_ms = now_ms + request.ttl_minutes * 60_000;
         let lines: Vec<ReservedLine> = request
             .lines
@@ -226,61 +267,34 @@ impl Reservations {
                 change: LevelChange::Reserve(l.quantity),
             })
             .collect();
-        let mut items: Vec<TransactWriteItem> = movement_lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| {
-                level_write(
-                    self.table(),
-                    line,
-                    CounterShape::Current,
-                    hour,
-                    &at,
-                    &ledger_ref(id, Event::Hold, i),
-                )
-            })
-            .collect();
-        let mut item: Item = HashMap::from([
-            ("pk".to_owned(), s(keys::reservation(id))),
-            ("sk".to_owned(), s(keys::META)),
-            ("entity".to_owned(), s(entity::RESERVATION)),
-            ("reservation_id".to_owned(), s(id)),
-            ("status".to_owned(), s(Status::Active.as_str())),
-            ("lines".to_owned(), lines_attr(&lines)),
-            ("created_at".to_owned(), s(&at)),
-            ("created_by".to_owned(), s(actor)),
-            ("hold_until_ms".to_owned(), n(expires_ms)),
-            ("hold_until".to_owned(), s(&reservation.expires_at)),
-            ("request_hash".to_owned(), s(request_hash)),
-            ("version".to_owned(), n(1)),
-            ("extended".to_owned(), n(0)),
-            (
-                keys::EXPIRY_PARTITION_ATTRIBUTE.to_owned(),
-                s(keys::expiry_shard(id)),
-            ),
-            (
-                keys::EXPIRY_SORT_ATTRIBUTE.to_owned(),
-                s(keys::expiry_sort(expires_ms, id)),
-            ),
-        ]);
+        let shapes = vec![CounterShape::Current; movement_lines.len()];
+        let mut items = self.level_writes(id, Event::Hold, &movement_lines, &shapes, &at);
+        let mut item: Item = keys::item(
+            keys::reservation(id),
+            keys::META,
+            [
+                ("entity", s(entity::RESERVATION)),
+                ("reservation_id", s(id)),
+                ("status", s(Status::Active.as_str())),
+                ("lines", lines_attr(&lines)),
+                ("created_at", s(&at)),
+                ("created_by", s(actor)),
+                ("hold_until_ms", n(expires_ms)),
+                ("hold_until", s(&reservation.expires_at)),
+                ("request_hash", s(request_hash)),
+                ("version", n(1)),
+                ("extended", n(0)),
+                (keys::EXPIRY_PARTITION_ATTRIBUTE, s(keys::expiry_shard(id))),
+                (
+                    keys::EXPIRY_SORT_ATTRIBUTE,
+                    s(keys::expiry_sort(expires_ms, id)),
+                ),
+            ],
+        );
         if let Some(r) = &request.reference {
             item.insert("reference".into(), s(r));
         }
-        items.push(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(self.table())
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::AllOld,
-                        )
-                        .build()
-                        .expect("table and item are set"),
-                )
-                .build(),
-        );
+        items.push(self.put(item, Some("attribute_not_exists(pk)")));
         let record = movement_lines.len();
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let Some(reasons) = self.transact(items.clone()).await? else {
@@ -319,8 +333,7 @@ impl Reservations {
                 .update(
                     Update::builder()
                         .table_name(self.table())
-                        .key("pk", s(keys::reservation(id)))
-                        .key("sk", s(keys::META))
+                        .set_key(Some(keys::key(keys::reservation(id), keys::META)))
                         .update_expression(
                             "SET #hu = :hu, #ht = :ht, #xs = :xs, #x = #x + :one, #v = #v + :one",
                         )
@@ -348,17 +361,7 @@ impl Reservations {
                         e
                     })
                     .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?;
-                items.push(
-                    TransactWriteItem::builder()
-                        .put(
-                            Put::builder()
-                                .table_name(self.table())
-                                .set_item(Some(entry))
-                                .build()
-                                .expect("table and item are set"),
-                        )
-                        .build(),
-                );
+                items.push(self.put(entry, None));
             }
             match self.transact(items).await? {
                 None => {
