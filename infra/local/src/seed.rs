@@ -37,16 +37,18 @@ pub fn at(seconds: i64) -> String {
 /// A SKU's item with no attributes, created and last changed at `at`: what the benchmarks seed
 /// for SKUs the catalogue listing need not find.
 pub fn bare_sku_item(sku: &str, name: &str, at: &str) -> Item {
-    Item::from([
-        ("pk".into(), s(keys::sku(sku))),
-        ("sk".into(), s(keys::META)),
-        ("entity".into(), s(entity::SKU)),
-        ("sku".into(), s(sku)),
-        ("name".into(), s(name)),
-        ("attributes".into(), AttributeValue::M(HashMap::new())),
-        ("created_at".into(), s(at)),
-        ("updated_at".into(), s(at)),
-    ])
+    keys::item(
+        keys::sku(sku),
+        keys::META,
+        [
+            ("entity", s(entity::SKU)),
+            ("sku", s(sku)),
+            ("name", s(name)),
+            ("attributes", AttributeValue::M(HashMap::new())),
+            ("created_at", s(at)),
+            ("updated_at", s(at)),
+        ],
+    )
 }
 
 /// A SKU's catalogue entry, as `PUT /v1/skus/{sku}` writes it.
@@ -58,8 +60,8 @@ pub fn sku_item(sku: &str, name: &str, attributes: &BTreeMap<String, String>, at
             AttributeValue::M(attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
         ),
         ("search".into(), s(shared::listing::search_text(sku, name))),
-        ("gsi1pk".into(), s(keys::SKU_LIST)),
-        ("gsi1sk".into(), s(sku)),
+        (keys::INDEX_PARTITION.into(), s(keys::SKU_LIST)),
+        (keys::INDEX_SORT.into(), s(sku)),
     ]);
     item
 }
@@ -75,26 +77,28 @@ pub fn level_counters(
     ctr_hour: i64,
 ) -> Item {
     let ring = |len: i64| counters(&vec![0; len as usize]);
-    Item::from([
-        ("pk".into(), s(keys::sku(sku))),
-        ("sk".into(), s(keys::location(location))),
-        (
-            keys::LEVEL_SHARD_ATTRIBUTE.into(),
-            s(keys::level_shard(sku, location)),
-        ),
-        ("entity".into(), s(entity::STOCK_LEVEL)),
-        ("sku".into(), s(sku)),
-        ("location".into(), s(location)),
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
-        ("ctr_hour".into(), n(ctr_hour)),
-        ("sold_h".into(), ring(HOURS)),
-        ("sold_d".into(), counters(sold_d)),
-        ("rcv_d".into(), ring(DAYS)),
-        ("rfd_d".into(), ring(DAYS)),
-    ])
+    keys::item(
+        keys::sku(sku),
+        keys::location(location),
+        [
+            (
+                keys::LEVEL_SHARD_ATTRIBUTE,
+                s(keys::level_shard(sku, location)),
+            ),
+            ("entity", s(entity::STOCK_LEVEL)),
+            ("sku", s(sku)),
+            ("location", s(location)),
+            ("on_hand", n(on_hand)),
+            ("reserved", n(0)),
+            ("in_transit", n(0)),
+            ("available", n(on_hand)),
+            ("ctr_hour", n(ctr_hour)),
+            ("sold_h", ring(HOURS)),
+            ("sold_d", counters(sold_d)),
+            ("rcv_d", ring(DAYS)),
+            ("rfd_d", ring(DAYS)),
+        ],
+    )
 }
 
 /// A stock level with `available` on hand (nothing reserved or in transit), as a receipt

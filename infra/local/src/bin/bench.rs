@@ -38,6 +38,7 @@ use local_stack::{
     template::Template,
 };
 use serde_json::{json, Value};
+use shared::schema::keys;
 use shared::{
     api::{
         now_rfc3339,
@@ -638,8 +639,11 @@ fn cpu_cell(cpu: Option<CpuUse>) -> String {
 
 fn level_key() -> [(String, AttributeValue); 2] {
     [
-        ("pk".into(), AttributeValue::S(format!("SKU#{SKU}"))),
-        ("sk".into(), AttributeValue::S(format!("LOC#{LOCATION}"))),
+        (keys::PARTITION.into(), AttributeValue::S(keys::sku(SKU))),
+        (
+            keys::SORT.into(),
+            AttributeValue::S(keys::location(LOCATION)),
+        ),
     ]
 }
 

@@ -23,6 +23,7 @@ use shared::alerts::{
     rules::{fingerprint, RuleBody},
     store::RuleCreated,
 };
+use shared::schema::keys;
 
 const LEVELS: usize = 100_000;
 const EPISODES: usize = 10_000;
@@ -100,40 +101,45 @@ async fn main() -> anyhow::Result<()> {
         let rule = &rules[i / (EPISODES / RULES)];
         let sku = format!("B-{i:06}");
         let alert_id = format!("al_bench{i:06}");
-        episodes.push(Item::from([
-            ("pk".into(), s(format!("TRACK#{}", rule.rule_id))),
-            ("sk".into(), s(format!("{sku}#WH1"))),
-            ("entity".into(), s("alert_tracker")),
-            ("open".into(), AttributeValue::Bool(true)),
-            ("alert_id".into(), s(&alert_id)),
-            ("state".into(), s("firing")),
-            ("last_notified_at".into(), n(now - 60)),
-            ("level_version".into(), n(1)),
-            ("rule_id".into(), s(&rule.rule_id)),
-            ("sku".into(), s(&sku)),
-            ("location".into(), s("WH1")),
-            ("rule_fingerprint".into(), s(fingerprint(rule))),
-            ("gsi1pk".into(), s("EPISODES")),
-            ("gsi1sk".into(), s(format!("{}#{sku}#WH1", rule.rule_id))),
-        ]));
-        episodes.push(Item::from([
-            ("pk".into(), s(format!("ALERT#{alert_id}"))),
-            ("sk".into(), s("META")),
-            ("entity".into(), s("alert")),
-            ("alert_id".into(), s(&alert_id)),
-            ("rule_id".into(), s(&rule.rule_id)),
-            ("rule_name".into(), s(&rule.name)),
-            ("kind".into(), s("low_stock")),
-            ("severity".into(), s("warning")),
-            ("sku".into(), s(&sku)),
-            ("location".into(), s("WH1")),
-            ("state".into(), s("firing")),
-            ("fired_at".into(), s("2026-12-01T00:00:00.000Z")),
-            ("reminders".into(), n(0)),
-            ("observation".into(), s("{\"available\":5}")),
-            ("history".into(), AttributeValue::L(vec![])),
-            ("deliveries".into(), AttributeValue::M(HashMap::new())),
-        ]));
+        let (tracker_pk, tracker_sk) = keys::tracker(&rule.rule_id, &sku, "WH1");
+        episodes.push(keys::item(
+            tracker_pk,
+            tracker_sk,
+            [
+                ("entity", s("alert_tracker")),
+                ("open", AttributeValue::Bool(true)),
+                ("alert_id", s(&alert_id)),
+                ("state", s("firing")),
+                ("last_notified_at", n(now - 60)),
+                ("level_version", n(1)),
+                ("rule_id", s(&rule.rule_id)),
+                ("sku", s(&sku)),
+                ("location", s("WH1")),
+                ("rule_fingerprint", s(fingerprint(rule))),
+                (keys::INDEX_PARTITION, s(keys::EPISODE_LIST)),
+                (keys::INDEX_SORT, s(format!("{}#{sku}#WH1", rule.rule_id))),
+            ],
+        ));
+        episodes.push(keys::item(
+            keys::alert(&alert_id),
+            keys::META,
+            [
+                ("entity", s("alert")),
+                ("alert_id", s(&alert_id)),
+                ("rule_id", s(&rule.rule_id)),
+                ("rule_name", s(&rule.name)),
+                ("kind", s("low_stock")),
+                ("severity", s("warning")),
+                ("sku", s(&sku)),
+                ("location", s("WH1")),
+                ("state", s("firing")),
+                ("fired_at", s("2026-12-01T00:00:00.000Z")),
+                ("reminders", n(0)),
+                ("observation", s("{\"available\":5}")),
+                ("history", AttributeValue::L(vec![])),
+                ("deliveries", AttributeValue::M(HashMap::new())),
+            ],
+        ));
     }
     system.put_all(episodes).await?;
     let seeded = started.elapsed();
@@ -154,8 +160,7 @@ async fn main() -> anyhow::Result<()> {
         .dynamodb
         .put_item()
         .table_name(&system.table)
-        .item("pk", s("CLOCK#SWEEP"))
-        .item("sk", s("META"))
+        .set_item(Some(keys::key(keys::CLOCK_SWEEP, keys::META)))
         .item("entity", s("clock_cursor"))
         .item("through_minute", n(now.div_euclid(60) - 60))
         .send()

@@ -27,6 +27,7 @@ use local_stack::{
 };
 use serde_json::{json, Value};
 use shared::clock::Clock;
+use shared::schema::keys;
 
 const DAYS: i64 = 30;
 
@@ -95,8 +96,7 @@ impl Bench {
             .dynamodb
             .get_item()
             .table_name(&system.table)
-            .key("pk", AttributeValue::S(pk.into()))
-            .key("sk", AttributeValue::S(sk.into()))
+            .set_key(Some(keys::key(pk, sk)))
             .send()
             .await?
             .item

@@ -21,6 +21,7 @@ use shared::alerts::{
     rules::RuleBody,
     store::{AlertStore, RuleCreated},
 };
+use shared::schema::keys;
 
 const RULES: usize = 1000;
 const LEVELS: usize = 1000;
@@ -30,8 +31,8 @@ fn level_item(i: usize, available: i64) -> std::collections::HashMap<String, Att
     let s = |v: String| AttributeValue::S(v);
     let n = |v: i64| AttributeValue::N(v.to_string());
     [
-        ("pk", s(format!("SKU#B-{i:04}"))),
-        ("sk", s("LOC#WH1".into())),
+        (keys::PARTITION, s(keys::sku(&format!("B-{i:04}")))),
+        (keys::SORT, s(keys::location("WH1"))),
         ("entity", s("stock_level".into())),
         ("sku", s(format!("B-{i:04}"))),
         ("location", s("WH1".into())),

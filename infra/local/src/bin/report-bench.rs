@@ -64,23 +64,25 @@ fn level_and_ledger(i: usize, today: i64) -> Vec<Item> {
     let mut sold_d = vec![0; DAYS as usize];
     // A ledger entry of `delta` units, leaving `after` on hand, as the stream writes it.
     let entry = |movement_id: &str, kind: &str, actor: &str, at: &str, delta: i64, after: i64| {
-        Item::from([
-            ("pk".into(), s(keys::ledger(&sku))),
-            ("sk".into(), s(keys::ledger_sort(at, movement_id, 0))),
-            ("entity".into(), s("ledger_entry")),
-            ("movement_id".into(), s(movement_id)),
-            ("movement".into(), s(format!("MOV#{movement_id}|LINE#00"))),
-            ("kind".into(), s(kind)),
-            ("sku".into(), s(sku.clone())),
-            ("location".into(), s(location.clone())),
-            ("quantity".into(), n(delta.abs())),
-            ("actor".into(), s(actor)),
-            ("at".into(), s(at)),
-            ("d_on_hand".into(), n(delta)),
-            ("d_available".into(), n(delta)),
-            ("d_in_transit".into(), n(0)),
-            ("after".into(), quantities(after)),
-        ])
+        keys::item(
+            keys::ledger(&sku),
+            keys::ledger_sort(at, movement_id, 0),
+            [
+                ("entity", s("ledger_entry")),
+                ("movement_id", s(movement_id)),
+                ("movement", s(format!("MOV#{movement_id}|LINE#00"))),
+                ("kind", s(kind)),
+                ("sku", s(sku.clone())),
+                ("location", s(location.clone())),
+                ("quantity", n(delta.abs())),
+                ("actor", s(actor)),
+                ("at", s(at)),
+                ("d_on_hand", n(delta)),
+                ("d_available", n(delta)),
+                ("d_in_transit", n(0)),
+                ("after", quantities(after)),
+            ],
+        )
     };
     // The opening receipt of 500 units (in the receipts index, as the stream writes it).
     let opening = format!("mv_{i:07}_open");
