@@ -20,7 +20,7 @@ fn s3_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
 }
 
 /// A bucket and the client that reaches it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Bucket {
     pub s3: Client,
     pub name: String,
@@ -146,6 +146,25 @@ impl Bucket {
             }
         }
         Ok(())
+    }
+
+    /// A URL that downloads the object at `key` without credentials until `lifetime` passes.
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, BucketError> {
+        let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(lifetime)
+            .map_err(|e| BucketError(e.to_string()))?;
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(s3_err)?;
+        Ok(request.uri().to_owned())
     }
 
     /// Starts writing `key` part by part.

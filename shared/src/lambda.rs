@@ -84,10 +84,7 @@ pub async fn run_reports_api() -> Result<(), Error> {
     let (config, sdk) = start(ReportsApiConfig::from_env).await?;
     // The reports routes never touch the table; the store is only the shape App expects.
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), "unused");
-    let reports = ReportsBucket {
-        s3: s3_client(&sdk),
-        bucket: config.bucket,
-    };
+    let reports = ReportsBucket::new(s3_client(&sdk), config.bucket);
     serve_http(App::for_function(store, Function::ReportsApi).with_reports(reports)).await
 }
 

@@ -158,10 +158,7 @@ impl System {
             Store::new(api_client, &table),
             options.key,
         )
-        .with_reports(ReportsBucket {
-            s3,
-            bucket: bucket.clone(),
-        })
+        .with_reports(ReportsBucket::new(s3, bucket.clone()))
         .with_clock(options.clock.clone());
         if let Some(config) = options.console {
             gateway = gateway.with_console(project_root().join("console"), config);

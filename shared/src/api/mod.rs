@@ -62,11 +62,7 @@ pub struct App {
 }
 
 /// Where the reports are, and the client that signs their download URLs.
-#[derive(Debug, Clone)]
-pub struct ReportsBucket {
-    pub s3: aws_sdk_s3::Client,
-    pub bucket: String,
-}
+pub type ReportsBucket = crate::bucket::Bucket;
 
 impl App {
     /// An app serving only `function`'s routes (as on Lambda).

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::presigning::PresigningConfig;
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
@@ -14,10 +13,11 @@ use crate::{domain::FieldError, store::StoreError};
 /// How long a download URL works.
 pub const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: aws_sdk_s3::error::SdkError<E, R>,
-) -> ApiError {
-    StoreError::Failed(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()).into()
+/// Where the report writer commits each day's manifest.
+const MANIFESTS: &str = "reports/manifests/dt=";
+
+fn bucket_error(e: crate::bucket::BucketError) -> ApiError {
+    StoreError::Failed(e.to_string()).into()
 }
 
 fn valid_date(dt: &str) -> bool {
@@ -42,25 +42,14 @@ impl App {
         query.page_with(&[])?;
         match route.operation {
             Operation::ListReports => {
-                let mut days = Vec::new();
-                let mut pages = reports
-                    .s3
-                    .list_objects_v2()
-                    .bucket(&reports.bucket)
-                    .prefix("reports/manifests/dt=")
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    for object in page.map_err(s3_error)?.contents() {
-                        let dt = object
-                            .key()
-                            .and_then(|k| k.strip_prefix("reports/manifests/dt="))
-                            .and_then(|k| k.strip_suffix("/manifest.json"));
-                        if let Some(dt) = dt {
-                            days.push(json!({ "dt": dt, "path": format!("/v1/reports/{dt}") }));
-                        }
-                    }
-                }
+                let mut days: Vec<Value> = reports
+                    .list(MANIFESTS)
+                    .await
+                    .map_err(bucket_error)?
+                    .iter()
+                    .filter_map(|k| k.strip_prefix(MANIFESTS)?.strip_suffix("/manifest.json"))
+                    .map(|dt| json!({ "dt": dt, "path": format!("/v1/reports/{dt}") }))
+                    .collect();
                 days.reverse();
                 Ok(json_response(
                     StatusCode::OK,
@@ -75,45 +64,22 @@ impl App {
                         "must be a date, YYYY-MM-DD",
                     )]));
                 }
-                let key = format!("reports/manifests/dt={dt}/manifest.json");
-                let object = match reports
-                    .s3
-                    .get_object()
-                    .bucket(&reports.bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                        return Err(ApiError::ReportNotFound(dt.to_owned()));
-                    }
-                    Err(e) => return Err(s3_error(e)),
+                let key = format!("{MANIFESTS}{dt}/manifest.json");
+                let Some(bytes) = reports.get(&key).await.map_err(bucket_error)? else {
+                    return Err(ApiError::ReportNotFound(dt.to_owned()));
                 };
-                let bytes = object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| ApiError::from(StoreError::Failed(e.to_string())))?
-                    .into_bytes();
                 let mut manifest: Value = serde_json::from_slice(&bytes)
                     .map_err(|e| ApiError::from(StoreError::Corrupt(e.to_string())))?;
-                let presigning = PresigningConfig::expires_in(URL_LIFETIME)
-                    .map_err(|e| ApiError::from(StoreError::Failed(e.to_string())))?;
                 if let Some(objects) = manifest["objects"].as_array_mut() {
                     for o in objects {
                         let Some(k) = o["key"].as_str().map(str::to_owned) else {
                             continue;
                         };
                         let url = reports
-                            .s3
-                            .get_object()
-                            .bucket(&reports.bucket)
-                            .key(&k)
-                            .presigned(presigning.clone())
+                            .presigned_get(&k, URL_LIFETIME)
                             .await
-                            .map_err(s3_error)?;
-                        o["url"] = json!(url.uri());
+                            .map_err(bucket_error)?;
+                        o["url"] = json!(url);
                     }
                 }
                 manifest["url_expires_in_seconds"] = json!(URL_LIFETIME.as_secs());
