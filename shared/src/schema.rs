@@ -75,6 +75,19 @@ pub mod keys {
         silence(target) => "SILENCE#";
     }
 
+    /// The sort keys of an import's line chunks, `LINES#<request hash>#<chunk>` (the prefix of an
+    /// upload's chunks is [`import_lines_prefix`]), and of its failure chunks.
+    pub fn import_lines_prefix(request_hash: &str) -> String {
+        format!("LINES#{}#", &request_hash[..12.min(request_hash.len())])
+    }
+    pub fn import_lines(request_hash: &str, chunk: usize) -> String {
+        format!("{}{chunk:04}", import_lines_prefix(request_hash))
+    }
+    pub const IMPORT_FAILURES_PREFIX: &str = "FAILED#";
+    pub fn import_failures(chunk: usize) -> String {
+        format!("{IMPORT_FAILURES_PREFIX}{chunk:04}")
+    }
+
     /// The sort key of every item that is alone in its partition.
     pub const META: &str = "META";
     /// Index partitions (`gsi1pk`) of the listings.

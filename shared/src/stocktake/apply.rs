@@ -250,7 +250,7 @@ impl Stocktakes {
             .map(|(i, chunk)| {
                 keys::item(
                     keys::import(id),
-                    failures_key(i),
+                    keys::import_failures(i),
                     [
                         ("entity", s(entity::IMPORT_CHUNK)),
                         (

@@ -132,13 +132,6 @@ pub fn import_id(subject: &str, key: &IdempotencyKey) -> String {
     format!("st_{}", &hex::encode(digest)[..20])
 }
 
-fn lines_key(hash: &str, chunk: usize) -> String {
-    format!("LINES#{}#{chunk:04}", &hash[..12])
-}
-fn failures_key(chunk: usize) -> String {
-    format!("FAILED#{chunk:04}")
-}
-
 /// What an upload became.
 pub enum Uploaded {
     Queued(Import),
@@ -199,7 +192,7 @@ impl Stocktakes {
             .map(|(i, chunk)| {
                 keys::item(
                     keys::import(id),
-                    lines_key(request_hash, i),
+                    keys::import_lines(request_hash, i),
                     [
                         ("entity", s(entity::IMPORT_CHUNK)),
                         ("lines", s(serde_json::to_string(chunk).unwrap_or_default())),
@@ -315,7 +308,7 @@ impl Stocktakes {
     /// The lines of an import, in file order.
     pub async fn lines(&self, import: &Import) -> Result<Vec<Line>, StoreError> {
         let mut out = Vec::new();
-        let prefix = format!("LINES#{}#", &import.request_hash[..12]);
+        let prefix = keys::import_lines_prefix(&import.request_hash);
         for item in self.items(&import.import_id, &prefix).await? {
             let text = get_s(&item, "lines").unwrap_or_default();
             let chunk: Vec<Line> = serde_json::from_str(&text)
@@ -328,7 +321,7 @@ impl Stocktakes {
     /// The failed lines of a finished import, in line order.
     pub async fn failures(&self, id: &str) -> Result<Vec<Failure>, StoreError> {
         let mut out = Vec::new();
-        for item in self.items(id, "FAILED#").await? {
+        for item in self.items(id, keys::IMPORT_FAILURES_PREFIX).await? {
             let text = get_s(&item, "failures").unwrap_or_default();
             let chunk: Vec<Failure> = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Corrupt(format!("import failures: {e}")))?;
