@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Clien
 
 use super::{Demand, Plan};
 use crate::{
-    alerts::evaluate::LevelSnapshot,
+    counters::LevelSnapshot,
     domain::Quantities,
     schema::{self, entity, keys, ForecastItem, Item, Malformed, Stored},
     store::StoreError,
