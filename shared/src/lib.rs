@@ -14,6 +14,7 @@ pub mod levels;
 pub mod listing;
 pub mod metrics;
 pub mod movements;
+pub mod planning;
 pub mod projections;
 pub mod replenishment;
 pub mod report_writer;

@@ -381,7 +381,7 @@ pub struct ForecastItem {
     /// The day (days since the epoch) of the last value of `demand`.
     pub demand_day: i64,
     #[serde(flatten)]
-    pub plan: crate::replenishment::Plan,
+    pub plan: crate::planning::Plan,
 }
 
 impl Stored for ForecastItem {
