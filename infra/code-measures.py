@@ -31,7 +31,7 @@ FLOORS = [
     ["store", "bucket", "store::catalogue", "store::execute", "store::ledger", "store::paging", "store::transaction",
      "levels", "alerts::store", "alerts::store::claims", "alerts::store::episodes", "alerts::store::inbox",
      "alerts::store::rulebook", "alerts::store::silences", "alerts::notify", "reservations::ledger", "reservations::store",
-     "reservations::availability", "reservations::store::closing", "reservations::store::reads", "replenishment::store", "listing",
+     "reservations::availability", "reservations::store::closing", "stocktake::store", "reservations::store::reads", "replenishment::store", "listing",
      "listing::by_sku", "reports"],
     # use cases
     ["movements", "reservations", "reservations::expiry", "alerts::engine", "alerts::driver", "alerts::evaluator",

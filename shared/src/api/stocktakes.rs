@@ -18,7 +18,7 @@ use crate::{
 };
 
 fn stocktakes(store: &Store) -> Stocktakes {
-    Stocktakes::new(store.client().clone(), store.table())
+    Stocktakes::new(store)
 }
 
 fn id_param(raw: &str) -> Result<String, ApiError> {

@@ -25,6 +25,16 @@ pub(super) struct Tally {
     pub(super) failures: Vec<Failure>,
 }
 
+impl Tally {
+    fn progress(&self) -> crate::stocktake::store::Progress {
+        crate::stocktake::store::Progress {
+            processed: self.processed,
+            applied: self.applied,
+            failed: self.failures.len() as u64,
+        }
+    }
+}
+
 pub(super) enum LineError {
     /// Refused for this line alone.
     Refused(LineRefusal),
@@ -119,7 +129,7 @@ pub struct ImportWorker {
 impl ImportWorker {
     pub fn new(store: Store, clock: crate::clock::Clock, describe: Describe) -> Self {
         Self {
-            stocktakes: Stocktakes::new(store.client().clone(), store.table()),
+            stocktakes: Stocktakes::new(&store),
             store,
             clock,
             describe,
@@ -188,9 +198,10 @@ impl Stocktakes {
         if import.status == "done" {
             return Ok(import);
         }
-        let lines = self.lines(&import).await?;
+        let lines: Vec<Line> = self.imports.lines(&import).await?;
         let mut tally = Tally::default();
-        self.progress(id, "running", &tally, ("started_at", now_text))
+        self.imports
+            .progress(id, "running", tally.progress(), ("started_at", now_text))
             .await?;
         // Lines of one level in file order; levels side by side.
         let mut by_level: BTreeMap<(String, String), Vec<Line>> = BTreeMap::new();
@@ -238,32 +249,17 @@ impl Stocktakes {
             }
             if since >= PROGRESS_EVERY {
                 since = 0;
-                self.progress(id, "running", &tally, ("started_at", now_text))
+                self.imports
+                    .progress(id, "running", tally.progress(), ("started_at", now_text))
                     .await?;
             }
         }
         tally.failures.sort_by_key(|f| f.line);
-        let chunks: Vec<Item> = tally
-            .failures
-            .chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
-                keys::item(
-                    keys::import(id),
-                    keys::import_failures(i),
-                    [
-                        ("entity", s(entity::IMPORT_CHUNK)),
-                        (
-                            "failures",
-                            s(serde_json::to_string(chunk).unwrap_or_default()),
-                        ),
-                        ("expires_at", n(now + KEEP_SECONDS)),
-                    ],
-                )
-            })
-            .collect();
-        crate::store::batch_write(&self.client, &self.table, chunks).await?;
-        self.progress(id, "done", &tally, ("finished_at", now_text))
+        self.imports
+            .put_failures(id, &tally.failures, now + KEEP_SECONDS)
+            .await?;
+        self.imports
+            .progress(id, "done", tally.progress(), ("finished_at", now_text))
             .await?;
         self.get(id)
             .await?

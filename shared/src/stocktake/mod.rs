@@ -18,12 +18,16 @@
 
 mod apply;
 mod file;
+pub mod store;
 
-pub use self::{apply::*, file::*};
+pub use self::{
+    apply::*,
+    file::*,
+    store::{Failure, Import, ImportStore},
+};
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,15 +35,13 @@ use sha2::{Digest, Sha256};
 use crate::{
     domain::{FieldError, IdempotencyKey},
     movements::{self, Actor, AdjustmentBody, Channel, RecordError},
-    schema::{entity, keys, Item},
+    schema::entity,
     store::{MovementError, Store, StoreError},
 };
 
 /// The largest file taken, and the most lines.
 pub const MAX_IMPORT_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_IMPORT_LINES: usize = 20_000;
-/// Lines stored per chunk item, and failures per failure item.
-const CHUNK: usize = 500;
 /// Levels applied side by side.
 const AT_ONCE: usize = 16;
 /// Progress is written every this many lines.
@@ -50,75 +52,6 @@ const KEEP_SECONDS: i64 = 30 * 86_400;
 /// The upload's idempotency key was used before for another file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyReused;
-
-/// A line that was not applied, and why (a problem type and its detail).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub line: u64,
-    pub sku: String,
-    pub location: String,
-    #[serde(rename = "type")]
-    pub problem: String,
-    pub detail: String,
-}
-
-/// An import as `GET /v1/stocktakes/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Import {
-    pub import_id: String,
-    /// `queued`, `running` or `done`.
-    pub status: String,
-    pub lines: u64,
-    pub processed: u64,
-    pub applied: u64,
-    pub failed: u64,
-    pub created_by: String,
-    pub created_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-    #[serde(skip)]
-    pub request_hash: String,
-    #[serde(skip)]
-    pub chunks: u64,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn get_s(item: &Item, k: &str) -> Option<String> {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned()
-}
-fn get_n(item: &Item, k: &str) -> u64 {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn import_from(item: &Item) -> Result<Import, StoreError> {
-    let need = |k: &str| {
-        get_s(item, k).ok_or_else(|| StoreError::Corrupt(format!("import item without {k}")))
-    };
-    Ok(Import {
-        import_id: need("import_id")?,
-        status: need("status")?,
-        lines: get_n(item, "lines"),
-        processed: get_n(item, "processed"),
-        applied: get_n(item, "applied"),
-        failed: get_n(item, "failed"),
-        created_by: need("created_by")?,
-        created_at: need("created_at")?,
-        started_at: get_s(item, "started_at"),
-        finished_at: get_s(item, "finished_at"),
-        request_hash: need("request_hash")?,
-        chunks: get_n(item, "chunks"),
-    })
-}
 
 /// The import id of a caller's upload under its Idempotency-Key.
 pub fn import_id(subject: &str, key: &IdempotencyKey) -> String {
@@ -139,17 +72,15 @@ pub enum Uploaded {
     Again(Import),
 }
 
-/// The import store and the worker, over one table.
+/// Uploads and their imports, over one table.
 pub struct Stocktakes {
-    client: Client,
-    table: String,
+    imports: ImportStore,
 }
 
 impl Stocktakes {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(store: &Store) -> Self {
         Self {
-            client,
-            table: table.into(),
+            imports: ImportStore::of(store),
         }
     }
 
@@ -177,7 +108,7 @@ impl Stocktakes {
                     .and_then(|t| crate::levels::unix(Some(t)))
                     .is_some_and(|t| now - t > STALLED_SECONDS);
             if stalled {
-                self.requeue(id).await?;
+                self.imports.requeue(id).await?;
                 return Ok(Ok(Uploaded::Again(Import {
                     status: "queued".into(),
                     ..existing
@@ -185,25 +116,7 @@ impl Stocktakes {
             }
             return Ok(Ok(Uploaded::Again(existing)));
         }
-        let expires = n(now + KEEP_SECONDS);
-        let chunks: Vec<Item> = lines
-            .chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
-                keys::item(
-                    keys::import(id),
-                    keys::import_lines(request_hash, i),
-                    [
-                        ("entity", s(entity::IMPORT_CHUNK)),
-                        ("lines", s(serde_json::to_string(chunk).unwrap_or_default())),
-                        ("expires_at", expires.clone()),
-                    ],
-                )
-            })
-            .collect();
-        let count = chunks.len();
-        crate::store::batch_write(&self.client, &self.table, chunks).await?;
-        let import = Import {
+        let mut import = Import {
             import_id: id.to_owned(),
             status: "queued".into(),
             lines: lines.len() as u64,
@@ -215,151 +128,37 @@ impl Stocktakes {
             started_at: None,
             finished_at: None,
             request_hash: request_hash.to_owned(),
-            chunks: count as u64,
+            chunks: 0,
         };
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(keys::key(keys::import(id), keys::META)))
-            .item("entity", s(entity::IMPORT))
-            .item("import_id", s(id))
-            .item("status", s("queued"))
-            .item("lines", n(lines.len()))
-            .item("chunks", n(count))
-            .item("processed", n(0))
-            .item("applied", n(0))
-            .item("failed", n(0))
-            .item("created_by", s(by))
-            .item("created_at", s(now_text))
-            .item("request_hash", s(request_hash))
-            .item("expires_at", expires)
-            .condition_expression(keys::ABSENT)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(Ok(Uploaded::Queued(import))),
-            // Two uploads under one key at once: the other one's import stands.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                match self.get(id).await? {
-                    Some(existing) if existing.request_hash == request_hash => {
-                        Ok(Ok(Uploaded::Again(existing)))
-                    }
-                    _ => Ok(Err(KeyReused)),
-                }
+        if self
+            .imports
+            .create(&mut import, lines, now + KEEP_SECONDS)
+            .await?
+        {
+            return Ok(Ok(Uploaded::Queued(import)));
+        }
+        // Two uploads under one key at once: the other one's import stands.
+        match self.get(id).await? {
+            Some(existing) if existing.request_hash == request_hash => {
+                Ok(Ok(Uploaded::Again(existing)))
             }
-            Err(e) => Err(StoreError::from_sdk(e)),
+            _ => Ok(Err(KeyReused)),
         }
     }
 
-    /// Puts a stopped import back in the queue (its `queued` change on the stream starts it).
-    async fn requeue(&self, id: &str) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::import(id), keys::META)))
-            .update_expression("SET #st = :q REMOVE started_at")
-            .condition_expression("#st = :r")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":q", s("queued"))
-            .expression_attribute_values(":r", s("running"))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
-    }
-
+    /// The import `id`, if there is one.
     pub async fn get(&self, id: &str) -> Result<Option<Import>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::import(id), keys::META)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        out.item.as_ref().map(import_from).transpose()
-    }
-
-    /// Every item of an import's partition whose sort key starts with `prefix`, in order.
-    async fn items(&self, id: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", s(keys::import(id)))
-            .expression_attribute_values(":p", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(item) = pages.next().await {
-            out.push(item.map_err(StoreError::from_sdk)?);
-        }
-        Ok(out)
+        self.imports.get(id).await
     }
 
     /// The lines of an import, in file order.
     pub async fn lines(&self, import: &Import) -> Result<Vec<Line>, StoreError> {
-        let mut out = Vec::new();
-        let prefix = keys::import_lines_prefix(&import.request_hash);
-        for item in self.items(&import.import_id, &prefix).await? {
-            let text = get_s(&item, "lines").unwrap_or_default();
-            let chunk: Vec<Line> = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("import lines: {e}")))?;
-            out.extend(chunk);
-        }
-        Ok(out)
+        self.imports.lines(import).await
     }
 
     /// The failed lines of a finished import, in line order.
     pub async fn failures(&self, id: &str) -> Result<Vec<Failure>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.items(id, keys::IMPORT_FAILURES_PREFIX).await? {
-            let text = get_s(&item, "failures").unwrap_or_default();
-            let chunk: Vec<Failure> = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("import failures: {e}")))?;
-            out.extend(chunk);
-        }
-        Ok(out)
-    }
-
-    async fn progress(
-        &self,
-        id: &str,
-        status: &str,
-        tally: &Tally,
-        at: (&str, &str),
-    ) -> Result<(), StoreError> {
-        let (field, now) = at;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::import(id), keys::META)))
-            .update_expression(
-                "SET #st = :st, #pr = :p, #ap = :a, #fa = :f, #at = if_not_exists(#at, :now)",
-            )
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_names("#pr", "processed")
-            .expression_attribute_names("#ap", "applied")
-            .expression_attribute_names("#fa", "failed")
-            .expression_attribute_names("#at", field)
-            .expression_attribute_values(":st", s(status))
-            .expression_attribute_values(":p", n(tally.processed))
-            .expression_attribute_values(":a", n(tally.applied))
-            .expression_attribute_values(":f", n(tally.failures.len()))
-            .expression_attribute_values(":now", s(now))
-            .condition_expression(keys::PRESENT)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        self.imports.failures(id).await
     }
 }
 
