@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::{error::ProvideErrorMetadata, types::AttributeValue, Client};
+use aws_sdk_dynamodb::Client;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -318,31 +318,14 @@ impl Run {
         if wanted == level.reorder_point {
             return Ok(false);
         }
-        let key = keys::key(keys::sku(&level.sku), keys::location(&level.location));
-        let update = self
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .expression_attribute_names("#r", "reorder_point");
-        let update = match wanted {
-            Some(r) => update
-                .update_expression("SET #r = :r")
-                .condition_expression(format!(
-                    "{} AND (attribute_not_exists(#r) OR #r <> :r)",
-                    keys::PRESENT
-                ))
-                .expression_attribute_values(":r", AttributeValue::N(r.to_string())),
-            None => update
-                .update_expression("REMOVE #r")
-                .condition_expression(format!("{} AND attribute_exists(#r)", keys::PRESENT)),
-        };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            // Already so, or the level went: nothing to write.
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(StoreError::from_sdk(e)),
-        }
+        store::set_reorder_point(
+            &self.dynamodb,
+            &self.table,
+            &level.sku,
+            &level.location,
+            wanted,
+        )
+        .await
     }
 
     async fn write_parts(

@@ -39,6 +39,40 @@ pub fn to_item(demand: &Demand, plan: &Plan) -> Item {
     item
 }
 
+/// Sets a level's reorder point to `wanted` (none: removes it) when it differs, under a condition
+/// on the level's existence and on the value (the level's stock is not touched). True when it
+/// was written; false when it was already so, or the level is gone.
+pub async fn set_reorder_point(
+    client: &Client,
+    table: &str,
+    sku: &str,
+    location: &str,
+    wanted: Option<i64>,
+) -> Result<bool, StoreError> {
+    let update = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(keys::key(keys::sku(sku), keys::location(location))))
+        .expression_attribute_names("#r", "reorder_point");
+    let update = match wanted {
+        Some(r) => update
+            .update_expression("SET #r = :r")
+            .condition_expression(format!(
+                "{} AND (attribute_not_exists(#r) OR #r <> :r)",
+                keys::PRESENT
+            ))
+            .expression_attribute_values(":r", AttributeValue::N(r.to_string())),
+        None => update
+            .update_expression("REMOVE #r")
+            .condition_expression(format!("{} AND attribute_exists(#r)", keys::PRESENT)),
+    };
+    match update.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(StoreError::from_sdk(e)),
+    }
+}
+
 /// The attribute holding the item's place in the list while it is out of it.
 const LIST_SORT: &str = "repl_sk";
 
