@@ -28,7 +28,7 @@ FLOORS = [
     # the stored form of every item, and stream records read straight from their JSON
     ["schema", "stream", "alerts::deliveries", "alerts::rules", "alerts::evaluate", "alerts::outage"],
     # adapters: DynamoDB, SNS, SES
-    ["store", "bucket", "store::catalogue", "store::execute", "store::ledger", "store::paging", "store::transaction",
+    ["store", "bucket", "history", "store::catalogue", "store::execute", "store::ledger", "store::paging", "store::transaction",
      "levels", "alerts::store", "alerts::store::claims", "alerts::store::episodes", "alerts::store::inbox",
      "alerts::store::rulebook", "alerts::store::silences", "alerts::notify", "reservations::ledger", "reservations::store",
      "reservations::availability", "reservations::store::closing", "stocktake::store", "reservations::store::reads", "replenishment::store", "listing",
@@ -36,7 +36,7 @@ FLOORS = [
     # use cases
     ["movements", "reservations", "reservations::expiry", "alerts::engine", "alerts::driver", "alerts::evaluator",
      "alerts::sweep", "alerts::clock", "alerts", "replenishment::run",
-     "report_writer", "report_writer::objects", "report_writer::as_of", "stocktake", "stocktake::apply",
+     "report_writer", "report_writer::objects", "stocktake", "stocktake::apply",
      "stocktake::file", "report_writer::summary", "projections"],
     # HTTP
     ["api", "api::requests", "api::problem", "api::reservations", "api::alerts", "api::levels",

@@ -9,6 +9,7 @@ pub mod config;
 pub mod counters;
 pub mod domain;
 pub mod forecast;
+pub mod history;
 pub mod lambda;
 pub mod levels;
 pub mod listing;

@@ -120,17 +120,8 @@ pub async fn index_level(
         .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        // A newer change wrote it already.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::from_sdk(e)),
-    }
+    // None: a newer change wrote it already.
+    Ok(crate::store::unless_condition_failed(result)?.is_some())
 }
 
 /// What `GET /v1/levels` filters on; every filter given must hold.

@@ -66,11 +66,7 @@ pub async fn set_reorder_point(
             .update_expression("REMOVE #r")
             .condition_expression(format!("{} AND attribute_exists(#r)", keys::PRESENT)),
     };
-    match update.send().await {
-        Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-        Err(e) => Err(StoreError::from_sdk(e)),
-    }
+    Ok(crate::store::unless_condition_failed(update.send().await)?.is_some())
 }
 
 /// The attribute holding the item's place in the list while it is out of it.

@@ -24,13 +24,13 @@
 //! for `snapshot`, `trends` (one part per shard) and `alerts` (one part);
 //! `reports/summary/dt=…/index.html`; `reports/manifests/dt=…/manifest.json`.
 
-mod as_of;
+use crate::history as as_of;
 mod objects;
 mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::{types::AttributeValue, Client};
+use aws_sdk_dynamodb::Client;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ use crate::{
     counters::DAYS,
     levels,
     reports::{self, SECONDS_PER_DAY, SERIES_DAYS},
-    schema::{entity, keys, Item},
+    schema::{keys, Item},
     store::StoreError,
 };
 

@@ -11,34 +11,7 @@ impl ReportWriter {
         &self,
         order: &[(String, String)],
     ) -> Result<HashMap<String, crate::domain::UnitCost>, ReportError> {
-        let mut partitions: Vec<&String> = order.iter().map(|(pk, _)| pk).collect();
-        partitions.dedup();
-        let keys: Vec<Item> = partitions
-            .into_iter()
-            .map(|pk| keys::key(pk.as_str(), keys::META))
-            .collect();
-        let mut costs = HashMap::new();
-        for chunk in keys.chunks(levels::BATCH) {
-            for item in levels::batch_get(&self.dynamodb, &self.table, chunk.to_vec()).await? {
-                let text = |name: &str| match item.get(name) {
-                    Some(AttributeValue::S(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                if let (Some(sku), Some(amount), Some(currency)) =
-                    (text("sku"), text("unit_cost"), text("currency"))
-                {
-                    match crate::domain::UnitCost::parse(&amount, &currency) {
-                        Ok(cost) => {
-                            costs.insert(sku, cost);
-                        }
-                        Err(_) => {
-                            tracing::error!(%sku, %amount, %currency, "report: unit cost unreadable")
-                        }
-                    }
-                }
-            }
-        }
-        Ok(costs)
+        Ok(as_of::unit_costs(&self.dynamodb, &self.table, order).await?)
     }
 
     /// The alert report (episodes fired during the day, as they stood at its end), staged.
@@ -55,25 +28,7 @@ impl ReportWriter {
         ReportError,
     > {
         let date = reports::date_of_day(day);
-        let mut alerts = Vec::new();
-        let mut pages = self
-            .dynamodb
-            .query()
-            .table_name(&self.table)
-            .index_name(crate::store::INDEX)
-            .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :d)")
-            .expression_attribute_values(":p", AttributeValue::S(keys::ALERT_LIST.into()))
-            .expression_attribute_values(":d", AttributeValue::S(date.clone()))
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(StoreError::from_sdk)?;
-            match crate::schema::decode::<crate::schema::AlertItem>(entity::ALERT, &item) {
-                Ok(a) => alerts.push(as_of::alert(a, day)),
-                Err(e) => tracing::error!(error = %e, "alert left out of the report"),
-            }
-        }
+        let mut alerts = as_of::alerts_fired_on(&self.dynamodb, &self.table, day).await?;
         alerts.sort_by(|a, b| (&a.fired_at, &a.alert_id).cmp(&(&b.fired_at, &b.alert_id)));
         let mut by_severity: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();

@@ -151,16 +151,7 @@ impl ImportStore {
             .condition_expression(keys::ABSENT)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::from_sdk(e)),
-        }
+        Ok(crate::store::unless_condition_failed(put)?.is_some())
     }
 
     /// Stores an applied import's failures, in line order, in chunks.

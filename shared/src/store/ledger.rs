@@ -183,15 +183,8 @@ impl Store {
         else {
             return Ok(());
         };
-        match put_new(&self.client, &self.table, entry).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::from_sdk(e)),
-        }
+        // Written before (a redelivered record): nothing to do.
+        unless_condition_failed(put_new(&self.client, &self.table, entry).send().await)?;
+        Ok(())
     }
 }

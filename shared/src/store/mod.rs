@@ -128,6 +128,22 @@ impl StoreError {
     }
 }
 
+/// A conditional write's outcome: what it returned, or `None` when its condition did not hold
+/// (nothing was written); any other failure is an error.
+pub(crate) fn unless_condition_failed<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+) -> Result<Option<O>, StoreError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(e) => Err(StoreError::from_sdk(e)),
+    }
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

@@ -1,5 +1,5 @@
-//! Figures as they were at the end of the report's day, so re-running a day gives the same
-//! files whatever happened since.
+//! Stock levels and alerts as they were at the end of a day, read back from the ledger and the
+//! receipts index (what the daily report writes, so a rerun writes the same files).
 //!
 //! A level that has not changed since the day ended is read as it is. One that has is put back
 //! from its ledger: the newest entry of that location before the next day holds the level's exact
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::{types::AttributeValue, Client};
 
 use crate::{
     domain::MovementKind,
-    levels::{unix, DecodedLevel},
+    levels::{self, unix, DecodedLevel},
     reports::{self, LevelHistory, SECONDS_PER_DAY, SERIES_DAYS},
     schema::{self, entity, keys, AlertItem, LedgerEntryItem},
     store::StoreError,
@@ -22,7 +22,7 @@ use crate::{
 
 /// The level as it was at the end of `day`, with its end-of-day on_hand series and whether its
 /// ledger was read for it, or `None` when it did not exist yet.
-pub(super) async fn level(
+pub(crate) async fn level(
     client: &Client,
     table: &str,
     level: DecodedLevel,
@@ -152,7 +152,7 @@ pub(super) async fn level(
 }
 
 /// An alert of `day` as it stood at the end of the day.
-pub(super) fn alert(mut a: AlertItem, day: i64) -> AlertItem {
+pub(crate) fn alert(mut a: AlertItem, day: i64) -> AlertItem {
     let end = (day + 1) * SECONDS_PER_DAY;
     let after = |t: &Option<String>| unix(t.as_deref()).is_some_and(|t| t >= end);
     let (resolved_later, acknowledged_later) = (after(&a.resolved_at), after(&a.acknowledged_at));
@@ -180,7 +180,7 @@ pub(super) fn alert(mut a: AlertItem, day: i64) -> AlertItem {
 /// answer when the last 29 days' receipts cover the stock (all of it is then 0–30 days old);
 /// otherwise the level's receipts are read from the receipts index, newest first, up to the day,
 /// until they cover it.
-pub(super) async fn age(
+pub(crate) async fn age(
     client: &Client,
     table: &str,
     h: &LevelHistory,
@@ -232,4 +232,71 @@ pub(super) async fn age(
         }
     }
     Ok(reports::fifo_age(on_hand, &receipts, day))
+}
+
+/// The unit costs of the SKUs of a chunk of level keys (their SKU items, one read each; the
+/// chunk is in key order, so a SKU's locations share it). A SKU item that cannot be read as a
+/// cost leaves its levels without a value (logged).
+pub(crate) async fn unit_costs(
+    client: &Client,
+    table: &str,
+    order: &[(String, String)],
+) -> Result<std::collections::HashMap<String, crate::domain::UnitCost>, StoreError> {
+    let mut partitions: Vec<&String> = order.iter().map(|(pk, _)| pk).collect();
+    partitions.dedup();
+    let keys: Vec<schema::Item> = partitions
+        .into_iter()
+        .map(|pk| keys::key(pk.as_str(), keys::META))
+        .collect();
+    let mut costs = std::collections::HashMap::new();
+    for chunk in keys.chunks(levels::BATCH) {
+        for item in levels::batch_get(client, table, chunk.to_vec()).await? {
+            let text = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(v)) => Some(v.clone()),
+                _ => None,
+            };
+            if let (Some(sku), Some(amount), Some(currency)) =
+                (text("sku"), text("unit_cost"), text("currency"))
+            {
+                match crate::domain::UnitCost::parse(&amount, &currency) {
+                    Ok(cost) => {
+                        costs.insert(sku, cost);
+                    }
+                    Err(_) => {
+                        tracing::error!(%sku, %amount, %currency, "report: unit cost unreadable")
+                    }
+                }
+            }
+        }
+    }
+    Ok(costs)
+}
+
+/// The alerts fired during `day` (the alert list's index, by day), each as it stood at the end
+/// of the day; an alert that cannot be read is left out (logged).
+pub(crate) async fn alerts_fired_on(
+    client: &Client,
+    table: &str,
+    day: i64,
+) -> Result<Vec<AlertItem>, StoreError> {
+    let date = reports::date_of_day(day);
+    let mut alerts = Vec::new();
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .index_name(crate::store::INDEX)
+        .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :d)")
+        .expression_attribute_values(":p", AttributeValue::S(keys::ALERT_LIST.into()))
+        .expression_attribute_values(":d", AttributeValue::S(date.clone()))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(StoreError::from_sdk)?;
+        match schema::decode::<AlertItem>(entity::ALERT, &item) {
+            Ok(a) => alerts.push(alert(a, day)),
+            Err(e) => tracing::error!(error = %e, "alert left out of the report"),
+        }
+    }
+    Ok(alerts)
 }
