@@ -446,6 +446,9 @@ pub struct OrderItem {
     pub created_at: String,
     pub sold: BTreeMap<String, i64>,
     pub refundable: BTreeMap<String, i64>,
+    /// The checkout hold the order committed, if it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<String>,
 }
 
 impl Stored for OrderItem {

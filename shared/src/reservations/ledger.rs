@@ -180,10 +180,11 @@ pub async fn record(
         .put_item()
         .table_name(table)
         .set_item(Some(entry))
-        .condition_expression("attribute_not_exists(pk)")
+        .condition_expression(keys::ABSENT)
         .send()
         .await;
-    ignore_condition(put.map(|_| ()))?;
+    // Written before (a redelivered record): nothing to do.
+    crate::store::unless_condition_failed(put)?;
     if matches!(event, Event::Commit | Event::Release | Event::Expire) {
         // The hold is over: its entry leaves the `holds` index.
         let l = &r.lines[line];
@@ -195,30 +196,12 @@ pub async fn record(
                 entry_sort(&r, Event::Hold, line, &r.created_at),
             )))
             .update_expression("REMOVE #hp, #hs")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(keys::PRESENT)
             .expression_attribute_names("#hp", keys::HOLD_PARTITION_ATTRIBUTE)
             .expression_attribute_names("#hs", keys::HOLD_SORT_ATTRIBUTE)
             .send()
             .await;
-        ignore_condition(removed.map(|_| ()))?;
+        crate::store::unless_condition_failed(removed)?;
     }
     Ok(())
 }
-
-fn ignore_condition<E>(
-    result: Result<
-        (),
-        aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-    >,
-) -> Result<(), StoreError>
-where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
-{
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
-        Err(e) => Err(StoreError::from_sdk(e)),
-    }
-}
-
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;

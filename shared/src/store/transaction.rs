@@ -536,6 +536,7 @@ pub fn movement_write_shaped(
             created_at: record.at.clone(),
             refundable: sold.clone(),
             sold,
+            reservation_id: None,
         };
         items.push(put(table, order.to_item(), Some(keys::ABSENT), false));
         roles.push(Role::NewOrder);

@@ -565,7 +565,7 @@ impl AlertStore {
             .expression_attribute_values(":m", n(minute))
             .send()
             .await;
-        if_condition_held(result).map(|_| ())
+        crate::store::unless_condition_failed(result).map(|_| ())
     }
 
     /// Takes a tracker out of the episodes index once its episode is closed and nothing is owed
@@ -593,6 +593,6 @@ impl AlertStore {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
-        if_condition_held(result).map(|_| ())
+        crate::store::unless_condition_failed(result).map(|_| ())
     }
 }

@@ -82,29 +82,6 @@ where
     StoreError::from_sdk(e)
 }
 
-/// An update whose condition may not hold: the output when it held (and the write was made),
-/// `None` when it did not (nothing written); any other failure is an error.
-fn if_condition_held<R: std::fmt::Debug>(
-    result: Result<
-        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-        aws_sdk_dynamodb::error::SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-            R,
-        >,
-    >,
-) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError> {
-    match result {
-        Ok(out) => Ok(Some(out)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(sdk(e)),
-    }
-}
-
 impl AlertStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {

@@ -103,7 +103,7 @@ impl AlertStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match if_condition_held(result)? {
+        match crate::store::unless_condition_failed(result)? {
             Some(out) => out.attributes.as_ref().map(rule_from).transpose(),
             None => Ok(None),
         }

@@ -331,27 +331,24 @@ impl Reservations {
         let reservation_at = items.len();
         items.push(TransactWriteItem::builder().update(update).build());
         if let Some(c) = &commit {
-            let mut sold: Item = HashMap::new();
-            for l in &r.lines {
-                if let Some(t) = l.taken.filter(|t| *t > 0) {
-                    // The order's line key, as `order_line_key` spells it.
-                    sold.insert(format!("{}@{}", l.sku, l.location), n(t));
-                }
-            }
-            let order: Item = keys::item(
-                keys::order(c.order_id),
-                keys::META,
-                [
-                    ("entity", s(entity::ORDER)),
-                    ("order_id", s(c.order_id)),
-                    ("movement_id", s(&r.id)),
-                    ("reservation_id", s(&r.id)),
-                    ("created_at", s(&at)),
-                    ("sold", AttributeValue::M(sold.clone())),
-                    ("refundable", AttributeValue::M(sold)),
-                ],
-            );
-            items.push(self.put(order, Some("attribute_not_exists(pk)")));
+            // The order's line keys, as `domain::order_line_key` spells them.
+            let sold: std::collections::BTreeMap<String, i64> = r
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    let t = l.taken.filter(|t| *t > 0)?;
+                    Some((format!("{}@{}", l.sku, l.location), t))
+                })
+                .collect();
+            let order = OrderItem {
+                order_id: c.order_id.to_owned(),
+                movement_id: r.id.clone(),
+                created_at: at.clone(),
+                refundable: sold.clone(),
+                sold,
+                reservation_id: Some(r.id.clone()),
+            };
+            items.push(put(self.table(), order.to_item(), Some(keys::ABSENT), true));
         }
         let Some(reasons) = self.transact(items).await? else {
             let mut closed = r.clone();

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
     types::{
-        AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
-        TransactWriteItem, Update,
+        AttributeValue, CancellationReason, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+        Update,
     },
     Client,
 };
@@ -26,9 +26,9 @@ use super::{
 use crate::{
     clock::rfc3339_millis,
     domain::{FieldError, LevelChange, LocationId, MovementKind, MovementLine, Quantity, SkuId},
-    schema::{entity, keys, Item},
+    schema::{entity, keys, Item, OrderItem, Stored},
     store::{
-        conflict_backoff, hour_of, level_write, n, s, CounterShape, MovementError, Store,
+        conflict_backoff, hour_of, level_write, n, put, s, CounterShape, MovementError, Store,
         StoreError, TRANSACTION_ATTEMPTS,
     },
 };
@@ -183,23 +183,6 @@ impl Reservations {
             .collect()
     }
 
-    /// `item` put in a transaction, under `condition` if any (a refusal returns the item found).
-    fn put(&self, item: Item, condition: Option<&str>) -> TransactWriteItem {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned));
-        let put = match condition {
-            Some(_) => put.return_values_on_condition_check_failure(
-                ReturnValuesOnConditionCheckFailure::AllOld,
-            ),
-            None => put,
-        };
-        TransactWriteItem::builder()
-            .put(put.build().expect("table and item are set"))
-            .build()
-    }
-
     /// The reservation, read strongly consistent.
     pub async fn get(&self, id: &str) -> Result<Option<Reservation>, StoreError> {
         if !valid_id(id) {
@@ -294,7 +277,7 @@ impl Reservations {
         if let Some(r) = &request.reference {
             item.insert("reference".into(), s(r));
         }
-        items.push(self.put(item, Some("attribute_not_exists(pk)")));
+        items.push(put(self.table(), item, Some(keys::ABSENT), true));
         let record = movement_lines.len();
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let Some(reasons) = self.transact(items.clone()).await? else {
@@ -361,7 +344,7 @@ impl Reservations {
                         e
                     })
                     .ok_or_else(|| StoreError::Corrupt("reservation line".into()))?;
-                items.push(self.put(entry, None));
+                items.push(put(self.table(), entry, None, false));
             }
             match self.transact(items).await? {
                 None => {
