@@ -20,6 +20,16 @@ if ! command -v cc >/dev/null 2>&1; then
     exit 1
   }
 fi
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "==> installing rust component $component"
+    rustup component add "$component"
+  fi
+done
+# --toolchain: only what cargo itself needs (the C compiler, rustfmt, clippy); the test command
+# then installs the rest beside its first cargo phases.
+if [ "${1:-}" = "--toolchain" ]; then exit 0; fi
+
 # A Python that can make virtual environments: Debian splits `venv` (ensurepip) into python3-venv.
 if ! command -v "$python" >/dev/null 2>&1 || ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3 python3-venv || {
@@ -75,10 +85,3 @@ if [ ! -f "$shim" ] || [ infra/dynamodb-local/loopback.c -nt "$shim" ]; then
   echo "==> building $shim (DynamoDB Local listens on 127.0.0.1 only)"
   cc -O2 -shared -fPIC -o "$shim" infra/dynamodb-local/loopback.c -ldl
 fi
-
-for component in rustfmt clippy; do
-  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
-    echo "==> installing rust component $component"
-    rustup component add "$component"
-  fi
-done

@@ -23,14 +23,33 @@ phase() {
   return 0
 }
 
-phase "setup (pinned tools, DynamoDB Local, moto, Chromium)"
-bash infra/setup.sh --deploy
-bash infra/setup-browser.sh
+phase "setup: what cargo needs (C compiler, rustfmt, clippy)"
+bash infra/setup.sh --toolchain
+# The rest of the setup (the pinned Python tools, DynamoDB Local, moto, Chromium, the npm packages)
+# installs beside fmt, clippy and the debug build, which need none of it; its output is shown when
+# it is waited for.
+setup_log="$(mktemp)"
+(bash infra/setup.sh --deploy && bash infra/setup-browser.sh) > "$setup_log" 2>&1 &
+setup_pid=$!
+trap 'kill "$setup_pid" 2>/dev/null || true; rm -f "$setup_log"' EXIT
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "cargo build (the function binaries the Lambda tests run, the local stack the console tests run, and every test)"
+functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment)
+bins=(--bin local-stack)
+for f in "${functions[@]}"; do bins+=(--bin "$f"); done
+cargo build --locked "${bins[@]}"
+cargo test --workspace --locked --no-run
+phase "setup, the rest (pinned tools, DynamoDB Local, moto, Chromium; started beside fmt, clippy and the build)"
+if ! wait "$setup_pid"; then
+  cat "$setup_log"
+  echo "setup failed" >&2
+  exit 1
+fi
+cat "$setup_log"
 phase "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 phase "checkov template.yaml (security scan; every skipped check is explained in infra/checkov.yaml)"
@@ -39,11 +58,6 @@ phase "sam validate --lint"
 SAM_CLI_TELEMETRY=0 .venv-lambda/bin/sam validate --lint --template template.yaml --region us-east-1
 phase "OpenAPI document"
 .venv/bin/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('docs/openapi.yaml'))); print('docs/openapi.yaml is valid OpenAPI 3.1')"
-phase "cargo build (the function binaries the Lambda tests run, and the local stack the console tests run)"
-functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment)
-bins=(--bin local-stack)
-for f in "${functions[@]}"; do bins+=(--bin "$f"); done
-cargo build --locked "${bins[@]}"
 phase "cargo test (unit and integration, against DynamoDB Local and moto)"
 cargo test --workspace --locked
 phase "admin console: unit tests and end-to-end tests in headless Chromium against the local stack"

@@ -79,7 +79,7 @@ fn as_set(rows: &[Value]) -> Expected {
 
 #[tokio::test]
 async fn every_filter_returns_the_complete_result_over_ten_thousand_skus() {
-    let app = spawn_app().await;
+    let app = spawn_app_on_own_engine().await;
     for loc in ["WH1", "WH2", "FR"] {
         app.create_location(loc).await;
     }

@@ -187,10 +187,16 @@ async function planReplenishment() {
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (out += d));
   const exited = new Promise((_, rej) => p.on("exit", (code) => rej(new Error(`replenishment exited (${code}) before answering: ${out}`))));
-  const timeout = new Promise((_, rej) => setTimeout(() => rej(new Error(`replenishment did not answer in 120 s: ${out}`)), 120_000));
+  let timer;
+  const timeout = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`replenishment did not answer in 120 s: ${out}`)), 120_000);
+  });
   try {
     return await Promise.race([answered, exited, timeout]);
   } finally {
+    // A pending timer keeps the test file's process alive: it took 110 s to exit after its
+    // last test while this one ran out.
+    clearTimeout(timer);
     p.kill();
     runtime.closeAllConnections?.();
     runtime.close();
