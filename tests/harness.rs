@@ -379,6 +379,8 @@ impl TestApp {
 #[derive(Debug, Clone, Copy)]
 pub enum Role {
     Storefront,
+    /// A second storefront (another client): it may not see or touch the first one's holds.
+    OtherStorefront,
     Ops,
     ReadOnly,
 }
@@ -387,6 +389,14 @@ impl TestApp {
     pub fn token(&self, role: Role) -> String {
         let (sub, scopes) = match role {
             Role::Storefront => ("shop-1", format!("{} {}", scope::SELL, scope::READ)),
+            Role::OtherStorefront => {
+                // A client-credentials token as Cognito issues it: the client id is its subject.
+                return self.token_with(json!({
+                    "sub": "shop-2",
+                    "client_id": "shop-2",
+                    "scope": format!("{} {}", scope::SELL, scope::READ),
+                }));
+            }
             Role::Ops => ("ops-1", format!("{} {}", scope::ADMIN, scope::READ)),
             Role::ReadOnly => ("analyst-1", scope::READ.to_owned()),
         };
@@ -597,6 +607,11 @@ impl TestApp {
     /// Every page of a listing (`path` with its query, without a cursor), following the cursors:
     /// each page's items. Each page must be a 200, and the cursors must end.
     pub async fn pages(&self, path: &str) -> Vec<Vec<Value>> {
+        self.pages_as(path, Role::ReadOnly).await
+    }
+
+    /// [`Self::pages`] as `role` (a storefront lists its own holds).
+    pub async fn pages_as(&self, path: &str, role: Role) -> Vec<Vec<Value>> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
@@ -605,7 +620,7 @@ impl TestApp {
                 Some(c) => format!("{path}{sep}cursor={c}"),
                 None => path.to_owned(),
             };
-            let r = self.get(&page, Role::ReadOnly).await;
+            let r = self.get(&page, role).await;
             assert_eq!(r.status, StatusCode::OK, "{page}: {:?}", r.json());
             let body = r.json();
             pages.push(body["items"].as_array().cloned().unwrap_or_default());
@@ -636,7 +651,12 @@ impl TestApp {
 
     /// A GET that must be answered 200; returns its body.
     pub async fn read(&self, path: &str) -> Value {
-        let r = self.get(path, Role::ReadOnly).await;
+        self.read_as(path, Role::ReadOnly).await
+    }
+
+    /// [`Self::read`] as `role` (a storefront reads its own holds).
+    pub async fn read_as(&self, path: &str, role: Role) -> Value {
+        let r = self.get(path, role).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.json());
         r.json()
     }

@@ -31,13 +31,13 @@ async fn held(app: &TestApp, key: &str, lines: &[(&str, &str, i64)], ttl: i64) -
 }
 
 async fn step(app: &TestApp, id: &str, action: &str, body: Value) -> ApiResponse {
-    app.post(
-        &format!("/v1/reservations/{id}/{action}"),
-        Role::Storefront,
-        &format!("{action}-{id}"),
-        body,
-    )
-    .await
+    step_as(app, Role::Storefront, id, action, body).await
+}
+
+/// A step of hold `id` as `role` (its key names the action and the hold).
+async fn step_as(app: &TestApp, role: Role, id: &str, action: &str, body: Value) -> ApiResponse {
+    let path = format!("/v1/reservations/{id}/{action}");
+    app.post(&path, role, &format!("{action}-{id}"), body).await
 }
 
 /// The ledger's entries of one kind.
@@ -107,12 +107,12 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
 
     // Read it, and see it among the SKU's active holds.
     let got = app
-        .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
+        .get(&format!("/v1/reservations/{id}"), Role::Storefront)
         .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.json()["status"], "active");
     app.process_stream().await;
-    let list = app.get("/v1/skus/TEE/reservations", Role::ReadOnly).await;
+    let list = app.get("/v1/skus/TEE/reservations", Role::Storefront).await;
     assert_eq!(list.status, StatusCode::OK, "{:?}", list.json());
     let items = list.json()["items"].as_array().cloned().unwrap();
     assert_eq!(items.len(), 1, "{items:?}");
@@ -149,8 +149,14 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_problem(&ext, StatusCode::CONFLICT, "reservation-closed");
     assert_eq!(app.level("TEE", "WH1").await, Some((8, 0, 0, 8)));
 
-    // The commit is an order: a refund works against it, and no more than it sold.
+    // The commit is an order of its storefront: another storefront cannot refund it (to it the
+    // order does not exist); its own refunds work against it, and no more than it sold.
     let refund = |quantity: i64| json!({"sku": "TEE", "location": "WH1", "quantity": quantity, "order_id": "ORD-1"});
+    let r = app
+        .post("/v1/refunds", Role::OtherStorefront, "rf-b", refund(1))
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "order-not-found");
+    assert_eq!(app.level("TEE", "WH1").await, Some((8, 0, 0, 8)));
     app.created("/v1/refunds", Role::Storefront, "rf-1", refund(2))
         .await;
     let r = app
@@ -171,7 +177,7 @@ async fn a_hold_is_extended_partly_committed_as_an_order_and_refunded_against_it
     assert_eq!(sale["reservation_id"], id.as_str());
     assert_ledger_chains(&ledger, "WH1", level_json(10, 0));
     // Closed: no longer among the SKU's holds.
-    let list = app.get("/v1/skus/TEE/reservations", Role::ReadOnly).await;
+    let list = app.get("/v1/skus/TEE/reservations", Role::Storefront).await;
     assert_eq!(list.json()["items"], json!([]));
 }
 
@@ -227,7 +233,7 @@ async fn a_thousand_carts_race_for_a_hundred_units_then_half_commit_and_half_exp
     assert_ledger_chains(&ledger, "WH1", level_json(50, 0));
     for id in &ids[50..] {
         let r = app
-            .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
+            .get(&format!("/v1/reservations/{id}"), Role::Storefront)
             .await;
         assert_eq!(r.json()["status"], "expired");
         assert_eq!(r.json()["closed_by"], "system:hold-expiry");
@@ -273,7 +279,10 @@ async fn a_commit_racing_the_expiry_of_its_hold_has_exactly_one_outcome() {
         let (commits, report) = tokio::join!(commits, sweep.sweep());
         let report = report.unwrap();
         for (id, c) in ids.iter().zip(&commits) {
-            let status = app.read(&format!("/v1/reservations/{id}")).await["status"].clone();
+            let status = app
+                .read_as(&format!("/v1/reservations/{id}"), Role::Storefront)
+                .await["status"]
+                .clone();
             match c.status {
                 StatusCode::CREATED => {
                     assert_eq!(status, "committed");
@@ -383,7 +392,7 @@ async fn holds_run_out_on_time_as_the_clock_passes_and_cannot_be_committed_after
     assert_eq!(p["reservation_id"], a.as_str());
     assert_eq!(app.level("TICK", "WH1").await, Some((6, 3, 0, 3)));
     let got = app
-        .get(&format!("/v1/reservations/{b}"), Role::ReadOnly)
+        .get(&format!("/v1/reservations/{b}"), Role::Storefront)
         .await;
     assert_eq!(got.json()["status"], "expired");
     assert_eq!(got.json()["stock_released"], false);
@@ -574,7 +583,7 @@ async fn hostile_input_on_every_reservation_route_gets_a_clear_4xx() {
     // Nothing changed: the one hold is still the only one, and still active.
     assert_eq!(app.level("H", "WH1").await, Some((5, 1, 0, 4)));
     let r = app
-        .get(&format!("/v1/reservations/{id}"), Role::ReadOnly)
+        .get(&format!("/v1/reservations/{id}"), Role::Storefront)
         .await;
     assert_eq!(r.json()["status"], "active");
     // A read-only token may read but not hold.
@@ -607,7 +616,9 @@ async fn one_run_of_the_expiry_function_gives_back_a_hold_at_its_time_not_a_minu
     assert!(report.passes >= 2, "{report:?}");
     assert!(waited.as_millis() >= 1_000, "{waited:?}");
     // Given back within a second of its end (by the same clock), and the run stopped then.
-    let r = app.read(&format!("/v1/reservations/{id}")).await;
+    let r = app
+        .read_as(&format!("/v1/reservations/{id}"), Role::Storefront)
+        .await;
     assert_eq!(r["status"], "expired");
     let at = |field: &str| {
         time::OffsetDateTime::parse(
@@ -662,14 +673,16 @@ async fn a_skus_holds_are_listed_page_by_page_and_a_cursor_of_another_location_i
     held(&app, "p-wh2", &[("PAGE", "WH2", 1)], 15).await;
     app.process_stream().await;
     let wh1 = "/v1/skus/PAGE/reservations?location=WH1&limit=2";
-    let pages = app.pages(wh1).await;
+    let pages = app.pages_as(wh1, Role::Storefront).await;
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, [2, 1], "{pages:?}");
-    let cursor = app.read(wh1).await["next_cursor"]
+    let cursor = app.read_as(wh1, Role::Storefront).await["next_cursor"]
         .as_str()
         .unwrap()
         .to_owned();
-    let all = app.read("/v1/skus/PAGE/reservations").await;
+    let all = app
+        .read_as("/v1/skus/PAGE/reservations", Role::Storefront)
+        .await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4, "{all}");
     // A cursor serves only the listing it came from.
     for path in [
@@ -712,4 +725,114 @@ async fn an_expiry_index_shard_that_cannot_be_read_holds_back_only_its_own_holds
         "{second:?}"
     );
     assert_eq!(app.level("SHARD", "WH1").await, Some((12, 0, 0, 12)));
+}
+
+#[tokio::test]
+async fn a_hold_belongs_to_the_storefront_that_made_it_and_lives_one_day_at_most() {
+    let app = spawn_stocked(&[("MUG", "WH1", 10)]).await;
+    let id = held(&app, "cart-a", &[("MUG", "WH1", 2)], 15).await;
+    app.process_stream().await;
+    let other = Role::OtherStorefront;
+
+    // Another storefront cannot read, list, extend, release or commit it: to it the hold does
+    // not exist.
+    let r = app.get(&format!("/v1/reservations/{id}"), other).await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "reservation-not-found");
+    let listed = app.read_as("/v1/skus/MUG/reservations", other).await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+    for (action, body) in [
+        ("extend", json!({"ttl_minutes": 60})),
+        ("release", json!({})),
+        ("commit", json!({"order_id": "THEFT-1"})),
+    ] {
+        let r = step_as(&app, other, &id, action, body).await;
+        assert_problem(&r, StatusCode::NOT_FOUND, "reservation-not-found");
+    }
+    // Nor can it take the hold over by replaying its Idempotency-Key.
+    let r = app
+        .post(
+            "/v1/reservations",
+            other,
+            "cart-a",
+            hold_body(&[("MUG", "WH1", 2)], 15),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_ne!(r.json()["reservation_id"], id.as_str(), "its own hold");
+    assert_eq!(r.json()["owner"], "shop-2");
+    // Nothing of the first hold changed; 4 units are held in all.
+    assert_eq!(app.level("MUG", "WH1").await, Some((10, 4, 0, 6)));
+    let mine = app
+        .read_as(&format!("/v1/reservations/{id}"), Role::Storefront)
+        .await;
+    assert_eq!(
+        (&mine["status"], &mine["extensions"], &mine["owner"]),
+        (&json!("active"), &json!(0), &json!("shop-1"))
+    );
+    // Its owner lists only its own; ops list and read both.
+    app.process_stream().await;
+    let listed = app
+        .read_as("/v1/skus/MUG/reservations", Role::Storefront)
+        .await;
+    let ids: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["reservation_id"])
+        .collect();
+    assert_eq!(ids, vec![&json!(id)]);
+    let all = app.read_as("/v1/skus/MUG/reservations", Role::Ops).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
+    let r = app.get(&format!("/v1/reservations/{id}"), Role::Ops).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // A hold lives at most a day from its creation, however it is extended.
+    app.advance_clock(10 * 60);
+    let r = step(&app, &id, "extend", json!({"ttl_minutes": 1440})).await;
+    let p = assert_problem(&r, StatusCode::CONFLICT, "hold-lifetime-exceeded");
+    assert_eq!(p["max_lifetime_minutes"], 1440);
+    assert_eq!(p["created_at"], mine["created_at"]);
+    let created = time::OffsetDateTime::parse(
+        mine["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let latest = time::OffsetDateTime::parse(
+        p["latest_expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(latest - created, time::Duration::hours(24));
+    assert_eq!(
+        app.read_as(&format!("/v1/reservations/{id}"), Role::Storefront)
+            .await["extensions"],
+        0
+    );
+    // Within the limit is fine: 23 h 40 min from now is a little under a day after its creation.
+    let r = step(&app, &id, "extend", json!({"ttl_minutes": 1420})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert!(r.json()["expires_at"].as_str().unwrap() < p["latest_expires_at"].as_str().unwrap());
+    assert_eq!(r.json()["extensions"], 1);
+    // The same extend retried (its answer lost, say) is answered as before and moves nothing.
+    app.advance_clock(60);
+    let again = step(&app, &id, "extend", json!({"ttl_minutes": 1420})).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.json());
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["expires_at"], r.json()["expires_at"]);
+    assert_eq!(again.json()["extensions"], 1);
+    // The same key for another extend is refused.
+    let reused = step(&app, &id, "extend", json!({"ttl_minutes": 30})).await;
+    assert_problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
+    // Ops release the other storefront's hold (an admin acts on any).
+    let their = app.read_as("/v1/skus/MUG/reservations", other).await["items"][0]["reservation_id"]
+        .as_str()
+        .map(str::to_owned);
+    let their = their.expect("the second storefront lists its own hold");
+    let r = step_as(&app, Role::Ops, &their, "release", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(app.level("MUG", "WH1").await, Some((10, 2, 0, 8)));
 }

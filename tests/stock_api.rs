@@ -362,6 +362,13 @@ async fn refunds_against_an_order_never_exceed_what_it_sold() {
                 .await
         }
     };
+    // The order is its storefront's: to another storefront it does not exist; ops refund any.
+    let theirs = json!({ "sku": "A", "location": "WH1", "quantity": 1, "order_id": "o-9" });
+    let r = app
+        .post("/v1/refunds", Role::OtherStorefront, "rf-b", theirs)
+        .await;
+    assert_problem(&r, StatusCode::NOT_FOUND, "order-not-found");
+    assert_eq!(app.level("A", "WH1").await, Some((7, 0, 0, 7)));
     assert_eq!(refund("rf-1", 2, true).await.status, StatusCode::CREATED);
     let over = refund("rf-2", 2, false).await;
     let problem = assert_problem(&over, StatusCode::CONFLICT, "refund-exceeds-order");

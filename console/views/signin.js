@@ -16,7 +16,7 @@ export async function viewSignIn(seq) {
   const parts = [h("h1", {}, "Sign in")];
   const auth = config.auth ?? {};
   if (auth.mode === "local" && auth.tokens) {
-    const labels = { ops: "Ops (admin)", storefront: "Storefront", readonly: "Read-only analyst" };
+    const labels = { ops: "Ops (admin)", storefront: "Storefront", "storefront-b": "Second storefront", readonly: "Read-only analyst" };
     parts.push(
       h("p", {}, "Local stack: sign in with one of its development tokens."),
       h("div", { class: "buttons" },

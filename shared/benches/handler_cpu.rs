@@ -50,6 +50,8 @@ fn route(operation: Operation) -> &'static Route {
 fn actor() -> Actor {
     Actor {
         subject: "storefront-demo".into(),
+        owner: "storefront-demo".into(),
+        any_owner: false,
     }
 }
 

@@ -23,6 +23,21 @@ pub const ADJUSTMENTS_PATH: &str = "/v1/adjustments";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub subject: String,
+    /// The client whose orders it opens, and whose orders it may refund.
+    pub owner: String,
+    /// Whether it may refund any client's order (the admin scope).
+    pub any_owner: bool,
+}
+
+impl Actor {
+    /// An actor acting on everything as `subject` (the stocktake import, the bench).
+    pub fn system(subject: &str) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            owner: subject.to_owned(),
+            any_owner: true,
+        }
+    }
 }
 
 /// How a movement came: the path whose requests share its idempotency, and whether it opens an
@@ -136,6 +151,8 @@ pub fn prepare<B: Serialize>(
         partition: crate::schema::keys::movement(&scope_hex[..40]),
         movement_id,
         actor: actor.subject.clone(),
+        owner: actor.owner.clone(),
+        any_owner: actor.any_owner,
         at,
         request_hash,
         response,

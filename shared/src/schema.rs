@@ -449,6 +449,10 @@ pub struct OrderItem {
     /// The checkout hold the order committed, if it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<String>,
+    /// The client whose order it is (only it, and admin, may refund it); absent on orders
+    /// recorded before orders had owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl Stored for OrderItem {
@@ -477,6 +481,9 @@ pub struct ReservationItem {
     pub lines: Vec<HoldLineItem>,
     pub created_at: String,
     pub created_by: String,
+    /// The client whose hold it is; absent on holds made before holds had owners.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// When the hold runs out (ms since the epoch, and as RFC 3339).
     pub hold_until_ms: i64,
     pub hold_until: String,
@@ -494,6 +501,11 @@ pub struct ReservationItem {
     pub order_id: Option<String>,
     #[serde(default)]
     pub commit_hash: Option<String>,
+    /// The last extend's caller-scoped Idempotency-Key, and the `ttl_minutes` it asked for.
+    #[serde(default)]
+    pub extend_key: Option<String>,
+    #[serde(default)]
+    pub extend_ttl: Option<i64>,
 }
 
 /// `RULE#<id>` / `META`: the rule as its last create or replace sent it.

@@ -448,7 +448,7 @@ describe("admin console", () => {
       `e2e-hold-${Date.now()}`);
     assert.match(hold.reservation_id, /^rs_/);
     // The list is fed by an index the stream writes a moment after the hold.
-    const listed = await eventually(() => apiCall("readonly", "GET", `/v1/skus/${HOLD_SKU}/reservations`), (l) => l.items.length === 1, 15_000);
+    const listed = await eventually(() => apiCall("storefront", "GET", `/v1/skus/${HOLD_SKU}/reservations`), (l) => l.items.length === 1, 15_000);
     assert.equal(listed.items[0]?.reservation_id, hold.reservation_id);
     await page.getByRole("button", { name: "Refresh holds" }).click();
     const row = holds.getByRole("row", { name: new RegExp(`${hold.reservation_id} ${LOC} 2 .* 1[45] min cart-e2e storefront-demo`) });

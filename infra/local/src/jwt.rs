@@ -101,6 +101,12 @@ pub const ROLES: &[(&str, &str, &str)] = &[
         "storefront-demo",
         "inventory/sell inventory/read",
     ),
+    // A second shop on the same stock: its holds are its own (try the two against each other).
+    (
+        "storefront-b",
+        "storefront-b-demo",
+        "inventory/sell inventory/read",
+    ),
     ("ops", "ops-demo", "inventory/admin inventory/read"),
     ("readonly", "analyst-demo", "inventory/read"),
 ];

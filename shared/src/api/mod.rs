@@ -251,7 +251,8 @@ impl App {
                     .await
             }
             GetReservation => {
-                reservations::get(&self.store, params[0], self.clock.now_millis()).await
+                let now = self.clock.now_millis();
+                reservations::get(&self.store, params[0], principal, now).await
             }
             ExtendReservation | ReleaseReservation | CommitReservation => {
                 let now = self.clock.now_millis();
@@ -260,7 +261,8 @@ impl App {
             }
             ListSkuReservations => {
                 let sku = sku_param(params[0])?;
-                reservations::list_for_sku(&self.store, &sku, &query, self.clock.now_millis()).await
+                let now = self.clock.now_millis();
+                reservations::list_for_sku(&self.store, &sku, &query, principal, now).await
             }
             _ => {
                 self.alerts_route(req, route, &params, principal, &query)

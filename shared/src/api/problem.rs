@@ -61,6 +61,12 @@ pub enum ApiError {
     ReservationExpired { id: String, expires_at: String },
     #[error("reservation {id} is {status}")]
     ReservationClosed { id: String, status: &'static str },
+    #[error("reservation {id} can be held until {latest} at the latest")]
+    HoldLifetimeExceeded {
+        id: String,
+        created_at: String,
+        latest: String,
+    },
     #[error("import {import_id} is not finished")]
     ImportNotFinished {
         import_id: String,
@@ -80,6 +86,15 @@ impl From<crate::reservations::ReservationError> for ApiError {
                 status: status.as_str(),
             },
             R::KeyReused => Self::IdempotencyKeyReused,
+            R::LifetimeExceeded {
+                id,
+                created_at,
+                latest,
+            } => Self::HoldLifetimeExceeded {
+                id,
+                created_at,
+                latest,
+            },
             R::Invalid(errors) => Self::Validation(errors),
             R::Movement(e) => Self::Movement(e),
         }
@@ -138,6 +153,7 @@ const TYPES: &[ProblemType] = {
         problem(S::NOT_FOUND,              "reservation-not-found",   "Unknown reservation"),
         problem(S::CONFLICT,               "reservation-expired",     "Reservation expired"),
         problem(S::CONFLICT,               "reservation-closed",      "Reservation closed"),
+        problem(S::CONFLICT,               "hold-lifetime-exceeded",  "Hold cannot live that long"),
         problem(S::CONFLICT,               "insufficient-stock",      "Insufficient stock"),
         problem(S::CONFLICT,               "insufficient-in-transit", "Not that much in transit"),
         problem(S::CONFLICT,               "stale-count",             "Stock changed since it was counted"),
@@ -308,6 +324,18 @@ impl ApiError {
             )
             .with("reservation_id", json!(id))
             .with("reservation_status", json!(status)),
+            Self::HoldLifetimeExceeded {
+                id,
+                created_at,
+                latest,
+            } => Problem::new(
+                "hold-lifetime-exceeded",
+                format!("Reservation {id} was made at {created_at} and can be held until {latest} at the latest ({} hours from its creation, however often it is extended); nothing changed.", crate::reservations::MAX_HOLD_LIFETIME_MINUTES / 60),
+            )
+            .with("reservation_id", json!(id))
+            .with("created_at", json!(created_at))
+            .with("latest_expires_at", json!(latest))
+            .with("max_lifetime_minutes", json!(crate::reservations::MAX_HOLD_LIFETIME_MINUTES)),
             Self::Movement(e) => movement_answer(e),
         }
     }
@@ -512,6 +540,11 @@ mod tests {
             ApiError::ReservationClosed {
                 id: "res-1".into(),
                 status: "committed",
+            },
+            ApiError::HoldLifetimeExceeded {
+                id: "res-1".into(),
+                created_at: "2024-01-02T00:00:00.000Z".into(),
+                latest: "2024-01-03T00:00:00.000Z".into(),
             },
             refused(Refusal::InsufficientAvailable { available: 2 }),
             refused(Refusal::InsufficientInTransit { in_transit: 2 }),

@@ -97,7 +97,7 @@ pub(super) async fn hold(
                 &serde_json::to_vec(&body).unwrap_or_default(),
             ]);
             let (r, replayed) = Reservations::new(store.clone())
-                .hold(&id, &request, &request_hash, &principal.subject, now_ms)
+                .hold(&id, &request, &request_hash, principal.caller(), now_ms)
                 .await?;
             Ok(answer(StatusCode::CREATED, &r, replayed, now_ms))
         }
@@ -105,10 +105,16 @@ pub(super) async fn hold(
     )
 }
 
-/// `GET /v1/reservations/{id}`.
-pub(super) async fn get(store: &Store, raw: &str, now_ms: i64) -> Result<Response<Body>, ApiError> {
+/// `GET /v1/reservations/{id}`: the caller's own hold (admin: any).
+pub(super) async fn get(
+    store: &Store,
+    raw: &str,
+    principal: &Principal,
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
     let id = id_param(raw)?;
-    match Reservations::new(store.clone()).get(id).await? {
+    let reservations = Reservations::new(store.clone());
+    match reservations.get_for(id, principal.caller()).await? {
         Some(r) => Ok(json_response(StatusCode::OK, &view(&r, now_ms))),
         None => Err(ApiError::ReservationNotFound(id.to_owned())),
     }
@@ -134,26 +140,35 @@ pub(super) async fn step(
         async {
             let id = id_param(raw)?;
             let reservations = Reservations::new(store.clone());
-            let actor = principal.subject.as_str();
+            let caller = principal.caller();
             let (r, replayed) = match operation {
                 Operation::ExtendReservation => {
                     let body: ExtendBody = parse_body(req)?;
                     let ttl = body.validate().map_err(ApiError::Validation)?;
-                    // Every extension moves the hold on: none is answered as a replay.
-                    let (r, _) = reservations.extend(id, ttl, actor, now_ms).await?;
-                    (r, false)
+                    // With an Idempotency-Key, a retried extend is answered as a replay and
+                    // moves the hold on no further; without one, every extend moves it on.
+                    let key = match req.headers().contains_key("idempotency-key") {
+                        true => Some(idempotency_key(req.headers())?),
+                        false => None,
+                    };
+                    let scoped = key.map(|k| {
+                        hex_sha256(&[principal.subject.as_bytes(), k.as_str().as_bytes()])
+                    });
+                    reservations
+                        .extend(id, ttl, scoped.as_deref(), caller, now_ms)
+                        .await?
                 }
                 Operation::ReleaseReservation => {
                     if !req.body().as_ref().trim_ascii().is_empty() {
                         let _: ReleaseBody = parse_body(req)?;
                     }
-                    reservations.release(id, actor, now_ms).await?
+                    reservations.release(id, caller, now_ms).await?
                 }
                 _ => {
                     let (order_id, takes, request_hash) = commit_request(req)?;
                     let takes = takes.as_deref();
                     reservations
-                        .commit(id, order_id.as_str(), takes, &request_hash, actor, now_ms)
+                        .commit(id, order_id.as_str(), takes, &request_hash, caller, now_ms)
                         .await?
                 }
             };
@@ -193,13 +208,16 @@ fn commit_request(req: &Request) -> Result<(OrderId, Option<Vec<Take>>, String),
 }
 
 /// `GET /v1/skus/{sku}/reservations`: the SKU's active holds, by location, each read from its
-/// reservation (so one closed a moment ago is not listed).
+/// reservation (so one closed a moment ago is not listed). A storefront sees its own holds;
+/// admin sees every client's (the units others hold show in the level's `reserved`).
 pub(super) async fn list_for_sku(
     store: &Store,
     sku: &SkuId,
     query: &Query,
+    principal: &Principal,
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
+    let caller = principal.caller();
     let (limit, cursor) = query.page_with(&["location"])?;
     let location = query
         .get("location")
@@ -212,6 +230,7 @@ pub(super) async fn list_for_sku(
     let items: Vec<Value> = page
         .items
         .iter()
+        .filter(|h| caller.may_act_on(&h.reservation))
         .map(|h| {
             let r = &h.reservation;
             let mut item = json!({
@@ -220,6 +239,7 @@ pub(super) async fn list_for_sku(
                 "quantity": h.quantity,
                 "created_at": r.created_at,
                 "created_by": r.created_by,
+                "owner": r.owner,
                 "expires_at": r.expires_at,
                 "expires_in_seconds": (r.expires_ms - now_ms).div_euclid(1000),
             });

@@ -37,6 +37,9 @@ pub use self::store::{
 pub const MIN_TTL_MINUTES: i64 = 1;
 pub const MAX_TTL_MINUTES: i64 = 1440;
 pub const DEFAULT_TTL_MINUTES: i64 = 15;
+/// The longest a hold can live from its creation, however often it is extended: the longest a
+/// new hold can be made for. An extend past it is refused (409 `hold-lifetime-exceeded`).
+pub const MAX_HOLD_LIFETIME_MINUTES: i64 = MAX_TTL_MINUTES;
 /// Who the expiry sweep records as the actor of an expiry.
 pub const EXPIRY_ACTOR: &str = "system:hold-expiry";
 /// How long a closed reservation is kept (DynamoDB TTL removes it after): long enough for any
@@ -163,6 +166,25 @@ impl From<HoldLineItem> for ReservedLine {
     }
 }
 
+/// Who asks for a step of a hold, and whose holds it may act on.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// Recorded as who did it (`created_by`, `closed_by`, the ledger's actor).
+    pub subject: &'a str,
+    /// The client the holds it makes belong to.
+    pub owner: &'a str,
+    /// Whether it may see and act on every client's holds (the admin scope).
+    pub any_owner: bool,
+}
+
+impl Caller<'_> {
+    /// Whether the caller may see and act on `r`: another client's hold is, to it, a hold that
+    /// does not exist.
+    pub fn may_act_on(&self, r: &Reservation) -> bool {
+        self.any_owner || r.owner == self.owner
+    }
+}
+
 /// A reservation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -171,6 +193,8 @@ pub struct Reservation {
     pub lines: Vec<ReservedLine>,
     pub created_at: String,
     pub created_by: String,
+    /// The client whose hold it is ([`Caller::owner`]): only it, and admin, see and act on it.
+    pub owner: String,
     pub expires_ms: i64,
     pub expires_at: String,
     pub request_hash: String,
@@ -181,9 +205,37 @@ pub struct Reservation {
     pub closed_by: Option<String>,
     pub order_id: Option<String>,
     pub commit_hash: Option<String>,
+    /// The last extend's key (scoped to its caller) and the `ttl_minutes` it asked for: a retry
+    /// of that extend is answered as it was, and does not move the hold on again.
+    pub extend_key: Option<String>,
+    pub extend_ttl: Option<i64>,
 }
 
 impl Reservation {
+    /// An active hold of `lines` until `expires_ms`, with nothing else known of it yet.
+    pub fn active(id: &str, lines: Vec<ReservedLine>, expires_ms: i64) -> Self {
+        Self {
+            id: id.to_owned(),
+            status: Status::Active,
+            lines,
+            created_at: String::new(),
+            created_by: String::new(),
+            owner: String::new(),
+            expires_ms,
+            expires_at: String::new(),
+            request_hash: String::new(),
+            version: 0,
+            reference: None,
+            extended: 0,
+            closed_at: None,
+            closed_by: None,
+            order_id: None,
+            commit_hash: None,
+            extend_key: None,
+            extend_ttl: None,
+        }
+    }
+
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let i: ReservationItem = schema::decode(entity::RESERVATION, item)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -191,6 +243,8 @@ impl Reservation {
             .ok_or_else(|| StoreError::Corrupt(format!("reservation status {}", i.status)))?;
         Ok(Self {
             id: i.reservation_id,
+            // A hold made before holds had owners belongs to the subject that made it.
+            owner: i.owner.unwrap_or_else(|| i.created_by.clone()),
             status,
             lines: i.lines.into_iter().map(ReservedLine::from).collect(),
             created_at: i.created_at,
@@ -205,7 +259,19 @@ impl Reservation {
             closed_by: i.closed_by,
             order_id: i.order_id,
             commit_hash: i.commit_hash,
+            extend_key: i.extend_key,
+            extend_ttl: i.extend_ttl,
         })
+    }
+
+    /// When it was made, in ms since the epoch.
+    pub fn created_ms(&self) -> Result<i64, StoreError> {
+        time::OffsetDateTime::parse(
+            &self.created_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| StoreError::Corrupt(format!("reservation created at {}", self.created_at)))
     }
 
     /// How it stands at `now_ms`: an active hold past its expiry is expired (the sweep gives
@@ -226,6 +292,7 @@ impl Reservation {
             "lines": self.lines,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            "owner": self.owner,
             "expires_at": self.expires_at,
             "extensions": self.extended,
         });

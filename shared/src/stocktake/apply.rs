@@ -211,9 +211,7 @@ impl Stocktakes {
                 .or_default()
                 .push(line);
         }
-        let actor = Actor {
-            subject: import.created_by.clone(),
-        };
+        let actor = Actor::system(&import.created_by);
         let mut outcomes = stream::iter(by_level.into_values())
             .map(|level: Vec<Line>| {
                 let (actor, import) = (&actor, &import);

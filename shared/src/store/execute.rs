@@ -40,6 +40,9 @@ pub struct MovementRecord {
     pub partition: String,
     pub movement_id: String,
     pub actor: String,
+    /// The client whose order it opens; it may refund only its own orders unless `any_owner`.
+    pub owner: String,
+    pub any_owner: bool,
     pub at: String,
     pub request_hash: String,
     /// The response body of the first execution, returned as-is on replay.
@@ -100,7 +103,7 @@ impl Store {
                 }
                 _ => return Err(StoreError::from_sdk(err).into()),
             };
-            match self.explain(movement, &write.roles, &reasons).await {
+            match self.explain(movement, record, &write.roles, &reasons).await {
                 Ok(Explained::Outcome(outcome)) => return Ok(outcome),
                 Ok(Explained::Reshape(lines)) => {
                     for (i, shape) in lines {
@@ -189,6 +192,7 @@ impl Store {
     pub(super) async fn explain(
         &self,
         movement: &Movement,
+        record: &MovementRecord,
         roles: &[Role],
         reasons: &[aws_sdk_dynamodb::types::CancellationReason],
     ) -> Result<Explained, MovementError> {
@@ -245,6 +249,11 @@ impl Store {
                     let Some(item) = item else {
                         return Err(MovementError::OrderNotFound(order_id));
                     };
+                    // Another client's order is, to this caller, an order that does not exist.
+                    let owner = item.get("owner").and_then(|v| v.as_s().ok());
+                    if !record.any_owner && owner.is_some_and(|o| *o != record.owner) {
+                        return Err(MovementError::OrderNotFound(order_id));
+                    }
                     let line_key = order_line_key(&claim.sku, &claim.location);
                     let refundable = item
                         .get("refundable")

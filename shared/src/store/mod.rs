@@ -214,6 +214,8 @@ mod tests {
             partition: "MOV#abc".into(),
             movement_id: "mv_1".into(),
             actor: "shop".into(),
+            owner: "shop".into(),
+            any_owner: false,
             at: "2026-01-01T00:00:00.000Z".into(),
             request_hash: "h".into(),
             response: "{}".into(),

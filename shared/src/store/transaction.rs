@@ -537,32 +537,38 @@ pub fn movement_write_shaped(
             refundable: sold.clone(),
             sold,
             reservation_id: None,
+            owner: Some(record.owner.clone()),
         };
         items.push(put(table, order.to_item(), Some(keys::ABSENT), false));
         roles.push(Role::NewOrder);
     }
 
     if let Some(claim) = &movement.order_claim {
+        // Only its own client (or admin) refunds an order; one recorded before orders had owners
+        // has none.
+        let mut condition = format!("{} AND #rf.#line >= :q", keys::PRESENT);
+        let mut update = Update::builder()
+            .table_name(table)
+            .set_key(Some(keys::key(
+                keys::order(claim.order_id.as_str()),
+                keys::META,
+            )))
+            .update_expression("SET #rf.#line = #rf.#line - :q")
+            .expression_attribute_names("#rf", "refundable")
+            .expression_attribute_names("#line", order_line_key(&claim.sku, &claim.location))
+            .expression_attribute_values(":q", n(claim.quantity.get()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if !record.any_owner {
+            condition.push_str(" AND (attribute_not_exists(#ow) OR #ow = :ow)");
+            update = update
+                .expression_attribute_names("#ow", "owner")
+                .expression_attribute_values(":ow", s(&record.owner));
+        }
         items.push(
             TransactWriteItem::builder()
                 .update(
-                    Update::builder()
-                        .table_name(table)
-                        .set_key(Some(keys::key(
-                            keys::order(claim.order_id.as_str()),
-                            keys::META,
-                        )))
-                        .update_expression("SET #rf.#line = #rf.#line - :q")
-                        .condition_expression(format!("{} AND #rf.#line >= :q", keys::PRESENT))
-                        .expression_attribute_names("#rf", "refundable")
-                        .expression_attribute_names(
-                            "#line",
-                            order_line_key(&claim.sku, &claim.location),
-                        )
-                        .expression_attribute_values(":q", n(claim.quantity.get()))
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::AllOld,
-                        )
+                    update
+                        .condition_expression(condition)
                         .build()
                         .expect("table, key and expression are set"),
                 )

@@ -324,9 +324,7 @@ fn channel(operation: Operation) -> Channel<'static> {
 }
 
 fn bench_actor() -> Actor {
-    Actor {
-        subject: "bench".into(),
-    }
+    Actor::system("bench")
 }
 
 /// Applies a movement through the store directly, as the handler would.

@@ -69,9 +69,10 @@ pub fn taken(r: &Reservation, takes: Option<&[Take]>) -> Result<Vec<i64>, Vec<Fi
 impl Reservations {
     /// Gives a hold back before its time (the cart was abandoned). Releasing it again answers
     /// it as released.
-    pub async fn release(&self, id: &str, actor: &str, now_ms: i64) -> Outcome {
+    pub async fn release(&self, id: &str, caller: Caller<'_>, now_ms: i64) -> Outcome {
+        let actor = caller.subject;
         for attempt in 1..=TRANSACTION_ATTEMPTS {
-            let current = match self.get(id).await? {
+            let current = match self.get_for(id, caller).await? {
                 None => return Err(ReservationError::NotFound(id.to_owned())),
                 Some(r) if r.status == Status::Released => return Ok((r, true)),
                 Some(r) => r,
@@ -101,13 +102,14 @@ impl Reservations {
         order_id: &str,
         takes: Option<&[Take]>,
         request_hash: &str,
-        actor: &str,
+        caller: Caller<'_>,
         now_ms: i64,
     ) -> Outcome {
+        let actor = caller.subject;
         let mut shapes: Option<Vec<CounterShape>> = None;
         let mut conflicts = 0;
         for _ in 0..TRANSACTION_ATTEMPTS + 4 {
-            let current = match self.get(id).await? {
+            let current = match self.get_for(id, caller).await? {
                 None => return Err(ReservationError::NotFound(id.to_owned())),
                 Some(r) if r.status == Status::Committed => {
                     if r.commit_hash.as_deref() == Some(request_hash) {
@@ -186,23 +188,7 @@ impl Reservations {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let reservation = Reservation {
-            id: id.to_owned(),
-            status: Status::Active,
-            lines: lines.to_vec(),
-            created_at: String::new(),
-            created_by: String::new(),
-            expires_ms: now_ms,
-            expires_at: String::new(),
-            request_hash: String::new(),
-            version: 0,
-            reference: None,
-            extended: 0,
-            closed_at: None,
-            closed_by: None,
-            order_id: None,
-            commit_hash: None,
-        };
+        let reservation = Reservation::active(id, lines.to_vec(), now_ms);
         let movement_lines = giving_back(lines, MovementKind::HoldExpire)?;
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             match self
@@ -233,9 +219,10 @@ impl Reservations {
     pub(super) async fn active(
         &self,
         id: &str,
+        caller: Caller<'_>,
         now_ms: i64,
     ) -> Result<Reservation, ReservationError> {
-        match self.get(id).await? {
+        match self.get_for(id, caller).await? {
             None => Err(ReservationError::NotFound(id.to_owned())),
             Some(r) => self.check_active(r, now_ms).await,
         }
@@ -347,6 +334,7 @@ impl Reservations {
                 refundable: sold.clone(),
                 sold,
                 reservation_id: Some(r.id.clone()),
+                owner: Some(r.owner.clone()),
             };
             items.push(put(self.table(), order.to_item(), Some(keys::ABSENT), true));
         }

@@ -20,8 +20,8 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    ledger, ledger_ref, Event, HoldLine, HoldRequest, Reservation, ReservedLine, Status, Take,
-    KEEP_CLOSED_SECONDS,
+    ledger, ledger_ref, Caller, Event, HoldLine, HoldRequest, Reservation, ReservedLine, Status,
+    Take, KEEP_CLOSED_SECONDS, MAX_HOLD_LIFETIME_MINUTES,
 };
 use crate::{
     clock::rfc3339_millis,
@@ -44,6 +44,12 @@ pub enum ReservationError {
     Closed { id: String, status: Status },
     #[error("the Idempotency-Key was used for another hold")]
     KeyReused,
+    #[error("reservation {id}, made at {created_at}, can be held until {latest} at the latest")]
+    LifetimeExceeded {
+        id: String,
+        created_at: String,
+        latest: String,
+    },
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
@@ -200,6 +206,16 @@ impl Reservations {
         out.item.as_ref().map(Reservation::from_item).transpose()
     }
 
+    /// The reservation if `caller` may see and act on it: another client's hold is, to it, one
+    /// that does not exist (nothing says that it does).
+    pub async fn get_for(
+        &self,
+        id: &str,
+        caller: Caller<'_>,
+    ) -> Result<Option<Reservation>, StoreError> {
+        Ok(self.get(id).await?.filter(|r| caller.may_act_on(r)))
+    }
+
     /// Holds every line of `request` or none: one transaction, no read first. `id` and
     /// `request_hash` come from the caller and its Idempotency-Key; a replay with the same
     /// request answers the reservation as it now is.
@@ -208,9 +224,10 @@ impl Reservations {
         id: &str,
         request: &HoldRequest,
         request_hash: &str,
-        actor: &str,
+        caller: Caller<'_>,
         now_ms: i64,
     ) -> Outcome {
+        let actor = caller.subject;
         let at = rfc3339_millis(now_ms);
         let expires_ms = now_ms + request.ttl_minutes * 60_000;
         let lines: Vec<ReservedLine> = request
@@ -224,21 +241,14 @@ impl Reservations {
             })
             .collect();
         let reservation = Reservation {
-            id: id.to_owned(),
-            status: Status::Active,
-            lines: lines.clone(),
             created_at: at.clone(),
             created_by: actor.to_owned(),
-            expires_ms,
+            owner: caller.owner.to_owned(),
             expires_at: rfc3339_millis(expires_ms),
             request_hash: request_hash.to_owned(),
             version: 1,
             reference: request.reference.clone(),
-            extended: 0,
-            closed_at: None,
-            closed_by: None,
-            order_id: None,
-            commit_hash: None,
+            ..Reservation::active(id, lines.clone(), expires_ms)
         };
         let movement_lines: Vec<MovementLine> = request
             .lines
@@ -262,6 +272,7 @@ impl Reservations {
                 ("lines", lines_attr(&lines)),
                 ("created_at", s(&at)),
                 ("created_by", s(actor)),
+                ("owner", s(caller.owner)),
                 ("hold_until_ms", n(expires_ms)),
                 ("hold_until", s(&reservation.expires_at)),
                 ("request_hash", s(request_hash)),
@@ -286,7 +297,7 @@ impl Reservations {
             // A replay first: the reservation exists.
             if let Some(r) = reasons.get(record).filter(|r| failed(r)) {
                 let existing = Reservation::from_item(&r.item().cloned().unwrap_or_default())?;
-                if existing.request_hash != request_hash {
+                if existing.request_hash != request_hash || !caller.may_act_on(&existing) {
                     return Err(ReservationError::KeyReused);
                 }
                 return Ok((existing, true));
@@ -305,37 +316,71 @@ impl Reservations {
         Err(StoreError::Busy("the held levels kept changing".into()).into())
     }
 
-    /// Sets a hold to run out `ttl_minutes` from now. Refused once it expired or closed.
-    pub async fn extend(&self, id: &str, ttl_minutes: i64, actor: &str, now_ms: i64) -> Outcome {
+    /// Sets a hold to run out `ttl_minutes` from now. Refused once it expired or closed, and
+    /// past [`MAX_HOLD_LIFETIME_MINUTES`] from its creation. With `key` (the caller-scoped
+    /// Idempotency-Key), a retry of the last extend is answered as a replay and changes nothing.
+    pub async fn extend(
+        &self,
+        id: &str,
+        ttl_minutes: i64,
+        key: Option<&str>,
+        caller: Caller<'_>,
+        now_ms: i64,
+    ) -> Outcome {
+        let actor = caller.subject;
         let at = rfc3339_millis(now_ms);
         for attempt in 1..=TRANSACTION_ATTEMPTS {
-            let current = self.active(id, now_ms).await?;
+            let current = self.active(id, caller, now_ms).await?;
+            if key.is_some() && current.extend_key.as_deref() == key {
+                if current.extend_ttl != Some(ttl_minutes) {
+                    return Err(ReservationError::KeyReused);
+                }
+                return Ok((current, true));
+            }
             let expires_ms = now_ms + ttl_minutes * 60_000;
+            let ends_ms = current.created_ms()? + MAX_HOLD_LIFETIME_MINUTES * 60_000;
+            if expires_ms > ends_ms {
+                return Err(ReservationError::LifetimeExceeded {
+                    id: id.to_owned(),
+                    created_at: current.created_at,
+                    latest: rfc3339_millis(ends_ms),
+                });
+            }
             let expires_at = rfc3339_millis(expires_ms);
+            let mut update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(keys::key(keys::reservation(id), keys::META)))
+                .expression_attribute_names("#hu", "hold_until_ms")
+                .expression_attribute_names("#ht", "hold_until")
+                .expression_attribute_names("#xs", keys::EXPIRY_SORT_ATTRIBUTE)
+                .expression_attribute_names("#x", "extended")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#ek", "extend_key")
+                .expression_attribute_names("#et", "extend_ttl")
+                .expression_attribute_values(":hu", n(expires_ms))
+                .expression_attribute_values(":ht", s(&expires_at))
+                .expression_attribute_values(":xs", s(keys::expiry_sort(expires_ms, id)))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":active", s(Status::Active.as_str()))
+                .expression_attribute_values(":now", n(now_ms));
+            let moved = "SET #hu = :hu, #ht = :ht, #xs = :xs, #x = #x + :one, #v = #v + :one";
+            let open = "#st = :active AND #hu > :now";
+            update = match key {
+                // A concurrent retry of the same extend finds it done.
+                Some(k) => update
+                    .update_expression(format!("{moved}, #ek = :ek, #et = :et"))
+                    .condition_expression(format!(
+                        "{open} AND (attribute_not_exists(#ek) OR #ek <> :ek)"
+                    ))
+                    .expression_attribute_values(":ek", s(k))
+                    .expression_attribute_values(":et", n(ttl_minutes)),
+                None => update
+                    .update_expression(format!("{moved} REMOVE #ek, #et"))
+                    .condition_expression(open),
+            };
             let mut items = vec![TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(self.table())
-                        .set_key(Some(keys::key(keys::reservation(id), keys::META)))
-                        .update_expression(
-                            "SET #hu = :hu, #ht = :ht, #xs = :xs, #x = #x + :one, #v = #v + :one",
-                        )
-                        .condition_expression("#st = :active AND #hu > :now")
-                        .expression_attribute_names("#hu", "hold_until_ms")
-                        .expression_attribute_names("#ht", "hold_until")
-                        .expression_attribute_names("#xs", keys::EXPIRY_SORT_ATTRIBUTE)
-                        .expression_attribute_names("#x", "extended")
-                        .expression_attribute_names("#v", "version")
-                        .expression_attribute_names("#st", "status")
-                        .expression_attribute_values(":hu", n(expires_ms))
-                        .expression_attribute_values(":ht", s(&expires_at))
-                        .expression_attribute_values(":xs", s(keys::expiry_sort(expires_ms, id)))
-                        .expression_attribute_values(":one", n(1))
-                        .expression_attribute_values(":active", s(Status::Active.as_str()))
-                        .expression_attribute_values(":now", n(now_ms))
-                        .build()
-                        .expect("table, key and expression are set"),
-                )
+                .update(update.build().expect("table, key and expression are set"))
                 .build()];
             for i in 0..current.lines.len() {
                 let entry = ledger::entry(&current, Event::Extend, i, &at, actor, None, None)
@@ -353,6 +398,8 @@ impl Reservations {
                     r.expires_at = expires_at;
                     r.extended += 1;
                     r.version += 1;
+                    r.extend_key = key.map(str::to_owned);
+                    r.extend_ttl = key.map(|_| ttl_minutes);
                     return Ok((r, false));
                 }
                 // Closed or expired meanwhile: the next read says which.
