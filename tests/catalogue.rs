@@ -839,6 +839,37 @@ async fn hostile_stocktake_files_get_a_clear_error_and_never_a_5xx() {
         );
     }
     assert_eq!(app.level("HAT", "WH1").await, Some((7, 0, 0, 7)));
+
+    // 500 lines whose reasons are 1,000 bytes (too long: each line is refused): stored and
+    // reported like any others, though together they are more than a DynamoDB item holds.
+    let mut file = String::from("sku,location,counted,reason\n");
+    for i in 0..500 {
+        file.push_str(&format!(
+            "HAT,WH1,{i},\"{}\"\n",
+            "a \"\"quoted\"\" note ".repeat(50)
+        ));
+    }
+    assert!(file.len() > 400 * 1024, "{} bytes", file.len());
+    let r = upload(&app, Role::Ops, "long", "text/csv", file.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.json());
+    let id = r.json()["import_id"].as_str().unwrap().to_owned();
+    app.run_imports().await;
+    let done = app.read(&format!("/v1/stocktakes/{id}")).await;
+    assert_eq!(
+        (
+            done["processed"].as_u64(),
+            done["applied"].as_u64(),
+            done["failed"].as_u64()
+        ),
+        (Some(500), Some(0), Some(500)),
+        "{}",
+        done["status"]
+    );
+    let failures = done["failures"].as_array().unwrap();
+    assert!(failures
+        .iter()
+        .all(|f| f["detail"].as_str().unwrap().contains("reason")));
+    assert_eq!(app.level("HAT", "WH1").await, Some((7, 0, 0, 7)));
     let r = app
         .get("/v1/stocktakes/st_00000000000000000000", Role::ReadOnly)
         .await;

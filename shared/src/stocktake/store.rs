@@ -9,8 +9,62 @@ use crate::{
     store::{Store, StoreError},
 };
 
-/// Lines stored per chunk item, and failures per failure item.
+/// Most lines stored per chunk item, and failures per failure item.
 const CHUNK: usize = 500;
+/// Most bytes of JSON one chunk item holds, far under DynamoDB's 400 KB item limit whatever the
+/// lines say: 500 lines with 1 KB reasons (unreadable lines are stored too) would pass it, and the
+/// upload would then fail on every try.
+const CHUNK_BYTES: usize = 200 * 1024;
+
+/// `items` as JSON arrays in order, each of at most [`CHUNK`] items and [`CHUNK_BYTES`] bytes (an
+/// item larger than that alone: a line's cells are bounded far below it).
+fn json_chunks<T: Serialize>(items: &[T]) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut current, mut count) = (String::from("["), 0);
+    for item in items {
+        let text = serde_json::to_string(item).unwrap_or_default();
+        if count > 0 && (count == CHUNK || current.len() + text.len() + 2 > CHUNK_BYTES) {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+            count = 0;
+        }
+        if count > 0 {
+            current.push(',');
+        }
+        current.push_str(&text);
+        count += 1;
+    }
+    if count > 0 {
+        current.push(']');
+        out.push(current);
+    }
+    out
+}
+
+/// The chunk items of `items` under `sort_key(i)`, the JSON in `attribute`.
+fn chunk_items<T: Serialize>(
+    id: &str,
+    items: &[T],
+    attribute: &str,
+    sort_key: impl Fn(usize) -> String,
+    expires_at: i64,
+) -> Vec<Item> {
+    json_chunks(items)
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            keys::item(
+                keys::import(id),
+                sort_key(i),
+                [
+                    ("entity", s(entity::IMPORT_CHUNK)),
+                    (attribute, s(&text)),
+                    ("expires_at", n(expires_at)),
+                ],
+            )
+        })
+        .collect()
+}
 
 /// A line that was not applied, and why (a problem type and its detail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,21 +168,14 @@ impl ImportStore {
     ) -> Result<bool, StoreError> {
         let id = import.import_id.clone();
         let expires = n(expires_at);
-        let chunks: Vec<Item> = lines
-            .chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
-                keys::item(
-                    keys::import(&id),
-                    keys::import_lines(&import.request_hash, i),
-                    [
-                        ("entity", s(entity::IMPORT_CHUNK)),
-                        ("lines", s(serde_json::to_string(chunk).unwrap_or_default())),
-                        ("expires_at", expires.clone()),
-                    ],
-                )
-            })
-            .collect();
+        let hash = import.request_hash.clone();
+        let chunks = chunk_items(
+            &id,
+            lines,
+            "lines",
+            |i| keys::import_lines(&hash, i),
+            expires_at,
+        );
         import.chunks = chunks.len() as u64;
         crate::store::batch_write(&self.client, &self.table, chunks).await?;
         let put = self
@@ -161,24 +208,7 @@ impl ImportStore {
         failures: &[Failure],
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let chunks: Vec<Item> = failures
-            .chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
-                keys::item(
-                    keys::import(id),
-                    keys::import_failures(i),
-                    [
-                        ("entity", s(entity::IMPORT_CHUNK)),
-                        (
-                            "failures",
-                            s(serde_json::to_string(chunk).unwrap_or_default()),
-                        ),
-                        ("expires_at", n(expires_at)),
-                    ],
-                )
-            })
-            .collect();
+        let chunks = chunk_items(id, failures, "failures", keys::import_failures, expires_at);
         crate::store::batch_write(&self.client, &self.table, chunks).await
     }
 
@@ -288,5 +318,36 @@ impl ImportStore {
             .await
             .map_err(StoreError::from_sdk)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_stay_under_their_byte_and_item_bounds_and_keep_every_item_in_order() {
+        let long: Vec<String> = (0..1200)
+            .map(|i| format!("{i:04}{}", "x".repeat(1000)))
+            .collect();
+        let chunks = json_chunks(&long);
+        assert!(
+            chunks.iter().all(|c| c.len() <= CHUNK_BYTES),
+            "a chunk over the bound"
+        );
+        assert_eq!(chunks.len(), 6, "203 items of about 1 KB a chunk");
+        let back: Vec<String> = chunks
+            .iter()
+            .flat_map(|c| serde_json::from_str::<Vec<String>>(c).unwrap())
+            .collect();
+        assert_eq!(back, long);
+        // Small items: 500 a chunk.
+        let small: Vec<u32> = (0..1001).collect();
+        let sizes: Vec<usize> = json_chunks(&small)
+            .iter()
+            .map(|c| serde_json::from_str::<Vec<u32>>(c).unwrap().len())
+            .collect();
+        assert_eq!(sizes, [500, 500, 1]);
+        assert!(json_chunks::<u32>(&[]).is_empty());
     }
 }
