@@ -76,6 +76,13 @@ pub fn rfc3339_seconds(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time in any offset (None when it is not one).
+pub fn millis_of(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// RFC 3339 with milliseconds, UTC, of a time in milliseconds since the epoch.
 pub fn rfc3339_millis(millis: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)

@@ -294,6 +294,9 @@ pub struct StockLevel {
     pub quantities: Quantities,
     pub version: u64,
     pub updated_at: String,
+    /// When the shelf was last counted, of the counts applied (absent: never counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_counted_at: Option<String>,
 }
 
 /// The kind of one ledger line.
@@ -374,8 +377,13 @@ pub enum LevelChange {
     Restock(Quantity),
     /// Refund not restocked (damaged, never returned): recorded, no quantity changes.
     Record,
-    /// Stocktake: on_hand becomes `counted`; with `expected`, refused unless on_hand equals it.
-    Count { counted: u32, expected: Option<u32> },
+    /// Stocktake: on_hand becomes `counted`, plus what moved after the count was taken (`at`);
+    /// with `expected`, refused unless on_hand (as it was when counted) equals it.
+    Count {
+        counted: u32,
+        expected: Option<u32>,
+        at: Option<CountedAt>,
+    },
     /// A hold: reserved rises and available falls; refused when available is short.
     Reserve(Quantity),
     /// A hold given back: reserved falls and available rises.
@@ -383,6 +391,32 @@ pub enum LevelChange {
     /// A hold turned into a sale: `take` units leave on_hand, the whole `held` leaves reserved,
     /// and what was held but not taken becomes available again.
     Commit { take: u32, held: Quantity },
+}
+
+/// When a count was taken, and how the level moved after it: the count applies as
+/// `counted + moved` only while the level is as it was when `moved` was worked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedAt {
+    /// When the shelf was counted (milliseconds since the epoch).
+    pub at_ms: i64,
+    /// None: nothing is known to have moved, and the level must not have changed since `at_ms`.
+    /// Some: the level's on-hand moved by `on_hand` after `at_ms`, as its ledger showed at
+    /// `version`, and the level must still be at that version.
+    pub moved: Option<MovedSince>,
+}
+
+/// What the ledger shows of a level's movements after a count was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MovedSince {
+    pub version: i64,
+    pub on_hand: i64,
+}
+
+impl CountedAt {
+    /// The on-hand change after the count (0 when nothing moved).
+    pub fn moved_on_hand(self) -> i64 {
+        self.moved.map_or(0, |m| m.on_hand)
+    }
 }
 
 /// Why a movement could not be applied to a level.
@@ -406,10 +440,32 @@ pub enum Refusal {
     InsufficientReserved {
         reserved: i64,
     },
+    /// A newer count of the level was applied (`latest_ms`, when it was taken).
+    CountSuperseded {
+        latest_ms: i64,
+    },
+    /// The level changed after the count was taken, or since its movements were summed: they
+    /// are summed again (never seen by a caller unless the level keeps moving).
+    LevelMoved {
+        version: i64,
+        last_movement: String,
+    },
     NoLevel,
 }
 
 impl LevelChange {
+    /// The on-hand a count sets: what was counted plus what moved after it was taken (a
+    /// shelf cannot hold fewer than none: sales after the count of units it did not have
+    /// leave it at 0). None for any other change.
+    pub fn count_target(self) -> Option<i64> {
+        match self {
+            Self::Count { counted, at, .. } => {
+                Some((i64::from(counted) + at.map_or(0, CountedAt::moved_on_hand)).max(0))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether this change may create a level that does not exist yet.
     pub fn creates_level(self) -> bool {
         match self {
@@ -459,6 +515,7 @@ impl LevelChange {
             Self::Count {
                 counted,
                 expected: Some(expected),
+                at: None,
             } => {
                 let d = i64::from(counted) - i64::from(expected);
                 Quantities {
@@ -467,7 +524,7 @@ impl LevelChange {
                     ..Quantities::default()
                 }
             }
-            Self::Count { expected: None, .. } => return None,
+            Self::Count { .. } => return None,
             Self::Reserve(n) => Quantities {
                 reserved: q(n),
                 available: -q(n),
@@ -526,22 +583,29 @@ impl LevelChange {
                 l.available += i64::from(n.get());
             }
             Self::Record => {}
-            Self::Count { counted, expected } => {
+            Self::Count {
+                counted,
+                expected,
+                at,
+            } => {
+                let moved = at.map_or(0, CountedAt::moved_on_hand);
                 if let Some(expected) = expected {
-                    if l.on_hand != i64::from(expected) {
+                    // What the counter saw was on hand when counting, before what moved since.
+                    if l.on_hand - moved != i64::from(expected) {
                         return Err(Refusal::StaleCount {
                             expected,
-                            on_hand: l.on_hand,
+                            on_hand: l.on_hand - moved,
                         });
                     }
                 }
-                if l.reserved > i64::from(counted) {
+                let target = self.count_target().unwrap_or(0);
+                if l.reserved > target {
                     return Err(Refusal::CountBelowReserved {
                         counted,
                         reserved: l.reserved,
                     });
                 }
-                l.on_hand = i64::from(counted);
+                l.on_hand = target;
                 l.available = l.on_hand - l.reserved;
             }
             Self::Reserve(n) => {
@@ -759,6 +823,7 @@ mod tests {
         let count = LevelChange::Count {
             counted: 8,
             expected: Some(10),
+            at: None,
         };
         let after = count.apply(level(10, 3, 0)).unwrap();
         assert_eq!((after.on_hand, after.available), (8, 5));
@@ -772,6 +837,7 @@ mod tests {
         let below = LevelChange::Count {
             counted: 1,
             expected: None,
+            at: None,
         };
         assert_eq!(
             below.apply(level(5, 2, 0)).unwrap_err(),
@@ -782,6 +848,44 @@ mod tests {
         );
         assert_eq!(count.delta().unwrap().on_hand, -2);
         assert_eq!(below.delta(), None);
+    }
+
+    #[test]
+    fn a_count_taken_earlier_keeps_what_moved_after_it() {
+        // Counted 10 at 08:00; 3 sold and 5 received since: 12 on hand now.
+        let at = |moved| {
+            Some(CountedAt {
+                at_ms: 0,
+                moved: Some(MovedSince {
+                    version: 7,
+                    on_hand: moved,
+                }),
+            })
+        };
+        let count = LevelChange::Count {
+            counted: 10,
+            expected: Some(9),
+            at: at(2),
+        };
+        assert_eq!(count.count_target(), Some(12));
+        let after = count.apply(level(11, 4, 0)).unwrap();
+        assert_eq!((after.on_hand, after.available), (12, 8));
+        // `expected` is what was on hand at the count: 11 - 2 moved = 9.
+        assert_eq!(
+            count.apply(level(12, 0, 0)).unwrap_err(),
+            Refusal::StaleCount {
+                expected: 9,
+                on_hand: 10
+            }
+        );
+        // More sold after the count than it found: the shelf is empty, not negative.
+        let oversold = LevelChange::Count {
+            counted: 2,
+            expected: None,
+            at: at(-3),
+        };
+        assert_eq!(oversold.count_target(), Some(0));
+        assert_eq!(oversold.apply(level(0, 0, 0)).unwrap().on_hand, 0);
     }
 
     #[test]

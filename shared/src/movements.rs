@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     domain::{
-        parse_count, parse_text, FieldError, FieldErrors, IdempotencyKey, LevelChange, LocationId,
-        Movement, MovementKind, MovementLine, ReasonCode, SkuId,
+        parse_count, parse_text, CountedAt, FieldError, FieldErrors, IdempotencyKey, LevelChange,
+        LocationId, MovedSince, Movement, MovementKind, MovementLine, ReasonCode, Refusal, SkuId,
     },
-    store::{MovementError, MovementOutcome, MovementRecord, Store},
+    store::{MovementError, MovementOutcome, MovementRecord, Store, StoreError},
 };
 
 /// The path counts come by (`POST /v1/adjustments`): part of each count's request hash, for the
@@ -64,10 +64,42 @@ pub struct AdjustmentBody {
     /// the body (and so of its request hash) when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// When the shelf was counted (RFC 3339); the request's time when not given. Movements
+    /// after it are kept on top of the count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<String>,
+}
+
+/// How far back a count may have been taken: the movements after it are read from the ledger.
+pub const MAX_COUNT_AGE_DAYS: i64 = 30;
+/// How far ahead of the receiving clock a count's time may be (the counter's clock runs fast).
+const COUNT_CLOCK_SKEW_MS: i64 = 60_000;
+
+/// When a count was taken: `raw` (RFC 3339) or `now_ms` when not given; neither in the future
+/// nor older than [`MAX_COUNT_AGE_DAYS`].
+pub fn counted_at(field: &str, raw: Option<&str>, now_ms: i64) -> Result<i64, FieldError> {
+    let Some(raw) = raw else { return Ok(now_ms) };
+    let at = crate::clock::millis_of(raw).ok_or_else(|| {
+        FieldError::new(
+            field,
+            "must be an RFC 3339 time, such as 2026-12-07T08:00:00Z",
+        )
+    })?;
+    if at > now_ms + COUNT_CLOCK_SKEW_MS {
+        return Err(FieldError::new(field, "must not be in the future"));
+    }
+    if at < now_ms - MAX_COUNT_AGE_DAYS * 86_400_000 {
+        return Err(FieldError::new(
+            field,
+            format!("must be within the last {MAX_COUNT_AGE_DAYS} days"),
+        ));
+    }
+    Ok(at)
 }
 
 impl AdjustmentBody {
-    pub fn validate(&self) -> Result<Movement, Vec<FieldError>> {
+    /// The count as a movement; `now_ms` is when it was received (its time when it gives none).
+    pub fn validate(&self, now_ms: i64) -> Result<Movement, Vec<FieldError>> {
         let mut e = FieldErrors::default();
         let sku = e.take(SkuId::parse("sku", &self.sku));
         let location = e.take(LocationId::parse("location", &self.location));
@@ -81,6 +113,7 @@ impl AdjustmentBody {
             None => Some(None),
             Some(c) => e.take(ReasonCode::parse("reason_code", c)).map(Some),
         };
+        let at = e.take(counted_at("counted_at", self.counted_at.as_deref(), now_ms));
         e.finish(|| {
             Some(Movement {
                 kind: MovementKind::Adjustment,
@@ -91,6 +124,10 @@ impl AdjustmentBody {
                     change: LevelChange::Count {
                         counted: counted?,
                         expected: expected?,
+                        at: Some(CountedAt {
+                            at_ms: at?,
+                            moved: None,
+                        }),
                     },
                 }],
                 new_order: None,
@@ -118,6 +155,10 @@ pub enum RecordError {
     /// The idempotency key was used before for another request.
     #[error("idempotency key reused with a different request")]
     KeyReused,
+    /// A count taken before its level's last change, whose ledger (written from the stream)
+    /// has not caught up with the level: nothing was written; try again shortly.
+    #[error("the level's ledger has not caught up with its last change yet")]
+    LedgerBehind,
     #[error(transparent)]
     Movement(#[from] MovementError),
 }
@@ -146,7 +187,13 @@ pub fn prepare<B: Serialize>(
             .finalize(),
     );
     let movement_id = format!("mv_{}", &scope_hex[..24]);
-    let response = response(movement, channel.opens_order, &movement_id, actor, &at).to_string();
+    let response = response(
+        movement,
+        channel.opens_order,
+        &movement_id,
+        &actor.subject,
+        &at,
+    );
     MovementRecord {
         partition: crate::schema::keys::movement(&scope_hex[..40]),
         movement_id,
@@ -159,8 +206,92 @@ pub fn prepare<B: Serialize>(
     }
 }
 
-/// Writes a prepared movement: new, a replay of the same request, or refused.
+/// Times a count is summed again because its level moved, or its ledger was behind (waiting
+/// 0.1, 0.2, 0.4, 0.8 s ... for the stream).
+const COUNT_ATTEMPTS: u32 = 6;
+
+/// Writes a prepared movement: new, a replay of the same request, or refused. A count taken
+/// earlier than its level's last change is applied on top of what moved since: the level's
+/// ledger after the count is summed (once it has caught up with the level) and the count
+/// written against the level's version, summed again if the level moved meanwhile.
 pub async fn record(
+    store: &Store,
+    movement: &Movement,
+    record: &MovementRecord,
+) -> Result<Recorded, RecordError> {
+    let first = write(store, movement, record).await;
+    let Some(mut moved) = level_moved(&first) else {
+        return first;
+    };
+    let (mut movement, mut record) = (movement.clone(), record.clone());
+    let mut behind = false;
+    for attempt in 0..COUNT_ATTEMPTS {
+        let line = &mut movement.lines[0];
+        let LevelChange::Count {
+            at: Some(ref mut at),
+            ..
+        } = line.change
+        else {
+            return first;
+        };
+        match store
+            .on_hand_moved_since(&line.sku, &line.location, at.at_ms, &moved)
+            .await
+            .map_err(MovementError::from)?
+        {
+            Some(on_hand) => {
+                behind = false;
+                at.moved = Some(MovedSince {
+                    version: moved.0,
+                    on_hand,
+                })
+            }
+            // The ledger has not caught up with the level yet: wait for the stream.
+            None => {
+                behind = true;
+                let wait = 100 << attempt.min(3);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                continue;
+            }
+        }
+        record.response = response(
+            &movement,
+            false,
+            &record.movement_id,
+            &record.actor,
+            &record.at,
+        );
+        let outcome = write(store, &movement, &record).await;
+        match level_moved(&outcome) {
+            Some(again) => moved = again,
+            None => return outcome,
+        }
+    }
+    if behind {
+        return Err(RecordError::LedgerBehind);
+    }
+    Err(MovementError::Store(StoreError::Busy(
+        "the level kept moving while its count was applied".into(),
+    ))
+    .into())
+}
+
+/// The level's version and last movement when a count was refused because the level moved.
+fn level_moved(outcome: &Result<Recorded, RecordError>) -> Option<(i64, String)> {
+    match outcome {
+        Err(RecordError::Movement(MovementError::Refused {
+            refusal:
+                Refusal::LevelMoved {
+                    version,
+                    last_movement,
+                },
+            ..
+        })) => Some((*version, last_movement.clone())),
+        _ => None,
+    }
+}
+
+async fn write(
     store: &Store,
     movement: &Movement,
     record: &MovementRecord,
@@ -176,7 +307,7 @@ pub async fn record(
 }
 
 /// The response body a movement returns (stored with it, so a replay returns it unchanged).
-fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str) -> Value {
+fn response(movement: &Movement, order: bool, id: &str, actor: &str, at: &str) -> String {
     let lines: Vec<Value> = movement
         .lines
         .iter()
@@ -194,9 +325,19 @@ fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str)
                     "in_transit": d.in_transit,
                 });
             }
-            if let LevelChange::Count { counted, expected } = l.change {
+            if let LevelChange::Count {
+                counted,
+                expected,
+                at,
+            } = l.change
+            {
                 line["counted"] = json!(counted);
                 line["expected"] = json!(expected);
+                if let Some(at) = at {
+                    line["counted_at"] = json!(crate::clock::rfc3339_millis(at.at_ms));
+                    line["moved_since"] = json!(at.moved_on_hand());
+                    line["on_hand"] = json!(l.change.count_target());
+                }
             }
             line
         })
@@ -210,7 +351,7 @@ fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str)
         "movement_id": id,
         "kind": kind,
         "recorded_at": at,
-        "actor": actor.subject,
+        "actor": actor,
         "lines": lines,
     });
     if let Some(r) = &movement.reference {
@@ -228,5 +369,5 @@ fn response(movement: &Movement, order: bool, id: &str, actor: &Actor, at: &str)
     if let Some(c) = &movement.order_claim {
         v["order_id"] = json!(c.order_id);
     }
-    v
+    v.to_string()
 }

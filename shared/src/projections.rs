@@ -92,12 +92,13 @@ impl Projector {
                     reference,
                     old.as_ref().unwrap_or(&Quantities::default()),
                     &new.quantities,
+                    new.version,
                 )
                 .await?
             }
             Some(reference) => {
                 self.store
-                    .record_ledger_entry(reference, old.as_ref(), &new.quantities)
+                    .record_ledger_entry(reference, old.as_ref(), &new.quantities, new.version)
                     .await?
             }
             None => {}

@@ -366,6 +366,9 @@ pub struct LevelItem {
     /// The last day a line the counters do not count (a stocktake, a transfer) changed on_hand.
     #[serde(default)]
     pub uncounted_day: Option<i64>,
+    /// When the latest count applied was taken (ms): an older count is refused.
+    #[serde(default)]
+    pub last_count_ms: Option<i64>,
     /// Set by the replenishment run ([`crate::replenishment`]): what `reorder_point` rules
     /// compare available + in_transit with. Stock changes never write it.
     #[serde(default)]
@@ -421,6 +424,14 @@ pub struct LedgerEntryItem {
     pub counted: Option<i64>,
     #[serde(default)]
     pub expected: Option<i64>,
+    /// When a count was taken, and how the level's on-hand moved after it (kept on top).
+    #[serde(default)]
+    pub counted_at: Option<String>,
+    #[serde(default)]
+    pub moved_since: Option<i64>,
+    /// The level's version after this line (absent on entries written before versions were).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub restocked: Option<bool>,
     #[serde(default)]

@@ -20,7 +20,8 @@ pub(super) fn route_movement_kind(operation: Operation) -> &'static str {
 
 /// The body of a movement route: validated into a movement, and who may send it.
 pub(super) trait MovementBody: DeserializeOwned + Serialize {
-    fn movement(&self) -> Result<Movement, Vec<FieldError>>;
+    /// The validated movement; `now_ms` is when the request came (a count's time by default).
+    fn movement(&self, now_ms: i64) -> Result<Movement, Vec<FieldError>>;
 
     /// Refuses a caller the body's policy does not allow; any caller with the route's scope by
     /// default.
@@ -33,7 +34,7 @@ pub(super) trait MovementBody: DeserializeOwned + Serialize {
 macro_rules! open_to_the_scope {
     ($($body:ty),*) => {$(
         impl MovementBody for $body {
-            fn movement(&self) -> Result<Movement, Vec<FieldError>> {
+            fn movement(&self, _now_ms: i64) -> Result<Movement, Vec<FieldError>> {
                 self.validate()
             }
         }
@@ -44,15 +45,21 @@ open_to_the_scope!(
     OrderBody,
     ReceiptBody,
     IncomingBody,
-    AdjustmentBody,
     TransferBody,
     WriteOffBody
 );
 
+/// A count is taken when its body says, or when it arrives.
+impl MovementBody for AdjustmentBody {
+    fn movement(&self, now_ms: i64) -> Result<Movement, Vec<FieldError>> {
+        self.validate(now_ms)
+    }
+}
+
 /// Who may refund what: a restocking refund without its order needs the admin scope
 /// ([`RefundBody::needs_admin`]).
 impl MovementBody for RefundBody {
-    fn movement(&self) -> Result<Movement, Vec<FieldError>> {
+    fn movement(&self, _now_ms: i64) -> Result<Movement, Vec<FieldError>> {
         self.validate()
     }
 
@@ -87,7 +94,7 @@ impl App {
         body.authorize(principal)
             .map_err(|e| refused(e, route_kind))?;
         let movement = body
-            .movement()
+            .movement(self.clock.now_millis())
             .map_err(ApiError::Validation)
             .map_err(|e| refused(e, route_kind))?;
         let record = crate::movements::prepare(
@@ -108,6 +115,12 @@ impl App {
                 Ok(raw_json_response(StatusCode::CREATED, response, true))
             }
             Err(RecordError::KeyReused) => Err(ApiError::IdempotencyKeyReused),
+            Err(RecordError::LedgerBehind) => Err(refused(
+                ApiError::from(crate::store::StoreError::Busy(
+                    "the level's ledger has not caught up with its last change yet".into(),
+                )),
+                kind,
+            )),
             Err(RecordError::Movement(e)) => Err(refused(ApiError::from(e), kind)),
         }
     }

@@ -428,6 +428,19 @@ fn movement_answer(e: &MovementError) -> Problem {
                     format!("Only {reserved} of {sku} are reserved at {location}, less than the hold gives back; the level was changed outside its holds. Nothing changed."),
                 )
                 .with("reserved", json!(reserved)),
+                Refusal::CountSuperseded { latest_ms } => Problem::new(
+                    "stale-count",
+                    format!(
+                        "A count of {sku} at {location} taken later ({}) is applied already; this older one would undo it. Nothing changed.",
+                        crate::clock::rfc3339_millis(*latest_ms)
+                    ),
+                )
+                .with("latest_counted_at", json!(crate::clock::rfc3339_millis(*latest_ms))),
+                // Summed again by the movements use case; reaches no caller but as a busy store.
+                Refusal::LevelMoved { .. } => Problem::new(
+                    "store-unavailable",
+                    format!("{sku} at {location} kept changing while the count was applied; try again."),
+                ),
                 Refusal::NoLevel => Problem::new(
                     "stock-level-not-found",
                     format!("{sku} has never been stocked at {location}."),

@@ -139,6 +139,7 @@ pub async fn record(
     line_ref: &str,
     before: &Quantities,
     after: &Quantities,
+    version: i64,
 ) -> Result<(), StoreError> {
     let Some((pk, sk)) = line_ref.split_once('|') else {
         return Ok(());
@@ -173,9 +174,10 @@ pub async fn record(
     let (Some(at), Some(actor)) = (at, actor) else {
         return Ok(());
     };
-    let Some(entry) = entry(&r, event, line, at, actor, Some(before), Some(after)) else {
+    let Some(mut entry) = entry(&r, event, line, at, actor, Some(before), Some(after)) else {
         return Ok(());
     };
+    entry.insert("version".into(), n(version));
     let put = client
         .put_item()
         .table_name(table)

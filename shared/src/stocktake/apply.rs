@@ -18,10 +18,14 @@ pub enum LineRefusal {
 /// in by the wiring so that the import speaks of refusals as the API does.
 pub type Describe = fn(LineRefusal) -> (String, String);
 
+/// Runs an import may take waiting for its levels' ledgers before the lines still waiting fail.
+pub(super) const MAX_RUNS: u64 = 10;
+
 #[derive(Default)]
 pub(super) struct Tally {
     pub(super) processed: u64,
     pub(super) applied: u64,
+    pub(super) deferred: u64,
     pub(super) failures: Vec<Failure>,
 }
 
@@ -38,6 +42,10 @@ impl Tally {
 pub(super) enum LineError {
     /// Refused for this line alone.
     Refused(LineRefusal),
+    /// Counted before its level's last change, whose ledger entry the stream has not written
+    /// yet: applied by a later run (this one must not wait: the stream that writes the entry
+    /// may be the one running the import).
+    Deferred,
     /// The table, past its retries: the run stops and is tried again.
     Store(StoreError),
 }
@@ -80,8 +88,11 @@ pub(super) async fn apply(
             .clone()
             .unwrap_or_else(|| format!("stocktake import {}", import.import_id)),
         reason_code: line.reason_code.clone(),
+        counted_at: line.counted_at.clone(),
     };
-    let movement = match body.validate() {
+    // A line without a time was counted when the file was uploaded.
+    let uploaded = crate::clock::millis_of(&import.created_at).unwrap_or(0);
+    let movement = match body.validate(uploaded) {
         Ok(m) if errors.is_empty() => m,
         Ok(_) => return Err(refuse(LineRefusal::Validation(errors))),
         Err(mut more) => {
@@ -105,6 +116,7 @@ pub(super) async fn apply(
             // Applied now, or by an earlier run of this import.
             Ok(_) => return Ok(()),
             Err(RecordError::KeyReused) => return Err(refuse(LineRefusal::KeyReused)),
+            Err(RecordError::LedgerBehind) => return Err(LineError::Deferred),
             Err(RecordError::Movement(MovementError::Store(e)))
                 if e.is_retryable() && attempt < 4 =>
             {
@@ -217,8 +229,15 @@ impl Stocktakes {
                 let (actor, import) = (&actor, &import);
                 async move {
                     let mut out = Vec::new();
+                    let mut deferred = false;
                     for line in level {
-                        let outcome = apply(store, import, actor, &line, now_text).await;
+                        // A level's lines keep their order: after a deferred one, the rest wait.
+                        let outcome = if deferred {
+                            Err(LineError::Deferred)
+                        } else {
+                            apply(store, import, actor, &line, now_text).await
+                        };
+                        deferred = matches!(outcome, Err(LineError::Deferred));
                         out.push((line, outcome));
                     }
                     out
@@ -242,6 +261,22 @@ impl Stocktakes {
                             detail,
                         })
                     }
+                    Err(LineError::Deferred) if import.runs < MAX_RUNS => tally.deferred += 1,
+                    Err(LineError::Deferred) => {
+                        let (problem, detail) = describe(LineRefusal::Movement(
+                            MovementError::Store(StoreError::Busy(format!(
+                                "the ledger of {} at {} stayed behind its stock through {MAX_RUNS} runs; upload the line again",
+                                line.sku, line.location
+                            ))),
+                        ));
+                        tally.failures.push(Failure {
+                            line: line.number,
+                            sku: line.sku.clone(),
+                            location: line.location.clone(),
+                            problem,
+                            detail,
+                        })
+                    }
                     Err(LineError::Store(e)) => return Err(e),
                 }
             }
@@ -251,6 +286,20 @@ impl Stocktakes {
                     .progress(id, "running", tally.progress(), ("started_at", now_text))
                     .await?;
             }
+        }
+        if tally.deferred > 0 {
+            // Queued again: the new run starts behind the stream records now waiting, so the
+            // ledger has caught up by then; it replays the lines applied and applies the rest.
+            tracing::info!(
+                import = id,
+                deferred = tally.deferred,
+                "stocktake lines wait for their ledger; import queued again"
+            );
+            self.imports.requeue(id).await?;
+            return self
+                .get(id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("import {id} vanished")));
         }
         tally.failures.sort_by_key(|f| f.line);
         self.imports

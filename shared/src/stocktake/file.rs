@@ -11,7 +11,7 @@ pub(super) const MAX_CELL_BYTES: usize = 1024;
 pub(super) const STALLED_SECONDS: i64 = 20 * 60;
 
 pub(super) const REQUIRED: &[&str] = &["sku", "location", "counted"];
-pub(super) const OPTIONAL: &[&str] = &["expected", "reason", "reason_code"];
+pub(super) const OPTIONAL: &[&str] = &["expected", "reason", "reason_code", "counted_at"];
 
 /// One line of the file as read: its line number in the file (the header is line 1) and its
 /// cells, or why it could not be read.
@@ -32,6 +32,9 @@ pub struct Line {
     /// Why the count differs, as a write-off's reason code says it.
     #[serde(rename = "rc", default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
+    /// When the shelf was counted (RFC 3339); the upload's time when not given.
+    #[serde(rename = "ca", default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<String>,
     /// Set when the line could not be read at all (not UTF-8, too few cells).
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
@@ -43,7 +46,7 @@ pub fn file_error(message: impl Into<String>) -> FieldError {
 }
 
 /// Reads a CSV file into lines: a header naming `sku`, `location`, `counted` and optionally
-/// `expected`, `reason` and `reason_code` (any case, any order; a UTF-8 byte order mark is skipped), then up to
+/// `expected`, `reason`, `reason_code` and `counted_at` (any case, any order; a UTF-8 byte order mark is skipped), then up to
 /// [`MAX_IMPORT_LINES`] lines. A file whose header is wrong is refused whole; a line that cannot
 /// be read is kept, marked, and reported in the result with the others.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
@@ -89,7 +92,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             why.push(format!("unknown columns: {}", unknown.join(", ")));
         }
         return Err(file_error(format!(
-            "{}; the header must name sku, location, counted and optionally expected, reason, reason_code",
+            "{}; the header must name sku, location, counted and optionally expected, reason, reason_code, counted_at",
             why.join("; ")
         )));
     }
@@ -150,6 +153,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             "expected",
             "reason",
             "reason_code",
+            "counted_at",
         ]
         .iter()
         .map(|c| cell(c))
@@ -161,8 +165,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             ));
             continue;
         };
-        let [sku, location, counted, expected, reason, reason_code]: [Option<String>; 6] =
-            cells.try_into().unwrap_or_default();
+        let [sku, location, counted, expected, reason, reason_code, counted_at]: [Option<String>;
+            7] = cells.try_into().unwrap_or_default();
         let (Some(sku), Some(location), Some(counted)) = (sku, location, counted) else {
             lines.push(unreadable(
                 number,
@@ -178,6 +182,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, FieldError> {
             expected: expected.filter(|e| !e.is_empty()),
             reason: reason.filter(|r| !r.is_empty()),
             reason_code: reason_code.filter(|r| !r.is_empty()),
+            counted_at: counted_at.filter(|c| !c.is_empty()),
             unreadable: None,
         });
     }
@@ -196,6 +201,7 @@ pub(super) fn unreadable(number: u64, why: String) -> Line {
         expected: None,
         reason: None,
         reason_code: None,
+        counted_at: None,
         unreadable: Some(why),
     }
 }

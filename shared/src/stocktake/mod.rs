@@ -129,6 +129,7 @@ impl Stocktakes {
             finished_at: None,
             request_hash: request_hash.to_owned(),
             chunks: 0,
+            runs: 0,
         };
         if self
             .imports

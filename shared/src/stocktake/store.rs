@@ -97,6 +97,9 @@ pub struct Import {
     pub request_hash: String,
     #[serde(skip)]
     pub chunks: u64,
+    /// Times the import was queued again after its first run.
+    #[serde(skip)]
+    pub runs: u64,
 }
 
 /// How far an import has come, as its item shows it.
@@ -140,6 +143,7 @@ fn import_from(item: &Item) -> Result<Import, StoreError> {
         finished_at: get_s(item, "finished_at"),
         request_hash: need("request_hash")?,
         chunks: get_n(item, "chunks"),
+        runs: get_n(item, "runs"),
     })
 }
 
@@ -218,11 +222,12 @@ impl ImportStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::key(keys::import(id), keys::META)))
-            .update_expression("SET #st = :q REMOVE started_at")
+            .update_expression("SET #st = :q ADD runs :one REMOVE started_at")
             .condition_expression("#st = :r")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":q", s("queued"))
             .expression_attribute_values(":r", s("running"))
+            .expression_attribute_values(":one", n(1))
             .send()
             .await
             .map_err(StoreError::from_sdk)?;

@@ -74,6 +74,7 @@ pub(super) fn level_from_item(item: &Item) -> Result<StockLevel, StoreError> {
         quantities: i.quantities.into(),
         version: i.version.max(0) as u64,
         updated_at: i.updated_at,
+        last_counted_at: i.last_count_ms.map(crate::clock::rfc3339_millis),
     })
 }
 

@@ -88,6 +88,14 @@ pub struct LedgerEntry {
     pub counted: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<i64>,
+    /// When a count was taken, and how the level's on-hand moved after it (kept on top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_since: Option<i64>,
+    /// The level's version after this line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restocked: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +142,9 @@ pub(super) fn ledger_from_item(item: &Item) -> Result<LedgerEntry, StoreError> {
         released: i.released,
         counted: i.counted,
         expected: i.expected,
+        counted_at: i.counted_at,
+        moved_since: i.moved_since,
+        version: i.version,
         restocked: i.restocked,
         reference: i.reference,
         reason: i.reason,
@@ -162,6 +173,79 @@ impl Store {
             .try_map(ledger_from_item)
     }
 
+    /// How much a level's on-hand moved after `at_ms` (milliseconds), summed from its ledger's
+    /// exact befores and afters; None while the ledger has not caught up with the level as it
+    /// is (`level`: its version and last movement, no entry for it yet). Entries at `at_ms`
+    /// itself count as before it, and counts applied since (taken no later than `at_ms`) are
+    /// not movements of the shelf. Consistent reads.
+    pub async fn on_hand_moved_since(
+        &self,
+        sku: &SkuId,
+        location: &LocationId,
+        at_ms: i64,
+        level: &(i64, String),
+    ) -> Result<Option<i64>, StoreError> {
+        let (version, last_movement) = level;
+        // Sort keys are `<at>#<movement>#<line>`: `<at>$` sorts after every entry at `at`.
+        let after = format!("{}$", crate::clock::rfc3339_millis(at_ms));
+        let mut start = None;
+        let (mut moved, mut caught_up) = (0, false);
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk AND #sk > :after")
+                .filter_expression("#loc = :loc")
+                .projection_expression("#loc, #b, #a, #v, #m, #k")
+                .expression_attribute_names("#pk", keys::PARTITION)
+                .expression_attribute_names("#sk", keys::SORT)
+                .expression_attribute_names("#loc", "location")
+                .expression_attribute_names("#b", "before")
+                .expression_attribute_names("#a", "after")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_names("#m", "movement")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":pk", s(keys::ledger(sku.as_str())))
+                .expression_attribute_values(":after", s(&after))
+                .expression_attribute_values(":loc", s(location.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in page.items() {
+                let entry_version = get_n(item, "version");
+                // An entry newer than the level as it was read: the count is written against
+                // that version, which then fails and sums again.
+                if entry_version.is_some_and(|v| v > *version) {
+                    continue;
+                }
+                caught_up |= entry_version == Some(*version)
+                    || get_s(item, "movement") == Some(last_movement.as_str());
+                // A count applied since was taken no later than this one (a later one would
+                // have made this one stale): what it changed is older news than this count.
+                if get_s(item, "kind") == Some(MovementKind::Adjustment.as_str()) {
+                    continue;
+                }
+                let on_hand = |k: &str| {
+                    item.get(k)
+                        .and_then(|v| v.as_m().ok())
+                        .and_then(|m| m.get("on_hand"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .unwrap_or(0)
+                };
+                moved += on_hand("after") - on_hand("before");
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(caught_up.then_some(moved))
+    }
+
     /// Records a movement line in its SKU's ledger with the level's exact before and after (the
     /// stream's old and new images). Idempotent: a redelivered record finds the entry written.
     /// Reads the line (`partition|sort key` from the level's `last_movement`) first; a level
@@ -171,18 +255,21 @@ impl Store {
         line_ref: &str,
         before: Option<&Quantities>,
         after: &Quantities,
+        version: i64,
     ) -> Result<(), StoreError> {
         let Some((pk, sk)) = line_ref.split_once('|') else {
             return Ok(());
         };
         let line = read_item(&self.client, &self.table, keys::key(pk, sk)).await?;
         let zero = Quantities::default();
-        let Some(entry) = line
+        let Some(mut entry) = line
             .as_ref()
             .and_then(|l| ledger_entry(l, line_ref, Some(before.unwrap_or(&zero)), Some(after)))
         else {
             return Ok(());
         };
+        // The level's version after this line: how a reader knows the ledger has caught up.
+        entry.insert("version".into(), n(version));
         // Written before (a redelivered record): nothing to do.
         unless_condition_failed(put_new(&self.client, &self.table, entry).send().await)?;
         Ok(())

@@ -24,7 +24,7 @@ pub struct MovementWrite {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-pub(super) const NAMES: [(&str, &str); 21] = [
+pub(super) const NAMES: [(&str, &str); 22] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -46,6 +46,7 @@ pub(super) const NAMES: [(&str, &str); 21] = [
     ("#lr", "last_receipt_at"),
     ("#ix", keys::LEVEL_SHARD_ATTRIBUTE),
     ("#ud", "uncounted_day"),
+    ("#lc", "last_count_ms"),
 ];
 
 pub(super) fn names(expr: &str, cond: &str) -> HashMap<String, String> {
@@ -368,15 +369,46 @@ pub(super) fn level_update(
                 .insert(":rel".into(), n(i64::from(held.get()) - i64::from(take)));
             u.condition = format!("{} AND #rs >= :held", keys::PRESENT);
         }
-        LevelChange::Count { expected, .. } => {
+        LevelChange::Count { expected, at, .. } => {
             u.set.push(format!(
                 "#oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
                  #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}{INIT_COUNTERS}"
             ));
+            let target = change.count_target().unwrap_or(0);
+            u.values.insert(":counted".into(), n(target));
+            let moved = at.map_or(0, crate::domain::CountedAt::moved_on_hand);
+            if let Some(e) = expected {
+                u.values.insert(":expected".into(), n(i64::from(e) + moved));
+            }
+            // A count taken at `at`: none newer may have been applied, and the level must be as
+            // it was when what moved after the count was summed (unchanged since the count, or
+            // at the version the sum was made at).
+            let fresh = match at {
+                None => String::new(),
+                Some(at) => {
+                    u.set.push("#lc = :lc".into());
+                    u.values.insert(":lc".into(), n(at.at_ms));
+                    let guard = match at.moved {
+                        None => {
+                            u.values
+                                .insert(":cat".into(), s(crate::clock::rfc3339_millis(at.at_ms)));
+                            "#u <= :cat"
+                        }
+                        Some(m) => {
+                            u.values.insert(":ver".into(), n(m.version));
+                            "#v = :ver"
+                        }
+                    };
+                    format!("(attribute_not_exists(#lc) OR #lc <= :lc) AND {guard} AND ")
+                }
+            };
             u.condition = match expected {
-                None => format!("{} OR #rs <= :counted", keys::ABSENT),
-                Some(0) => format!("{} OR (#oh = :expected AND #rs <= :counted)", keys::ABSENT),
-                Some(_) => "#oh = :expected AND #rs <= :counted".into(),
+                None => format!("{} OR ({fresh}#rs <= :counted)", keys::ABSENT),
+                Some(0) => format!(
+                    "{} OR ({fresh}#oh = :expected AND #rs <= :counted)",
+                    keys::ABSENT
+                ),
+                Some(_) => format!("{fresh}#oh = :expected AND #rs <= :counted"),
             };
         }
     }
@@ -404,10 +436,22 @@ pub(crate) fn delta_attrs(item: &mut Item, change: LevelChange) {
             item.insert("d_reserved".into(), n(d.reserved));
         }
     }
-    if let LevelChange::Count { counted, expected } = change {
+    if let LevelChange::Count {
+        counted,
+        expected,
+        at,
+    } = change
+    {
         item.insert("counted".into(), n(counted));
         if let Some(e) = expected {
             item.insert("expected".into(), n(e));
+        }
+        if let Some(at) = at {
+            item.insert(
+                "counted_at".into(),
+                s(crate::clock::rfc3339_millis(at.at_ms)),
+            );
+            item.insert("moved_since".into(), n(at.moved_on_hand()));
         }
     }
     if let LevelChange::Record = change {
@@ -626,12 +670,6 @@ pub(crate) fn level_write(
     put_value(":zh", zeros(crate::counters::HOURS));
     put_value(":zd", zeros(crate::counters::DAYS));
     put_value(":h", n(hour));
-    if let LevelChange::Count { counted, expected } = line.change {
-        put_value(":counted", n(counted));
-        if let Some(e) = expected {
-            put_value(":expected", n(e));
-        }
-    }
     values.retain(|k, _| {
         let used = |e: &str| {
             e.match_indices(k.as_str())
