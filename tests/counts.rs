@@ -218,3 +218,121 @@ async fn a_count_time_in_the_future_or_too_old_is_refused_naming_the_field() {
     }
     assert_eq!(app.level("PEN", "WH1").await, Some((3, 0, 0, 3)));
 }
+
+async fn hold(app: &TestApp, key: &str, quantity: i64) -> String {
+    let body = json!({ "lines": [{ "sku": "BAG", "location": "WH1", "quantity": quantity }],
+                       "ttl_minutes": 30 });
+    let r = app
+        .post("/v1/reservations", Role::Storefront, key, body)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    r.json()["reservation_id"].as_str().unwrap().to_owned()
+}
+
+async fn step(app: &TestApp, id: &str, action: &str, body: Value) -> ApiResponse {
+    let path = format!("/v1/reservations/{id}/{action}");
+    app.post(&path, Role::Storefront, &format!("{action}-{id}"), body)
+        .await
+}
+
+#[tokio::test]
+async fn a_count_below_what_carts_hold_cuts_the_newest_holds_short_and_nothing_commits_missing_units(
+) {
+    let app = spawn_stocked(&[("BAG", "WH1", 5)]).await;
+    app.create_rule(
+        "r-1",
+        json!({ "name": "Carts short", "kind": "holds_short", "severity": "critical",
+                "channels": { "sms": true } }),
+    )
+    .await;
+    // Three carts hold all 5: the oldest 2, then 2, then the newest 1.
+    let oldest = hold(&app, "h-1", 2).await;
+    app.advance_clock(1);
+    let middle = hold(&app, "h-2", 2).await;
+    app.advance_clock(1);
+    let newest = hold(&app, "h-3", 1).await;
+    app.project().await;
+    assert_eq!(app.level("BAG", "WH1").await, Some((5, 5, 0, 0)));
+
+    // The shelf holds 2: the count applies, and the newest holds are cut to fit.
+    app.advance_clock(1);
+    let counted = json!({ "sku": "BAG", "location": "WH1", "counted": 2, "reason": "cycle count" });
+    app.created("/v1/adjustments", Role::Ops, "adj-1", counted)
+        .await;
+    assert_eq!(app.level("BAG", "WH1").await, Some((2, 2, 0, 0)));
+    let line = |r: &Value| r["lines"][0].clone();
+    let seen = app
+        .read_as(&format!("/v1/reservations/{newest}"), Role::Storefront)
+        .await;
+    assert_eq!(seen["status"], "active");
+    assert_eq!(
+        (
+            line(&seen)["quantity"].as_i64(),
+            line(&seen)["short"].as_i64()
+        ),
+        (Some(0), Some(1)),
+        "{seen}"
+    );
+    let seen = app
+        .read_as(&format!("/v1/reservations/{middle}"), Role::Storefront)
+        .await;
+    assert_eq!(
+        (
+            line(&seen)["quantity"].as_i64(),
+            line(&seen)["short"].as_i64()
+        ),
+        (Some(0), Some(2)),
+        "{seen}"
+    );
+    let seen = app
+        .read_as(&format!("/v1/reservations/{oldest}"), Role::Storefront)
+        .await;
+    assert_eq!(
+        (line(&seen)["quantity"].as_i64(), line(&seen).get("short")),
+        (Some(2), None),
+        "{seen}"
+    );
+    app.process_stream().await;
+    let ledger = app.ledger("BAG").await;
+    assert_eq!(ledger[0]["kind"], "adjustment");
+    assert_eq!(ledger[0]["after"]["reserved"], 2);
+    // Ops hear of it once: 3 held units are not on the shelf.
+    let open = app.alerts("state=firing").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["kind"], "holds_short");
+    let sent = app.published().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].subject.contains("3 held units"), "{sent:?}");
+
+    // A cut hold commits nothing that is not there: not what it held before, not by default.
+    let r = step(&app, &middle, "commit", json!({ "order_id": "web-2", "lines": [{ "sku": "BAG", "location": "WH1", "quantity": 2 }] })).await;
+    let problem = assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cut short"),
+        "{problem}"
+    );
+    let r = step(&app, &newest, "commit", json!({ "order_id": "web-3" })).await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(app.level("BAG", "WH1").await, Some((2, 2, 0, 0)));
+
+    // The oldest cart still gets its 2; the cut carts are released and give back nothing.
+    let r = step(&app, &oldest, "commit", json!({ "order_id": "web-1" })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    for id in [&middle, &newest] {
+        let r = step(&app, id, "release", json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    }
+    assert_eq!(app.level("BAG", "WH1").await, Some((0, 0, 0, 0)));
+    // Every cut hold closed: the alert resolves.
+    app.process_stream().await;
+    assert!(app.alerts("state=firing").await.is_empty());
+    assert_eq!(
+        app.published().await.len(),
+        1,
+        "no resolve notice was asked for"
+    );
+    assert_eq!(app.dead_letters().await, 0);
+}

@@ -12,6 +12,7 @@ export const KINDS = [
   { id: "no_receipt", label: "No receipt", params: ["days", "below"] },
   { id: "stock_age", label: "Stock age", params: ["days"] },
   { id: "reorder_point", label: "Reorder point (from the demand forecast)", params: [] },
+  { id: "holds_short", label: "Holds cut short by a stocktake", params: [] },
 ];
 
 export const PARAMS = {
@@ -234,6 +235,8 @@ export function describeCondition(rule) {
       return `stock not replenished for ${rule.days} days`;
     case "reorder_point":
       return "available + in transit ≤ the nightly reorder point";
+    case "holds_short":
+      return "carts hold units a stocktake did not find, until those holds close";
     default:
       return rule.kind;
   }

@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use shared::{
     alerts::{
-        evaluate::RuleSet,
+        evaluate::{RuleSet, State},
         rules::{Rule, RuleBody},
     },
     stream::parse_record,
@@ -102,7 +102,11 @@ fn record(sku: &str, before: i64, after: i64) -> Value {
 /// From the record's JSON text (as the runtime hands the batch over) to the rules that are due.
 fn evaluate(rules: &RuleSet, raw: &str) -> usize {
     let change = parse_record(raw).expect("record").expect("a stock level");
-    rules.due(&change.new, change.old.as_ref(), NOW).len()
+    let before = change.old.as_ref().map(|quantities| State {
+        quantities,
+        short_units: change.old_short_units,
+    });
+    rules.due(&change.new, before, NOW).len()
 }
 
 fn bench(c: &mut Criterion) {
@@ -128,7 +132,11 @@ fn bench(c: &mut Criterion) {
     });
     let new = parse_record(&quiet).unwrap().unwrap().new;
     g.bench_function("match_and_evaluate_only", |b| {
-        b.iter(|| rules.due(black_box(&new), Some(&new.quantities), NOW).len())
+        let before = State {
+            quantities: &new.quantities,
+            short_units: 0,
+        };
+        b.iter(|| rules.due(black_box(&new), Some(before), NOW).len())
     });
     g.finish();
 }

@@ -89,6 +89,8 @@ pub struct LevelSnapshot {
     pub version: i64,
     /// The reorder point the replenishment run last set on the level (None before its first).
     pub reorder_point: Option<i64>,
+    /// Held units counts cut short whose holds are still open.
+    pub short_units: i64,
 }
 
 impl LevelSnapshot {

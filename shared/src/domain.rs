@@ -405,11 +405,29 @@ pub struct CountedAt {
     pub moved: Option<MovedSince>,
 }
 
-/// What the ledger shows of a level's movements after a count was taken.
+/// What the ledger shows of a level's movements after a count was taken, and what its holds
+/// keep once a count below them has cut the newest short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MovedSince {
     pub version: i64,
     pub on_hand: i64,
+    /// The level's reserved units after the count, when it cuts holds ([`Movement::holds_cut`]).
+    pub reserved: Option<i64>,
+    /// The held units the count cuts short (0 when it cuts none).
+    pub cut: i64,
+}
+
+/// A held line cut short by a count that found fewer units than its level's holds keep: line
+/// `line` of reservation `reservation_id` (at its `version`) holds `held` of the `was` it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldCut {
+    pub reservation_id: String,
+    pub version: i64,
+    pub line: usize,
+    pub was: i64,
+    pub held: i64,
+    /// Units cut from this line by earlier counts.
+    pub short_before: i64,
 }
 
 impl CountedAt {
@@ -440,6 +458,14 @@ pub enum Refusal {
     InsufficientReserved {
         reserved: i64,
     },
+    /// A count below what the level's holds keep: the newest holds are cut short to fit (the
+    /// level as it is: `version`, `reserved`).
+    ShortUnderHolds {
+        version: i64,
+        reserved: i64,
+    },
+    /// A hold the count was cutting changed meanwhile: the cuts are worked out again.
+    HoldsMoved,
     /// A newer count of the level was applied (`latest_ms`, when it was taken).
     CountSuperseded {
         latest_ms: i64,
@@ -599,6 +625,10 @@ impl LevelChange {
                     }
                 }
                 let target = self.count_target().unwrap_or(0);
+                // Holds cut short to fit the count keep what it leaves them.
+                if let Some(reserved) = at.and_then(|a| a.moved).and_then(|m| m.reserved) {
+                    l.reserved = reserved;
+                }
                 if l.reserved > target {
                     return Err(Refusal::CountBelowReserved {
                         counted,
@@ -688,6 +718,8 @@ pub struct Movement {
     pub reason: Option<String>,
     /// A write-off's reason, or a count's when it gives one.
     pub reason_code: Option<ReasonCode>,
+    /// A count's: the holds it cuts short, written with it (empty for every other movement).
+    pub holds_cut: Vec<HoldCut>,
 }
 
 /// The key under which an order remembers what it sold of one SKU at one location.
@@ -859,6 +891,8 @@ mod tests {
                 moved: Some(MovedSince {
                     version: 7,
                     on_hand: moved,
+                    reserved: None,
+                    cut: 0,
                 }),
             })
         };

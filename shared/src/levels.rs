@@ -170,6 +170,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         created_at,
         version: i.version,
         reorder_point: i.reorder_point,
+        short_units: i.short_units.unwrap_or(0),
     };
     Ok(DecodedLevel {
         history,

@@ -135,6 +135,7 @@ impl AdjustmentBody {
                 reference: None,
                 reason: Some(reason?),
                 reason_code: reason_code?,
+                holds_cut: Vec::new(),
             })
         })
     }
@@ -206,54 +207,147 @@ pub fn prepare<B: Serialize>(
     }
 }
 
-/// Times a count is summed again because its level moved, or its ledger was behind (waiting
-/// 0.1, 0.2, 0.4, 0.8 s ... for the stream).
+/// Times a count is worked out again because its level or its holds moved, or its ledger or
+/// holds index was behind (waiting 0.1, 0.2, 0.4, 0.8 s ... for the stream).
 const COUNT_ATTEMPTS: u32 = 6;
+/// The most holds one count cuts short (a transaction holds at most 100 items).
+const MAX_HOLDS_CUT: usize = 90;
+
+/// Why a count is worked out again.
+enum Again {
+    /// The level changed after the count was taken: sum what moved since, at this version.
+    Moved { version: i64, last_movement: String },
+    /// The count is below what the level's holds keep: cut the newest short.
+    Short { version: i64, reserved: i64 },
+    /// A hold being cut changed: work the cuts out again.
+    HoldsMoved,
+}
+
+fn again(outcome: &Result<Recorded, RecordError>) -> Option<Again> {
+    let Err(RecordError::Movement(MovementError::Refused { refusal, .. })) = outcome else {
+        return None;
+    };
+    Some(match refusal {
+        Refusal::LevelMoved {
+            version,
+            last_movement,
+        } => Again::Moved {
+            version: *version,
+            last_movement: last_movement.clone(),
+        },
+        Refusal::ShortUnderHolds { version, reserved } => Again::Short {
+            version: *version,
+            reserved: *reserved,
+        },
+        Refusal::HoldsMoved => Again::HoldsMoved,
+        _ => return None,
+    })
+}
 
 /// Writes a prepared movement: new, a replay of the same request, or refused. A count taken
 /// earlier than its level's last change is applied on top of what moved since: the level's
 /// ledger after the count is summed (once it has caught up with the level) and the count
-/// written against the level's version, summed again if the level moved meanwhile.
+/// written against the level's version, worked out again if the level moved meanwhile. A count
+/// below what the level's holds keep cuts the newest holds short, in the same transaction.
 pub async fn record(
     store: &Store,
     movement: &Movement,
     record: &MovementRecord,
 ) -> Result<Recorded, RecordError> {
     let first = write(store, movement, record).await;
-    let Some(mut moved) = level_moved(&first) else {
+    let Some(mut next) = again(&first) else {
         return first;
     };
     let (mut movement, mut record) = (movement.clone(), record.clone());
+    let now_ms = crate::clock::millis_of(&record.at).unwrap_or(0);
     let mut behind = false;
     for attempt in 0..COUNT_ATTEMPTS {
         let line = &mut movement.lines[0];
+        let target = line.change.count_target().unwrap_or(0);
         let LevelChange::Count {
             at: Some(ref mut at),
+            counted,
             ..
         } = line.change
         else {
             return first;
         };
-        match store
-            .on_hand_moved_since(&line.sku, &line.location, at.at_ms, &moved)
-            .await
-            .map_err(MovementError::from)?
-        {
-            Some(on_hand) => {
-                behind = false;
+        let ready = match &next {
+            Again::Moved {
+                version,
+                last_movement,
+            } => {
+                let level = (*version, last_movement.clone());
+                let sum = store
+                    .on_hand_moved_since(&line.sku, &line.location, at.at_ms, &level)
+                    .await
+                    .map_err(MovementError::from)?;
+                if let Some(on_hand) = sum {
+                    at.moved = Some(MovedSince {
+                        version: *version,
+                        on_hand,
+                        reserved: None,
+                        cut: 0,
+                    });
+                    movement.holds_cut.clear();
+                }
+                sum.is_some()
+            }
+            Again::Short { version, reserved } => {
+                let holds = crate::reservations::Reservations::new(store.clone())
+                    .on_level(&line.sku, &line.location)
+                    .await
+                    .map_err(MovementError::from)?;
+                let Some(cuts) = crate::reservations::cuts_for(
+                    (&line.sku, &line.location),
+                    reserved - target,
+                    &holds,
+                    now_ms,
+                ) else {
+                    // Not every hold is in the holds index yet: wait for the stream.
+                    behind = true;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(3)))
+                        .await;
+                    continue;
+                };
+                if cuts.len() > MAX_HOLDS_CUT {
+                    return Err(MovementError::Refused {
+                        line: 0,
+                        sku: line.sku.clone(),
+                        location: line.location.clone(),
+                        refusal: Refusal::CountBelowReserved {
+                            counted,
+                            reserved: *reserved,
+                        },
+                    }
+                    .into());
+                }
+                let cut: i64 = cuts.iter().map(|c| c.was - c.held).sum();
                 at.moved = Some(MovedSince {
-                    version: moved.0,
-                    on_hand,
-                })
+                    version: *version,
+                    on_hand: at.moved_on_hand(),
+                    reserved: Some(reserved - cut),
+                    cut,
+                });
+                movement.holds_cut = cuts;
+                true
             }
+            Again::HoldsMoved => {
+                if let Some(m) = at.moved.as_mut() {
+                    m.reserved = None;
+                    m.cut = 0;
+                }
+                movement.holds_cut.clear();
+                true
+            }
+        };
+        if !ready {
             // The ledger has not caught up with the level yet: wait for the stream.
-            None => {
-                behind = true;
-                let wait = 100 << attempt.min(3);
-                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                continue;
-            }
+            behind = true;
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(3))).await;
+            continue;
         }
+        behind = false;
         record.response = response(
             &movement,
             false,
@@ -262,8 +356,8 @@ pub async fn record(
             &record.at,
         );
         let outcome = write(store, &movement, &record).await;
-        match level_moved(&outcome) {
-            Some(again) => moved = again,
+        match again(&outcome) {
+            Some(a) => next = a,
             None => return outcome,
         }
     }
@@ -274,21 +368,6 @@ pub async fn record(
         "the level kept moving while its count was applied".into(),
     ))
     .into())
-}
-
-/// The level's version and last movement when a count was refused because the level moved.
-fn level_moved(outcome: &Result<Recorded, RecordError>) -> Option<(i64, String)> {
-    match outcome {
-        Err(RecordError::Movement(MovementError::Refused {
-            refusal:
-                Refusal::LevelMoved {
-                    version,
-                    last_movement,
-                },
-            ..
-        })) => Some((*version, last_movement.clone())),
-        _ => None,
-    }
 }
 
 async fn write(

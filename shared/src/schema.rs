@@ -369,6 +369,9 @@ pub struct LevelItem {
     /// When the latest count applied was taken (ms): an older count is refused.
     #[serde(default)]
     pub last_count_ms: Option<i64>,
+    /// Held units counts cut short whose holds are still open.
+    #[serde(default)]
+    pub short_units: Option<i64>,
     /// Set by the replenishment run ([`crate::replenishment`]): what `reorder_point` rules
     /// compare available + in_transit with. Stock changes never write it.
     #[serde(default)]
@@ -481,6 +484,9 @@ pub struct HoldLineItem {
     pub quantity: i64,
     #[serde(default)]
     pub taken: Option<i64>,
+    /// Units a count cut from the line (`quantity` is what it still holds).
+    #[serde(default)]
+    pub short: Option<i64>,
 }
 
 /// `RES#<id>` / `META`: a reservation (checkout hold) and how it ended.

@@ -121,6 +121,8 @@ struct Image<'a> {
     last_movement: Option<S<'a>>,
     #[serde(borrow)]
     reorder_point: Option<N<'a>>,
+    #[serde(borrow)]
+    short_units: Option<N<'a>>,
 }
 
 /// The old image: only its quantities matter (the counters of the new image stand in).
@@ -138,6 +140,8 @@ struct OldImage<'a> {
     available: Option<N<'a>>,
     #[serde(borrow)]
     last_movement: Option<S<'a>>,
+    #[serde(borrow)]
+    short_units: Option<N<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +212,12 @@ impl Image<'_> {
             created_at: unix_of(self.created_at.as_ref().map(|s| s.s.as_ref())),
             version: int(&self.version)?,
             reorder_point: self.reorder_point.as_ref().map(N::int).transpose()?,
+            short_units: self
+                .short_units
+                .as_ref()
+                .map(N::int)
+                .transpose()?
+                .unwrap_or(0),
         })
     }
 }
@@ -263,6 +273,8 @@ pub struct LevelChange {
     pub new: LevelSnapshot,
     /// The level's quantities before the change (None for a new level).
     pub old: Option<Quantities>,
+    /// Held units counts had cut short before the change.
+    pub old_short_units: i64,
     /// The movement line that made the change (`partition|sort key`), when the change is a new
     /// movement (not the same one again, as a retried write or a hand edit would show).
     pub ledger_ref: Option<String>,
@@ -300,10 +312,19 @@ pub fn parse_record(json: &str) -> Result<Option<LevelChange>, String> {
         }
         _ => None,
     };
+    let old_short_units = record
+        .dynamodb
+        .old_image
+        .as_ref()
+        .and_then(|o| o.short_units.as_ref())
+        .map(N::int)
+        .transpose()?
+        .unwrap_or(0);
     Ok(Some(LevelChange {
         event_id: record.event_id.into_owned(),
         new: image.snapshot()?,
         old,
+        old_short_units,
         ledger_ref,
     }))
 }

@@ -37,6 +37,9 @@ pub struct Observation {
     pub position: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reorder_point: Option<i64>,
+    /// Held units a count cut short, their holds still open (holds_short rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_units: Option<i64>,
 }
 
 impl Observation {
@@ -48,6 +51,7 @@ impl Observation {
             idle_days: None,
             position: None,
             reorder_point: None,
+            short_units: None,
         }
     }
 }
@@ -88,15 +92,27 @@ pub fn days_of_cover(
     (per_day > 0.0).then(|| available.max(0) as f64 / per_day)
 }
 
-/// Evaluates a rule on stock changes.
-pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
-    evaluate_at(rule, level, &level.quantities, now)
+/// A level's state as a rule reads it: its quantities and the held units counts cut short.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct State<'a> {
+    pub quantities: &'a Quantities,
+    pub short_units: i64,
 }
 
-/// Evaluates a rule with `quantities` in place of the level's own (the state before a change:
-/// the sales counters only grow with the sale, so the new counters stand in for the old ones
+/// Evaluates a rule on stock changes.
+pub fn evaluate_change(rule: &Rule, level: &LevelSnapshot, now: i64) -> Verdict {
+    let state = State {
+        quantities: &level.quantities,
+        short_units: level.short_units,
+    };
+    evaluate_at(rule, level, state, now)
+}
+
+/// Evaluates a rule with `state` in place of the level's own (the state before a change: the
+/// sales counters only grow with the sale, so the new counters stand in for the old ones
 /// wherever the new state is clear).
-fn evaluate_at(rule: &Rule, level: &LevelSnapshot, quantities: &Quantities, now: i64) -> Verdict {
+fn evaluate_at(rule: &Rule, level: &LevelSnapshot, state: State<'_>, now: i64) -> Verdict {
+    let quantities = state.quantities;
     let available = quantities.available;
     if !rule.enabled || !rule.condition.on_change() {
         return Verdict::NotApplicable;
@@ -168,6 +184,12 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, quantities: &Quantities, now:
             _ => Verdict::Clear,
         },
         Condition::ReorderPoint => reorder_verdict(level, quantities, obs),
+        // Held units a count found missing, until every hold cut short is closed.
+        Condition::HoldsShort if state.short_units > 0 => Verdict::Firing(Observation {
+            short_units: Some(state.short_units),
+            ..obs
+        }),
+        Condition::HoldsShort => Verdict::Clear,
         Condition::NoSale { .. } | Condition::NoReceipt { .. } | Condition::StockAge { .. } => {
             Verdict::NotApplicable
         }
@@ -256,7 +278,7 @@ impl RuleSet {
     pub fn due<'a>(
         &'a self,
         new: &LevelSnapshot,
-        old: Option<&Quantities>,
+        old: Option<State<'_>>,
         now: i64,
     ) -> Vec<(&'a Rule, Verdict)> {
         let specific = self.by_sku.get(&new.sku).map(Vec::as_slice).unwrap_or(&[]);
@@ -460,6 +482,21 @@ fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
 What to do: place the                  suggested order (GET /v1/replenishment, or the console's Replenishment page).",
                 obs.position.unwrap_or(obs.available),
                 obs.reorder_point.unwrap_or(0)
+            ),
+        ),
+        Condition::HoldsShort => (
+            format!(
+                "holds cut short: {} held units are not on the shelf",
+                obs.short_units.unwrap_or(0)
+            ),
+            format!(
+                "A stocktake found fewer units than carts were holding: the newest holds were cut \
+                 short by {} units in all, and those carts cannot have them ({} available). The \
+                 alert resolves once every hold cut short is committed, released or expired.\n\
+                 What to do: tell the shoppers or cancel those orders, and look for the missing \
+                 stock.",
+                obs.short_units.unwrap_or(0),
+                obs.available
             ),
         ),
         Condition::StockAge { days } => (
@@ -716,8 +753,12 @@ mod tests {
             in_transit: 0,
             ..l.quantities
         };
-        assert_eq!(set.due(&l, Some(&before), NOW).len(), 1);
-        assert!(set.due(&l, Some(&l.quantities), NOW).is_empty());
+        let state = |quantities| State {
+            quantities,
+            short_units: 0,
+        };
+        assert_eq!(set.due(&l, Some(state(&before)), NOW).len(), 1);
+        assert!(set.due(&l, Some(state(&l.quantities)), NOW).is_empty());
         let m = message(
             &r,
             Event::Fired,

@@ -14,7 +14,7 @@ pub use super::{
     driver::Trigger,
     engine::{Evaluator, RecordError},
 };
-use super::{outage, rules::Rule, store::silenced};
+use super::{evaluate::State, outage, rules::Rule, store::silenced};
 use crate::stream::{parse_record, process_in_order, LevelChange, StreamBatch};
 
 impl Evaluator {
@@ -47,14 +47,22 @@ impl Evaluator {
     /// Evaluates one stock-level change.
     pub async fn process(&self, change: LevelChange) -> Result<(), RecordError> {
         let LevelChange {
-            event_id, new, old, ..
+            event_id,
+            new,
+            old,
+            old_short_units,
+            ..
         } = change;
 
         let (rules, silences) = self.rules().await?;
         let now = self.clock.now();
         let silenced = |rule: &Rule| silenced(&silences, &rule.rule_id, &new.sku);
         let mut profile = None;
-        for (rule, verdict) in rules.due(&new, old.as_ref(), now) {
+        let before = old.as_ref().map(|quantities| State {
+            quantities,
+            short_units: old_short_units,
+        });
+        for (rule, verdict) in rules.due(&new, before, now) {
             if !self
                 .selects(rule, &new.sku, &new.location, &mut profile)
                 .await?

@@ -61,6 +61,9 @@ pub enum Condition {
     /// from its demand forecast); resolves once above it. Evaluated on stock changes, and by the
     /// clock's sweep, so a reorder point that rises overnight fires with no stock change.
     ReorderPoint,
+    /// Held units a count found missing and cut from the newest holds, while any of those holds
+    /// is open; resolves once every hold cut short is closed. Evaluated on stock changes.
+    HoldsShort,
 }
 
 impl Condition {
@@ -75,6 +78,7 @@ impl Condition {
             Self::NoReceipt { .. } => "no_receipt",
             Self::StockAge { .. } => "stock_age",
             Self::ReorderPoint => "reorder_point",
+            Self::HoldsShort => "holds_short",
         }
     }
 
@@ -261,6 +265,7 @@ pub const KINDS: &[&str] = &[
     "no_receipt",
     "stock_age",
     "reorder_point",
+    "holds_short",
 ];
 pub const MAX_RECIPIENTS: usize = 10;
 pub const MAX_STOCK_THRESHOLD: i64 = 1_000_000_000;
@@ -305,7 +310,7 @@ impl RuleBody {
             "days_of_cover" => &["lookback_days", "max_days"],
             "no_sale" | "stock_age" => &["days"],
             "no_receipt" => &["days", "below"],
-            "reorder_point" => &[],
+            "reorder_point" | "holds_short" => &[],
             _ => {
                 errors.push(FieldError::new(
                     "kind",
@@ -420,6 +425,7 @@ impl RuleBody {
                     .map(|(days, below)| Condition::NoReceipt { days, below })
             }
             "reorder_point" => Some(Condition::ReorderPoint),
+            "holds_short" => Some(Condition::HoldsShort),
             _ => None,
         };
 

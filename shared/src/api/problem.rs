@@ -436,8 +436,9 @@ fn movement_answer(e: &MovementError) -> Problem {
                     ),
                 )
                 .with("latest_counted_at", json!(crate::clock::rfc3339_millis(*latest_ms))),
-                // Summed again by the movements use case; reaches no caller but as a busy store.
-                Refusal::LevelMoved { .. } => Problem::new(
+                // Worked out again by the movements use case; reaches no caller but as a busy
+                // store.
+                Refusal::LevelMoved { .. } | Refusal::ShortUnderHolds { .. } | Refusal::HoldsMoved => Problem::new(
                     "store-unavailable",
                     format!("{sku} at {location} kept changing while the count was applied; try again."),
                 ),

@@ -417,6 +417,7 @@ fn movement(kind: MovementKind, lines: Vec<MovementLine>) -> Movement {
         reference: None,
         reason: None,
         reason_code: None,
+        holds_cut: Vec::new(),
     }
 }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::{
-    domain::{LocationId, Quantity, SkuId},
+    domain::{HoldCut, LocationId, Quantity, SkuId},
     schema::{self, entity, HoldLineItem, Item, ReservationItem},
     store::StoreError,
 };
@@ -153,6 +153,10 @@ pub struct ReservedLine {
     /// What the order took, once committed (the rest was released).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken: Option<i64>,
+    /// Units a count that found fewer on the shelf cut from this line (`quantity` is what it
+    /// still holds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short: Option<i64>,
 }
 
 impl From<HoldLineItem> for ReservedLine {
@@ -162,8 +166,50 @@ impl From<HoldLineItem> for ReservedLine {
             location: l.location,
             quantity: l.quantity,
             taken: l.taken,
+            short: l.short,
         }
     }
+}
+
+/// The holds a count of one level cuts short so that `need` fewer units stay reserved there:
+/// holds past their expiry first (the sweep is about to give them back), then the newest
+/// first, each line cut no further than it must. None when `holds` keep fewer than `need` on
+/// the level (some are not listed yet).
+pub fn cuts_for(
+    level: (&SkuId, &LocationId),
+    need: i64,
+    holds: &[Reservation],
+    now_ms: i64,
+) -> Option<Vec<HoldCut>> {
+    let mut order: Vec<&Reservation> = holds.iter().collect();
+    order.sort_by(|a, b| {
+        let expired = |r: &Reservation| r.status_at(now_ms) == Status::Expired;
+        expired(b)
+            .cmp(&expired(a))
+            .then_with(|| b.created_at.cmp(&a.created_at))
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    let mut left = need;
+    let mut cuts = Vec::new();
+    for r in order {
+        for (i, l) in r.lines.iter().enumerate() {
+            let on_level = l.sku == level.0.as_str() && l.location == level.1.as_str();
+            if left <= 0 || !on_level || l.quantity <= 0 {
+                continue;
+            }
+            let cut = l.quantity.min(left);
+            left -= cut;
+            cuts.push(HoldCut {
+                reservation_id: r.id.clone(),
+                version: r.version,
+                line: i,
+                was: l.quantity,
+                held: l.quantity - cut,
+                short_before: l.short.unwrap_or(0),
+            });
+        }
+    }
+    (left <= 0).then_some(cuts)
 }
 
 /// Who asks for a step of a hold, and whose holds it may act on.
@@ -316,5 +362,52 @@ impl Reservation {
             v["order_id"] = json!(o);
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hold(id: &str, created_at: &str, expires_ms: i64, lines: &[(&str, i64)]) -> Reservation {
+        let lines = lines
+            .iter()
+            .map(|(location, quantity)| ReservedLine {
+                sku: "A".into(),
+                location: (*location).into(),
+                quantity: *quantity,
+                taken: None,
+                short: None,
+            })
+            .collect();
+        Reservation {
+            created_at: created_at.into(),
+            version: 3,
+            ..Reservation::active(id, lines, expires_ms)
+        }
+    }
+
+    #[test]
+    fn a_count_cuts_expired_holds_first_then_the_newest_and_no_further_than_it_must() {
+        let level = (
+            &SkuId::parse("sku", "A").unwrap(),
+            &LocationId::parse("location", "WH1").unwrap(),
+        );
+        let holds = [
+            hold("old", "2026-12-07T08:00:00.000Z", 10_000, &[("WH1", 4)]),
+            hold("new", "2026-12-07T09:00:00.000Z", 10_000, &[("WH2", 9), ("WH1", 2)]),
+            hold("due", "2026-12-07T07:00:00.000Z", 500, &[("WH1", 1)]),
+        ];
+        let cuts = cuts_for(level, 4, &holds, 1_000).unwrap();
+        let seen: Vec<_> = cuts
+            .iter()
+            .map(|c| (c.reservation_id.as_str(), c.line, c.was, c.held))
+            .collect();
+        // The hold past its time, then the newest (its WH1 line only), then 1 of the oldest 4.
+        assert_eq!(seen, [("due", 0, 1, 0), ("new", 1, 2, 0), ("old", 0, 4, 3)]);
+        assert!(cuts.iter().all(|c| c.version == 3));
+        // Holds that keep fewer than the count needs cut: some are not listed yet.
+        assert_eq!(cuts_for(level, 8, &holds, 1_000), None);
+        assert_eq!(cuts_for(level, 0, &holds, 1_000), Some(Vec::new()));
     }
 }

@@ -74,28 +74,6 @@ pub(super) fn quantities(item: &Item) -> Result<Quantities, StoreError> {
         .map_err(corrupt)
 }
 
-/// Why a count taken at a time no longer applies to the level as it is (`item`), if it does
-/// not: a newer count was applied, or the level moved after the count (or since what moved was
-/// summed).
-fn count_guard(change: LevelChange, item: &Item) -> Option<Refusal> {
-    let LevelChange::Count { at: Some(at), .. } = change else {
-        return None;
-    };
-    if let Some(latest_ms) = get_n(item, "last_count_ms").filter(|l| *l > at.at_ms) {
-        return Some(Refusal::CountSuperseded { latest_ms });
-    }
-    let version = get_n(item, "version").unwrap_or(0);
-    let moved = match at.moved {
-        None => get_s(item, "updated_at")
-            .is_some_and(|u| u > crate::clock::rfc3339_millis(at.at_ms).as_str()),
-        Some(m) => version != m.version,
-    };
-    moved.then(|| Refusal::LevelMoved {
-        version,
-        last_movement: get_s(item, "last_movement").unwrap_or_default().to_owned(),
-    })
-}
-
 impl Store {
     /// Applies a movement in one conditional transaction: every line or none.
     pub async fn execute(
@@ -158,7 +136,7 @@ impl Store {
         let refusal = match item {
             Some(item) => {
                 let current = quantities(item)?;
-                if let Some(refusal) = count_guard(line.change, item) {
+                if let Some(refusal) = super::count::guard(line.change, item) {
                     return Err(MovementError::Refused {
                         line: i,
                         sku: line.sku.clone(),
@@ -302,6 +280,15 @@ impl Store {
                             refundable,
                         },
                     });
+                }
+                // A hold the count was cutting changed: the cuts are worked out again.
+                Role::HoldCut(_) => {
+                    return Err(MovementError::Refused {
+                        line: 0,
+                        sku: movement.lines[0].sku.clone(),
+                        location: movement.lines[0].location.clone(),
+                        refusal: Refusal::HoldsMoved,
+                    })
                 }
                 Role::Ledger(_) | Role::LedgerEntry => {}
             }

@@ -7,6 +7,7 @@
 //! writes. SDK errors stop here; callers see [`StoreError`] and [`MovementError`].
 
 mod catalogue;
+mod count;
 mod execute;
 mod ledger;
 mod paging;
@@ -41,8 +42,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
 use crate::domain::{
-    order_line_key, LevelChange, LocationId, LocationKind, Movement, MovementKind, MovementLine,
-    Quantities, Refusal, SkuId, StockLevel,
+    order_line_key, CountedAt, HoldCut, LevelChange, LocationId, LocationKind, Movement,
+    MovementKind, MovementLine, Quantities, Refusal, SkuId, StockLevel,
 };
 
 pub use crate::schema::Item;
@@ -52,6 +53,7 @@ use crate::schema::{
 };
 pub use crate::schema::{entity, keys};
 
+pub(crate) use self::count::releasing_short;
 pub use self::{catalogue::*, execute::*, ledger::*, paging::*, transaction::*};
 
 /// The one secondary index: SKU and location listings, and each SKU's ledger newest first.
@@ -241,6 +243,7 @@ mod tests {
             reference: None,
             reason: None,
             reason_code: None,
+            holds_cut: Vec::new(),
         }
     }
 

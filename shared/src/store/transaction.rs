@@ -13,6 +13,8 @@ pub(super) enum Role {
     LedgerEntry,
     NewOrder,
     OrderClaim,
+    /// A hold a count cuts short ([`Movement::holds_cut`]).
+    HoldCut(usize),
 }
 
 /// A movement as the DynamoDB transaction that applies it, with the role of each item so a
@@ -24,7 +26,7 @@ pub struct MovementWrite {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-pub(super) const NAMES: [(&str, &str); 22] = [
+pub(super) const NAMES: [(&str, &str); 23] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -47,6 +49,7 @@ pub(super) const NAMES: [(&str, &str); 22] = [
     ("#ix", keys::LEVEL_SHARD_ATTRIBUTE),
     ("#ud", "uncounted_day"),
     ("#lc", "last_count_ms"),
+    ("#su", "short_units"),
 ];
 
 pub(super) fn names(expr: &str, cond: &str) -> HashMap<String, String> {
@@ -125,9 +128,9 @@ pub enum CounterShape {
 
 /// The pieces of one level line's update: SET clauses, the condition, and the values they use.
 pub(super) struct LevelUpdate {
-    set: Vec<String>,
-    condition: String,
-    values: Item,
+    pub(super) set: Vec<String>,
+    pub(super) condition: String,
+    pub(super) values: Item,
 }
 
 pub(super) fn zeros(len: i64) -> AttributeValue {
@@ -369,48 +372,7 @@ pub(super) fn level_update(
                 .insert(":rel".into(), n(i64::from(held.get()) - i64::from(take)));
             u.condition = format!("{} AND #rs >= :held", keys::PRESENT);
         }
-        LevelChange::Count { expected, at, .. } => {
-            u.set.push(format!(
-                "#oh = :counted, #av = :counted - if_not_exists(#rs, :zero), \
-                 #rs = if_not_exists(#rs, :zero), #it = if_not_exists(#it, :zero), {INIT_LEVEL}{INIT_COUNTERS}"
-            ));
-            let target = change.count_target().unwrap_or(0);
-            u.values.insert(":counted".into(), n(target));
-            let moved = at.map_or(0, crate::domain::CountedAt::moved_on_hand);
-            if let Some(e) = expected {
-                u.values.insert(":expected".into(), n(i64::from(e) + moved));
-            }
-            // A count taken at `at`: none newer may have been applied, and the level must be as
-            // it was when what moved after the count was summed (unchanged since the count, or
-            // at the version the sum was made at).
-            let fresh = match at {
-                None => String::new(),
-                Some(at) => {
-                    u.set.push("#lc = :lc".into());
-                    u.values.insert(":lc".into(), n(at.at_ms));
-                    let guard = match at.moved {
-                        None => {
-                            u.values
-                                .insert(":cat".into(), s(crate::clock::rfc3339_millis(at.at_ms)));
-                            "#u <= :cat"
-                        }
-                        Some(m) => {
-                            u.values.insert(":ver".into(), n(m.version));
-                            "#v = :ver"
-                        }
-                    };
-                    format!("(attribute_not_exists(#lc) OR #lc <= :lc) AND {guard} AND ")
-                }
-            };
-            u.condition = match expected {
-                None => format!("{} OR ({fresh}#rs <= :counted)", keys::ABSENT),
-                Some(0) => format!(
-                    "{} OR ({fresh}#oh = :expected AND #rs <= :counted)",
-                    keys::ABSENT
-                ),
-                Some(_) => format!("{fresh}#oh = :expected AND #rs <= :counted"),
-            };
-        }
+        LevelChange::Count { .. } => super::count::level_update(&mut u, change),
     }
     if let Some(counter) = counter {
         count(&mut u, counter, shape, hour, i64::from(q));
@@ -436,24 +398,7 @@ pub(crate) fn delta_attrs(item: &mut Item, change: LevelChange) {
             item.insert("d_reserved".into(), n(d.reserved));
         }
     }
-    if let LevelChange::Count {
-        counted,
-        expected,
-        at,
-    } = change
-    {
-        item.insert("counted".into(), n(counted));
-        if let Some(e) = expected {
-            item.insert("expected".into(), n(e));
-        }
-        if let Some(at) = at {
-            item.insert(
-                "counted_at".into(),
-                s(crate::clock::rfc3339_millis(at.at_ms)),
-            );
-            item.insert("moved_since".into(), n(at.moved_on_hand()));
-        }
-    }
+    super::count::line_attrs(item, change);
     if let LevelChange::Record = change {
         item.insert("restocked".into(), AttributeValue::Bool(false));
     }
@@ -530,6 +475,7 @@ pub fn movement_write_shaped(
             ],
         );
         delta_attrs(&mut item, line.change);
+        super::count::cuts_attr(&mut item, &movement.holds_cut);
         if let Some(r) = &movement.reference {
             item.insert("reference".into(), s(r));
         }
@@ -619,6 +565,11 @@ pub fn movement_write_shaped(
                 .build(),
         );
         roles.push(Role::OrderClaim);
+    }
+
+    for (i, cut) in movement.holds_cut.iter().enumerate() {
+        items.push(super::count::hold_cut(table, cut));
+        roles.push(Role::HoldCut(i));
     }
 
     MovementWrite { items, roles }

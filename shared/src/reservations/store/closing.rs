@@ -25,6 +25,13 @@ pub(super) enum Closed {
 /// must be held and take no more than is held, and the order takes at least one unit.
 pub fn taken(r: &Reservation, takes: Option<&[Take]>) -> Result<Vec<i64>, Vec<FieldError>> {
     let Some(takes) = takes else {
+        if r.lines.iter().all(|l| l.quantity == 0) {
+            return Err(vec![FieldError::new(
+                "lines",
+                "a stocktake found fewer units than were held and cut every line of this hold \
+                 to nothing: there is nothing to commit; release it",
+            )]);
+        }
         return Ok(r.lines.iter().map(|l| l.quantity).collect());
     };
     let mut errors = Vec::new();
@@ -45,10 +52,16 @@ pub fn taken(r: &Reservation, takes: Option<&[Take]>) -> Result<Vec<i64>, Vec<Fi
             )),
             Some(p) if i64::from(t.quantity) > r.lines[p].quantity => errors.push(FieldError::new(
                 format!("lines[{i}].quantity"),
-                format!(
-                    "only {} are held; a commit takes at most what is held",
-                    r.lines[p].quantity
-                ),
+                match r.lines[p].short {
+                    Some(short) => format!(
+                        "only {} are held ({short} were cut short by a stocktake that found fewer on the shelf); a commit takes at most what is held",
+                        r.lines[p].quantity
+                    ),
+                    None => format!(
+                        "only {} are held; a commit takes at most what is held",
+                        r.lines[p].quantity
+                    ),
+                },
             )),
             Some(p) => out[p] = i64::from(t.quantity),
         }
@@ -131,9 +144,13 @@ impl Reservations {
                 } else {
                     MovementKind::HoldRelease
                 };
-                let change = LevelChange::Commit {
-                    take: *take as u32,
-                    held: held(l)?,
+                // A line a count cut to nothing changes no level (and takes nothing).
+                let change = match l.quantity {
+                    0 => LevelChange::Record,
+                    _ => LevelChange::Commit {
+                        take: *take as u32,
+                        held: held(l)?,
+                    },
                 };
                 lines.push(
                     movement_line(l, kind, change)
@@ -274,17 +291,23 @@ impl Reservations {
             .as_ref()
             .map(|c| c.shapes.clone())
             .unwrap_or_else(|| vec![CounterShape::Current; lines.len()]);
-        let mut items = self.level_writes(&r.id, event, lines, &shapes, &at);
+        let short: Vec<i64> = r.lines.iter().map(|l| l.short.unwrap_or(0)).collect();
+        let mut items = self.level_writes((&r.id, event), lines, &shapes, &at, &short);
         let due = if event == Event::Expire {
             "#hu <= :now"
         } else {
             "#hu > :now"
         };
         let mut set = "SET #st = :st, #ca = :at, #cb = :by, #v = #v + :one, #ttl = :ttl".to_owned();
+        let still_held: String = (0..r.lines.len())
+            .map(|i| format!(" AND #ln[{i}].#q = :q{i}"))
+            .collect();
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::key(keys::reservation(&r.id), keys::META)))
-            .condition_expression(format!("#st = :active AND {due}"))
+            // Holding what was read: a count may have cut the hold short since, and what is
+            // given back must be what it still holds.
+            .condition_expression(format!("#st = :active AND {due}{still_held}"))
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#ca", "closed_at")
             .expression_attribute_names("#cb", "closed_by")
@@ -300,13 +323,17 @@ impl Reservations {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":ttl", n(now_ms / 1000 + KEEP_CLOSED_SECONDS))
+            .expression_attribute_names("#ln", "lines")
+            .expression_attribute_names("#q", "quantity")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (i, l) in r.lines.iter().enumerate() {
+            update = update.expression_attribute_values(format!(":q{i}"), n(l.quantity));
+        }
         if let Some(c) = &commit {
             set.push_str(", #o = :o, #ch = :ch, #ln = :ln");
             update = update
                 .expression_attribute_names("#o", "order_id")
                 .expression_attribute_names("#ch", "commit_hash")
-                .expression_attribute_names("#ln", "lines")
                 .expression_attribute_values(":o", s(c.order_id))
                 .expression_attribute_values(":ch", s(c.request_hash))
                 .expression_attribute_values(":ln", lines_attr(&r.lines));

@@ -28,8 +28,8 @@ use crate::{
     domain::{FieldError, LevelChange, LocationId, MovementKind, MovementLine, Quantity, SkuId},
     schema::{entity, keys, Item, OrderItem, Stored},
     store::{
-        conflict_backoff, hour_of, level_write, n, put, s, CounterShape, MovementError, Store,
-        StoreError, TRANSACTION_ATTEMPTS,
+        conflict_backoff, hour_of, level_write, n, put, releasing_short, s, CounterShape,
+        MovementError, Store, StoreError, TRANSACTION_ATTEMPTS,
     },
 };
 
@@ -88,6 +88,9 @@ fn lines_attr(lines: &[ReservedLine]) -> AttributeValue {
                 if let Some(t) = l.taken {
                     m.insert("taken".into(), n(t));
                 }
+                if let Some(c) = l.short {
+                    m.insert("short".into(), n(c));
+                }
                 AttributeValue::M(m)
             })
             .collect(),
@@ -116,7 +119,12 @@ fn giving_back(
     lines
         .iter()
         .map(|l| {
-            movement_line(l, kind, LevelChange::Unreserve(held(l)?))
+            // A line a count cut to nothing gives nothing back: its level is only checked.
+            let change = match l.quantity {
+                0 => LevelChange::Record,
+                _ => LevelChange::Unreserve(held(l)?),
+            };
+            movement_line(l, kind, change)
                 .ok_or_else(|| StoreError::Corrupt("reservation line".into()))
         })
         .collect()
@@ -168,14 +176,15 @@ impl Reservations {
     }
 
     /// The level writes of a step's `lines`, each with its counters in its shape and naming
-    /// its ledger line.
+    /// its ledger line; a closing step also gives back what counts cut from its held lines
+    /// (`short`, per line: see [`releasing_short`]).
     fn level_writes(
         &self,
-        id: &str,
-        event: Event,
+        (id, event): (&str, Event),
         lines: &[MovementLine],
         shapes: &[CounterShape],
         at: &str,
+        short: &[i64],
     ) -> Vec<TransactWriteItem> {
         let hour = hour_of(at);
         lines
@@ -184,7 +193,8 @@ impl Reservations {
             .enumerate()
             .map(|(i, (line, shape))| {
                 let line_ref = ledger_ref(id, event, i);
-                level_write(self.table(), line, *shape, hour, at, &line_ref)
+                let item = level_write(self.table(), line, *shape, hour, at, &line_ref);
+                releasing_short(item, short.get(i).copied().unwrap_or(0))
             })
             .collect()
     }
@@ -238,6 +248,7 @@ impl Reservations {
                 location: l.location.to_string(),
                 quantity: i64::from(l.quantity.get()),
                 taken: None,
+                short: None,
             })
             .collect();
         let reservation = Reservation {
@@ -261,7 +272,7 @@ impl Reservations {
             })
             .collect();
         let shapes = vec![CounterShape::Current; movement_lines.len()];
-        let mut items = self.level_writes(id, Event::Hold, &movement_lines, &shapes, &at);
+        let mut items = self.level_writes((id, Event::Hold), &movement_lines, &shapes, &at, &[]);
         let mut item: Item = keys::item(
             keys::reservation(id),
             keys::META,

@@ -143,6 +143,52 @@ impl Reservations {
         })
     }
 
+    /// Every open hold on one level (`sku` at `location`), past its expiry or not (its units
+    /// stay reserved until the sweep gives them back), read strongly consistent from its
+    /// reservation; the `holds` index that lists them follows the stream by a moment.
+    pub async fn on_level(
+        &self,
+        sku: &SkuId,
+        location: &LocationId,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let mut ids = BTreeSet::new();
+        let mut start = None;
+        loop {
+            let out = index_query(
+                self.client(),
+                self.table(),
+                keys::HOLD_INDEX,
+                keys::HOLD_PARTITION_ATTRIBUTE,
+                keys::holds(sku.as_str()),
+            )
+            .key_condition_expression("#p = :p AND begins_with(#s, :l)")
+            .expression_attribute_names("#s", keys::HOLD_SORT_ATTRIBUTE)
+            .expression_attribute_values(":l", s(keys::hold_sort(location.as_str(), "")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+            ids.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| get_s(i, keys::HOLD_SORT_ATTRIBUTE))
+                    .filter_map(|s| s.rsplit_once('#'))
+                    .map(|(_, id)| id.to_owned()),
+            );
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        let found = self
+            .get_all(ids.iter().map(String::as_str).collect())
+            .await?;
+        Ok(found
+            .into_values()
+            .filter(|r| r.status == Status::Active)
+            .collect())
+    }
+
     /// The reservations of `ids`, read strongly consistent, by id. One unreadable is logged and
     /// left out, not the whole answer.
     async fn get_all(
