@@ -137,9 +137,11 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("ReplenishmentFunction"),
         with_log(REPORT_WRITER_ENV)
     );
+    // The reconciler reads the table alone, as the expiry sweep does.
+    assert_eq!(t.environment("ReconcilerFunction"), with_log(STOCK_API_ENV));
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        10,
+        11,
         "a new function needs its own parity check here"
     );
 }
@@ -177,16 +179,21 @@ fn union(groups: &[&[&str]]) -> BTreeSet<String> {
 fn iam_policies_grant_only_what_each_function_uses() {
     let t = template();
     // Writes are conditional Update/Put (and ConditionCheck in transactions); GetItem only
-    // explains a refusal. No Scan, Query or Delete on the sale path.
+    // explains a refusal. No Scan or Delete; a Query only for a count (the level's ledger since
+    // the count, its holds), never on the sale path.
     // (BatchWriteItem stores a stocktake upload's lines, under IMPORT# alone.)
+    let counts = ["dynamodb:BatchGetItem", "dynamodb:Query"];
     assert_eq!(
         policy_actions(&t, "StockCommandFunction"),
-        set(&[
-            "dynamodb:BatchWriteItem",
-            "dynamodb:ConditionCheckItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem"
+        union(&[
+            &[
+                "dynamodb:BatchWriteItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem"
+            ],
+            &counts
         ])
     );
     assert_eq!(
@@ -246,7 +253,16 @@ fn iam_policies_grant_only_what_each_function_uses() {
     let projector = ["dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"];
     assert_eq!(
         policy_actions(&t, "StreamProjectorFunction"),
-        union(&[&stream_reader, &episodes, &projector])
+        union(&[&stream_reader, &episodes, &projector, &counts])
+    );
+    // The reconciler reads levels, checkpoints and ledgers and puts checkpoints: nothing else.
+    assert_eq!(
+        policy_actions(&t, "ReconcilerFunction"),
+        set(&[
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query"
+        ])
     );
     assert_eq!(
         policy_actions(&t, "ReportWriterFunction"),
@@ -418,6 +434,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "FunctionErrors",
             "FunctionThrottles",
             "HoldExpiriesFailing",
+            "LedgerDrift",
             "ProjectionsFailed",
             "ProjectionsLagging",
         ])
@@ -584,6 +601,11 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     // The replenishment run reads levels and SKUs and writes forecast items (and a level's
     // reorder point), nothing else by key.
     assert_eq!(prefixes("ReplenishmentFunction"), set(&["FCST#*", "SKU#*"]));
+    // The reconciler reads levels and ledgers and writes its checkpoints alone.
+    assert_eq!(
+        prefixes("ReconcilerFunction"),
+        set(&["LEDGER#*", "RECON#*", "SKU#*"])
+    );
     // The prefixes are the schema's own (a key builder renamed fails here).
     use shared::schema::keys;
     for (built, prefix) in [
@@ -598,6 +620,7 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         (keys::silence("x"), "SILENCE#"),
         (keys::listing_entry("x", "y"), "STK#"),
         (keys::import("x"), "IMPORT#"),
+        (keys::checkpoint("x"), "RECON#"),
         (keys::reservation("x"), "RES#"),
         (keys::forecast("x"), "FCST#"),
     ] {

@@ -262,6 +262,13 @@ impl TestApp {
         self.replenishment.run(self.now()).await
     }
 
+    /// One run of the reconciler (scheduled nightly on AWS) at the app's clock time.
+    pub async fn reconcile(&self) -> shared::reconcile::RunReport {
+        let store = shared::store::Store::new(self.dynamodb.clone(), &self.table);
+        let clock = shared::clock::Clock::offset(self.clock_offset.clone());
+        shared::reconcile::Reconciler::new(store, clock).run().await
+    }
+
     /// One pass of the reservation-expiry sweep at the app's clock time.
     pub async fn expire_holds(&self) -> shared::reservations::expiry::SweepReport {
         self.expiry.sweep().await.expect("hold expiry sweep")

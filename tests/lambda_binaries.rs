@@ -680,6 +680,53 @@ async fn alert_clock_binary_answers_its_schedule() {
 }
 
 #[tokio::test]
+async fn reconciler_binary_proves_a_level_against_its_ledger_and_moves_its_checkpoint() {
+    let mut system = system().await;
+    let _command = command_with_cap_stocked(&system).await;
+    system.drain_stream().await.unwrap();
+    let reconciler = start(&system, "ReconcilerFunction", "reconciler", &[], &[]).await;
+    let Outcome::Response(report) = reconciler
+        .invoke(&fixture("eventbridge-scheduled.json"))
+        .await
+    else {
+        panic!("the reconciler failed");
+    };
+    // CAP at WH1: its receipt's entry adds up to the level.
+    assert_eq!(
+        (
+            &report["levels"],
+            &report["clean"],
+            &report["drift"],
+            &report["failed"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(0)
+        ),
+        "{report}"
+    );
+    assert_eq!(
+        reconciler.metric("LevelsReconciled")[0]["LevelsReconciled"],
+        1.0
+    );
+    // Its checkpoint is written under the template's key prefixes.
+    let checkpoint = system
+        .dynamodb
+        .get_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S("RECON#CAP".into()))
+        .key("sk", AttributeValue::S("LOC#WH1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("a checkpoint");
+    assert_eq!(checkpoint["version"], AttributeValue::N("1".into()));
+}
+
+#[tokio::test]
 async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
     let system = system().await;
     let _command = command_with_cap_stocked(&system).await;

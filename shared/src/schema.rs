@@ -32,6 +32,7 @@ pub mod entity {
     pub const IMPORT_CHUNK: &str = "stocktake_chunk";
     pub const RESERVATION: &str = "reservation";
     pub const FORECAST: &str = "forecast";
+    pub const CHECKPOINT: &str = "reconciliation_checkpoint";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -69,6 +70,9 @@ pub mod keys {
         movement(scope_hex) => "MOV#";
         /// The partition of a SKU's ledger entries.
         ledger(sku) => "LEDGER#";
+        /// A SKU's reconciliation checkpoints, one per location (`LOC#<location>`): how far its
+        /// ledger was proved to agree with its level.
+        checkpoint(sku) => "RECON#";
         rule(rule_id) => "RULE#";
         alert(alert_id) => "ALERT#";
         /// A silence of `rule:<id>` or `sku:<sku>`.
@@ -397,6 +401,28 @@ impl Stored for ForecastItem {
             keys::forecast(&self.plan.sku),
             keys::location(&self.plan.location),
         )
+    }
+}
+
+/// `RECON#<sku>` / `LOC#<location>`: how far a level's ledger was proved to agree with the
+/// level (the reconciliation's checkpoint): the level at `version`, whose last ledger entry sorts
+/// at `ledger_sort`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointItem {
+    pub sku: String,
+    pub location: String,
+    pub version: i64,
+    pub ledger_sort: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub in_transit: i64,
+    pub checked_at: String,
+}
+
+impl Stored for CheckpointItem {
+    const ENTITY: &'static str = entity::CHECKPOINT;
+    fn key(&self) -> (String, String) {
+        (keys::checkpoint(&self.sku), keys::location(&self.location))
     }
 }
 

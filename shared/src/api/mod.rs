@@ -195,6 +195,20 @@ impl App {
                 let sku = sku_param(params[0])?;
                 levels::daily(&self.store, &sku, &query, self.clock.now()).await
             }
+            GetReconciliation => {
+                let sku = sku_param(params[0])?;
+                let mut errors = Vec::new();
+                query.refuse_unknown(&mut errors, |_| false);
+                if !errors.is_empty() {
+                    return Err(ApiError::InvalidParameter(errors));
+                }
+                let reconciler =
+                    crate::reconcile::Reconciler::new(self.store.clone(), self.clock.clone());
+                match reconciler.sku(&sku).await? {
+                    Some(proof) => Ok(json_response(StatusCode::OK, &proof)),
+                    None => Err(ApiError::SkuNotFound(sku.to_string())),
+                }
+            }
             ListLocations => {
                 let (limit, cursor) = query.page()?;
                 Ok(page_response(

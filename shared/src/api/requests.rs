@@ -409,16 +409,7 @@ fn level_line(
 
 /// A movement of `kind` made of `lines`, with nothing else recorded.
 fn movement(kind: MovementKind, lines: Vec<MovementLine>) -> Movement {
-    Movement {
-        kind,
-        lines,
-        new_order: None,
-        order_claim: None,
-        reference: None,
-        reason: None,
-        reason_code: None,
-        holds_cut: Vec::new(),
-    }
+    Movement::of(kind, lines)
 }
 
 /// A movement of `kind` with one line at a level, `change` made of its quantity.

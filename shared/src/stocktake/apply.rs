@@ -249,36 +249,32 @@ impl Stocktakes {
             for (line, outcome) in done {
                 tally.processed += 1;
                 since += 1;
-                match outcome {
-                    Ok(()) => tally.applied += 1,
-                    Err(LineError::Refused(refusal)) => {
-                        let (problem, detail) = describe(refusal);
-                        tally.failures.push(Failure {
-                            line: line.number,
-                            sku: line.sku.clone(),
-                            location: line.location.clone(),
-                            problem,
-                            detail,
-                        })
+                let refusal = match outcome {
+                    Ok(()) => {
+                        tally.applied += 1;
+                        continue;
                     }
-                    Err(LineError::Deferred) if import.runs < MAX_RUNS => tally.deferred += 1,
-                    Err(LineError::Deferred) => {
-                        let (problem, detail) = describe(LineRefusal::Movement(
-                            MovementError::Store(StoreError::Busy(format!(
-                                "the ledger of {} at {} stayed behind its stock through {MAX_RUNS} runs; upload the line again",
-                                line.sku, line.location
-                            ))),
-                        ));
-                        tally.failures.push(Failure {
-                            line: line.number,
-                            sku: line.sku.clone(),
-                            location: line.location.clone(),
-                            problem,
-                            detail,
-                        })
+                    Err(LineError::Deferred) if import.runs < MAX_RUNS => {
+                        tally.deferred += 1;
+                        continue;
                     }
                     Err(LineError::Store(e)) => return Err(e),
-                }
+                    Err(LineError::Refused(refusal)) => refusal,
+                    Err(LineError::Deferred) => LineRefusal::Movement(MovementError::Store(
+                        StoreError::Busy(format!(
+                            "the ledger of {} at {} stayed behind its stock through {MAX_RUNS} runs; upload the line again",
+                            line.sku, line.location
+                        )),
+                    )),
+                };
+                let (problem, detail) = describe(refusal);
+                tally.failures.push(Failure {
+                    line: line.number,
+                    sku: line.sku.clone(),
+                    location: line.location.clone(),
+                    problem,
+                    detail,
+                });
             }
             if since >= PROGRESS_EVERY {
                 since = 0;

@@ -178,48 +178,47 @@ pub(crate) fn releasing_short(item: TransactWriteItem, short: i64) -> TransactWr
     if short <= 0 {
         return item;
     }
-    let release = |names: Option<&HashMap<String, String>>,
-                   values: Option<&HashMap<String, AttributeValue>>| {
-        let mut names = names.cloned().unwrap_or_default();
-        names.insert("#su".into(), "short_units".into());
-        let mut values = values.cloned().unwrap_or_default();
-        values.insert(":su".into(), n(short));
-        (names, values)
-    };
-    let update = if let Some(u) = item.update() {
-        let (names, values) = release(
+    // What the level's write was: its key, condition, names and values, and its SET (none for
+    // a condition check).
+    let (key, condition, names, values, set, answer) = if let Some(u) = item.update() {
+        (
+            u.key(),
+            u.condition_expression(),
             u.expression_attribute_names(),
             u.expression_attribute_values(),
-        );
-        Update::builder()
-            .table_name(u.table_name())
-            .set_key(Some(u.key().clone()))
-            .update_expression(format!("{}, #su = #su - :su", u.update_expression()))
-            .set_condition_expression(u.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .set_return_values_on_condition_check_failure(
-                u.return_values_on_condition_check_failure().cloned(),
-            )
+            format!("{}, ", u.update_expression()),
+            u.return_values_on_condition_check_failure(),
+        )
     } else if let Some(c) = item.condition_check() {
-        let (names, values) = release(
+        (
+            c.key(),
+            Some(c.condition_expression()),
             c.expression_attribute_names(),
             c.expression_attribute_values(),
-        );
-        Update::builder()
-            .table_name(c.table_name())
-            .set_key(Some(c.key().clone()))
-            .update_expression("SET #su = #su - :su")
-            .condition_expression(c.condition_expression())
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .set_return_values_on_condition_check_failure(
-                c.return_values_on_condition_check_failure().cloned(),
-            )
+            "SET ".to_owned(),
+            c.return_values_on_condition_check_failure(),
+        )
     } else {
         return item;
     };
-    TransactWriteItem::builder()
-        .update(update.build().expect("table, key and expression are set"))
+    let mut names = names.cloned().unwrap_or_default();
+    names.insert("#su".into(), "short_units".into());
+    let mut values = values.cloned().unwrap_or_default();
+    values.insert(":su".into(), n(short));
+    let table = item
+        .update()
+        .map(|u| u.table_name())
+        .or_else(|| item.condition_check().map(|c| c.table_name()))
+        .unwrap_or_default();
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key.clone()))
+        .update_expression(format!("{set}#su = #su - :su"))
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(Some(values))
+        .set_return_values_on_condition_check_failure(answer.cloned())
         .build()
+        .expect("table, key and expression are set");
+    TransactWriteItem::builder().update(update).build()
 }

@@ -2,6 +2,7 @@
 //! movement line with the level's exact before and after, and the entries read back.
 
 use super::*;
+use crate::reconcile::check::LedgerStep;
 
 /// Attributes of a movement line that are its idempotency record, not part of the ledger.
 pub(super) const RECORD_ONLY: [&str; 5] = [
@@ -67,6 +68,36 @@ pub fn ledger_entry(
         entry.insert("after".into(), q(a));
     }
     Some(entry)
+}
+
+/// One entry as reconciliation and a count read it (its `before` and `after`, exact).
+fn ledger_step(item: &Item) -> LedgerStep {
+    let quantities = |k: &str| {
+        let m = item.get(k).and_then(|v| v.as_m().ok());
+        let n = |f: &str| {
+            m.and_then(|m| m.get(f))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Quantities {
+            on_hand: n("on_hand"),
+            reserved: n("reserved"),
+            in_transit: n("in_transit"),
+            available: n("available"),
+        }
+    };
+    let text = |k: &str| get_s(item, k).unwrap_or_default().to_owned();
+    LedgerStep {
+        sort: text(keys::SORT),
+        movement_id: text("movement_id"),
+        kind: text("kind"),
+        at: text("at"),
+        version: get_n(item, "version"),
+        movement: get_s(item, "movement").map(str::to_owned),
+        before: quantities("before"),
+        after: quantities("after"),
+    }
 }
 
 /// `<partition>|<sort key>` of a ledger line, as stored in a level's `last_movement`.
@@ -188,17 +219,50 @@ impl Store {
         let (version, last_movement) = level;
         // Sort keys are `<at>#<movement>#<line>`: `<at>$` sorts after every entry at `at`.
         let after = format!("{}$", crate::clock::rfc3339_millis(at_ms));
-        let mut start = None;
+        let steps = self.ledger_steps(sku, location, &after).await?;
+        // An entry newer than the level as it was read is left out: the count is written
+        // against that version, which then fails and sums again.
+        let steps = steps
+            .iter()
+            .filter(|s| s.version.is_none_or(|v| v <= *version));
         let (mut moved, mut caught_up) = (0, false);
+        for s in steps {
+            caught_up |=
+                s.version == Some(*version) || s.movement.as_deref() == Some(last_movement);
+            // A count applied since was taken no later than this one (a later one would have
+            // made this one stale): what it changed is older news than this count.
+            if s.kind != MovementKind::Adjustment.as_str() {
+                moved += s.after.on_hand - s.before.on_hand;
+            }
+        }
+        Ok(caught_up.then_some(moved))
+    }
+
+    /// The entries of `location`'s level in `sku`'s ledger that changed it, sorted after
+    /// `after` (a sort key, or a prefix of one), oldest first. Consistent reads; the ledger is
+    /// one partition per SKU, so every location's entries in the range are read and passed over.
+    pub async fn ledger_steps(
+        &self,
+        sku: &SkuId,
+        location: &LocationId,
+        after: &str,
+    ) -> Result<Vec<LedgerStep>, StoreError> {
+        let mut start = None;
+        let mut steps = Vec::new();
+        // DynamoDB takes no empty key value: from the ledger's beginning, no lower bound.
+        let range = match after {
+            "" => "#pk = :pk",
+            _ => "#pk = :pk AND #sk > :after",
+        };
         loop {
             let page = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND #sk > :after")
-                .filter_expression("#loc = :loc")
-                .projection_expression("#loc, #b, #a, #v, #m, #k")
+                .key_condition_expression(range)
+                .filter_expression("#loc = :loc AND attribute_exists(#a)")
+                .projection_expression("#sk, #loc, #b, #a, #v, #m, #k, #id, #at")
                 .expression_attribute_names("#pk", keys::PARTITION)
                 .expression_attribute_names("#sk", keys::SORT)
                 .expression_attribute_names("#loc", "location")
@@ -207,43 +271,29 @@ impl Store {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_names("#m", "movement")
                 .expression_attribute_names("#k", "kind")
-                .expression_attribute_values(":pk", s(keys::ledger(sku.as_str())))
-                .expression_attribute_values(":after", s(&after))
-                .expression_attribute_values(":loc", s(location.as_str()))
+                .expression_attribute_names("#id", "movement_id")
+                .expression_attribute_names("#at", "at")
+                .set_expression_attribute_values(Some(
+                    [
+                        (":pk", s(keys::ledger(sku.as_str()))),
+                        (":loc", s(location.as_str())),
+                        (":after", s(after)),
+                    ]
+                    .into_iter()
+                    .filter(|(k, _)| *k != ":after" || !after.is_empty())
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                ))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(StoreError::from_sdk)?;
-            for item in page.items() {
-                let entry_version = get_n(item, "version");
-                // An entry newer than the level as it was read: the count is written against
-                // that version, which then fails and sums again.
-                if entry_version.is_some_and(|v| v > *version) {
-                    continue;
-                }
-                caught_up |= entry_version == Some(*version)
-                    || get_s(item, "movement") == Some(last_movement.as_str());
-                // A count applied since was taken no later than this one (a later one would
-                // have made this one stale): what it changed is older news than this count.
-                if get_s(item, "kind") == Some(MovementKind::Adjustment.as_str()) {
-                    continue;
-                }
-                let on_hand = |k: &str| {
-                    item.get(k)
-                        .and_then(|v| v.as_m().ok())
-                        .and_then(|m| m.get("on_hand"))
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse::<i64>().ok())
-                        .unwrap_or(0)
-                };
-                moved += on_hand("after") - on_hand("before");
-            }
+            steps.extend(page.items().iter().map(ledger_step));
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
-                break;
+                return Ok(steps);
             }
         }
-        Ok(caught_up.then_some(moved))
     }
 
     /// Records a movement line in its SKU's ledger with the level's exact before and after (the

@@ -235,16 +235,7 @@ mod tests {
 
     /// A movement of one line of `kind` at WH1.
     fn one_line(kind: MovementKind, change: LevelChange) -> Movement {
-        Movement {
-            kind,
-            lines: vec![line(change, kind, "WH1")],
-            new_order: None,
-            order_claim: None,
-            reference: None,
-            reason: None,
-            reason_code: None,
-            holds_cut: Vec::new(),
-        }
+        Movement::of(kind, vec![line(change, kind, "WH1")])
     }
 
     fn receipt_of(q: u32) -> Movement {

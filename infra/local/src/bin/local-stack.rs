@@ -262,9 +262,14 @@ async fn main() -> anyhow::Result<()> {
         let expiry = expiry.clone();
         async move { expiry.sweep().await }
     });
-    // The scheduled functions: today's reports and the replenishment plans every five minutes.
+    // The scheduled functions: today's reports, the replenishment plans and the reconciliation
+    // every five minutes.
     let reports = system.reports.clone();
     let replenishment = system.replenishment.clone();
+    let reconciler = shared::reconcile::Reconciler::new(
+        shared::store::Store::new(system.dynamodb.clone(), &system.table),
+        Clock::offset(options_offset.clone()),
+    );
     let report_clock = Clock::offset(options_offset.clone());
     let _ticker = tokio::spawn(async move {
         loop {
@@ -279,6 +284,10 @@ async fn main() -> anyhow::Result<()> {
                     "replenishment run incomplete: {}",
                     serde_json::json!(planned)
                 );
+            }
+            let proved = reconciler.run().await;
+            if proved.drift > 0 || proved.failed > 0 {
+                eprintln!("reconciliation found drift: {}", serde_json::json!(proved));
             }
         }
     });
