@@ -94,6 +94,30 @@ async fn a_velocity_alert_resolves_when_its_window_passes_and_fires_again_on_a_l
 }
 
 #[tokio::test]
+async fn a_velocity_alert_near_its_threshold_holds_until_the_rate_is_clearly_below_it() {
+    let app = spawn_stocked(&[("GUM", "WH1", 100)]).await;
+    // At least 10 sold in an hour fires; it resolves under 5 (the default: half).
+    let fast = json!({ "name": "Fast", "kind": "sales_velocity", "window_hours": 1, "min_units": 10,
+                       "severity": "warning", "notify_on_resolve": true, "channels": { "sms": true } });
+    app.create_rule("rule-1", fast).await;
+    let to_next_hour = 3600 - app.now().rem_euclid(3600);
+    app.sell("burst", "GUM", 10).await;
+    app.process_stream().await;
+    assert_eq!(app.notices().await, vec!["GUM fire"]);
+    // 20 minutes into the next hour, 40 of the burst hour's 60 minutes are still in the window:
+    // about 6.7 sold, under the threshold but not under the clear level. It holds.
+    app.advance_clock(to_next_hour + 20 * 60);
+    app.tick().await;
+    assert_eq!(app.notices().await, vec!["GUM fire"]);
+    assert_eq!(app.alerts("state=firing").await.len(), 1);
+    // At 45 minutes past, 2.5 are: clearly below. It resolves, once.
+    app.advance_clock(25 * 60);
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(app.notices().await, vec!["GUM fire", "GUM resolve"]);
+}
+
+#[tokio::test]
 async fn disabling_changing_or_deleting_a_rule_closes_its_open_episodes() {
     let app = spawn_app().await;
     for sku in ["A", "B", "C", "D"] {

@@ -5,8 +5,8 @@
 export const KINDS = [
   { id: "low_stock", label: "Low stock", params: ["threshold", "clear_at"] },
   { id: "out_of_stock", label: "Out of stock", params: ["clear_at"] },
-  { id: "sales_velocity", label: "Sales velocity", params: ["window_hours", "min_units"] },
-  { id: "stock_drop", label: "Stock drop", params: ["window_hours", "drop_percent"] },
+  { id: "sales_velocity", label: "Sales velocity", params: ["window_hours", "min_units", "clear_below"] },
+  { id: "stock_drop", label: "Stock drop", params: ["window_hours", "drop_percent", "clear_below_percent"] },
   { id: "days_of_cover", label: "Days of cover", params: ["lookback_days", "max_days"] },
   { id: "no_sale", label: "No sale (dead stock)", params: ["days"] },
   { id: "no_receipt", label: "No receipt", params: ["days", "below"] },
@@ -21,6 +21,8 @@ export const PARAMS = {
   window_hours: { label: "Window (hours)", min: 1, max: 48 },
   min_units: { label: "Units sold in the window (≥)", min: 1, max: 1_000_000_000 },
   drop_percent: { label: "Drop (% of stock at the window's start)", min: 1, max: 100 },
+  clear_below: { label: "Clear below (resolves at fewer sold; default half)", min: 1, max: 1_000_000_000, optional: true },
+  clear_below_percent: { label: "Clear below % (resolves under it; default half)", min: 1, max: 100, optional: true },
   lookback_days: { label: "Look back (days of sales)", min: 1, max: 29 },
   max_days: { label: "Days of cover (fires at ≤)", decimal: true },
   days: { label: "Days", min: 1, max: 3650 },
@@ -110,6 +112,13 @@ export function ruleFromForm(form) {
   }
   if (form.kind === "low_stock" && body.threshold !== undefined && body.clear_at !== undefined && body.clear_at <= body.threshold) {
     errors.push({ field: "clear_at", message: "must be above threshold, so an alert cannot flap" });
+  }
+  // A rate rule resolves at or under its threshold, never above it.
+  for (const [clear, limit] of [["clear_below", "min_units"], ["clear_below_percent", "drop_percent"]]) {
+    if (body[clear] !== undefined && body[limit] !== undefined && body[clear] > body[limit]) {
+      errors.push({ field: clear, message: `must be an integer from 1 to ${body[limit]}` });
+      delete body[clear];
+    }
   }
 
   const selector = {};
@@ -222,9 +231,9 @@ export function describeCondition(rule) {
     case "out_of_stock":
       return `available = 0, clears at ≥ ${rule.clear_at ?? 1}`;
     case "sales_velocity":
-      return `≥ ${rule.min_units} sold in ${rule.window_hours} h`;
+      return `≥ ${rule.min_units} sold in ${rule.window_hours} h, clears under ${rule.clear_below ?? Math.ceil(rule.min_units / 2)}`;
     case "stock_drop":
-      return `≥ ${rule.drop_percent} % of stock sold in ${rule.window_hours} h`;
+      return `≥ ${rule.drop_percent} % of stock sold in ${rule.window_hours} h, clears under ${rule.clear_below_percent ?? Math.ceil(rule.drop_percent / 2)} %`;
     case "days_of_cover":
       return `≤ ${rule.max_days} days of cover (${rule.lookback_days}-day sales)`;
     case "no_sale":

@@ -284,6 +284,10 @@ pub enum Refusal {
     LevelMoved {
         version: i64,
         last_movement: String,
+        /// When the level's only change since was a count taken at the same moment (a recount,
+        /// or a file's second line of one level): what moved after that moment, as that count
+        /// found it. No ledger need be read.
+        recount: Option<i64>,
     },
     NoLevel,
 }

@@ -143,8 +143,7 @@ const WINDOW_SECONDS: u64 = 55;
 
 /// reservation-expiry: `{"window_seconds": N}` sets how long one run watches (at most 60).
 pub async fn run_reservation_expiry() -> Result<(), Error> {
-    let (config, sdk) = start(StockApiConfig::from_env).await?;
-    let sweep = ExpirySweep::new(store_from_sdk(&sdk, &config), Clock::system());
+    let sweep = start_on_table(|store| ExpirySweep::new(store, Clock::system())).await?;
     let sweep = &sweep;
     serve(|event: Value| async move {
         let window = event
@@ -171,9 +170,8 @@ pub async fn run_reservation_expiry() -> Result<(), Error> {
 /// the alarm and the retry see it. Drift is not a failure of the run: it is counted
 /// (`LedgerDrift`), logged with the entries involved and alarmed.
 pub async fn run_reconciler() -> Result<(), Error> {
-    let (config, sdk) = start(StockApiConfig::from_env).await?;
     let reconciler =
-        crate::reconcile::Reconciler::new(store_from_sdk(&sdk, &config), Clock::system());
+        start_on_table(|store| crate::reconcile::Reconciler::new(store, Clock::system())).await?;
     let reconciler = &reconciler;
     serve(|_event: Value| async move {
         let report = reconciler.run().await;
@@ -196,6 +194,12 @@ pub async fn run_reconciler() -> Result<(), Error> {
         Ok::<Value, Error>(json!(report))
     })
     .await
+}
+
+/// The table's scheduled functions' start-up: their work built on the table alone.
+async fn start_on_table<T>(build: impl FnOnce(crate::store::Store) -> T) -> Result<T, Error> {
+    let (config, sdk) = start(StockApiConfig::from_env).await?;
+    Ok(build(store_from_sdk(&sdk, &config)))
 }
 
 /// The nightly functions' start-up: their work built on the reports' table and bucket.

@@ -215,8 +215,13 @@ const MAX_HOLDS_CUT: usize = 90;
 
 /// Why a count is worked out again.
 enum Again {
-    /// The level changed after the count was taken: sum what moved since, at this version.
-    Moved { version: i64, last_movement: String },
+    /// The level changed after the count was taken: sum what moved since, at this version
+    /// (known already when its only change since was a count of the same moment).
+    Moved {
+        version: i64,
+        last_movement: String,
+        recount: Option<i64>,
+    },
     /// The count is below what the level's holds keep: cut the newest short.
     Short { version: i64, reserved: i64 },
     /// A hold being cut changed: work the cuts out again.
@@ -231,9 +236,11 @@ fn again(outcome: &Result<Recorded, RecordError>) -> Option<Again> {
         Refusal::LevelMoved {
             version,
             last_movement,
+            recount,
         } => Again::Moved {
             version: *version,
             last_movement: last_movement.clone(),
+            recount: *recount,
         },
         Refusal::ShortUnderHolds { version, reserved } => Again::Short {
             version: *version,
@@ -276,12 +283,16 @@ pub async fn record(
             Again::Moved {
                 version,
                 last_movement,
+                recount,
             } => {
                 let level = (*version, last_movement.clone());
-                let sum = store
-                    .on_hand_moved_since(&line.sku, &line.location, at.at_ms, &level)
-                    .await
-                    .map_err(MovementError::from)?;
+                let sum = match recount {
+                    Some(moved) => Some(*moved),
+                    None => store
+                        .on_hand_moved_since(&line.sku, &line.location, at.at_ms, &level)
+                        .await
+                        .map_err(MovementError::from)?,
+                };
                 if let Some(on_hand) = sum {
                     at.moved = Some(MovedSince {
                         version: *version,

@@ -146,6 +146,7 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, state: State<'_>, now: i64) -
         Condition::SalesVelocity {
             window_hours,
             min_units,
+            clear_below,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
             if sold >= min_units as f64 {
@@ -153,23 +154,33 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, state: State<'_>, now: i64) -
                     sold: Some(sold),
                     ..obs
                 })
-            } else {
+            } else if sold < clear_below as f64 {
                 Verdict::Clear
+            } else {
+                Verdict::Hold
             }
         }
         Condition::StockDrop {
             window_hours,
             drop_percent,
+            clear_below_percent,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
             let start = available.max(0) as f64 + sold;
-            if sold > 0.0 && start > 0.0 && sold * 100.0 >= drop_percent as f64 * start {
+            let percent = if start > 0.0 {
+                sold * 100.0 / start
+            } else {
+                0.0
+            };
+            if sold > 0.0 && percent >= drop_percent as f64 {
                 Verdict::Firing(Observation {
                     sold: Some(sold),
                     ..obs
                 })
-            } else {
+            } else if percent < clear_below_percent as f64 {
                 Verdict::Clear
+            } else {
+                Verdict::Hold
             }
         }
         Condition::DaysOfCover {
@@ -412,6 +423,7 @@ fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
         Condition::SalesVelocity {
             window_hours,
             min_units,
+            clear_below,
         } => (
             format!(
                 "selling fast: {} sold in {window_hours}h",
@@ -419,7 +431,8 @@ fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
             ),
             format!(
                 "{} units sold in the last {window_hours} hours (rule: at least {min_units}); {} \
-                 available.\nWhat to do: check stock cover and reorder early.",
+                 available. The alert resolves once fewer than {clear_below} are sold in the \
+                 window.\nWhat to do: check stock cover and reorder early.",
                 obs.sold.unwrap_or(0.0),
                 obs.available
             ),
@@ -427,12 +440,14 @@ fn describe(rule: &Rule, obs: &Observation) -> (String, String) {
         Condition::StockDrop {
             window_hours,
             drop_percent,
+            clear_below_percent,
         } => (
             format!("stock dropped {drop_percent}%+ in {window_hours}h"),
             format!(
                 "{} units sold in the last {window_hours} hours, at least {drop_percent}% of the \
-                 stock at the start of the window; {} available.\nWhat to do: check for a run on \
-                 the product or a pricing error.",
+                 stock at the start of the window; {} available. The alert resolves once the \
+                 units sold are under {clear_below_percent}% of it.\nWhat to do: check for a run \
+                 on the product or a pricing error.",
                 obs.sold.unwrap_or(0.0),
                 obs.available
             ),
@@ -653,13 +668,17 @@ mod tests {
         let r = rule(Condition::SalesVelocity {
             window_hours: 2,
             min_units: 10,
+            clear_below: 5,
         });
         let hour = NOW / 3600;
         let mut l = level(50);
         l.sold_hourly = [(hour - 5, 100), (hour - 1, 4), (hour, 5)].into();
-        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        // 9 in the window: under the threshold, not yet under the clear level.
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Hold);
         l.sold_hourly.insert(hour, 6);
         assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(o) if o.sold == Some(10.0)));
+        l.sold_hourly = [(hour - 5, 100), (hour, 4)].into();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
     }
 
     #[test]
@@ -710,11 +729,15 @@ mod tests {
         let r = rule(Condition::StockDrop {
             window_hours: 1,
             drop_percent: 50,
+            clear_below_percent: 25,
         });
         let mut l = level(10);
         l.sold_hourly = [(NOW / 3600, 10)].into();
         assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(_)));
+        // 9 of 19 (47 %): between the clear level and the threshold, the alert holds.
         l.sold_hourly = [(NOW / 3600, 9)].into();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Hold);
+        l.sold_hourly = [(NOW / 3600, 3)].into();
         assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
     }
 

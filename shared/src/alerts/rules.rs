@@ -41,13 +41,20 @@ pub enum Condition {
     LowStock { threshold: i64, clear_at: i64 },
     /// available = 0; resolves once available ≥ clear_at (≥ 1).
     OutOfStock { clear_at: i64 },
-    /// At least `min_units` sold in the last `window_hours`.
-    SalesVelocity { window_hours: i64, min_units: i64 },
+    /// At least `min_units` sold in the last `window_hours`; resolves only once fewer than
+    /// `clear_below` (≤ min_units) are, so a rate near the threshold does not flap.
+    SalesVelocity {
+        window_hours: i64,
+        min_units: i64,
+        clear_below: i64,
+    },
     /// Units sold in the last `window_hours` are at least `drop_percent` % of the stock there was
-    /// at the start of the window (available now + sold in the window).
+    /// at the start of the window (available now + sold in the window); resolves only once they
+    /// are under `clear_below_percent` (≤ drop_percent).
     StockDrop {
         window_hours: i64,
         drop_percent: i64,
+        clear_below_percent: i64,
     },
     /// available ÷ average daily sales over the last `lookback_days` ≤ `max_days`.
     DaysOfCover { lookback_days: i64, max_days: f64 },
@@ -231,6 +238,12 @@ pub struct RuleBody {
     pub min_units: Option<i64>,
     #[serde(default)]
     pub drop_percent: Option<i64>,
+    /// sales_velocity: resolves once fewer units than this are sold in the window.
+    #[serde(default)]
+    pub clear_below: Option<i64>,
+    /// stock_drop: resolves once the units sold are under this percentage.
+    #[serde(default)]
+    pub clear_below_percent: Option<i64>,
     #[serde(default)]
     pub lookback_days: Option<i64>,
     #[serde(default)]
@@ -291,12 +304,14 @@ impl RuleBody {
             .map_err(|e| errors.push(e))
             .ok();
 
-        let params: [(&str, bool); 9] = [
+        let params: [(&str, bool); 11] = [
             ("threshold", self.threshold.is_some()),
             ("clear_at", self.clear_at.is_some()),
             ("window_hours", self.window_hours.is_some()),
             ("min_units", self.min_units.is_some()),
             ("drop_percent", self.drop_percent.is_some()),
+            ("clear_below", self.clear_below.is_some()),
+            ("clear_below_percent", self.clear_below_percent.is_some()),
             ("lookback_days", self.lookback_days.is_some()),
             ("max_days", self.max_days.is_some()),
             ("days", self.days.is_some()),
@@ -305,8 +320,8 @@ impl RuleBody {
         let allowed: &[&str] = match self.kind.as_str() {
             "low_stock" => &["threshold", "clear_at"],
             "out_of_stock" => &["clear_at"],
-            "sales_velocity" => &["window_hours", "min_units"],
-            "stock_drop" => &["window_hours", "drop_percent"],
+            "sales_velocity" => &["window_hours", "min_units", "clear_below"],
+            "stock_drop" => &["window_hours", "drop_percent", "clear_below_percent"],
             "days_of_cover" => &["lookback_days", "max_days"],
             "no_sale" | "stock_age" => &["days"],
             "no_receipt" => &["days", "below"],
@@ -379,19 +394,38 @@ impl RuleBody {
             "sales_velocity" => {
                 let w = int("window_hours", self.window_hours, 1, HOURLY_RETENTION);
                 let m = int("min_units", self.min_units, 1, MAX_STOCK_THRESHOLD);
+                // Resolves under half the threshold by default.
+                let c = match (m, self.clear_below) {
+                    (Some(m), None) => Some((m + 1) / 2),
+                    (None, None) => None,
+                    (m, c) => int("clear_below", c, 1, m.unwrap_or(MAX_STOCK_THRESHOLD)),
+                };
                 w.zip(m)
-                    .map(|(window_hours, min_units)| Condition::SalesVelocity {
-                        window_hours,
-                        min_units,
-                    })
+                    .zip(c)
+                    .map(
+                        |((window_hours, min_units), clear_below)| Condition::SalesVelocity {
+                            window_hours,
+                            min_units,
+                            clear_below,
+                        },
+                    )
             }
             "stock_drop" => {
                 let w = int("window_hours", self.window_hours, 1, HOURLY_RETENTION);
                 let p = int("drop_percent", self.drop_percent, 1, 100);
+                let c = match (p, self.clear_below_percent) {
+                    (Some(p), None) => Some((p + 1) / 2),
+                    (None, None) => None,
+                    (p, c) => int("clear_below_percent", c, 1, p.unwrap_or(100)),
+                };
                 w.zip(p)
-                    .map(|(window_hours, drop_percent)| Condition::StockDrop {
-                        window_hours,
-                        drop_percent,
+                    .zip(c)
+                    .map(|((window_hours, drop_percent), clear_below_percent)| {
+                        Condition::StockDrop {
+                            window_hours,
+                            drop_percent,
+                            clear_below_percent,
+                        }
                     })
             }
             "days_of_cover" => {

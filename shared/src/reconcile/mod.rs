@@ -98,6 +98,21 @@ impl Reconciler {
         (sku, location, level): &(SkuId, LocationId, LevelNow),
         start: Start,
     ) -> Result<LevelProof, StoreError> {
+        // Unchanged since its checkpoint (same version, same quantities): nothing to read.
+        if start.version > 0
+            && level.version == start.version
+            && level.quantities == start.quantities
+        {
+            return Ok(LevelProof {
+                sku: sku.to_string(),
+                location: location.to_string(),
+                from_version: start.version,
+                finding: Finding::Clean {
+                    checkpoint: start,
+                    entries: 0,
+                },
+            });
+        }
         let from = match crate::clock::millis_of(start.sort.split('#').next().unwrap_or("")) {
             Some(ms) => crate::clock::rfc3339_millis(ms - REREAD_MS),
             None => String::new(),

@@ -46,8 +46,11 @@ pub(super) fn level_update(u: &mut LevelUpdate, change: LevelChange) {
     // the sum was made at).
     let mut fresh = Vec::new();
     if let Some(at) = at {
-        u.set.push("#lc = :lc".into());
+        // When the count was taken, when it was applied and what it found had moved since: a
+        // recount of the same moment needs no ledger (see [`guard`]).
+        u.set.push("#lc = :lc, #cap = :now, #cm = :cm".into());
         u.values.insert(":lc".into(), n(at.at_ms));
+        u.values.insert(":cm".into(), n(at.moved_on_hand()));
         fresh.push("(attribute_not_exists(#lc) OR #lc <= :lc)");
         fresh.push(match at.moved {
             None => {
@@ -159,9 +162,15 @@ pub(super) fn guard(change: LevelChange, item: &Item) -> Option<Refusal> {
         Some(m) => version != m.version,
     };
     if moved {
+        // The last change was a count taken at this same moment: it summed what moved since.
+        let recount = (get_n(item, "last_count_ms") == Some(at.at_ms)
+            && get_s(item, "updated_at").is_some()
+            && get_s(item, "updated_at") == get_s(item, "count_applied_at"))
+        .then(|| get_n(item, "count_moved").unwrap_or(0));
         return Some(Refusal::LevelMoved {
             version,
             last_movement: get_s(item, "last_movement").unwrap_or_default().to_owned(),
+            recount,
         });
     }
     let reserved = get_n(item, "reserved").unwrap_or(0);

@@ -26,7 +26,7 @@ pub struct MovementWrite {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-pub(super) const NAMES: [(&str, &str); 23] = [
+pub(super) const NAMES: [(&str, &str); 25] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -50,6 +50,8 @@ pub(super) const NAMES: [(&str, &str); 23] = [
     ("#ud", "uncounted_day"),
     ("#lc", "last_count_ms"),
     ("#su", "short_units"),
+    ("#cap", "count_applied_at"),
+    ("#cm", "count_moved"),
 ];
 
 pub(super) fn names(expr: &str, cond: &str) -> HashMap<String, String> {
