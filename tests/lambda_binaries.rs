@@ -26,8 +26,8 @@ use system_tests::{endpoints, moto_endpoint};
 struct Function {
     runtime: RuntimeApi,
     child: Child,
-    /// The function's own way to DynamoDB Local: refuses, as IAM would, any item outside the
-    /// `dynamodb:LeadingKeys` of its policy in the template.
+    /// The function's own way to DynamoDB Local: refuses, as IAM would, any call its policy in
+    /// the template does not allow (by action, table or index, partition key and attribute).
     dynamodb: local_stack::proxy::Proxy,
     /// What the function printed on stdout (where Lambda collects logs and EMF metrics).
     stdout: PathBuf,
@@ -35,10 +35,10 @@ struct Function {
 
 impl Drop for Function {
     fn drop(&mut self) {
-        // Every request the function made was inside its policy's key prefixes.
+        // Every call the function made was one its policy allows.
         let denied = self.dynamodb.denied();
         if !denied.is_empty() && !std::thread::panicking() {
-            panic!("requests outside the function's dynamodb:LeadingKeys: {denied:?}");
+            panic!("calls outside the function's policy: {denied:?}");
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -136,10 +136,7 @@ async fn start(
     let dynamodb = local_stack::proxy::Proxy::start(&endpoints().dynamodb, false)
         .await
         .expect("DynamoDB proxy");
-    let keys = template.leading_keys(logical_id);
-    if !keys.is_empty() {
-        dynamodb.enforce_leading_keys(keys);
-    }
+    dynamodb.enforce_policy(template.policy(logical_id));
     let mut cmd = Command::new(binary(binary_name));
     cmd.env_clear()
         // What Lambda sets for every function.

@@ -296,3 +296,50 @@ async fn a_throttled_or_refused_write_loses_no_plan_and_the_rerun_adds_no_histor
     assert_eq!(flaky["history_days"], 20);
     assert_eq!(dataset_row(&app, &again.objects, "CUP", "WH1").await, cup);
 }
+
+#[tokio::test]
+async fn a_sale_that_lists_a_level_while_its_plan_is_being_written_keeps_it_listed() {
+    let app = spawn_stocked(&[("TEE", "WH1", 200)]).await;
+    for day in 0..10 {
+        app.sell(&format!("tee-{day}"), "TEE", 10).await;
+        app.advance_clock(86_400);
+    }
+    app.process_stream().await;
+    // 10 a day: a reorder point of 80 (7 days' default lead + 1); 100 left, not listed.
+    let run = app.plan_replenishment().await;
+    assert_eq!((run.planned, run.failed), (1, 0), "{run:?}");
+    assert!(replenishment(&app, "").await.is_empty());
+    let version = app.read("/v1/skus/TEE").await["levels"][0]["version"]
+        .as_i64()
+        .unwrap();
+    // The next night's run reads the level at that version and plans it unlisted...
+    let key = shared::replenishment::store::key("TEE", "WH1");
+    let mut planned = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    for listing in ["gsi1pk", "gsi1sk", "listed_version", "planned_version"] {
+        planned.remove(listing);
+    }
+    // ...a sale takes the position to 75 meanwhile, and its projection lists the level...
+    app.sell("tee-burst", "TEE", 25).await;
+    app.process_stream().await;
+    assert_eq!(replenishment(&app, "").await.len(), 1);
+    // ...and then the run's write lands: the newer decision (the sale's) stands.
+    shared::replenishment::store::put_forecast(&app.dynamodb, &app.table, planned, version)
+        .await
+        .unwrap();
+    let listed = replenishment(&app, "").await;
+    assert_eq!(
+        listed.len(),
+        1,
+        "the sale's list entry was dropped: {listed:?}"
+    );
+    assert_eq!(listed[0]["position"], 75);
+}

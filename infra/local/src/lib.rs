@@ -10,6 +10,7 @@ pub mod gateway;
 mod http1;
 pub mod jwt;
 pub mod moto;
+pub mod policy;
 pub mod proxy;
 pub mod runtime_api;
 pub mod seed;

@@ -162,25 +162,10 @@ struct State {
     rules: Vec<ActiveRule>,
     injected: Vec<(Service, String, Fault)>,
     capacity: Capacity,
-    /// IAM `dynamodb:LeadingKeys` patterns (`SKU#*`, `CLOCK#SWEEP`) item requests must match.
-    leading_keys: Option<Vec<String>>,
-    /// Item requests refused for a key outside them: (operation, partition key).
+    /// The IAM policy DynamoDB calls must keep to (by action, resource, key and attribute).
+    policy: Option<crate::policy::Policy>,
+    /// Calls refused by it: (operation, what was refused).
     denied: Vec<(String, String)>,
-}
-
-/// Whether `key` matches an IAM `StringLike` pattern (`*` any run of characters, `?` one).
-fn string_like(pattern: &str, key: &str) -> bool {
-    fn go(p: &[char], k: &[char]) -> bool {
-        match (p.first(), k.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &k[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
-            _ => false,
-        }
-    }
-    let (p, k): (Vec<char>, Vec<char>) = (pattern.chars().collect(), key.chars().collect());
-    go(&p, &k)
 }
 
 /// The partition keys (`pk`) a DynamoDB request reaches on the table itself, as IAM's
@@ -434,14 +419,12 @@ struct Inner {
 }
 
 impl Inner {
-    /// The first partition key of this request outside the enforced `LeadingKeys`, recorded.
-    fn outside_leading_keys(&self, op: &str, body: &[u8]) -> Option<String> {
+    /// What of this request the enforced policy does not allow, recorded.
+    fn outside_policy(&self, op: &str, body: &[u8]) -> Option<String> {
         let mut state = self.state.lock().expect("proxy state");
-        let patterns = state.leading_keys.as_ref()?;
+        let policy = state.policy.as_ref()?;
         let body: Value = serde_json::from_slice(body).ok()?;
-        let denied = leading_keys(op, &body)
-            .into_iter()
-            .find(|k| !patterns.iter().any(|p| string_like(p, k)))?;
+        let denied = policy.refuses(op, &body)?;
         state.denied.push((op.to_owned(), denied.clone()));
         Some(denied)
     }
@@ -531,15 +514,12 @@ impl Inner {
             }
         }
         if service == Service::DynamoDb {
-            if let Some(denied) = self.outside_leading_keys(&op, &body) {
+            if let Some(denied) = self.outside_policy(&op, &body) {
                 return Ok(fault_response(
                     service,
                     &Fault::Reject {
                         code: "AccessDeniedException".into(),
-                        message: format!(
-                            "not authorized to perform dynamodb:{op} on an item with partition key \
-                             {denied} (outside the policy's dynamodb:LeadingKeys)"
-                        ),
+                        message: format!("not authorized: {denied} (not in the function's policy)"),
                     },
                     &body,
                 ));
@@ -630,14 +610,14 @@ impl Proxy {
             });
     }
 
-    /// Refuses, as IAM would with `AccessDeniedException`, every item request whose partition
-    /// key matches none of `patterns` (a policy's `dynamodb:LeadingKeys`, `StringLike`).
-    pub fn enforce_leading_keys(&self, patterns: Vec<String>) {
-        self.state.lock().expect("proxy state").leading_keys = Some(patterns);
+    /// Refuses, as IAM would with `AccessDeniedException`, every DynamoDB call `policy` does not
+    /// allow (by action, resource, partition key and attribute).
+    pub fn enforce_policy(&self, policy: crate::policy::Policy) {
+        self.state.lock().expect("proxy state").policy = Some(policy);
     }
 
-    /// Item requests refused by [`enforce_leading_keys`](Self::enforce_leading_keys) so far:
-    /// (operation, partition key).
+    /// Calls refused by [`enforce_policy`](Self::enforce_policy) so far: (operation, what of it
+    /// was refused).
     pub fn denied(&self) -> Vec<(String, String)> {
         self.state.lock().expect("proxy state").denied.clone()
     }
@@ -661,6 +641,7 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::string_like;
 
     #[test]
     fn leading_keys_are_read_from_every_item_request_like_iam() {

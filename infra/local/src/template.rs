@@ -101,25 +101,52 @@ impl Template {
         out
     }
 
-    /// The `dynamodb:LeadingKeys` patterns of a function's policy statements (every
-    /// statement's, together); empty when none limits its item access by key.
-    pub fn leading_keys(&self, function: &str) -> Vec<String> {
-        let mut out = Vec::new();
+    /// A function's policy statements on the table, its indexes and anything else.
+    pub fn policy(&self, function: &str) -> crate::policy::Policy {
+        use crate::policy::{Resource, Statement};
+        let strings = |v: &Value| -> Vec<String> {
+            match untag(v) {
+                Value::Sequence(s) => s
+                    .iter()
+                    .filter_map(|x| untag(x).as_str().map(str::to_owned))
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                _ => Vec::new(),
+            }
+        };
+        let resource = |v: &Value| -> Resource {
+            let text = serde_yaml::to_string(v).unwrap_or_default();
+            if let Some((_, rest)) = text.split_once("/index/") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                Resource::Index(name)
+            } else if text.contains("InventoryTable.Arn") && !text.contains("StreamArn") {
+                Resource::Table
+            } else {
+                Resource::Other
+            }
+        };
+        let mut statements = Vec::new();
         let policies = &self.root["Resources"][function]["Properties"]["Policies"];
         for policy in policies.as_sequence().into_iter().flatten() {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                let keys =
-                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
-                for k in keys.as_sequence().into_iter().flatten() {
-                    if let Some(k) = k.as_str() {
-                        out.push(k.to_owned());
-                    }
-                }
+            for s in policy["Statement"].as_sequence().into_iter().flatten() {
+                let resources = match untag(&s["Resource"]) {
+                    Value::Sequence(list) => list.iter().map(resource).collect(),
+                    _ => vec![resource(&s["Resource"])],
+                };
+                let like = &s["Condition"]["ForAllValues:StringLike"];
+                let patterns = |k: &str| (!like[k].is_null()).then(|| strings(&like[k]));
+                statements.push(Statement {
+                    actions: strings(&s["Action"]),
+                    resources,
+                    leading_keys: patterns("dynamodb:LeadingKeys"),
+                    attributes: patterns("dynamodb:Attributes"),
+                });
             }
         }
-        out.sort();
-        out.dedup();
-        out
+        crate::policy::Policy(statements)
     }
 
     /// The environment variable names a function declares (its own and the globals).

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::{plan, store, Demand, Plan};
@@ -97,6 +97,8 @@ struct LevelRead {
     counted_to_day: i64,
     first_day: i64,
     reorder_point: Option<i64>,
+    /// The level's version as read: what its plan is made from.
+    version: i64,
 }
 
 impl Run {
@@ -179,6 +181,7 @@ impl Run {
                         counted_to_day: l.counted_to_day,
                         first_day: l.created_at.div_euclid(86_400),
                         reorder_point: l.snapshot.reorder_point,
+                        version: l.snapshot.version,
                     }),
                     Err(e) => {
                         tracing::error!(error = %e, "level unreadable; not planned");
@@ -211,24 +214,16 @@ impl Run {
                     (level, p, item)
                 })
                 .collect();
-            // The forecast items, 25 a request, the requests at once; a batch that cannot be
-            // written is skipped whole.
-            let items: Vec<Item> = batch.iter().map(|(_, _, item)| item.clone()).collect();
-            let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+            // Each forecast item (under the level version it was planned from, so a sale that
+            // put the level in the list meanwhile is not undone), then the level's reorder point.
             let (client, table) = (&self.dynamodb, self.table.as_str());
-            let stored: Result<Vec<()>, StoreError> = stream::iter(chunks)
-                .map(|chunk| crate::store::batch_write(client, table, chunk))
-                .buffer_unordered(WRITES_AT_ONCE)
-                .try_collect()
-                .await;
-            if let Err(e) = stored {
-                tracing::error!(error = %e, levels = batch.len(), "forecast items not written");
-                out.failed += batch.len();
-                continue;
-            }
             let written: Vec<(Plan, Result<bool, StoreError>)> = stream::iter(batch)
-                .map(|(level, p, _)| async move {
-                    let moved = self.write_reorder_point(&level, &p).await;
+                .map(|(level, p, item)| async move {
+                    let moved = match store::put_forecast(client, table, item, level.version).await
+                    {
+                        Ok(()) => self.write_reorder_point(&level, &p).await,
+                        Err(e) => Err(e),
+                    };
                     (p, moved)
                 })
                 .buffer_unordered(WRITES_AT_ONCE)
@@ -244,7 +239,7 @@ impl Run {
                         plans.push(p);
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, sku = %p.sku, location = %p.location, "reorder point not written");
+                        tracing::error!(error = %e, sku = %p.sku, location = %p.location, "plan not written");
                         out.failed += 1;
                     }
                 }

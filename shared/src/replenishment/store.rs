@@ -71,6 +71,69 @@ pub async fn set_reorder_point(
 
 /// The attribute holding the item's place in the list while it is out of it.
 const LIST_SORT: &str = "repl_sk";
+/// The level version a plan was made from, and the level version whose change last put the item
+/// in the list or took it out: of the two, the newer decides whether the item is listed.
+const PLANNED_VERSION: &str = "planned_version";
+const LISTED_VERSION: &str = "listed_version";
+
+/// Writes a level's forecast item, planned from the level at `version`. A stock change newer
+/// than that level may have put the item in the list, or taken it out, while the plan was
+/// made: then that decision stands (the item is written listed as the change left it), never
+/// the plan's, which was made from older stock.
+pub async fn put_forecast(
+    client: &Client,
+    table: &str,
+    mut item: Item,
+    version: i64,
+) -> Result<(), StoreError> {
+    item.insert(
+        PLANNED_VERSION.into(),
+        AttributeValue::N(version.to_string()),
+    );
+    let mut condition = "attribute_not_exists(#lv) OR #lv <= :v".to_owned();
+    let mut listed: Option<AttributeValue> = None;
+    for _ in 0..4 {
+        let mut put = client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item.clone()))
+            .condition_expression(&condition)
+            .expression_attribute_names("#lv", LISTED_VERSION)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        put = match &listed {
+            Some(lv) => put.expression_attribute_values(":lv", lv.clone()),
+            None => put.expression_attribute_values(":v", AttributeValue::N(version.to_string())),
+        };
+        let err = match put.send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let old = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => {
+                e.item().cloned().unwrap_or_default()
+            }
+            _ => return Err(StoreError::from_sdk(err)),
+        };
+        // A newer change decided: keep the item listed (or not) as it left it.
+        for k in [keys::INDEX_PARTITION, keys::INDEX_SORT] {
+            match old.get(k) {
+                Some(v) => item.insert(k.into(), v.clone()),
+                None => item.remove(k),
+            };
+        }
+        let Some(lv) = old.get(LISTED_VERSION).cloned() else {
+            continue;
+        };
+        item.insert(LISTED_VERSION.into(), lv.clone());
+        condition = "#lv = :lv".to_owned();
+        listed = Some(lv);
+    }
+    Err(StoreError::Busy(
+        "the level's list entry kept changing while its plan was written".into(),
+    ))
+}
 
 /// After a stock change, keeps the level's forecast item in the replenishment list exactly
 /// while its stock position (available + in_transit) is at or below its reorder point: one
@@ -89,24 +152,28 @@ pub async fn index_due(
     if old.is_some_and(|o| due(o) == now_due) || (old.is_none() && !now_due) {
         return Ok(());
     }
+    // Only a change newer than the level the plan was made from moves the item: a plan made
+    // from newer stock decided already.
     let update = client
         .update_item()
         .table_name(table)
         .set_key(Some(key(&level.sku, &level.location)))
-        .expression_attribute_names("#s", LIST_SORT);
+        .condition_expression("attribute_exists(#s) AND (attribute_not_exists(#pv) OR #pv < :v)")
+        .expression_attribute_names("#s", LIST_SORT)
+        .expression_attribute_names("#pv", PLANNED_VERSION)
+        .expression_attribute_names("#lv", LISTED_VERSION)
+        .expression_attribute_values(":v", AttributeValue::N(level.version.to_string()));
     let update = if now_due {
         update
-            .update_expression("SET gsi1pk = :p, gsi1sk = #s")
-            .condition_expression("attribute_exists(#s)")
+            .update_expression("SET gsi1pk = :p, gsi1sk = #s, #lv = :v")
             .expression_attribute_values(":p", AttributeValue::S(keys::REPLENISHMENT_LIST.into()))
     } else {
-        update
-            .update_expression("REMOVE gsi1pk, gsi1sk")
-            .condition_expression("attribute_exists(#s)")
+        update.update_expression("SET #lv = :v REMOVE gsi1pk, gsi1sk")
     };
     match update.send().await {
         Ok(_) => Ok(()),
-        // No forecast item (the level was never planned): nothing to list.
+        // No forecast item (the level was never planned), or a plan newer than this change:
+        // nothing to list.
         Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
         Err(e) => Err(StoreError::from_sdk(e)),
     }
