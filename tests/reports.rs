@@ -636,3 +636,41 @@ async fn analysts_read_every_dataset_with_duckdb_and_the_totals_match_the_api() 
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn a_day_written_again_after_a_price_change_values_its_stock_at_that_days_cost() {
+    let app = spawn_stocked(&[("A", "WH1", 10)]).await;
+    app.replaced(
+        "/v1/skus/A",
+        json!({ "name": "A", "unit_cost": 2, "currency": "EUR" }),
+    )
+    .await;
+    app.process_stream().await;
+    let now = app.now();
+    let day = now / DAY;
+    let first = app.reports.run(day, now).await.unwrap();
+    assert_eq!(
+        first.inventory_value,
+        [("EUR".to_owned(), "20".to_owned())].into()
+    );
+    let before = day_objects(&app, &first.dt).await;
+
+    // The next day the price goes up; the day before is written again, then the new day.
+    app.advance_clock(DAY);
+    app.replaced(
+        "/v1/skus/A",
+        json!({ "name": "A", "unit_cost": 3, "currency": "EUR" }),
+    )
+    .await;
+    let now = app.now();
+    let again = app.reports.run(day, now).await.unwrap();
+    assert_eq!(again.inventory_value, first.inventory_value);
+    assert_eq!(day_objects(&app, &first.dt).await, before, "byte-identical");
+    let next = app.reports.run(day + 1, now).await.unwrap();
+    assert_eq!(
+        next.inventory_value,
+        [("EUR".to_owned(), "30".to_owned())].into()
+    );
+    // The SKU as the API shows it carries today's cost.
+    assert_eq!(app.read("/v1/skus/A").await["unit_cost"], 3.0);
+}

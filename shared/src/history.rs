@@ -8,7 +8,7 @@
 //! is over (while it is in the ring, see [`crate::counters`]). An alert's acknowledgement and
 //! resolution after the day are left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::{types::AttributeValue, Client};
 
@@ -234,14 +234,40 @@ pub(crate) async fn age(
     Ok(reports::fifo_age(on_hand, &receipts, day))
 }
 
-/// The unit costs of the SKUs of a chunk of level keys (their SKU items, one read each; the
-/// chunk is in key order, so a SKU's locations share it). A SKU item that cannot be read as a
-/// cost leaves its levels without a value (logged).
+/// The unit cost in force on `date` (`YYYY-MM-DD`) by a SKU item's cost history (the entry of
+/// the latest day at or before it; an entry without a cost: none), else its current cost.
+fn cost_on(item: &schema::Item, date: &str) -> Option<(String, String)> {
+    let text = |m: &HashMap<String, AttributeValue>, k: &str| match m.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let history = item.get("cost_history").and_then(|v| v.as_m().ok());
+    let in_force = history.and_then(|h| {
+        h.iter()
+            .filter(|(day, _)| day.as_str() <= date)
+            .max_by(|a, b| a.0.cmp(b.0))
+            .map(|(_, e)| e.as_m().ok())
+    });
+    match in_force {
+        Some(entry) => {
+            let entry = entry?;
+            Some((text(entry, "unit_cost")?, text(entry, "currency")?))
+        }
+        None => Some((text(item, "unit_cost")?, text(item, "currency")?)),
+    }
+}
+
+/// The unit costs in force on `day` of the SKUs of a chunk of level keys (their SKU items, one
+/// read each; the chunk is in key order, so a SKU's locations share it), from each SKU's cost
+/// history, so a day written again after a price change values its stock as it was valued. A
+/// SKU item that cannot be read as a cost leaves its levels without a value (logged).
 pub(crate) async fn unit_costs(
     client: &Client,
     table: &str,
     order: &[(String, String)],
+    day: i64,
 ) -> Result<std::collections::HashMap<String, crate::domain::UnitCost>, StoreError> {
+    let date = reports::date_of_day(day);
     let mut partitions: Vec<&String> = order.iter().map(|(pk, _)| pk).collect();
     partitions.dedup();
     let keys: Vec<schema::Item> = partitions
@@ -251,13 +277,11 @@ pub(crate) async fn unit_costs(
     let mut costs = std::collections::HashMap::new();
     for chunk in keys.chunks(levels::BATCH) {
         for item in levels::batch_get(client, table, chunk.to_vec()).await? {
-            let text = |name: &str| match item.get(name) {
+            let sku = match item.get("sku") {
                 Some(AttributeValue::S(v)) => Some(v.clone()),
                 _ => None,
             };
-            if let (Some(sku), Some(amount), Some(currency)) =
-                (text("sku"), text("unit_cost"), text("currency"))
-            {
+            if let (Some(sku), Some((amount, currency))) = (sku, cost_on(&item, &date)) {
                 match crate::domain::UnitCost::parse(&amount, &currency) {
                     Ok(cost) => {
                         costs.insert(sku, cost);
@@ -299,4 +323,49 @@ pub(crate) async fn alerts_fired_on(
         }
     }
     Ok(alerts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cost: Option<(&str, &str)>) -> AttributeValue {
+        AttributeValue::M(
+            cost.map(|(a, c)| {
+                HashMap::from([
+                    ("unit_cost".to_owned(), AttributeValue::S(a.into())),
+                    ("currency".to_owned(), AttributeValue::S(c.into())),
+                ])
+            })
+            .unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn a_day_is_valued_at_the_cost_in_force_that_day() {
+        let s = |v: &str| AttributeValue::S(v.into());
+        let mut item: schema::Item = HashMap::from([
+            ("unit_cost".to_owned(), s("3")),
+            ("currency".to_owned(), s("EUR")),
+        ]);
+        // Before any history: the current cost.
+        assert_eq!(
+            cost_on(&item, "2026-01-01"),
+            Some(("3".into(), "EUR".into()))
+        );
+        item.insert(
+            "cost_history".into(),
+            AttributeValue::M(HashMap::from([
+                ("0000-00-00".to_owned(), entry(None)),
+                ("2026-03-01".to_owned(), entry(Some(("2", "EUR")))),
+                ("2026-03-05".to_owned(), entry(Some(("3", "EUR")))),
+            ])),
+        );
+        let cost = |date| cost_on(&item, date).map(|(a, _)| a);
+        // No cost before the first one; then each day's until the next.
+        assert_eq!(cost("2026-02-28"), None);
+        assert_eq!(cost("2026-03-01").as_deref(), Some("2"));
+        assert_eq!(cost("2026-03-04").as_deref(), Some("2"));
+        assert_eq!(cost("2026-03-05").as_deref(), Some("3"));
+    }
 }

@@ -418,7 +418,7 @@ impl ReportWriter {
         let items = levels::batch_get(&self.dynamodb, &self.table, chunk).await?;
         let mut by_key: HashMap<(String, String), Item> =
             items.into_iter().map(|i| (key_of(&i), i)).collect();
-        let costs = self.costs(&order).await?;
+        let costs = self.costs(&order, day).await?;
         let mut out = Vec::with_capacity(order.len());
         for key in order {
             let Some(item) = by_key.remove(&key) else {

@@ -4,14 +4,14 @@
 use super::*;
 
 impl ReportWriter {
-    /// The unit costs of the SKUs of a chunk of level keys (their SKU items, one read each;
-    /// the chunk is in key order, so a SKU's locations share it). A SKU item that cannot be read
-    /// as a cost leaves its levels without a value (logged).
+    /// The unit costs in force on `day` of the SKUs of a chunk of level keys (see
+    /// [`as_of::unit_costs`]).
     pub(super) async fn costs(
         &self,
         order: &[(String, String)],
+        day: i64,
     ) -> Result<HashMap<String, crate::domain::UnitCost>, ReportError> {
-        Ok(as_of::unit_costs(&self.dynamodb, &self.table, order).await?)
+        Ok(as_of::unit_costs(&self.dynamodb, &self.table, order, day).await?)
     }
 
     /// The alert report (episodes fired during the day, as they stood at its end), staged.

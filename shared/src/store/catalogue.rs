@@ -78,8 +78,14 @@ pub(super) fn level_from_item(item: &Item) -> Result<StockLevel, StoreError> {
     })
 }
 
+/// The day a SKU's cost history gives to the cost it had before its history began (before the
+/// first PUT that recorded one): in force on every earlier day.
+pub const EARLIEST: &str = "0000-00-00";
+
 impl Store {
-    /// Creates or replaces a SKU's catalogue entry; returns it and whether it was new.
+    /// Creates or replaces a SKU's catalogue entry; returns it and whether it was new. The unit
+    /// cost in force from today (or none) is kept in the SKU's cost history (`cost_history`,
+    /// by day), so a report of an earlier day values it at that day's cost.
     pub async fn put_sku(
         &self,
         sku: &SkuId,
@@ -88,6 +94,62 @@ impl Store {
         cost: Option<&crate::domain::UnitCost>,
         supply: Option<&crate::domain::SupplyFacts>,
         now: &str,
+    ) -> Result<(Sku, bool), StoreError> {
+        let today = now.get(..10).unwrap_or(now).to_owned();
+        let entry = |c: Option<&crate::domain::UnitCost>| {
+            AttributeValue::M(
+                c.map(|c| {
+                    HashMap::from([
+                        ("unit_cost".to_owned(), s(&c.amount)),
+                        ("currency".to_owned(), s(&c.currency)),
+                    ])
+                })
+                .unwrap_or_default(),
+            )
+        };
+        // Today's entry into the history the SKU has; a SKU with none yet (new, or written
+        // before costs had a history) gets one holding its earlier cost as in force before.
+        let mut history = ("#ch.#day = :entry".to_owned(), entry(cost));
+        for _ in 0..2 {
+            match self
+                .write_sku(sku, (name, attributes), (cost, supply), now, &history)
+                .await
+            {
+                Err(StoreError::Failed(m)) if m.contains("document path") => {
+                    let old = read_item(
+                        &self.client,
+                        &self.table,
+                        keys::key(keys::sku(sku.as_str()), keys::META),
+                    )
+                    .await?;
+                    let earlier = old.as_ref().and_then(|i| {
+                        let (amount, currency) = (get_s(i, "unit_cost")?, get_s(i, "currency")?);
+                        crate::domain::UnitCost::parse(amount, currency).ok()
+                    });
+                    let all = HashMap::from([
+                        (EARLIEST.to_owned(), entry(earlier.as_ref())),
+                        (today.clone(), entry(cost)),
+                    ]);
+                    history = ("#ch = :entry".to_owned(), AttributeValue::M(all));
+                }
+                other => return other,
+            }
+        }
+        Err(StoreError::Failed(
+            "the SKU's cost history could not be written".into(),
+        ))
+    }
+
+    async fn write_sku(
+        &self,
+        sku: &SkuId,
+        (name, attributes): (&str, &std::collections::BTreeMap<String, String>),
+        (cost, supply): (
+            Option<&crate::domain::UnitCost>,
+            Option<&crate::domain::SupplyFacts>,
+        ),
+        now: &str,
+        (history, entry): &(String, AttributeValue),
     ) -> Result<(Sku, bool), StoreError> {
         let attrs: Item = attributes.iter().map(|(k, v)| (k.clone(), s(v))).collect();
         let base = "SET #e = :e, #sku = :sku, #n = :n, #a = :a, #c = if_not_exists(#c, :now), \
@@ -98,9 +160,14 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::key(keys::sku(sku.as_str()), keys::META)))
             .expression_attribute_names("#uc", "unit_cost")
-            .expression_attribute_names("#cur", "currency");
+            .expression_attribute_names("#cur", "currency")
+            .expression_attribute_names("#ch", "cost_history")
+            .expression_attribute_values(":entry", entry.clone());
+        if history.contains("#day") {
+            update = update.expression_attribute_names("#day", now.get(..10).unwrap_or(now));
+        }
         // A PUT replaces the SKU: without a cost or supply facts, any earlier ones go.
-        let mut set = base.to_owned();
+        let mut set = format!("{base}, {history}");
         let mut remove = Vec::new();
         match cost {
             Some(c) => {
