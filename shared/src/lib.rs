@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod movements;
 pub mod planning;
 pub mod projections;
+pub mod proof;
 pub mod reconcile;
 pub mod replenishment;
 pub mod report_writer;

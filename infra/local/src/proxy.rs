@@ -168,69 +168,6 @@ struct State {
     denied: Vec<(String, String)>,
 }
 
-/// The partition keys (`pk`) a DynamoDB request reaches on the table itself, as IAM's
-/// `dynamodb:LeadingKeys` sees them; index queries, scans and stream calls name none.
-pub fn leading_keys(op: &str, body: &Value) -> Vec<String> {
-    let pk = |item: &Value| item["pk"]["S"].as_str().map(str::to_owned);
-    let mut out = Vec::new();
-    match op {
-        "GetItem" | "UpdateItem" | "DeleteItem" => out.extend(pk(&body["Key"])),
-        "PutItem" => out.extend(pk(&body["Item"])),
-        "TransactWriteItems" | "TransactGetItems" => {
-            for t in body["TransactItems"].as_array().into_iter().flatten() {
-                for (kind, field) in [
-                    ("Put", "Item"),
-                    ("Update", "Key"),
-                    ("Delete", "Key"),
-                    ("ConditionCheck", "Key"),
-                    ("Get", "Key"),
-                ] {
-                    out.extend(pk(&t[kind][field]));
-                }
-            }
-        }
-        "BatchGetItem" => {
-            for table in body["RequestItems"].as_object().into_iter().flatten() {
-                for key in table.1["Keys"].as_array().into_iter().flatten() {
-                    out.extend(pk(key));
-                }
-            }
-        }
-        "BatchWriteItem" => {
-            for table in body["RequestItems"].as_object().into_iter().flatten() {
-                for r in table.1.as_array().into_iter().flatten() {
-                    out.extend(pk(&r["PutRequest"]["Item"]));
-                    out.extend(pk(&r["DeleteRequest"]["Key"]));
-                }
-            }
-        }
-        "Query" if body.get("IndexName").is_none() => {
-            // `pk = :v` (or `#n = :v` with #n naming pk) in the key condition.
-            let condition = body["KeyConditionExpression"].as_str().unwrap_or("");
-            let names = body["ExpressionAttributeNames"].as_object();
-            for part in condition.split(" AND ") {
-                let Some((left, right)) = part.split_once('=') else {
-                    continue;
-                };
-                let left = left.trim();
-                let name = names
-                    .and_then(|n| n.get(left))
-                    .and_then(Value::as_str)
-                    .unwrap_or(left);
-                if name == "pk" {
-                    out.extend(
-                        body["ExpressionAttributeValues"][right.trim()]["S"]
-                            .as_str()
-                            .map(str::to_owned),
-                    );
-                }
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
 /// A running proxy; stops when dropped.
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -641,29 +578,6 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::string_like;
-
-    #[test]
-    fn leading_keys_are_read_from_every_item_request_like_iam() {
-        assert!(string_like("SKU#*", "SKU#A") && string_like("CLOCK#SWEEP", "CLOCK#SWEEP"));
-        assert!(!string_like("SKU#*", "LEDGER#A") && !string_like("CLOCK#SWEEP", "CLOCK#SWEEPX"));
-        let t = json!({ "TransactItems": [
-            { "Update": { "Key": { "pk": { "S": "SKU#A" } } } },
-            { "Put": { "Item": { "pk": { "S": "MOV#x" } } } },
-            { "ConditionCheck": { "Key": { "pk": { "S": "LOC#W" } } } } ] });
-        assert_eq!(
-            leading_keys("TransactWriteItems", &t),
-            vec!["SKU#A", "MOV#x", "LOC#W"]
-        );
-        let q = json!({ "KeyConditionExpression": "#p = :p AND begins_with(sk, :s)",
-                        "ExpressionAttributeNames": { "#p": "pk" },
-                        "ExpressionAttributeValues": { ":p": { "S": "LEDGER#A" }, ":s": { "S": "x" } } });
-        assert_eq!(leading_keys("Query", &q), vec!["LEDGER#A"]);
-        let on_index = json!({ "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p" });
-        assert!(leading_keys("Query", &on_index).is_empty());
-        let batch = json!({ "RequestItems": { "t": { "Keys": [{ "pk": { "S": "SKU#B" } }] } } });
-        assert_eq!(leading_keys("BatchGetItem", &batch), vec!["SKU#B"]);
-    }
 
     #[test]
     fn calls_are_told_apart_by_target_path_or_action() {

@@ -2,7 +2,7 @@
 //! movement line with the level's exact before and after, and the entries read back.
 
 use super::*;
-use crate::reconcile::check::LedgerStep;
+use crate::proof::LedgerStep;
 
 /// Attributes of a movement line that are its idempotency record, not part of the ledger.
 pub(super) const RECORD_ONLY: [&str; 5] = [

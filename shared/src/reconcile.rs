@@ -1,5 +1,5 @@
 //! Reconciliation: proving that every level's on-hand, reserved and in-transit are what its
-//! ledger adds up to (see [`check`]). Two ways in:
+//! ledger adds up to (the proof itself, pure, is [`crate::proof`]). Two ways in:
 //!
 //! - **One SKU, on demand** (`GET /v1/skus/{sku}/reconciliation`, admin): each of its levels
 //!   against its whole ledger, strongly consistent.
@@ -10,12 +10,10 @@
 //!   (`LedgerDrift`) and alarmed; a level whose last change is not in its ledger yet (the stream
 //!   is a moment behind) is left for the next run.
 
-pub mod check;
-
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use self::check::{Finding, LevelNow, Start};
+use crate::proof::{self, Finding, LevelNow, Start};
 use crate::{
     domain::{LocationId, Quantities, SkuId},
     schema::{decode, entity, keys, CheckpointItem, Item, LevelItem, Stored},
@@ -118,7 +116,7 @@ impl Reconciler {
             None => String::new(),
         };
         let steps = self.store.ledger_steps(sku, location, &from).await?;
-        let finding = check::check(&start, &steps, level, self.clock.now_millis());
+        let finding = proof::check(&start, &steps, level, self.clock.now_millis());
         Ok(LevelProof {
             sku: sku.to_string(),
             location: location.to_string(),
