@@ -261,6 +261,26 @@ pub async fn record(
     movement: &Movement,
     record: &MovementRecord,
 ) -> Result<Recorded, RecordError> {
+    record_with(store, movement, record, Patience::WaitForStream).await
+}
+
+/// Whether a count whose level's ledger (or holds index) is behind waits for the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Up to about 3 s (an API request).
+    WaitForStream,
+    /// Not at all: [`RecordError::LedgerBehind`] at once (the stocktake import, which runs on
+    /// that stream and defers the line instead).
+    NoWait,
+}
+
+/// [`record`], waiting for a stream that is behind as `patience` says.
+pub async fn record_with(
+    store: &Store,
+    movement: &Movement,
+    record: &MovementRecord,
+    patience: Patience,
+) -> Result<Recorded, RecordError> {
     let first = write(store, movement, record).await;
     let Some(mut next) = again(&first) else {
         return first;
@@ -309,39 +329,39 @@ pub async fn record(
                     .on_level(&line.sku, &line.location)
                     .await
                     .map_err(MovementError::from)?;
-                let Some(cuts) = crate::reservations::cuts_for(
+                let cuts = crate::reservations::cuts_for(
                     (&line.sku, &line.location),
                     reserved - target,
                     &holds,
                     now_ms,
-                ) else {
-                    // Not every hold is in the holds index yet: wait for the stream.
-                    behind = true;
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(3)))
-                        .await;
-                    continue;
-                };
-                if cuts.len() > MAX_HOLDS_CUT {
-                    return Err(MovementError::Refused {
-                        line: 0,
-                        sku: line.sku.clone(),
-                        location: line.location.clone(),
-                        refusal: Refusal::CountBelowReserved {
-                            counted,
-                            reserved: *reserved,
-                        },
+                );
+                match cuts {
+                    // Not every hold is in the holds index yet.
+                    None => false,
+                    Some(cuts) if cuts.len() > MAX_HOLDS_CUT => {
+                        return Err(MovementError::Refused {
+                            line: 0,
+                            sku: line.sku.clone(),
+                            location: line.location.clone(),
+                            refusal: Refusal::CountBelowReserved {
+                                counted,
+                                reserved: *reserved,
+                            },
+                        }
+                        .into())
                     }
-                    .into());
+                    Some(cuts) => {
+                        let cut: i64 = cuts.iter().map(|c| c.was - c.held).sum();
+                        at.moved = Some(MovedSince {
+                            version: *version,
+                            on_hand: at.moved_on_hand(),
+                            reserved: Some(reserved - cut),
+                            cut,
+                        });
+                        movement.holds_cut = cuts;
+                        true
+                    }
                 }
-                let cut: i64 = cuts.iter().map(|c| c.was - c.held).sum();
-                at.moved = Some(MovedSince {
-                    version: *version,
-                    on_hand: at.moved_on_hand(),
-                    reserved: Some(reserved - cut),
-                    cut,
-                });
-                movement.holds_cut = cuts;
-                true
             }
             Again::HoldsMoved => {
                 if let Some(m) = at.moved.as_mut() {
@@ -353,7 +373,11 @@ pub async fn record(
             }
         };
         if !ready {
-            // The ledger has not caught up with the level yet: wait for the stream.
+            // The ledger (or the holds index) has not caught up with the level yet: wait for
+            // the stream, unless the caller runs on it.
+            if patience == Patience::NoWait {
+                return Err(RecordError::LedgerBehind);
+            }
             behind = true;
             tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(3))).await;
             continue;

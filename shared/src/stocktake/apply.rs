@@ -43,7 +43,7 @@ pub(super) enum LineError {
     /// Refused for this line alone.
     Refused(LineRefusal),
     /// Counted before its level's last change, whose ledger entry the stream has not written
-    /// yet: applied by a later run (this one must not wait: the stream that writes the entry
+    /// yet: applied by a later run (this one does not wait: the stream that writes the entry
     /// may be the one running the import).
     Deferred,
     /// The table, past its retries: the run stops and is tried again.
@@ -112,7 +112,7 @@ pub(super) async fn apply(
     let record = movements::prepare(channel, actor, &key, &body, &movement, now_text.to_owned());
     let mut attempt = 0;
     loop {
-        match movements::record(store, &movement, &record).await {
+        match movements::record_with(store, &movement, &record, Patience::NoWait).await {
             // Applied now, or by an earlier run of this import.
             Ok(_) => return Ok(()),
             Err(RecordError::KeyReused) => return Err(refuse(LineRefusal::KeyReused)),

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     domain::{FieldError, IdempotencyKey},
-    movements::{self, Actor, AdjustmentBody, Channel, RecordError},
+    movements::{self, Actor, AdjustmentBody, Channel, Patience, RecordError},
     schema::entity,
     store::{MovementError, Store, StoreError},
 };
