@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash infra/setup.sh --deploy
 export PATH="$root/.venv-lambda/bin:$PATH"
-functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment reconciler)
+functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment reconciler upgrade)
 bins=()
 for f in "${functions[@]}"; do bins+=(--bin "$f"); done
 echo "==> cargo lambda build --release --arm64 (all functions)"

@@ -8,7 +8,8 @@
 #
 # Needs AWS credentials for the target account (the usual AWS_PROFILE / AWS_REGION or
 # environment variables). No beta or experimental flag is needed: SAM CLI 1.170's
-# rust-cargolambda build method is generally available.
+# rust-cargolambda build method is generally available. Last, it invokes the data upgrade until
+# it has brought every item up to this release (infra/upgrade.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -22,3 +23,7 @@ if [ "$#" -eq 0 ]; then
 fi
 echo "==> sam deploy $*"
 sam deploy --capabilities CAPABILITY_IAM "$@"
+# The data upgrade: brings what earlier releases wrote up to this release's indexes (a no-op
+# read on a table already upgraded). Takes the same --stack-name/--region, else samconfig.toml's.
+echo "==> data upgrade (UpgradeFunction, until complete)"
+"$root/.venv-lambda/bin/python" infra/upgrade.py "$@"

@@ -38,7 +38,7 @@ cargo fmt --all -- --check
 phase "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 phase "cargo build (the function binaries the Lambda tests run, the local stack the console tests run, and every test)"
-functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment reconciler)
+functions=(stock-command stock-query alerts-api alert-evaluator alert-clock report-writer reports-api stream-projector reservation-expiry replenishment reconciler upgrade)
 bins=(--bin local-stack)
 for f in "${functions[@]}"; do bins+=(--bin "$f"); done
 cargo build --locked "${bins[@]}"

@@ -269,6 +269,13 @@ impl TestApp {
         shared::reconcile::Reconciler::new(store, clock).run().await
     }
 
+    /// The data upgrade (the deploy runs it), at the app's clock time.
+    pub fn upgrader(&self) -> shared::upgrade::Upgrader {
+        let store = shared::store::Store::new(self.dynamodb.clone(), &self.table);
+        let clock = shared::clock::Clock::offset(self.clock_offset.clone());
+        shared::upgrade::Upgrader::new(store, clock)
+    }
+
     /// One pass of the reservation-expiry sweep at the app's clock time.
     pub async fn expire_holds(&self) -> shared::reservations::expiry::SweepReport {
         self.expiry.sweep().await.expect("hold expiry sweep")

@@ -469,3 +469,205 @@ async fn after_a_thousand_concurrent_mixed_movements_every_level_agrees_with_its
     let again = app.reconcile().await;
     assert_eq!((again.clean, again.entries), (3, 0), "{again:?}");
 }
+
+const DAY: i64 = 86_400;
+
+/// The rows of today's snapshot (its JSON Lines objects) for `sku`, after a report run.
+async fn snapshot_rows(app: &TestApp, sku: &str) -> Vec<Value> {
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.expect("report run");
+    let mut rows = Vec::new();
+    for o in &manifest.objects {
+        if o.key.starts_with("reports/snapshot-jsonl/") {
+            let text = String::from_utf8(app.object(&o.key).await).unwrap();
+            rows.extend(
+                text.lines()
+                    .map(|line| serde_json::from_str::<Value>(line).unwrap())
+                    .filter(|row| row["sku"] == sku),
+            );
+        }
+    }
+    rows
+}
+
+/// A row's stock ages: 0–30 days, 31–90 days, unknown.
+fn ages(row: &Value) -> [i64; 3] {
+    ["age_0_30_days", "age_31_90_days", "age_unknown"].map(|k| {
+        row[k]
+            .as_i64()
+            .or_else(|| row[k].as_str().and_then(|v| v.parse().ok()))
+            .unwrap_or_else(|| panic!("{k} in {row}"))
+    })
+}
+
+/// Removes `names` from the item at (`pk`, `sk`), as an earlier release left it.
+async fn strip(app: &TestApp, (pk, sk): (String, String), names: &[&str]) {
+    let mut update = app
+        .dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .set_key(Some(shared::schema::keys::key(pk, sk)))
+        .condition_expression("attribute_exists(pk)");
+    let mut removed = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        update = update.expression_attribute_names(format!("#a{i}"), *name);
+        removed.push(format!("#a{i}"));
+    }
+    update
+        .update_expression(format!("REMOVE {}", removed.join(", ")))
+        .send()
+        .await
+        .expect("strip an item");
+}
+
+/// The sort keys of the receipt entries in `sku`'s ledger (read from the table).
+async fn receipt_entries(app: &TestApp, sku: &str) -> Vec<String> {
+    let out = app
+        .dynamodb
+        .query()
+        .table_name(&app.table)
+        .key_condition_expression("pk = :p")
+        .filter_expression("kind = :k")
+        .expression_attribute_values(":p", AttributeValue::S(shared::schema::keys::ledger(sku)))
+        .expression_attribute_values(":k", AttributeValue::S("receipt".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the ledger");
+    out.items()
+        .iter()
+        .filter_map(|i| Some(i.get("sk")?.as_s().ok()?.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it_stopped() {
+    use shared::schema::keys;
+    use shared::upgrade::{Budget, CURRENT};
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    for sku in ["OLD-A", "OLD-B", "NEW"] {
+        app.create_sku(sku).await;
+    }
+    // Received 40 days back (beyond the counters: the age comes from the receipts index).
+    app.advance_clock(-40 * DAY);
+    for (sku, units) in [("OLD-A", 10), ("OLD-B", 5), ("NEW", 4)] {
+        let body = json!({ "sku": sku, "location": "WH1", "quantity": units });
+        let r = app.post("/v1/receipts", Role::Ops, &format!("r-{sku}"), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    }
+    app.advance_clock(40 * DAY);
+    app.sell("s-1", "OLD-A", 3).await;
+    app.process_stream().await;
+    assert!(!receipt_entries(&app, "OLD-A").await.is_empty());
+
+    // As the first releases wrote them: OLD-A's level without its shard of the levels index,
+    // both old levels without listing entries, their receipts outside the receipts index, their
+    // SKU entries without search text.
+    strip(
+        &app,
+        (keys::sku("OLD-A"), keys::location("WH1")),
+        &[keys::LEVEL_SHARD_ATTRIBUTE],
+    )
+    .await;
+    for sku in ["OLD-A", "OLD-B"] {
+        app.dynamodb
+            .delete_item()
+            .table_name(&app.table)
+            .set_key(Some(keys::key(keys::listing_entry(sku, "WH1"), keys::META)))
+            .send()
+            .await
+            .unwrap();
+        for entry in receipt_entries(&app, sku).await {
+            let names = [keys::RECEIPT_PARTITION_ATTRIBUTE, keys::RECEIPT_SORT_ATTRIBUTE];
+            strip(&app, (keys::ledger(sku), entry), &names).await;
+        }
+        strip(&app, (keys::sku(sku), keys::META.into()), &["search"]).await;
+    }
+    let everything = || ["NEW", "OLD-A", "OLD-B"].map(String::from).into();
+    let new_only = ["NEW".to_owned()].into();
+    // What that costs a user before the upgrade: the listing by location and the text search
+    // see only the new SKU, the report misses OLD-A and cannot date OLD-B's stock, the
+    // reconciliation (like the alert clock's sweep) never reaches OLD-A.
+    assert_eq!(app.skus_listed("/v1/levels?location=WH1").await, new_only);
+    assert_eq!(app.skus_listed("/v1/levels?q=PRODUCT").await, new_only);
+    assert!(snapshot_rows(&app, "OLD-A").await.is_empty());
+    assert_eq!(ages(&snapshot_rows(&app, "OLD-B").await[0]), [0, 0, 5]);
+    assert_eq!(app.reconcile().await.levels, 2);
+
+    let upgrader = app.upgrader();
+    // A run stopped by its budget after one page: not complete, its page saved.
+    let stopped = upgrader.run(Budget::pages(1)).await.unwrap();
+    assert_eq!(
+        (stopped.from_version, stopped.complete, stopped.pages),
+        (0, false, 1),
+        "{stopped:?}"
+    );
+    // A run that dies midway (one of its writes refused for good): an error, and the segments it
+    // finished stay finished.
+    app.fail(
+        Service::DynamoDb,
+        "UpdateItem",
+        Fault::Reject {
+            code: "ValidationException".into(),
+            message: "injected".into(),
+        },
+        Schedule::Times(1),
+    );
+    assert!(upgrader.run(Budget::unlimited()).await.is_err());
+    let state = upgrader.state().await.unwrap().expect("the upgrade's state");
+    assert_eq!((state.version, state.target), (0, CURRENT));
+    let done_before = state.segments.values().filter(|s| s.done).count();
+    // The next run resumes and finishes: every segment done, the table at the current version.
+    let resumed = upgrader.run(Budget::unlimited()).await.unwrap();
+    assert!(resumed.complete, "{resumed:?}");
+    assert_eq!(resumed.version, CURRENT);
+    assert!(
+        resumed.pages <= shared::upgrade::SEGMENTS - done_before,
+        "finished segments are not scanned again: {resumed:?} after {done_before} were done"
+    );
+    let state = upgrader.state().await.unwrap().unwrap();
+    assert!(state.segments.values().all(|s| s.done), "{state:?}");
+    // A table at the version costs one read.
+    let again = upgrader.run(Budget::unlimited()).await.unwrap();
+    assert_eq!(
+        (again.from_version, again.complete, again.pages),
+        (CURRENT, true, 0)
+    );
+    // Every fix is conditional: a run over the upgraded data from scratch writes nothing.
+    app.dynamodb
+        .delete_item()
+        .table_name(&app.table)
+        .set_key(Some(keys::key(keys::UPGRADE, keys::META)))
+        .send()
+        .await
+        .unwrap();
+    let rerun = upgrader.run(Budget::unlimited()).await.unwrap();
+    assert!(rerun.complete && rerun.pages >= shared::upgrade::SEGMENTS);
+    assert_eq!(
+        (
+            rerun.levels_sharded,
+            rerun.levels_listed,
+            rerun.receipts_indexed,
+            rerun.skus_indexed
+        ),
+        (0, 0, 0, 0),
+        "{rerun:?}"
+    );
+
+    // Every index is complete: the listing and the search find every level, the report has them
+    // all with their stock dated, the reconciliation reaches every level.
+    assert_eq!(app.skus_listed("/v1/levels?location=WH1").await, everything());
+    assert_eq!(app.skus_listed("/v1/levels?q=PRODUCT").await, everything());
+    // Listed in the band of what each has: 4, 5 and 7 available.
+    let listed = app.read("/v1/levels?location=WH1&available_max=5").await;
+    assert_eq!(each(&listed["items"], "sku"), ["NEW", "OLD-B"]);
+    assert_eq!(ages(&snapshot_rows(&app, "OLD-A").await[0]), [0, 7, 0]);
+    assert_eq!(ages(&snapshot_rows(&app, "OLD-B").await[0]), [0, 5, 0]);
+    let proved = app.reconcile().await;
+    assert_eq!((proved.levels, proved.clean, proved.drift), (3, 3, 0));
+    // The upgrade's own writes pass through the stream harmlessly.
+    app.process_stream().await;
+    assert_eq!(app.dead_letters().await, 0);
+    assert_eq!(app.level("OLD-A", "WH1").await, Some((7, 0, 0, 7)));
+}

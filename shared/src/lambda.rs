@@ -196,6 +196,32 @@ pub async fn run_reconciler() -> Result<(), Error> {
     .await
 }
 
+/// upgrade: brings the table's data up to this release ([`crate::upgrade`]), for up to 14 minutes
+/// an invocation (its timeout is 15); answers `complete: false` when there is more, and the deploy
+/// invokes it again. Fails when the table could not be read or written past its retries.
+pub async fn run_upgrade() -> Result<(), Error> {
+    let upgrader =
+        start_on_table(|store| crate::upgrade::Upgrader::new(store, Clock::system())).await?;
+    let upgrader = &upgrader;
+    serve(|_event: Value| async move {
+        let budget = crate::upgrade::Budget::time(std::time::Duration::from_secs(840));
+        let report = upgrader.run(budget).await.map_err(Error::from)?;
+        tracing::info!(
+            from_version = report.from_version,
+            version = report.version,
+            complete = report.complete,
+            pages = report.pages,
+            levels_sharded = report.levels_sharded,
+            levels_listed = report.levels_listed,
+            receipts_indexed = report.receipts_indexed,
+            skus_indexed = report.skus_indexed,
+            "data upgrade run"
+        );
+        Ok::<Value, Error>(json!(report))
+    })
+    .await
+}
+
 /// The table's scheduled functions' start-up: their work built on the table alone.
 async fn start_on_table<T>(build: impl FnOnce(crate::store::Store) -> T) -> Result<T, Error> {
     let (config, sdk) = start(StockApiConfig::from_env).await?;

@@ -28,3 +28,4 @@ pub mod schema;
 pub mod stocktake;
 pub mod store;
 pub mod stream;
+pub mod upgrade;

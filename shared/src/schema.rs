@@ -33,6 +33,7 @@ pub mod entity {
     pub const RESERVATION: &str = "reservation";
     pub const FORECAST: &str = "forecast";
     pub const CHECKPOINT: &str = "reconciliation_checkpoint";
+    pub const UPGRADE: &str = "data_upgrade";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -180,6 +181,9 @@ pub mod keys {
 
     /// The alert clock's progress through the level shards.
     pub const CLOCK_SWEEP: &str = "CLOCK#SWEEP";
+    /// How far the table's data has been brought up to the current release (`UPGRADE` /
+    /// `META`, see [`crate::upgrade`]).
+    pub const UPGRADE: &str = "UPGRADE";
 
     /// The replenishment list's index partition (`gsi1pk`): a forecast item whose level needed
     /// an order when it was planned carries it, with `gsi1sk` from [`replenishment_sort`].
@@ -423,6 +427,35 @@ impl Stored for CheckpointItem {
     const ENTITY: &'static str = entity::CHECKPOINT;
     fn key(&self) -> (String, String) {
         (keys::checkpoint(&self.sku), keys::location(&self.location))
+    }
+}
+
+/// `UPGRADE` / `META`: the data upgrade's progress (see [`crate::upgrade`]). `version` is the
+/// data version every item is at; a run toward `target` keeps each scan segment's cursor, so a
+/// run that stops (its time is up, or it is killed) resumes where the segment's last page ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpgradeItem {
+    pub version: i64,
+    pub target: i64,
+    pub segments: BTreeMap<String, UpgradeSegment>,
+    pub started_at: String,
+    pub updated_at: String,
+}
+
+/// One scan segment's progress: pages done, and where the next page starts (`None` with
+/// `done`: the segment is finished; `None` without: it has not started).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpgradeSegment {
+    pub pages: i64,
+    pub done: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<BTreeMap<String, String>>,
+}
+
+impl Stored for UpgradeItem {
+    const ENTITY: &'static str = entity::UPGRADE;
+    fn key(&self) -> (String, String) {
+        (keys::UPGRADE.into(), keys::META.into())
     }
 }
 

@@ -246,6 +246,15 @@ async fn main() -> anyhow::Result<()> {
     }));
     let system = System::start(&endpoints, options).await?;
     let handle = system.gateway;
+    // The data upgrade, as the deploy runs it before traffic (on a fresh table: one read and an
+    // empty scan).
+    let upgraded = shared::upgrade::Upgrader::new(
+        shared::store::Store::new(system.dynamodb.clone(), &system.table),
+        Clock::offset(options_offset.clone()),
+    )
+    .run(shared::upgrade::Budget::unlimited())
+    .await?;
+    anyhow::ensure!(upgraded.complete, "the data upgrade did not finish: {upgraded:?}");
     let _poller = system.poller.spawn(Duration::from_millis(500));
     // The stream projector: ledger entries, the listing, the replenishment list and new
     // stocktake imports within a second, as its stream mapping would run it.
