@@ -139,9 +139,11 @@ fn every_function_declares_exactly_the_environment_it_reads() {
     );
     // The reconciler reads the table alone, as the expiry sweep does.
     assert_eq!(t.environment("ReconcilerFunction"), with_log(STOCK_API_ENV));
+    // The data upgrade reads and writes the table alone.
+    assert_eq!(t.environment("UpgradeFunction"), with_log(STOCK_API_ENV));
     assert_eq!(
         t.resources_of_type("AWS::Serverless::Function").len(),
-        11,
+        12,
         "a new function needs its own parity check here"
     );
 }
@@ -254,6 +256,18 @@ fn iam_policies_grant_only_what_each_function_uses() {
     assert_eq!(
         policy_actions(&t, "StreamProjectorFunction"),
         union(&[&stream_reader, &episodes, &projector, &counts])
+    );
+    // The data upgrade scans, reads its progress and listing entries, and writes what is
+    // missing: no delete, no transaction, no batch write.
+    assert_eq!(
+        policy_actions(&t, "UpgradeFunction"),
+        set(&[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:UpdateItem"
+        ])
     );
     // The reconciler reads levels, checkpoints and ledgers and puts checkpoints: nothing else.
     assert_eq!(
@@ -437,6 +451,8 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "LedgerDrift",
             "ProjectionsFailed",
             "ProjectionsLagging",
+            "ScheduledFunctionErrors",
+            "ScheduledFunctionThrottles",
         ])
     );
     for (name, alarm) in &alarms {
@@ -457,13 +473,25 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
     );
     assert_eq!(check["ScheduleExpressionTimezone"].as_str(), Some("UTC"));
     assert_eq!(check["Input"].as_str(), Some(r#"{"check": true}"#));
-    // The error and throttle alarms cover every function.
+    // The error and throttle alarms cover every function, each function in one alarm of a pair.
     let functions = template().resources_of_type("AWS::Serverless::Function");
-    for alarm in ["FunctionErrors", "FunctionThrottles"] {
-        let text = yaml_text(&root["Resources"][alarm]);
+    for pair in [
+        ["FunctionErrors", "ScheduledFunctionErrors"],
+        ["FunctionThrottles", "ScheduledFunctionThrottles"],
+    ] {
+        let texts = pair.map(|alarm| yaml_text(&root["Resources"][alarm]));
         for f in &functions {
-            assert!(text.contains(f.as_str()), "{alarm} misses {f}");
+            let watching = texts.iter().filter(|t| t.contains(f.as_str())).count();
+            assert_eq!(watching, 1, "{pair:?} watch {f} {watching} times");
         }
+    }
+    // An alarm's metric math takes at most 10 metrics (a CloudWatch hard limit: more and the
+    // deploy fails).
+    for (name, alarm) in &alarms {
+        let metrics = alarm["Properties"]["Metrics"].as_sequence().map_or(0, |m| {
+            m.iter().filter(|q| !q["MetricStat"].is_null()).count()
+        });
+        assert!(metrics <= 10, "{name} reads {metrics} metrics");
     }
     let body = root["Resources"]["OpsDashboard"]["Properties"]["DashboardBody"].clone();
     let body = yaml_text(&body);
@@ -605,6 +633,12 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     assert_eq!(
         prefixes("ReconcilerFunction"),
         set(&["LEDGER#*", "RECON#*", "SKU#*"])
+    );
+    // The data upgrade writes index keys of levels, SKUs and receipts, listing entries and its
+    // own progress: nothing else by key (its Scan reads, it writes no stock).
+    assert_eq!(
+        prefixes("UpgradeFunction"),
+        set(&["LEDGER#*", "SKU#*", "STK#*", "UPGRADE"])
     );
     // The prefixes are the schema's own (a key builder renamed fails here).
     use shared::schema::keys;

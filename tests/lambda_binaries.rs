@@ -724,6 +724,87 @@ async fn reconciler_binary_proves_a_level_against_its_ledger_and_moves_its_check
 }
 
 #[tokio::test]
+async fn upgrade_binary_backfills_old_shape_items_within_its_policy() {
+    let mut system = system().await;
+    let _command = command_with_cap_stocked(&system).await;
+    system.drain_stream().await.unwrap();
+    // CAP as the first releases wrote it: a level without its shard or listing entry, a receipt
+    // outside the receipts index, a SKU without search text.
+    let strip = |pk: String, sk: String, names: &'static [&'static str]| {
+        let update = system
+            .dynamodb
+            .update_item()
+            .table_name(&system.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk));
+        let expression: Vec<String> = (0..names.len()).map(|i| format!("#a{i}")).collect();
+        let update = names.iter().enumerate().fold(update, |u, (i, name)| {
+            u.expression_attribute_names(format!("#a{i}"), *name)
+        });
+        async move {
+            update
+                .update_expression(format!("REMOVE {}", expression.join(", ")))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    strip(keys::sku("CAP"), keys::location("WH1"), &["lvl_shard"]).await;
+    strip(keys::sku("CAP"), keys::META.into(), &["search"]).await;
+    let receipts = system
+        .dynamodb
+        .query()
+        .table_name(&system.table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", AttributeValue::S(keys::ledger("CAP")))
+        .send()
+        .await
+        .unwrap();
+    for entry in receipts.items() {
+        let sk = entry["sk"].as_s().unwrap().clone();
+        strip(keys::ledger("CAP"), sk, &["rcpt_pk", "rcpt_sk"]).await;
+    }
+    system
+        .dynamodb
+        .delete_item()
+        .table_name(&system.table)
+        .key("pk", AttributeValue::S(keys::listing_entry("CAP", "WH1")))
+        .key("sk", AttributeValue::S(keys::META.into()))
+        .send()
+        .await
+        .unwrap();
+    let upgrade = start(&system, "UpgradeFunction", "upgrade", &[], &[]).await;
+    let report = match upgrade.invoke(&serde_json::json!({})).await {
+        Outcome::Response(report) => report,
+        Outcome::Error(e) => panic!("the upgrade failed: {e}"),
+    };
+    let fixed = |k: &str| report[k].as_u64();
+    assert_eq!(
+        (
+            report["complete"].as_bool(),
+            fixed("levels_sharded"),
+            fixed("levels_listed"),
+            fixed("receipts_indexed"),
+            fixed("skus_indexed")
+        ),
+        (Some(true), Some(1), Some(1), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        cap_level(&system).await["lvl_shard"],
+        AttributeValue::S(keys::level_shard("CAP", "WH1"))
+    );
+    // Invoked again (as a deploy does every time): already done, nothing read but its state.
+    let Outcome::Response(again) = upgrade.invoke(&serde_json::json!({})).await else {
+        panic!("the upgrade failed");
+    };
+    assert_eq!(
+        (again["complete"].as_bool(), again["pages"].as_u64()),
+        (Some(true), Some(0))
+    );
+}
+
+#[tokio::test]
 async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
     let system = system().await;
     let _command = command_with_cap_stocked(&system).await;

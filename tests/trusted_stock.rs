@@ -553,7 +553,9 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
     app.advance_clock(-40 * DAY);
     for (sku, units) in [("OLD-A", 10), ("OLD-B", 5), ("NEW", 4)] {
         let body = json!({ "sku": sku, "location": "WH1", "quantity": units });
-        let r = app.post("/v1/receipts", Role::Ops, &format!("r-{sku}"), body).await;
+        let r = app
+            .post("/v1/receipts", Role::Ops, &format!("r-{sku}"), body)
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
     }
     app.advance_clock(40 * DAY);
@@ -579,7 +581,10 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
             .await
             .unwrap();
         for entry in receipt_entries(&app, sku).await {
-            let names = [keys::RECEIPT_PARTITION_ATTRIBUTE, keys::RECEIPT_SORT_ATTRIBUTE];
+            let names = [
+                keys::RECEIPT_PARTITION_ATTRIBUTE,
+                keys::RECEIPT_SORT_ATTRIBUTE,
+            ];
             strip(&app, (keys::ledger(sku), entry), &names).await;
         }
         strip(&app, (keys::sku(sku), keys::META.into()), &["search"]).await;
@@ -615,7 +620,11 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
         Schedule::Times(1),
     );
     assert!(upgrader.run(Budget::unlimited()).await.is_err());
-    let state = upgrader.state().await.unwrap().expect("the upgrade's state");
+    let state = upgrader
+        .state()
+        .await
+        .unwrap()
+        .expect("the upgrade's state");
     assert_eq!((state.version, state.target), (0, CURRENT));
     let done_before = state.segments.values().filter(|s| s.done).count();
     // The next run resumes and finishes: every segment done, the table at the current version.
@@ -657,7 +666,10 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
 
     // Every index is complete: the listing and the search find every level, the report has them
     // all with their stock dated, the reconciliation reaches every level.
-    assert_eq!(app.skus_listed("/v1/levels?location=WH1").await, everything());
+    assert_eq!(
+        app.skus_listed("/v1/levels?location=WH1").await,
+        everything()
+    );
     assert_eq!(app.skus_listed("/v1/levels?q=PRODUCT").await, everything());
     // Listed in the band of what each has: 4, 5 and 7 available.
     let listed = app.read("/v1/levels?location=WH1&available_max=5").await;

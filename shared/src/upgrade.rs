@@ -164,13 +164,7 @@ impl Upgrader {
         let total = state.segments.len();
         let results: Vec<Result<(UpgradeReport, bool), StoreError>> = stream::iter(todo)
             .map(|(segment, progress)| {
-                self.segment(
-                    state.version,
-                    (segment, total),
-                    progress,
-                    &budget,
-                    &pages,
-                )
+                self.segment(state.version, (segment, total), progress, &budget, &pages)
             })
             .buffer_unordered(SEGMENTS)
             .collect()
@@ -224,7 +218,9 @@ impl Upgrader {
             }
             // Another run began it first: read its state.
         }
-        Err(StoreError::Busy("the upgrade's state keeps changing".into()))
+        Err(StoreError::Busy(
+            "the upgrade's state keeps changing".into(),
+        ))
     }
 
     /// One segment from its cursor, page by page, while the budget lasts. Returns what it fixed

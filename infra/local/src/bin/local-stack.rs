@@ -254,7 +254,10 @@ async fn main() -> anyhow::Result<()> {
     )
     .run(shared::upgrade::Budget::unlimited())
     .await?;
-    anyhow::ensure!(upgraded.complete, "the data upgrade did not finish: {upgraded:?}");
+    anyhow::ensure!(
+        upgraded.complete,
+        "the data upgrade did not finish: {upgraded:?}"
+    );
     let _poller = system.poller.spawn(Duration::from_millis(500));
     // The stream projector: ledger entries, the listing, the replenishment list and new
     // stocktake imports within a second, as its stream mapping would run it.
