@@ -634,11 +634,11 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         prefixes("ReconcilerFunction"),
         set(&["LEDGER#*", "RECON#*", "SKU#*"])
     );
-    // The data upgrade writes index keys of levels, SKUs and receipts, listing entries and its
+    // The data upgrade writes index keys of levels, SKUs, receipts and alerts, listing entries and its
     // own progress: nothing else by key (its Scan reads, it writes no stock).
     assert_eq!(
         prefixes("UpgradeFunction"),
-        set(&["LEDGER#*", "SKU#*", "STK#*", "UPGRADE"])
+        set(&["ALERT#*", "LEDGER#*", "SKU#*", "STK#*", "UPGRADE"])
     );
     // The prefixes are the schema's own (a key builder renamed fails here).
     use shared::schema::keys;
@@ -714,4 +714,29 @@ fn openapi_and_the_api_docs_list_exactly_the_problem_types_the_code_answers_with
         missing.is_empty(),
         "problem types docs/api.md does not name: {missing:?}"
     );
+}
+
+/// The alerts-by-day index projects exactly what its reader (the daily report) decodes: no rule,
+/// SKU or delivery attribute reaches it.
+#[test]
+fn the_alerts_by_day_index_projects_only_what_the_report_reads() {
+    let root = raw_template();
+    let indexes = root["Resources"]["InventoryTable"]["Properties"]["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap();
+    let index = indexes
+        .iter()
+        .find(|i| i["IndexName"].as_str() == Some(shared::schema::keys::ALERT_DAY_INDEX))
+        .expect("the alert_days index");
+    assert_eq!(index["Projection"]["ProjectionType"].as_str(), Some("INCLUDE"));
+    let projected: Vec<&str> = index["Projection"]["NonKeyAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(projected, shared::schema::ALERT_DAY_PROJECTION);
+    for private in ["observation", "deliveries", "body", "unit_cost", "supply", "history"] {
+        assert!(!projected.contains(&private), "{private}");
+    }
 }

@@ -490,6 +490,20 @@ async fn snapshot_rows(app: &TestApp, sku: &str) -> Vec<Value> {
     rows
 }
 
+/// The rows of today's alerts dataset (after a report run), header left out.
+async fn alert_rows(app: &TestApp) -> Vec<String> {
+    let now = app.now();
+    let manifest = app.reports.run(now / DAY, now).await.expect("report run");
+    let mut rows = Vec::new();
+    for o in &manifest.objects {
+        if o.key.starts_with("reports/alerts/") && o.key.ends_with(".csv") {
+            let text = String::from_utf8(app.object(&o.key).await).unwrap();
+            rows.extend(text.lines().skip(1).map(str::to_owned));
+        }
+    }
+    rows
+}
+
 /// A row's stock ages: 0–30 days, 31–90 days, unknown.
 fn ages(row: &Value) -> [i64; 3] {
     ["age_0_30_days", "age_31_90_days", "age_unknown"].map(|k| {
@@ -560,12 +574,16 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
     }
     app.advance_clock(40 * DAY);
     app.sell("s-1", "OLD-A", 3).await;
+    // NEW sells out: an alert fires.
+    app.create_rule("oos", out_of_stock(json!({}))).await;
+    app.sell("s-2", "NEW", 4).await;
     app.process_stream().await;
     assert!(!receipt_entries(&app, "OLD-A").await.is_empty());
+    let alert_id = app.first_alert_id("").await;
 
     // As the first releases wrote them: OLD-A's level without its shard of the levels index,
     // both old levels without listing entries, their receipts outside the receipts index, their
-    // SKU entries without search text.
+    // SKU entries without search text; further down, an alert outside the alerts-by-day index.
     strip(
         &app,
         (keys::sku("OLD-A"), keys::location("WH1")),
@@ -589,16 +607,25 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
         }
         strip(&app, (keys::sku(sku), keys::META.into()), &["search"]).await;
     }
+    // The alert, as fired before the alerts-by-day index existed.
+    strip(
+        &app,
+        (keys::alert(&alert_id), keys::META.into()),
+        &[keys::ALERT_DAY_PARTITION_ATTRIBUTE, keys::ALERT_DAY_SORT_ATTRIBUTE],
+    )
+    .await;
     let everything = || ["NEW", "OLD-A", "OLD-B"].map(String::from).into();
     let new_only = ["NEW".to_owned()].into();
     // What that costs a user before the upgrade: the listing by location and the text search
     // see only the new SKU, the report misses OLD-A and cannot date OLD-B's stock, the
-    // reconciliation (like the alert clock's sweep) never reaches OLD-A.
+    // reconciliation (like the alert clock's sweep) never reaches OLD-A, the alerts dataset misses
+    // the alert.
     assert_eq!(app.skus_listed("/v1/levels?location=WH1").await, new_only);
     assert_eq!(app.skus_listed("/v1/levels?q=PRODUCT").await, new_only);
     assert!(snapshot_rows(&app, "OLD-A").await.is_empty());
     assert_eq!(ages(&snapshot_rows(&app, "OLD-B").await[0]), [0, 0, 5]);
     assert_eq!(app.reconcile().await.levels, 2);
+    assert!(alert_rows(&app).await.is_empty());
 
     let upgrader = app.upgrader();
     // A run stopped by its budget after one page: not complete, its page saved.
@@ -658,9 +685,10 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
             rerun.levels_sharded,
             rerun.levels_listed,
             rerun.receipts_indexed,
-            rerun.skus_indexed
+            rerun.skus_indexed,
+            rerun.alerts_indexed
         ),
-        (0, 0, 0, 0),
+        (0, 0, 0, 0, 0),
         "{rerun:?}"
     );
 
@@ -671,13 +699,16 @@ async fn the_upgrade_brings_old_shape_data_into_every_index_and_resumes_where_it
         everything()
     );
     assert_eq!(app.skus_listed("/v1/levels?q=PRODUCT").await, everything());
-    // Listed in the band of what each has: 4, 5 and 7 available.
+    // Listed in the band of what each has: 0, 5 and 7 available.
     let listed = app.read("/v1/levels?location=WH1&available_max=5").await;
     assert_eq!(each(&listed["items"], "sku"), ["NEW", "OLD-B"]);
     assert_eq!(ages(&snapshot_rows(&app, "OLD-A").await[0]), [0, 7, 0]);
     assert_eq!(ages(&snapshot_rows(&app, "OLD-B").await[0]), [0, 5, 0]);
     let proved = app.reconcile().await;
     assert_eq!((proved.levels, proved.clean, proved.drift), (3, 3, 0));
+    let alerts = alert_rows(&app).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains(&alert_id), "{alerts:?}");
     // The upgrade's own writes pass through the stream harmlessly.
     app.process_stream().await;
     assert_eq!(app.dead_letters().await, 0);

@@ -16,7 +16,7 @@ use crate::{
     domain::MovementKind,
     levels::{self, unix, DecodedLevel},
     reports::{self, LevelHistory, SECONDS_PER_DAY, SERIES_DAYS},
-    schema::{self, entity, keys, AlertItem, LedgerEntryItem},
+    schema::{self, entity, keys, AlertDayItem, LedgerEntryItem},
     store::StoreError,
 };
 
@@ -152,7 +152,7 @@ pub(crate) async fn level(
 }
 
 /// An alert of `day` as it stood at the end of the day.
-pub(crate) fn alert(mut a: AlertItem, day: i64) -> AlertItem {
+pub(crate) fn alert(mut a: AlertDayItem, day: i64) -> AlertDayItem {
     let end = (day + 1) * SECONDS_PER_DAY;
     let after = |t: &Option<String>| unix(t.as_deref()).is_some_and(|t| t >= end);
     let (resolved_later, acknowledged_later) = (after(&a.resolved_at), after(&a.acknowledged_at));
@@ -302,22 +302,24 @@ pub(crate) async fn alerts_fired_on(
     client: &Client,
     table: &str,
     day: i64,
-) -> Result<Vec<AlertItem>, StoreError> {
+) -> Result<Vec<AlertDayItem>, StoreError> {
     let date = reports::date_of_day(day);
     let mut alerts = Vec::new();
+    // The day's own partition of the alerts-by-day index: alerts alone, and of them only what
+    // the dataset shows.
     let mut pages = client
         .query()
         .table_name(table)
-        .index_name(crate::store::INDEX)
-        .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :d)")
-        .expression_attribute_values(":p", AttributeValue::S(keys::ALERT_LIST.into()))
-        .expression_attribute_values(":d", AttributeValue::S(date.clone()))
+        .index_name(keys::ALERT_DAY_INDEX)
+        .key_condition_expression("#p = :p")
+        .expression_attribute_names("#p", keys::ALERT_DAY_PARTITION_ATTRIBUTE)
+        .expression_attribute_values(":p", AttributeValue::S(keys::alert_day(&date)))
         .into_paginator()
         .items()
         .send();
     while let Some(item) = pages.next().await {
         let item = item.map_err(StoreError::from_sdk)?;
-        match schema::decode::<AlertItem>(entity::ALERT, &item) {
+        match schema::decode::<AlertDayItem>(entity::ALERT, &item) {
             Ok(a) => alerts.push(alert(a, day)),
             Err(e) => tracing::error!(error = %e, "alert left out of the report"),
         }

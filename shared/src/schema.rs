@@ -169,6 +169,20 @@ pub mod keys {
         format!("{location}#{reservation_id}")
     }
 
+    /// The index of alerts by the day they fired (`alert_days`, see
+    /// [`crate::schema::AlertDayItem`]): an alert carries `ad_pk` = `ALERTDAY#<YYYY-MM-DD>` and
+    /// `ad_sk` = `<fired at>#<alert id>`, and the index projects only what the daily report's
+    /// alerts dataset reads, so its reader sees no rule, SKU or delivery attribute.
+    pub const ALERT_DAY_INDEX: &str = "alert_days";
+    pub const ALERT_DAY_PARTITION_ATTRIBUTE: &str = "ad_pk";
+    pub const ALERT_DAY_SORT_ATTRIBUTE: &str = "ad_sk";
+    pub fn alert_day(date: &str) -> String {
+        format!("ALERTDAY#{}", &date[..10.min(date.len())])
+    }
+    pub fn alert_day_sort(fired_at: &str, alert_id: &str) -> String {
+        format!("{fired_at}#{alert_id}")
+    }
+
     /// FNV-1a: a stable hash, the same in every process and release.
     fn fnv1a(bytes: &[u8]) -> u32 {
         let mut h: u32 = 0x811c_9dc5;
@@ -644,6 +658,40 @@ pub struct AlertItem {
     pub deliveries: BTreeMap<String, DeliveryStatus>,
 }
 
+/// An alert as the `alert_days` index projects it: what the daily report's alerts dataset reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertDayItem {
+    pub alert_id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub kind: String,
+    pub severity: String,
+    pub sku: String,
+    pub location: String,
+    pub state: String,
+    pub fired_at: String,
+    #[serde(default)]
+    pub acknowledged_at: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+}
+
+/// The attributes the `alert_days` index projects besides its keys (the fields of
+/// [`AlertDayItem`]); `template.yaml` lists the same.
+pub const ALERT_DAY_PROJECTION: &[&str] = &[
+    "alert_id",
+    "rule_id",
+    "rule_name",
+    "kind",
+    "severity",
+    "sku",
+    "location",
+    "state",
+    "fired_at",
+    "acknowledged_at",
+    "resolved_at",
+];
+
 /// A SKU entry's `search` attribute: its id and name in lower case, as the text filter compares.
 pub fn search_text(sku: &str, name: &str) -> String {
     format!("{}\n{}", sku.to_lowercase(), name.to_lowercase())
@@ -734,6 +782,19 @@ mod tests {
         assert_eq!(keys::key_of(&item), Some(keys::key("SKU#A", "META")));
         assert_eq!(item.get("name"), Some(&s("Mug")));
         assert_eq!(keys::of(&HashMap::from([("pk".to_owned(), s("x"))])), None);
+    }
+
+    #[test]
+    fn an_alert_as_its_day_index_projects_it_decodes() {
+        let item: Item = ALERT_DAY_PROJECTION
+            .iter()
+            .map(|k| (k.to_string(), s("x")))
+            .collect();
+        assert!(decode::<AlertDayItem>(entity::ALERT, &item).is_ok());
+        // Every attribute the report needs is projected: without one, the item is malformed.
+        let mut short = item.clone();
+        short.remove("rule_name");
+        assert!(decode::<AlertDayItem>(entity::ALERT, &short).is_err());
     }
 
     #[test]

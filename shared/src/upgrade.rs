@@ -12,6 +12,9 @@
 //!    location or availability misses it); a receipt's or transfer's arrival ledger entry gets its
 //!    place in the `receipts` index (without it the report cannot date the stock: unknown age); a
 //!    SKU entry gets its search text (and the SKU list's keys if it lacks them).
+//! 2. **The alerts-by-day index.** An alert gets its keys of the `alert_days` index (`ad_pk`,
+//!    `ad_sk`, from when it fired): the daily report reads a day's alerts there, and no longer
+//!    from `gsi1`, which holds rules and SKUs too.
 //!
 //! How a run goes: a parallel Scan of the table in [`SEGMENTS`] segments, a page at a time,
 //! returning only the items a step may change. Each fix is a conditional write that changes
@@ -40,7 +43,7 @@ use crate::{
 };
 
 /// The data version this release needs.
-pub const CURRENT: i64 = 1;
+pub const CURRENT: i64 = 2;
 /// Scan segments of a run (fixed for a run: its cursors are per segment).
 pub const SEGMENTS: usize = 8;
 /// Items a scan page evaluates (DynamoDB stops sooner at 1 MB).
@@ -91,6 +94,7 @@ pub struct UpgradeReport {
     pub levels_listed: usize,
     pub receipts_indexed: usize,
     pub skus_indexed: usize,
+    pub alerts_indexed: usize,
 }
 
 impl UpgradeReport {
@@ -101,6 +105,7 @@ impl UpgradeReport {
         self.levels_listed += other.levels_listed;
         self.receipts_indexed += other.receipts_indexed;
         self.skus_indexed += other.skus_indexed;
+        self.alerts_indexed += other.alerts_indexed;
     }
 }
 
@@ -110,6 +115,7 @@ enum Fix {
     List(Item),
     Receipt(Item),
     Sku(Item),
+    Alert(Item),
 }
 
 /// Runs the data upgrade.
@@ -242,7 +248,7 @@ impl Upgrader {
                 return Ok((tally, false));
             }
             let out = self
-                .scan(segment, total, progress.cursor.as_ref())
+                .scan(from, segment, total, progress.cursor.as_ref())
                 .send()
                 .await
                 .map_err(StoreError::from_sdk)?;
@@ -264,15 +270,47 @@ impl Upgrader {
         }
     }
 
-    /// One page of a segment: only the items a step above version 0 may change.
+    /// One page of a segment: only the items a step above version `from` may change.
     fn scan(
         &self,
+        from: i64,
         segment: usize,
         total: usize,
         cursor: Option<&BTreeMap<String, String>>,
     ) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
         let start = cursor.map(|c| c.iter().map(|(k, v)| (k.clone(), s(v))).collect());
-        self.store
+        // Each step's candidates, with the names and values its clause uses.
+        let mut clauses = Vec::new();
+        let mut names = vec![("#e", "entity")];
+        let mut values = Vec::new();
+        if from < 1 {
+            clauses.push(
+                "#e = :level \
+                 OR (#e = :sku AND (attribute_not_exists(#search) OR attribute_not_exists(#gp))) \
+                 OR (#e = :entry AND (#k = :receipt OR #k = :arrival) \
+                     AND attribute_not_exists(#rp))",
+            );
+            names.extend([
+                ("#k", "kind"),
+                ("#search", "search"),
+                ("#gp", keys::INDEX_PARTITION),
+                ("#rp", keys::RECEIPT_PARTITION_ATTRIBUTE),
+            ]);
+            values.extend([
+                (":level", entity::STOCK_LEVEL),
+                (":sku", entity::SKU),
+                (":entry", entity::LEDGER_ENTRY),
+                (":receipt", "receipt"),
+                (":arrival", "transfer_in"),
+            ]);
+        }
+        if from < 2 {
+            clauses.push("(#e = :alert AND attribute_not_exists(#ap))");
+            names.push(("#ap", keys::ALERT_DAY_PARTITION_ATTRIBUTE));
+            values.push((":alert", entity::ALERT));
+        }
+        let mut scan = self
+            .store
             .client()
             .scan()
             .table_name(self.store.table())
@@ -280,55 +318,55 @@ impl Upgrader {
             .total_segments(total as i32)
             .limit(PAGE)
             .set_exclusive_start_key(start)
-            .filter_expression(
-                "#e = :level \
-                 OR (#e = :sku AND (attribute_not_exists(#search) OR attribute_not_exists(#gp))) \
-                 OR (#e = :entry AND (#k = :receipt OR #k = :arrival) \
-                     AND attribute_not_exists(#rp))",
-            )
+            .filter_expression(clauses.join(" OR "))
+            // What the fixes read (a name no clause uses is still needed here).
             .projection_expression(
-                "pk, sk, #e, #sku, #loc, #name, #k, #v, #av, #ix, #search, #gp, #rp",
+                "pk, sk, #e, #sku, #loc, #name, #kind, #v, #av, #ix, #txt, #gpk, #gsk, #rpk, \
+                 #apk, #aid, #fa",
             )
-            .expression_attribute_names("#e", "entity")
             .expression_attribute_names("#sku", "sku")
             .expression_attribute_names("#loc", "location")
             .expression_attribute_names("#name", "name")
-            .expression_attribute_names("#k", "kind")
+            .expression_attribute_names("#kind", "kind")
             .expression_attribute_names("#v", "version")
             .expression_attribute_names("#av", "available")
             .expression_attribute_names("#ix", keys::LEVEL_SHARD_ATTRIBUTE)
-            .expression_attribute_names("#search", "search")
-            .expression_attribute_names("#gp", keys::INDEX_PARTITION)
-            .expression_attribute_names("#rp", keys::RECEIPT_PARTITION_ATTRIBUTE)
-            .expression_attribute_values(":level", s(entity::STOCK_LEVEL))
-            .expression_attribute_values(":sku", s(entity::SKU))
-            .expression_attribute_values(":entry", s(entity::LEDGER_ENTRY))
-            .expression_attribute_values(":receipt", s("receipt"))
-            .expression_attribute_values(":arrival", s("transfer_in"))
+            .expression_attribute_names("#txt", "search")
+            .expression_attribute_names("#gpk", keys::INDEX_PARTITION)
+            .expression_attribute_names("#gsk", keys::INDEX_SORT)
+            .expression_attribute_names("#rpk", keys::RECEIPT_PARTITION_ATTRIBUTE)
+            .expression_attribute_names("#apk", keys::ALERT_DAY_PARTITION_ATTRIBUTE)
+            .expression_attribute_names("#aid", "alert_id")
+            .expression_attribute_names("#fa", "fired_at");
+        for (name, attribute) in names {
+            scan = scan.expression_attribute_names(name, attribute);
+        }
+        for (value, text) in values {
+            scan = scan.expression_attribute_values(value, s(text));
+        }
+        scan
     }
 
-    /// What a page's items need (version 1's steps), written side by side.
+    /// What a page's items need (the steps above version `from`), written side by side.
     async fn fix(
         &self,
         from: i64,
         items: Vec<Item>,
         tally: &mut UpgradeReport,
     ) -> Result<(), StoreError> {
-        if from >= 1 {
-            return Ok(());
-        }
         let mut fixes = Vec::new();
         let mut levels = Vec::new();
         for item in items {
             match get_s(&item, "entity") {
-                Some(entity::STOCK_LEVEL) => {
+                Some(entity::STOCK_LEVEL) if from < 1 => {
                     if !item.contains_key(keys::LEVEL_SHARD_ATTRIBUTE) {
                         fixes.push(Fix::Shard(item.clone()));
                     }
                     levels.push(item);
                 }
-                Some(entity::SKU) => fixes.push(Fix::Sku(item)),
-                Some(entity::LEDGER_ENTRY) => fixes.push(Fix::Receipt(item)),
+                Some(entity::SKU) if from < 1 => fixes.push(Fix::Sku(item)),
+                Some(entity::LEDGER_ENTRY) if from < 1 => fixes.push(Fix::Receipt(item)),
+                Some(entity::ALERT) if from < 2 => fixes.push(Fix::Alert(item)),
                 _ => {}
             }
         }
@@ -343,6 +381,7 @@ impl Upgrader {
                 "shard" => tally.levels_sharded += 1,
                 "listing" => tally.levels_listed += 1,
                 "receipt" => tally.receipts_indexed += 1,
+                "alert" => tally.alerts_indexed += 1,
                 _ => tally.skus_indexed += 1,
             }
         }
@@ -471,6 +510,31 @@ impl Upgrader {
                     .send()
                     .await;
                 (unless_condition_failed(result)?.is_some(), "sku")
+            }
+            Fix::Alert(alert) => {
+                let (Some(key), Some(alert_id), Some(fired_at)) = (
+                    keys::key_of(&alert),
+                    get_s(&alert, "alert_id"),
+                    get_s(&alert, "fired_at"),
+                ) else {
+                    return Ok(None);
+                };
+                let result = client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression("SET #ap = :ap, #as = :as")
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#ap)")
+                    .expression_attribute_names("#ap", keys::ALERT_DAY_PARTITION_ATTRIBUTE)
+                    .expression_attribute_names("#as", keys::ALERT_DAY_SORT_ATTRIBUTE)
+                    .expression_attribute_values(":ap", s(keys::alert_day(fired_at)))
+                    .expression_attribute_values(
+                        ":as",
+                        s(keys::alert_day_sort(fired_at, alert_id)),
+                    )
+                    .send()
+                    .await;
+                (unless_condition_failed(result)?.is_some(), "alert")
             }
         };
         Ok(written.then_some(what))
