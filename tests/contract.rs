@@ -728,7 +728,10 @@ fn the_alerts_by_day_index_projects_only_what_the_report_reads() {
         .iter()
         .find(|i| i["IndexName"].as_str() == Some(shared::schema::keys::ALERT_DAY_INDEX))
         .expect("the alert_days index");
-    assert_eq!(index["Projection"]["ProjectionType"].as_str(), Some("INCLUDE"));
+    assert_eq!(
+        index["Projection"]["ProjectionType"].as_str(),
+        Some("INCLUDE")
+    );
     let projected: Vec<&str> = index["Projection"]["NonKeyAttributes"]
         .as_sequence()
         .unwrap()
@@ -736,7 +739,14 @@ fn the_alerts_by_day_index_projects_only_what_the_report_reads() {
         .filter_map(|a| a.as_str())
         .collect();
     assert_eq!(projected, shared::schema::ALERT_DAY_PROJECTION);
-    for private in ["observation", "deliveries", "body", "unit_cost", "supply", "history"] {
+    for private in [
+        "observation",
+        "deliveries",
+        "body",
+        "unit_cost",
+        "supply",
+        "history",
+    ] {
         assert!(!projected.contains(&private), "{private}");
     }
 }

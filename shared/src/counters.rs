@@ -21,6 +21,8 @@ pub const HOURLY_RETENTION: i64 = HOURS;
 pub const DAILY_RETENTION: i64 = 30;
 
 pub const HOURS: i64 = 48;
+/// A slot of the opening-stock ring whose value is not known (a level from before the ring).
+pub const UNKNOWN: i64 = -1;
 /// Daily slots: the longest days-of-cover lookback (29 days) plus today, and slack.
 pub const DAYS: i64 = 32;
 
@@ -37,6 +39,18 @@ pub fn unroll(values: &[i64], head: i64, len: i64) -> BTreeMap<i64, i64> {
         .filter_map(|at| {
             let units = *values.get(slot(at, len))?;
             (units != 0).then_some((at, units))
+        })
+        .collect()
+}
+
+/// The opening-stock ring read back as (hour → units) for the hours ending at `head`, leaving
+/// out the unknown ones (0 is a value here: nothing available).
+pub fn unroll_known(values: &[i64], head: i64, len: i64) -> BTreeMap<i64, i64> {
+    (0..len)
+        .map(|back| head - back)
+        .filter_map(|at| {
+            let units = *values.get(slot(at, len))?;
+            (units != UNKNOWN).then_some((at, units))
         })
         .collect()
 }
@@ -91,6 +105,10 @@ pub struct LevelSnapshot {
     pub reorder_point: Option<i64>,
     /// Held units counts cut short whose holds are still open.
     pub short_units: i64,
+    /// Units available when each hour opened (`hours since epoch`), where known: written when a
+    /// sale, receipt, refund or write-off is the level's first counted change after the hour
+    /// opened (a level from before the ring knows none until its next such change).
+    pub opening_hourly: BTreeMap<i64, i64>,
 }
 
 impl LevelSnapshot {
@@ -98,6 +116,14 @@ impl LevelSnapshot {
     /// hour so far, the full hours before it, and the part of the oldest hour still inside.
     pub fn sold_in_hours(&self, now: i64, hours: i64) -> f64 {
         sliding_sum(&self.sold_hourly, now, 3600, hours)
+    }
+
+    /// Units available when the `hours`-hour window ending at `now` opened: the opening stock of
+    /// the hour it opened in, if known.
+    pub fn available_at_window_start(&self, now: i64, hours: i64) -> Option<i64> {
+        self.opening_hourly
+            .get(&(now - hours * 3600).div_euclid(3600))
+            .copied()
     }
 
     /// Units sold in the last `days` days (24-hour periods), sliding like [`Self::sold_in_hours`]:

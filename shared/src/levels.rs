@@ -171,6 +171,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         version: i.version,
         reorder_point: i.reorder_point,
         short_units: i.short_units.unwrap_or(0),
+        opening_hourly: crate::counters::unroll_known(&i.avl_h, i.ctr_hour, HOURS),
     };
     Ok(DecodedLevel {
         history,

@@ -428,17 +428,12 @@ impl Upgrader {
                 ) else {
                     return Ok(None);
                 };
-                let result = client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .update_expression("SET #ix = :ix")
-                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#ix)")
-                    .expression_attribute_names("#ix", keys::LEVEL_SHARD_ATTRIBUTE)
-                    .expression_attribute_values(":ix", s(keys::level_shard(sku, location)))
-                    .send()
-                    .await;
-                (unless_condition_failed(result)?.is_some(), "shard")
+                let shard = keys::level_shard(sku, location);
+                (
+                    self.fill(key, &[(keys::LEVEL_SHARD_ATTRIBUTE, shard)])
+                        .await?,
+                    "shard",
+                )
             }
             Fix::List(level) => {
                 let (Some(sku), Some(location), Some(version)) = (
@@ -469,19 +464,15 @@ impl Upgrader {
                     return Ok(None);
                 };
                 // The entry's sort key is the receipts index's sort key (time, movement, line).
-                let result = client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(keys::key(pk, sk)))
-                    .update_expression("SET #rp = :rp, #rs = :rs")
-                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#rp)")
-                    .expression_attribute_names("#rp", keys::RECEIPT_PARTITION_ATTRIBUTE)
-                    .expression_attribute_names("#rs", keys::RECEIPT_SORT_ATTRIBUTE)
-                    .expression_attribute_values(":rp", s(keys::receipts(sku, location)))
-                    .expression_attribute_values(":rs", s(sk))
-                    .send()
-                    .await;
-                (unless_condition_failed(result)?.is_some(), "receipt")
+                let attributes = [
+                    (
+                        keys::RECEIPT_PARTITION_ATTRIBUTE,
+                        keys::receipts(sku, location),
+                    ),
+                    (keys::RECEIPT_SORT_ATTRIBUTE, sk.to_owned()),
+                ];
+                let written = self.fill(keys::key(pk, sk), &attributes).await?;
+                (written, "receipt")
             }
             Fix::Sku(item) => {
                 let (Some(key), Some(sku)) = (keys::key_of(&item), get_s(&item, "sku")) else {
@@ -519,25 +510,44 @@ impl Upgrader {
                 ) else {
                     return Ok(None);
                 };
-                let result = client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .update_expression("SET #ap = :ap, #as = :as")
-                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#ap)")
-                    .expression_attribute_names("#ap", keys::ALERT_DAY_PARTITION_ATTRIBUTE)
-                    .expression_attribute_names("#as", keys::ALERT_DAY_SORT_ATTRIBUTE)
-                    .expression_attribute_values(":ap", s(keys::alert_day(fired_at)))
-                    .expression_attribute_values(
-                        ":as",
-                        s(keys::alert_day_sort(fired_at, alert_id)),
-                    )
-                    .send()
-                    .await;
-                (unless_condition_failed(result)?.is_some(), "alert")
+                let attributes = [
+                    (
+                        keys::ALERT_DAY_PARTITION_ATTRIBUTE,
+                        keys::alert_day(fired_at),
+                    ),
+                    (
+                        keys::ALERT_DAY_SORT_ATTRIBUTE,
+                        keys::alert_day_sort(fired_at, alert_id),
+                    ),
+                ];
+                (self.fill(key, &attributes).await?, "alert")
             }
         };
         Ok(written.then_some(what))
+    }
+
+    /// Sets `attributes` (index keys, all missing together) on the item at `key`, if it still
+    /// exists and the first of them is still missing. Whether it wrote.
+    async fn fill(&self, key: Item, attributes: &[(&str, String)]) -> Result<bool, StoreError> {
+        let mut update = self
+            .store
+            .client()
+            .update_item()
+            .table_name(self.store.table())
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#a0)");
+        let mut set = Vec::new();
+        for (i, (name, value)) in attributes.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":a{i}"), s(value));
+            set.push(format!("#a{i} = :a{i}"));
+        }
+        let result = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// Saves a segment's progress (never behind what another run saved).

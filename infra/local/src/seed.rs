@@ -165,3 +165,70 @@ pub async fn put_levels(
     }
     Ok(written)
 }
+
+/// Locations per SKU in the benchmarks' catalogues: level `i` is SKU `i / 4` at location `i % 4`.
+pub const BENCH_LOCATIONS: usize = 4;
+
+/// Level `i`'s SKU (`<prefix>-<six digits>`) and location (`WH0`…`WH3`).
+pub fn bench_level_names(prefix: &str, i: usize) -> (String, String) {
+    (
+        format!("{prefix}-{:06}", i / BENCH_LOCATIONS),
+        format!("WH{}", i % BENCH_LOCATIONS),
+    )
+}
+
+/// A level's quantities as a ledger entry's `before` or `after` holds them: `on_hand` all
+/// available.
+pub fn quantities_map(on_hand: i64) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("on_hand".into(), n(on_hand)),
+        ("reserved".into(), n(0)),
+        ("in_transit".into(), n(0)),
+        ("available".into(), n(on_hand)),
+    ]))
+}
+
+/// Level `i` of `sku` at `location` with a ledger that adds up to it, as the stream projector
+/// writes one: a receipt of 100 and sales of 5 and 3 on `day` (92 on hand, version 3), with the
+/// versions and exact befores and afters; movement ids carry `tag`. The level first, then its
+/// three entries.
+pub fn ledgered_level(tag: &str, i: usize, (sku, location): (&str, &str), day: i64) -> Vec<Item> {
+    const DAY: i64 = 86_400;
+    let movement = |k: usize| format!("MOV#{tag}{i}x{k}|LINE#00");
+    let mut level = level_counters(sku, location, 92, &[0; DAYS as usize], day * 24);
+    level.extend([
+        ("version".into(), n(3)),
+        ("created_at".into(), s(at(day * DAY))),
+        ("updated_at".into(), s(at(day * DAY + 3 * 60))),
+        ("last_movement".into(), s(movement(3))),
+    ]);
+    let mut items = vec![level];
+    let steps = [
+        ("receipt", 100, 0, 100),
+        ("sale", 5, 100, 95),
+        ("sale", 3, 95, 92),
+    ];
+    for (k, (kind, quantity, before, after)) in steps.iter().enumerate() {
+        let when = at(day * DAY + (k as i64 + 1) * 60);
+        let id = format!("mv_{tag}{i}x{}", k + 1);
+        items.push(keys::item(
+            keys::ledger(sku),
+            keys::ledger_sort(&when, &id, 0),
+            [
+                ("entity", s(entity::LEDGER_ENTRY)),
+                ("movement_id", s(&id)),
+                ("movement", s(movement(k + 1))),
+                ("kind", s(*kind)),
+                ("sku", s(sku)),
+                ("location", s(location)),
+                ("quantity", n(*quantity)),
+                ("actor", s("bench")),
+                ("at", s(&when)),
+                ("version", n(k as i64 + 1)),
+                ("before", quantities_map(*before)),
+                ("after", quantities_map(*after)),
+            ],
+        ));
+    }
+    items
+}

@@ -166,7 +166,13 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, state: State<'_>, now: i64) -
             clear_below_percent,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
-            let start = available.max(0) as f64 + sold;
+            // The stock the window opened with (receipts since do not hide a drop); where that
+            // is not known, or was nothing (the level was stocked within the window), what is
+            // available plus what was sold since.
+            let start = level
+                .available_at_window_start(now, window_hours)
+                .filter(|opening| *opening > 0)
+                .map_or(available.max(0) as f64 + sold, |opening| opening as f64);
             let percent = if start > 0.0 {
                 sold * 100.0 / start
             } else {
@@ -738,6 +744,30 @@ mod tests {
         l.sold_hourly = [(NOW / 3600, 9)].into();
         assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Hold);
         l.sold_hourly = [(NOW / 3600, 3)].into();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+    }
+
+    #[test]
+    fn a_receipt_inside_the_window_does_not_hide_a_drop() {
+        // 100 in stock when the window opened, 100 more received since, 30 sold: 30 % of the
+        // opening stock (measured against available + sold it would be 30 of 200, 15 %).
+        let r = rule(Condition::StockDrop {
+            window_hours: 1,
+            drop_percent: 30,
+            clear_below_percent: 20,
+        });
+        let hour = NOW / 3600;
+        let mut l = level(170);
+        l.sold_hourly = [(hour, 30)].into();
+        let opened = (NOW - 3600).div_euclid(3600);
+        l.opening_hourly = [(opened, 100), (hour, 100)].into();
+        assert_eq!(l.available_at_window_start(NOW, 1), Some(100));
+        assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(o) if o.sold == Some(30.0)));
+        // Without the opening stock (a level from before it), as before: 15 %, nothing.
+        l.opening_hourly.clear();
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        // Nothing in stock when the window opened (stocked within it): against available + sold.
+        l.opening_hourly = [(opened, 0)].into();
         assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
     }
 

@@ -8,79 +8,17 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin reconcile-bench` (`-- --levels N`)
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
-    seed::{at, level_counters, n, s, Item},
-};
-use shared::{
-    counters::DAYS,
-    schema::{entity, keys},
+    seed::{bench_level_names, ledgered_level},
 };
 
-const LOCATIONS: usize = 4;
 const DAY: i64 = 86_400;
 
-fn names(i: usize) -> (String, String) {
-    (
-        format!("R-{:06}", i / LOCATIONS),
-        format!("WH{}", i % LOCATIONS),
-    )
-}
-
-fn quantities(on_hand: i64) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
-    ]))
-}
-
-/// Level `i`'s items: the level (a receipt of 100 and sales of 5 and 3: 92 on hand, version 3)
-/// and its three ledger entries, two days old.
-fn items_of(i: usize, today: i64) -> Vec<Item> {
-    let (sku, location) = names(i);
-    let day = today - 2;
-    let steps = [
-        ("receipt", 100, 0, 100),
-        ("sale", 5, 100, 95),
-        ("sale", 3, 95, 92),
-    ];
-    let movement = |k: usize| format!("MOV#bench{i}x{k}|LINE#00");
-    let mut level = level_counters(&sku, &location, 92, &[0; DAYS as usize], day * 24);
-    level.extend([
-        ("version".into(), n(3)),
-        ("created_at".into(), s(at(day * DAY))),
-        ("updated_at".into(), s(at(day * DAY + 3 * 60))),
-        ("last_movement".into(), s(movement(3))),
-    ]);
-    let mut items = vec![level];
-    for (k, (kind, quantity, before, after)) in steps.iter().enumerate() {
-        let when = at(day * DAY + (k as i64 + 1) * 60);
-        let id = format!("mv_bench{i}x{}", k + 1);
-        items.push(keys::item(
-            keys::ledger(&sku),
-            keys::ledger_sort(&when, &id, 0),
-            [
-                ("entity", s(entity::LEDGER_ENTRY)),
-                ("movement_id", s(&id)),
-                ("movement", s(movement(k + 1))),
-                ("kind", s(*kind)),
-                ("sku", s(&sku)),
-                ("location", s(&location)),
-                ("quantity", n(*quantity)),
-                ("actor", s("bench")),
-                ("at", s(&when)),
-                ("version", n(k as i64 + 1)),
-                ("before", quantities(*before)),
-                ("after", quantities(*after)),
-            ],
-        ));
-    }
-    items
+/// Level `i`'s items: the level and its three ledger entries, two days old.
+fn items_of(i: usize, today: i64) -> Vec<local_stack::seed::Item> {
+    let (sku, location) = bench_level_names("R", i);
+    ledgered_level("bench", i, (&sku, &location), today - 2)
 }
 
 /// The child: one reconciler run through a metering proxy; prints one JSON line.

@@ -11,9 +11,6 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin report-bench` (`-- --levels N` for another size)
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
     s3_client,
@@ -29,21 +26,11 @@ const LOCATIONS: usize = 4;
 const LEDGER_DAYS: i64 = 30;
 const DAY: i64 = 86_400;
 
-fn quantities(on_hand: i64) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
-    ]))
-}
+use local_stack::seed::quantities_map as quantities;
 
 /// Level `i`'s SKU and location.
 fn names(i: usize) -> (String, String) {
-    (
-        format!("R-{:06}", i / LOCATIONS),
-        format!("WH{}", i % LOCATIONS),
-    )
+    local_stack::seed::bench_level_names("R", i)
 }
 
 /// Units level `i` sold on day `d` (0 to 6).

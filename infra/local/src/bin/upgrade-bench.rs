@@ -10,84 +10,33 @@
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin upgrade-bench` (`-- --levels N`)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
     bench::{self, Child, Parent},
-    seed::{at, level_counters, n, s, sku_item, Item},
+    seed::{at, bench_level_names, ledgered_level, sku_item, Item, BENCH_LOCATIONS},
 };
-use shared::{
-    counters::DAYS,
-    schema::{entity, keys},
-};
+use shared::schema::keys;
 
-const LOCATIONS: usize = 4;
 const DAY: i64 = 86_400;
 
-fn names(i: usize) -> (String, String) {
-    (
-        format!("U-{:06}", i / LOCATIONS),
-        format!("WH{}", i % LOCATIONS),
-    )
-}
-
-fn quantities(on_hand: i64) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
-        ("on_hand".into(), n(on_hand)),
-        ("reserved".into(), n(0)),
-        ("in_transit".into(), n(0)),
-        ("available".into(), n(on_hand)),
-    ]))
-}
-
 /// Level `i`'s items in their old shapes: the level (a receipt of 100 and sales of 5 and 3: 92
-/// on hand) without `lvl_shard`, its three ledger entries (the receipt without the receipts
-/// index's keys), and for the SKU's first location the SKU entry without search text.
+/// on hand, 40 days ago) without `lvl_shard`, its three ledger entries (the receipt without the
+/// receipts index's keys), and for the SKU's first location the SKU entry without search text.
 fn items_of(i: usize, today: i64) -> Vec<Item> {
-    let (sku, location) = names(i);
+    let (sku, location) = bench_level_names("U", i);
     let day = today - 40;
-    let movement = |k: usize| format!("MOV#up{i}x{k}|LINE#00");
-    let mut level = level_counters(&sku, &location, 92, &[0; DAYS as usize], day * 24);
-    level.remove(keys::LEVEL_SHARD_ATTRIBUTE);
-    level.extend([
-        ("version".into(), n(3)),
-        ("created_at".into(), s(at(day * DAY))),
-        ("updated_at".into(), s(at(day * DAY + 3 * 60))),
-        ("last_movement".into(), s(movement(3))),
-    ]);
-    let mut items = vec![level];
-    if i % LOCATIONS == 0 {
-        let mut entry = sku_item(&sku, &format!("Product {sku}"), &BTreeMap::new(), &at(day * DAY));
+    let mut items = ledgered_level("up", i, (&sku, &location), day);
+    items[0].remove(keys::LEVEL_SHARD_ATTRIBUTE);
+    if i.is_multiple_of(BENCH_LOCATIONS) {
+        let mut entry = sku_item(
+            &sku,
+            &format!("Product {sku}"),
+            &BTreeMap::new(),
+            &at(day * DAY),
+        );
         entry.remove("search");
         items.push(entry);
-    }
-    let steps = [
-        ("receipt", 100, 0, 100),
-        ("sale", 5, 100, 95),
-        ("sale", 3, 95, 92),
-    ];
-    for (k, (kind, quantity, before, after)) in steps.iter().enumerate() {
-        let when = at(day * DAY + (k as i64 + 1) * 60);
-        let id = format!("mv_up{i}x{}", k + 1);
-        items.push(keys::item(
-            keys::ledger(&sku),
-            keys::ledger_sort(&when, &id, 0),
-            [
-                ("entity", s(entity::LEDGER_ENTRY)),
-                ("movement_id", s(&id)),
-                ("movement", s(movement(k + 1))),
-                ("kind", s(*kind)),
-                ("sku", s(&sku)),
-                ("location", s(&location)),
-                ("quantity", n(*quantity)),
-                ("actor", s("bench")),
-                ("at", s(&when)),
-                ("version", n(k as i64 + 1)),
-                ("before", quantities(*before)),
-                ("after", quantities(*after)),
-            ],
-        ));
     }
     items
 }
@@ -101,9 +50,7 @@ async fn run_child(child: Child) -> anyhow::Result<()> {
                 shared::clock::Clock::system(),
             );
             async move {
-                let report = upgrader
-                    .run(shared::upgrade::Budget::unlimited())
-                    .await?;
+                let report = upgrader.run(shared::upgrade::Budget::unlimited()).await?;
                 Ok(serde_json::to_value(report)?)
             }
         })

@@ -405,10 +405,13 @@ impl AlertStore {
                 ),
                 (keys::INDEX_PARTITION, s(ALERTS)),
                 (keys::INDEX_SORT, s(format!("{now_text}#{alert_id}"))),
-                (keys::ALERT_DAY_PARTITION_ATTRIBUTE, s(keys::alert_day(now_text))),
+                (
+                    keys::ALERT_DAY_PARTITION_ATTRIBUTE,
+                    s(keys::alert_day(now_text)),
+                ),
                 (
                     keys::ALERT_DAY_SORT_ATTRIBUTE,
-                    s(keys::alert_day_sort(now_text, &alert_id)),
+                    s(keys::alert_day_sort(now_text, alert_id)),
                 ),
             ],
         );
