@@ -21,8 +21,6 @@ pub const HOURLY_RETENTION: i64 = HOURS;
 pub const DAILY_RETENTION: i64 = 30;
 
 pub const HOURS: i64 = 48;
-/// A slot of the opening-stock ring whose value is not known (a level from before the ring).
-pub const UNKNOWN: i64 = -1;
 /// Daily slots: the longest days-of-cover lookback (29 days) plus today, and slack.
 pub const DAYS: i64 = 32;
 
@@ -39,18 +37,6 @@ pub fn unroll(values: &[i64], head: i64, len: i64) -> BTreeMap<i64, i64> {
         .filter_map(|at| {
             let units = *values.get(slot(at, len))?;
             (units != 0).then_some((at, units))
-        })
-        .collect()
-}
-
-/// The opening-stock ring read back as (hour → units) for the hours ending at `head`, leaving
-/// out the unknown ones (0 is a value here: nothing available).
-pub fn unroll_known(values: &[i64], head: i64, len: i64) -> BTreeMap<i64, i64> {
-    (0..len)
-        .map(|back| head - back)
-        .filter_map(|at| {
-            let units = *values.get(slot(at, len))?;
-            (units != UNKNOWN).then_some((at, units))
         })
         .collect()
 }
@@ -105,10 +91,17 @@ pub struct LevelSnapshot {
     pub reorder_point: Option<i64>,
     /// Held units counts cut short whose holds are still open.
     pub short_units: i64,
-    /// Units available when each hour opened (`hours since epoch`), where known: written when a
-    /// sale, receipt, refund or write-off is the level's first counted change after the hour
-    /// opened (a level from before the ring knows none until its next such change).
-    pub opening_hourly: BTreeMap<i64, i64>,
+    /// The level's receipts (and transfer arrivals) since a time, read from the receipts index
+    /// when a `stock_drop` rule needs them (None: not read).
+    pub recent_receipts: Option<RecentReceipts>,
+}
+
+/// Receipts of a level since `since` (unix seconds): (when, units), as its receipts index shows
+/// them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentReceipts {
+    pub since: i64,
+    pub entries: Vec<(i64, i64)>,
 }
 
 impl LevelSnapshot {
@@ -118,12 +111,26 @@ impl LevelSnapshot {
         sliding_sum(&self.sold_hourly, now, 3600, hours)
     }
 
-    /// Units available when the `hours`-hour window ending at `now` opened: the opening stock of
-    /// the hour it opened in, if known.
-    pub fn available_at_window_start(&self, now: i64, hours: i64) -> Option<i64> {
-        self.opening_hourly
-            .get(&(now - hours * 3600).div_euclid(3600))
-            .copied()
+    /// Units received in the `hours`-hour window ending at `now`, if they are known: zero when
+    /// the level's last receipt came before the window opened; else from its receipts read since
+    /// the window opened, provided they reach its last receipt (the receipts index is written
+    /// from the stream and can be a moment behind the level).
+    pub fn received_in_hours(&self, now: i64, hours: i64) -> Option<i64> {
+        let opened = now - hours * 3600;
+        match self.last_receipt_at {
+            Some(last) if last > opened => {
+                let r = self.recent_receipts.as_ref()?;
+                let complete = r.since <= opened && r.entries.iter().any(|(at, _)| *at >= last);
+                complete.then(|| {
+                    r.entries
+                        .iter()
+                        .filter(|(at, _)| *at > opened && *at <= now)
+                        .map(|(_, units)| units)
+                        .sum()
+                })
+            }
+            _ => Some(0),
+        }
     }
 
     /// Units sold in the last `days` days (24-hour periods), sliding like [`Self::sold_in_hours`]:

@@ -171,7 +171,7 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         version: i.version,
         reorder_point: i.reorder_point,
         short_units: i.short_units.unwrap_or(0),
-        opening_hourly: crate::counters::unroll_known(&i.avl_h, i.ctr_hour, HOURS),
+        recent_receipts: None,
     };
     Ok(DecodedLevel {
         history,
@@ -181,4 +181,41 @@ pub fn decode(item: &Item) -> Result<DecodedLevel, Malformed> {
         counted_to_day: today,
         updated_at: unix(Some(&i.updated_at)).unwrap_or(i64::MAX),
     })
+}
+
+/// The receipts (and transfer arrivals) of the level of `sku` at `location` since `since` (unix
+/// seconds), from the receipts index: (when, units), oldest first.
+pub async fn receipts_since(
+    client: &Client,
+    table: &str,
+    (sku, location): (&str, &str),
+    since: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .index_name(keys::RECEIPT_INDEX)
+        .key_condition_expression("#p = :p AND #s >= :since")
+        .expression_attribute_names("#p", keys::RECEIPT_PARTITION_ATTRIBUTE)
+        .expression_attribute_names("#s", keys::RECEIPT_SORT_ATTRIBUTE)
+        .expression_attribute_values(":p", AttributeValue::S(keys::receipts(sku, location)))
+        .expression_attribute_values(
+            ":since",
+            AttributeValue::S(crate::clock::rfc3339_millis(since * 1000)),
+        )
+        .into_paginator()
+        .items()
+        .send();
+    let mut out = Vec::new();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(StoreError::from_sdk)?;
+        let at = match item.get(keys::RECEIPT_SORT_ATTRIBUTE) {
+            Some(AttributeValue::S(sk)) => unix(sk.split('#').next()),
+            _ => None,
+        };
+        if let (Some(at), Some(units)) = (at, crate::store::get_n(&item, "quantity")) {
+            out.push((at, units));
+        }
+    }
+    Ok(out)
 }

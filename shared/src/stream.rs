@@ -108,7 +108,6 @@ struct Image<'a> {
     #[serde(borrow)]
     version: Option<N<'a>>,
     sold_h: Option<Ring>,
-    avl_h: Option<Ring>,
     sold_d: Option<Ring>,
     #[serde(borrow)]
     ctr_hour: Option<N<'a>>,
@@ -219,12 +218,7 @@ impl Image<'_> {
                 .map(N::int)
                 .transpose()?
                 .unwrap_or(0),
-            opening_hourly: match (&self.avl_h, head) {
-                (Some(r), Some(head)) => {
-                    crate::counters::unroll_known(&r.0, head, crate::counters::HOURS)
-                }
-                _ => BTreeMap::new(),
-            },
+            recent_receipts: None,
         })
     }
 }

@@ -174,7 +174,7 @@ impl AlertClock {
             store.unindex_if_settled(episode).await?;
             return Ok(handled);
         };
-        let Some(level) = self
+        let Some(mut level) = self
             .evaluator
             .level(&episode.sku, &episode.location)
             .await?
@@ -191,6 +191,11 @@ impl AlertClock {
             store.unindex_if_settled(episode).await?;
             return Ok(handled);
         };
+        if let crate::alerts::rules::Condition::StockDrop { window_hours, .. } = rule.condition {
+            self.evaluator
+                .read_receipts(&mut level, window_hours)
+                .await?;
+        }
         let verdict = if rule.condition.on_change() {
             evaluate_change(rule, &level, now)
         } else {

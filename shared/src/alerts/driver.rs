@@ -201,6 +201,28 @@ impl Evaluator {
         }
     }
 
+    /// Gives `level` its receipts of the last `hours` hours (what a `stock_drop` rule with that
+    /// window measures against), when it had one in that time; else reads nothing.
+    pub async fn read_receipts(
+        &self,
+        level: &mut LevelSnapshot,
+        hours: i64,
+    ) -> Result<(), RecordError> {
+        let since = self.clock.now() - hours * 3600;
+        if level.last_receipt_at.is_none_or(|t| t <= since) {
+            return Ok(());
+        }
+        let entries = crate::levels::receipts_since(
+            self.levels.client(),
+            self.levels.table(),
+            (&level.sku, &level.location),
+            since,
+        )
+        .await?;
+        level.recent_receipts = Some(crate::counters::RecentReceipts { since, entries });
+        Ok(())
+    }
+
     /// Closes an open episode whose rule no longer holds it (deleted, disabled or changed) or
     /// whose level is gone, with the resolved notice when the rule (`notify`, if it is still
     /// there) asks for one.

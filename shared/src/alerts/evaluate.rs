@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::rules::{Condition, Rule};
 use crate::domain::Quantities;
 
-pub use crate::counters::LevelSnapshot;
+pub use crate::counters::{LevelSnapshot, RecentReceipts};
 
 /// What a rule says about a level right now.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,13 +166,17 @@ fn evaluate_at(rule: &Rule, level: &LevelSnapshot, state: State<'_>, now: i64) -
             clear_below_percent,
         } => {
             let sold = level.sold_in_hours(now, window_hours);
-            // The stock the window opened with (receipts since do not hide a drop); where that
-            // is not known, or was nothing (the level was stocked within the window), what is
-            // available plus what was sold since.
-            let start = level
-                .available_at_window_start(now, window_hours)
-                .filter(|opening| *opening > 0)
-                .map_or(available.max(0) as f64 + sold, |opening| opening as f64);
+            // The stock the window opened with: what is available, plus what was sold since,
+            // less what was received since (a receipt inside the window does not hide a drop).
+            // A receipt its index does not show yet: nothing is decided until it does.
+            let Some(received) = level.received_in_hours(now, window_hours) else {
+                return Verdict::Hold;
+            };
+            let through = available.max(0) as f64 + sold;
+            let opening = through - received as f64;
+            // Nothing on hand when the window opened (stocked within it): against what went
+            // through the level.
+            let start = if opening > 0.0 { opening } else { through };
             let percent = if start > 0.0 {
                 sold * 100.0 / start
             } else {
@@ -292,6 +296,17 @@ impl RuleSet {
     /// Skipped: rules that do not select the level, verdicts that hold, and rules that were clear
     /// before and after (any episode resolved when the level first cleared). Rules selecting by
     /// attribute are returned for the caller to check against the SKU's attributes.
+    /// The longest window of the `stock_drop` rules (what their receipts must reach back to).
+    pub fn stock_drop_hours(&self) -> Option<i64> {
+        self.rules
+            .iter()
+            .filter_map(|r| match r.condition {
+                Condition::StockDrop { window_hours, .. } => Some(window_hours),
+                _ => None,
+            })
+            .max()
+    }
+
     pub fn due<'a>(
         &'a self,
         new: &LevelSnapshot,
@@ -749,26 +764,46 @@ mod tests {
 
     #[test]
     fn a_receipt_inside_the_window_does_not_hide_a_drop() {
-        // 100 in stock when the window opened, 100 more received since, 30 sold: 30 % of the
-        // opening stock (measured against available + sold it would be 30 of 200, 15 %).
+        // 100 in stock when the window opened, 100 received since, 30 sold: 30 % of the stock
+        // the window opened with (against the 200 that went through the level it is 15 %).
         let r = rule(Condition::StockDrop {
             window_hours: 1,
             drop_percent: 30,
             clear_below_percent: 20,
         });
-        let hour = NOW / 3600;
         let mut l = level(170);
-        l.sold_hourly = [(hour, 30)].into();
-        let opened = (NOW - 3600).div_euclid(3600);
-        l.opening_hourly = [(opened, 100), (hour, 100)].into();
-        assert_eq!(l.available_at_window_start(NOW, 1), Some(100));
+        l.sold_hourly = [(NOW / 3600, 30)].into();
+        l.last_receipt_at = Some(NOW - 600);
+        // Its receipts not read (or their index behind the level): nothing is decided yet.
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Hold);
+        let behind = RecentReceipts {
+            since: NOW - 3600,
+            entries: vec![(NOW - 7200, 100)],
+        };
+        l.recent_receipts = Some(behind);
+        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Hold);
+        l.recent_receipts = Some(RecentReceipts {
+            since: NOW - 3600,
+            entries: vec![(NOW - 600, 100)],
+        });
+        assert_eq!(l.received_in_hours(NOW, 1), Some(100));
         assert!(matches!(evaluate_change(&r, &l, NOW), Verdict::Firing(o) if o.sold == Some(30.0)));
-        // Without the opening stock (a level from before it), as before: 15 %, nothing.
-        l.opening_hourly.clear();
+        // A receipt before the window opened changes nothing: 30 of 200, 15 %.
+        l.last_receipt_at = Some(NOW - 7200);
+        assert_eq!(l.received_in_hours(NOW, 1), Some(0));
         assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
-        // Nothing in stock when the window opened (stocked within it): against available + sold.
-        l.opening_hourly = [(opened, 0)].into();
-        assert_eq!(evaluate_change(&r, &l, NOW), Verdict::Clear);
+        // Stocked within the window from nothing: against what went through the level.
+        let mut fresh = level(0);
+        fresh.sold_hourly = [(NOW / 3600, 30)].into();
+        fresh.last_receipt_at = Some(NOW - 600);
+        fresh.recent_receipts = Some(RecentReceipts {
+            since: NOW - 3600,
+            entries: vec![(NOW - 600, 30)],
+        });
+        assert!(matches!(
+            evaluate_change(&r, &fresh, NOW),
+            Verdict::Firing(_)
+        ));
     }
 
     #[test]

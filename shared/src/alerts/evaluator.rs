@@ -55,6 +55,10 @@ impl Evaluator {
         } = change;
 
         let (rules, silences) = self.rules().await?;
+        let mut new = new;
+        if let Some(hours) = rules.stock_drop_hours() {
+            self.read_receipts(&mut new, hours).await?;
+        }
         let now = self.clock.now();
         let silenced = |rule: &Rule| silenced(&silences, &rule.rule_id, &new.sku);
         let mut profile = None;

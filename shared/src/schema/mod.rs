@@ -378,10 +378,6 @@ pub struct LevelItem {
     /// The hour the counters have counted up to.
     pub ctr_hour: i64,
     pub sold_h: Vec<i64>,
-    /// Units available when each hour of the sales ring opened (`-1`: not known); absent on a
-    /// level from before it until its next counted change.
-    #[serde(default)]
-    pub avl_h: Vec<i64>,
     pub sold_d: Vec<i64>,
     pub rcv_d: Vec<i64>,
     pub rfd_d: Vec<i64>,

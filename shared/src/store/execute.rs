@@ -152,7 +152,6 @@ impl Store {
                         return Ok(CounterShape::RollFrom {
                             head: get_n(item, "ctr_hour"),
                             written_off_ring: item.contains_key("wo_d"),
-                            available_ring: item.contains_key("avl_h"),
                         });
                     }
                     // The guard failed on DynamoDB but not here: the level changed

@@ -316,7 +316,6 @@ mod tests {
         let shape = CounterShape::RollFrom {
             head: Some(hour),
             written_off_ring: false,
-            available_ring: true,
         };
         let w = movement_write_shaped("t", &m, &record(), &[shape]);
         let update = w.items[0].update().unwrap();
@@ -333,7 +332,6 @@ mod tests {
         let shape = CounterShape::RollFrom {
             head: Some(hour - 30),
             written_off_ring: false,
-            available_ring: true,
         };
         let w = movement_write_shaped("t", &sale_of(1), &record(), &[shape]);
         let expr = w.items[0].update().unwrap().update_expression().to_owned();
@@ -346,7 +344,6 @@ mod tests {
         let shape = CounterShape::RollFrom {
             head: Some(hour - 3),
             written_off_ring: true,
-            available_ring: true,
         };
         let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
         let update = w.items[0].update().unwrap();
@@ -360,12 +357,6 @@ mod tests {
         // The hour before the old head stays, as does the old head itself.
         let kept = (hour - 3).rem_euclid(48);
         assert!(!expr.contains(&format!("#sh[{kept}] =")), "{expr}");
-        // Each hour rolled past opened with what was available before this sale.
-        for back in 0..=2 {
-            let s = (hour - back).rem_euclid(48);
-            assert!(expr.contains(&format!("#ah[{s}] = #av")), "{expr}");
-        }
-        assert!(!expr.contains(&format!("#ah[{kept}]")), "{expr}");
         assert!(expr.contains("#ch = :h"));
         assert_eq!(
             update.condition_expression(),
@@ -375,7 +366,6 @@ mod tests {
         let shape = CounterShape::RollFrom {
             head: Some(hour - 24 * 40),
             written_off_ring: true,
-            available_ring: true,
         };
         let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
         let update = w.items[0].update().unwrap();
@@ -409,40 +399,6 @@ mod tests {
         assert_eq!(received[day.rem_euclid(32) as usize], n(7));
         assert!(values[":lsd"].as_l().unwrap().iter().all(|v| *v == n(0)));
         assert!(values[":lwd"].as_l().unwrap().iter().all(|v| *v == n(0)));
-        // Nothing was available when any hour before it opened.
-        assert!(update.update_expression().contains("#ah = :zh"));
-        assert!(values[":zh"].as_l().unwrap().iter().all(|v| *v == n(0)));
-    }
-
-    #[test]
-    fn a_level_from_before_the_opening_stock_ring_gets_one_of_unknowns_when_it_rolls() {
-        let hour = hour_of(&record().at);
-        let shape = CounterShape::RollFrom {
-            head: Some(hour - 1),
-            written_off_ring: true,
-            available_ring: false,
-        };
-        let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
-        let update = w.items[0].update().unwrap();
-        assert!(update.update_expression().contains("#ah = :uh"));
-        assert!(!update.update_expression().contains("#ah["));
-        let unknown = update.expression_attribute_values().unwrap()[":uh"]
-            .as_l()
-            .unwrap()
-            .clone();
-        assert_eq!(unknown, vec![n(crate::counters::UNKNOWN); 48]);
-        // In the head's own hour nothing rolls: the ring stays as it is (absent).
-        let shape = CounterShape::RollFrom {
-            head: Some(hour),
-            written_off_ring: true,
-            available_ring: false,
-        };
-        let w = movement_write_shaped("t", &sale_of(2), &record(), &[shape]);
-        assert!(!w.items[0]
-            .update()
-            .unwrap()
-            .update_expression()
-            .contains("#ah"));
     }
 
     #[test]

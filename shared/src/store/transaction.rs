@@ -26,7 +26,7 @@ pub struct MovementWrite {
 }
 
 /// Attribute names used in expressions; aliased so no reserved word can bite.
-pub(super) const NAMES: [(&str, &str); 26] = [
+pub(super) const NAMES: [(&str, &str); 25] = [
     ("#oh", "on_hand"),
     ("#rs", "reserved"),
     ("#it", "in_transit"),
@@ -39,7 +39,6 @@ pub(super) const NAMES: [(&str, &str); 26] = [
     ("#loc", "location"),
     ("#c", "created_at"),
     ("#sh", "sold_h"),
-    ("#ah", "avl_h"),
     ("#sd", "sold_d"),
     ("#rd", "rcv_d"),
     ("#fd", "rfd_d"),
@@ -78,7 +77,7 @@ pub(super) const INIT_LEVEL: &str = "#e = :entity, #sku = :sku, #loc = :loc, #ix
 pub(super) const INIT_COUNTERS: &str =
     ", #sh = if_not_exists(#sh, :zh), #sd = if_not_exists(#sd, :zd), \
      #rd = if_not_exists(#rd, :zd), #fd = if_not_exists(#fd, :zd), #wd = if_not_exists(#wd, :zd), \
-     #ah = if_not_exists(#ah, :uh), #ch = if_not_exists(#ch, :h)";
+     #ch = if_not_exists(#ch, :h)";
 pub(super) const BUMP_LEVEL: &str = "#v = #v + :one, #u = :now, #lm = :mv";
 
 /// Which of a level's counters a movement line adds to.
@@ -120,12 +119,10 @@ pub enum CounterShape {
     Current,
     /// The level as DynamoDB returned it on a cancellation had its counters at `head` (None: no
     /// counters yet): roll them forward to the movement's hour, under the condition that the
-    /// head is still there. `written_off_ring`, `available_ring`: whether it has its write-off
-    /// ring and its ring of hourly opening stock.
+    /// head is still there. `written_off_ring`: whether it has its write-off ring.
     RollFrom {
         head: Option<i64>,
         written_off_ring: bool,
-        available_ring: bool,
     },
     /// The level does not exist yet: create it with its counters.
     Create,
@@ -181,15 +178,12 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
                 u.set.push(format!("{list} = :l{value}"));
             }
             u.set.push("#sh = :lh".into());
-            // Nothing was available before the level existed.
-            u.set.push("#ah = :zh".into());
             u.set.push("#ch = :h".into());
             u.condition = keys::ABSENT.into();
         }
         CounterShape::RollFrom {
             head,
             written_off_ring,
-            available_ring,
         } => {
             let (hourly, daily) = match head {
                 Some(h) => (rolled(h, hour, HOURS), rolled(h.div_euclid(24), day, DAYS)),
@@ -219,21 +213,6 @@ pub(super) fn count(u: &mut LevelUpdate, counter: Counter, shape: CounterShape, 
                     u.set.push(format!("#sh[{hs}] = #sh[{hs}] + :q"));
                 }
                 Rolled::None => {}
-            }
-            // Opening stock: each hour the head rolls past opened with what was available before
-            // this movement (the right-hand `#av` is the value before the update). A level from
-            // before the ring gets one of unknowns.
-            match &hourly {
-                Rolled::None => {}
-                _ if !available_ring => u.set.push("#ah = :uh".into()),
-                Rolled::All => {
-                    (0..HOURS).for_each(|s| u.set.push(format!("#ah[{s}] = #av")));
-                }
-                Rolled::Slots(slots) => {
-                    slots
-                        .iter()
-                        .for_each(|s| u.set.push(format!("#ah[{s}] = #av")));
-                }
             }
             for (list, value) in DAILY {
                 let mine = list == own;
@@ -642,13 +621,6 @@ pub(crate) fn level_write(
         s(keys::level_shard(line.sku.as_str(), line.location.as_str())),
     );
     put_value(":zh", zeros(crate::counters::HOURS));
-    put_value(
-        ":uh",
-        AttributeValue::L(vec![
-            n(crate::counters::UNKNOWN);
-            crate::counters::HOURS as usize
-        ]),
-    );
     put_value(":zd", zeros(crate::counters::DAYS));
     put_value(":h", n(hour));
     values.retain(|k, _| {
