@@ -391,18 +391,26 @@ async fn reconciliation_finds_a_level_edited_by_hand_and_a_lost_ledger_entry() {
 }
 
 #[tokio::test]
-async fn after_a_thousand_concurrent_mixed_movements_every_level_agrees_with_its_ledger() {
+async fn after_concurrent_mixed_movements_every_level_agrees_with_its_ledger() {
+    // About 1,000 movements; `MIXED_MOVEMENTS=10000` for the full run (about 6 minutes
+    // here, recorded in docs/benchmarks.md), too long for every run of the test command.
+    let movements: usize = std::env::var("MIXED_MOVEMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rounds = movements * 2 / 5;
+    let stock = rounds as i64;
     let app = spawn_stocked(&[
-        ("TEE", "WH1", 400),
-        ("TEE", "WH2", 400),
-        ("CAP", "WH1", 400),
+        ("TEE", "WH1", stock),
+        ("TEE", "WH2", stock),
+        ("CAP", "WH1", stock),
     ])
     .await;
     let token = app.token(Role::Storefront);
     let ops = app.token(Role::Ops);
     // Sales, receipts, transfers and holds at once, over three levels.
     let mut calls = Vec::new();
-    for i in 0..400 {
+    for i in 0..rounds {
         let (sku, location) = [("TEE", "WH1"), ("TEE", "WH2"), ("CAP", "WH1")][i % 3];
         calls.push((
             "/v1/sales",
