@@ -455,11 +455,14 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "ScheduledFunctionThrottles",
         ])
     );
+    // Alarms page the engineers (their own topic), never the ops topic whose SMS reach the shop
+    // floor about stock.
     for (name, alarm) in &alarms {
-        assert!(
-            yaml_text(&alarm["Properties"]["AlarmActions"]).contains("OpsAlertsTopic"),
-            "{name}"
-        );
+        for actions in ["AlarmActions", "OKActions"] {
+            let text = yaml_text(&alarm["Properties"][actions]);
+            assert!(text.contains("AlarmsTopic"), "{name} {actions}: {text}");
+            assert!(!text.contains("OpsAlertsTopic"), "{name} {actions}: {text}");
+        }
     }
     // The missing-report alarm watches the morning check, which runs at 01:00 UTC.
     let missing = &root["Resources"]["DailyReportMissing"]["Properties"];
@@ -519,9 +522,12 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
 fn topic_and_queue_are_encrypted_and_buckets_refuse_plain_http() {
     let root = raw_template();
     let r = &root["Resources"];
-    assert!(
-        yaml_text(&r["OpsAlertsTopic"]["Properties"]["KmsMasterKeyId"]).contains("OpsTopicKey")
-    );
+    for topic in ["OpsAlertsTopic", "AlarmsTopic"] {
+        assert!(
+            yaml_text(&r[topic]["Properties"]["KmsMasterKeyId"]).contains("OpsTopicKey"),
+            "{topic}"
+        );
+    }
     assert_eq!(
         r["OpsTopicKey"]["Properties"]["EnableKeyRotation"].as_bool(),
         Some(true)
