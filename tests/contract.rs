@@ -490,12 +490,18 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
     }
     // An alarm's metric math takes at most 10 metrics (a CloudWatch hard limit: more and the
     // deploy fails).
-    for (name, alarm) in &alarms {
-        let metrics = alarm["Properties"]["Metrics"].as_sequence().map_or(0, |m| {
+    let metrics_of = |alarm: &serde_yaml::Value| {
+        alarm["Properties"]["Metrics"].as_sequence().map_or(0, |m| {
             m.iter().filter(|q| !q["MetricStat"].is_null()).count()
-        });
+        })
+    };
+    for (name, alarm) in &alarms {
+        let metrics = metrics_of(alarm);
         assert!(metrics <= 10, "{name} reads {metrics} metrics");
     }
+    // The count sees them: the serving functions' alarms read one metric each of eight.
+    assert_eq!(metrics_of(&root["Resources"]["FunctionErrors"]), 8);
+    assert_eq!(metrics_of(&root["Resources"]["FunctionThrottles"]), 8);
     let body = root["Resources"]["OpsDashboard"]["Properties"]["DashboardBody"].clone();
     let body = yaml_text(&body);
     let body = body

@@ -296,15 +296,33 @@ impl RuleSet {
     /// Skipped: rules that do not select the level, verdicts that hold, and rules that were clear
     /// before and after (any episode resolved when the level first cleared). Rules selecting by
     /// attribute are returned for the caller to check against the SKU's attributes.
-    /// The longest window of the `stock_drop` rules (what their receipts must reach back to).
-    pub fn stock_drop_hours(&self) -> Option<i64> {
-        self.rules
-            .iter()
+    /// The longest window of the `stock_drop` rules that may select `level` (what its receipts
+    /// must reach back to); None when none may, so a level no such rule watches reads nothing.
+    pub fn stock_drop_hours(&self, level: &LevelSnapshot) -> Option<i64> {
+        self.candidates(level)
             .filter_map(|r| match r.condition {
                 Condition::StockDrop { window_hours, .. } => Some(window_hours),
                 _ => None,
             })
             .max()
+    }
+
+    /// The rules that may select `level` (those whose selector needs the SKU's attributes are
+    /// decided later, by the one matcher).
+    fn candidates<'a>(&'a self, level: &LevelSnapshot) -> impl Iterator<Item = &'a Rule> {
+        let specific = self
+            .by_sku
+            .get(&level.sku)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let (sku, location) = (level.sku.clone(), level.location.clone());
+        specific
+            .iter()
+            .chain(&self.general)
+            .map(|&i| &self.rules[i])
+            .filter(move |r| {
+                r.selector.needs_attributes() || r.selector.selects(&sku, &location, None)
+            })
     }
 
     pub fn due<'a>(
@@ -313,14 +331,7 @@ impl RuleSet {
         old: Option<State<'_>>,
         now: i64,
     ) -> Vec<(&'a Rule, Verdict)> {
-        let specific = self.by_sku.get(&new.sku).map(Vec::as_slice).unwrap_or(&[]);
-        specific
-            .iter()
-            .chain(&self.general)
-            .map(|&i| &self.rules[i])
-            .filter(|r| {
-                r.selector.needs_attributes() || r.selector.selects(&new.sku, &new.location, None)
-            })
+        self.candidates(new)
             .filter_map(|rule| {
                 let verdict = evaluate_change(rule, new, now);
                 let skip = match verdict {

@@ -56,7 +56,7 @@ impl Evaluator {
 
         let (rules, silences) = self.rules().await?;
         let mut new = new;
-        if let Some(hours) = rules.stock_drop_hours() {
+        if let Some(hours) = rules.stock_drop_hours(&new) {
             self.read_receipts(&mut new, hours).await?;
         }
         let now = self.clock.now();
