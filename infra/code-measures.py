@@ -26,16 +26,16 @@ FLOORS = [
     # pure: no AWS types, no I/O
     ["fields", "domain", "clock", "counters", "proof", "forecast", "metrics", "planning", "replenishment"],
     # the stored form of every item, and stream records read straight from their JSON
-    ["schema", "schema::alerts", "stream", "alerts::deliveries", "alerts::rules", "alerts::evaluate", "alerts::outage"],
+    ["schema", "schema::alerts", "schema::runs", "stream", "alerts::deliveries", "alerts::rules", "alerts::evaluate", "alerts::outage"],
     # adapters: DynamoDB, SNS, SES
     ["store", "bucket", "history", "store::catalogue", "store::count", "store::execute", "store::ledger", "store::paging", "store::transaction",
      "levels", "alerts::store", "alerts::store::claims", "alerts::store::episodes", "alerts::store::inbox",
      "alerts::store::rulebook", "alerts::store::silences", "alerts::notify", "reservations::ledger", "reservations::store",
-     "reservations::availability", "reservations::store::closing", "stocktake::store", "reservations::store::reads", "replenishment::store", "listing",
+     "reservations::availability", "reservations::store::closing", "stocktake::store", "reservations::store::reads", "replenishment::store", "listing", "fanout::task", "fanout::runs", "fanout::queue",
      "listing::by_sku", "reports"],
     # use cases
     ["movements", "reconcile", "upgrade", "reservations", "reservations::expiry", "alerts::engine", "alerts::driver", "alerts::evaluator",
-     "alerts::sweep", "alerts::clock", "alerts", "replenishment::run",
+     "alerts::sweep", "alerts::clock", "alerts", "fanout", "replenishment::run",
      "report_writer", "report_writer::objects", "stocktake", "stocktake::apply",
      "stocktake::file", "report_writer::summary", "projections"],
     # HTTP

@@ -8,7 +8,10 @@ use local_stack::{project_root, template::Template};
 use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
-    config::{ALERT_CLOCK_ENV, EVALUATOR_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV, STOCK_API_ENV},
+    config::{
+        ALERT_CLOCK_ENV, EVALUATOR_ENV, REPLENISHMENT_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV,
+        STOCK_API_ENV,
+    },
 };
 
 fn template() -> Template {
@@ -132,10 +135,11 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         t.environment("ReservationExpiryFunction"),
         with_log(STOCK_API_ENV)
     );
-    // The replenishment run reads what the report writer reads (the table and the bucket).
+    // The replenishment run reads what the report writer reads (the table and the bucket), and
+    // the queue of its tasks.
     assert_eq!(
         t.environment("ReplenishmentFunction"),
-        with_log(REPORT_WRITER_ENV)
+        with_log(REPLENISHMENT_ENV)
     );
     // The reconciler reads the table alone, as the expiry sweep does.
     assert_eq!(t.environment("ReconcilerFunction"), with_log(STOCK_API_ENV));
@@ -444,6 +448,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "AlertFailuresQueued",
             "AlertStreamLagging",
             "ApiServerErrors",
+            "BatchTasksFailed",
             "DailyReportMissing",
             "FunctionErrors",
             "FunctionThrottles",
@@ -451,6 +456,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "LedgerDrift",
             "ProjectionsFailed",
             "ProjectionsLagging",
+            "ReplenishmentRunLate",
             "ScheduledFunctionErrors",
             "ScheduledFunctionThrottles",
         ])
@@ -640,7 +646,10 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
     );
     // The replenishment run reads levels and SKUs and writes forecast items (and a level's
     // reorder point), nothing else by key.
-    assert_eq!(prefixes("ReplenishmentFunction"), set(&["FCST#*", "SKU#*"]));
+    assert_eq!(
+        prefixes("ReplenishmentFunction"),
+        set(&["FCST#*", "RUN#replenishment#*", "SKU#*"])
+    );
     // The reconciler reads levels and ledgers and writes its checkpoints alone.
     assert_eq!(
         prefixes("ReconcilerFunction"),

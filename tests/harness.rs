@@ -62,8 +62,9 @@ pub struct TestApp {
     pub expiry: Arc<shared::reservations::expiry::ExpirySweep>,
     /// The scheduled function's work, and where it writes.
     pub reports: Arc<shared::report_writer::ReportWriter>,
-    /// The replenishment function's work (scheduled daily on AWS), on the app's clock.
-    pub replenishment: Arc<shared::replenishment::run::Run>,
+    /// The replenishment function (scheduled daily on AWS): its coordinator, task queue and
+    /// worker, on the app's clock.
+    pub replenishment: Arc<local_stack::batch::Replenishment>,
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
@@ -257,9 +258,13 @@ impl TestApp {
         self.alert_clock.tick().await.expect("alert clock tick")
     }
 
-    /// One replenishment run at the app's clock time.
+    /// One replenishment run at the app's clock time, as on AWS: its tasks through its queue
+    /// (two workers), committed. Panics if it did not commit.
     pub async fn plan_replenishment(&self) -> shared::replenishment::run::RunReport {
-        self.replenishment.run(self.now()).await
+        self.replenishment
+            .plan(self.now(), 2)
+            .await
+            .expect("the replenishment run commits")
     }
 
     /// One run of the reconciler (scheduled nightly on AWS) at the app's clock time.

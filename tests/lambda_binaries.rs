@@ -7,6 +7,7 @@
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::Arc,
     time::Duration,
 };
 
@@ -75,6 +76,7 @@ fn value_of(var: &str, system: &System) -> String {
         "RULE_CACHE_SECONDS" => "0".into(),
         "TIME_RULE_SWEEP_HOURS" => "1".into(),
         "REPORTS_BUCKET" => system.bucket.clone(),
+        "TASK_QUEUE_URL" => system.replenishment.driver.queues().url.clone(),
         "RUST_LOG" => "warn".into(),
         other => panic!("template declares {other}: give it a test value here"),
     }
@@ -832,11 +834,47 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
         .send()
         .await
         .unwrap();
-    let planner = start(&system, "ReplenishmentFunction", "replenishment", &[], &[]).await;
-    let report = match planner.invoke(&fixture("eventbridge-scheduled.json")).await {
-        Outcome::Response(report) => report,
-        Outcome::Error(e) => panic!("the replenishment function failed: {e}"),
+    let planner =
+        Arc::new(start(&system, "ReplenishmentFunction", "replenishment", &[], &[]).await);
+    // Its schedule starts the night's run: the run recorded, one task per level shard queued.
+    let started = match planner.invoke(&fixture("eventbridge-scheduled.json")).await {
+        Outcome::Response(started) => started,
+        Outcome::Error(e) => panic!("the replenishment coordinator failed: {e}"),
     };
+    assert_eq!(
+        (&started["tasks"], &started["sent"], &started["resumed"]),
+        (
+            &serde_json::json!(60),
+            &serde_json::json!(60),
+            &serde_json::json!(false)
+        ),
+        "{started}"
+    );
+    // The queue's messages reach the same binary as SQS events, as its event source sends them.
+    let function = planner.clone();
+    let handler: local_stack::queue::TaskHandler = Arc::new(move |event| {
+        let function = function.clone();
+        Box::pin(async move {
+            match function.invoke(&serde_json::to_value(&event)?).await {
+                Outcome::Response(r) => Ok(serde_json::from_value(r)?),
+                Outcome::Error(e) => anyhow::bail!("the worker failed: {e}"),
+            }
+        })
+    });
+    let driver = local_stack::queue::QueueDriver::new(
+        aws_sdk_sqs::Client::new(&system.sdk),
+        system.replenishment.driver.queues().clone(),
+        handler,
+    );
+    let drained = driver.drain(1).await.unwrap();
+    assert_eq!((drained.messages, drained.failed), (60, 0), "{drained:?}");
+    let run = started["run"].as_str().unwrap();
+    let report: Value = system
+        .replenishment
+        .summary(run)
+        .await
+        .unwrap()
+        .expect("committed");
     assert_eq!(
         (
             &report["planned"],
@@ -849,6 +887,16 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
             &serde_json::json!(1)
         ),
         "{report}"
+    );
+    assert_eq!(planner.metric("RunsCommitted").len(), 1);
+    // Invoked again (a retry of the schedule), the coordinator finds the run committed.
+    let again = match planner.invoke(&fixture("eventbridge-scheduled.json")).await {
+        Outcome::Response(again) => again,
+        Outcome::Error(e) => panic!("the replenishment coordinator failed: {e}"),
+    };
+    assert_eq!(
+        (&again["sent"], &again["committed"]),
+        (&serde_json::json!(0), &serde_json::json!(true))
     );
     assert_eq!(planner.metric("LevelsPlanned")[0]["LevelsPlanned"], 1.0);
     // The reorder point is on the level: 1 a day over 8 days (7 default lead + 1), no error.

@@ -69,8 +69,14 @@ async fn history_in_a_plan_out_an_alert_once_and_an_accepted_order_in_transit() 
 
     let run = app.plan_replenishment().await;
     assert_eq!(
-        (run.levels, run.planned, run.failed, run.shards_failed.len()),
-        (3, 2, 1, 0),
+        (
+            run.levels,
+            run.planned,
+            run.failed,
+            run.tasks,
+            run.tasks_retried
+        ),
+        (3, 2, 1, 60, 0),
         "{run:?}"
     );
     assert_eq!(
@@ -247,7 +253,7 @@ async fn a_reorder_point_that_rises_overnight_fires_from_the_clock_with_no_stock
 }
 
 #[tokio::test]
-async fn a_throttled_or_refused_write_loses_no_plan_and_the_rerun_adds_no_history() {
+async fn a_refused_write_fails_its_task_alone_and_the_retry_plans_what_is_left() {
     use local_stack::proxy::{Fault, FaultRule, Schedule, Service};
     let app = spawn_app().await;
     app.create_location("WH1").await;
@@ -281,20 +287,45 @@ async fn a_throttled_or_refused_write_loses_no_plan_and_the_rerun_adds_no_histor
         )
         .containing("SKU#FLAKY"),
     );
+    // FLAKY's task fails and is retried alone; the run commits with both planned.
     let run = app.plan_replenishment().await;
-    assert_eq!((run.planned, run.failed), (1, 1), "{run:?}");
+    assert_eq!(
+        (run.planned, run.failed, run.tasks_retried),
+        (2, 0, 1),
+        "{run:?}"
+    );
     let cup = dataset_row(&app, &run.objects, "CUP", "WH1").await;
     assert_eq!(cup["history_days"], 20);
-    // The retry the same day plans FLAKY, writes its reorder point, and adds no day to CUP.
-    let again = app.plan_replenishment().await;
-    assert_eq!((again.planned, again.failed), (2, 0), "{again:?}");
-    assert_eq!(
-        again.reorder_points_written, 1,
-        "FLAKY's alone: CUP's did not move"
-    );
-    let flaky = dataset_row(&app, &again.objects, "FLAKY", "WH1").await;
+    let flaky = dataset_row(&app, &run.objects, "FLAKY", "WH1").await;
     assert_eq!(flaky["history_days"], 20);
+    let level = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S("SKU#FLAKY".into()))
+        .key("sk", AttributeValue::S("LOC#WH1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        level["reorder_point"],
+        AttributeValue::N(flaky["reorder_point"].to_string()),
+        "the retry wrote FLAKY's reorder point"
+    );
+    // Another run the same day adds no day to either history, and moves no reorder point.
+    let again = app.plan_replenishment().await;
+    assert_eq!(
+        (again.planned, again.failed, again.reorder_points_written),
+        (2, 0, 0),
+        "{again:?}"
+    );
     assert_eq!(dataset_row(&app, &again.objects, "CUP", "WH1").await, cup);
+    assert_eq!(
+        dataset_row(&app, &again.objects, "FLAKY", "WH1").await,
+        flaky
+    );
 }
 
 #[tokio::test]
@@ -332,9 +363,15 @@ async fn a_sale_that_lists_a_level_while_its_plan_is_being_written_keeps_it_list
     app.process_stream().await;
     assert_eq!(replenishment(&app, "").await.len(), 1);
     // ...and then the run's write lands: the newer decision (the sale's) stands.
-    shared::replenishment::store::put_forecast(&app.dynamodb, &app.table, planned, version)
-        .await
-        .unwrap();
+    shared::replenishment::store::put_forecast(
+        &app.dynamodb,
+        &app.table,
+        planned,
+        version,
+        "earlier",
+    )
+    .await
+    .unwrap();
     let listed = replenishment(&app, "").await;
     assert_eq!(
         listed.len(),
@@ -342,4 +379,190 @@ async fn a_sale_that_lists_a_level_while_its_plan_is_being_written_keeps_it_list
         "the sale's list entry was dropped: {listed:?}"
     );
     assert_eq!(listed[0]["position"], 75);
+}
+
+/// Two SKUs whose levels at WH1 fall in the same level shard (one task plans both).
+fn same_shard_pair() -> (String, String) {
+    let mut first_of_shard = std::collections::HashMap::new();
+    for i in 0..1_000 {
+        let sku = format!("K{i:03}");
+        let shard = shared::schema::keys::level_shard(&sku, "WH1");
+        if let Some(first) = first_of_shard.insert(shard, sku.clone()) {
+            return (first, sku);
+        }
+    }
+    unreachable!("60 shards, 1,000 SKUs")
+}
+
+/// A shop of `skus` at WH1 with three weeks of sales: something to plan.
+async fn trading(skus: &[&str]) -> TestApp {
+    let app = spawn_app().await;
+    app.create_location("WH1").await;
+    for sku in skus {
+        app.create_sku(sku).await;
+        app.receive(sku, "WH1", 500).await;
+    }
+    for day in 0..21 {
+        for sku in skus {
+            app.sell(&format!("{sku}-{day}"), sku, 3).await;
+        }
+        app.advance_clock(86_400);
+    }
+    app.process_stream().await;
+    app
+}
+
+#[tokio::test]
+async fn a_worker_killed_in_the_middle_of_a_task_is_replaced_and_the_run_commits_once() {
+    use local_stack::{
+        batch::Replenishment,
+        proxy::{Fault, FaultRule, Schedule, Service},
+    };
+    let (first, second) = same_shard_pair();
+    let app = trading(&[&first, &second, "OTHER"]).await;
+    // The second level's forecast write hangs past the worker's timeout: the function is
+    // stopped with the first level of its task planned and the second not.
+    app.dynamodb_proxy.inject(
+        FaultRule::new(
+            Service::DynamoDb,
+            "PutItem",
+            Fault::Hang(std::time::Duration::from_secs(6)),
+            Schedule::Times(1),
+        )
+        .containing(&format!("FCST#{second}")),
+    );
+    let job = &app.replenishment;
+    let run = Replenishment::run_name(app.now());
+    job.coordinator
+        .start(shared::fanout::Job::Replenishment, &run, app.now(), 1)
+        .await
+        .unwrap();
+    let mut driver = job.driver.clone();
+    driver.timeout = std::time::Duration::from_secs(2);
+    let drained = driver.drain(2).await.unwrap();
+    assert_eq!(
+        (drained.timed_out, drained.messages),
+        (1, 61),
+        "{drained:?}"
+    );
+    // The task came back; its retry planned the second level and left the first as it was.
+    let report: shared::replenishment::run::RunReport =
+        job.summary(&run).await.unwrap().expect("committed");
+    assert_eq!(
+        (report.planned, report.already_planned, report.tasks_retried),
+        (3, 1, 1),
+        "{report:?}"
+    );
+    for sku in [&first, &second, "OTHER"] {
+        let row = dataset_row(&app, &report.objects, sku, "WH1").await;
+        assert_eq!(row["history_days"], 21, "{sku}: {row}");
+    }
+    // A duplicate of a done task, or the schedule's retry, changes nothing: still one commit.
+    let record = job.runs.get("replenishment", &run).await.unwrap().unwrap();
+    let task = shared::fanout::tasks(shared::fanout::Job::Replenishment, &run, app.now(), 1)
+        .swap_remove(5);
+    assert_eq!(
+        job.worker.run_task(&task).await.unwrap(),
+        shared::fanout::TaskOutcome::Done
+    );
+    let again = job
+        .coordinator
+        .start(shared::fanout::Job::Replenishment, &run, app.now(), 1)
+        .await
+        .unwrap();
+    assert_eq!((again.sent, again.committed), (0, true));
+    let after = job.runs.get("replenishment", &run).await.unwrap().unwrap();
+    assert_eq!(
+        (&after.committed_at, &after.summary),
+        (&record.committed_at, &record.summary)
+    );
+}
+
+#[tokio::test]
+async fn a_task_that_fails_three_times_waits_in_the_failure_queue_and_the_check_finishes_the_run() {
+    use local_stack::{
+        batch::Replenishment,
+        proxy::{Fault, FaultRule, Schedule, Service},
+        queue,
+    };
+    let (first, second) = same_shard_pair();
+    let app = trading(&[&first, &second, "OTHER"]).await;
+    // The second level's reorder point is refused until the fault is healed.
+    app.dynamodb_proxy.inject(
+        FaultRule::new(
+            Service::DynamoDb,
+            "UpdateItem",
+            Fault::Reject {
+                code: "ValidationException".into(),
+                message: "refused".into(),
+            },
+            Schedule::Always,
+        )
+        .containing(&format!("SKU#{second}")),
+    );
+    let job = &app.replenishment;
+    let run = Replenishment::run_name(app.now());
+    let (started, drained) = job.run(&run, app.now(), 1, 2).await.unwrap();
+    assert_eq!(started.sent, 60);
+    // Three receives, three failures: then SQS moved it to the failure queue. No commit.
+    assert_eq!(drained.failed, 3, "{drained:?}");
+    let sqs = aws_sdk_sqs::Client::new(&app.sdk);
+    let failed = queue::peek(&sqs, &job.driver.queues().dead_letter_url)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let task = shared::fanout::Task::parse(&failed[0]).unwrap();
+    assert_eq!(
+        task.shard,
+        shared::schema::keys::level_shard(&second, "WH1")
+            .trim_start_matches("LEVELS#")
+            .parse::<u32>()
+            .unwrap()
+    );
+    assert!(job.summary::<Value>(&run).await.unwrap().is_none());
+    let record = job.runs.get("replenishment", &run).await.unwrap().unwrap();
+    assert_eq!(record.pending.len(), 1);
+    assert_eq!(record.attempts[&task.id()], 3);
+
+    // Healed, the morning check sends the pending task again; the run commits, the first
+    // level of the task planned once.
+    app.dynamodb_proxy.heal();
+    let checked = job
+        .coordinator
+        .check(shared::fanout::Job::Replenishment, &run, app.now(), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (checked.sent, checked.resumed, checked.committed),
+        (1, true, false)
+    );
+    job.driver.drain(2).await.unwrap();
+    let report: shared::replenishment::run::RunReport =
+        job.summary(&run).await.unwrap().expect("committed");
+    assert_eq!(
+        (report.planned, report.already_planned, report.tasks_retried),
+        (3, 2, 1),
+        "{report:?}"
+    );
+    // OTHER's, and the second level's at last (the first's was written by an attempt that
+    // failed, and not again).
+    assert_eq!(report.reorder_points_written, 2);
+    let rop = |sku: String| {
+        let app = &app;
+        async move {
+            app.dynamodb
+                .get_item()
+                .table_name(&app.table)
+                .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+                .key("sk", AttributeValue::S("LOC#WH1".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+                .get("reorder_point")
+                .cloned()
+        }
+    };
+    assert!(rop(first).await.is_some() && rop(second).await.is_some());
 }

@@ -332,6 +332,48 @@ pub fn replenishment_from_sdk(
     }
 }
 
+/// Every environment variable a fanned-out job's function reads (and `template.yaml` declares):
+/// the replenishment function's.
+pub const REPLENISHMENT_ENV: &[&str] = &["TABLE_NAME", "REPORTS_BUCKET", "TASK_QUEUE_URL"];
+
+/// A fanned-out job's configuration: its table and bucket, and the queue of its tasks.
+#[derive(Debug, Clone)]
+pub struct FanoutConfig {
+    pub report: ReportConfig,
+    pub queue_url: String,
+}
+
+impl FanoutConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let report = ReportConfig::from_env()?;
+        let queue_url = required("TASK_QUEUE_URL")?;
+        if !queue_url.starts_with("http") {
+            return Err(ConfigError::Invalid {
+                name: "TASK_QUEUE_URL",
+                reason: "not a queue URL".into(),
+            });
+        }
+        Ok(Self { report, queue_url })
+    }
+}
+
+/// The replenishment function's coordinator and worker, with clients built from `sdk`.
+pub fn replenishment_fanout(
+    sdk: &aws_config::SdkConfig,
+    config: &FanoutConfig,
+    clock: crate::clock::Clock,
+) -> (
+    crate::fanout::Coordinator,
+    crate::fanout::Worker<crate::replenishment::run::Run>,
+) {
+    let runs = crate::fanout::Runs::new(Client::new(sdk), &config.report.table_name);
+    let queue = crate::fanout::TaskQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url);
+    (
+        crate::fanout::Coordinator::new(runs.clone(), queue),
+        crate::fanout::Worker::new(replenishment_from_sdk(sdk, &config.report), runs, clock),
+    )
+}
+
 /// Every environment variable the reports API reads (and `template.yaml` declares).
 pub const REPORTS_API_ENV: &[&str] = &["REPORTS_BUCKET"];
 

@@ -13,9 +13,9 @@ use crate::{
     api::{App, Function, ReportsBucket},
     clock::Clock,
     config::{
-        evaluator_from_sdk, init_tracing, load_or_report, projector, replenishment_from_sdk,
-        report_writer_from_sdk, s3_client, store_from_sdk, sweep_hours_from_env, ConfigError,
-        EvaluatorConfig, ReportConfig, ReportsApiConfig, StockApiConfig,
+        evaluator_from_sdk, init_tracing, load_or_report, projector, report_writer_from_sdk,
+        s3_client, store_from_sdk, sweep_hours_from_env, ConfigError, EvaluatorConfig,
+        ReportConfig, ReportsApiConfig, StockApiConfig,
     },
     report_writer::ReportWriter,
     reports::date_of_day,
@@ -236,31 +236,35 @@ async fn start_on_reports<T>(
     Ok(build(&sdk, &config))
 }
 
-/// replenishment: fails when a shard or a level could not be planned, so the alarm and the retry
-/// see it.
+/// replenishment: on its schedule, the coordinator (records the day's run and queues its tasks;
+/// invoked again, it resumes); on its queue's messages, the worker (one task each, a partial
+/// batch failure for those that failed; the last task done commits the run).
 pub async fn run_replenishment() -> Result<(), Error> {
-    let runner = start_on_reports(replenishment_from_sdk).await?;
-    let runner = &runner;
-    serve(|_event: Value| async move {
-        let report = runner.run(Clock::system().now()).await;
-        tracing::info!(
-            dt = %report.dt,
-            levels = report.levels,
-            planned = report.planned,
-            to_order = report.to_order,
-            failed = report.failed,
-            shards_failed = report.shards_failed.len(),
-            "replenishment run"
-        );
-        if report.failed > 0 || !report.shards_failed.is_empty() {
-            return Err(Error::from(format!(
-                "{} levels and {} shards not planned: {}",
-                report.failed,
-                report.shards_failed.len(),
-                json!(report)
-            )));
+    let (config, sdk) = start(crate::config::FanoutConfig::from_env).await?;
+    let (coordinator, worker) = crate::config::replenishment_fanout(&sdk, &config, Clock::system());
+    let (coordinator, worker) = (&coordinator, &worker);
+    serve(|event: Value| async move {
+        if crate::fanout::is_queue_event(&event) {
+            let batch = serde_json::from_value(event)?;
+            return Ok::<Value, Error>(json!(worker.handle(batch).await));
         }
-        Ok::<Value, Error>(json!(report))
+        let now = Clock::system().now();
+        let (run, parts) = crate::fanout::requested_run(&event, now)?;
+        let job = crate::fanout::Job::Replenishment;
+        let started = if event.get("check").and_then(Value::as_bool) == Some(true) {
+            coordinator.check(job, &run, now, parts).await?
+        } else {
+            coordinator.start(job, &run, now, parts).await?
+        };
+        tracing::info!(
+            run = %started.run,
+            tasks = started.tasks,
+            sent = started.sent,
+            resumed = started.resumed,
+            committed = started.committed,
+            "replenishment run started"
+        );
+        Ok(json!(started))
     })
     .await
 }

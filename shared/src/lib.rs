@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod domain;
+pub mod fanout;
 pub mod fields;
 pub mod forecast;
 pub mod history;

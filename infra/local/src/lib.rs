@@ -3,6 +3,7 @@
 //! validation, HTTP API v2 events) that invokes the same handlers Lambda runs. Used by the local
 //! stack, the integration tests and the benchmarks.
 
+pub mod batch;
 pub mod bench;
 pub mod client;
 pub mod dynamodb_local;
@@ -12,6 +13,7 @@ pub mod jwt;
 pub mod moto;
 pub mod policy;
 pub mod proxy;
+pub mod queue;
 pub mod runtime_api;
 pub mod seed;
 pub mod streams;

@@ -93,8 +93,9 @@ pub struct System {
     pub bucket: String,
     /// The scheduled function's work (the local stack runs it on a ticker and on demand).
     pub reports: Arc<ReportWriter>,
-    /// The replenishment function's work (the local stack runs it with the reports).
-    pub replenishment: Arc<shared::replenishment::run::Run>,
+    /// The replenishment function: coordinator, task queue and worker (the local stack runs it
+    /// with the reports).
+    pub replenishment: Arc<crate::batch::Replenishment>,
 }
 
 impl System {
@@ -169,7 +170,16 @@ impl System {
             bucket: bucket.clone(),
         };
         let reports = Arc::new(report_writer_from_sdk(&sdk, &report_config));
-        let replenishment = Arc::new(shared::config::replenishment_from_sdk(&sdk, &report_config));
+        let replenishment = Arc::new(
+            crate::batch::replenishment(
+                &sdk,
+                &template,
+                &report_config,
+                options.clock.clone(),
+                &options.name,
+            )
+            .await?,
+        );
         let config = EvaluatorConfig {
             table_name: table.clone(),
             topic_arn: topic_arn.clone(),

@@ -285,3 +285,51 @@ impl Template {
         Ok(())
     }
 }
+
+/// A function's SQS event source as the template defines it, with its queue's redrive policy.
+#[derive(Debug, Clone)]
+pub struct QueueMapping {
+    /// The queue's logical id.
+    pub queue: String,
+    pub batch_size: i32,
+    /// Invocations at once at most (`ScalingConfig.MaximumConcurrency`).
+    pub max_concurrency: usize,
+    /// The dead-letter queue's logical id, and the receives before a message moves there.
+    pub dead_letter: String,
+    pub max_receives: u32,
+    pub visibility_timeout: i32,
+}
+
+impl Template {
+    /// The SQS event source of `function` and its queue's definition.
+    pub fn queue_mapping(&self, function: &str) -> anyhow::Result<QueueMapping> {
+        let events = &self.resource(function)?["Properties"]["Events"];
+        let (_, event) = events
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .find(|(_, e)| e["Type"].as_str() == Some("SQS"))
+            .with_context(|| format!("{function} has no SQS event"))?;
+        let p = &event["Properties"];
+        let logical = |v: &Value| -> anyhow::Result<String> {
+            let text = untag(v).as_str().context("template: not a !GetAtt")?;
+            Ok(text.split('.').next().unwrap_or(text).to_owned())
+        };
+        let queue = logical(&p["Queue"])?;
+        let q = &self.resource(&queue)?["Properties"];
+        let redrive = &q["RedrivePolicy"];
+        Ok(QueueMapping {
+            batch_size: p["BatchSize"].as_i64().unwrap_or(10) as i32,
+            max_concurrency: p["ScalingConfig"]["MaximumConcurrency"]
+                .as_u64()
+                .unwrap_or(1000) as usize,
+            dead_letter: logical(&redrive["deadLetterTargetArn"])?,
+            max_receives: redrive["maxReceiveCount"]
+                .as_u64()
+                .context("template: the queue has no maxReceiveCount")?
+                as u32,
+            visibility_timeout: q["VisibilityTimeout"].as_i64().unwrap_or(30) as i32,
+            queue,
+        })
+    }
+}

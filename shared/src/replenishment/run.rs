@@ -1,30 +1,32 @@
-//! The daily replenishment run: every level, shard by shard of the level index (never a table
-//! scan), a few shards at once. For each level it carries the new days of its daily sales into
-//! its forecast item, forecasts, plans, writes the items (`BatchWriteItem`, 25 a request) and
-//! the level's reorder point when it moved, and adds a row to its shard's part of the S3 dataset
+//! The daily replenishment run, fanned out ([`crate::fanout`]): one task per part of a level
+//! shard (the level index, never a table scan). For each level a task carries the new days of
+//! its daily sales into its forecast item, forecasts, plans, writes the item and the level's
+//! reorder point when it moved, and writes its part of the S3 dataset
 //! (`reports/replenishment/dt=…/part-000SS.csv`, `reports/replenishment-jsonl/dt=…/part-000SS.jsonl`).
+//! The commit, once every task is done, writes the day's manifest.
 //!
-//! One level that cannot be read or written is counted and skipped; a shard that cannot be read
-//! is reported (`shards_failed`) and the rest go on. A rerun the same day appends no history
-//! and writes the same plans for the same stock, so retrying a failed run is safe.
+//! A level that cannot be read is counted and skipped. A plan that cannot be written fails its
+//! task, after the rest of the task is planned; the retry plans only the levels this run has
+//! not planned (the forecast item names the run that wrote it), so nothing is planned or
+//! written twice. A later run the same day appends no history.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{plan, store, Demand, Plan};
 use crate::{
     bucket::Bucket,
     domain::SupplyFacts,
+    fanout::{FanoutError, Job, ShardJob, Task},
     levels,
-    schema::{self, entity, keys, Item, SkuItem},
+    schema::{self, entity, keys, Item, RunItem, SkuItem},
     store::StoreError,
 };
 
-/// Shards read at once.
-const SHARDS_AT_ONCE: usize = 4;
 /// Writes in flight within a shard.
 const WRITES_AT_ONCE: usize = 16;
 
@@ -48,39 +50,58 @@ pub const COLUMNS: &[&str] = &[
     "min_order_qty",
 ];
 
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// What a run did: the summary its commit writes as the day's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub dt: String,
+    /// The run's name (the day, for the nightly schedule).
+    pub run: String,
+    /// Its tasks (level shards × parts), and how many needed more than one attempt.
+    pub tasks: u32,
+    pub tasks_retried: usize,
     pub levels: usize,
     pub planned: usize,
+    /// Of those, levels an attempt that did not finish had planned (a task retried after a
+    /// failure or a kill): not planned or written again.
+    pub already_planned: usize,
     /// Plans that call for an order.
     pub to_order: usize,
     /// Plans from a history too short to choose a method.
     pub fallback: usize,
-    /// Levels whose reorder point was written (new or moved).
+    /// Levels whose reorder point was written (new or moved) by the attempts that finished.
     pub reorder_points_written: usize,
-    /// Levels that could not be read, planned or written (skipped).
+    /// Levels that could not be read (malformed): counted and skipped.
     pub failed: usize,
-    pub shards_failed: Vec<u32>,
     pub objects: Vec<String>,
     /// The day's manifest (`reports/replenishment-manifests/dt=…/manifest.json`), written once
-    /// every shard's parts are: a day without one is incomplete.
+    /// every task's parts are: a day without one is incomplete.
     pub manifest: Option<String>,
 }
 
-#[derive(Default)]
-struct ShardReport {
-    levels: usize,
-    planned: usize,
-    to_order: usize,
-    fallback: usize,
-    reorder_points_written: usize,
-    failed: usize,
-    objects: Vec<String>,
+/// What one task did, kept on the run until the commit sums them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardReport {
+    pub levels: usize,
+    pub planned: usize,
+    /// Levels an earlier attempt of the same run had planned: not planned or written again.
+    pub already_planned: usize,
+    pub to_order: usize,
+    pub fallback: usize,
+    pub reorder_points_written: usize,
+    pub failed: usize,
+    pub objects: Vec<String>,
 }
 
-/// The scheduled run's dependencies.
+impl ShardReport {
+    fn count(&mut self, p: &Plan) {
+        self.planned += 1;
+        self.to_order += usize::from(p.suggested > 0);
+        self.fallback += usize::from(p.method == crate::forecast::Method::Fallback);
+    }
+}
+
+/// The replenishment function's work: its tasks (one part of a level shard each) and the run's
+/// commit ([`crate::fanout`]).
 pub struct Run {
     pub dynamodb: Client,
     pub table: String,
@@ -101,73 +122,77 @@ struct LevelRead {
     version: i64,
 }
 
-impl Run {
-    /// Plans every level as of `now` (seconds): the history runs to the day before.
-    pub async fn run(&self, now: i64) -> RunReport {
-        let today = now.div_euclid(86_400);
+/// A level's stored forecast item, as the run reads it back.
+struct StoredForecast {
+    demand: Demand,
+    plan: Plan,
+    /// The run that wrote it.
+    run: Option<String>,
+}
+
+impl ShardJob for Run {
+    const JOB: Job = Job::Replenishment;
+
+    /// Plans the task's levels as of the run's time: the history runs to the day before.
+    async fn task(&self, task: &Task) -> Result<Value, FanoutError> {
+        let today = task.as_of.div_euclid(86_400);
         let dt = crate::reports::date_of_day(today);
-        let outcomes: Vec<(u32, Result<ShardReport, StoreError>)> =
-            stream::iter(0..keys::LEVEL_SHARDS)
-                .map(|shard| {
-                    let dt = dt.clone();
-                    async move { (shard, self.shard(shard, today, &dt).await) }
-                })
-                .buffer_unordered(SHARDS_AT_ONCE)
-                .collect()
-                .await;
+        let report = self.shard(task, today, &dt).await?;
+        serde_json::to_value(report).map_err(|e| FanoutError::Task(e.to_string()))
+    }
+
+    /// Sums the tasks' reports and writes the day's manifest.
+    async fn commit(
+        &self,
+        run: &RunItem,
+        results: &BTreeMap<String, Value>,
+    ) -> Result<Value, FanoutError> {
         let mut report = RunReport {
-            dt,
+            dt: crate::reports::date_of_day(run.as_of.div_euclid(86_400)),
+            run: run.run.clone(),
+            tasks: run.tasks,
+            tasks_retried: run.attempts.values().filter(|a| **a > 1).count(),
             ..RunReport::default()
         };
-        for (shard, outcome) in outcomes {
-            match outcome {
-                Ok(s) => {
-                    report.levels += s.levels;
-                    report.planned += s.planned;
-                    report.to_order += s.to_order;
-                    report.fallback += s.fallback;
-                    report.reorder_points_written += s.reorder_points_written;
-                    report.failed += s.failed;
-                    report.objects.extend(s.objects);
-                }
-                Err(e) => {
-                    tracing::error!(shard, error = %e, "replenishment shard not planned");
-                    report.shards_failed.push(shard);
-                }
-            }
+        for (id, result) in results {
+            let s: ShardReport = serde_json::from_value(result.clone())
+                .map_err(|e| FanoutError::Task(format!("result of {id}: {e}")))?;
+            report.levels += s.levels;
+            report.planned += s.planned;
+            report.already_planned += s.already_planned;
+            report.to_order += s.to_order;
+            report.fallback += s.fallback;
+            report.reorder_points_written += s.reorder_points_written;
+            report.failed += s.failed;
+            report.objects.extend(s.objects);
         }
-        report.shards_failed.sort_unstable();
         report.objects.sort();
-        if report.shards_failed.is_empty() {
-            let key = format!(
-                "reports/replenishment-manifests/dt={}/manifest.json",
-                report.dt
-            );
-            let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
-            match self.put(&key, "application/json", body).await {
-                Ok(()) => report.manifest = Some(key),
-                Err(e) => tracing::error!(error = %e, "replenishment manifest not written"),
-            }
-        }
+        let key = format!(
+            "reports/replenishment-manifests/dt={}/manifest.json",
+            report.dt
+        );
+        report.manifest = Some(key.clone());
+        let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        self.put(&key, "application/json", body).await?;
         crate::metrics::counts(
             ("Function", "replenishment"),
             &[
                 ("LevelsPlanned", report.planned),
                 ("OrdersSuggested", report.to_order),
-                (
-                    "LevelsNotPlanned",
-                    report.failed + report.shards_failed.len(),
-                ),
+                ("LevelsNotPlanned", report.failed),
             ],
         );
-        report
+        serde_json::to_value(report).map_err(|e| FanoutError::Task(e.to_string()))
     }
+}
 
-    async fn shard(&self, shard: u32, today: i64, dt: &str) -> Result<ShardReport, StoreError> {
-        let keys_of_shard = levels::shard_keys(&self.dynamodb, &self.table, shard).await?;
+impl Run {
+    async fn shard(&self, task: &Task, today: i64, dt: &str) -> Result<ShardReport, FanoutError> {
+        let keys_of_shard = levels::shard_keys(&self.dynamodb, &self.table, task.shard).await?;
         let mut out = ShardReport::default();
         let mut plans: Vec<Plan> = Vec::new();
-        for batch in keys_of_shard.chunks(levels::BATCH) {
+        let mut not_written = 0;
+        for batch in task.slice(&keys_of_shard).chunks(levels::BATCH) {
             let items = levels::batch_get(&self.dynamodb, &self.table, batch.to_vec()).await?;
             let mut read = Vec::new();
             for item in &items {
@@ -189,38 +214,53 @@ impl Run {
                     }
                 }
             }
-            let (facts, stored) = self.context(&read).await?;
-            let batch: Vec<(LevelRead, Plan, Item)> = read
-                .into_iter()
-                .map(|level| {
-                    let facts = facts.get(&level.sku).cloned().flatten();
-                    let stored = stored.get(&(level.sku.clone(), level.location.clone()));
-                    let demand = Demand::extend(
-                        stored,
-                        &level.sold,
-                        level.counted_to_day,
-                        level.first_day,
-                        today - 1,
-                    );
-                    let p = plan(
-                        &level.sku,
-                        &level.location,
-                        facts.as_ref(),
-                        &demand,
-                        &level.quantities,
-                        dt,
-                    );
-                    let item = store::to_item(&demand, &p);
-                    (level, p, item)
-                })
-                .collect();
+            let (facts, mut stored) = self.context(&read).await?;
+            // Each level with its plan, and the forecast item to write (none when an earlier
+            // attempt of this run wrote it: its plan stands, and only a reorder point that
+            // attempt could not write is written).
+            let mut batch: Vec<(LevelRead, Plan, Option<Item>)> = Vec::new();
+            for level in read {
+                let key = (level.sku.clone(), level.location.clone());
+                let earlier = stored.remove(&key);
+                let earlier = match earlier {
+                    Some(e) if e.run.as_deref() == Some(task.run.as_str()) => {
+                        out.already_planned += 1;
+                        batch.push((level, e.plan, None));
+                        continue;
+                    }
+                    other => other,
+                };
+                let facts = facts.get(&level.sku).cloned().flatten();
+                let demand = Demand::extend(
+                    earlier.as_ref().map(|s| &s.demand),
+                    &level.sold,
+                    level.counted_to_day,
+                    level.first_day,
+                    today - 1,
+                );
+                let p = plan(
+                    &level.sku,
+                    &level.location,
+                    facts.as_ref(),
+                    &demand,
+                    &level.quantities,
+                    dt,
+                );
+                let item = store::to_item(&demand, &p);
+                batch.push((level, p, Some(item)));
+            }
             // Each forecast item (under the level version it was planned from, so a sale that
             // put the level in the list meanwhile is not undone), then the level's reorder point.
-            let (client, table) = (&self.dynamodb, self.table.as_str());
+            let (client, table, run) = (&self.dynamodb, self.table.as_str(), task.run.as_str());
             let written: Vec<(Plan, Result<bool, StoreError>)> = stream::iter(batch)
                 .map(|(level, p, item)| async move {
-                    let moved = match store::put_forecast(client, table, item, level.version).await
-                    {
+                    let written = match item {
+                        Some(item) => {
+                            store::put_forecast(client, table, item, level.version, run).await
+                        }
+                        None => Ok(()),
+                    };
+                    let moved = match written {
                         Ok(()) => self.write_reorder_point(&level, &p).await,
                         Err(e) => Err(e),
                     };
@@ -232,21 +272,26 @@ impl Run {
             for (p, moved) in written {
                 match moved {
                     Ok(moved) => {
-                        out.planned += 1;
-                        out.to_order += usize::from(p.suggested > 0);
-                        out.fallback += usize::from(p.method == crate::forecast::Method::Fallback);
+                        out.count(&p);
                         out.reorder_points_written += usize::from(moved);
                         plans.push(p);
                     }
                     Err(e) => {
                         tracing::error!(error = %e, sku = %p.sku, location = %p.location, "plan not written");
-                        out.failed += 1;
+                        not_written += 1;
                     }
                 }
             }
         }
+        if not_written > 0 {
+            // The rest of the task is planned; its retry plans these alone.
+            return Err(FanoutError::Task(format!(
+                "{not_written} plans of task {} not written",
+                task.id()
+            )));
+        }
         plans.sort_by(|a, b| (&a.sku, &a.location).cmp(&(&b.sku, &b.location)));
-        out.objects = self.write_parts(shard, dt, &plans).await?;
+        out.objects = self.write_parts(task, dt, &plans).await?;
         Ok(out)
     }
 
@@ -258,7 +303,7 @@ impl Run {
     ) -> Result<
         (
             HashMap<String, Option<SupplyFacts>>,
-            HashMap<(String, String), Demand>,
+            HashMap<(String, String), StoredForecast>,
         ),
         StoreError,
     > {
@@ -296,7 +341,15 @@ impl Run {
         for item in &forecasts {
             match store::from_item(item) {
                 Ok((demand, p)) => {
-                    stored.insert((p.sku, p.location), demand);
+                    let run = store::planned_run(item).map(str::to_owned);
+                    stored.insert(
+                        (p.sku.clone(), p.location.clone()),
+                        StoredForecast {
+                            demand,
+                            plan: p,
+                            run,
+                        },
+                    );
                 }
                 // Unreadable: the history starts again from the level's counters.
                 Err(e) => tracing::error!(error = %e, "forecast item unreadable; history restarts"),
@@ -323,12 +376,18 @@ impl Run {
         .await
     }
 
+    /// The task's parts of the day's dataset: `part-000SS` (`part-000SS-PP` when a shard is
+    /// read in more than one part).
     async fn write_parts(
         &self,
-        shard: u32,
+        task: &Task,
         dt: &str,
         plans: &[Plan],
     ) -> Result<Vec<String>, StoreError> {
+        let part = match task.parts {
+            0 | 1 => format!("{:05}", task.shard),
+            _ => format!("{:05}-{:02}", task.shard, task.part),
+        };
         let rows: Vec<serde_json::Value> = plans.iter().map(dataset_row).collect();
         let mut csv = String::new();
         crate::reports::write_csv(&mut csv, COLUMNS, &rows, true);
@@ -337,12 +396,12 @@ impl Run {
         let mut keys_written = Vec::new();
         for (key, content_type, body) in [
             (
-                format!("reports/replenishment/dt={dt}/part-{shard:05}.csv"),
+                format!("reports/replenishment/dt={dt}/part-{part}.csv"),
                 "text/csv; charset=utf-8",
                 csv,
             ),
             (
-                format!("reports/replenishment-jsonl/dt={dt}/part-{shard:05}.jsonl"),
+                format!("reports/replenishment-jsonl/dt={dt}/part-{part}.jsonl"),
                 "application/x-ndjson",
                 jsonl,
             ),

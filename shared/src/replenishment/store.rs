@@ -75,6 +75,16 @@ const LIST_SORT: &str = "repl_sk";
 /// in the list or took it out: of the two, the newer decides whether the item is listed.
 const PLANNED_VERSION: &str = "planned_version";
 const LISTED_VERSION: &str = "listed_version";
+/// The run that wrote the item's plan ([`crate::fanout`]): a task of that run redone after a
+/// failure finds the level planned and writes nothing again.
+const PLANNED_RUN: &str = "planned_run";
+
+/// The run that wrote this forecast item's plan, when it says.
+pub fn planned_run(item: &Item) -> Option<&str> {
+    item.get(PLANNED_RUN)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
 
 /// Writes a level's forecast item, planned from the level at `version`. A stock change newer
 /// than that level may have put the item in the list, or taken it out, while the plan was
@@ -85,7 +95,9 @@ pub async fn put_forecast(
     table: &str,
     mut item: Item,
     version: i64,
+    run: &str,
 ) -> Result<(), StoreError> {
+    item.insert(PLANNED_RUN.into(), AttributeValue::S(run.into()));
     item.insert(
         PLANNED_VERSION.into(),
         AttributeValue::N(version.to_string()),

@@ -34,6 +34,7 @@ pub mod entity {
     pub const FORECAST: &str = "forecast";
     pub const CHECKPOINT: &str = "reconciliation_checkpoint";
     pub const UPGRADE: &str = "data_upgrade";
+    pub const BATCH_RUN: &str = "batch_run";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -198,6 +199,11 @@ pub mod keys {
     /// How far the table's data has been brought up to the current release (`UPGRADE` /
     /// `META`, see [`crate::upgrade`]).
     pub const UPGRADE: &str = "UPGRADE";
+    /// A batch run's record (`RUN#<job>#<run>` / `META`, see [`crate::fanout`]).
+    pub const RUN_PREFIX: &str = "RUN#";
+    pub fn run(job: &str, run: &str) -> (String, String) {
+        (format!("{RUN_PREFIX}{job}#{run}"), META.into())
+    }
 
     /// The replenishment list's index partition (`gsi1pk`): a forecast item whose level needed
     /// an order when it was planned carries it, with `gsi1sk` from [`replenishment_sort`].
@@ -604,7 +610,9 @@ pub fn search_text(sku: &str, name: &str) -> String {
 }
 
 mod alerts;
+mod runs;
 pub use alerts::*;
+pub use runs::*;
 
 #[cfg(test)]
 mod tests {

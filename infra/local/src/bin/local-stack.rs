@@ -290,12 +290,14 @@ async fn main() -> anyhow::Result<()> {
             if let Err(e) = reports.run(now.div_euclid(86_400), now).await {
                 eprintln!("report run failed: {e}");
             }
-            let planned = replenishment.run(now).await;
-            if planned.failed > 0 || !planned.shards_failed.is_empty() {
-                eprintln!(
-                    "replenishment run incomplete: {}",
+            // Its tasks through its queue, two workers at once.
+            match replenishment.plan(now, 2).await {
+                Ok(planned) if planned.failed > 0 => eprintln!(
+                    "replenishment: levels not planned: {}",
                     serde_json::json!(planned)
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("replenishment run incomplete: {e:#}"),
             }
             let proved = reconciler.run().await;
             if proved.drift > 0 || proved.failed > 0 {

@@ -4,23 +4,32 @@
 //! counters, as on any night of a shop that has run for half a year. The demand is of five
 //! kinds (smooth, weekly, trending, intermittent, new), seeded.
 //!
-//! The parent seeds the table; a child process runs the replenishment through a metering proxy,
-//! so the run's time, read and write units and peak memory (VmHWM) are its own. Prints a table.
+//! The parent seeds the table; a child process runs the replenishment as it runs on AWS (the
+//! coordinator queues one task per level shard on moto's SQS, `--workers` workers take them, the
+//! last commits) through a metering proxy, so the run's time, read and write units and peak
+//! memory (VmHWM, of the one process running every worker) are its own. With several worker
+//! counts (`--workers 1,2,4`) each runs the whole night again, a run of its own. Prints a table.
 //!
-//! Run: `cargo run --profile perf -p local-stack --bin replenishment-bench` (`-- --levels N`)
+//! Run: `cargo run --profile perf -p local-stack --bin replenishment-bench` (`-- --levels N
+//! --workers 1,2,4`)
 
 use std::collections::HashMap;
 
+use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::{
+    batch,
     bench::{self, Child, Parent},
-    s3_client,
+    project_root,
     seed::{at, bare_sku_item, level_counters, n, s, Item},
+    template::Template,
 };
 use shared::{
+    clock::Clock,
+    config::ReportConfig,
     counters::{slot, DAYS},
     domain::Quantities,
-    replenishment::{self, run::Run, Demand},
+    replenishment::{self, run::RunReport, Demand},
 };
 
 const LOCATIONS: usize = 4;
@@ -124,23 +133,35 @@ fn items_of(i: usize, today: i64, template: &replenishment::Plan) -> Vec<Item> {
     items
 }
 
-/// The child: one run through a metering proxy; prints one JSON line.
+/// The child: one run through a metering proxy, its tasks drained by `workers` workers; prints
+/// one JSON line.
 async fn run_child(child: Child) -> anyhow::Result<()> {
     let now: i64 = bench::number(&child.args[0], "now")?;
+    let workers: usize = bench::number(&child.args[1], "workers")?;
+    let template = Template::load(&project_root().join("template.yaml"))?;
     child
         .measure(|sdk| {
-            let run = Run {
-                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-                table: child.table.clone(),
-                s3: s3_client(sdk),
+            let config = ReportConfig {
+                table_name: child.table.clone(),
                 bucket: child.bucket.clone(),
             };
+            let prefix = format!("replenishbench-{workers}");
+            let sdk = sdk.clone();
             async move {
-                let report = run.run(now).await;
+                let job = batch::replenishment(&sdk, &template, &config, Clock::system(), &prefix)
+                    .await?;
+                let run = format!("bench-{workers}");
+                let (started, drained) = job.run(&run, now, 1, workers).await?;
+                let report: RunReport = job
+                    .summary(&run)
+                    .await?
+                    .with_context(|| format!("the run did not commit: {drained:?}"))?;
                 Ok(serde_json::json!({
                     "levels": report.levels, "planned": report.planned,
                     "to_order": report.to_order, "fallback": report.fallback,
-                    "failed": report.failed, "shards_failed": report.shards_failed.len(),
+                    "failed": report.failed, "tasks": started.tasks,
+                    "invocations": drained.invocations, "task_failures": drained.failed,
+                    "busy_ms": drained.busy_ms, "longest_ms": drained.longest_ms,
                     "rops": report.reorder_points_written,
                 }))
             }
@@ -173,31 +194,53 @@ async fn seed_and_run(parent: Parent) -> anyhow::Result<()> {
 
     let (written, seeded) = parent.seed(|i| items_of(i, today, &template)).await?;
 
-    let r = bench::run_child("run", &parent.system, &[now.to_string()])?;
+    let workers: Vec<usize> = bench::option(
+        &std::env::args().collect::<Vec<_>>(),
+        "--workers",
+        "4".to_owned(),
+    )?
+    .split(',')
+    .map(|w| bench::number(w, "workers"))
+    .collect::<anyhow::Result<_>>()?;
     println!(
         "Nightly replenishment on DynamoDB Local: {levels} SKU-locations, {written} items seeded \
          in {seeded:.0} s\n"
     );
-    println!("| levels | planned | to order | fallback | failed | reorder points written | run time | per level | read units | write units | peak memory (VmHWM) |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let secs = r["seconds"].as_f64().unwrap_or(0.0);
+    println!("| workers | levels | planned | to order | fallback | failed | reorder points written | tasks | run time | per task (mean / longest) | read units | write units | per level (read / write) | peak memory (VmHWM) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut last = serde_json::Value::Null;
+    for w in workers {
+        let r = bench::run_child("run", &parent.system, &[now.to_string(), w.to_string()])?;
+        let secs = r["seconds"].as_f64().unwrap_or(0.0);
+        let planned = r["levels"].as_f64().unwrap_or(1.0).max(1.0);
+        let (rcu, wcu) = (
+            r["rcu"].as_f64().unwrap_or(0.0),
+            r["wcu"].as_f64().unwrap_or(0.0),
+        );
+        let invocations = r["invocations"].as_f64().unwrap_or(1.0).max(1.0);
+        println!(
+            "| {w} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.1} s / {:.1} s | {:.0} | {:.0} | {:.2} / {:.2} | {:.1} MiB |",
+            r["levels"],
+            r["planned"],
+            r["to_order"],
+            r["fallback"],
+            r["failed"],
+            r["rops"],
+            r["tasks"],
+            secs,
+            r["busy_ms"].as_f64().unwrap_or(0.0) / invocations / 1000.0,
+            r["longest_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            rcu,
+            wcu,
+            rcu / planned,
+            wcu / planned,
+            bench::peak_mib(&r)
+        );
+        last = r;
+    }
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.1} s | {:.2} ms | {:.0} | {:.0} | {:.1} MiB |",
-        r["levels"],
-        r["planned"],
-        r["to_order"],
-        r["fallback"],
-        r["failed"],
-        r["rops"],
-        secs,
-        secs * 1000.0 / r["levels"].as_f64().unwrap_or(1.0).max(1.0),
-        r["rcu"].as_f64().unwrap_or(0.0),
-        r["wcu"].as_f64().unwrap_or(0.0),
-        bench::peak_mib(&r)
-    );
-    println!(
-        "\nwrites by operation: {}\nread units by operation: {}",
-        r["writes"], r["reads"]
+        "\nwrites by operation (last run): {}\nread units by operation (last run): {}",
+        last["writes"], last["reads"]
     );
     Ok(())
 }

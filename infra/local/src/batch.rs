@@ -1,0 +1,116 @@
+//! A fanned-out job run here as on AWS ([`shared::fanout`]): the coordinator records the run and
+//! sends its tasks to the job's queue on moto's SQS, and the queue's driver hands them to the same
+//! worker code the function runs, with as many workers at once as asked.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::fanout::{Coordinator, Runs, ShardJob, Started, Worker};
+
+use crate::queue::{Drained, QueueDriver, TaskHandler, TaskQueues};
+
+/// One fanned-out job of the system.
+pub struct BatchJob<J> {
+    pub coordinator: Coordinator,
+    pub worker: Arc<Worker<J>>,
+    pub driver: QueueDriver,
+    pub runs: Runs,
+}
+
+impl<J: ShardJob + 'static> BatchJob<J> {
+    pub fn new(
+        coordinator: Coordinator,
+        worker: Worker<J>,
+        runs: Runs,
+        sqs: aws_sdk_sqs::Client,
+        queues: TaskQueues,
+    ) -> Self {
+        let worker = Arc::new(worker);
+        let handler_worker = worker.clone();
+        let handler: TaskHandler = Arc::new(move |event| {
+            let worker = handler_worker.clone();
+            Box::pin(async move { Ok(worker.handle(event).await) })
+        });
+        Self {
+            coordinator,
+            worker,
+            driver: QueueDriver::new(sqs, queues, handler),
+            runs,
+        }
+    }
+
+    /// Starts run `run` as of `now` (each shard in `parts` tasks) and drains its queue with
+    /// `workers` workers.
+    pub async fn run(
+        &self,
+        run: &str,
+        now: i64,
+        parts: u32,
+        workers: usize,
+    ) -> anyhow::Result<(Started, Drained)> {
+        let started = self.coordinator.start(J::JOB, run, now, parts).await?;
+        let drained = self.driver.drain(workers).await?;
+        Ok((started, drained))
+    }
+
+    /// What the run's commit wrote, once it has committed.
+    pub async fn summary<T: serde::de::DeserializeOwned>(
+        &self,
+        run: &str,
+    ) -> anyhow::Result<Option<T>> {
+        let record = self
+            .runs
+            .get(J::JOB.name(), run)
+            .await?
+            .with_context(|| format!("no run {run}"))?;
+        record
+            .summary
+            .map(|s| serde_json::from_str(&s).context("the run's summary"))
+            .transpose()
+    }
+
+    /// A name for a run started at `now` outside the schedule (the schedule's is the day).
+    pub fn run_name(now: i64) -> String {
+        let day = shared::reports::date_of_day(now.div_euclid(86_400));
+        format!("{day}-{}", now.rem_euclid(86_400))
+    }
+}
+
+/// The job the replenishment function runs.
+pub type Replenishment = BatchJob<shared::replenishment::run::Run>;
+
+impl Replenishment {
+    /// One whole run as of `now`: started, drained with `workers` workers, and its commit's
+    /// report (an error if it did not commit: a task is in the dead-letter queue).
+    pub async fn plan(
+        &self,
+        now: i64,
+        workers: usize,
+    ) -> anyhow::Result<shared::replenishment::run::RunReport> {
+        let run = Self::run_name(now);
+        let (_, drained) = self.run(&run, now, 1, workers).await?;
+        self.summary(&run).await?.with_context(|| {
+            format!("replenishment run {run} did not commit ({drained:?}): a task failed")
+        })
+    }
+}
+
+/// The replenishment job for the system: its queues created as the template defines the
+/// function's, named after `prefix`.
+pub async fn replenishment(
+    sdk: &aws_config::SdkConfig,
+    template: &crate::template::Template,
+    config: &shared::config::ReportConfig,
+    clock: shared::clock::Clock,
+    prefix: &str,
+) -> anyhow::Result<Replenishment> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queues = TaskQueues::create(&sqs, template, "ReplenishmentFunction", prefix).await?;
+    let fanout = shared::config::FanoutConfig {
+        report: config.clone(),
+        queue_url: queues.url.clone(),
+    };
+    let (coordinator, worker) = shared::config::replenishment_fanout(sdk, &fanout, clock);
+    let runs = Runs::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+    Ok(BatchJob::new(coordinator, worker, runs, sqs, queues))
+}
