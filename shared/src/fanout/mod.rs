@@ -2,8 +2,9 @@
 //! per shard part; workers (the same function, fed by the queue) do one task each; the worker
 //! that finds every task done commits the run's output, once.
 //!
-//! - **Idempotent tasks.** The run record (`RUN#<job>#<run>`, [`runs`]) lists the tasks still
-//!   pending. A task already done is not done again (a duplicate message, a coordinator invoked
+//! - **Idempotent tasks.** The run record (`RUN#<job>#<run>`, [`runs`]) counts the tasks not
+//!   yet done, and each task's item holds its result once done. A task already done is not done
+//!   again (a duplicate message, a coordinator invoked
 //!   twice); a task redone after a failure or a killed worker skips what its earlier attempt
 //!   finished (each job keeps its own marks: replenishment, the run that planned a level).
 //! - **A failed task is retried alone**, by the queue (the message comes back after its
@@ -19,7 +20,7 @@ pub mod queue;
 pub mod runs;
 pub mod task;
 
-use std::{collections::BTreeMap, future::Future};
+use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::Serialize;
@@ -42,13 +43,23 @@ pub trait ShardJob: Send + Sync {
     /// finished): its result, kept on the run for the commit.
     fn task(&self, task: &Task) -> impl Future<Output = Result<Value, FanoutError>> + Send;
 
-    /// Writes the run's output once every task is done, from their results (by task id):
+    /// Writes the run's output once every task is done, from their results (in task order):
     /// a summary of what it wrote.
     fn commit(
         &self,
         run: &RunItem,
-        results: &BTreeMap<String, Value>,
+        done: &[DoneTask],
     ) -> impl Future<Output = Result<Value, FanoutError>> + Send;
+}
+
+/// A task done, as the commit reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneTask {
+    pub id: String,
+    /// Times it was started (more than one: it failed, or its worker was stopped, and was
+    /// done again).
+    pub attempts: u32,
+    pub result: Value,
 }
 
 /// What a coordinator's start did.
@@ -103,39 +114,41 @@ impl Coordinator {
             .get(job.name(), run)
             .await?
             .ok_or_else(|| FanoutError::Task(format!("run {run} vanished")))?;
-        let pending: Vec<Task> = existing
-            .pending
-            .keys()
-            .filter_map(|id| Task::of_run(job, &existing, id))
-            .collect();
-        let committed = existing.committed_at.is_some();
-        if !committed {
-            // Every task done but not committed: one of them again makes a worker commit.
-            let again = if pending.is_empty() {
-                tasks(job, run, existing.as_of, existing.parts)
-                    .into_iter()
-                    .take(1)
-                    .collect()
-            } else {
-                pending
-            };
-            self.queue.send(&again).await?;
+        if existing.committed_at.is_some() {
             return Ok(Started {
                 job,
                 run: run.to_owned(),
                 tasks: existing.tasks,
-                sent: again.len(),
+                sent: 0,
                 resumed: true,
-                committed,
+                committed: true,
             });
         }
+        let done: std::collections::BTreeSet<String> = self
+            .runs
+            .tasks(job.name(), run)
+            .await?
+            .into_iter()
+            .filter(|t| t.result.is_some())
+            .map(|t| t.task)
+            .collect();
+        let mut again: Vec<Task> = tasks(job, run, existing.as_of, existing.parts)
+            .into_iter()
+            .filter(|t| !done.contains(&t.id()))
+            .collect();
+        if again.is_empty() {
+            // Every task done but not committed: one of them again makes a worker commit.
+            again = tasks(job, run, existing.as_of, existing.parts);
+            again.truncate(1);
+        }
+        self.queue.send(&again).await?;
         Ok(Started {
             job,
             run: run.to_owned(),
             tasks: existing.tasks,
-            sent: 0,
+            sent: again.len(),
             resumed: true,
-            committed,
+            committed: false,
         })
     }
 }
@@ -214,23 +227,37 @@ impl<J: ShardJob> Worker<J> {
                 J::JOB.name()
             )));
         }
+        let (job, name) = (task.job.name(), task.run.as_str());
         let run = self
             .runs
-            .get(task.job.name(), &task.run)
+            .get(job, name)
             .await?
-            .ok_or_else(|| FanoutError::Message(format!("no run {}", task.run)))?;
-        let run = if run.pending.contains_key(&task.id()) {
+            .ok_or_else(|| FanoutError::Message(format!("no run {name}")))?;
+        if run.committed_at.is_some() {
+            return Ok(TaskOutcome::Done);
+        }
+        let done = self
+            .runs
+            .task(task)
+            .await?
+            .is_some_and(|t| t.result.is_some());
+        if !done {
             self.runs.started(task).await?;
             let result = self.job.task(task).await?;
-            self.runs.done(task, &result.to_string()).await?
-        } else {
-            run
-        };
+            self.runs
+                .done(task, &result.to_string(), self.clock.now())
+                .await?;
+        }
+        let run = self
+            .runs
+            .get(job, name)
+            .await?
+            .ok_or_else(|| FanoutError::Message(format!("no run {name}")))?;
         self.commit_if_done(run).await
     }
 
     async fn commit_if_done(&self, run: RunItem) -> Result<TaskOutcome, FanoutError> {
-        if !run.pending.is_empty() || run.committed_at.is_some() {
+        if run.remaining > 0 || run.committed_at.is_some() {
             return Ok(TaskOutcome::Done);
         }
         let now = self.clock.now();
@@ -243,17 +270,28 @@ impl<J: ShardJob> Worker<J> {
             // Committed, or another worker is committing (its message stays until it has).
             return Ok(TaskOutcome::Done);
         }
-        let results = run
-            .results
-            .iter()
-            .map(|(id, r)| {
-                serde_json::from_str(r)
-                    .map(|v| (id.clone(), v))
-                    .map_err(|e| FanoutError::Task(format!("result of {id} unreadable: {e}")))
+        let done = self
+            .runs
+            .tasks(&run.job, &run.run)
+            .await?
+            .into_iter()
+            .filter_map(|t| {
+                let result = t.result?;
+                Some(
+                    serde_json::from_str(&result)
+                        .map(|result| DoneTask {
+                            id: t.task.clone(),
+                            attempts: t.attempts,
+                            result,
+                        })
+                        .map_err(|e| {
+                            FanoutError::Task(format!("result of {} unreadable: {e}", t.task))
+                        }),
+                )
             })
-            .collect::<Result<BTreeMap<String, Value>, _>>();
-        let summary = match results {
-            Ok(results) => self.job.commit(&run, &results).await,
+            .collect::<Result<Vec<DoneTask>, _>>();
+        let summary = match done {
+            Ok(done) => self.job.commit(&run, &done).await,
             Err(e) => Err(e),
         };
         let summary = match summary {

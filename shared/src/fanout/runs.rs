@@ -1,15 +1,18 @@
 //! The run records in the table: created by the coordinator, moved on by each task's worker,
-//! committed once. Every write is conditional, so a task redone or a coordinator invoked twice
-//! changes nothing it already changed.
+//! committed once. A run's partition holds its record and one item per task started, so a
+//! run of any number of tasks keeps its record small. Every write is conditional, so a task
+//! redone or a coordinator invoked twice changes nothing it already changed.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_dynamodb::{types::AttributeValue, Client};
+use aws_sdk_dynamodb::{
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{AttributeValue, TransactWriteItem, Update},
+    Client,
+};
 
 use super::task::Task;
 use crate::{
     clock::rfc3339_seconds,
-    schema::{self, entity, keys, Item, RunItem, Stored},
+    schema::{self, entity, keys, Item, RunItem, RunTaskItem, Stored},
     store::{unless_condition_failed, StoreError},
 };
 
@@ -80,13 +83,59 @@ impl Runs {
         Ok(unless_condition_failed(put)?.map(|_| ()))
     }
 
-    /// Counts a start of `task` (how often each task was tried shows on the run).
+    /// The task's item, read strongly consistent: none when it never started.
+    pub async fn task(&self, task: &Task) -> Result<Option<RunTaskItem>, StoreError> {
+        let (pk, sk) = keys::run_task(task.job.name(), &task.run, &task.id());
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item
+            .map(|item| {
+                schema::decode::<RunTaskItem>(entity::BATCH_TASK, &item)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Every task item of a run (started tasks; done ones carry their result), strongly
+    /// consistent, in task order.
+    pub async fn tasks(&self, job: &str, run: &str) -> Result<Vec<RunTaskItem>, StoreError> {
+        let (pk, _) = keys::run(job, run);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :task)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":task", s(keys::RUN_TASK_PREFIX))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(StoreError::from_sdk)?;
+            out.push(
+                schema::decode::<RunTaskItem>(entity::BATCH_TASK, &item)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Counts a start of `task` (how often each task was tried shows on its item).
     pub async fn started(&self, task: &Task) -> Result<(), StoreError> {
-        self.update(keys::run(task.job.name(), &task.run))
-            .update_expression("SET attempts.#t = if_not_exists(attempts.#t, :zero) + :one")
-            .condition_expression(keys::PRESENT)
-            .expression_attribute_names("#t", task.id())
-            .expression_attribute_values(":zero", n(0))
+        self.update(keys::run_task(task.job.name(), &task.run, &task.id()))
+            .update_expression("SET #task = :id, entity = :entity ADD attempts :one")
+            .expression_attribute_names("#task", "task")
+            .expression_attribute_values(":id", s(task.id()))
+            .expression_attribute_values(":entity", s(entity::BATCH_TASK))
             .expression_attribute_values(":one", n(1))
             .send()
             .await
@@ -94,29 +143,69 @@ impl Runs {
         Ok(())
     }
 
-    /// Records `task` done with its result: its result is kept, it leaves `pending`. Redone, it
-    /// changes nothing (its first result stands). The run as it is after the write.
-    pub async fn done(&self, task: &Task, result: &str) -> Result<RunItem, StoreError> {
-        let update = self
-            .update(keys::run(task.job.name(), &task.run))
-            .update_expression("SET results.#t = :r REMOVE pending.#t")
-            .condition_expression(format!(
-                "{} AND attribute_exists(pending.#t)",
-                keys::PRESENT
-            ))
-            .expression_attribute_names("#t", task.id())
+    /// Records `task` done with its result, and takes it off the run's remaining tasks, in one
+    /// transaction: only the first completion counts (a redone task's result is not kept).
+    /// True when this was the first.
+    pub async fn done(&self, task: &Task, result: &str, now: i64) -> Result<bool, StoreError> {
+        let job = task.job.name();
+        let (tpk, tsk) = keys::run_task(job, &task.run, &task.id());
+        let (rpk, rsk) = keys::run(job, &task.run);
+        let record = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(tpk, tsk)))
+            .update_expression("SET #result = :r, done_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#result)")
+            .expression_attribute_names("#result", "result")
             .expression_attribute_values(":r", s(result))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match unless_condition_failed(update)? {
-            Some(out) => Self::decode(out.attributes.unwrap_or_default()),
-            // Done already (by an earlier attempt or a duplicate message).
-            None => self
-                .get(task.job.name(), &task.run)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("run {} is gone", task.run))),
+            .expression_attribute_values(":at", s(rfc3339_seconds(now)))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(rpk, rsk)))
+            .update_expression("SET remaining = remaining - :one")
+            .condition_expression(format!("{} AND remaining > :zero", keys::PRESENT))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        // Tasks of one run finishing together conflict on its record: tried again, jittered.
+        for attempt in 0..6u32 {
+            let sent = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(record.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(count.clone()).build())
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => return Ok(true),
+                Err(err) => err,
+            };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    e.cancellation_reasons().to_vec()
+                }
+                _ => return Err(StoreError::from_sdk(err)),
+            };
+            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            match (code(0), code(1)) {
+                ("ConditionalCheckFailed", _) => return Ok(false),
+                (_, "ConditionalCheckFailed") => {
+                    return Err(StoreError::Corrupt(format!(
+                        "run {} has no task left to count {}",
+                        task.run,
+                        task.id()
+                    )))
+                }
+                _ if attempt < 5 => {
+                    let ms = rand::random_range(1..=10u64 << attempt);
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                _ => return Err(StoreError::from_sdk(err)),
+            }
         }
+        unreachable!("the loop returns on its last attempt")
     }
 
     /// Claims the run's commit for `by` until `until` (seconds): only when every task is done,
@@ -132,7 +221,7 @@ impl Runs {
             .update(run.key())
             .update_expression("SET commit_by = :by, commit_until = :until")
             .condition_expression(format!(
-                "{} AND size(pending) = :zero AND attribute_not_exists(committed_at) \
+                "{} AND remaining = :zero AND attribute_not_exists(committed_at) \
                  AND (attribute_not_exists(commit_until) OR commit_until < :now)",
                 keys::PRESENT
             ))
@@ -193,9 +282,7 @@ pub fn new_run(job: &str, run: &str, as_of: i64, parts: u32, tasks: &[Task]) -> 
         as_of,
         parts,
         tasks: u32::try_from(tasks.len()).unwrap_or(u32::MAX),
-        pending: tasks.iter().map(|t| (t.id(), true)).collect(),
-        results: BTreeMap::new(),
-        attempts: BTreeMap::new(),
+        remaining: u32::try_from(tasks.len()).unwrap_or(u32::MAX),
         started_at: rfc3339_seconds(as_of),
         commit_by: None,
         commit_until: None,

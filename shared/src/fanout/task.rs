@@ -3,10 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{
-    schema::{keys, RunItem},
-    store::StoreError,
-};
+use crate::{schema::keys, store::StoreError};
 
 /// The jobs fanned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,19 +59,6 @@ impl Task {
         let size = keys.len().div_ceil(parts);
         let start = (self.part as usize * size).min(keys.len());
         &keys[start..(start + size).min(keys.len())]
-    }
-
-    /// The task named `id` in `run`.
-    pub(crate) fn of_run(job: Job, run: &RunItem, id: &str) -> Option<Self> {
-        let (shard, part) = id.split_once('.')?;
-        Some(Self {
-            job,
-            run: run.run.clone(),
-            as_of: run.as_of,
-            shard: shard.parse().ok()?,
-            part: part.parse().ok()?,
-            parts: run.parts,
-        })
     }
 }
 

@@ -21,7 +21,7 @@ use super::{plan, store, Demand, Plan};
 use crate::{
     bucket::Bucket,
     domain::SupplyFacts,
-    fanout::{FanoutError, Job, ShardJob, Task},
+    fanout::{DoneTask, FanoutError, Job, ShardJob, Task},
     levels,
     schema::{self, entity, keys, Item, RunItem, SkuItem},
     store::StoreError,
@@ -142,21 +142,17 @@ impl ShardJob for Run {
     }
 
     /// Sums the tasks' reports and writes the day's manifest.
-    async fn commit(
-        &self,
-        run: &RunItem,
-        results: &BTreeMap<String, Value>,
-    ) -> Result<Value, FanoutError> {
+    async fn commit(&self, run: &RunItem, done: &[DoneTask]) -> Result<Value, FanoutError> {
         let mut report = RunReport {
             dt: crate::reports::date_of_day(run.as_of.div_euclid(86_400)),
             run: run.run.clone(),
             tasks: run.tasks,
-            tasks_retried: run.attempts.values().filter(|a| **a > 1).count(),
+            tasks_retried: done.iter().filter(|t| t.attempts > 1).count(),
             ..RunReport::default()
         };
-        for (id, result) in results {
-            let s: ShardReport = serde_json::from_value(result.clone())
-                .map_err(|e| FanoutError::Task(format!("result of {id}: {e}")))?;
+        for task in done {
+            let s: ShardReport = serde_json::from_value(task.result.clone())
+                .map_err(|e| FanoutError::Task(format!("result of {}: {e}", task.id)))?;
             report.levels += s.levels;
             report.planned += s.planned;
             report.already_planned += s.already_planned;

@@ -35,6 +35,7 @@ pub mod entity {
     pub const CHECKPOINT: &str = "reconciliation_checkpoint";
     pub const UPGRADE: &str = "data_upgrade";
     pub const BATCH_RUN: &str = "batch_run";
+    pub const BATCH_TASK: &str = "batch_task";
 }
 
 /// Key builders: every key of the table is spelled here and nowhere else.
@@ -203,6 +204,14 @@ pub mod keys {
     pub const RUN_PREFIX: &str = "RUN#";
     pub fn run(job: &str, run: &str) -> (String, String) {
         (format!("{RUN_PREFIX}{job}#{run}"), META.into())
+    }
+    /// A run's task item: in the run's partition, `TASK#<id>`.
+    pub const RUN_TASK_PREFIX: &str = "TASK#";
+    pub fn run_task(job: &str, run: &str, task: &str) -> (String, String) {
+        (
+            format!("{RUN_PREFIX}{job}#{run}"),
+            format!("{RUN_TASK_PREFIX}{task}"),
+        )
     }
 
     /// The replenishment list's index partition (`gsi1pk`): a forecast item whose level needed

@@ -1,7 +1,5 @@
-//! The batch runs' items ([`crate::fanout`]): one per run of a job fanned out over the level
-//! shards, the record that makes its tasks idempotent and its commit happen once.
-
-use std::collections::BTreeMap;
+//! The batch runs' items ([`crate::fanout`]): one record per run of a job fanned out over the
+//! level shards, and one item per task of it, all under the run's partition.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,11 +7,10 @@ use super::{entity, Stored};
 
 /// `RUN#<job>#<run>` / `META`: one run of a fanned-out job.
 ///
-/// `pending` names the tasks not yet done (a map, so a task is taken out with one idempotent
-/// `REMOVE`); `results` keeps each done task's result (JSON) for the commit; `attempts` counts
-/// the times each task was started. `commit_by`/`commit_until` are the commit's claim (a lease,
-/// so a committer that dies is replaced once it runs out); `committed_at` and `summary` are the
-/// commit itself.
+/// `remaining` counts the tasks not yet done (each task's first completion takes one off, in
+/// the transaction that records its result). `commit_by`/`commit_until` are the commit's claim
+/// (a lease, so a committer that dies is replaced once it runs out); `committed_at` and
+/// `summary` are the commit itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunItem {
     pub job: String,
@@ -23,9 +20,7 @@ pub struct RunItem {
     /// Each level shard is read in this many parts, one task each.
     pub parts: u32,
     pub tasks: u32,
-    pub pending: BTreeMap<String, bool>,
-    pub results: BTreeMap<String, String>,
-    pub attempts: BTreeMap<String, u32>,
+    pub remaining: u32,
     pub started_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_by: Option<String>,
@@ -43,4 +38,16 @@ impl Stored for RunItem {
     fn key(&self) -> (String, String) {
         super::keys::run(&self.job, &self.run)
     }
+}
+
+/// `RUN#<job>#<run>` / `TASK#<id>`: one task of a run, from its first start: how often it was
+/// started, and once done, its result (JSON) for the commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunTaskItem {
+    pub task: String,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<String>,
 }
