@@ -282,18 +282,37 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "dynamodb:Query"
         ])
     );
+    // The replenishment run reads levels, SKUs and forecasts, writes forecasts and reorder
+    // points, the dataset, and its runs' records and tasks.
+    assert_eq!(
+        policy_actions(&t, "ReplenishmentFunction"),
+        set(&[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "s3:PutObject",
+            "sqs:SendMessage",
+        ])
+    );
     assert_eq!(
         policy_actions(&t, "ReportWriterFunction"),
         // Reports only: it reads levels, ledgers and alerts (no Scan) and writes the bucket
-        // (staging, promotion by copy, clean-up); it alerts no one.
+        // (staging, promotion by copy, clean-up); it keeps its runs' records and queues their
+        // tasks; it alerts no one.
         set(&[
             "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
             "dynamodb:Query",
+            "dynamodb:UpdateItem",
             "s3:AbortMultipartUpload",
             "s3:DeleteObject",
             "s3:GetObject",
             "s3:ListBucket",
             "s3:PutObject",
+            "sqs:SendMessage",
         ])
     );
 }
@@ -639,10 +658,11 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         prefixes("AlertClockFunction"),
         set(&["ALERT#*", "CLOCK#SWEEP", "RULE#*", "SKU#*", "TRACK#*"])
     );
-    // The report writer reads levels and ledgers, nothing else by key.
+    // The report writer reads levels and ledgers, and keeps its runs' records, nothing else
+    // by key.
     assert_eq!(
         prefixes("ReportWriterFunction"),
-        set(&["LEDGER#*", "SKU#*"])
+        set(&["LEDGER#*", "RUN#report#*", "SKU#*"])
     );
     // The replenishment run reads levels and SKUs and writes forecast items (and a level's
     // reorder point), nothing else by key.

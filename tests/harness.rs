@@ -61,7 +61,7 @@ pub struct TestApp {
     /// The reservation-expiry sweep (scheduled every minute on AWS), on the app's clock.
     pub expiry: Arc<shared::reservations::expiry::ExpirySweep>,
     /// The scheduled function's work, and where it writes.
-    pub reports: Arc<shared::report_writer::ReportWriter>,
+    pub reports: Arc<local_stack::batch::Reports>,
     /// The replenishment function (scheduled daily on AWS): its coordinator, task queue and
     /// worker, on the app's clock.
     pub replenishment: Arc<local_stack::batch::Replenishment>,

@@ -68,7 +68,7 @@ fn fixture(name: &str) -> Value {
 }
 
 /// The value a declared variable takes in this test's system.
-fn value_of(var: &str, system: &System) -> String {
+fn value_of(var: &str, function: &str, system: &System) -> String {
     match var {
         "TABLE_NAME" => system.table.clone(),
         "ALERT_TOPIC_ARN" => system.topic_arn.clone(),
@@ -76,10 +76,41 @@ fn value_of(var: &str, system: &System) -> String {
         "RULE_CACHE_SECONDS" => "0".into(),
         "TIME_RULE_SWEEP_HOURS" => "1".into(),
         "REPORTS_BUCKET" => system.bucket.clone(),
+        // Each fanned-out function's own task queue.
+        "TASK_QUEUE_URL" if function == "ReportWriterFunction" => {
+            system.reports.driver.queues().url.clone()
+        }
         "TASK_QUEUE_URL" => system.replenishment.driver.queues().url.clone(),
         "RUST_LOG" => "warn".into(),
         other => panic!("template declares {other}: give it a test value here"),
     }
+}
+
+/// Drains `queues` into `function` (one invocation at a time: one runtime serves one), each
+/// batch as the SQS event its event source mapping sends.
+async fn drain_into(
+    system: &System,
+    function: &Arc<Function>,
+    queues: &local_stack::queue::TaskQueues,
+) -> local_stack::queue::Drained {
+    let function = function.clone();
+    let handler: local_stack::queue::TaskHandler = Arc::new(move |event| {
+        let function = function.clone();
+        Box::pin(async move {
+            match function.invoke(&serde_json::to_value(&event)?).await {
+                Outcome::Response(r) => Ok(serde_json::from_value(r)?),
+                Outcome::Error(e) => anyhow::bail!("the worker failed: {e}"),
+            }
+        })
+    });
+    local_stack::queue::QueueDriver::new(
+        aws_sdk_sqs::Client::new(&system.sdk),
+        queues.clone(),
+        handler,
+    )
+    .drain(1)
+    .await
+    .expect("the queue drains")
 }
 
 /// The stock command function, with the fixtures' location, SKU and receipt (10 CAP at WH1) sent
@@ -166,7 +197,7 @@ async fn start(
         .stderr(Stdio::null());
     for var in template.environment(logical_id) {
         if !omit.contains(&var.as_str()) {
-            cmd.env(&var, value_of(&var, system));
+            cmd.env(&var, value_of(&var, logical_id, system));
         }
     }
     for (k, v) in set {
@@ -851,22 +882,7 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
         "{started}"
     );
     // The queue's messages reach the same binary as SQS events, as its event source sends them.
-    let function = planner.clone();
-    let handler: local_stack::queue::TaskHandler = Arc::new(move |event| {
-        let function = function.clone();
-        Box::pin(async move {
-            match function.invoke(&serde_json::to_value(&event)?).await {
-                Outcome::Response(r) => Ok(serde_json::from_value(r)?),
-                Outcome::Error(e) => anyhow::bail!("the worker failed: {e}"),
-            }
-        })
-    });
-    let driver = local_stack::queue::QueueDriver::new(
-        aws_sdk_sqs::Client::new(&system.sdk),
-        system.replenishment.driver.queues().clone(),
-        handler,
-    );
-    let drained = driver.drain(1).await.unwrap();
+    let drained = drain_into(&system, &planner, system.replenishment.driver.queues()).await;
     assert_eq!((drained.messages, drained.failed), (60, 0), "{drained:?}");
     let run = started["run"].as_str().unwrap();
     let report: Value = system
@@ -914,7 +930,7 @@ async fn replenishment_binary_plans_a_level_under_its_template_key_prefixes() {
 async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day() {
     let system = system().await;
     let _command = command_with_cap_stocked(&system).await;
-    let writer = start(&system, "ReportWriterFunction", "report-writer", &[], &[]).await;
+    let writer = Arc::new(start(&system, "ReportWriterFunction", "report-writer", &[], &[]).await);
     // Scheduled at 00:15 tomorrow: the report of today, the day the stock came in (a day only
     // holds the levels that existed at its end, and only the last days can be written).
     let now = time::OffsetDateTime::now_utc();
@@ -922,10 +938,23 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
     let tomorrow = shared::reports::date_of_day(now.unix_timestamp().div_euclid(86_400) + 1);
     let mut event = fixture("eventbridge-scheduled.json");
     event["time"] = serde_json::json!(format!("{tomorrow}T00:15:00Z"));
-    let manifest = match writer.invoke(&event).await {
-        Outcome::Response(manifest) => manifest,
+    let started = match writer.invoke(&event).await {
+        Outcome::Response(started) => started,
         Outcome::Error(e) => panic!("the report writer failed: {e}"),
     };
+    assert_eq!(
+        (&started["run"], &started["sent"]),
+        (&serde_json::json!(today), &serde_json::json!(60)),
+        "{started}"
+    );
+    let drained = drain_into(&system, &writer, system.reports.driver.queues()).await;
+    assert_eq!((drained.messages, drained.failed), (60, 0), "{drained:?}");
+    let manifest: Value = system
+        .reports
+        .summary(&today)
+        .await
+        .unwrap()
+        .expect("the day committed");
     assert_eq!(manifest["dt"], today.as_str(), "{manifest}");
     assert_eq!(manifest["levels"], 1);
     let written = writer.metric("ReportWritten");
@@ -989,13 +1018,21 @@ async fn report_writer_binary_answers_its_schedule_and_writes_the_previous_day()
         answer,
         serde_json::json!({ "dt": yesterday, "committed": false })
     );
-    // Written late (a re-run of that day), then checked again: committed.
-    let Outcome::Response(_) = writer
+    // The check started that day's run (its tasks are queued); asked for the day again, the
+    // function resumes the same run. Its tasks done, checked again: committed.
+    let Outcome::Response(rerun) = writer
         .invoke(&serde_json::json!({ "day": yesterday }))
         .await
     else {
         panic!("the re-run failed");
     };
+    assert_eq!(
+        (&rerun["run"], &rerun["resumed"]),
+        (&serde_json::json!(yesterday), &serde_json::json!(true)),
+        "{rerun}"
+    );
+    let drained = drain_into(&system, &writer, system.reports.driver.queues()).await;
+    assert_eq!(drained.failed, 0, "{drained:?}");
     let Outcome::Response(answer) = writer.invoke(&check).await else {
         panic!("the check failed");
     };

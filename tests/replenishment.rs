@@ -502,7 +502,7 @@ async fn a_task_that_fails_three_times_waits_in_the_failure_queue_and_the_check_
     );
     let job = &app.replenishment;
     let run = Replenishment::run_name(app.now());
-    let (started, drained) = job.run(&run, app.now(), 1, 2).await.unwrap();
+    let (started, drained) = job.run_tasks(&run, app.now(), 1, 2).await.unwrap();
     assert_eq!(started.sent, 60);
     // Three receives, three failures: then SQS moved it to the failure queue. No commit.
     assert_eq!(drained.failed, 3, "{drained:?}");

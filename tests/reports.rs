@@ -366,9 +366,8 @@ async fn stock_on_hand_is_aged_first_in_first_out_from_its_receipts() {
 }
 
 #[tokio::test]
-async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what_is_left() {
+async fn a_shard_that_keeps_failing_shows_nothing_new_and_the_resumed_run_reads_only_it() {
     let app = spawn_app().await;
-    // Yesterday's stock: a day is resumed from its checkpoints once it is over.
     app.advance_clock(-DAY);
     for sku in ["A", "B", "C", "D"] {
         app.stocked(sku, "WH1", 10).await;
@@ -378,19 +377,20 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
     let now = app.now();
     let day = now / DAY - 1;
     let date = shared::reports::date_of_day(day);
-    let reject = |shard: u32| local_stack::proxy::FaultRule {
+    // S3 refuses the staged parts of A's shard (their rows name it) until healed.
+    let reject = || local_stack::proxy::FaultRule {
         service: local_stack::proxy::Service::S3,
         operation: None,
-        body_contains: Some(format!("{{\"shard\":{shard},\"levels\"")),
+        body_contains: Some("\"sku\":\"A\"".into()),
         fault: local_stack::proxy::Fault::Reject {
             code: "AccessDenied".into(),
             message: "injected".into(),
         },
-        schedule: local_stack::proxy::Schedule::Times(1),
+        schedule: local_stack::proxy::Schedule::Always,
     };
 
-    // The first run of the day fails when shard 7 records that it is done.
-    app.moto_proxy.inject(reject(7));
+    // Its task fails three times and waits in the failure queue; the run does not commit.
+    app.moto_proxy.inject(reject());
     assert!(app.reports.run(day, now).await.is_err());
     assert!(
         day_objects(&app, &date).await.is_empty(),
@@ -404,8 +404,13 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
     );
     let listed = app.read("/v1/reports").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+    assert!(
+        !app.reports.check(day).await.unwrap(),
+        "the morning check sees it"
+    );
 
-    // The retry reads the one shard left and commits the day.
+    // Healed, the run resumed reads the one shard left and commits the day.
+    app.moto_proxy.heal();
     let (manifest, stats) = app.reports.run_with_stats(day, now).await.unwrap();
     assert_eq!(stats.shards_read, 1);
     assert_eq!(manifest.levels, 4);
@@ -418,9 +423,8 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
         "staging is cleared after the commit"
     );
 
-    // A run cut off midway (its future dropped, as Lambda's timeout ends the process) shows
-    // nothing new either, and the next run commits the same bytes. (A whole run is over 500
-    // requests; 150 ms is a fraction of it.)
+    // A run cut off midway (its workers stopped, as Lambda's timeout ends them) shows nothing
+    // new either, and resumed, it commits the same bytes.
     let cut = tokio::time::timeout(
         std::time::Duration::from_millis(150),
         app.reports.run(day, now),
@@ -428,11 +432,12 @@ async fn a_run_that_fails_midway_shows_nothing_new_and_its_retry_reads_only_what
     .await;
     assert!(cut.is_err(), "the run was cut off before it finished");
     assert_eq!(day_objects(&app, &date).await, committed);
+    app.reports.driver.purge().await.unwrap();
     app.reports.run(day, now).await.unwrap();
     assert_eq!(day_objects(&app, &date).await, committed);
 
     // A later run that fails leaves the committed day as it was.
-    app.moto_proxy.inject(reject(30));
+    app.moto_proxy.inject(reject());
     assert!(app.reports.run(day, now).await.is_err());
     assert_eq!(day_objects(&app, &date).await, committed);
     let r = app

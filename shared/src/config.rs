@@ -267,7 +267,7 @@ pub fn load_or_report<T>(load: impl FnOnce() -> Result<T, ConfigError>) -> Resul
 }
 
 /// Every environment variable the report writer reads (and `template.yaml` declares).
-pub const REPORT_WRITER_ENV: &[&str] = &["TABLE_NAME", "REPORTS_BUCKET"];
+pub const REPORT_WRITER_ENV: &[&str] = &["TABLE_NAME", "REPORTS_BUCKET", "TASK_QUEUE_URL"];
 
 /// The report writer's configuration.
 #[derive(Debug, Clone)]
@@ -332,9 +332,9 @@ pub fn replenishment_from_sdk(
     }
 }
 
-/// Every environment variable a fanned-out job's function reads (and `template.yaml` declares):
-/// the replenishment function's.
-pub const REPLENISHMENT_ENV: &[&str] = &["TABLE_NAME", "REPORTS_BUCKET", "TASK_QUEUE_URL"];
+/// Every environment variable the replenishment function reads (and `template.yaml` declares):
+/// the report writer's (the table, the bucket, its task queue).
+pub const REPLENISHMENT_ENV: &[&str] = REPORT_WRITER_ENV;
 
 /// A fanned-out job's configuration: its table and bucket, and the queue of its tasks.
 #[derive(Debug, Clone)]
@@ -357,20 +357,18 @@ impl FanoutConfig {
     }
 }
 
-/// The replenishment function's coordinator and worker, with clients built from `sdk`.
-pub fn replenishment_fanout(
+/// A fanned-out job's coordinator and worker (of `job`), with clients built from `sdk`.
+pub fn fanout<J: crate::fanout::ShardJob>(
     sdk: &aws_config::SdkConfig,
     config: &FanoutConfig,
     clock: crate::clock::Clock,
-) -> (
-    crate::fanout::Coordinator,
-    crate::fanout::Worker<crate::replenishment::run::Run>,
-) {
+    job: J,
+) -> (crate::fanout::Coordinator, crate::fanout::Worker<J>) {
     let runs = crate::fanout::Runs::new(Client::new(sdk), &config.report.table_name);
     let queue = crate::fanout::TaskQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url);
     (
-        crate::fanout::Coordinator::new(runs.clone(), queue),
-        crate::fanout::Worker::new(replenishment_from_sdk(sdk, &config.report), runs, clock),
+        crate::fanout::Coordinator::new(runs.clone(), queue, clock.clone()),
+        crate::fanout::Worker::new(job, runs, clock),
     )
 }
 

@@ -15,7 +15,7 @@ use crate::{
     config::{
         evaluator_from_sdk, init_tracing, load_or_report, projector, report_writer_from_sdk,
         s3_client, store_from_sdk, sweep_hours_from_env, ConfigError, EvaluatorConfig,
-        ReportConfig, ReportsApiConfig, StockApiConfig,
+        ReportsApiConfig, StockApiConfig,
     },
     report_writer::ReportWriter,
     reports::date_of_day,
@@ -228,20 +228,13 @@ async fn start_on_table<T>(build: impl FnOnce(crate::store::Store) -> T) -> Resu
     Ok(build(store_from_sdk(&sdk, &config)))
 }
 
-/// The nightly functions' start-up: their work built on the reports' table and bucket.
-async fn start_on_reports<T>(
-    build: impl FnOnce(&SdkConfig, &ReportConfig) -> T,
-) -> Result<T, Error> {
-    let (config, sdk) = start(ReportConfig::from_env).await?;
-    Ok(build(&sdk, &config))
-}
-
 /// replenishment: on its schedule, the coordinator (records the day's run and queues its tasks;
 /// invoked again, it resumes); on its queue's messages, the worker (one task each, a partial
 /// batch failure for those that failed; the last task done commits the run).
 pub async fn run_replenishment() -> Result<(), Error> {
     let (config, sdk) = start(crate::config::FanoutConfig::from_env).await?;
-    let (coordinator, worker) = crate::config::replenishment_fanout(&sdk, &config, Clock::system());
+    let planner = crate::config::replenishment_from_sdk(&sdk, &config.report);
+    let (coordinator, worker) = crate::config::fanout(&sdk, &config, Clock::system(), planner);
     let (coordinator, worker) = (&coordinator, &worker);
     serve(|event: Value| async move {
         if crate::fanout::is_queue_event(&event) {
@@ -269,25 +262,40 @@ pub async fn run_replenishment() -> Result<(), Error> {
     .await
 }
 
-/// report-writer: writes (or, with `check`, only checks) the day the event asks for.
+/// report-writer: on its schedule, the coordinator of the day the event asks for (records the
+/// run, queues one task per level shard; with `check`, the morning check: is the day committed?
+/// If not, its run is resumed); on its queue's messages, the worker (the last task done
+/// commits the day).
 pub async fn run_report_writer() -> Result<(), Error> {
-    let writer = start_on_reports(report_writer_from_sdk).await?;
-    let writer = &writer;
+    let (config, sdk) = start(crate::config::FanoutConfig::from_env).await?;
+    let writer = report_writer_from_sdk(&sdk, &config.report);
+    let (coordinator, worker) = crate::config::fanout(&sdk, &config, Clock::system(), writer);
+    let (coordinator, worker) = (&coordinator, &worker);
     serve(|event: Value| async move {
+        if crate::fanout::is_queue_event(&event) {
+            let batch = serde_json::from_value(event)?;
+            return Ok::<Value, Error>(json!(worker.handle(batch).await));
+        }
         let now = Clock::system().now();
         let day = requested_day(&event, now)?;
+        // A run is named after its day (one run a day; invoked again, it resumes).
+        let (run, _) = crate::fanout::requested_run(&event, ReportWriter::as_of(day) - 1)?;
+        let job = crate::fanout::Job::Report;
         if event.get("check").and_then(Value::as_bool) == Some(true) {
-            let committed = writer.check(day).await?;
+            let committed = worker.job().check(day).await?;
+            if !committed && ReportWriter::admit(day, now).is_ok() {
+                coordinator
+                    .start(job, &run, ReportWriter::as_of(day), 1)
+                    .await?;
+            }
             return Ok(json!({ "dt": date_of_day(day), "committed": committed }));
         }
-        if day > ReportWriter::day_of(now) {
-            return Err(Error::from(format!(
-                "{} has not begun: a day is written once it has",
-                date_of_day(day)
-            )));
-        }
-        let manifest = writer.run(day, now).await?;
-        Ok::<Value, Error>(json!(manifest))
+        ReportWriter::admit(day, now)?;
+        let started = coordinator
+            .start(job, &run, ReportWriter::as_of(day), 1)
+            .await?;
+        tracing::info!(run = %started.run, sent = started.sent, resumed = started.resumed, "report run started");
+        Ok(json!(started))
     })
     .await
 }

@@ -11,8 +11,7 @@ use shared::{
     alerts::{clock::AlertClock, evaluator::Evaluator},
     api::ReportsBucket,
     clock::Clock,
-    config::{evaluator_from_sdk, report_writer_from_sdk, EvaluatorConfig, ReportConfig},
-    report_writer::ReportWriter,
+    config::{evaluator_from_sdk, EvaluatorConfig, ReportConfig},
     store::{RequestCounter, Store},
 };
 
@@ -91,8 +90,9 @@ pub struct System {
     pub table: String,
     pub topic_arn: String,
     pub bucket: String,
-    /// The scheduled function's work (the local stack runs it on a ticker and on demand).
-    pub reports: Arc<ReportWriter>,
+    /// The report writer: coordinator, task queue and worker (the local stack runs it on a
+    /// ticker and on demand).
+    pub reports: Arc<crate::batch::Reports>,
     /// The replenishment function: coordinator, task queue and worker (the local stack runs it
     /// with the reports).
     pub replenishment: Arc<crate::batch::Replenishment>,
@@ -169,7 +169,16 @@ impl System {
             table_name: table.clone(),
             bucket: bucket.clone(),
         };
-        let reports = Arc::new(report_writer_from_sdk(&sdk, &report_config));
+        let reports = Arc::new(
+            crate::batch::reports(
+                &sdk,
+                &template,
+                &report_config,
+                options.clock.clone(),
+                &options.name,
+            )
+            .await?,
+        );
         let replenishment = Arc::new(
             crate::batch::replenishment(
                 &sdk,

@@ -80,11 +80,12 @@ pub struct Started {
 pub struct Coordinator {
     runs: Runs,
     queue: TaskQueue,
+    clock: Clock,
 }
 
 impl Coordinator {
-    pub fn new(runs: Runs, queue: TaskQueue) -> Self {
-        Self { runs, queue }
+    pub fn new(runs: Runs, queue: TaskQueue, clock: Clock) -> Self {
+        Self { runs, queue, clock }
     }
 
     /// Starts run `run` of `job` as of `as_of`, each shard in `parts` tasks; or, when the run
@@ -97,7 +98,8 @@ impl Coordinator {
         parts: u32,
     ) -> Result<Started, FanoutError> {
         let all = tasks(job, run, as_of, parts);
-        let record = runs::new_run(job.name(), run, as_of, parts.max(1), &all);
+        let mut record = runs::new_run(job.name(), run, as_of, parts.max(1), &all);
+        record.started_at = crate::clock::rfc3339_millis(self.clock.now_millis());
         if self.runs.create(&record).await?.is_some() {
             self.queue.send(&all).await?;
             return Ok(Started {

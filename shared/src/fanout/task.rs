@@ -10,12 +10,14 @@ use crate::{schema::keys, store::StoreError};
 #[serde(rename_all = "snake_case")]
 pub enum Job {
     Replenishment,
+    Report,
 }
 
 impl Job {
     pub fn name(self) -> &'static str {
         match self {
             Self::Replenishment => "replenishment",
+            Self::Report => "report",
         }
     }
 }

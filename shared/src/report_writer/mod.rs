@@ -3,7 +3,8 @@
 //! time-based alert rules are the alert clock's ([`crate::alerts::sweep`]).
 //!
 //! **Only levels are read.** The levels come from the level index's 60 shards ([`crate::levels`]),
-//! a few shards at once, never from a table scan (the ledger, kept forever, is most of the
+//! one task per shard ([`crate::fanout`]: the function queues them and takes them from its
+//! queue, as many at once as its queue mapping allows), never from a table scan (the ledger, kept forever, is most of the
 //! table). A shard is read in key order, 100 levels per `BatchGetItem`, and written as its own
 //! part (`part-000SS`), so memory holds a few batches and one part buffer per object, whatever
 //! the number of levels, and each part's bytes depend only on the data.
@@ -13,9 +14,10 @@
 //! ([`MAX_RERUN_DAYS`]); an older day is refused rather than written with figures that are gone.
 //!
 //! **Checkpointed and atomic.** Parts go to a staging prefix (`reports/_staging/dt=…/`); each
-//! shard done leaves a marker there, so a retry after a timeout or a failure reads only the
-//! shards left. When every part is staged, the run copies them to their final keys, removes
-//! final keys of the day that the new run did not write, and then writes the manifest. The
+//! shard's task records its result on the day's run, so a task that fails is retried alone and
+//! a resumed run reads only the shards left. When every task is done, the last one commits: it
+//! copies the parts to their final keys, removes final keys of the day that the run did not
+//! write, and then writes the manifest. The
 //! manifest is the commit: `GET /v1/reports`, the console and the Athena views show a day only
 //! once it has one, and a run that fails before then leaves the previous complete day as it was.
 //!
@@ -33,6 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::Client;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::bucket::{Bucket, BucketError};
 pub use objects::ObjectEntry;
@@ -40,9 +43,10 @@ use objects::{Dataset, ObjectWriter};
 
 use crate::{
     counters::DAYS,
+    fanout::{DoneTask, FanoutError, Job, ShardJob, Task},
     levels,
     reports::{self, SECONDS_PER_DAY, SERIES_DAYS},
-    schema::{keys, Item},
+    schema::{keys, Item, RunItem},
     store::StoreError,
 };
 
@@ -51,8 +55,6 @@ pub const TREND_DAYS: i64 = 28;
 /// How many days back a day can be (re-)written: the daily counters keep [`DAYS`] days, and the
 /// stock series (turnover's 30 days, of which the trend shows 28) needs [`SERIES_DAYS`] of them.
 pub const MAX_RERUN_DAYS: i64 = DAYS - SERIES_DAYS;
-/// Shards read at once.
-const SHARDS_AT_ONCE: usize = 4;
 /// Batches of a shard read at once (their rows are written in key order).
 const BATCHES_AT_ONCE: usize = 4;
 /// Alert rows per write.
@@ -69,6 +71,43 @@ pub enum ReportError {
          counters, so it cannot be written as it was"
     )]
     TooOld { day: String },
+    #[error("{day} has not begun: a day is written once it has")]
+    NotBegun { day: String },
+}
+
+impl From<ReportError> for FanoutError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Store(e) => Self::Store(e),
+            other => Self::Task(other.to_string()),
+        }
+    }
+}
+
+impl ShardJob for ReportWriter {
+    const JOB: Job = Job::Report;
+
+    /// Stages one shard's snapshot and trend parts.
+    async fn task(&self, task: &Task) -> Result<Value, FanoutError> {
+        let done = self.shard(Self::day_as_of(task.as_of), task.shard).await?;
+        serde_json::to_value(done).map_err(|e| FanoutError::Task(e.to_string()))
+    }
+
+    /// Writes the alerts dataset and the summary, promotes the staged parts and writes the
+    /// manifest.
+    async fn commit(&self, run: &RunItem, done: &[DoneTask]) -> Result<Value, FanoutError> {
+        let mut shards = BTreeMap::new();
+        for task in done {
+            let d: ShardDone = serde_json::from_value(task.result.clone())
+                .map_err(|e| FanoutError::Task(format!("result of {}: {e}", task.id)))?;
+            shards.insert(d.shard, d);
+        }
+        let started_at = crate::clock::millis_of(&run.started_at).unwrap_or(0);
+        let manifest = self
+            .finish(Self::day_as_of(run.as_of), shards, started_at)
+            .await?;
+        serde_json::to_value(manifest).map_err(|e| FanoutError::Task(e.to_string()))
+    }
 }
 
 impl From<BucketError> for ReportError {
@@ -78,7 +117,7 @@ impl From<BucketError> for ReportError {
 }
 
 /// The result of one run: the commit record of the day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub dt: String,
     /// The figures are those at this time (the end of the day).
@@ -93,8 +132,8 @@ pub struct Manifest {
     pub inventory_value: BTreeMap<String, String>,
 }
 
-/// What one shard's run left in staging (its marker): enough to write the manifest and the
-/// summary without reading the shard again.
+/// What one shard's task did (its result, kept on the run): enough to write the manifest and
+/// the summary without reading the shard again.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ShardDone {
     shard: u32,
@@ -108,6 +147,9 @@ struct ShardDone {
     #[serde(default)]
     stock: StockTotals,
     objects: Vec<ObjectEntry>,
+    /// Levels read from their ledger as well (changed after the day).
+    #[serde(default)]
+    from_ledger: usize,
 }
 
 /// Stock totals the summary shows, summed exactly (integers) over levels.
@@ -175,72 +217,43 @@ impl ReportWriter {
         }
     }
 
-    /// Writes `day` (days since the epoch) as it was at its end; `now` (seconds) only bounds how
-    /// far back a day may be.
-    pub async fn run(&self, day: i64, now: i64) -> Result<Manifest, ReportError> {
-        self.run_with_stats(day, now).await.map(|(m, _)| m)
-    }
-
-    /// [`Self::run`], with what it read.
-    pub async fn run_with_stats(
-        &self,
-        day: i64,
-        now: i64,
-    ) -> Result<(Manifest, RunStats), ReportError> {
-        let started = std::time::Instant::now();
+    /// Refuses a day that cannot be written as it was at its end (see [`MAX_RERUN_DAYS`]), or
+    /// that has not begun, at `now`.
+    pub fn admit(day: i64, now: i64) -> Result<(), ReportError> {
         if day < Self::day_of(now) - MAX_RERUN_DAYS {
             return Err(ReportError::TooOld {
                 day: reports::date_of_day(day),
             });
         }
+        if day > Self::day_of(now) {
+            return Err(ReportError::NotBegun {
+                day: reports::date_of_day(day),
+            });
+        }
+        Ok(())
+    }
+
+    /// The time a run of `day` works as of: the end of the day.
+    pub fn as_of(day: i64) -> i64 {
+        (day + 1) * SECONDS_PER_DAY
+    }
+
+    /// The day a run as of `as_of` writes.
+    fn day_as_of(as_of: i64) -> i64 {
+        as_of.div_euclid(SECONDS_PER_DAY) - 1
+    }
+
+    /// The commit of `day` from its shards' results: the alerts dataset and the summary, the
+    /// staged parts promoted, then the manifest (the commit itself); `started_at` (seconds) is
+    /// when the run began.
+    async fn finish(
+        &self,
+        day: i64,
+        done: BTreeMap<u32, ShardDone>,
+        started_at: i64,
+    ) -> Result<Manifest, ReportError> {
         let b = &self.bucket;
         let staging = reports::staging_prefix(day);
-        let mut stats = RunStats::default();
-
-        // The shards an earlier run of this day finished are not read again, once the day is
-        // over: a day still going on (the local stack writes today's) may have changed since.
-        let mut done: BTreeMap<u32, ShardDone> = BTreeMap::new();
-        let resumable = if day < Self::day_of(now) {
-            b.list(&format!("{staging}done/")).await?
-        } else {
-            Vec::new()
-        };
-        for key in resumable {
-            if let Some(bytes) = b.get(&key).await? {
-                match serde_json::from_slice::<ShardDone>(&bytes) {
-                    Ok(d) => {
-                        done.insert(d.shard, d);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, %key, "report: unreadable marker, shard read again")
-                    }
-                }
-            }
-        }
-        let todo: Vec<u32> = (0..keys::LEVEL_SHARDS)
-            .filter(|s| !done.contains_key(s))
-            .collect();
-        stats.shards_read = todo.len();
-        let results: Vec<Result<(ShardDone, usize), ReportError>> = stream::iter(todo)
-            .map(|shard| self.shard(day, shard))
-            .buffer_unordered(SHARDS_AT_ONCE)
-            .collect()
-            .await;
-        let mut failed = None;
-        for r in results {
-            match r {
-                Ok((d, from_ledger)) => {
-                    stats.levels_from_ledger += from_ledger;
-                    done.insert(d.shard, d);
-                }
-                // The other shards' markers stay: the retry reads only what is left.
-                Err(e) => failed = Some(e),
-            }
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-
         let (alert_objects, alert_count, by_kind, by_severity) = self.alerts(day).await?;
         let levels: usize = done.values().map(|d| d.levels).sum();
         let mut sold_per_day: BTreeMap<i64, i64> = BTreeMap::new();
@@ -304,12 +317,8 @@ impl ReportWriter {
             body,
         )
         .await?;
-        // Staging is only a resume point now. The markers go first, in a request of their own,
-        // so a clean-up that fails halfway never leaves a marker without its parts (a later run
-        // would trust it); what a failed clean-up leaves expires.
+        // Staging has served; what a failed clean-up leaves expires.
         let cleared = async {
-            let markers = b.list(&format!("{staging}done/")).await?;
-            b.delete(&markers).await?;
             let parts = b.list(&staging).await?;
             b.delete(&parts).await
         };
@@ -318,12 +327,14 @@ impl ReportWriter {
         }
 
         let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now = now_ms.div_euclid(1000);
         let mut figures = vec![
             ("ReportWritten", 1.0, crate::metrics::Unit::Count),
             ("ReportRows", rows as f64, crate::metrics::Unit::Count),
             (
                 "ReportDuration",
-                started.elapsed().as_secs_f64() * 1000.0,
+                (now_ms - started_at).max(0) as f64,
                 crate::metrics::Unit::Milliseconds,
             ),
         ];
@@ -332,12 +343,11 @@ impl ReportWriter {
             figures.push(("ReportMissing", 0.0, crate::metrics::Unit::Count));
         }
         crate::metrics::emit(&[("Report", "daily")], &figures);
-        Ok((manifest, stats))
+        Ok(manifest)
     }
 
-    /// Reads one shard and stages its snapshot and trend parts, then its marker. Returns the
-    /// marker and how many levels were put back from the ledger.
-    async fn shard(&self, day: i64, shard: u32) -> Result<(ShardDone, usize), ReportError> {
+    /// Reads one shard and stages its snapshot and trend parts: what it did.
+    async fn shard(&self, day: i64, shard: u32) -> Result<ShardDone, ReportError> {
         let b = &self.bucket;
         let stem = format!("part-{shard:05}");
         let mut snapshot = Dataset::new("snapshot", day, &stem, reports::SNAPSHOT_COLUMNS);
@@ -397,13 +407,8 @@ impl ReportWriter {
             .collect();
         marker.objects.extend(snapshot.finish(b).await?);
         marker.objects.extend(trends.finish(b).await?);
-        b.put(
-            &format!("{}done/shard-{shard:02}.json", reports::staging_prefix(day)),
-            "application/json",
-            serde_json::to_vec(&marker).unwrap_or_default(),
-        )
-        .await?;
-        Ok((marker, from_ledger))
+        marker.from_ledger = from_ledger;
+        Ok(marker)
     }
 
     /// The levels of one chunk of keys, in the chunk's order, as of the end of `day` (with

@@ -170,13 +170,21 @@ async fn report_now(day: Option<String>, state_file: &Path) -> anyhow::Result<()
         moto: text("moto_endpoint")?,
     }
     .sdk_config();
-    let writer = shared::config::report_writer_from_sdk(
+    // As its function runs it: a run of the day, one task per level shard through a task
+    // queue of its own (the stack's own queue is the stack's ticker's), drained here.
+    let template =
+        local_stack::template::Template::load(&local_stack::project_root().join("template.yaml"))?;
+    let writer = local_stack::batch::reports(
         &sdk,
+        &template,
         &shared::config::ReportConfig {
             table_name: text("table")?,
             bucket: text("reports_bucket")?,
         },
-    );
+        Clock::system(),
+        "report-now",
+    )
+    .await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let day = match day {
         Some(d) => time::OffsetDateTime::parse(

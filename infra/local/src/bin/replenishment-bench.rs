@@ -151,7 +151,7 @@ async fn run_child(child: Child) -> anyhow::Result<()> {
                 let job = batch::replenishment(&sdk, &template, &config, Clock::system(), &prefix)
                     .await?;
                 let run = format!("bench-{workers}");
-                let (started, drained) = job.run(&run, now, 1, workers).await?;
+                let (started, drained) = job.run_tasks(&run, now, 1, workers).await?;
                 let report: RunReport = job
                     .summary(&run)
                     .await?

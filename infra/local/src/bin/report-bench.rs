@@ -12,13 +12,16 @@
 //! Run: `cargo run --profile perf -p local-stack --bin report-bench` (`-- --levels N` for another size)
 
 use local_stack::{
+    batch,
     bench::{self, Child, Parent},
-    s3_client,
+    project_root,
     seed::{at, bare_sku_item, level_counters, n, s, Item},
+    template::Template,
 };
 use shared::{
+    clock::Clock,
+    config::ReportConfig,
     counters::{slot, DAYS},
-    report_writer::ReportWriter,
     schema::keys,
 };
 
@@ -136,13 +139,18 @@ async fn run_report(child: Child) -> anyhow::Result<()> {
     let (day, now): (i64, i64) = (child.args[0].parse()?, child.args[1].parse()?);
     child
         .measure(|sdk| {
-            let writer = ReportWriter::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                s3_client(sdk),
-                &child.table,
-                &child.bucket,
-            );
+            let config = ReportConfig {
+                table_name: child.table.clone(),
+                bucket: child.bucket.clone(),
+            };
+            let sdk = sdk.clone();
             async move {
+                // As on AWS: one task per level shard through the function's queue (moto's
+                // SQS), taken by two workers, the last one committing.
+                let template = Template::load(&project_root().join("template.yaml"))?;
+                let writer =
+                    batch::reports(&sdk, &template, &config, Clock::system(), "reportbench")
+                        .await?;
                 let (manifest, stats) = writer.run_with_stats(day, now).await?;
                 let rows: usize = manifest.objects.iter().map(|o| o.rows).sum();
                 let bytes: usize = manifest.objects.iter().map(|o| o.bytes).sum();
