@@ -9,8 +9,8 @@ use serde_yaml::Value;
 use shared::{
     api::{Function, ROUTES},
     config::{
-        ALERT_CLOCK_ENV, EVALUATOR_ENV, REPLENISHMENT_ENV, REPORTS_API_ENV, REPORT_WRITER_ENV,
-        STOCK_API_ENV,
+        ALERT_CLOCK_ENV, EVALUATOR_ENV, RECONCILER_ENV, REPLENISHMENT_ENV, REPORTS_API_ENV,
+        REPORT_WRITER_ENV, STOCK_API_ENV,
     },
 };
 
@@ -142,7 +142,10 @@ fn every_function_declares_exactly_the_environment_it_reads() {
         with_log(REPLENISHMENT_ENV)
     );
     // The reconciler reads the table alone, as the expiry sweep does.
-    assert_eq!(t.environment("ReconcilerFunction"), with_log(STOCK_API_ENV));
+    assert_eq!(
+        t.environment("ReconcilerFunction"),
+        with_log(RECONCILER_ENV)
+    );
     // The data upgrade reads and writes the table alone.
     assert_eq!(t.environment("UpgradeFunction"), with_log(STOCK_API_ENV));
     assert_eq!(
@@ -273,13 +276,17 @@ fn iam_policies_grant_only_what_each_function_uses() {
             "dynamodb:UpdateItem"
         ])
     );
-    // The reconciler reads levels, checkpoints and ledgers and puts checkpoints: nothing else.
+    // The reconciler reads levels, checkpoints and ledgers and puts checkpoints (and keeps its
+    // runs' records and queues their tasks): nothing else.
     assert_eq!(
         policy_actions(&t, "ReconcilerFunction"),
         set(&[
             "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:Query"
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "sqs:SendMessage",
         ])
     );
     // The replenishment run reads levels, SKUs and forecasts, writes forecasts and reorder
@@ -467,6 +474,7 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "AlertFailuresQueued",
             "AlertStreamLagging",
             "ApiServerErrors",
+            "BatchRunLate",
             "BatchTasksFailed",
             "DailyReportMissing",
             "FunctionErrors",
@@ -475,7 +483,6 @@ fn alarms_reach_the_ops_topic_and_the_dashboard_parses() {
             "LedgerDrift",
             "ProjectionsFailed",
             "ProjectionsLagging",
-            "ReplenishmentRunLate",
             "ScheduledFunctionErrors",
             "ScheduledFunctionThrottles",
         ])
@@ -670,10 +677,11 @@ fn item_access_is_limited_to_the_key_prefixes_each_function_owns() {
         prefixes("ReplenishmentFunction"),
         set(&["FCST#*", "RUN#replenishment#*", "SKU#*"])
     );
-    // The reconciler reads levels and ledgers and writes its checkpoints alone.
+    // The reconciler reads levels and ledgers and writes its checkpoints and its runs' records
+    // alone.
     assert_eq!(
         prefixes("ReconcilerFunction"),
-        set(&["LEDGER#*", "RECON#*", "SKU#*"])
+        set(&["LEDGER#*", "RECON#*", "RUN#reconciliation#*", "SKU#*"])
     );
     // The data upgrade writes index keys of levels, SKUs, receipts and alerts, listing entries and its
     // own progress: nothing else by key (its Scan reads, it writes no stock).

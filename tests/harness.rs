@@ -65,6 +65,8 @@ pub struct TestApp {
     /// The replenishment function (scheduled daily on AWS): its coordinator, task queue and
     /// worker, on the app's clock.
     pub replenishment: Arc<local_stack::batch::Replenishment>,
+    /// The reconciler (scheduled nightly on AWS), on the app's clock.
+    pub reconciliation: Arc<local_stack::batch::Reconciliation>,
     pub bucket: String,
     pub s3: aws_sdk_s3::Client,
     poller: Mutex<StreamPoller>,
@@ -186,6 +188,7 @@ async fn spawn_on(
         expiry: system.expiry,
         reports: system.reports,
         replenishment: system.replenishment,
+        reconciliation: system.reconciliation,
         bucket: system.bucket,
         s3: aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&system.sdk)
@@ -267,11 +270,13 @@ impl TestApp {
             .expect("the replenishment run commits")
     }
 
-    /// One run of the reconciler (scheduled nightly on AWS) at the app's clock time.
+    /// One run of the reconciler (scheduled nightly on AWS) at the app's clock time, as on
+    /// AWS: its tasks through its queue (two workers), committed.
     pub async fn reconcile(&self) -> shared::reconcile::RunReport {
-        let store = shared::store::Store::new(self.dynamodb.clone(), &self.table);
-        let clock = shared::clock::Clock::offset(self.clock_offset.clone());
-        shared::reconcile::Reconciler::new(store, clock).run().await
+        self.reconciliation
+            .reconcile(self.now())
+            .await
+            .expect("the reconciliation run commits")
     }
 
     /// The data upgrade (the deploy runs it), at the app's clock time.

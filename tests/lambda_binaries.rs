@@ -80,6 +80,9 @@ fn value_of(var: &str, function: &str, system: &System) -> String {
         "TASK_QUEUE_URL" if function == "ReportWriterFunction" => {
             system.reports.driver.queues().url.clone()
         }
+        "TASK_QUEUE_URL" if function == "ReconcilerFunction" => {
+            system.reconciliation.driver.queues().url.clone()
+        }
         "TASK_QUEUE_URL" => system.replenishment.driver.queues().url.clone(),
         "RUST_LOG" => "warn".into(),
         other => panic!("template declares {other}: give it a test value here"),
@@ -714,13 +717,22 @@ async fn reconciler_binary_proves_a_level_against_its_ledger_and_moves_its_check
     let mut system = system().await;
     let _command = command_with_cap_stocked(&system).await;
     system.drain_stream().await.unwrap();
-    let reconciler = start(&system, "ReconcilerFunction", "reconciler", &[], &[]).await;
-    let Outcome::Response(report) = reconciler
+    let reconciler = Arc::new(start(&system, "ReconcilerFunction", "reconciler", &[], &[]).await);
+    let Outcome::Response(started) = reconciler
         .invoke(&fixture("eventbridge-scheduled.json"))
         .await
     else {
         panic!("the reconciler failed");
     };
+    assert_eq!(started["sent"], 60, "{started}");
+    let drained = drain_into(&system, &reconciler, system.reconciliation.driver.queues()).await;
+    assert_eq!((drained.messages, drained.failed), (60, 0), "{drained:?}");
+    let report: Value = system
+        .reconciliation
+        .summary(started["run"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("committed");
     // CAP at WH1: its receipt's entry adds up to the level.
     assert_eq!(
         (

@@ -335,17 +335,19 @@ pub fn replenishment_from_sdk(
 /// Every environment variable the replenishment function reads (and `template.yaml` declares):
 /// the report writer's (the table, the bucket, its task queue).
 pub const REPLENISHMENT_ENV: &[&str] = REPORT_WRITER_ENV;
+/// Every environment variable the reconciler reads: the table and its task queue.
+pub const RECONCILER_ENV: &[&str] = &["TABLE_NAME", "TASK_QUEUE_URL"];
 
-/// A fanned-out job's configuration: its table and bucket, and the queue of its tasks.
+/// A fanned-out job's configuration: its table and the queue of its tasks.
 #[derive(Debug, Clone)]
 pub struct FanoutConfig {
-    pub report: ReportConfig,
+    pub table_name: String,
     pub queue_url: String,
 }
 
 impl FanoutConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let report = ReportConfig::from_env()?;
+        let table_name = StockApiConfig::from_env()?.table_name;
         let queue_url = required("TASK_QUEUE_URL")?;
         if !queue_url.starts_with("http") {
             return Err(ConfigError::Invalid {
@@ -353,7 +355,10 @@ impl FanoutConfig {
                 reason: "not a queue URL".into(),
             });
         }
-        Ok(Self { report, queue_url })
+        Ok(Self {
+            table_name,
+            queue_url,
+        })
     }
 }
 
@@ -364,7 +369,7 @@ pub fn fanout<J: crate::fanout::ShardJob>(
     clock: crate::clock::Clock,
     job: J,
 ) -> (crate::fanout::Coordinator, crate::fanout::Worker<J>) {
-    let runs = crate::fanout::Runs::new(Client::new(sdk), &config.report.table_name);
+    let runs = crate::fanout::Runs::new(Client::new(sdk), &config.table_name);
     let queue = crate::fanout::TaskQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url);
     (
         crate::fanout::Coordinator::new(runs.clone(), queue, clock.clone()),

@@ -15,7 +15,7 @@ use crate::{
     config::{
         evaluator_from_sdk, init_tracing, load_or_report, projector, report_writer_from_sdk,
         s3_client, store_from_sdk, sweep_hours_from_env, ConfigError, EvaluatorConfig,
-        ReportsApiConfig, StockApiConfig,
+        FanoutConfig, ReportConfig, ReportsApiConfig, StockApiConfig,
     },
     report_writer::ReportWriter,
     reports::date_of_day,
@@ -166,34 +166,62 @@ pub async fn run_reservation_expiry() -> Result<(), Error> {
     .await
 }
 
-/// reconciler: proves every level against its ledger; fails when a shard could not be read, so
-/// the alarm and the retry see it. Drift is not a failure of the run: it is counted
-/// (`LedgerDrift`), logged with the entries involved and alarmed.
+/// reconciler: on its schedule, the coordinator (records the night's run, queues one task per
+/// level shard; with `check`, the morning check: `RunLate`, and a late run resumed); on its
+/// queue's messages, the worker (the last task done commits). Drift is not a failure of a task:
+/// it is counted (`LedgerDrift`), logged with the entries involved and alarmed.
 pub async fn run_reconciler() -> Result<(), Error> {
-    let reconciler =
-        start_on_table(|store| crate::reconcile::Reconciler::new(store, Clock::system())).await?;
-    let reconciler = &reconciler;
-    serve(|_event: Value| async move {
-        let report = reconciler.run().await;
-        tracing::info!(
-            levels = report.levels,
-            clean = report.clean,
-            drift = report.drift,
-            behind = report.behind,
-            entries = report.entries,
-            failed = report.failed,
-            "reconciliation run"
-        );
-        if report.failed > 0 {
-            return Err(Error::from(format!(
-                "{} shards not reconciled: {}",
-                report.failed,
-                json!(report)
-            )));
-        }
-        Ok::<Value, Error>(json!(report))
+    let (fanout, sdk) = start(FanoutConfig::from_env).await?;
+    let store = store_from_sdk(
+        &sdk,
+        &StockApiConfig {
+            table_name: fanout.table_name.clone(),
+        },
+    );
+    let reconciler = crate::reconcile::Reconciler::new(store, Clock::system());
+    let (coordinator, worker) = crate::config::fanout(&sdk, &fanout, Clock::system(), reconciler);
+    let (coordinator, worker) = (&coordinator, &worker);
+    serve(|event: Value| async move {
+        start_or_work(
+            coordinator,
+            worker,
+            crate::fanout::Job::Reconciliation,
+            event,
+        )
+        .await
     })
     .await
+}
+
+/// A fanned-out function's answer to one event: its queue's (the worker's partial batch
+/// failures), else its schedule's (the coordinator's start, or with `check` its morning check).
+async fn start_or_work<J: crate::fanout::ShardJob>(
+    coordinator: &crate::fanout::Coordinator,
+    worker: &crate::fanout::Worker<J>,
+    job: crate::fanout::Job,
+    event: Value,
+) -> Result<Value, Error> {
+    if crate::fanout::is_queue_event(&event) {
+        let batch = serde_json::from_value(event)?;
+        return Ok(json!(worker.handle(batch).await));
+    }
+    let now = Clock::system().now();
+    let (run, parts) = crate::fanout::requested_run(&event, now)?;
+    let started = if event.get("check").and_then(Value::as_bool) == Some(true) {
+        coordinator.check(job, &run, now, parts).await?
+    } else {
+        coordinator.start(job, &run, now, parts).await?
+    };
+    tracing::info!(
+        job = job.name(),
+        run = %started.run,
+        tasks = started.tasks,
+        sent = started.sent,
+        resumed = started.resumed,
+        committed = started.committed,
+        "run started"
+    );
+    Ok(json!(started))
 }
 
 /// upgrade: brings the table's data up to this release ([`crate::upgrade`]), for up to 14 minutes
@@ -232,32 +260,19 @@ async fn start_on_table<T>(build: impl FnOnce(crate::store::Store) -> T) -> Resu
 /// invoked again, it resumes); on its queue's messages, the worker (one task each, a partial
 /// batch failure for those that failed; the last task done commits the run).
 pub async fn run_replenishment() -> Result<(), Error> {
-    let (config, sdk) = start(crate::config::FanoutConfig::from_env).await?;
-    let planner = crate::config::replenishment_from_sdk(&sdk, &config.report);
-    let (coordinator, worker) = crate::config::fanout(&sdk, &config, Clock::system(), planner);
+    let load = || Ok((ReportConfig::from_env()?, FanoutConfig::from_env()?));
+    let ((config, fanout), sdk) = start(load).await?;
+    let planner = crate::config::replenishment_from_sdk(&sdk, &config);
+    let (coordinator, worker) = crate::config::fanout(&sdk, &fanout, Clock::system(), planner);
     let (coordinator, worker) = (&coordinator, &worker);
     serve(|event: Value| async move {
-        if crate::fanout::is_queue_event(&event) {
-            let batch = serde_json::from_value(event)?;
-            return Ok::<Value, Error>(json!(worker.handle(batch).await));
-        }
-        let now = Clock::system().now();
-        let (run, parts) = crate::fanout::requested_run(&event, now)?;
-        let job = crate::fanout::Job::Replenishment;
-        let started = if event.get("check").and_then(Value::as_bool) == Some(true) {
-            coordinator.check(job, &run, now, parts).await?
-        } else {
-            coordinator.start(job, &run, now, parts).await?
-        };
-        tracing::info!(
-            run = %started.run,
-            tasks = started.tasks,
-            sent = started.sent,
-            resumed = started.resumed,
-            committed = started.committed,
-            "replenishment run started"
-        );
-        Ok(json!(started))
+        start_or_work(
+            coordinator,
+            worker,
+            crate::fanout::Job::Replenishment,
+            event,
+        )
+        .await
     })
     .await
 }
@@ -267,9 +282,10 @@ pub async fn run_replenishment() -> Result<(), Error> {
 /// If not, its run is resumed); on its queue's messages, the worker (the last task done
 /// commits the day).
 pub async fn run_report_writer() -> Result<(), Error> {
-    let (config, sdk) = start(crate::config::FanoutConfig::from_env).await?;
-    let writer = report_writer_from_sdk(&sdk, &config.report);
-    let (coordinator, worker) = crate::config::fanout(&sdk, &config, Clock::system(), writer);
+    let load = || Ok((ReportConfig::from_env()?, FanoutConfig::from_env()?));
+    let ((config, fanout), sdk) = start(load).await?;
+    let writer = report_writer_from_sdk(&sdk, &config);
+    let (coordinator, worker) = crate::config::fanout(&sdk, &fanout, Clock::system(), writer);
     let (coordinator, worker) = (&coordinator, &worker);
     serve(|event: Value| async move {
         if crate::fanout::is_queue_event(&event) {

@@ -11,9 +11,12 @@
 //!   is a moment behind) is left for the next run.
 
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::fanout::{DoneTask, FanoutError, Job, ShardJob, Task};
 use crate::proof::{self, Finding, LevelNow, Start};
+use crate::schema::RunItem;
 use crate::{
     domain::{LocationId, Quantities, SkuId},
     schema::{decode, entity, keys, CheckpointItem, Item, LevelItem, Stored},
@@ -48,8 +51,8 @@ pub struct SkuProof {
     pub levels: Vec<LevelProof>,
 }
 
-/// What a scheduled run did.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What a scheduled run did (and each of its tasks: the commit sums them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunReport {
     pub levels: usize,
     pub clean: usize,
@@ -59,8 +62,47 @@ pub struct RunReport {
     pub entries: usize,
     /// Levels that could not be read or proved (the table unavailable past its retries).
     pub failed: usize,
-    /// The first drifting levels.
-    pub drifting: Vec<LevelProof>,
+    /// The first drifting levels' proofs.
+    pub drifting: Vec<Value>,
+}
+
+impl ShardJob for Reconciler {
+    const JOB: Job = Job::Reconciliation;
+
+    /// Proves the task's levels, each from its checkpoint.
+    async fn task(&self, task: &Task) -> Result<Value, FanoutError> {
+        let mut report = RunReport::default();
+        self.run_shard(task, &mut report).await?;
+        serde_json::to_value(report).map_err(|e| FanoutError::Task(e.to_string()))
+    }
+
+    /// Sums the tasks' reports; drift is counted (`LedgerDrift`, alarmed) and was logged by the
+    /// task that found it.
+    async fn commit(&self, _run: &RunItem, done: &[DoneTask]) -> Result<Value, FanoutError> {
+        let mut report = RunReport::default();
+        for task in done {
+            let r: RunReport = serde_json::from_value(task.result.clone())
+                .map_err(|e| FanoutError::Task(format!("result of {}: {e}", task.id)))?;
+            report.levels += r.levels;
+            report.clean += r.clean;
+            report.drift += r.drift;
+            report.behind += r.behind;
+            report.entries += r.entries;
+            report.failed += r.failed;
+            let room = LISTED.saturating_sub(report.drifting.len());
+            report.drifting.extend(r.drifting.into_iter().take(room));
+        }
+        crate::metrics::counts(
+            ("Function", "reconciler"),
+            &[
+                ("LevelsReconciled", report.clean),
+                ("LedgerDrift", report.drift),
+                ("LedgerBehind", report.behind),
+                ("ReconciliationFailed", report.failed),
+            ],
+        );
+        serde_json::to_value(report).map_err(|e| FanoutError::Task(e.to_string()))
+    }
 }
 
 /// A level item as a proof reads it.
@@ -149,32 +191,12 @@ impl Reconciler {
         }))
     }
 
-    /// Every level in the level index, each from its checkpoint; shard by shard.
-    pub async fn run(&self) -> RunReport {
-        let mut report = RunReport::default();
-        for shard in 0..keys::LEVEL_SHARDS {
-            if let Err(e) = self.run_shard(shard, &mut report).await {
-                tracing::error!(shard, error = %e, "reconciliation shard failed; the next run tries it again");
-                report.failed += 1;
-            }
-        }
-        crate::metrics::counts(
-            ("Function", "reconciler"),
-            &[
-                ("LevelsReconciled", report.clean),
-                ("LedgerDrift", report.drift),
-                ("LedgerBehind", report.behind),
-                ("ReconciliationFailed", report.failed),
-            ],
-        );
-        report
-    }
-
-    async fn run_shard(&self, shard: u32, report: &mut RunReport) -> Result<(), StoreError> {
+    /// Proves the levels of one task (a part of a level shard), each from its checkpoint.
+    async fn run_shard(&self, task: &Task, report: &mut RunReport) -> Result<(), StoreError> {
         let client = self.store.client();
         let table = self.store.table();
-        let level_keys = crate::levels::shard_keys(client, table, shard).await?;
-        for chunk in level_keys.chunks(crate::levels::BATCH) {
+        let level_keys = crate::levels::shard_keys(client, table, task.shard).await?;
+        for chunk in task.slice(&level_keys).chunks(crate::levels::BATCH) {
             let items = crate::levels::batch_get(client, table, chunk.to_vec()).await?;
             let levels: Vec<_> = items.iter().filter_map(level_now).collect();
             let checkpoint_keys = levels
@@ -237,7 +259,9 @@ impl Reconciler {
                             "a level does not agree with its ledger"
                         );
                         if report.drifting.len() < LISTED {
-                            report.drifting.push(proof.clone());
+                            report
+                                .drifting
+                                .push(serde_json::to_value(&proof).unwrap_or_default());
                         }
                     }
                 }

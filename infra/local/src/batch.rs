@@ -110,7 +110,7 @@ pub async fn job<J: ShardJob + 'static>(
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let queues = TaskQueues::create(&sqs, template, function, prefix).await?;
     let fanout = shared::config::FanoutConfig {
-        report: config.clone(),
+        table_name: config.table_name.clone(),
         queue_url: queues.url.clone(),
     };
     let (coordinator, worker) = shared::config::fanout(sdk, &fanout, clock, job);
@@ -202,6 +202,41 @@ pub async fn reports(
         config,
         (clock, prefix),
         ("ReportWriterFunction", writer),
+    )
+    .await
+}
+
+/// The reconciler's job.
+pub type Reconciliation = BatchJob<shared::reconcile::Reconciler>;
+
+impl Reconciliation {
+    /// One whole run as of `now` (a run of its own), drained by two workers: its commit's
+    /// report, or an error if it did not commit.
+    pub async fn reconcile(&self, now: i64) -> anyhow::Result<shared::reconcile::RunReport> {
+        let run = Self::run_name(now);
+        let (_, drained) = self.run_tasks(&run, now, 1, 2).await?;
+        self.summary(&run).await?.with_context(|| {
+            format!("reconciliation run {run} did not commit ({drained:?}): a task failed")
+        })
+    }
+}
+
+/// The reconciler's job for the system (its table is `config`'s; it reads no bucket).
+pub async fn reconciliation(
+    sdk: &aws_config::SdkConfig,
+    template: &crate::template::Template,
+    config: &shared::config::ReportConfig,
+    clock: shared::clock::Clock,
+    prefix: &str,
+) -> anyhow::Result<Reconciliation> {
+    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+    let reconciler = shared::reconcile::Reconciler::new(store, clock.clone());
+    job(
+        sdk,
+        template,
+        config,
+        (clock, prefix),
+        ("ReconcilerFunction", reconciler),
     )
     .await
 }

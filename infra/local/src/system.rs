@@ -93,6 +93,9 @@ pub struct System {
     /// The report writer: coordinator, task queue and worker (the local stack runs it on a
     /// ticker and on demand).
     pub reports: Arc<crate::batch::Reports>,
+    /// The reconciler: coordinator, task queue and worker (the local stack runs it with the
+    /// reports).
+    pub reconciliation: Arc<crate::batch::Reconciliation>,
     /// The replenishment function: coordinator, task queue and worker (the local stack runs it
     /// with the reports).
     pub replenishment: Arc<crate::batch::Replenishment>,
@@ -189,6 +192,16 @@ impl System {
             )
             .await?,
         );
+        let reconciliation = Arc::new(
+            crate::batch::reconciliation(
+                &sdk,
+                &template,
+                &report_config,
+                options.clock.clone(),
+                &options.name,
+            )
+            .await?,
+        );
         let config = EvaluatorConfig {
             table_name: table.clone(),
             topic_arn: topic_arn.clone(),
@@ -242,6 +255,7 @@ impl System {
             topic_arn,
             bucket,
             reports,
+            reconciliation,
             replenishment,
         })
     }

@@ -11,6 +11,7 @@ use crate::{schema::keys, store::StoreError};
 pub enum Job {
     Replenishment,
     Report,
+    Reconciliation,
 }
 
 impl Job {
@@ -18,6 +19,7 @@ impl Job {
         match self {
             Self::Replenishment => "replenishment",
             Self::Report => "report",
+            Self::Reconciliation => "reconciliation",
         }
     }
 }

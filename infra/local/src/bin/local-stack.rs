@@ -286,10 +286,7 @@ async fn main() -> anyhow::Result<()> {
     // every five minutes.
     let reports = system.reports.clone();
     let replenishment = system.replenishment.clone();
-    let reconciler = shared::reconcile::Reconciler::new(
-        shared::store::Store::new(system.dynamodb.clone(), &system.table),
-        Clock::offset(options_offset.clone()),
-    );
+    let reconciliation = system.reconciliation.clone();
     let report_clock = Clock::offset(options_offset.clone());
     let _ticker = tokio::spawn(async move {
         loop {
@@ -307,9 +304,12 @@ async fn main() -> anyhow::Result<()> {
                 Ok(_) => {}
                 Err(e) => eprintln!("replenishment run incomplete: {e:#}"),
             }
-            let proved = reconciler.run().await;
-            if proved.drift > 0 || proved.failed > 0 {
-                eprintln!("reconciliation found drift: {}", serde_json::json!(proved));
+            match reconciliation.reconcile(now).await {
+                Ok(proved) if proved.drift > 0 => {
+                    eprintln!("reconciliation found drift: {}", serde_json::json!(proved))
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("reconciliation run incomplete: {e:#}"),
             }
         }
     });

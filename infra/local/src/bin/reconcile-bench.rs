@@ -2,16 +2,22 @@
 //! 4 locations), each with a ledger that adds up to it (a receipt and two sales, with the
 //! versions and exact befores and afters the stream projector writes), as in a clean table.
 //!
-//! The parent seeds the table; a child process runs the reconciler through a metering proxy,
+//! The parent seeds the table; a child process runs the reconciler as on AWS (one task per level
+//! shard through the function's queue on moto's SQS, two workers) through a metering proxy,
 //! twice: the first run (no checkpoints yet: every entry read, every checkpoint written) and a
 //! steady run (nothing new since the checkpoints). Prints a table.
 //!
 //! Run: `cargo run --profile perf -p local-stack --bin reconcile-bench` (`-- --levels N`)
 
+use anyhow::Context;
 use local_stack::{
+    batch,
     bench::{self, Child, Parent},
+    project_root,
     seed::{bench_level_names, ledgered_level},
+    template::Template,
 };
+use shared::{clock::Clock, config::ReportConfig, reconcile::RunReport};
 
 const DAY: i64 = 86_400;
 
@@ -21,17 +27,30 @@ fn items_of(i: usize, today: i64) -> Vec<local_stack::seed::Item> {
     ledgered_level("bench", i, (&sku, &location), today - 2)
 }
 
-/// The child: one reconciler run through a metering proxy; prints one JSON line.
+/// The child: one reconciliation run (named `args[1]`) through a metering proxy, as on AWS:
+/// one task per level shard through the function's queue (moto's SQS), `args[2]` workers, the
+/// last committing; prints one JSON line.
 async fn run_child(child: Child) -> anyhow::Result<()> {
     let now: i64 = bench::number(&child.args[0], "now")?;
+    let run = child.args[1].clone();
+    let workers: usize = bench::number(&child.args[2], "workers")?;
+    let template = Template::load(&project_root().join("template.yaml"))?;
     child
         .measure(|sdk| {
-            let reconciler = shared::reconcile::Reconciler::new(
-                shared::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &child.table),
-                shared::clock::Clock::from_fn(move || now * 1000),
-            );
+            let config = ReportConfig {
+                table_name: child.table.clone(),
+                bucket: child.bucket.clone(),
+            };
+            let sdk = sdk.clone();
             async move {
-                let report = reconciler.run().await;
+                let clock = Clock::from_fn(move || now * 1000);
+                let job = batch::reconciliation(&sdk, &template, &config, clock, "reconcilebench")
+                    .await?;
+                let (_, drained) = job.run_tasks(&run, now, 1, workers).await?;
+                let report: RunReport = job
+                    .summary(&run)
+                    .await?
+                    .with_context(|| format!("the run did not commit: {drained:?}"))?;
                 Ok(serde_json::json!({
                     "levels": report.levels, "clean": report.clean, "drift": report.drift,
                     "behind": report.behind, "entries": report.entries, "failed": report.failed,
@@ -58,8 +77,12 @@ async fn seed_and_run(parent: Parent) -> anyhow::Result<()> {
     );
     println!("| run | levels | clean | drift | behind | entries proved | run time | per level | read units | write units | peak memory (VmHWM) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for run in ["first (no checkpoints)", "steady (nothing new)"] {
-        let r = bench::run_child(run, &parent.system, &[now.to_string()])?;
+    for (n, run) in ["first (no checkpoints)", "steady (nothing new)"]
+        .into_iter()
+        .enumerate()
+    {
+        let args = [now.to_string(), format!("bench-{n}"), "2".to_owned()];
+        let r = bench::run_child(run, &parent.system, &args)?;
         let secs = r["seconds"].as_f64().unwrap_or(0.0);
         println!(
             "| {run} | {} | {} | {} | {} | {} | {:.1} s | {:.2} ms | {:.0} | {:.0} | {:.1} MiB |",
