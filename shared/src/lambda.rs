@@ -181,17 +181,17 @@ pub async fn run_reconciler() -> Result<(), Error> {
     let reconciler = crate::reconcile::Reconciler::new(store, Clock::system());
     let (coordinator, worker) = crate::config::fanout(&sdk, &fanout, Clock::system(), reconciler);
     let (coordinator, worker) = (&coordinator, &worker);
-    serve(|event: Value| async move {
-        start_or_work(
-            coordinator,
-            worker,
-            crate::fanout::Job::Reconciliation,
-            event,
-        )
-        .await
+    serve(|event: Value| {
+        let job = crate::fanout::Job::Reconciliation;
+        let answer: Answer<'_> = Box::pin(start_or_work(coordinator, worker, job, event));
+        answer
     })
     .await
 }
+
+/// A fanned-out function's answer, boxed: its future, nested in the runtime's, would pass the
+/// compiler's query depth limit otherwise (seen on a clean build).
+type Answer<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Value, Error>> + Send + 'a>>;
 
 /// A fanned-out function's answer to one event: its queue's (the worker's partial batch
 /// failures), else its schedule's (the coordinator's start, or with `check` its morning check).
@@ -265,14 +265,10 @@ pub async fn run_replenishment() -> Result<(), Error> {
     let planner = crate::config::replenishment_from_sdk(&sdk, &config);
     let (coordinator, worker) = crate::config::fanout(&sdk, &fanout, Clock::system(), planner);
     let (coordinator, worker) = (&coordinator, &worker);
-    serve(|event: Value| async move {
-        start_or_work(
-            coordinator,
-            worker,
-            crate::fanout::Job::Replenishment,
-            event,
-        )
-        .await
+    serve(|event: Value| {
+        let job = crate::fanout::Job::Replenishment;
+        let answer: Answer<'_> = Box::pin(start_or_work(coordinator, worker, job, event));
+        answer
     })
     .await
 }
