@@ -127,37 +127,74 @@ async function level(sku, location) {
   return (await apiCall("readonly", "GET", `/v1/skus/${sku}`)).levels.find((l) => l.location === location);
 }
 
+/** One SQS call to moto (its JSON protocol; the emulator checks no signature). */
+async function sqs(target, body) {
+  const r = await fetch(state.moto_endpoint, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": `AmazonSQS.${target}`,
+      authorization: "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+    },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`SQS ${target}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
 /**
- * Runs the replenishment function once, as its schedule does on AWS: its real binary under a
- * Lambda Runtime API served here for one invocation, against the stack's DynamoDB Local (the
- * table) and moto (the reports bucket). Returns the run's report.
+ * Runs the replenishment function's night, as on AWS: its real binary under a Lambda Runtime API
+ * served here, first invoked as its schedule does (it records the run and queues one task per
+ * level shard on the stack's queue), then with each queued task as the SQS event its event
+ * source mapping sends, against the stack's DynamoDB Local and moto. Returns the run's report
+ * (its manifest, written by the commit).
  */
 async function planReplenishment() {
   assert.ok(existsSync(planner), `${planner} is missing: build it with cargo build --workspace --bins`);
-  let answer;
-  const answered = new Promise((res, rej) => (answer = { res, rej }));
-  let served = false;
+  const waiting = []; // /next polls waiting for an invocation
+  const queued = []; // invocations waiting for a /next poll
+  const answers = new Map();
+  let count = 0;
+  let initFailed;
+  const serve = () => {
+    while (waiting.length && queued.length) {
+      const res = waiting.shift();
+      const { id, event } = queued.shift();
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "lambda-runtime-aws-request-id": id,
+        "lambda-runtime-deadline-ms": String(Date.now() + 120_000),
+        "lambda-runtime-invoked-function-arn": "arn:aws:lambda:us-east-1:123456789012:function:local",
+        "lambda-runtime-trace-id": "Root=1-00000000-000000000000000000000000",
+      });
+      res.end(JSON.stringify(event));
+    }
+  };
+  const invoke = (event) => new Promise((res, rej) => {
+    if (initFailed) return rej(initFailed);
+    const id = `00000000-0000-4000-8000-${String(++count).padStart(12, "0")}`;
+    answers.set(id, { res, rej });
+    queued.push({ id, event });
+    serve();
+  });
   const runtime = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       if (req.method === "GET" && req.url === "/2018-06-01/runtime/invocation/next") {
-        if (served) return; // no second invocation: the poll waits until the process is stopped
-        served = true;
-        res.writeHead(200, {
-          "content-type": "application/json",
-          "lambda-runtime-aws-request-id": "00000000-0000-4000-8000-000000000001",
-          "lambda-runtime-deadline-ms": String(Date.now() + 120_000),
-          "lambda-runtime-invoked-function-arn": "arn:aws:lambda:us-east-1:123456789012:function:local",
-          "lambda-runtime-trace-id": "Root=1-00000000-000000000000000000000000",
-        });
-        // The EventBridge Scheduler's event carries nothing the function reads.
-        return res.end("{}");
+        waiting.push(res);
+        return serve();
       }
       res.writeHead(202, { "content-type": "application/json" });
       res.end("{}");
-      if (req.url.endsWith("/response")) answer.res(JSON.parse(body));
-      else answer.rej(new Error(`replenishment ${req.url}: ${body}`));
+      const [, id, outcome] = req.url.match(/invocation\/([^/]+)\/(response|error)$/) ?? [];
+      const answer = answers.get(id);
+      if (answer && outcome === "response") answer.res(JSON.parse(body));
+      else {
+        const e = new Error(`replenishment ${req.url}: ${body}`);
+        if (answer) answer.rej(e);
+        else for (const a of answers.values()) (initFailed = e), a.rej(e);
+      }
     });
   });
   await new Promise((r) => runtime.listen(0, "127.0.0.1", r));
@@ -174,12 +211,13 @@ async function planReplenishment() {
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
     AWS_SESSION_TOKEN: "test",
-    // The emulators stand in for AWS (moto for S3, DynamoDB Local for DynamoDB).
+    // The emulators stand in for AWS (moto for S3 and SQS, DynamoDB Local for DynamoDB).
     AWS_ENDPOINT_URL: state.moto_endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: state.dynamodb_endpoint,
     // What template.yaml gives the function.
     TABLE_NAME: state.table,
     REPORTS_BUCKET: state.reports_bucket,
+    TASK_QUEUE_URL: state.replenishment_queue_url,
     RUST_LOG: "warn",
   };
   const p = spawn(planner, [], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -189,10 +227,49 @@ async function planReplenishment() {
   const exited = new Promise((_, rej) => p.on("exit", (code) => rej(new Error(`replenishment exited (${code}) before answering: ${out}`))));
   let timer;
   const timeout = new Promise((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`replenishment did not answer in 120 s: ${out}`)), 120_000);
+    timer = setTimeout(() => rej(new Error(`replenishment did not finish in 120 s: ${out}`)), 120_000);
   });
+  const call = (event) => Promise.race([invoke(event), exited, timeout]);
   try {
-    return await Promise.race([answered, exited, timeout]);
+    // The schedule's event carries nothing the coordinator reads.
+    const started = await call({});
+    assert.equal(started.sent, 60, JSON.stringify(started));
+    // Every task, one at a time (a task that fails comes back at once; after three receives
+    // SQS moves it to the failure queue, so this loop ends).
+    const QueueUrl = state.replenishment_queue_url;
+    for (let i = 0; i < 500; i++) {
+      const { Messages: [m] = [] } = await sqs("ReceiveMessage", { QueueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 120 });
+      if (!m) break;
+      const answer = await call({
+        Records: [{
+          messageId: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body, attributes: {},
+          messageAttributes: {}, md5OfBody: m.MD5OfBody, eventSource: "aws:sqs",
+          eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:replenishment-tasks", awsRegion: "us-east-1",
+        }],
+      });
+      if (answer.batchItemFailures?.length) {
+        await sqs("ChangeMessageVisibility", { QueueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 });
+      } else {
+        await sqs("DeleteMessage", { QueueUrl, ReceiptHandle: m.ReceiptHandle });
+      }
+    }
+    // The last task committed the run: the day's manifest is its report.
+    const manifest = `${state.moto_endpoint}/${state.reports_bucket}/reports/replenishment-manifests/dt=${started.run}/manifest.json`;
+    // (The stack's own five-minute run may have taken a task meanwhile: it commits the same
+    // run; a few seconds are allowed for it.)
+    let r;
+    for (let i = 0; i < 50; i++) {
+      r = await fetch(manifest, {
+        headers: {
+          authorization: "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+          "x-amz-date": "20260101T000000Z",
+          "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+        },
+      });
+      if (r.status === 200) return r.json();
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    assert.fail(`${manifest}: ${r.status} ${await r.text()} ${out}`);
   } finally {
     // A pending timer keeps the test file's process alive: it took 110 s to exit after its
     // last test while this one ran out.

@@ -328,6 +328,8 @@ async fn main() -> anyhow::Result<()> {
         "table": TABLE,
         "ops_topic_arn": system.topic_arn,
         "reports_bucket": system.bucket,
+        // The replenishment function's task queue (a test may run the real binary on it).
+        "replenishment_queue_url": system.replenishment.driver.queues().url,
         "sender_email": LOCAL_SENDER,
         "issuer": LOCAL_ISSUER,
         "audience": LOCAL_AUDIENCE,
